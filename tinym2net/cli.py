@@ -1,0 +1,138 @@
+"""Command line: subcommands follow the pipeline stages (train -> quantize -> compile -> check / build).
+
+Every user-facing failure is one line on stderr and a non-zero exit (2 for usage errors); ``--debug``
+shows the traceback. Outputs go only where ``--out`` says.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import TinyM2NetError
+
+_DEBUG = False
+
+
+def _echo_progress(quiet: bool):
+    def progress(msg: str) -> None:
+        if not quiet:
+            click.echo(f"[tinym2net] {msg}", err=True)
+
+    return progress
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tinym2net")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """tinym2net: multimodal TinyML students -> int8 C -> PlatformIO firmware, verified in an emulator."""
+    global _DEBUG
+    _DEBUG = debug
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", "board_name", default="nano33", show_default=True, help="Board name (see boards/).")
+@click.option("--inputs", "n_inputs", default=8, show_default=True, type=click.IntRange(1, 100000), help="Random inputs to compare.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option("--keep", type=click.Path(path_type=Path), default=None, help="Keep the work folder (artifact, project, run) here.")
+def check(model: Path, board_name: str, n_inputs: int, seed: int, as_json: bool, keep: Path | None) -> None:
+    """Compile MODEL, build it, run random inputs in the emulator and compare with the TFLite reference."""
+    from .boards import load_board
+    from .verify import check_model
+
+    board = load_board(board_name)
+    res = check_model(model, board, inputs=n_inputs, seed=seed, keep_dir=keep, progress=_echo_progress(as_json))
+    if as_json:
+        click.echo(json.dumps(res.to_json(), sort_keys=True))
+    else:
+        status = "bit-exact" if res.bit_exact else f"MISMATCH ({res.mismatched_bytes} bytes differ)"
+        click.echo(f"{Path(res.model).name} on {res.board}: {status} over {res.inputs_compared} inputs")
+        click.echo(f"  arena {res.arena_bytes} B, RAM {res.ram_bytes} B, flash {res.flash_bytes} B, weights {res.weights_bytes} B")
+        if res.first_mismatch:
+            m = res.first_mismatch
+            click.echo(f"  first differing layer: operator {m['operator']} ({m['op']}) -> {m['output_tensor']}")
+    sys.exit(0 if res.bit_exact else 1)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", "board_name", default="nano33", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder (artifact + project).")
+@click.option("--force", is_flag=True, help="Replace an output folder that holds files tinym2net did not write.")
+def compile(model: Path, board_name: str, out_dir: Path, force: bool) -> None:  # noqa: A001
+    """Compile MODEL into OUT/model (C sources + metadata.json) and OUT/project (PlatformIO)."""
+    from .artifact import write_artifact
+    from .boards import load_board
+    from .compiler import compile_graph
+    from .fsutil import atomic_output_dir
+    from .importer import parse_tflite
+    from .project import generate_project
+
+    board = load_board(board_name)
+    data = _read_model(model)
+    graph = parse_tflite(data, name=model.stem)
+    compiled = compile_graph(graph, data)
+    with atomic_output_dir(out_dir, force=force) as tmp:
+        write_artifact(compiled, tmp / "model", model_name=model.stem, board=board.name)
+        generate_project(tmp / "model", board, tmp / "project")
+    click.echo(f"wrote {out_dir}/model (arena {compiled.arena_bytes} B, weights {compiled.weights_bytes} B) and {out_dir}/project")
+
+
+@cli.command()
+@click.option("--board", "board_name", default="nano33", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Output folder (default: a new temporary folder, printed).")
+@click.option("--force", is_flag=True, help="Replace an output folder that holds files tinym2net did not write.")
+@click.option("--seed", default=0, show_default=True)
+def build(board_name: str, out_dir: Path | None, force: bool, seed: int) -> None:
+    """The main job: model -> C -> PlatformIO project -> firmware -> emulator, verified bit for bit."""
+    from .pipeline import run_build
+
+    run_build(board_name=board_name, out_dir=out_dir, force=force, seed=seed, progress=_echo_progress(False))
+
+
+def _read_model(path: Path) -> bytes:
+    from .errors import ModelError
+
+    if not path.exists():
+        raise ModelError(f"model file {path} does not exist; give the path of a .tflite file")
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder; give the path of a .tflite file")
+    return path.read_bytes()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("tinym2net: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"tinym2net: error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except TinyM2NetError as e:
+        if _DEBUG:
+            traceback.print_exc()
+        click.echo(f"tinym2net: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("tinym2net: interrupted; no partial output was left", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug: still one line unless --debug
+        if _DEBUG:
+            traceback.print_exc()
+        click.echo(f"tinym2net: internal error: {type(e).__name__}: {e} (rerun with --debug and report it)", err=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -60,7 +61,9 @@ def build_kernel_lib(
     """
     tmp_dir = Path(tmp_dir)
     key = hashlib.sha1(
-        "\0".join([*(str(s) for s in sources), *extra_flags, *(Path(s).read_text() for s in sources)]).encode()
+        "\0".join(
+            [*(str(s) for s in sources), *extra_flags, *(Path(s).read_text() for s in sources)]
+        ).encode()
     ).hexdigest()[:12]
     out = tmp_dir / f"libtm2k_{key}.so"
     cmd = [
@@ -95,12 +98,65 @@ def ctype_of(dtype: np.dtype) -> type:
     return _CTYPES[np.dtype(dtype)]
 
 
-def int32_struct(name: str, fields: Sequence[str]) -> type[ctypes.Structure]:
+def int32_struct(name: str, fields: Sequence[str | tuple[str, int]]) -> type[ctypes.Structure]:
     """A ctypes Structure of int32 fields in the given order (mirrors a C params struct of int32_t).
 
-    Construct with keyword arguments; missing fields are zero.
+    A field is a name, or ``(name, n)`` for an ``int32_t name[n]`` array member.
     """
-    return type(name, (ctypes.Structure,), {"_fields_": [(f, ctypes.c_int32) for f in fields]})
+    spec = []
+    for f in fields:
+        if isinstance(f, tuple):
+            spec.append((f[0], ctypes.c_int32 * f[1]))
+        else:
+            spec.append((f, ctypes.c_int32))
+    return type(name, (ctypes.Structure,), {"_fields_": spec})
+
+
+_STRUCT_RE = re.compile(r"typedef\s+struct\s*\{(?P<body>[^}]*)\}\s*(?P<name>\w+)\s*;", re.S)
+_MEMBER_RE = re.compile(r"^(?P<name>\w+)(?:\[(?P<n>\d+)\])?$")
+
+
+def struct_from_header(header: Path, typedef: str) -> type[ctypes.Structure]:
+    """Mirror a ``typedef struct { int32_t ...; } typedef;`` from a C header as a ctypes Structure.
+
+    Reading the field order from the header itself keeps tests and kernels in step. Only int32_t
+    members (scalars, comma lists and fixed-size arrays) are accepted; anything else raises.
+    """
+    text = re.sub(r"/\*.*?\*/", "", Path(header).read_text(), flags=re.S)
+    for m in _STRUCT_RE.finditer(text):
+        if m.group("name") != typedef:
+            continue
+        fields: list[str | tuple[str, int]] = []
+        for decl in m.group("body").split(";"):
+            decl = decl.strip()
+            if not decl:
+                continue
+            if not decl.startswith("int32_t "):
+                raise ValueError(f"{typedef}: only int32_t members are supported, got {decl!r}")
+            for item in decl[len("int32_t ") :].split(","):
+                mm = _MEMBER_RE.match(item.strip())
+                if mm is None:
+                    raise ValueError(f"{typedef}: cannot parse member {item!r}")
+                fields.append((mm["name"], int(mm["n"])) if mm["n"] else mm["name"])
+        return int32_struct(typedef, fields)
+    raise ValueError(f"typedef struct {typedef} not found in {header}")
+
+
+def make_struct(cls: type[ctypes.Structure], values: dict) -> ctypes.Structure:
+    """Fill a Structure from a dict with exactly its field names (lists for array members)."""
+    names = [f for f, _ in cls._fields_]
+    if set(values) != set(names):
+        raise KeyError(
+            f"{cls.__name__}: missing {sorted(set(names) - set(values))}, extra {sorted(set(values) - set(names))}"
+        )
+    s = cls()
+    for f, ftype in cls._fields_:
+        v = values[f]
+        if isinstance(v, (list, tuple, np.ndarray)):
+            setattr(s, f, ftype(*[int(x) for x in v]))
+        else:
+            setattr(s, f, int(v))
+    return s
 
 
 def empty_like_output(shape: Sequence[int], dtype=np.int8, fill: int = 0x5A) -> np.ndarray:

@@ -1,6 +1,9 @@
 /* Stack high-water mark by paint pattern; see tm2_stack.h for the method.
- * The section bounds come from the generated linker script (templates/linker.ld.j2). */
+ * The section bounds come from the generated linker script (templates/linker.ld.j2). Host builds
+ * (no linker script, no Arm stack pointer) get the "not measured" versions at the end. */
 #include "tm2_stack.h"
+
+#if defined(__arm__)
 
 extern uint32_t __tm2_stack_start__[];
 extern uint32_t __tm2_stack_end__[];
@@ -31,3 +34,11 @@ size_t tm2_stack_used(void) {
   }
   return (size_t)((uintptr_t)end - (uintptr_t)word);
 }
+
+#else /* host build */
+
+void tm2_stack_paint(void) {}
+size_t tm2_stack_size(void) { return 0; }
+size_t tm2_stack_used(void) { return 0; }
+
+#endif

@@ -240,6 +240,22 @@ class _Search:
                 off = e
         return off
 
+    def _bound(self, last_off: int, height: int) -> int:
+        """Lower bound on the arena of any completion: per step, unplaced load + placed bytes above last_off."""
+        above = list(self.unplaced_load)
+        for j in range(self.n):
+            off = self.offsets[j]
+            if off >= 0:
+                part = off + self.sizes[j] - max(off, last_off)
+                if part > 0:
+                    for p in self.covers[j]:
+                        above[p] += part
+        best = height
+        for p, load in enumerate(above):
+            if self.unplaced_load[p] and last_off + load > best:
+                best = last_off + load
+        return best
+
     def run(self, incumbent: list[int]) -> None:
         self.best_offsets = list(incumbent)
         self.best_h = _height(self.sizes, incumbent)
@@ -258,8 +274,7 @@ class _Search:
                 self.best_h = height
                 self.best_offsets = list(self.offsets)
             return
-        bound = max(height, last_off + max(self.unplaced_load))
-        if bound >= self.best_h:
+        if self._bound(last_off, height) >= self.best_h:
             return
         children: list[tuple[int, int, int]] = []
         for i in range(self.n):

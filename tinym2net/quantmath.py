@@ -33,9 +33,7 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     if shift < -31:
         shift = 0
         q_fixed = 0
-    if shift > 30:
-        shift = 30
-        q_fixed = (1 << 31) - 1
+    # (TFLite clamps shift > 30 only in its TFLITE_SINGLE_ROUNDING build; the default build does not.)
     return int(q_fixed), int(shift)
 
 

@@ -48,6 +48,7 @@ class TrainSettings:
     student_lr: float = 5e-3
     patience: int = 12  # early stopping on val accuracy (restores the best epoch)
     rep_samples: int = 200  # representative samples for int8 calibration
+    jit_compile: bool = True  # XLA-compile the train step (tiny models: per-step overhead dominates)
 
     @classmethod
     def quick(cls) -> TrainSettings:
@@ -178,7 +179,7 @@ def fit_model(
     steps = epochs * -(-n // settings.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps), alpha=0.02)
     distiller = Distiller(model, config, stages)
-    distiller.compile(optimizer=keras.optimizers.Adam(schedule))
+    distiller.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=settings.jit_compile)
     stop = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=settings.patience, restore_best_weights=True,
         start_from_epoch=0,

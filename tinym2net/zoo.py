@@ -2,9 +2,10 @@
 
 Each model is a tiny Keras 3 functional graph with seeded random weights, converted by
 ``tf.lite.TFLiteConverter`` with a seeded representative dataset (one dict per sample, keyed by
-Input name: TFLite orders a multi-input model's inputs alphabetically by name, not in Keras
-order). Conversion is deterministic: the Keras session is cleared and every layer is named, so
-the same ``(name, seed)`` gives the same bytes in any process and in any call order.
+Input name: the converted model's input order is neither the Keras order nor reliably
+alphabetical, so inputs must be matched by name, e.g. ``serving_default_<name>:0``). Conversion is
+deterministic: the Keras session is cleared and every layer is named, so the same ``(name, seed)``
+gives the same bytes in any process and in any call order.
 
 Models (:data:`ZOO_MODELS`):
 
@@ -120,7 +121,8 @@ def _depth_thermal(keras) -> tuple[object, list[InputSpec]]:
     o = L.Dense(4, name="logits")(g)
     o = L.Softmax(name="probs")(o)
     return keras.Model([d, t], o, name="depth_thermal"), [
-        InputSpec("depth", (8, 8, 1), 1.0), InputSpec("thermal", (24, 32, 1), 3.0)
+        InputSpec("depth", (8, 8, 1), 1.0),
+        InputSpec("thermal", (24, 32, 1), 3.0),
     ]
 
 
@@ -149,7 +151,8 @@ def _audio_image(keras) -> tuple[object, list[InputSpec]]:
     o = L.Dense(6, name="logits")(f)
     o = L.Softmax(name="probs")(o)
     return keras.Model([a, i], o, name="audio_image"), [
-        InputSpec("audio", (49, 10, 1), 2.0), InputSpec("image", (8, 8, 1), 1.0)
+        InputSpec("audio", (49, 10, 1), 2.0),
+        InputSpec("image", (8, 8, 1), 1.0),
     ]
 
 
@@ -164,7 +167,9 @@ def _tri_modal(keras) -> tuple[object, list[InputSpec]]:
     o = L.Dense(8, name="logits")(f)
     o = L.Softmax(name="probs")(o)
     return keras.Model([a, i, m], o, name="tri_modal"), [
-        InputSpec("audio", (49, 10, 1), 2.0), InputSpec("image", (8, 8, 1), 1.0), InputSpec("imu", (32, 3), 0.5)
+        InputSpec("audio", (49, 10, 1), 2.0),
+        InputSpec("image", (8, 8, 1), 1.0),
+        InputSpec("imu", (32, 3), 0.5),
     ]
 
 
@@ -201,8 +206,15 @@ def _squeeze_reshapes(graph: Graph) -> Graph:
     ops = []
     for op in graph.operators:
         x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
-        if op.kind is OpKind.RESHAPE and len(x.shape) == 4 and x.shape[1:3] == (1, 1) and y.shape == (x.shape[0], x.shape[3]):
-            op = replace(op, kind=OpKind.SQUEEZE, inputs=(op.inputs[0],), options=SqueezeOptions((1, 2)), version=1)
+        if (
+            op.kind is OpKind.RESHAPE
+            and len(x.shape) == 4
+            and x.shape[1:3] == (1, 1)
+            and y.shape == (x.shape[0], x.shape[3])
+        ):
+            op = replace(
+                op, kind=OpKind.SQUEEZE, inputs=(op.inputs[0],), options=SqueezeOptions((1, 2)), version=1
+            )
         ops.append(op)
     return _compact(replace(graph, operators=ops))
 
@@ -214,8 +226,12 @@ def _drop_concat_requantize(graph: Graph) -> Graph:
     rename: dict[int, int] = {}
     ops = []
     for op in graph.operators:
-        if op.kind is OpKind.QUANTIZE and graph.tensors[op.inputs[0]].dtype is DType.INT8 and \
-                op.outputs[0] in concat_inputs and consumers[op.outputs[0]] == 1:
+        if (
+            op.kind is OpKind.QUANTIZE
+            and graph.tensors[op.inputs[0]].dtype is DType.INT8
+            and op.outputs[0] in concat_inputs
+            and consumers[op.outputs[0]] == 1
+        ):
             rename[op.outputs[0]] = op.inputs[0]
             continue
         ops.append(op)
@@ -225,16 +241,25 @@ def _drop_concat_requantize(graph: Graph) -> Graph:
 
 def _compact(graph: Graph) -> Graph:
     """Drop tensors no operator or graph edge uses, renumbering tensors and operators."""
-    used = sorted({i for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
-                  | set(graph.inputs) | set(graph.outputs))
+    used = sorted(
+        {i for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
+        | set(graph.inputs)
+        | set(graph.outputs)
+    )
     new = {old: k for k, old in enumerate(used)}
     tensors = [replace(graph.tensors[old], index=new[old]) for old in used]
     operators = [
-        replace(op, index=k, inputs=tuple(new[i] if i >= 0 else -1 for i in op.inputs),
-                outputs=tuple(new[i] for i in op.outputs))
+        replace(
+            op,
+            index=k,
+            inputs=tuple(new[i] if i >= 0 else -1 for i in op.inputs),
+            outputs=tuple(new[i] for i in op.outputs),
+        )
         for k, op in enumerate(graph.operators)
     ]
-    return Graph(graph.name, tensors, operators, [new[i] for i in graph.inputs], [new[i] for i in graph.outputs])
+    return Graph(
+        graph.name, tensors, operators, [new[i] for i in graph.inputs], [new[i] for i in graph.outputs]
+    )
 
 
 _RECIPES: dict[str, _Recipe] = {
@@ -271,9 +296,10 @@ def _tf():
 def build_keras_model(name: str, seed: int = 0) -> tuple[object, list[InputSpec]]:
     """The float Keras model of zoo entry ``name`` with seeded weights, and its input specs.
 
-    Weights are drawn from ``numpy.random.default_rng(seed)``: kernels ~ N(0, 2 / fan_in) (fan_in =
-    product of all kernel dims but the last), biases ~ N(0, 0.1^2), so activations neither vanish
-    nor explode through a few untrained layers.
+    Weights are drawn from ``numpy.random.default_rng(seed)``, layer by layer: kernels ~ N(0, 2 / fan_in)
+    (fan_in = product of all kernel dims but the last; 0.25 / fan_in for the final ``logits`` layer so
+    that softmax outputs do not saturate), biases ~ N(0, 0.1^2): activations neither vanish nor
+    explode through a few untrained layers.
     """
     if name not in _RECIPES:
         raise UsageError(f"unknown zoo model {name!r}: choose one of {', '.join(_RECIPES)}")
@@ -282,19 +308,23 @@ def build_keras_model(name: str, seed: int = 0) -> tuple[object, list[InputSpec]
     keras.backend.clear_session()  # layer-name counters restart: names (and bytes) do not depend on history
     model, specs = _RECIPES[name].graph(keras)
     rng = np.random.default_rng(seed)
-    weights = []
-    for w in model.get_weights():
-        if w.ndim >= 2:
-            fan_in = int(np.prod(w.shape[:-1]))
-            weights.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=w.shape).astype(np.float32))
-        else:
-            weights.append(rng.normal(0.0, 0.1, size=w.shape).astype(np.float32))
-    model.set_weights(weights)
+    for layer in model.layers:
+        gain = 0.25 if layer.name == "logits" else 2.0  # small logits: softmax outputs do not saturate
+        weights = []
+        for w in layer.get_weights():
+            if w.ndim >= 2:
+                fan_in = int(np.prod(w.shape[:-1]))
+                weights.append(rng.normal(0.0, np.sqrt(gain / fan_in), size=w.shape).astype(np.float32))
+            else:
+                weights.append(rng.normal(0.0, 0.1, size=w.shape).astype(np.float32))
+        if weights:
+            layer.set_weights(weights)
     return model, specs
 
 
-def representative_samples(specs: list[InputSpec], seed: int, count: int = REPRESENTATIVE_SAMPLES
-                           ) -> list[dict[str, np.ndarray]]:
+def representative_samples(
+    specs: list[InputSpec], seed: int, count: int = REPRESENTATIVE_SAMPLES
+) -> list[dict[str, np.ndarray]]:
     """Seeded calibration samples: one dict per sample, keyed by Input name, batch 1, float32."""
     rng = np.random.default_rng(seed + 1_000_003)
     return [

@@ -352,17 +352,20 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
     n = y.shape[0]
     u = rng.uniform
     room = np.stack([u(4.0, 6.0, n), u(5.0, 6.5, n), u(2.4, 2.8, n)], -1)
-    cam_pos = np.stack([room[:, 0] / 2 + u(-0.8, 0.8, n), np.full(n, 0.05), u(1.7, 2.2, n)], -1)
-    cam_yaw = np.deg2rad(u(-12, 12, n))
-    cam_rot = _rz(cam_yaw) @ _rx(np.deg2rad(-u(15, 28, n)))
+    cam_pos = np.stack([room[:, 0] / 2 + u(-0.8, 0.8, n), np.full(n, 0.05), u(1.9, 2.4, n)], -1)
 
-    # Where the person (or, in an empty room, nobody) stands: a floor point in view.
-    dist = u(1.5, 3.4, n)
-    lateral = u(-0.33, 0.33, n) * dist
+    # Where the person (or, in an empty room, nobody) is: a floor spot 2.3-3.5 m away; the sensor is
+    # aimed roughly at a point 0.6 m above that spot (the area an installer would cover).
+    dist = u(2.3, 3.5, n)
+    bearing = np.deg2rad(u(-35, 35, n))
+    px = np.clip(cam_pos[:, 0] + dist * np.sin(bearing), 0.6, room[:, 0] - 0.6)
+    py = np.clip(cam_pos[:, 1] + dist * np.cos(bearing), 1.0, room[:, 1] - 0.6)
+    flat = np.hypot(px - cam_pos[:, 0], py - cam_pos[:, 1])
+    cam_yaw = -np.arctan2(px - cam_pos[:, 0], py - cam_pos[:, 1]) + np.deg2rad(u(-10, 10, n))
+    cam_pitch = np.arctan2(cam_pos[:, 2] - 0.6, flat) + np.deg2rad(u(-4, 4, n))
+    cam_rot = _rz(cam_yaw) @ _rx(-cam_pitch)
     fwd = np.stack([-np.sin(cam_yaw), np.cos(cam_yaw)], -1)
     side = np.stack([np.cos(cam_yaw), np.sin(cam_yaw)], -1)
-    px = np.clip(cam_pos[:, 0] + fwd[:, 0] * dist + side[:, 0] * lateral, 0.6, room[:, 0] - 0.6)
-    py = np.clip(cam_pos[:, 1] + fwd[:, 1] * dist + side[:, 1] * lateral, 1.0, room[:, 1] - 0.6)
     person = y != EMPTY
 
     ambient = u(20.0, 26.0, n)
@@ -539,7 +542,7 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
 
     # --- a pet lying or walking on the floor, not inside the person
     pet = rng.random(n) < cfg.p_pet
-    pdist, plat = u(1.5, 4.5, n), u(-0.4, 0.4, n)
+    pdist, plat = u(2.0, 4.0, n), u(-0.35, 0.35, n)
     qx = np.clip(cam_pos[:, 0] + fwd[:, 0] * pdist + side[:, 0] * plat * pdist, 0.3, room[:, 0] - 0.3)
     qy = np.clip(cam_pos[:, 1] + fwd[:, 1] * pdist + side[:, 1] * plat * pdist, 0.5, room[:, 1] - 0.3)
     far = (qx - px) ** 2 + (qy - py) ** 2 > np.where(person, 1.2, 0.0) ** 2

@@ -106,9 +106,7 @@ def numpy_vector(as_numpy: Callable[[], Any], dtype: str, what: str) -> np.ndarr
     return np.asarray(arr).astype(dtype, copy=True)
 
 
-def table_vector(
-    obj: Any, slot: int, getter: Callable[[int], T], what: str
-) -> list[T]:
+def table_vector(obj: Any, slot: int, getter: Callable[[int], T], what: str) -> list[T]:
     """All tables of a vector-of-tables field, each checked with :func:`check_table`."""
     n = vector_length(obj, slot, 4, what)
     return [check_table(getter(i), f"{what}[{i}]") for i in range(n)]

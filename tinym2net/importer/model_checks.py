@@ -26,8 +26,9 @@ from ..ir import DType, Operator, OpKind, Tensor
 from .tflite_schema import CUSTOM_CODE, MAX_OP_VERSION, OPCODE_TO_KIND, SUBGRAPH_CALLING_OPS
 
 INT8_RECIPE = (
-    "convert it to a full-integer int8 model: TFLiteConverter with optimizations=[tf.lite.Optimize.DEFAULT], "
-    "a representative_dataset, target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8] and "
+    "convert it to a full-integer int8 model: TFLiteConverter with "
+    "optimizations=[tf.lite.Optimize.DEFAULT], a representative_dataset, "
+    "target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8] and "
     "inference_input_type=inference_output_type=tf.int8 (or run `tinym2net quantize`)"
 )
 
@@ -61,7 +62,9 @@ class ModelView:
     n_subgraphs: int
 
     def label(self, index: int) -> str:
-        return f"'{self.tensors[index].name}'"
+        """A tensor's name for messages; the converter's fused names ``a;b;c`` are cut to ``a;...``."""
+        name = self.tensors[index].name
+        return f"'{name.split(';')[0]};...'" if ";" in name else f"'{name}'"
 
     def describe(self, op: RawOperator) -> str:
         """``operator 3 (CONV_2D; inputs 'x', 'w', 'b'; outputs 'y')``."""
@@ -97,9 +100,12 @@ def _find_hybrid(view: ModelView) -> tuple[RawOperator, int, int] | None:
     """An op that mixes run-time float32 inputs with constant int weights, or dequantises int weights."""
     for op in view.ops:
         ins = [i for i in op.inputs if i >= 0]
-        float_acts = [i for i in ins if view.tensors[i].dtype is DType.FLOAT32 and not view.tensors[i].is_const]
+        float_acts = [
+            i for i in ins if view.tensors[i].dtype is DType.FLOAT32 and not view.tensors[i].is_const
+        ]
         int_consts = [
-            i for i in ins
+            i
+            for i in ins
             if view.tensors[i].is_const and view.tensors[i].dtype in (DType.INT8, DType.INT4, DType.UINT8)
         ]
         if float_acts and int_consts:
@@ -122,19 +128,19 @@ def check_numeric_types(view: ModelView) -> None:
                     if hybrid is not None:
                         h_op, f_idx, w_idx = hybrid
                         raise ModelError(
-                            f"model '{view.name}' is a dynamic-range (hybrid) quantised model: {view.describe(h_op)} "
-                            f"mixes float32 {view.label(f_idx)} with int8 weights {view.label(w_idx)}; tinym2net "
-                            f"needs int8 activations too: {INT8_RECIPE}"
+                            f"model '{view.name}' is a dynamic-range (hybrid) quantised model: "
+                            f"{view.describe(h_op)} mixes float32 {view.label(f_idx)} with int8 weights "
+                            f"{view.label(w_idx)}; tinym2net needs int8 activations too: {INT8_RECIPE}"
                         )
                     raise ModelError(
                         f"model '{view.name}' is a float model: {view.describe(op)} uses float32 tensor "
-                        f"{view.label(i)}; tinym2net needs a full-integer int8 model: {INT8_RECIPE}"
+                        f"{view.label(i)}: {INT8_RECIPE}"
                     )
                 if t.dtype is DType.INT16 and not t.is_const:
                     raise ModelError(
-                        f"model '{view.name}' has int16 activations (16x8 quantisation): tensor {view.label(i)} of "
-                        f"{view.describe(op)}; tinym2net needs int8 activations: convert with "
-                        "target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8] instead of "
+                        f"model '{view.name}' has int16 activations (16x8 quantisation): tensor "
+                        f"{view.label(i)} of {view.describe(op)}; tinym2net needs int8 activations: convert "
+                        "with target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8] instead of "
                         "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
                     )
                 if t.dtype is DType.UINT8 and not _is_edge_tensor(view, op, i, is_input):
@@ -149,14 +155,14 @@ def op_kind(view: ModelView, op: RawOperator) -> OpKind:
     supported = ", ".join(k.value for k in OpKind)
     if op.code == CUSTOM_CODE:
         raise UnsupportedOpError(
-            f"model '{view.name}': {view.describe(op)} is the custom op '{op.custom_code or '?'}'; tinym2net runs "
-            f"builtin ops only ({supported}): rebuild the model without custom ops"
+            f"model '{view.name}': {view.describe(op)} is the custom op '{op.custom_code or '?'}'; tinym2net "
+            f"runs builtin ops only ({supported}): rebuild the model without custom ops"
         )
     kind = OPCODE_TO_KIND.get(op.code)
     if kind is None:
         raise UnsupportedOpError(
-            f"model '{view.name}': {view.describe(op)} is not supported by tinym2net (supported ops: {supported}); "
-            f"rebuild the model from layers that convert to those ops"
+            f"model '{view.name}': {view.describe(op)} is not supported by tinym2net (supported ops: "
+            f"{supported}); rebuild the model from layers that convert to those ops"
         )
     if op.version > MAX_OP_VERSION[kind]:
         raise UnsupportedOpError(
@@ -179,9 +185,9 @@ def check_activation_types(view: ModelView) -> None:
                     continue
                 if t.dtype is DType.INT4:
                     raise ModelError(
-                        f"model '{view.name}': {view.describe(op)} uses int4 activation tensor {view.label(i)}; "
-                        "tinym2net supports int4 only for constant CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED "
-                        "weights: keep activations int8"
+                        f"model '{view.name}': {view.describe(op)} uses int4 activation tensor "
+                        f"{view.label(i)}; tinym2net supports int4 only for constant "
+                        "CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED weights: keep activations int8"
                     )
                 if op.name == "RESHAPE" and is_input and slot == 1:
                     continue  # a computed shape; the output shape is static, so it is not needed
@@ -192,7 +198,8 @@ def check_activation_types(view: ModelView) -> None:
 
 
 def _check_weights(view: ModelView, op: Operator, desc: str) -> None:
-    """CONV/DEPTHWISE/FC weights: constant, int8 or int4, quantised, symmetric, per-channel on the right axis."""
+    """CONV/DEPTHWISE/FC weights: constant, int8 or int4, quantised, symmetric, per-channel on the right "
+    "axis."""
     w_idx = op.inputs[1]
     w = view.tensors[w_idx]
     label = view.label(w_idx)
@@ -207,19 +214,23 @@ def _check_weights(view: ModelView, op: Operator, desc: str) -> None:
             f"weights: {INT8_RECIPE}"
         )
     if w.quant is None:
-        raise ModelError(f"model '{view.name}': weights {label} of {desc} have no quantisation parameters: {INT8_RECIPE}")
+        raise ModelError(
+            f"model '{view.name}': weights {label} of {desc} have no quantisation parameters: {INT8_RECIPE}"
+        )
     nonzero = [z for z in w.quant.zero_point if z != 0]
     if nonzero:
         raise ModelError(
-            f"model '{view.name}': {desc} has asymmetric weights {label} (zero point {nonzero[0]}); tinym2net needs "
-            f"symmetric weights (zero point 0) as TFLiteConverter's int8 quantisation makes them: {INT8_RECIPE}"
+            f"model '{view.name}': {desc} has asymmetric weights {label} (zero point {nonzero[0]}); "
+            "tinym2net needs symmetric weights (zero point 0) as TFLiteConverter's int8 quantisation makes "
+            f"them: {INT8_RECIPE}"
         )
     if w.quant.per_channel:
         axis = 3 if op.kind is OpKind.DEPTHWISE_CONV_2D else 0
         if w.quant.axis != axis:
             raise ModelError(
-                f"model '{view.name}': {desc} has weights {label} quantised per channel along axis {w.quant.axis}, "
-                f"expected axis {axis} (output channels): re-export the model with TFLiteConverter"
+                f"model '{view.name}': {desc} has weights {label} quantised per channel along axis "
+                f"{w.quant.axis}, expected axis {axis} (output channels): re-export the model with "
+                "TFLiteConverter"
             )
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = view.tensors[op.inputs[2]]
@@ -248,15 +259,15 @@ def check_operator_tensors(view: ModelView, operators: list[Operator]) -> None:
                 )
             if not t.is_const and i not in view.inputs and i not in written:
                 raise ModelError(
-                    f"model '{view.name}': {desc} reads tensor {view.label(i)} before any operator writes it: "
-                    "the file's operators are out of order or corrupt; re-export it with TFLiteConverter"
+                    f"model '{view.name}': {desc} reads tensor {view.label(i)} before any operator writes "
+                    "it: the file's operators are out of order or corrupt; re-export it with TFLiteConverter"
                 )
         for i in op.outputs:
             t = view.tensors[i]
             if t.is_const or i in view.inputs or i in written:
                 raise ModelError(
-                    f"model '{view.name}': {desc} writes tensor {view.label(i)}, which is a constant, a graph input "
-                    "or written twice: the file is corrupt; re-export it with TFLiteConverter"
+                    f"model '{view.name}': {desc} writes tensor {view.label(i)}, which is a constant, a "
+                    "graph input or written twice: the file is corrupt; re-export it with TFLiteConverter"
                 )
             written.add(i)
         for i in (*op.inputs, *op.outputs):
@@ -265,8 +276,8 @@ def check_operator_tensors(view: ModelView, operators: list[Operator]) -> None:
                 if q is None or (q.per_channel and not view.tensors[i].is_const):
                     raise ModelError(
                         f"model '{view.name}': int8 tensor {view.label(i)} of {desc} has "
-                        f"{'no' if q is None else 'per-channel'} quantisation parameters; tinym2net needs one "
-                        f"scale and zero point per activation tensor: {INT8_RECIPE}"
+                        f"{'no' if q is None else 'per-channel'} quantisation parameters; tinym2net needs "
+                        f"one scale and zero point per activation tensor: {INT8_RECIPE}"
                     )
                 if not view.tensors[i].is_const and not q.scale[0] > 0:
                     raise ModelError(
@@ -276,8 +287,8 @@ def check_operator_tensors(view: ModelView, operators: list[Operator]) -> None:
     for i in view.outputs:
         if i not in written and i not in view.inputs and not view.tensors[i].is_const:
             raise ModelError(
-                f"model '{view.name}': graph output {view.label(i)} is written by no operator: the file is corrupt; "
-                "re-export it with TFLiteConverter"
+                f"model '{view.name}': graph output {view.label(i)} is written by no operator: the file is "
+                "corrupt; re-export it with TFLiteConverter"
             )
 
 
@@ -288,15 +299,20 @@ def check_batch(view: ModelView) -> None:
             t = view.tensors[i]
             if len(t.shape) >= 2 and t.shape[0] != 1:
                 raise ModelError(
-                    f"model '{view.name}' has batch size {t.shape[0]} (graph {group} {view.label(i)} has shape "
-                    f"{list(t.shape)}): tinym2net runs batch 1; convert with a batch-1 input "
-                    "(e.g. keras.Input(shape=..., batch_size=1))"
+                    f"model '{view.name}' has batch size {t.shape[0]} (graph {group} {view.label(i)} has "
+                    f"shape {list(t.shape)}): tinym2net runs batch 1; convert with a batch-1 input (e.g. "
+                    "keras.Input(shape=..., batch_size=1))"
                 )
     for op in view.ops:
         for i in (*op.inputs, *op.outputs):
-            if i >= 0 and not view.tensors[i].is_const and len(view.tensors[i].shape) == 4 and view.tensors[i].shape[0] != 1:
+            if (
+                i >= 0
+                and not view.tensors[i].is_const
+                and len(view.tensors[i].shape) == 4
+                and view.tensors[i].shape[0] != 1
+            ):
                 raise ModelError(
                     f"model '{view.name}': {view.describe(op)} works on batch {view.tensors[i].shape[0]} "
-                    f"(tensor {view.label(i)} has shape {list(view.tensors[i].shape)}): tinym2net runs batch 1; "
-                    "convert with a batch-1 input"
+                    f"(tensor {view.label(i)} has shape {list(view.tensors[i].shape)}): tinym2net runs batch "
+                    "1; convert with a batch-1 input"
                 )

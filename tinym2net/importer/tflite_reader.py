@@ -83,16 +83,20 @@ def load_tflite(path: Path) -> Graph:
     """Read a ``.tflite`` file into a :class:`Graph` named after the file's stem."""
     path = Path(path)
     if not path.exists():
-        raise ModelError(f"model file {path} does not exist: check the path (a .tflite file from TFLiteConverter)")
+        raise ModelError(
+            f"model file {path} does not exist: check the path (a .tflite file from TFLiteConverter)"
+        )
     if path.is_dir():
         raise ModelError(
-            f"model path {path} is a directory, not a .tflite file: convert the SavedModel or Keras model with "
-            "tf.lite.TFLiteConverter (full-integer int8) and pass the .tflite file"
+            f"model path {path} is a directory, not a .tflite file: convert the SavedModel or Keras model "
+            "with tf.lite.TFLiteConverter (full-integer int8) and pass the .tflite file"
         )
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ModelError(f"cannot read model file {path} ({exc.strerror or exc}): check its permissions") from exc
+        raise ModelError(
+            f"cannot read model file {path} ({exc.strerror or exc}): check its permissions"
+        ) from exc
     return parse_tflite(data, path.stem)
 
 
@@ -103,8 +107,8 @@ def parse_tflite(buf: bytes, name: str) -> Graph:
         raise ModelError(f"model '{name}' is empty (0 bytes): {_EXPORT_HINT}")
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelError(
-            f"model '{name}' is not a TFLite flatbuffer (no 'TFL3' file identifier{_guess_format(data)}): pass a "
-            ".tflite file written by tf.lite.TFLiteConverter"
+            f"model '{name}' is not a TFLite flatbuffer (no 'TFL3' file identifier{_guess_format(data)}): "
+            "pass a .tflite file written by tf.lite.TFLiteConverter"
         )
     try:
         return _Reader(data, name).read()
@@ -114,7 +118,8 @@ def parse_tflite(buf: bytes, name: str) -> Graph:
         raise ModelError(f"model '{name}' is corrupt or truncated ({exc}): {_EXPORT_HINT}") from exc
     except Exception as exc:  # the generated accessors can fail in many ways on garbage bytes
         raise ModelError(
-            f"model '{name}' is corrupt or truncated (unreadable flatbuffer: {type(exc).__name__}): {_EXPORT_HINT}"
+            f"model '{name}' is corrupt or truncated (unreadable flatbuffer: {type(exc).__name__}): "
+            f"{_EXPORT_HINT}"
         ) from exc
 
 
@@ -139,15 +144,17 @@ class _Reader:
         model = check_table(tflite.Model.GetRootAs(self.data, 0), "the model table")
         if model.Version() != SCHEMA_VERSION:
             raise ModelError(
-                f"model '{self.name}' uses TFLite schema version {model.Version()}, expected {SCHEMA_VERSION}: "
-                f"{_EXPORT_HINT}"
+                f"model '{self.name}' uses TFLite schema version {model.Version()}, expected "
+                f"{SCHEMA_VERSION}: {_EXPORT_HINT}"
             )
         subgraphs = table_vector(model, _MODEL_SUBGRAPHS, model.Subgraphs, "subgraph list")
         if not subgraphs:
             raise ModelError(f"model '{self.name}' has no subgraph: {_EXPORT_HINT}")
         opcodes = [
             self._opcode(i, oc)
-            for i, oc in enumerate(table_vector(model, _MODEL_OPERATOR_CODES, model.OperatorCodes, "opcode list"))
+            for i, oc in enumerate(
+                table_vector(model, _MODEL_OPERATOR_CODES, model.OperatorCodes, "opcode list")
+            )
         ]
         buffers = table_vector(model, _MODEL_BUFFERS, model.Buffers, "buffer list")
         sg = subgraphs[0]
@@ -157,10 +164,14 @@ class _Reader:
         inputs = self._indices(sg.InputsAsNumpy, n, "graph input list", allow_omitted=False)
         outputs = self._indices(sg.OutputsAsNumpy, n, "graph output list", allow_omitted=False)
         if not inputs or not outputs:
-            raise ModelError(f"model '{self.name}' has no graph {'inputs' if not inputs else 'outputs'}: {_EXPORT_HINT}")
+            raise ModelError(
+                f"model '{self.name}' has no graph {'inputs' if not inputs else 'outputs'}: {_EXPORT_HINT}"
+            )
         for i in inputs:
             if tensors[i].is_const:
-                raise ModelError(f"model '{self.name}': graph input '{tensors[i].name}' is a constant: {_EXPORT_HINT}")
+                raise ModelError(
+                    f"model '{self.name}': graph input '{tensors[i].name}' is a constant: {_EXPORT_HINT}"
+                )
         op_tables = table_vector(sg, _SUBGRAPH_OPERATORS, sg.Operators, "operator list")
         if not op_tables:
             raise ModelError(f"model '{self.name}' has no operators: {_EXPORT_HINT}")
@@ -206,40 +217,48 @@ class _Reader:
             type_name = TENSOR_TYPE_NAMES.get(type_code, f"type {type_code}")
             raise ModelError(
                 f"model '{self.name}': tensor '{name}' has type {type_name}, which tinym2net does not support"
-                + (f" (a float16/float64 model is a float model): {model_checks.INT8_RECIPE}"
-                   if type_name in ("FLOAT16", "FLOAT64", "BFLOAT16") else f": {model_checks.INT8_RECIPE}")
+                + (
+                    f" (a float16/float64 model is a float model): {model_checks.INT8_RECIPE}"
+                    if type_name in ("FLOAT16", "FLOAT64", "BFLOAT16")
+                    else f": {model_checks.INT8_RECIPE}"
+                )
             )
         if t.IsVariable():
             raise ModelError(
-                f"model '{self.name}': tensor '{name}' is a variable (state) tensor; tinym2net runs stateless "
-                "models only: remove stateful layers (stateful RNNs, variables) before converting"
+                f"model '{self.name}': tensor '{name}' is a variable (state) tensor; tinym2net runs "
+                "stateless models only: remove stateful layers (stateful RNNs, variables) before converting"
             )
         if t.Sparsity() is not None:
             raise ModelError(
-                f"model '{self.name}': tensor '{name}' is stored sparse; tinym2net needs dense weights: convert "
-                "without tf.lite.Optimize.EXPERIMENTAL_SPARSITY"
+                f"model '{self.name}': tensor '{name}' is stored sparse; tinym2net needs dense weights: "
+                "convert without tf.lite.Optimize.EXPERIMENTAL_SPARSITY"
             )
         quant = self._quant(name, t.Quantization(), shape, dtype)
         data = self._const_data(name, int(t.Buffer()), buffers, shape, dtype)
         return Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=quant, data=data)
 
     def _check_shape(self, name: str, shape: tuple[int, ...]) -> None:
-        if len(shape) > MAX_RANK or any(d < 1 or d > MAX_DIM for d in shape) or math.prod(shape) > MAX_ELEMENTS:
+        if (
+            len(shape) > MAX_RANK
+            or any(d < 1 or d > MAX_DIM for d in shape)
+            or math.prod(shape) > MAX_ELEMENTS
+        ):
             raise ModelError(
-                f"model '{self.name}': tensor '{name}' has shape {list(shape)}; tinym2net needs static shapes with "
-                f"dimensions >= 1 (rank <= {MAX_RANK}, at most {MAX_ELEMENTS} elements): convert with a fixed "
-                "batch-1 input shape"
+                f"model '{self.name}': tensor '{name}' has shape {list(shape)}; tinym2net needs static "
+                f"shapes with dimensions >= 1 (rank <= {MAX_RANK}, at most {MAX_ELEMENTS} elements): convert "
+                "with a fixed batch-1 input shape"
             )
 
-    def _quant(self, name: str, q: tflite.QuantizationParameters | None, shape: tuple[int, ...],
-               dtype: DType) -> QuantParams | None:
+    def _quant(
+        self, name: str, q: tflite.QuantizationParameters | None, shape: tuple[int, ...], dtype: DType
+    ) -> QuantParams | None:
         if q is None:
             return None
         check_table(q, f"quantisation of tensor '{name}'")
         if q.DetailsType() != 0:
             raise ModelError(
-                f"model '{self.name}': tensor '{name}' uses custom or blockwise quantisation; tinym2net supports "
-                f"per-tensor and per-channel affine quantisation: {model_checks.INT8_RECIPE}"
+                f"model '{self.name}': tensor '{name}' uses custom or blockwise quantisation; tinym2net "
+                f"supports per-tensor and per-channel affine quantisation: {model_checks.INT8_RECIPE}"
             )
         scale = numpy_vector(q.ScaleAsNumpy, "<f4", f"scales of tensor '{name}'")
         zero = numpy_vector(q.ZeroPointAsNumpy, "<i8", f"zero points of tensor '{name}'")
@@ -256,18 +275,27 @@ class _Reader:
         elif scale.size > 1 and not (0 <= axis < len(shape) and shape[axis] == scale.size):
             problem = f"{scale.size} per-channel scales along axis {axis} of shape {list(shape)}"
         else:
-            lo, hi = {DType.INT8: (-128, 127), DType.INT4: (-8, 7), DType.UINT8: (0, 255),
-                      DType.INT16: (-32768, 32767)}.get(dtype, (-(1 << 31), (1 << 31) - 1))
+            lo, hi = {
+                DType.INT8: (-128, 127),
+                DType.INT4: (-8, 7),
+                DType.UINT8: (0, 255),
+                DType.INT16: (-32768, 32767),
+            }.get(dtype, (-(1 << 31), (1 << 31) - 1))
             if np.any(zero < lo) or np.any(zero > hi):
-                problem = f"zero point {int(zero[(zero < lo) | (zero > hi)][0])} outside the {dtype.value} range"
+                problem = (
+                    f"zero point {int(zero[(zero < lo) | (zero > hi)][0])} outside the {dtype.value} range"
+                )
         if problem:
-            raise ModelError(f"model '{self.name}': tensor '{name}' has invalid quantisation ({problem}): {_EXPORT_HINT}")
+            raise ModelError(
+                f"model '{self.name}': tensor '{name}' has invalid quantisation ({problem}): {_EXPORT_HINT}"
+            )
         return QuantParams(
             scale=tuple(float(s) for s in scale), zero_point=tuple(int(z) for z in zero), axis=axis
         )
 
-    def _const_data(self, name: str, buffer_index: int, buffers: list[tflite.Buffer], shape: tuple[int, ...],
-                    dtype: DType) -> np.ndarray | None:
+    def _const_data(
+        self, name: str, buffer_index: int, buffers: list[tflite.Buffer], shape: tuple[int, ...], dtype: DType
+    ) -> np.ndarray | None:
         if buffer_index >= len(buffers):
             raise CorruptFlatbuffer(f"tensor '{name}' refers to buffer {buffer_index} of {len(buffers)}")
         buf = buffers[buffer_index]
@@ -284,15 +312,20 @@ class _Reader:
         expected = (count + 1) // 2 if dtype is DType.INT4 else count * dtype.itemsize
         if raw.size != expected:
             raise ModelError(
-                f"model '{self.name}': constant tensor '{name}' ({dtype.value}{list(shape)}) needs {expected} bytes "
-                f"but its buffer holds {raw.size}: {_EXPORT_HINT}"
+                f"model '{self.name}': constant tensor '{name}' ({dtype.value}{list(shape)}) needs "
+                f"{expected} bytes but its buffer holds {raw.size}: {_EXPORT_HINT}"
             )
         if dtype is DType.INT4:
             return unpack_int4(raw, shape)
-        return np.frombuffer(raw.tobytes(), dtype=NUMPY_DTYPES[dtype]).astype(NUMPY_DTYPES[dtype][1:]).reshape(shape)
+        return (
+            np.frombuffer(raw.tobytes(), dtype=NUMPY_DTYPES[dtype])
+            .astype(NUMPY_DTYPES[dtype][1:])
+            .reshape(shape)
+        )
 
-    def _raw_op(self, index: int, op: tflite.Operator, opcodes: list[tuple[int, int, str | None]],
-                n: int) -> RawOperator:
+    def _raw_op(
+        self, index: int, op: tflite.Operator, opcodes: list[tuple[int, int, str | None]], n: int
+    ) -> RawOperator:
         opcode_index = int(op.OpcodeIndex())
         if opcode_index >= len(opcodes):
             raise CorruptFlatbuffer(f"operator {index} uses opcode {opcode_index} of {len(opcodes)}")
@@ -317,19 +350,29 @@ class _Reader:
         desc = view.describe(raw)
         arity = ARITY[kind]
         n_in = len(raw.inputs)
-        if n_in < arity.min_inputs or (arity.max_inputs is not None and n_in > arity.max_inputs) or \
-                len(raw.outputs) != arity.outputs:
+        if (
+            n_in < arity.min_inputs
+            or (arity.max_inputs is not None and n_in > arity.max_inputs)
+            or len(raw.outputs) != arity.outputs
+        ):
             raise ModelError(
-                f"model '{self.name}': {desc} has {n_in} inputs and {len(raw.outputs)} outputs, which is not a valid "
-                f"{kind.value}: {_EXPORT_HINT}"
+                f"model '{self.name}': {desc} has {n_in} inputs and {len(raw.outputs)} outputs, which is not "
+                f"a valid {kind.value}: {_EXPORT_HINT}"
             )
         for slot, i in enumerate(raw.inputs):
             if i < 0 and slot not in arity.optional_inputs:
-                raise ModelError(f"model '{self.name}': {desc} lacks its required input {slot}: {_EXPORT_HINT}")
+                raise ModelError(
+                    f"model '{self.name}': {desc} lacks its required input {slot}: {_EXPORT_HINT}"
+                )
         table = self._options_table(raw, kind, desc)
         options = _DECODERS[kind](self, view, raw, table, desc)
         return Operator(
-            index=raw.index, kind=kind, inputs=raw.inputs, outputs=raw.outputs, options=options, version=raw.version
+            index=raw.index,
+            kind=kind,
+            inputs=raw.inputs,
+            outputs=raw.outputs,
+            options=options,
+            version=raw.version,
         )
 
     def _options_table(self, raw: RawOperator, kind: OpKind, desc: str):
@@ -369,8 +412,9 @@ class _Reader:
         if act is None:
             act_name = ACTIVATION_NAMES.get(int(code), f"activation {code}")
             raise UnsupportedOpError(
-                f"model '{self.name}': {desc} has fused activation {act_name}, which tinym2net does not support "
-                "(supported: none, relu, relu6, relu_n1_to_1): use relu/relu6 or a separate supported layer"
+                f"model '{self.name}': {desc} has fused activation {act_name}, which tinym2net does not "
+                "support (supported: none, relu, relu6, relu_n1_to_1): use relu/relu6 or a separate "
+                "supported layer"
             )
         return act
 
@@ -389,8 +433,8 @@ class _Reader:
         shape = view.tensors[index].shape
         if len(shape) != rank:
             raise ModelError(
-                f"model '{self.name}': {desc} has {what} {view.label(index)} of shape {list(shape)}, expected rank "
-                f"{rank}: {_EXPORT_HINT}"
+                f"model '{self.name}': {desc} has {what} {view.label(index)} of shape {list(shape)}, "
+                f"expected rank {rank}: {_EXPORT_HINT}"
             )
         return shape
 
@@ -399,7 +443,8 @@ class _Reader:
         if t.data is None or t.dtype not in (DType.INT32, DType.INT64):
             raise ModelError(
                 f"model '{self.name}': {desc} needs a constant int32 {what} but {view.label(index)} is "
-                f"{'a run-time' if t.data is None else 'a ' + t.dtype.value} tensor: convert with static shapes"
+                f"{'a run-time' if t.data is None else 'a ' + t.dtype.value} tensor: convert with static "
+                "shapes"
             )
         return t.data
 
@@ -429,12 +474,17 @@ def _conv(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpOpti
         dilation_w=int(o.DilationWFactor()),
         activation=r.activation(o.FusedActivationFunction(), desc),
     )
-    r.positive(desc, stride_h=opts.stride_h, stride_w=opts.stride_w, dilation_h=opts.dilation_h,
-               dilation_w=opts.dilation_w)
+    r.positive(
+        desc,
+        stride_h=opts.stride_h,
+        stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h,
+        dilation_w=opts.dilation_w,
+    )
     if w[3] != x[3]:
         raise UnsupportedOpError(
-            f"model '{r.name}': {desc} is a grouped convolution ({x[3]} input channels, filter depth {w[3]}), "
-            "which tinym2net does not support: use groups=1 or depthwise + pointwise convolutions"
+            f"model '{r.name}': {desc} is a grouped convolution ({x[3]} input channels, filter depth "
+            f"{w[3]}), which tinym2net does not support: use groups=1 or depthwise + pointwise convolutions"
         )
     return opts
 
@@ -446,8 +496,8 @@ def _depthwise(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> O
     multiplier = int(o.DepthMultiplier())
     if w[0] != 1 or w[3] % x[3]:
         raise ModelError(
-            f"model '{r.name}': {desc} has filter shape {list(w)} for {x[3]} input channels; expected "
-            f"[1, h, w, k*{x[3]}]: {_EXPORT_HINT}"
+            f"model '{r.name}': {desc} has filter shape {list(w)} for {x[3]} input channels; expected [1, h, "
+            f"w, k*{x[3]}]: {_EXPORT_HINT}"
         )
     opts = DepthwiseConv2DOptions(
         padding=r.padding(o.Padding(), desc),
@@ -459,8 +509,13 @@ def _depthwise(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> O
         dilation_w=int(o.DilationWFactor()),
         activation=r.activation(o.FusedActivationFunction(), desc),
     )
-    r.positive(desc, stride_h=opts.stride_h, stride_w=opts.stride_w, dilation_h=opts.dilation_h,
-               dilation_w=opts.dilation_w)
+    r.positive(
+        desc,
+        stride_h=opts.stride_h,
+        stride_w=opts.stride_w,
+        dilation_h=opts.dilation_h,
+        dilation_w=opts.dilation_w,
+    )
     return opts
 
 
@@ -468,15 +523,15 @@ def _fully_connected(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str
     w = r.rank(view, desc, raw.inputs[1], 2, "weights")
     if view.tensors[raw.inputs[0]].size % w[1]:
         raise ModelError(
-            f"model '{r.name}': {desc} has {view.tensors[raw.inputs[0]].size} input values for weights of shape "
-            f"{list(w)}: {_EXPORT_HINT}"
+            f"model '{r.name}': {desc} has {view.tensors[raw.inputs[0]].size} input values for weights of "
+            f"shape {list(w)}: {_EXPORT_HINT}"
         )
     if o is None:
         return FullyConnectedOptions()
     if o.WeightsFormat() != FullyConnectedOptionsWeightsFormat.DEFAULT:
         raise UnsupportedOpError(
-            f"model '{r.name}': {desc} stores its weights shuffled (format {o.WeightsFormat()}), which tinym2net "
-            "does not support: convert without weight shuffling"
+            f"model '{r.name}': {desc} stores its weights shuffled (format {o.WeightsFormat()}), which "
+            "tinym2net does not support: convert without weight shuffling"
         )
     return FullyConnectedOptions(
         activation=r.activation(o.FusedActivationFunction(), desc), keep_num_dims=bool(o.KeepNumDims())
@@ -494,7 +549,9 @@ def _pool(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpOpti
         filter_w=int(o.FilterWidth()),
         activation=r.activation(o.FusedActivationFunction(), desc),
     )
-    r.positive(desc, stride_h=opts.stride_h, stride_w=opts.stride_w, filter_h=opts.filter_h, filter_w=opts.filter_w)
+    r.positive(
+        desc, stride_h=opts.stride_h, stride_w=opts.stride_w, filter_h=opts.filter_h, filter_w=opts.filter_w
+    )
     return opts
 
 
@@ -508,14 +565,18 @@ def _concatenation(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) 
     rank = len(view.tensors[raw.outputs[0]].shape)
     axis = int(o.Axis())
     if not -rank <= axis < rank:
-        raise ModelError(f"model '{r.name}': {desc} concatenates along axis {axis} of a rank-{rank} tensor: {_EXPORT_HINT}")
+        raise ModelError(
+            f"model '{r.name}': {desc} concatenates along axis {axis} of a rank-{rank} tensor: {_EXPORT_HINT}"
+        )
     return ConcatenationOptions(axis=axis, activation=r.activation(o.FusedActivationFunction(), desc))
 
 
 def _softmax(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpOptions:
     beta = float(o.Beta())
     if not (math.isfinite(beta) and beta > 0):
-        raise ModelError(f"model '{r.name}': {desc} has softmax beta {beta}, must be positive: {_EXPORT_HINT}")
+        raise ModelError(
+            f"model '{r.name}': {desc} has softmax beta {beta}, must be positive: {_EXPORT_HINT}"
+        )
     return SoftmaxOptions(beta=beta)
 
 
@@ -530,7 +591,9 @@ def _reshape(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpO
     if len(raw.inputs) > 1 and raw.inputs[1] >= 0 and view.tensors[raw.inputs[1]].is_const:
         requested = [int(v) for v in r.const(view, desc, raw.inputs[1], "shape").reshape(-1)]
     elif o is not None:
-        from_options = [int(v) for v in numpy_vector(o.NewShapeAsNumpy, "<i8", f"new_shape of operator {raw.index}")]
+        from_options = [
+            int(v) for v in numpy_vector(o.NewShapeAsNumpy, "<i8", f"new_shape of operator {raw.index}")
+        ]
         requested = from_options or None
     if requested is None:
         requested = list(y.shape)
@@ -538,11 +601,15 @@ def _reshape(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpO
         known = math.prod(d for d in requested if d != -1)
         if known > 0 and x.size % known == 0:
             requested[requested.index(-1)] = x.size // known
-    if any(d < 1 for d in requested) or math.prod(requested) != x.size or math.prod(y.shape) != x.size or \
-            tuple(requested) != y.shape:
+    if (
+        any(d < 1 for d in requested)
+        or math.prod(requested) != x.size
+        or math.prod(y.shape) != x.size
+        or tuple(requested) != y.shape
+    ):
         raise ModelError(
-            f"model '{r.name}': {desc} reshapes {list(x.shape)} to {requested}, which does not match its output "
-            f"shape {list(y.shape)}: {_EXPORT_HINT}"
+            f"model '{r.name}': {desc} reshapes {list(x.shape)} to {requested}, which does not match its "
+            f"output shape {list(y.shape)}: {_EXPORT_HINT}"
         )
     return ReshapeOptions(new_shape=tuple(requested))
 
@@ -551,18 +618,23 @@ def _squeeze(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpO
     """SQUEEZE dims, normalised: non-negative, sorted, explicit (an empty list means every size-1 dim)."""
     x, y = view.tensors[raw.inputs[0]], view.tensors[raw.outputs[0]]
     rank = len(x.shape)
-    dims = [int(d) for d in numpy_vector(o.SqueezeDimsAsNumpy, "<i8", f"squeeze_dims of operator {raw.index}")] \
-        if o is not None else []
+    dims = (
+        [int(d) for d in numpy_vector(o.SqueezeDimsAsNumpy, "<i8", f"squeeze_dims of operator {raw.index}")]
+        if o is not None
+        else []
+    )
     if not dims:
         dims = [d for d, size in enumerate(x.shape) if size == 1]
     if any(not -rank <= d < rank for d in dims):
-        raise ModelError(f"model '{r.name}': {desc} squeezes dims {dims} of a rank-{rank} tensor: {_EXPORT_HINT}")
+        raise ModelError(
+            f"model '{r.name}': {desc} squeezes dims {dims} of a rank-{rank} tensor: {_EXPORT_HINT}"
+        )
     resolved = sorted({d % rank for d in dims}) if rank else []
     kept = tuple(s for d, s in enumerate(x.shape) if d not in resolved)
     if any(x.shape[d] != 1 for d in resolved) or kept != y.shape:
         raise ModelError(
-            f"model '{r.name}': {desc} squeezes dims {resolved} of shape {list(x.shape)} into {list(y.shape)}: "
-            f"{_EXPORT_HINT}"
+            f"model '{r.name}': {desc} squeezes dims {resolved} of shape {list(x.shape)} into "
+            f"{list(y.shape)}: {_EXPORT_HINT}"
         )
     return SqueezeOptions(squeeze_dims=tuple(resolved))
 
@@ -577,8 +649,8 @@ def _pad(r: _Reader, view: ModelView, raw: RawOperator, o, desc: str) -> OpOptio
     rank = len(view.tensors[raw.inputs[0]].shape)
     if paddings.shape != (rank, 2) or np.any(paddings < 0):
         raise ModelError(
-            f"model '{r.name}': {desc} has paddings of shape {list(paddings.shape)} for a rank-{rank} input (need "
-            f"[{rank}, 2], non-negative): {_EXPORT_HINT}"
+            f"model '{r.name}': {desc} has paddings of shape {list(paddings.shape)} for a rank-{rank} input "
+            f"(need [{rank}, 2], non-negative): {_EXPORT_HINT}"
         )
     return NoOptions()
 

@@ -26,8 +26,18 @@ OPCODE_TO_KIND: dict[int, OpKind] = {
 
 #: Ops whose operators refer to other subgraphs (control flow, composites).
 SUBGRAPH_CALLING_OPS: frozenset[str] = frozenset(
-    {"IF", "WHILE", "CALL", "CALL_ONCE", "STABLEHLO_WHILE", "STABLEHLO_COMPOSITE", "STABLEHLO_REDUCE",
-     "STABLEHLO_REDUCE_WINDOW", "STABLEHLO_SORT", "STABLEHLO_SCATTER"}
+    {
+        "IF",
+        "WHILE",
+        "CALL",
+        "CALL_ONCE",
+        "STABLEHLO_WHILE",
+        "STABLEHLO_COMPOSITE",
+        "STABLEHLO_REDUCE",
+        "STABLEHLO_REDUCE_WINDOW",
+        "STABLEHLO_SORT",
+        "STABLEHLO_SCATTER",
+    }
 )
 
 #: Highest operator version accepted per op. These are the highest versions that TFLite's own version
@@ -106,8 +116,14 @@ OPTIONS_TYPE: dict[OpKind, int | None] = {
 
 #: Ops that cannot be read without their options table (the schema defaults would be meaningless).
 OPTIONS_REQUIRED: frozenset[OpKind] = frozenset(
-    {OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D, OpKind.CONCATENATION,
-     OpKind.SOFTMAX}
+    {
+        OpKind.CONV_2D,
+        OpKind.DEPTHWISE_CONV_2D,
+        OpKind.AVERAGE_POOL_2D,
+        OpKind.MAX_POOL_2D,
+        OpKind.CONCATENATION,
+        OpKind.SOFTMAX,
+    }
 )
 
 TENSOR_TYPE_TO_DTYPE: dict[int, DType] = {

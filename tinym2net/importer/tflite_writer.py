@@ -107,9 +107,14 @@ class TFLiteBuilder:
             buffer = len(self._buffers) - 1
         self._tensors.append(
             _TensorSpec(
-                name, tuple(int(d) for d in shape), type_code, buffer,
+                name,
+                tuple(int(d) for d in shape),
+                type_code,
+                buffer,
                 tuple(float(s) for s in scale) if scale is not None else None,
-                tuple(int(z) for z in zero_point) if zero_point is not None else None, axis, is_variable,
+                tuple(int(z) for z in zero_point) if zero_point is not None else None,
+                axis,
+                is_variable,
             )
         )
         return len(self._tensors) - 1
@@ -129,7 +134,9 @@ class TFLiteBuilder:
         key = (opcode, version, custom_code)
         if key not in self._opcodes:
             self._opcodes.append(key)
-        self._ops.append(_OpSpec(self._opcodes.index(key), tuple(inputs), tuple(outputs), options_type, options))
+        self._ops.append(
+            _OpSpec(self._opcodes.index(key), tuple(inputs), tuple(outputs), options_type, options)
+        )
         return len(self._ops) - 1
 
     def finish(self, inputs: Sequence[int], outputs: Sequence[int], *, extra_subgraphs: int = 0) -> bytes:
@@ -212,8 +219,14 @@ class TFLiteBuilder:
         return m.End(b)
 
     @staticmethod
-    def _subgraph(b: flatbuffers.Builder, tensors: list[int], ops: list[int], inputs: Sequence[int],
-                  outputs: Sequence[int], name: str) -> int:
+    def _subgraph(
+        b: flatbuffers.Builder,
+        tensors: list[int],
+        ops: list[int],
+        inputs: Sequence[int],
+        outputs: Sequence[int],
+        name: str,
+    ) -> int:
         m = fb("SubGraph")
         tensors_vec = _offsets(b, m.StartTensorsVector, tensors)
         ops_vec = _offsets(b, m.StartOperatorsVector, ops)
@@ -241,8 +254,9 @@ class TFLiteBuilder:
         return m.End(b)
 
 
-def _offsets(b: flatbuffers.Builder, start_vector: Callable[[flatbuffers.Builder, int], object],
-             offsets: list[int]) -> int:
+def _offsets(
+    b: flatbuffers.Builder, start_vector: Callable[[flatbuffers.Builder, int], object], offsets: list[int]
+) -> int:
     start_vector(b, len(offsets))
     for off in reversed(offsets):
         b.PrependUOffsetTRelative(off)
@@ -266,8 +280,15 @@ def tensor_bytes(t: Tensor) -> bytes:
         if nibbles.size % 2:
             nibbles = np.append(nibbles, np.uint8(0))
         return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8).tobytes()
-    dt = {DType.INT8: "<i1", DType.INT16: "<i2", DType.INT32: "<i4", DType.INT64: "<i8", DType.UINT8: "<u1",
-          DType.FLOAT32: "<f4", DType.BOOL: "<u1"}[t.dtype]
+    dt = {
+        DType.INT8: "<i1",
+        DType.INT16: "<i2",
+        DType.INT32: "<i4",
+        DType.INT64: "<i8",
+        DType.UINT8: "<u1",
+        DType.FLOAT32: "<f4",
+        DType.BOOL: "<u1",
+    }[t.dtype]
     return np.ascontiguousarray(t.data, dtype=dt).tobytes()
 
 
@@ -281,8 +302,11 @@ def _options(kind: OpKind, o: OpOptions) -> tuple[int, OptionsFn | None]:
     def table(name: str, **fields: object) -> OptionsFn:
         def build(b: flatbuffers.Builder) -> int:
             m = fb(name)
-            vectors = {k: b.CreateNumpyVector(np.asarray(v, dtype="<i4")) for k, v in fields.items()
-                       if isinstance(v, tuple)}
+            vectors = {
+                k: b.CreateNumpyVector(np.asarray(v, dtype="<i4"))
+                for k, v in fields.items()
+                if isinstance(v, tuple)
+            }
             m.Start(b)
             for key, value in fields.items():
                 getattr(m, f"Add{key}")(b, vectors.get(key, value))
@@ -292,26 +316,46 @@ def _options(kind: OpKind, o: OpOptions) -> tuple[int, OptionsFn | None]:
 
     if isinstance(o, Conv2DOptions):
         return BuiltinOptions.Conv2DOptions, table(
-            "Conv2DOptions", Padding=_PADDING_CODES[o.padding], StrideW=o.stride_w, StrideH=o.stride_h,
-            FusedActivationFunction=_act(o.activation), DilationWFactor=o.dilation_w, DilationHFactor=o.dilation_h)
+            "Conv2DOptions",
+            Padding=_PADDING_CODES[o.padding],
+            StrideW=o.stride_w,
+            StrideH=o.stride_h,
+            FusedActivationFunction=_act(o.activation),
+            DilationWFactor=o.dilation_w,
+            DilationHFactor=o.dilation_h,
+        )
     if isinstance(o, DepthwiseConv2DOptions):
         return BuiltinOptions.DepthwiseConv2DOptions, table(
-            "DepthwiseConv2DOptions", Padding=_PADDING_CODES[o.padding], StrideW=o.stride_w, StrideH=o.stride_h,
-            DepthMultiplier=o.depth_multiplier, FusedActivationFunction=_act(o.activation),
-            DilationWFactor=o.dilation_w, DilationHFactor=o.dilation_h)
+            "DepthwiseConv2DOptions",
+            Padding=_PADDING_CODES[o.padding],
+            StrideW=o.stride_w,
+            StrideH=o.stride_h,
+            DepthMultiplier=o.depth_multiplier,
+            FusedActivationFunction=_act(o.activation),
+            DilationWFactor=o.dilation_w,
+            DilationHFactor=o.dilation_h,
+        )
     if isinstance(o, FullyConnectedOptions):
         return BuiltinOptions.FullyConnectedOptions, table(
-            "FullyConnectedOptions", FusedActivationFunction=_act(o.activation), KeepNumDims=o.keep_num_dims)
+            "FullyConnectedOptions", FusedActivationFunction=_act(o.activation), KeepNumDims=o.keep_num_dims
+        )
     if isinstance(o, Pool2DOptions):
         return BuiltinOptions.Pool2DOptions, table(
-            "Pool2DOptions", Padding=_PADDING_CODES[o.padding], StrideW=o.stride_w, StrideH=o.stride_h,
-            FilterWidth=o.filter_w, FilterHeight=o.filter_h, FusedActivationFunction=_act(o.activation))
+            "Pool2DOptions",
+            Padding=_PADDING_CODES[o.padding],
+            StrideW=o.stride_w,
+            StrideH=o.stride_h,
+            FilterWidth=o.filter_w,
+            FilterHeight=o.filter_h,
+            FusedActivationFunction=_act(o.activation),
+        )
     if isinstance(o, ElementwiseOptions):
         name = "AddOptions" if kind is OpKind.ADD else "MulOptions"
         return getattr(BuiltinOptions, name), table(name, FusedActivationFunction=_act(o.activation))
     if isinstance(o, ConcatenationOptions):
         return BuiltinOptions.ConcatenationOptions, table(
-            "ConcatenationOptions", Axis=o.axis, FusedActivationFunction=_act(o.activation))
+            "ConcatenationOptions", Axis=o.axis, FusedActivationFunction=_act(o.activation)
+        )
     if isinstance(o, SoftmaxOptions):
         return BuiltinOptions.SoftmaxOptions, table("SoftmaxOptions", Beta=o.beta)
     if isinstance(o, ReshapeOptions):
@@ -328,7 +372,9 @@ def write_tflite(graph: Graph, description: str = "tinym2net") -> bytes:
     builder = TFLiteBuilder(description=description)
     for t in graph.tensors:
         builder.add_tensor(
-            t.name, t.shape, _DTYPE_TO_TYPE[t.dtype],
+            t.name,
+            t.shape,
+            _DTYPE_TO_TYPE[t.dtype],
             data=tensor_bytes(t) if t.data is not None else None,
             scale=t.quant.scale if t.quant else None,
             zero_point=t.quant.zero_point if t.quant else None,
@@ -337,9 +383,11 @@ def write_tflite(graph: Graph, description: str = "tinym2net") -> bytes:
     for op in graph.operators:
         options_type, options = _options(op.kind, op.options)
         builder.add_operator(
-            _KIND_TO_OPCODE[op.kind], op.inputs, op.outputs, version=op.version,
-            options_type=options_type, options=options,
+            _KIND_TO_OPCODE[op.kind],
+            op.inputs,
+            op.outputs,
+            version=op.version,
+            options_type=options_type,
+            options=options,
         )
     return builder.finish(graph.inputs, graph.outputs)
-
-

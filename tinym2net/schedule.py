@@ -1,0 +1,312 @@
+"""Operator scheduling: the execution order with the smallest peak of live activation bytes.
+
+A graph with branches (one branch per modality before a concatenation, ResNet skip paths) has many
+topological orders, and they differ in how many activation bytes are alive at once: running one branch to
+its end before starting the next keeps one branch's intermediate tensors alive instead of all of them.
+
+Storage model
+-------------
+The scheduler works on *storages*, not tensors. A storage is one block of arena bytes:
+
+* tensors joined by an alias (RESHAPE/SQUEEZE lowered with ``Lowered.alias``) are one storage;
+* each other activation tensor is its own storage (constants are in flash, not here).
+
+A storage is *created* by the op that writes its first tensor (graph inputs exist before step 0) and is
+*needed* until every op reading any of its tensors has run; graph outputs are needed until the end.
+The live bytes of the step that runs op ``o`` after the set ``S`` of ops already ran are
+
+    resident(S) + bytes of storages ``o`` creates + scratch(o)
+
+where ``resident(S)`` sums the storages created (or input) and still needed after ``S``. Sizes are
+rounded up to the planner's alignment so the peak equals the planner's max-load lower bound.
+
+In-place: a lowering may declare (``Lowered.params["inplace_input"]``) that its output may overwrite one
+input. When that input's storage is needed by no op after ``o`` (and is no graph output) and the sizes
+match, the output takes over the input's storage and adds no bytes at that step.
+
+Search
+------
+``resident(S)`` and the cost of running ``o`` next depend only on the set ``S`` (a *down-set* of the
+dependency order), not on the order inside it. So the minimal peak is a shortest-path problem over
+down-sets with cost ``max``: dynamic programming level by level (level k = sets of k executed ops), each
+state keeping the smallest peak with which it can be reached and a back pointer. This is exact while
+every level has at most ``max_states`` states (a chain has one per level; k independent branches of
+length L have at most (L+1)^k in all). Beyond that each level keeps the ``max_states`` best states by
+(peak so far, resident bytes): a beam search, which with a beam of 1 is the greedy "run the op that keeps
+the peak and the resident bytes lowest". Ties prefer the file's order: when the file order reaches the
+optimal peak, it is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .ir import Graph
+from .ops.base import Lowered
+from .planner import ALIGN, align_up
+
+
+@dataclass(frozen=True)
+class ScheduleProblem:
+    """Storage-level view of a graph. Ops are numbered by their position in ``op_ids`` (file order)."""
+
+    op_ids: tuple[int, ...]  # graph operator index of each local op
+    deps: tuple[int, ...]  # bitmask of local ops that must run before each op
+    reads: tuple[tuple[int, ...], ...]  # storages each op reads
+    creates: tuple[tuple[int, ...], ...]  # storages each op creates
+    sizes: tuple[int, ...]  # aligned bytes of each storage
+    scratch: tuple[int, ...]  # aligned scratch bytes of each op
+    graph_inputs: frozenset[int]  # storages alive from step 0
+    graph_outputs: frozenset[int]  # storages alive until the end
+    inplace: tuple[tuple[int, int] | None, ...]  # per op: (storage read, storage created) that may share
+
+    @property
+    def n_ops(self) -> int:
+        return len(self.op_ids)
+
+    def consumers(self) -> list[int]:
+        """Bitmask of the ops that read each storage."""
+        cons = [0] * len(self.sizes)
+        for o, rs in enumerate(self.reads):
+            for s in rs:
+                cons[s] |= 1 << o
+        return cons
+
+
+@dataclass(frozen=True)
+class StorageMap:
+    """How graph tensors map to storages: ``storage[tensor index]`` for every activation tensor."""
+
+    storage: dict[int, int]
+    members: tuple[tuple[int, ...], ...]  # tensor indices of each storage, root (created) first
+    alias_ops: frozenset[int]  # graph op indices whose output shares their input's storage
+
+
+@dataclass(frozen=True)
+class Schedule:
+    order: tuple[int, ...]  # graph operator indices in execution order
+    step_bytes: tuple[int, ...]  # live bytes at each step (aligned storages + scratch)
+    peak_bytes: int
+    file_order_peak: int
+    exact: bool  # True when no level of the search was cut to the beam
+    inplace_steps: frozenset[int]  # graph op indices that ran in place in this order
+
+
+def build_problem(
+    graph: Graph, lowered: Mapping[int, Lowered], *, align: int = ALIGN
+) -> tuple[ScheduleProblem, StorageMap]:
+    """Storages, dependencies, scratch and in-place candidates of ``graph`` (ops missing from ``lowered``
+    have no scratch, no alias and no in-place)."""
+    acts = {t.index for t in graph.activation_tensors}
+    parent = {t: t for t in acts}
+
+    def find(t: int) -> int:
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
+    alias_ops: set[int] = set()
+    for op in graph.operators:
+        low = lowered.get(op.index)
+        if low is None or not low.alias or not op.inputs or len(op.outputs) != 1:
+            continue
+        src, dst = op.inputs[0], op.outputs[0]
+        if src in acts and dst in acts and graph.tensor(src).nbytes == graph.tensor(dst).nbytes:
+            parent[find(dst)] = find(src)
+            alias_ops.add(op.index)
+
+    producer: dict[int, int] = {}  # tensor -> local op
+    for k, op in enumerate(graph.operators):
+        for t in op.outputs:
+            producer.setdefault(t, k)
+
+    # storages numbered by first appearance: graph inputs, then outputs of ops in file order
+    roots: dict[int, int] = {}
+    seen_order = [t for t in graph.inputs if t in acts]
+    for op in graph.operators:
+        seen_order += [t for t in op.outputs if t in acts]
+        seen_order += [t for t in op.inputs if t in acts]
+    seen_order += [t for t in graph.outputs if t in acts]
+    members: list[list[int]] = []
+    for t in seen_order:
+        r = find(t)
+        if r not in roots:
+            roots[r] = len(members)
+            members.append([])
+        if t not in members[roots[r]]:
+            members[roots[r]].append(t)
+    storage = {t: roots[find(t)] for t in acts}
+    sizes = [0] * len(members)
+    for t in acts:
+        s = storage[t]
+        sizes[s] = max(sizes[s], align_up(graph.tensor(t).nbytes, align))
+
+    n = len(graph.operators)
+    deps: list[int] = []
+    reads: list[tuple[int, ...]] = []
+    creates: list[tuple[int, ...]] = []
+    scratch: list[int] = []
+    inplace: list[tuple[int, int] | None] = []
+    created: set[int] = {storage[t] for t in graph.inputs if t in acts}
+    for k, op in enumerate(graph.operators):
+        mask = 0
+        for t in op.inputs:
+            if t in producer and producer[t] != k:
+                mask |= 1 << producer[t]
+        deps.append(mask)
+        rs = tuple(dict.fromkeys(storage[t] for t in op.inputs if t in acts))
+        reads.append(rs)
+        cs = []
+        for t in op.outputs:
+            if t in acts and storage[t] not in created and storage[t] not in rs:
+                cs.append(storage[t])
+                created.add(storage[t])
+        creates.append(tuple(cs))
+        low = lowered.get(op.index)
+        scratch.append(align_up(low.scratch_bytes, align) if low is not None else 0)
+        cand = None
+        pos = low.params.get("inplace_input") if low is not None else None
+        if pos is not None and 0 <= pos < len(op.inputs) and len(cs) == 1 and len(op.outputs) == 1:
+            src = op.inputs[pos]
+            if src in acts and graph.tensor(src).nbytes == graph.tensor(op.outputs[0]).nbytes:
+                if sizes[storage[src]] == sizes[cs[0]]:
+                    cand = (storage[src], cs[0])
+        inplace.append(cand)
+    problem = ScheduleProblem(
+        op_ids=tuple(op.index for op in graph.operators),
+        deps=tuple(deps),
+        reads=tuple(reads),
+        creates=tuple(creates),
+        sizes=tuple(sizes),
+        scratch=tuple(scratch),
+        graph_inputs=frozenset(storage[t] for t in graph.inputs if t in acts),
+        graph_outputs=frozenset(storage[t] for t in graph.outputs if t in acts),
+        inplace=tuple(inplace),
+    )
+    assert len(deps) == n
+    return problem, StorageMap(storage=storage, members=tuple(tuple(m) for m in members), alias_ops=frozenset(alias_ops))
+
+
+class _Costs:
+    """Step costs of a :class:`ScheduleProblem` as functions of the executed set (a bitmask)."""
+
+    def __init__(self, p: ScheduleProblem):
+        self.p = p
+        self.cons = p.consumers()
+        self.unused_inputs = sum(p.sizes[s] for s in p.graph_inputs if self.cons[s] == 0 and s not in p.graph_outputs)
+        self.initial = sum(
+            p.sizes[s] for s in p.graph_inputs if self.cons[s] != 0 or s in p.graph_outputs
+        )
+
+    def inplace_applies(self, done: int, o: int) -> bool:
+        cand = self.p.inplace[o]
+        if cand is None:
+            return False
+        src = cand[0]
+        return src not in self.p.graph_outputs and (self.cons[src] & ~(done | (1 << o))) == 0
+
+    def step(self, done: int, resident: int, o: int) -> tuple[int, int]:
+        """(live bytes while ``o`` runs, resident bytes after it) given the executed set and its resident bytes."""
+        p = self.p
+        after = done | (1 << o)
+        new = sum(p.sizes[s] for s in p.creates[o])
+        shared = p.sizes[p.inplace[o][1]] if self.inplace_applies(done, o) else 0  # type: ignore[index]
+        live = resident + new - shared + p.scratch[o] + (self.unused_inputs if done == 0 else 0)
+        kept = sum(p.sizes[s] for s in p.creates[o] if (self.cons[s] & ~after) or s in p.graph_outputs)
+        freed = sum(
+            p.sizes[s]
+            for s in p.reads[o]
+            if (self.cons[s] & ~after) == 0 and s not in p.graph_outputs
+        )
+        return live, resident + kept - freed
+
+
+def evaluate_order(problem: ScheduleProblem, order: Sequence[int]) -> tuple[int, ...]:
+    """Live bytes at each step when the local ops run in ``order`` (local op numbers)."""
+    costs = _Costs(problem)
+    done = 0
+    resident = costs.initial
+    out = []
+    for o in order:
+        if problem.deps[o] & ~done:
+            raise ValueError(f"op {problem.op_ids[o]} scheduled before an op it depends on")
+        live, resident = costs.step(done, resident, o)
+        out.append(live)
+        done |= 1 << o
+    return tuple(out)
+
+
+def best_order(problem: ScheduleProblem, *, max_states: int = 4096) -> tuple[list[int], bool]:
+    """Local op order with the smallest peak (DP over down-sets; beam of ``max_states`` per level)."""
+    n = problem.n_ops
+    costs = _Costs(problem)
+    # state -> (peak so far, resident bytes, parent state, op)
+    levels: list[dict[int, tuple[int, int, int, int]]] = [{0: (0, costs.initial, -1, -1)}]
+    exact = True
+    for _ in range(n):
+        nxt: dict[int, tuple[int, int, int, int]] = {}
+        for done, (peak, resident, _, _) in levels[-1].items():
+            for o in range(n):
+                bit = 1 << o
+                if done & bit or problem.deps[o] & ~done:
+                    continue
+                live, res_after = costs.step(done, resident, o)
+                val = max(peak, live)
+                key = done | bit
+                old = nxt.get(key)
+                if old is None or val < old[0]:
+                    nxt[key] = (val, res_after, done, o)
+        if len(nxt) > max_states:
+            exact = False
+            ranked = sorted(enumerate(nxt.items()), key=lambda e: (e[1][1][0], e[1][1][1], e[0]))
+            nxt = dict(item for _, item in ranked[:max_states])
+        if not nxt:
+            raise ValueError("the operator graph has a cycle")
+        levels.append(nxt)
+    order: list[int] = []
+    state = (1 << n) - 1
+    for level in reversed(levels[1:]):
+        _, _, prev, o = level[state]
+        order.append(o)
+        state = prev
+    order.reverse()
+    return order, exact
+
+
+def schedule_problem(problem: ScheduleProblem, *, reorder: bool = True, max_states: int = 4096) -> Schedule:
+    """Choose the order (file order when ``reorder`` is False or when it is already optimal)."""
+    file_order = list(range(problem.n_ops))
+    file_steps = evaluate_order(problem, file_order)
+    file_peak = max(file_steps, default=0)
+    order, exact = file_order, True
+    steps = file_steps
+    if reorder and problem.n_ops > 1:
+        cand, exact = best_order(problem, max_states=max_states)
+        cand_steps = evaluate_order(problem, cand)
+        if max(cand_steps, default=0) < file_peak:
+            order, steps = cand, cand_steps
+    costs = _Costs(problem)
+    done = 0
+    inplace_ops = set()
+    for o in order:
+        if costs.inplace_applies(done, o):
+            inplace_ops.add(problem.op_ids[o])
+        done |= 1 << o
+    return Schedule(
+        order=tuple(problem.op_ids[o] for o in order),
+        step_bytes=steps,
+        peak_bytes=max(steps, default=0),
+        file_order_peak=file_peak,
+        exact=exact,
+        inplace_steps=frozenset(inplace_ops),
+    )
+
+
+def schedule_graph(
+    graph: Graph, lowered: Mapping[int, Lowered], *, align: int = ALIGN, reorder: bool = True, max_states: int = 4096
+) -> Schedule:
+    """Execution order of ``graph`` with the smallest peak of live activation bytes (see the module docstring)."""
+    problem, _ = build_problem(graph, lowered, align=align)
+    return schedule_problem(problem, reorder=reorder, max_states=max_states)

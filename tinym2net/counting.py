@@ -35,13 +35,12 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .boards import Board
-from .cycle_model import BlockDecoder, BlockInfo, sum_classes
+from .cycle_model import BlockDecoder, sum_classes
 from .errors import ToolchainError
 
 _INSTALL_HINT = "install them with: pip install unicorn==2.1.4 capstone==5.0.9"
@@ -327,7 +326,12 @@ class _Semihost:
 
 
 class _Extent:
-    """Block-hook state: which blocks ran inside the marker's dynamic extent, and how often."""
+    """Block-hook state: which blocks ran inside the marker's dynamic extent, and how often.
+
+    Per distinct block there is one record, a list ``[size, runs, fallthrough, taken, untaken,
+    info]`` (fallthrough -1 when the block does not end in a conditional write to PC); lists keep
+    the hook's per-block work to a dictionary lookup and an item increment.
+    """
 
     def __init__(self, uc: Any, decoder: BlockDecoder, entry: int, sp_reg: int, lr_reg: int) -> None:
         self.uc = uc
@@ -335,40 +339,55 @@ class _Extent:
         self.entry = entry
         self.sp_reg = sp_reg
         self.lr_reg = lr_reg
-        self.blocks: dict[Any, BlockInfo] = {}
-        self.counts: defaultdict[Any, int] = defaultdict(int)
-        self.taken: defaultdict[Any, int] = defaultdict(int)
-        self.untaken: defaultdict[Any, int] = defaultdict(int)
+        self.records: dict[int, list[Any]] = {}  # block address -> record
+        self.resplit: dict[tuple[int, int], list[Any]] = {}  # (address, size) of a re-split block
         self.per_invocation: list[int] = []
         self.per_invocation_cycles: list[int] = []
         self._done_insns = 0
         self._done_cycles = 0
+        self.inside = False
         self.error: BaseException | None = None
 
-    def info(self, address: int, size: int) -> tuple[Any, BlockInfo]:
-        """The decoded block at ``address`` (key: the address, or (address, size) for a re-split)."""
-        info = self.blocks.get(address)
-        if info is not None and info.size == size:
-            return address, info
-        key: Any = address if info is None else (address, size)
-        info = self.blocks.get(key)
-        if info is None:
-            code = bytes(self.uc.mem_read(address, size))
-            info = self.decoder.decode(code, address)
-            self.blocks[key] = info
-        return key, info
+    def record(self, address: int, size: int) -> list[Any]:
+        """The record of the block at ``address`` of ``size`` bytes, decoding it the first time."""
+        rec = self.records.get(address)
+        if rec is not None and rec[0] == size:
+            return rec
+        table: dict[Any, list[Any]] = self.records if rec is None else self.resplit  # type: ignore[assignment]
+        key: Any = address if rec is None else (address, size)
+        rec = table.get(key)
+        if rec is None:
+            info = self.decoder.decode(bytes(self.uc.mem_read(address, size)), address)
+            fallthrough = info.fallthrough if info.cond_exit is not None else -1
+            rec = [size, 0, fallthrough, 0, 0, info]
+            table[key] = rec
+        return rec
+
+    def all_records(self) -> list[list[Any]]:
+        return [*self.records.values(), *self.resplit.values()]
 
     def totals(self) -> tuple[int, int]:
+        """(instructions, estimated cycles) counted so far."""
         insns = 0
         cycles = 0
-        for key, n in self.counts.items():
-            info = self.blocks[key]
-            insns += n * info.instructions
-            cycles += n * info.cycles
+        for _size, runs, _ft, taken, untaken, info in self.all_records():
+            insns += runs * info.instructions
+            cycles += runs * info.cycles
             if info.cond_exit is not None:
-                cycles += self.taken[key] * info.cond_exit.taken_cycles
-                cycles += self.untaken[key] * info.cond_exit.untaken_cycles
+                cycles += taken * info.cond_exit.taken_cycles + untaken * info.cond_exit.untaken_cycles
         return insns, cycles
+
+    def by_class(self) -> dict[str, int]:
+        items: list[tuple[str, int]] = []
+        for _size, runs, _ft, taken, untaken, info in self.all_records():
+            items += [(cls, k * runs) for cls, k in info.classes]
+            if info.cond_exit is not None:
+                items += [(info.cond_exit.taken_cls, taken), (info.cond_exit.untaken_cls, untaken)]
+        return sum_classes(items)
+
+    def branches(self) -> tuple[int, int]:
+        recs = self.all_records()
+        return sum(r[3] for r in recs), sum(r[4] for r in recs)
 
     def close_invocation(self) -> None:
         insns, cycles = self.totals()
@@ -376,56 +395,81 @@ class _Extent:
         self.per_invocation_cycles.append(cycles - self._done_cycles)
         self._done_insns, self._done_cycles = insns, cycles
 
-    def make_hook(self) -> tuple[Any, Any]:
-        """The UC_HOOK_BLOCK callback (a closure over local state, for speed) and a state reader."""
+    def make_hook(self) -> Any:
+        """The UC_HOOK_BLOCK callback ``(handle, address, size, user)``: a closure over local
+        state, because it runs once per executed block and dominates the counting time."""
         uc = self.uc
         entry = self.entry
         sp_reg, lr_reg = self.sp_reg, self.lr_reg
-        blocks, counts, taken, untaken = self.blocks, self.counts, self.taken, self.untaken
-        info_of = self.info
+        records = self.records
+        record = self.record
         inside = False
         ret = -1
         entry_sp = -1
-        pending = -1  # fall-through address of the last block's conditional exit, else -1
-        pending_key: Any = None
+        pending: list[Any] | None = None  # record of the last block if it ended in a conditional exit
 
-        def on_block(_uc: Any, address: int, size: int, _user: Any) -> None:
-            nonlocal inside, ret, entry_sp, pending, pending_key
+        def on_block(_handle: Any, address: int, size: int, _user: Any) -> None:
+            nonlocal inside, ret, entry_sp, pending
             try:
-                if pending >= 0:
-                    if address == pending:
-                        untaken[pending_key] += 1
+                if pending is not None:
+                    if address == pending[2]:
+                        pending[4] += 1
                     else:
-                        taken[pending_key] += 1
-                    pending = -1
+                        pending[3] += 1
+                    pending = None
                 if inside:
                     if address == ret and uc.reg_read(sp_reg) == entry_sp:
-                        inside = False
+                        inside = self.inside = False
                         self.close_invocation()
                         return
                 elif address == entry:
-                    inside = True
+                    inside = self.inside = True
                     ret = uc.reg_read(lr_reg) & ~1
                     entry_sp = uc.reg_read(sp_reg)
                 else:
                     return
-                info = blocks.get(address)
-                if info is not None and info.size == size:
-                    key: Any = address
-                else:
-                    key, info = info_of(address, size)
-                counts[key] += 1
-                if info.cond_exit is not None:
-                    pending = info.fallthrough
-                    pending_key = key
+                rec = records.get(address)
+                if rec is None or rec[0] != size:
+                    rec = record(address, size)
+                rec[1] += 1
+                if rec[2] >= 0:
+                    pending = rec
             except BaseException as exc:  # noqa: BLE001 - re-raised after emu_start returns
                 self.error = exc
                 uc.emu_stop()
 
-        def is_inside() -> bool:
-            return inside
+        return on_block
 
-        return on_block, is_inside
+
+def _add_block_hook(unicorn: Any, uc: Any, callback: Any) -> Any:
+    """Registers ``callback(handle, address, size, user)`` for every block.
+
+    Unicorn's Python ``hook_add`` wraps each call in two more Python frames; registering a raw
+    ctypes callback through the library's own ``uc_hook_add`` makes counting several times faster.
+    Falls back to ``hook_add`` when the binding's internals differ. Returns the object that must
+    stay alive while the emulation runs.
+    """
+    import ctypes
+
+    try:
+        from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uc_hook_h, uclib
+    except ImportError:
+        uc.hook_add(unicorn.UC_HOOK_BLOCK, callback)
+        return callback
+    fptr = HOOK_CODE_CFUNC(callback)
+    handle = uc_hook_h()
+    status = uclib.uc_hook_add(
+        uc._uch,
+        ctypes.byref(handle),
+        unicorn.UC_HOOK_BLOCK,
+        ctypes.cast(fptr, ctypes.c_void_p),
+        ctypes.c_void_p(0),
+        ctypes.c_uint64(1),
+        ctypes.c_uint64(0),
+    )
+    if status != unicorn.UC_ERR_OK:
+        raise unicorn.UcError(status)
+    return fptr
 
 
 def _unicorn() -> tuple[Any, Any]:
@@ -479,7 +523,7 @@ def count_invoke(
     Path(workdir).mkdir(parents=True, exist_ok=True)
     semihost = _Semihost(uc, Path(workdir))
     extent = _Extent(uc, BlockDecoder(), image.symbols[start] & ~1, arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR)
-    on_block, is_inside = extent.make_hook()
+    on_block = extent.make_hook()
     failure: list[str] = []
 
     def on_interrupt(_uc: Any, intno: int, _user: Any) -> None:
@@ -499,7 +543,7 @@ def count_invoke(
             extent.error = exc
             uc.emu_stop()
 
-    uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
+    keep_alive = _add_block_hook(unicorn, uc, on_block)
     uc.hook_add(unicorn.UC_HOOK_INTR, on_interrupt)
     started = time.perf_counter()
     try:
@@ -512,6 +556,7 @@ def count_invoke(
         ) from None
     finally:
         semihost.close_all()
+        del keep_alive
     wall = time.perf_counter() - started
     if extent.error is not None:
         if isinstance(extent.error, ToolchainError):
@@ -525,25 +570,19 @@ def count_invoke(
             f"firmware did not exit within {timeout_s:g} s in the counting emulator (hang or too slow); "
             f"last output: {_last_line(log)}"
         )
-    if is_inside():
+    if extent.inside:
         extent.close_invocation()  # the program exited from inside the marker function
     insns, cycles = extent.totals()
-    items = []
-    for key, n in extent.counts.items():
-        info = extent.blocks[key]
-        items += [(cls, k * n) for cls, k in info.classes]
-        if info.cond_exit is not None:
-            items.append((info.cond_exit.taken_cls, extent.taken[key]))
-            items.append((info.cond_exit.untaken_cls, extent.untaken[key]))
+    taken, untaken = extent.branches()
     return CountResult(
         instructions=insns,
         invocations=len(extent.per_invocation),
-        by_class=sum_classes(items),
+        by_class=extent.by_class(),
         est_cycles=cycles,
         per_invocation=list(extent.per_invocation),
         per_invocation_cycles=list(extent.per_invocation_cycles),
-        branches_taken=sum(extent.taken.values()),
-        branches_untaken=sum(extent.untaken.values()),
+        branches_taken=taken,
+        branches_untaken=untaken,
         exit_status=semihost.exit_status,
         log=log,
         wall_s=wall,

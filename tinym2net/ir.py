@@ -239,6 +239,9 @@ class Graph:
     operators: list[Operator]
     inputs: list[int]
     outputs: list[int]
+    # Whose arithmetic the generated code reproduces where TFLite's two interpreters differ:
+    # "litert" (LiteRT's reference kernels, the default) or "tflm" (TFLite Micro).
+    reference: str = "litert"
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

@@ -88,7 +88,9 @@ def max_load(buffers: Sequence[Buffer], *, align: int = ALIGN) -> int:
     """Lower bound on any arena: the largest sum of aligned sizes alive at one step."""
     best = 0
     for t in {b.first for b in buffers}:
-        best = max(best, sum(align_up(b.size, align) for b in buffers if b.size > 0 and b.first <= t <= b.last))
+        best = max(
+            best, sum(align_up(b.size, align) for b in buffers if b.size > 0 and b.first <= t <= b.last)
+        )
     return best
 
 
@@ -96,7 +98,7 @@ def check_offsets(buffers: Sequence[Buffer], offsets: Sequence[int], *, align: i
     """Raise ``ValueError`` when two buffers alive at the same step overlap in memory or an offset is misaligned."""
     if len(offsets) != len(buffers):
         raise ValueError(f"{len(offsets)} offsets for {len(buffers)} buffers")
-    for i, (b, off) in enumerate(zip(buffers, offsets, strict=True)):
+    for i, off in enumerate(offsets):
         if off < 0 or off % align:
             raise ValueError(f"buffer {i}: offset {off} is negative or not a multiple of {align}")
     live = [i for i, b in enumerate(buffers) if b.size > 0]
@@ -143,13 +145,17 @@ def _free_gaps(occupied: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], 
     return gaps, cursor
 
 
-def _greedy(sizes: list[int], firsts: list[int], lasts: list[int], order: list[int], best_fit: bool) -> list[int]:
+def _greedy(
+    sizes: list[int], firsts: list[int], lasts: list[int], order: list[int], best_fit: bool
+) -> list[int]:
     n = len(sizes)
     offsets = [-1] * n
     placed: list[int] = []
     for i in order:
         occupied = [
-            (offsets[j], offsets[j] + sizes[j]) for j in placed if not (lasts[j] < firsts[i] or lasts[i] < firsts[j])
+            (offsets[j], offsets[j] + sizes[j])
+            for j in placed
+            if not (lasts[j] < firsts[i] or lasts[i] < firsts[j])
         ]
         gaps, top = _free_gaps(occupied)
         chosen = top
@@ -200,7 +206,9 @@ def _best_greedy(sizes: list[int], firsts: list[int], lasts: list[int]) -> list[
 class _Search:
     """Branch and bound over canonical placement orders (see the module docstring)."""
 
-    def __init__(self, sizes: list[int], firsts: list[int], lasts: list[int], lower_bound: int, max_nodes: int):
+    def __init__(
+        self, sizes: list[int], firsts: list[int], lasts: list[int], lower_bound: int, max_nodes: int
+    ):
         self.n = n = len(sizes)
         self.sizes, self.firsts, self.lasts = sizes, firsts, lasts
         self.lower_bound = lower_bound
@@ -208,7 +216,8 @@ class _Search:
         self.nodes = 0
         self.exhausted = False  # node budget ran out
         self.conflicts = [
-            [j for j in range(n) if j != i and not (lasts[j] < firsts[i] or lasts[i] < firsts[j])] for i in range(n)
+            [j for j in range(n) if j != i and not (lasts[j] < firsts[i] or lasts[i] < firsts[j])]
+            for i in range(n)
         ]
         points = sorted(set(firsts))
         self.points = points
@@ -230,7 +239,11 @@ class _Search:
         self.best_offsets: list[int] = []
 
     def lowest_fit(self, i: int, start: int) -> int:
-        occ = sorted((self.offsets[j], self.offsets[j] + self.sizes[j]) for j in self.conflicts[i] if self.offsets[j] >= 0)
+        occ = sorted(
+            (self.offsets[j], self.offsets[j] + self.sizes[j])
+            for j in self.conflicts[i]
+            if self.offsets[j] >= 0
+        )
         off = start
         size = self.sizes[i]
         for s, e in occ:

@@ -186,7 +186,9 @@ def build_problem(
         inplace=tuple(inplace),
     )
     assert len(deps) == n
-    return problem, StorageMap(storage=storage, members=tuple(tuple(m) for m in members), alias_ops=frozenset(alias_ops))
+    return problem, StorageMap(
+        storage=storage, members=tuple(tuple(m) for m in members), alias_ops=frozenset(alias_ops)
+    )
 
 
 class _Costs:
@@ -195,10 +197,10 @@ class _Costs:
     def __init__(self, p: ScheduleProblem):
         self.p = p
         self.cons = p.consumers()
-        self.unused_inputs = sum(p.sizes[s] for s in p.graph_inputs if self.cons[s] == 0 and s not in p.graph_outputs)
-        self.initial = sum(
-            p.sizes[s] for s in p.graph_inputs if self.cons[s] != 0 or s in p.graph_outputs
+        self.unused_inputs = sum(
+            p.sizes[s] for s in p.graph_inputs if self.cons[s] == 0 and s not in p.graph_outputs
         )
+        self.initial = sum(p.sizes[s] for s in p.graph_inputs if self.cons[s] != 0 or s in p.graph_outputs)
 
     def inplace_applies(self, done: int, o: int) -> bool:
         cand = self.p.inplace[o]
@@ -216,9 +218,7 @@ class _Costs:
         live = resident + new - shared + p.scratch[o] + (self.unused_inputs if done == 0 else 0)
         kept = sum(p.sizes[s] for s in p.creates[o] if (self.cons[s] & ~after) or s in p.graph_outputs)
         freed = sum(
-            p.sizes[s]
-            for s in p.reads[o]
-            if (self.cons[s] & ~after) == 0 and s not in p.graph_outputs
+            p.sizes[s] for s in p.reads[o] if (self.cons[s] & ~after) == 0 and s not in p.graph_outputs
         )
         return live, resident + kept - freed
 
@@ -305,7 +305,12 @@ def schedule_problem(problem: ScheduleProblem, *, reorder: bool = True, max_stat
 
 
 def schedule_graph(
-    graph: Graph, lowered: Mapping[int, Lowered], *, align: int = ALIGN, reorder: bool = True, max_states: int = 4096
+    graph: Graph,
+    lowered: Mapping[int, Lowered],
+    *,
+    align: int = ALIGN,
+    reorder: bool = True,
+    max_states: int = 4096,
 ) -> Schedule:
     """Execution order of ``graph`` with the smallest peak of live activation bytes (see the module docstring)."""
     problem, _ = build_problem(graph, lowered, align=align)

@@ -18,7 +18,8 @@ void tm2_fully_connected_s8(const tm2_fc_params *p, const int8_t *input, const i
       }
       if (bias != NULL) acc += bias[o];
       const int32_t k = p->per_channel ? o : 0;
-      const int32_t v = tm2_mbqm(acc, mult[k], shift[k]) + p->output_offset;
+      const int32_t scaled = p->single_rounding ? tm2_mbqm_single(acc, mult[k], shift[k]) : tm2_mbqm(acc, mult[k], shift[k]);
+      const int32_t v = scaled + p->output_offset;
       out[o] = (int8_t)tm2_clamp_i32(v, p->act_min, p->act_max);
     }
   }

@@ -19,6 +19,7 @@ typedef struct {
   int32_t output_offset;
   int32_t act_min, act_max;
   int32_t per_channel; /* 1: mult/shift have out_depth entries; 0: one entry */
+  int32_t single_rounding; /* 1: LiteRT's one-step int64 rescale; 0: TFLite Micro's two-step rescale */
 } tm2_fc_params;
 
 /* input [batches][accum_depth], filter [out_depth][accum_depth], bias [out_depth] or NULL,

@@ -45,4 +45,12 @@ static inline int32_t tm2_mbqm_big(int32_t x, int32_t multiplier, int32_t left_s
   return tm2_srdhm((int32_t)((uint32_t)x << left_shift), multiplier);
 }
 
+/* TFLite's int64 MultiplyByQuantizedMultiplier: one rounding (half up) of x*m / 2^(31-shift).
+ * LiteRT's reference FULLY_CONNECTED rescales this way; TFLite Micro's uses tm2_mbqm (two roundings). */
+static inline int32_t tm2_mbqm_single(int32_t x, int32_t multiplier, int32_t shift) {
+  const int total_shift = 31 - shift;
+  const int64_t round = (int64_t)1 << (total_shift - 1);
+  return (int32_t)(((int64_t)x * (int64_t)multiplier + round) >> total_shift);
+}
+
 #endif

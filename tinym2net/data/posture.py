@@ -153,7 +153,7 @@ def _sample_pose(cls: int, n: int, rng: np.random.Generator) -> _Pose:
         twist = _u(rng, -15, 15, n)
         neck = _u(rng, -10, 35, n)
     elif cls == BENDING:
-        pitch = _u(rng, 60, 100, n)
+        pitch = _u(rng, 70, 105, n)
         hip = pitch[:, None] + _u(rng, -15, 15, two)
         knee = _u(rng, 0, 45, two)
         shoulder = pitch[:, None] + _u(rng, -30, 30, two)
@@ -170,11 +170,17 @@ def _sample_pose(cls: int, n: int, rng: np.random.Generator) -> _Pose:
         elbow = _u(rng, 0, 100, two)
         neck = _u(rng, -20, 20, n)
     elif cls == FALLEN:
-        slumped = rng.random(n) < 0.1  # sitting on the floor, leaning against nothing
-        pitch = np.where(slumped, _u(rng, -40, 30, n), rng.choice([-1.0, 1.0], n) * _u(rng, 65, 115, n))
-        twist = np.where(slumped, _u(rng, -30, 30, n), _u(rng, -180, 180, n))
-        hip = np.where(slumped[:, None], (90 + pitch)[:, None] + _u(rng, -20, 20, two), _u(rng, -30, 110, two))
-        knee = np.where(slumped[:, None], _u(rng, 0, 100, two), _u(rng, 0, 130, two))
+        # prone, supine, on either side, or (10 %) sitting slumped on the floor
+        kind = rng.choice(5, n, p=[0.25, 0.25, 0.2, 0.2, 0.1])
+        slumped, prone, supine = kind == 4, kind == 0, kind == 1
+        pitch = np.select([slumped, prone], [_u(rng, -40, 30, n), _u(rng, 70, 110, n)], _u(rng, -110, -70, n))
+        twist = np.select([kind == 2, kind == 3], [90.0, -90.0], 0.0) + _u(rng, -25, 25, n)
+        hip = np.select(
+            [slumped[:, None], prone[:, None], supine[:, None]],
+            [(90 + pitch)[:, None] + _u(rng, -20, 20, two), _u(rng, -20, 25, two), _u(rng, -15, 45, two)],
+            _u(rng, -20, 110, two),
+        )
+        knee = np.where(supine[:, None], np.clip(hip * _u(rng, 0.5, 2.0, two), 0, 100), _u(rng, 0, 120, two))
         shoulder = _u(rng, -60, 180, two)
         elbow = _u(rng, 0, 130, two)
         neck = _u(rng, -40, 40, n)
@@ -448,7 +454,8 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
             low = (caps[:, 7:9, :, 2] - radii[:, 7:9, None]).min((1, 2))
             support = seat_h[idx]
         else:
-            low = (caps[..., 2] - radii[..., None]).min((1, 2))
+            # lying on a surface: torso, head and thighs rest on it, arms and shins may not
+            low = (caps[:, :9, :, 2] - radii[:, :9, None]).min((1, 2))
             support = bed_h[idx] if cls == LYING else np.zeros(idx.size)
         centre = caps[..., :2].mean((1, 2))
         shift = np.stack([px[idx] - centre[:, 0], py[idx] - centre[:, 1], support - low], -1)

@@ -70,6 +70,8 @@ def lower_fully_connected(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
         "per_channel": int(per_channel),
+        # LiteRT's reference FULLY_CONNECTED rescales with one int64 rounding, TFLite Micro's with two.
+        "single_rounding": int(graph.reference == "litert"),
     }
     return Lowered(
         template="ops/fully_connected.j2",

@@ -289,9 +289,11 @@ class _Semihost:
             return 0
         if op == SYS_EXIT_EXTENDED:
             reason, status = self.word(arg), self.word(arg, 1)
-            self.exit_status = (status if status < 0x80000000 else status - (1 << 32)) if (
-                reason == ADP_STOPPED_APPLICATION_EXIT
-            ) else 1
+            self.exit_status = (
+                (status if status < 0x80000000 else status - (1 << 32))
+                if (reason == ADP_STOPPED_APPLICATION_EXIT)
+                else 1
+            )
             return 0
         raise ToolchainError(
             f"firmware made semihosting call {op:#x}, which the counting emulator does not serve; "
@@ -308,8 +310,10 @@ class _Semihost:
             self.files[handle] = None
             return handle
         try:
-            self.files[handle] = open(self.workdir / name, _OPEN_MODES[mode] if "b" in _OPEN_MODES[mode]
-                                      else _OPEN_MODES[mode] + "b")
+            self.files[handle] = open(
+                self.workdir / name,
+                _OPEN_MODES[mode] if "b" in _OPEN_MODES[mode] else _OPEN_MODES[mode] + "b",
+            )
         except OSError as exc:
             self.errno = exc.errno or 2
             return -1
@@ -478,8 +482,10 @@ def _unicorn() -> tuple[Any, Any]:
         import unicorn
         import unicorn.arm_const as arm
     except ImportError as exc:
-        raise ToolchainError(f"the instruction counter needs the unicorn and capstone packages ({exc.name} "
-                             f"is missing); {_INSTALL_HINT}") from None
+        raise ToolchainError(
+            f"the instruction counter needs the unicorn and capstone packages ({exc.name} "
+            f"is missing); {_INSTALL_HINT}"
+        ) from None
     return unicorn, arm
 
 
@@ -502,7 +508,9 @@ def count_invoke(
     unicorn, arm = _unicorn()
     image = _read_elf(Path(elf))
     if start not in image.symbols:
-        raise ToolchainError(f"{elf} has no symbol {start!r}; build the firmware with the model's marker function")
+        raise ToolchainError(
+            f"{elf} has no symbol {start!r}; build the firmware with the model's marker function"
+        )
     cpu_name = _CPU_MODELS.get(board.core)
     if cpu_name is None:
         raise ToolchainError(

@@ -93,35 +93,70 @@ class CostRule:
 
 
 COST_TABLE: tuple[CostRule, ...] = (
-    CostRule("alu", "MOV/MVN/ADD/ADC/SUB/SBC/RSB/AND/ORR/ORN/EOR/BIC, shifts, CMP/CMN/TST/TEQ, "
-             "ADR, MOVW/MOVT, SSAT/USAT, SXT*/UXT*, BFI/BFC/SBFX/UBFX, CLZ, REV*, RBIT", "1", "1"),
+    CostRule(
+        "alu",
+        "MOV/MVN/ADD/ADC/SUB/SBC/RSB/AND/ORR/ORN/EOR/BIC, shifts, CMP/CMN/TST/TEQ, "
+        "ADR, MOVW/MOVT, SSAT/USAT, SXT*/UXT*, BFI/BFC/SBFX/UBFX, CLZ, REV*, RBIT",
+        "1",
+        "1",
+    ),
     CostRule("it", "IT", "1 (may fold)", "1"),
     CostRule("mul", "MUL, MLA, MLS, SMULL, UMULL, SMLAL, UMLAL, UMAAL", "1", "1"),
-    CostRule("dsp_mac", "SMLA<x><y>, SMLAD(X), SMLSD(X), SMLAL<x><y>, SMLALD(X), SMLSLD(X), SMLAW<y>, "
-             "SMUL<x><y>, SMULW<y>, SMUAD(X), SMUSD(X), SMMUL(R), SMMLA(R), SMMLS(R)", "1", "1"),
-    CostRule("dsp_simd", "SADD16/8, SSUB16/8, QADD*, QSUB*, QASX, QSAX, SHADD*, UADD*, UQADD*, "
-             "SEL, USAD8, USADA8, PKHBT/TB, SXTB16, SXTAB16, UXTB16, UXTAB16, SSAT16, USAT16", "1", "1"),
+    CostRule(
+        "dsp_mac",
+        "SMLA<x><y>, SMLAD(X), SMLSD(X), SMLAL<x><y>, SMLALD(X), SMLSLD(X), SMLAW<y>, "
+        "SMUL<x><y>, SMULW<y>, SMUAD(X), SMUSD(X), SMMUL(R), SMMLA(R), SMMLS(R)",
+        "1",
+        "1",
+    ),
+    CostRule(
+        "dsp_simd",
+        "SADD16/8, SSUB16/8, QADD*, QSUB*, QASX, QSAX, SHADD*, UADD*, UQADD*, "
+        "SEL, USAD8, USADA8, PKHBT/TB, SXTB16, SXTAB16, UXTB16, UXTAB16, SSAT16, USAT16",
+        "1",
+        "1",
+    ),
     CostRule("div", "SDIV, UDIV", "2 to 12", str(DIVIDE_CYCLES)),
-    CostRule("load", "LDR, LDRB, LDRH, LDRSB, LDRSH (+T), LDREX*, PLD, PLI", "2 (1 pipelined)",
-             "2; 1 after a single load not feeding its address; +1 if address from previous ALU op"),
-    CostRule("store", "STR, STRB, STRH (+T), STREX*", "2; STR [Rn,#imm] 1",
-             "1 with immediate offset; register offset 2, 1 after a single load; +1 address stall"),
+    CostRule(
+        "load",
+        "LDR, LDRB, LDRH, LDRSB, LDRSH (+T), LDREX*, PLD, PLI",
+        "2 (1 pipelined)",
+        "2; 1 after a single load not feeding its address; +1 if address from previous ALU op",
+    ),
+    CostRule(
+        "store",
+        "STR, STRB, STRH (+T), STREX*",
+        "2; STR [Rn,#imm] 1",
+        "1 with immediate offset; register offset 2, 1 after a single load; +1 address stall",
+    ),
     CostRule("load_multiple", "LDM, POP, LDRD (to PC: + P)", "1 + N (+ P)", "1 + N (+ 2 if PC loaded)"),
     CostRule("store_multiple", "STM, PUSH, STRD", "1 + N", "1 + N"),
-    CostRule("branch", "B, BL, BX, BLX, MOV/ADD to PC; LDR PC; TBB/TBH", "1 + P; 2 + P; 2 + P",
-             f"{1 + PIPELINE_REFILL}; LDR PC and TBB/TBH {2 + PIPELINE_REFILL}"),
+    CostRule(
+        "branch",
+        "B, BL, BX, BLX, MOV/ADD to PC; LDR PC; TBB/TBH",
+        "1 + P; 2 + P; 2 + P",
+        f"{1 + PIPELINE_REFILL}; LDR PC and TBB/TBH {2 + PIPELINE_REFILL}",
+    ),
     CostRule("branch_cond_taken", "B<c>, CBZ, CBNZ, BX<c> in IT, taken", "1 + P", str(1 + PIPELINE_REFILL)),
     CostRule("branch_cond_untaken", "B<c>, CBZ, CBNZ, BX<c> in IT, not taken", "1", "1"),
-    CostRule("fp_alu", "VADD, VSUB, VMUL, VNMUL, VABS, VNEG, VCMP(E), VCVT, VMOV, VMRS, VMSR",
-             "1 (VMOV of two core registers: 2)", "1; 2 for VMOV with two core registers"),
+    CostRule(
+        "fp_alu",
+        "VADD, VSUB, VMUL, VNMUL, VABS, VNEG, VCMP(E), VCVT, VMOV, VMRS, VMSR",
+        "1 (VMOV of two core registers: 2)",
+        "1; 2 for VMOV with two core registers",
+    ),
     CostRule("fp_mac", "VMLA, VMLS, VNMLA, VNMLS, VFMA, VFMS, VFNMA, VFNMS", "3", str(FP_MAC_CYCLES)),
     CostRule("fp_div", "VDIV, VSQRT", "14", str(FP_DIV_CYCLES)),
     CostRule("fp_load", "VLDR", ".32: 2, .64: 3", "2 single, 3 double (+1 address stall)"),
     CostRule("fp_store", "VSTR", ".32: 2, .64: 3", "2 single, 3 double (+1 address stall)"),
     CostRule("fp_load_multiple", "VLDM, VPOP", "1 + N (doubles: 1 + 2N)", "1 + N singles, 1 + 2N doubles"),
     CostRule("fp_store_multiple", "VSTM, VPUSH", "1 + N (doubles: 1 + 2N)", "1 + N singles, 1 + 2N doubles"),
-    CostRule("system", "MRS, MSR, CPS; DMB, DSB; ISB; NOP, hints, BKPT, SVC, WFI", "1 or 2; 1 + B; 1 + B; 1",
-             f"{SYSREG_CYCLES}; {BARRIER_CYCLES}; {ISB_CYCLES}; 1"),
+    CostRule(
+        "system",
+        "MRS, MSR, CPS; DMB, DSB; ISB; NOP, hints, BKPT, SVC, WFI",
+        "1 or 2; 1 + B; 1 + B; 1",
+        f"{SYSREG_CYCLES}; {BARRIER_CYCLES}; {ISB_CYCLES}; 1",
+    ),
     CostRule("other", "anything not listed above", "-", "1"),
 )
 
@@ -238,7 +273,9 @@ class BlockDecoder:
         cond_exit: CondExit | None = None
         for insn in self._cs.disasm(code, address):
             if cond_exit is not None:
-                raise ValueError(f"conditional branch at {end - 2:#x} is not the last instruction of its block")
+                raise ValueError(
+                    f"conditional branch at {end - 2:#x} is not the last instruction of its block"
+                )
             priced = self._price(insn, prev)
             n += 1
             end = insn.address + insn.size

@@ -319,6 +319,14 @@ class _Search:
 # public entry points
 
 
+def greedy_offsets(buffers: Sequence[Buffer], *, align: int = ALIGN, best_fit: bool = True) -> list[int]:
+    """The plain greedy alone: largest first (ties by index), best fit (or first fit, as TFLite Micro does)."""
+    sizes = [align_up(b.size, align) for b in buffers]
+    order = sorted(range(len(buffers)), key=lambda i: (-sizes[i], i))
+    offs = _greedy(sizes, [b.first for b in buffers], [b.last for b in buffers], order, best_fit)
+    return [o if b.size > 0 else 0 for o, b in zip(offs, buffers, strict=True)]
+
+
 def solve(
     buffers: Sequence[Buffer],
     *,

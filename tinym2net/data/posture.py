@@ -393,27 +393,40 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
     lying = y == LYING
     cx = np.where(lying, px + u(-0.2, 0.2, n), 0.0)
     cy = np.where(lying, py + u(-0.2, 0.2, n), 0.0)
-    # others: against a random wall, resampled while it covers the person's spot
-    todo = ~lying
-    for _ in range(30):
-        if not todo.any():
-            break
-        m = int(todo.sum())
-        wall = rng.integers(0, 3, m)  # left, right, back
-        W, D = room[todo, 0], room[todo, 1]
-        hx, hy = bx[todo] / 2, by[todo] / 2
-        rx = rng.uniform(hx, W - hx)
-        ry = rng.uniform(np.minimum(1.2 + hy, D - hy), D - hy)
-        cx[todo] = np.select([wall == 0, wall == 1], [hx, W - hx], rx)
-        cy[todo] = np.where(wall == 2, D - hy, ry)
+    # others: half of them right beside the person's spot (in an empty room: where the sensor looks),
+    # the rest (and any that would cover the person or hide them from the sensor) against a wall
+    near = ~lying & (rng.random(n) < 0.5)
+    gap = np.select([y == EMPTY, y == FALLEN], [-1.0, 1.0], 0.45)
+    beside = rng.integers(0, 4, n)
+    off_x = np.select([beside == 0, beside == 1], [-(bx / 2 + gap), bx / 2 + gap], u(-0.5, 0.5, n) * bx)
+    off_y = np.select([beside == 2, beside == 3], [-(by / 2 + gap), by / 2 + gap], u(-0.5, 0.5, n) * by)
+    empty_room = y == EMPTY
+    off_x = np.where(empty_room, u(-0.3, 0.3, n), off_x)
+    off_y = np.where(empty_room, u(-0.3, 0.3, n), off_y)
+    cx = np.where(near, px + off_x, cx)
+    cy = np.where(near, py + off_y, cy)
+    todo = ~lying & ~near
+    for attempt in range(30):
+        if attempt > 0 or todo.any():
+            m = int(todo.sum())
+            wall = rng.integers(0, 3, m)  # left, right, back
+            W, D = room[todo, 0], room[todo, 1]
+            hx, hy = bx[todo] / 2, by[todo] / 2
+            rx = rng.uniform(hx, W - hx)
+            ry = rng.uniform(np.minimum(1.2 + hy, D - hy), D - hy)
+            cx[todo] = np.select([wall == 0, wall == 1], [hx, W - hx], rx)
+            cy[todo] = np.where(wall == 2, D - hy, ry)
+        cx, cy = np.clip(cx, bx / 2, room[:, 0] - bx / 2), np.clip(cy, by / 2, room[:, 1] - by / 2)
         lo2 = np.stack([cx - bx / 2, cy - by / 2], -1)
         hi2 = np.stack([cx + bx / 2, cy + by / 2], -1)
-        clash = _blocks(lo2, hi2, cam_pos, px, py, np.where(y == FALLEN, 1.1, 0.6)) & person
-        todo = todo & clash
+        clash = _blocks(lo2, hi2, cam_pos, px, py, np.where(y == FALLEN, 1.1, 0.6)) & person & ~lying
+        todo = clash
+        if not todo.any():
+            break
     cx, cy = np.clip(cx, bx / 2, room[:, 0] - bx / 2), np.clip(cy, by / 2, room[:, 1] - by / 2)
     box_lo[:, _BED] = np.stack([cx - bx / 2, cy - by / 2, np.zeros(n)], -1)
     box_hi[:, _BED] = np.stack([cx + bx / 2, cy + by / 2, bed_h], -1)
-    box_on[:, _BED] = ~todo | ~person
+    box_on[:, _BED] = ~todo
     box_temp[:, _BED] = floor_temp + u(-0.4, 0.6, n)
     # pillow at one end of the bed, a blanket fold somewhere on it
     head_end = rng.random(n) < 0.5

@@ -19,7 +19,7 @@ import pytest
 
 from tinym2net.boards import load_board
 from tinym2net.counting import CountResult, count_invoke
-from tinym2net.cycle_model import CLASSES, DIVIDE_CYCLES, PIPELINE_REFILL, BlockDecoder
+from tinym2net.cycle_model import CLASSES, COST_TABLE, DIVIDE_CYCLES, PIPELINE_REFILL, BlockDecoder
 from tinym2net.errors import ToolchainError
 from tinym2net.resources import firmware_dir, templates_dir
 from tinym2net.toolchain import cross_build, run_qemu
@@ -349,3 +349,11 @@ def test_conditional_exit_is_priced_per_outcome(
     assert (info.cond_exit.taken_cycles, info.cond_exit.untaken_cycles) == (taken_cycles, untaken_cycles)
     assert info.instructions == body.count("\n") + 1
     assert info.fallthrough == 0x2000 + len(code)
+
+
+def test_cost_table_and_docs_cover_every_class() -> None:
+    assert [rule.cls for rule in COST_TABLE] == list(CLASSES)
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cycle_model.md").read_text()
+    missing = [cls for cls in CLASSES if f"| `{cls}` |" not in doc]
+    assert missing == []
+    assert f"**P = {PIPELINE_REFILL}.**" in doc and f"**SDIV/UDIV = {DIVIDE_CYCLES}.**" in doc

@@ -15,12 +15,16 @@ The project generator (:mod:`tinym2net.project`) reads only this folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import __version__
 from .codegen import generate_sources
 from .compiler import Compiled
+from .reference import Sample, pack_samples
 
 FORMAT = "tinym2net-model/1"
 
@@ -67,13 +71,32 @@ def build_metadata(compiled: Compiled, *, model_name: str, board: str | None) ->
     }
 
 
-def write_artifact(compiled: Compiled, out_dir: Path, *, model_name: str, board: str | None) -> dict[str, Any]:
-    """Write the artifact into ``out_dir`` (an existing, empty folder). Returns the metadata."""
+def write_artifact(
+    compiled: Compiled,
+    out_dir: Path,
+    *,
+    model_name: str,
+    board: str | None,
+    samples: Sequence[Sample] = (),
+    expected: Sequence[Sample] = (),
+) -> dict[str, Any]:
+    """Write the artifact into ``out_dir`` (an existing, empty folder). Returns the metadata.
+
+    ``samples`` / ``expected``: a few reference inputs and their reference outputs, stored as
+    ``tm2_in.bin`` / ``tm2_out.bin`` (tm2_io protocol) so that ``pio test`` of the project checks them.
+    """
     src = out_dir / "src"
     src.mkdir(parents=True, exist_ok=True)
     for name, text in generate_sources(compiled, model_name=model_name).items():
         (src / name).write_text(text)
     meta = build_metadata(compiled, model_name=model_name, board=board)
+    if samples:
+        (out_dir / "tm2_in.bin").write_bytes(pack_samples(samples))
+        meta["sample_input"] = "tm2_in.bin"
+        meta["samples"] = len(samples)
+    if expected:
+        (out_dir / "tm2_out.bin").write_bytes(b"".join(np.ascontiguousarray(a).tobytes() for s in expected for a in s))
+        meta["sample_output"] = "tm2_out.bin"
     write_metadata(out_dir, meta)
     return meta
 

@@ -49,6 +49,7 @@ def check(model: Path, board_name: str, n_inputs: int, seed: int, as_json: bool,
     from .verify import check_model
 
     board = load_board(board_name)
+    _read_model(model)
     res = check_model(model, board, inputs=n_inputs, seed=seed, keep_dir=keep, progress=_echo_progress(as_json))
     if as_json:
         click.echo(json.dumps(res.to_json(), sort_keys=True))
@@ -75,27 +76,42 @@ def compile(model: Path, board_name: str, out_dir: Path, force: bool) -> None:  
     from .fsutil import atomic_output_dir
     from .importer import parse_tflite
     from .project import generate_project
+    from .reference import random_inputs, run_litert
 
     board = load_board(board_name)
     data = _read_model(model)
     graph = parse_tflite(data, name=model.stem)
     compiled = compile_graph(graph, data)
+    samples = random_inputs(graph, 4, seed=0)
+    expected = run_litert(data, graph, samples)
     with atomic_output_dir(out_dir, force=force) as tmp:
-        write_artifact(compiled, tmp / "model", model_name=model.stem, board=board.name)
+        write_artifact(compiled, tmp / "model", model_name=model.stem, board=board.name, samples=samples, expected=expected)
         generate_project(tmp / "model", board, tmp / "project")
     click.echo(f"wrote {out_dir}/model (arena {compiled.arena_bytes} B, weights {compiled.weights_bytes} B) and {out_dir}/project")
 
 
 @cli.command()
 @click.option("--board", "board_name", default="nano33", show_default=True)
+@click.option("--demo", type=click.Choice(["posture", "avdigits"]), default="posture", show_default=True, help="Built-in demo data.")
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Your data: a CSV manifest (docs/data_manifest.md).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Output folder (default: a new temporary folder, printed).")
-@click.option("--force", is_flag=True, help="Replace an output folder that holds files tinym2net did not write.")
+@click.option("--epochs", type=click.IntRange(1, 10000), default=None, help="Student epochs (default: the demo's setting).")
+@click.option("--quick", is_flag=True, help="Small data and few epochs (CI).")
 @click.option("--seed", default=0, show_default=True)
-def build(board_name: str, out_dir: Path | None, force: bool, seed: int) -> None:
-    """The main job: model -> C -> PlatformIO project -> firmware -> emulator, verified bit for bit."""
+@click.option("--ram-budget", type=click.IntRange(1), default=None, help="RAM bytes the model may use (default: the board's SRAM).")
+@click.option("--flash-budget", type=click.IntRange(1), default=None, help="Flash bytes the model may use (default: the board's flash).")
+@click.option("--force", is_flag=True, help="Replace an output folder that holds files tinym2net did not write.")
+def build(
+    board_name: str, demo: str, data: Path | None, out_dir: Path | None, epochs: int | None, quick: bool,
+    seed: int, ram_budget: int | None, flash_budget: int | None, force: bool,
+) -> None:
+    """The main job: data -> teacher -> distilled student -> int8 -> C -> firmware -> emulator, verified."""
     from .pipeline import run_build
 
-    run_build(board_name=board_name, out_dir=out_dir, force=force, seed=seed, progress=_echo_progress(False))
+    run_build(
+        board_name=board_name, out_dir=out_dir, force=force, seed=seed, demo=demo, data=data, epochs=epochs,
+        quick=quick, ram_budget=ram_budget, flash_budget=flash_budget, progress=_echo_progress(False),
+    )
 
 
 def _read_model(path: Path) -> bytes:

@@ -180,7 +180,7 @@ def generate_sources(compiled: Compiled, *, model_name: str) -> dict[str, str]:
     inputs = [_io_info(g.tensors[i]) for i in g.inputs]
     outputs = [_io_info(g.tensors[i]) for i in g.outputs]
     for lst, idxs in ((inputs, g.inputs), (outputs, g.outputs)):
-        for info, idx in zip(lst, idxs):
+        for info, idx in zip(lst, idxs, strict=False):
             info["expr"] = tensor_expr(idx)
     weights_bytes = sum(a.nbytes for a in arrays)
     ctx_all = {

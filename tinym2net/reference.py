@@ -97,7 +97,7 @@ def run_litert(model: bytes, graph: Graph, samples: Sequence[Sample]) -> list[Sa
     out_idx = list(graph.outputs)
     results = []
     for sample in samples:
-        for tidx, arr in zip(in_idx, sample):
+        for tidx, arr in zip(in_idx, sample, strict=False):
             interp.set_tensor(tidx, arr)
         interp.invoke()
         results.append([np.array(interp.get_tensor(t)) for t in out_idx])
@@ -107,7 +107,7 @@ def run_litert(model: bytes, graph: Graph, samples: Sequence[Sample]) -> list[Sa
 def run_litert_all_tensors(model: bytes, graph: Graph, sample: Sample) -> dict[int, np.ndarray]:
     """Every tensor's value after one inference (for the layer-by-layer comparison)."""
     interp = _litert(model, preserve=True)
-    for tidx, arr in zip(graph.inputs, sample):
+    for tidx, arr in zip(graph.inputs, sample, strict=False):
         interp.set_tensor(tidx, arr)
     interp.invoke()
     values = {}

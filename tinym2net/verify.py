@@ -84,7 +84,7 @@ def first_differing_layer(model: bytes, graph: Graph, artifact_dir: Path, sample
             continue
         want = np.ascontiguousarray(ref[out]).view(np.uint8).reshape(-1).tobytes()
         if want != data:
-            diff = sum(a != b for a, b in zip(want, data)) + abs(len(want) - len(data))
+            diff = sum(a != b for a, b in zip(want, data, strict=False)) + abs(len(want) - len(data))
             return {
                 "operator": op_index,
                 "op": op.kind.value,
@@ -102,6 +102,7 @@ def run_on_firmware(
     work: Path,
     *,
     model_name: str,
+    expected: Sequence[Sample] = (),
     progress: Progress = lambda s: None,
     timeout_s: float = 600,
 ) -> FirmwareRun:
@@ -109,7 +110,11 @@ def run_on_firmware(
     compiled = compile_graph(graph, model)
     artifact = work / "artifact"
     artifact.mkdir(parents=True, exist_ok=True)
-    write_artifact(compiled, artifact, model_name=model_name, board=board.name)
+    n_embedded = min(len(expected), 4)
+    write_artifact(
+        compiled, artifact, model_name=model_name, board=board.name,
+        samples=samples[:n_embedded], expected=expected[:n_embedded],
+    )
     progress("generating the PlatformIO project")
     project = generate_project(artifact, board, work / "project")
     progress("cross-building the firmware (pio run)")
@@ -142,13 +147,15 @@ def check_model(
     with tempfile.TemporaryDirectory(prefix="tm2-check-") as tmp:
         work = Path(keep_dir) if keep_dir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        fw = run_on_firmware(model, graph, board, samples, work, model_name=Path(model_path).stem, progress=progress)
+        fw = run_on_firmware(
+            model, graph, board, samples, work, model_name=Path(model_path).stem, expected=want, progress=progress
+        )
         bad = compare_outputs(fw.outputs, want)
         first = None
         if bad:
             progress("outputs differ: comparing layer by layer on the host")
             mismatch_sample = next(
-                s for s, g, w in zip(samples, fw.outputs, want) if compare_outputs([g], [w])
+                s for s, g, w in zip(samples, fw.outputs, want, strict=False) if compare_outputs([g], [w])
             )
             first = first_differing_layer(model, graph, fw.artifact_dir, mismatch_sample, work)
     return CheckResult(

@@ -492,6 +492,16 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
         cap_r[idx, :N_BODY] = radii
         cap_on[idx, :N_BODY] = True
 
+    # a lying person's head rests on the pillow (the pillow is moved under the head, below its surface)
+    head = cap_a[:, 2]
+    ext_x = np.where(along_x, 0.25, (box_hi[:, _PILLOW, 0] - box_lo[:, _PILLOW, 0]) / 2)
+    ext_y = np.where(along_x, (box_hi[:, _PILLOW, 1] - box_lo[:, _PILLOW, 1]) / 2, 0.18)
+    top = np.clip(head[:, 2] - cap_r[:, 2], bed_h + 0.02, box_hi[:, _PILLOW, 2])
+    pillow_lo = np.stack([head[:, 0] - ext_x, head[:, 1] - ext_y, bed_h], -1)
+    pillow_hi = np.stack([head[:, 0] + ext_x, head[:, 1] + ext_y, top], -1)
+    box_lo[lying, _PILLOW] = pillow_lo[lying]
+    box_hi[lying, _PILLOW] = pillow_hi[lying]
+
     # body surface temperatures: clothing on torso and legs, skin or sleeves on arms, face/hair
     torso_t = ambient + u(5.0, 9.0, n)
     legs_t = ambient + u(3.5, 8.0, n)

@@ -139,13 +139,13 @@ def expected_counts(k: int) -> tuple[int, dict[str, int], int]:
     return 17 + 3 * k, classes, cycles
 
 
-def build_firmware(root: Path, board_name: str = "nano33") -> Path:
+def build_firmware(root: Path, board_name: str = "nano33", main_c: str = MAIN_C) -> Path:
     """Cross-builds the test firmware with the board's linker script and the real runtime."""
     board = load_board(board_name)
     src = root / "src"
     src.mkdir(parents=True)
     (src / "model.c").write_text(MODEL_C)
-    (src / "main.c").write_text(MAIN_C)
+    (src / "main.c").write_text(main_c)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined
     )
@@ -268,6 +268,24 @@ def test_missing_input_file_stops_with_the_firmware_status(firmware: Path, tmp_p
     assert result.exit_status == 2
     assert "cannot open tm2_in.bin" in result.log
     assert result.invocations == 0 and result.instructions == 0
+
+
+@needs_cross
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("if (*(volatile uint32_t *)(0x50000000u + n) == 1u) return 7;", "UC_ERR_READ_UNMAPPED"),
+        ("for (volatile uint32_t q = 1; q != 0; q += 2) {}", "did not exit within 0.5 s"),
+    ],
+    ids=["fault", "hang"],
+)
+def test_fault_and_hang_are_one_line_errors(tmp_path: Path, code: str, message: str) -> None:
+    main_c = MAIN_C.replace("  volatile float f = 1.5f;", code + "\n  volatile float f = 1.5f;")
+    elf = build_firmware(tmp_path, main_c=main_c)
+    input_file(tmp_path / "run")
+    with pytest.raises(ToolchainError) as err:
+        count_invoke(elf, load_board("nano33"), tmp_path / "run", timeout_s=0.5)
+    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------- cycle model unit

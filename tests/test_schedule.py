@@ -231,16 +231,16 @@ def test_verifier_rejects_broken_plans():
     plan = plan_graph(g, low)
     verify_plan(g, plan)
     cases = [
-        _bad(plan, offsets={**plan.offsets, 1: plan.offsets[0]}),  # input and FC output collide at step 0
-        _bad(plan, offsets={**plan.offsets, 2: plan.offsets[2] + 16}),  # alias at another offset
-        _bad(plan, offsets={**plan.offsets, 3: 8}),  # misaligned
-        _bad(plan, order=(1, 0, 2)),  # reshape before its input exists
-        _bad(plan, arena_bytes=plan.arena_bytes - 16),  # something sticks out of the arena
-        _bad(plan, alias_ops=frozenset()),  # sharing without an alias or in-place op
-        _bad(plan, scratch={2: (plan.offsets[2], 16)}),  # scratch over a tensor the op reads
+        (_bad(plan, offsets={**plan.offsets, 0: plan.offsets[1]}), "alive together and overlap"),  # in vs FC out
+        (_bad(plan, offsets={**plan.offsets, 2: plan.offsets[2] + 16}), "different offset"),  # alias moved
+        (_bad(plan, offsets={**plan.offsets, 3: 8}), "misaligned"),
+        (_bad(plan, order=(1, 0, 2)), "before it is written"),
+        (_bad(plan, arena_bytes=plan.arena_bytes - 16), "outside"),
+        (_bad(plan, alias_ops=frozenset()), "neither alias nor in-place"),
+        (_bad(plan, scratch={2: (plan.offsets[2], 16)}), "scratch of op 2"),  # over the tensor op 2 reads
     ]
-    for bad in cases:
-        with pytest.raises(PlanError):
+    for bad, why in cases:
+        with pytest.raises(PlanError, match=why):
             verify_plan(g, bad)
 
 
@@ -253,7 +253,7 @@ def test_verifier_rejects_inplace_over_a_tensor_still_needed():
         shared={2: 1},
         inplace_ops=frozenset({1}),
     )
-    with pytest.raises(PlanError):
+    with pytest.raises(PlanError, match="still needed"):
         verify_plan(g, forged)
 
 

@@ -114,6 +114,58 @@ def build(
     )
 
 
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--board", "board_name", default="nano33", show_default=True)
+@click.option("--ram-budget", type=click.IntRange(1), default=None, help="RAM bytes the model may use (default: the board's SRAM).")
+@click.option("--flash-budget", type=click.IntRange(1), default=None, help="Flash bytes the model may use (default: the board's flash).")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+def analyze(model: Path, board_name: str, ram_budget: int | None, flash_budget: int | None, as_json: bool) -> None:
+    """Per-layer table (op, shapes, MACs, weights, live bytes, scratch), peak and totals against the budget.
+
+    The firmware is built (not run) so that RAM and flash are the linked image's exact figures.
+    """
+    from .analysis import analyze_graph
+    from .boards import load_board
+    from .compiler import compile_graph
+    from .importer import parse_tflite
+    from .verify import build_firmware
+
+    board = load_board(board_name)
+    data = _read_model(model)
+    graph = parse_tflite(data, name=model.stem)
+    compiled = compile_graph(graph, data)
+    ram_cap = ram_budget if ram_budget is not None else board.sram_bytes
+    flash_cap = flash_budget if flash_budget is not None else board.flash_bytes
+    an = analyze_graph(graph, compiled.lowered, compiled.plan, ram_budget=ram_cap, flash_budget=flash_cap)
+    build = build_firmware(compiled, board, model_name=model.stem, progress=_echo_progress(as_json))
+    if as_json:
+        obj = an.to_json()
+        obj.update(
+            {
+                "model": str(model),
+                "board": board.name,
+                "arena_bytes": an.arena_bytes,
+                "weights_bytes": an.weights_bytes,
+                "macs": an.macs,
+                "ram_bytes": build.ram_bytes,
+                "flash_bytes": build.flash_bytes,
+                "ram_budget": ram_cap,
+                "flash_budget": flash_cap,
+                "fits": build.ram_bytes <= ram_cap and build.flash_bytes <= flash_cap,
+                "layers": obj.pop("rows"),
+            }
+        )
+        click.echo(json.dumps(obj, sort_keys=True))
+        return
+    click.echo(f"{model.name} on {board.name} ({board.title})")
+    click.echo(an.format_table())
+    click.echo("")
+    for label, used, cap in (("RAM", build.ram_bytes, ram_cap), ("flash", build.flash_bytes, flash_cap)):
+        state = "fits" if used <= cap else f"OVER by {used - cap:,} B"
+        click.echo(f"{label:<6} {used:>10,} B of {cap:>10,} B ({100 * used / cap:5.1f}%)  {state}   (linked image, stack included)")
+
+
 def _read_model(path: Path) -> bytes:
     from .errors import ModelError
 

@@ -23,24 +23,29 @@ Algorithm of :func:`plan_offsets` / :func:`solve`
    variant orders by size (largest first) and picks the *best fit* (the smallest gap that holds the buffer;
    above everything when none does). A few more variants are tried for free (first fit as TFLite Micro
    does; orders by lifetime length, by size x lifetime, by start) and the best result is kept.
-3. Exact branch and bound, when the greedy result is above the lower bound. Any packing can be pushed
-   down ("gravity") until every buffer rests at 0 or on top of a buffer it conflicts with, and repeating
-   "sort by (offset, index), re-place each at its lowest free offset in that order" only lowers offsets,
-   so some optimal packing is a fixed point of that map. Hence it suffices to search *placement orders*
-   in which each buffer goes to its lowest free offset and the sequence of (offset, index) pairs strictly
-   increases. The search branches on which buffer comes next and prunes a node when a bound reaches the
-   best arena found so far. The bound uses that every unplaced buffer will sit at or above the last
-   placed offset: (last offset + load of unplaced buffers at each step) and, per unplaced buffer, its
-   lowest free offset at or above the last offset plus its size. Buffers identical in (size, first,
-   last) are placed in index order only. Components with at most ``exact_limit`` buffers are searched
-   with a node budget of ``max_nodes`` (proven optimal when the search finishes); larger components get a
-   smaller improvement-only budget (``improve_nodes``). The best plan found is returned.
+3. Local search, when the greedy result is above the lower bound (the idea of TVM's hill-climb memory
+   planner): move one buffer to another place in the priority order, re-run the best-fit greedy, keep
+   the move unless the arena grows; a seeded generator and a work budget (``climb_budget``, counted
+   in conflict-list entries visited) keep it deterministic and bounded.
+4. Exact branch and bound, for components of at most ``exact_limit`` buffers still above the bound.
+   Any packing can be pushed down ("gravity") until every buffer rests at 0 or on top of a buffer it
+   conflicts with, and repeating "sort by (offset, index), re-place each at its lowest free offset in
+   that order" only lowers offsets, so some optimal packing is a fixed point of that map. Hence it
+   suffices to search *placement orders* in which each buffer goes to its lowest free offset and the
+   sequence of (offset, index) pairs strictly increases. The search branches on which buffer comes
+   next and prunes a node when a bound reaches the best arena found so far. The bound uses that every
+   unplaced buffer will sit at or above the last placed offset ``o``: per step, ``o`` + the bytes of
+   placed buffers above ``o`` + the load of unplaced buffers, and per unplaced buffer its lowest free
+   offset at or above ``o`` plus its size. Buffers identical in (size, first, last) are placed in
+   index order only. A node budget (``max_nodes``) bounds the search; when it finishes, the plan is
+   proven optimal. The best plan found is returned.
 
 Everything is deterministic: ties are broken by buffer index and node budgets count nodes, not time.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -134,52 +139,59 @@ def _components(buffers: Sequence[Buffer]) -> list[list[int]]:
 # greedy
 
 
-def _free_gaps(occupied: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], int]:
-    """Gaps between merged occupied ranges (sorted), and the top of the highest range."""
-    gaps: list[tuple[int, int]] = []
-    cursor = 0
-    for start, end in sorted(occupied):
-        if start > cursor:
-            gaps.append((cursor, start))
-        cursor = max(cursor, end)
-    return gaps, cursor
+def _conflicts(firsts: list[int], lasts: list[int]) -> list[list[int]]:
+    """For each buffer, the buffers alive at some common step (sweep over start times)."""
+    n = len(firsts)
+    out: list[list[int]] = [[] for _ in range(n)]
+    by_start = sorted(range(n), key=lambda i: (firsts[i], i))
+    for a, i in enumerate(by_start):
+        for j in by_start[a + 1 :]:
+            if firsts[j] > lasts[i]:
+                break
+            out[i].append(j)
+            out[j].append(i)
+    return out
 
 
 def _greedy(
-    sizes: list[int], firsts: list[int], lasts: list[int], order: list[int], best_fit: bool
-) -> list[int]:
-    n = len(sizes)
-    offsets = [-1] * n
-    placed: list[int] = []
+    sizes: list[int], conflicts: list[list[int]], order: list[int], best_fit: bool
+) -> tuple[list[int], int]:
+    """Place buffers in ``order`` into gaps among placed conflicting buffers; (offsets, arena)."""
+    offsets = [-1] * len(sizes)
+    height = 0
     for i in order:
-        occupied = [
-            (offsets[j], offsets[j] + sizes[j])
-            for j in placed
-            if not (lasts[j] < firsts[i] or lasts[i] < firsts[j])
-        ]
-        gaps, top = _free_gaps(occupied)
-        chosen = top
-        if best_fit:
-            fitting = [(end - start, start) for start, end in gaps if end - start >= sizes[i]]
-            if fitting:
-                chosen = min(fitting)[1]
-        else:
-            for start, end in gaps:
-                if end - start >= sizes[i]:
-                    chosen = start
+        occupied = sorted((offsets[j], offsets[j] + sizes[j]) for j in conflicts[i] if offsets[j] >= 0)
+        size = sizes[i]
+        cursor = 0
+        chosen = -1
+        best_gap = -1
+        for start, end in occupied:
+            gap = start - cursor
+            if gap >= size:
+                if not best_fit:
+                    chosen = cursor
                     break
+                if best_gap < 0 or gap < best_gap:
+                    best_gap, chosen = gap, cursor
+            if end > cursor:
+                cursor = end
+        if chosen < 0:
+            chosen = cursor
         offsets[i] = chosen
-        placed.append(i)
-    return offsets
+        if chosen + size > height:
+            height = chosen + size
+    return offsets, height
 
 
 def _height(sizes: list[int], offsets: list[int]) -> int:
     return max((o + s for o, s in zip(offsets, sizes, strict=True)), default=0)
 
 
-def _best_greedy(sizes: list[int], firsts: list[int], lasts: list[int]) -> list[int]:
-    n = len(sizes)
-    idx = list(range(n))
+def _best_greedy(
+    sizes: list[int], firsts: list[int], lasts: list[int], conflicts: list[list[int]]
+) -> tuple[list[int], list[int], int]:
+    """Best of the greedy variants: (offsets, the priority order that gave them, arena)."""
+    idx = list(range(len(sizes)))
     length = [lasts[i] - firsts[i] + 1 for i in idx]
     orders = [
         sorted(idx, key=lambda i: (-sizes[i], i)),
@@ -187,16 +199,41 @@ def _best_greedy(sizes: list[int], firsts: list[int], lasts: list[int]) -> list[
         sorted(idx, key=lambda i: (-length[i], -sizes[i], i)),
         sorted(idx, key=lambda i: (firsts[i], -sizes[i], i)),
     ]
-    best: list[int] | None = None
-    best_h = 0
+    best: tuple[list[int], list[int], int] | None = None
     for order in orders:
         for best_fit in (True, False):
-            offs = _greedy(sizes, firsts, lasts, order, best_fit)
-            h = _height(sizes, offs)
-            if best is None or h < best_h:
-                best, best_h = offs, h
+            offs, h = _greedy(sizes, conflicts, order, best_fit)
+            if best is None or h < best[2]:
+                best = (offs, order, h)
     assert best is not None
     return best
+
+
+def _hill_climb(
+    sizes: list[int], conflicts: list[list[int]], order: list[int], height: int, lower_bound: int, budget: int
+) -> tuple[list[int] | None, int]:
+    """Local search over priority orders (move one buffer elsewhere in the order, re-run best-fit greedy,
+    keep the move unless the arena grows). ``budget`` counts conflict-list entries visited, so large
+    problems get fewer iterations. Seeded, hence deterministic. Returns (better offsets or None, arena)."""
+    n = len(order)
+    if n < 2:
+        return None, height
+    rng = random.Random(0x7A11)
+    cost = n + sum(len(c) for c in conflicts)
+    best_offs = None
+    order = list(order)
+    for _ in range(max(1, budget // cost)):
+        if height <= lower_bound:
+            break
+        cand = list(order)
+        item = cand.pop(rng.randrange(n))
+        cand.insert(rng.randrange(n), item)
+        offs, h = _greedy(sizes, conflicts, cand, True)
+        if h <= height:
+            if h < height:
+                best_offs = offs
+            order, height = cand, h
+    return best_offs, height
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -322,8 +359,9 @@ class _Search:
 def greedy_offsets(buffers: Sequence[Buffer], *, align: int = ALIGN, best_fit: bool = True) -> list[int]:
     """The plain greedy alone: largest first (ties by index), best fit (or first fit, as TFLite Micro does)."""
     sizes = [align_up(b.size, align) for b in buffers]
+    conflicts = _conflicts([b.first for b in buffers], [b.last for b in buffers])
     order = sorted(range(len(buffers)), key=lambda i: (-sizes[i], i))
-    offs = _greedy(sizes, [b.first for b in buffers], [b.last for b in buffers], order, best_fit)
+    offs, _ = _greedy(sizes, conflicts, order, best_fit)
     return [o if b.size > 0 else 0 for o, b in zip(offs, buffers, strict=True)]
 
 
@@ -333,9 +371,9 @@ def solve(
     align: int = ALIGN,
     exact_limit: int = 12,
     max_nodes: int = 200_000,
-    improve_nodes: int = 5_000,
+    climb_budget: int = 400_000,
 ) -> OffsetPlan:
-    """Plan offsets (greedy, then branch and bound) and say how good the plan is; see the module docstring."""
+    """Plan offsets (greedy, local search, branch and bound) and say how good the plan is (module docstring)."""
     for i, b in enumerate(buffers):
         if b.size < 0 or b.first < 0 or b.last < b.first:
             raise ValueError(f"buffer {i} is malformed: {b}")
@@ -348,12 +386,16 @@ def solve(
         sizes = [align_up(buffers[i].size, align) for i in comp]
         firsts = [buffers[i].first for i in comp]
         lasts = [buffers[i].last for i in comp]
+        conflicts = _conflicts(firsts, lasts)
         comp_lb = max_load([buffers[i] for i in comp], align=align)
-        local = _best_greedy(sizes, firsts, lasts)
-        comp_optimal = _height(sizes, local) <= comp_lb
-        if not comp_optimal:
-            budget = max_nodes if len(comp) <= exact_limit else improve_nodes
-            search = _Search(sizes, firsts, lasts, comp_lb, budget)
+        local, order, height = _best_greedy(sizes, firsts, lasts, conflicts)
+        if height > comp_lb:
+            better, height = _hill_climb(sizes, conflicts, order, height, comp_lb, climb_budget)
+            if better is not None:
+                local = better
+        comp_optimal = height <= comp_lb
+        if not comp_optimal and len(comp) <= exact_limit:
+            search = _Search(sizes, firsts, lasts, comp_lb, max_nodes)
             search.run(local)
             local = search.best_offsets
             nodes += search.nodes

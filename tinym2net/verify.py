@@ -94,6 +94,19 @@ def first_differing_layer(model: bytes, graph: Graph, artifact_dir: Path, sample
     return None
 
 
+def build_firmware(
+    compiled: Compiled, board: Board, *, model_name: str, progress: Progress = lambda s: None
+) -> BuildResult:
+    """Generate the artifact and project in a temporary folder and cross-build it (no run)."""
+    with tempfile.TemporaryDirectory(prefix="tm2-build-") as tmp:
+        work = Path(tmp)
+        write_artifact(compiled, work / "artifact", model_name=model_name, board=board.name)
+        project = generate_project(work / "artifact", board, work / "project")
+        progress("cross-building the firmware (pio run)")
+        build = pio_build(project, env="emulator")
+        return build  # its elf/log paths are gone with the temporary folder; the sizes remain
+
+
 def run_on_firmware(
     model: bytes,
     graph: Graph,

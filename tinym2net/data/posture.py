@@ -67,8 +67,8 @@ class PostureConfig:
     depth_noise_base: float = 0.01  # m
     depth_noise_rel: float = 0.02  # fraction of range
     depth_dropout: tuple[float, float] = (0.0, 0.08)  # per-frame fraction of zones with no return
-    thermal_noise: tuple[float, float] = (0.1, 0.3)  # C, per-pixel sigma range
-    thermal_blur: tuple[float, float] = (0.6, 0.9)  # pixels, Gaussian sigma range
+    thermal_noise: tuple[float, float] = (0.15, 0.4)  # C, per-pixel sigma range
+    thermal_blur: tuple[float, float] = (0.7, 1.0)  # pixels, Gaussian sigma range
     p_pet: float = 0.35
     p_table: float = 0.5
     p_laptop: float = 0.6  # given a table
@@ -139,7 +139,7 @@ def _sample_pose(cls: int, n: int, rng: np.random.Generator) -> _Pose:
     if cls == STANDING:
         pitch = _u(rng, -6, 8, n)
         hip = pitch[:, None] + _u(rng, -15, 20, two)
-        knee = _u(rng, 0, 20, two)
+        knee = _u(rng, 0, 12, two)
         shoulder = pitch[:, None] + _u(rng, -20, 60, two)
         elbow = _u(rng, 0, 110, two)
         twist = _u(rng, -10, 10, n)
@@ -154,8 +154,8 @@ def _sample_pose(cls: int, n: int, rng: np.random.Generator) -> _Pose:
         neck = _u(rng, -10, 35, n)
     elif cls == BENDING:
         pitch = _u(rng, 70, 105, n)
-        hip = pitch[:, None] + _u(rng, -15, 15, two)
-        knee = _u(rng, 0, 45, two)
+        hip = pitch[:, None] + _u(rng, -10, 10, two)
+        knee = _u(rng, 0, 25, two)
         shoulder = pitch[:, None] + _u(rng, -30, 30, two)
         elbow = _u(rng, 0, 60, two)
         twist = _u(rng, -15, 15, n)
@@ -453,7 +453,7 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
     # lying people lie along the bed
     bed_yaw = np.where(along_x, np.pi / 2, 0.0) + rng.choice([0.0, np.pi], n)
     yaw = np.where(lying, bed_yaw + np.deg2rad(u(-10, 10, n)), yaw)
-    seat_h = u(0.42, 0.52, n)
+    seat_h = u(0.40, 0.48, n)
     for cls in (STANDING, SITTING, LYING, BENDING, FALLEN):
         idx = np.flatnonzero(y == cls)
         if idx.size == 0:

@@ -93,11 +93,13 @@ def test_best_fit_takes_the_tightest_gap_first_fit_the_lowest():
 def test_search_beats_greedy_on_a_known_case():
     bufs = [Buffer(64, 4, 7), Buffer(32, 4, 5), Buffer(80, 1, 3), Buffer(64, 2, 4)]
     greedy = min(arena_size(bufs, greedy_offsets(bufs, best_fit=bf)) for bf in (True, False))
-    result = solve(bufs)
     assert greedy == 176
-    assert result.arena == 160 == _brute_force_arena(bufs)
-    assert result.optimal and result.nodes > 0
-    assert _collisions(bufs, list(result.offsets)) == []
+    assert _brute_force_arena(bufs) == 160
+    for kwargs in ({}, {"climb_budget": 0}, {"search_only": True}):  # all stages, without local search, B&B alone
+        result = solve(bufs, **kwargs)
+        assert result.arena == 160 and result.optimal
+        assert _collisions(bufs, list(result.offsets)) == []
+    assert solve(bufs, climb_budget=0).nodes > 0
 
 
 def test_alignment_parameter_and_zero_sized_buffers():
@@ -119,21 +121,26 @@ def test_malformed_buffer_is_rejected():
 
 def test_exact_search_matches_brute_force_and_never_loses_to_greedy():
     rng = random.Random(5)
-    searched = 0
+    beaten = 0
     for _ in range(300):
         n = rng.randint(3, 7)
         bufs = []
         for _ in range(n):
             first = rng.randint(0, 4)
             bufs.append(Buffer(rng.randint(1, 5) * 16 - rng.randint(0, 15), first, first + rng.randint(0, 3)))
+        best = _brute_force_arena(bufs)
         result = solve(bufs)
         greedy = arena_size(bufs, greedy_offsets(bufs))
         assert result.arena <= greedy
-        assert result.arena == _brute_force_arena(bufs), bufs
+        assert result.arena == best, bufs
         assert result.optimal
         assert _collisions(bufs, list(result.offsets)) == []
-        searched += result.nodes > 0
-    assert searched > 0  # the search actually ran on some of these cases
+        beaten += result.arena < greedy
+        # the branch and bound on its own, from the worst start and without stopping at the load bound
+        alone = solve(bufs, search_only=True)
+        assert alone.arena == best and alone.optimal and alone.nodes > 0, bufs
+        assert _collisions(bufs, list(alone.offsets)) == []
+    assert beaten > 0  # some cases need more than the plain greedy
 
 
 def test_twelve_buffer_problems_are_solved_to_optimality_quickly():
@@ -146,6 +153,7 @@ def test_twelve_buffer_problems_are_solved_to_optimality_quickly():
         result = solve(bufs)
         assert result.optimal
         assert result.arena >= result.lower_bound == max_load(bufs)
+        assert solve(bufs, climb_budget=0).arena == result.arena  # the search alone gets there too
         assert _collisions(bufs, list(result.offsets)) == []
 
 

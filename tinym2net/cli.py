@@ -7,6 +7,8 @@ shows the traceback. Outputs go only where ``--out`` says.
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -36,6 +38,11 @@ def cli(debug: bool) -> None:
     _DEBUG = debug
 
 
+_RAM_BUDGET_HELP = "RAM bytes the firmware may use (default: the board's SRAM)."
+_FLASH_BUDGET_HELP = "Flash bytes the firmware may use (default: the board's flash)."
+_STACK_HELP = "Size of the firmware's stack section in bytes (default 8192)."
+
+
 @cli.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--board", "board_name", default="nano33", show_default=True, help="Board name (see boards/).")
@@ -43,20 +50,32 @@ def cli(debug: bool) -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--keep", type=click.Path(path_type=Path), default=None, help="Keep the work folder (artifact, project, run) here.")
-def check(model: Path, board_name: str, n_inputs: int, seed: int, as_json: bool, keep: Path | None) -> None:
+@click.option("--ram-budget", type=click.IntRange(1), default=None, help=_RAM_BUDGET_HELP)
+@click.option("--flash-budget", type=click.IntRange(1), default=None, help=_FLASH_BUDGET_HELP)
+@click.option("--stack-bytes", type=click.IntRange(256), default=None, help=_STACK_HELP)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True, help="Seconds the emulator may run.")
+def check(
+    model: Path, board_name: str, n_inputs: int, seed: int, as_json: bool, keep: Path | None,
+    ram_budget: int | None, flash_budget: int | None, stack_bytes: int | None, timeout_s: float,
+) -> None:
     """Compile MODEL, build it, run random inputs in the emulator and compare with the TFLite reference."""
     from .boards import load_board
     from .verify import check_model
 
     board = load_board(board_name)
     _read_model(model)
-    res = check_model(model, board, inputs=n_inputs, seed=seed, keep_dir=keep, progress=_echo_progress(as_json))
+    res = check_model(
+        model, board, inputs=n_inputs, seed=seed, keep_dir=keep, progress=_echo_progress(as_json),
+        ram_budget=ram_budget, flash_budget=flash_budget, stack_bytes=stack_bytes, timeout_s=timeout_s,
+    )
     if as_json:
         click.echo(json.dumps(res.to_json(), sort_keys=True))
     else:
         status = "bit-exact" if res.bit_exact else f"MISMATCH ({res.mismatched_bytes} bytes differ)"
         click.echo(f"{Path(res.model).name} on {res.board}: {status} over {res.inputs_compared} inputs")
         click.echo(f"  arena {res.arena_bytes} B, RAM {res.ram_bytes} B, flash {res.flash_bytes} B, weights {res.weights_bytes} B")
+        if res.stack_bytes:
+            click.echo(f"  stack used {res.stack_bytes} of {res.extra.get('stack_size_bytes', 0)} B")
         if res.first_mismatch:
             m = res.first_mismatch
             click.echo(f"  first differing layer: operator {m['operator']} ({m['op']}) -> {m['output_tensor']}")
@@ -68,25 +87,35 @@ def check(model: Path, board_name: str, n_inputs: int, seed: int, as_json: bool,
 @click.option("--board", "board_name", default="nano33", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder (artifact + project).")
 @click.option("--force", is_flag=True, help="Replace an output folder that holds files tinym2net did not write.")
-def compile(model: Path, board_name: str, out_dir: Path, force: bool) -> None:  # noqa: A001
+@click.option("--ram-budget", type=click.IntRange(1), default=None, help=_RAM_BUDGET_HELP)
+@click.option("--flash-budget", type=click.IntRange(1), default=None, help=_FLASH_BUDGET_HELP)
+@click.option("--stack-bytes", type=click.IntRange(256), default=None, help=_STACK_HELP)
+def compile(  # noqa: A001
+    model: Path, board_name: str, out_dir: Path, force: bool,
+    ram_budget: int | None, flash_budget: int | None, stack_bytes: int | None,
+) -> None:
     """Compile MODEL into OUT/model (C sources + metadata.json) and OUT/project (PlatformIO)."""
     from .artifact import write_artifact
     from .boards import load_board
     from .compiler import compile_graph
-    from .fsutil import atomic_output_dir
+    from .fsutil import atomic_output_dir, check_writable_output
     from .importer import parse_tflite
-    from .project import generate_project
+    from .project import DEFAULT_STACK_BYTES, generate_project
     from .reference import random_inputs, run_litert
+    from .verify import check_plan_budget, resolve_budget
 
     board = load_board(board_name)
+    check_writable_output(out_dir.resolve(), force=force)
     data = _read_model(model)
     graph = parse_tflite(data, name=model.stem)
     compiled = compile_graph(graph, data)
+    stack = stack_bytes if stack_bytes is not None else DEFAULT_STACK_BYTES
+    check_plan_budget(compiled, resolve_budget(board, ram_budget, flash_budget), stack_bytes=stack)
     samples = random_inputs(graph, 4, seed=0)
     expected = run_litert(data, graph, samples)
     with atomic_output_dir(out_dir, force=force) as tmp:
         write_artifact(compiled, tmp / "model", model_name=model.stem, board=board.name, samples=samples, expected=expected)
-        generate_project(tmp / "model", board, tmp / "project")
+        generate_project(tmp / "model", board, tmp / "project", stack_bytes=stack_bytes)
     click.echo(f"wrote {out_dir}/model (arena {compiled.arena_bytes} B, weights {compiled.weights_bytes} B) and {out_dir}/project")
 
 
@@ -176,30 +205,80 @@ def _read_model(path: Path) -> bytes:
     return path.read_bytes()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM / SIGHUP, raised in the main thread so that ``finally`` blocks clean up temporary output."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame) -> None:  # noqa: ARG001
+    # Later signals are ignored so that the clean-up this one starts can finish.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _raise_terminated)
+
+
+def _one_line(text: str) -> str:
+    """Messages are one line: newlines (from tools' output or exception text) become spaces."""
+    return re.sub(r"\s*\n\s*", " ", str(text).strip())
+
+
+# click >= 8.2 raises this for a group called without a command (older versions print help themselves).
+_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", type("_Never", (Exception,), {}))
+
+
+def _fail(message: str, exit_code: int) -> None:
+    click.echo(f"tinym2net: {_one_line(message)}", err=True)
+    sys.exit(exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the CLI and turns every failure into one stderr line and an exit status.
+
+    Exit status: 0 success, 1 a problem with the inputs or tools (TinyM2NetError), 2 usage errors,
+    70 an internal error (a bug), 128 + N when stopped by signal N (130 for Ctrl-C).
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    _install_signal_handlers()
     try:
-        cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        try:
+            with cli.make_context("tinym2net", args) as ctx:
+                cli.invoke(ctx)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
     except click.exceptions.Abort:
-        click.echo("tinym2net: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        click.echo(f"tinym2net: error: {e.format_message()}", err=True)
+        _fail("aborted", 130)
+    except _NO_ARGS_IS_HELP as e:  # bare `tinym2net` / `tinym2net <group>`: the help text, on stdout
+        click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
         sys.exit(2)
+    except click.ClickException as e:
+        _fail(f"error: {e.format_message()} (see tinym2net --help)", 2)
     except TinyM2NetError as e:
         if _DEBUG:
             traceback.print_exc()
-        click.echo(f"tinym2net: error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("tinym2net: interrupted; no partial output was left", err=True)
-        sys.exit(130)
+        _fail(f"error: {e}", e.exit_code)
+    except KeyboardInterrupt as e:
+        if _DEBUG:
+            traceback.print_exc()
+        signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
+        _fail(f"stopped by signal {signal.Signals(signum).name}; no partial output was left", 128 + signum)
+    except OSError as e:
+        if _DEBUG:
+            traceback.print_exc()
+        where = f" {e.filename}" if e.filename else ""
+        _fail(f"error: cannot access{where}: {e.strerror or e}; check the path, its permissions and free disk space", 1)
     except Exception as e:  # a bug: still one line unless --debug
         if _DEBUG:
             traceback.print_exc()
-        click.echo(f"tinym2net: internal error: {type(e).__name__}: {e} (rerun with --debug and report it)", err=True)
-        sys.exit(70)
+        _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug and report it)", 70)
 
 
 if __name__ == "__main__":

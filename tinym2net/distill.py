@@ -130,7 +130,8 @@ def teacher_targets(
 class Distiller(keras.Model):
     """Trains ``student`` with the loss of the module docstring; reads teacher targets from the batch.
 
-    A batch is ``(x, targets)`` with ``targets["label"]`` (class indices) and, when the config uses the
+    A batch is ``(x, targets)`` with ``targets["label"]`` (class probabilities: one-hot, or mixed by
+    mixup) and, when the config uses the
     teacher, ``targets["teacher_logits"]`` and ``targets["teacher_att<i>"]`` for stage ``i`` of
     ``stages``. Validation only needs ``"label"`` and reports the student's hard-label loss and accuracy.
     """
@@ -146,7 +147,7 @@ class Distiller(keras.Model):
         self.ce_tracker = keras.metrics.Mean(name="ce")
         self.kd_tracker = keras.metrics.Mean(name="kd")
         self.at_tracker = keras.metrics.Mean(name="at")
-        self.acc_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.acc_tracker = keras.metrics.CategoricalAccuracy(name="accuracy")
 
     @property
     def metrics(self):
@@ -161,7 +162,7 @@ class Distiller(keras.Model):
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         logits = outs[0]
         y = targets["label"]
-        ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        ce = tf.reduce_mean(keras.losses.categorical_crossentropy(y, logits, from_logits=True))
         zero = tf.constant(0.0)
         kd = kd_loss(logits, targets["teacher_logits"], self.config.temperature) if self.config.kd else zero
         if self.config.at:
@@ -196,16 +197,21 @@ class Distiller(keras.Model):
         outs = self.view(x, training=False)
         logits = outs[0] if isinstance(outs, (list, tuple)) else outs
         y = targets["label"]
-        ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        ce = tf.reduce_mean(keras.losses.categorical_crossentropy(y, logits, from_logits=True))
         zero = tf.constant(0.0)
         return self._track(y, logits, ce, ce, zero, zero)
 
 
+def one_hot(y: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.eye(num_classes, dtype=np.float32)[np.asarray(y, dtype=np.int64)]
+
+
 def make_targets(
-    y: np.ndarray, config: DistillConfig, teacher_out: TeacherTargets | None
+    labels: np.ndarray, config: DistillConfig, teacher_out: TeacherTargets | None
 ) -> dict[str, np.ndarray]:
-    """The ``targets`` dict of a training set for :class:`Distiller`."""
-    targets: dict[str, np.ndarray] = {"label": np.asarray(y, dtype=np.int64)}
+    """The ``targets`` dict of a training set for :class:`Distiller`; ``labels`` are class probabilities
+    ``(N, classes)`` (see :func:`one_hot`)."""
+    targets: dict[str, np.ndarray] = {"label": np.asarray(labels, dtype=np.float32)}
     if config.uses_teacher:
         if teacher_out is None:
             raise ValueError(f"distillation config {config.label} needs teacher targets")

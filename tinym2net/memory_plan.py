@@ -58,7 +58,7 @@ def plan_graph(
     *,
     align: int = ALIGN,
     reorder: bool = True,
-    max_states: int = 4096,
+    max_states: int = 1024,
     verify: bool = True,
 ) -> MemoryPlan:
     """Plan the order and the arena of ``graph`` (``lowered``: operator index -> its lowering).

@@ -372,8 +372,14 @@ def solve(
     exact_limit: int = 12,
     max_nodes: int = 200_000,
     climb_budget: int = 400_000,
+    search_only: bool = False,
 ) -> OffsetPlan:
-    """Plan offsets (greedy, local search, branch and bound) and say how good the plan is (module docstring)."""
+    """Plan offsets (greedy, local search, branch and bound) and say how good the plan is (module docstring).
+
+    ``search_only`` is a testing aid: skip the greedy and the local search, start the branch and bound of
+    every component from all its buffers stacked, and do not stop at the lower bound, so the search alone
+    must find and prove the optimum.
+    """
     for i, b in enumerate(buffers):
         if b.size < 0 or b.first < 0 or b.last < b.first:
             raise ValueError(f"buffer {i} is malformed: {b}")
@@ -388,14 +394,18 @@ def solve(
         lasts = [buffers[i].last for i in comp]
         conflicts = _conflicts(firsts, lasts)
         comp_lb = max_load([buffers[i] for i in comp], align=align)
-        local, order, height = _best_greedy(sizes, firsts, lasts, conflicts)
-        if height > comp_lb:
+        if search_only:
+            local = [sum(sizes[:k]) for k in range(len(sizes))]
+            height = sum(sizes)
+        else:
+            local, order, height = _best_greedy(sizes, firsts, lasts, conflicts)
+        if height > comp_lb and not search_only:
             better, height = _hill_climb(sizes, conflicts, order, height, comp_lb, climb_budget)
             if better is not None:
                 local = better
         comp_optimal = height <= comp_lb
-        if not comp_optimal and len(comp) <= exact_limit:
-            search = _Search(sizes, firsts, lasts, comp_lb, max_nodes)
+        if (search_only or not comp_optimal) and len(comp) <= exact_limit:
+            search = _Search(sizes, firsts, lasts, 0 if search_only else comp_lb, max_nodes)
             search.run(local)
             local = search.best_offsets
             nodes += search.nodes

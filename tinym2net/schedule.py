@@ -196,11 +196,15 @@ class _Costs:
 
     def __init__(self, p: ScheduleProblem):
         self.p = p
-        self.cons = p.consumers()
+        self.cons = cons = p.consumers()
         self.unused_inputs = sum(
-            p.sizes[s] for s in p.graph_inputs if self.cons[s] == 0 and s not in p.graph_outputs
+            p.sizes[s] for s in p.graph_inputs if cons[s] == 0 and s not in p.graph_outputs
         )
-        self.initial = sum(p.sizes[s] for s in p.graph_inputs if self.cons[s] != 0 or s in p.graph_outputs)
+        self.initial = sum(p.sizes[s] for s in p.graph_inputs if cons[s] != 0 or s in p.graph_outputs)
+        self.new_bytes = [sum(p.sizes[s] for s in cs) + p.scratch[o] for o, cs in enumerate(p.creates)]
+        # per op: (size, consumers mask, pinned) of the storages it creates and of those it reads
+        self.created = [[(p.sizes[s], cons[s], s in p.graph_outputs) for s in cs] for cs in p.creates]
+        self.read = [[(p.sizes[s], cons[s], s in p.graph_outputs) for s in rs] for rs in p.reads]
 
     def inplace_applies(self, done: int, o: int) -> bool:
         cand = self.p.inplace[o]
@@ -211,16 +215,21 @@ class _Costs:
 
     def step(self, done: int, resident: int, o: int) -> tuple[int, int]:
         """(live bytes while ``o`` runs, resident bytes after it) given the executed set and its resident bytes."""
-        p = self.p
         after = done | (1 << o)
-        new = sum(p.sizes[s] for s in p.creates[o])
-        shared = p.sizes[p.inplace[o][1]] if self.inplace_applies(done, o) else 0  # type: ignore[index]
-        live = resident + new - shared + p.scratch[o] + (self.unused_inputs if done == 0 else 0)
-        kept = sum(p.sizes[s] for s in p.creates[o] if (self.cons[s] & ~after) or s in p.graph_outputs)
-        freed = sum(
-            p.sizes[s] for s in p.reads[o] if (self.cons[s] & ~after) == 0 and s not in p.graph_outputs
-        )
-        return live, resident + kept - freed
+        live = resident + self.new_bytes[o]
+        if done == 0:
+            live += self.unused_inputs
+        cand = self.p.inplace[o]
+        if cand is not None and self.inplace_applies(done, o):
+            live -= self.p.sizes[cand[1]]
+        res = resident
+        for size, cons, pinned in self.created[o]:
+            if pinned or cons & ~after:
+                res += size
+        for size, cons, pinned in self.read[o]:
+            if not pinned and not cons & ~after:
+                res -= size
+        return live, res
 
 
 def evaluate_order(problem: ScheduleProblem, order: Sequence[int]) -> tuple[int, ...]:
@@ -238,26 +247,37 @@ def evaluate_order(problem: ScheduleProblem, order: Sequence[int]) -> tuple[int,
     return tuple(out)
 
 
-def best_order(problem: ScheduleProblem, *, max_states: int = 4096) -> tuple[list[int], bool]:
+def best_order(problem: ScheduleProblem, *, max_states: int = 1024) -> tuple[list[int], bool]:
     """Local op order with the smallest peak (DP over down-sets; beam of ``max_states`` per level)."""
     n = problem.n_ops
     costs = _Costs(problem)
-    # state -> (peak so far, resident bytes, parent state, op)
-    levels: list[dict[int, tuple[int, int, int, int]]] = [{0: (0, costs.initial, -1, -1)}]
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for o, d in enumerate(problem.deps):
+        for q in range(n):
+            if d >> q & 1:
+                succ[q].append(o)
+    start_ready = sum(1 << o for o in range(n) if problem.deps[o] == 0)
+    # state (executed set) -> (peak so far, resident bytes, parent state, op, ready set)
+    levels: list[dict[int, tuple[int, int, int, int, int]]] = [{0: (0, costs.initial, -1, -1, start_ready)}]
     exact = True
     for _ in range(n):
-        nxt: dict[int, tuple[int, int, int, int]] = {}
-        for done, (peak, resident, _, _) in levels[-1].items():
-            for o in range(n):
-                bit = 1 << o
-                if done & bit or problem.deps[o] & ~done:
-                    continue
-                live, res_after = costs.step(done, resident, o)
-                val = max(peak, live)
+        nxt: dict[int, tuple[int, int, int, int, int]] = {}
+        for done, (peak, resident, _, _, ready) in levels[-1].items():
+            todo = ready
+            while todo:
+                bit = todo & -todo
+                todo ^= bit
+                o = bit.bit_length() - 1
                 key = done | bit
+                live, res_after = costs.step(done, resident, o)
+                val = peak if peak > live else live
                 old = nxt.get(key)
                 if old is None or val < old[0]:
-                    nxt[key] = (val, res_after, done, o)
+                    new_ready = ready ^ bit
+                    for q in succ[o]:
+                        if not problem.deps[q] & ~key:
+                            new_ready |= 1 << q
+                    nxt[key] = (val, res_after, done, o, new_ready)
         if len(nxt) > max_states:
             exact = False
             ranked = sorted(enumerate(nxt.items()), key=lambda e: (e[1][1][0], e[1][1][1], e[0]))
@@ -268,14 +288,14 @@ def best_order(problem: ScheduleProblem, *, max_states: int = 4096) -> tuple[lis
     order: list[int] = []
     state = (1 << n) - 1
     for level in reversed(levels[1:]):
-        _, _, prev, o = level[state]
+        prev, o = level[state][2], level[state][3]
         order.append(o)
         state = prev
     order.reverse()
     return order, exact
 
 
-def schedule_problem(problem: ScheduleProblem, *, reorder: bool = True, max_states: int = 4096) -> Schedule:
+def schedule_problem(problem: ScheduleProblem, *, reorder: bool = True, max_states: int = 1024) -> Schedule:
     """Choose the order (file order when ``reorder`` is False or when it is already optimal)."""
     file_order = list(range(problem.n_ops))
     file_steps = evaluate_order(problem, file_order)
@@ -310,7 +330,7 @@ def schedule_graph(
     *,
     align: int = ALIGN,
     reorder: bool = True,
-    max_states: int = 4096,
+    max_states: int = 1024,
 ) -> Schedule:
     """Execution order of ``graph`` with the smallest peak of live activation bytes (see the module docstring)."""
     problem, _ = build_problem(graph, lowered, align=align)

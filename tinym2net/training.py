@@ -29,8 +29,15 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tinym2net.data.dataset import Dataset, Split
-from tinym2net.distill import DistillConfig, Distiller, make_targets, matched_stages, teacher_targets
-from tinym2net.models.student import StudentConfig, build_student, fold_batchnorm
+from tinym2net.distill import (
+    DistillConfig,
+    Distiller,
+    make_targets,
+    matched_stages,
+    one_hot,
+    teacher_targets,
+)
+from tinym2net.models.student import LOGITS_LAYER, StudentConfig, build_student, fold_batchnorm
 from tinym2net.models.teacher import TeacherConfig, build_teacher
 from tinym2net.quantize import evaluate_tflite, quantize_int8, tflite_weight_bytes
 
@@ -48,6 +55,8 @@ class TrainSettings:
     student_lr: float = 5e-3
     patience: int = 12  # early stopping on val accuracy (restores the best epoch)
     rep_samples: int = 200  # representative samples for int8 calibration
+    mixup_copies: int = 1  # mixed copies of the training set added to it (0: no mixup)
+    mixup_alpha: float = 0.4  # Beta(alpha, alpha) mixing weights
     jit_compile: bool = True  # XLA-compile the train step (tiny models: per-step overhead dominates)
 
     @classmethod
@@ -142,6 +151,32 @@ def _subset(x: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]
     return {n: x[n] for n in names}
 
 
+def mixup_set(
+    x: dict[str, np.ndarray], labels: np.ndarray, copies: int, alpha: float, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The training set plus ``copies`` mixup copies (Zhang et al. 2018).
+
+    Copy ``k`` pairs every sample ``i`` with a random partner ``p(i)`` and a weight
+    ``lam_i ~ Beta(alpha, alpha)`` folded to ``max(lam, 1 - lam)`` (the sample keeps the larger share):
+    ``x' = lam x_i + (1 - lam) x_p(i)`` for every modality alike, labels mixed the same way. The teacher
+    is asked about the mixed samples too, so KD matches the teacher's function between the data points.
+    """
+    if copies <= 0:
+        return x, labels
+    xs = {k: [v] for k, v in x.items()}
+    ys = [labels]
+    n = len(labels)
+    for _ in range(copies):
+        perm = rng.permutation(n)
+        lam = rng.beta(alpha, alpha, n).astype(np.float32)
+        lam = np.maximum(lam, 1.0 - lam)
+        for k, v in x.items():
+            w = lam.reshape((n,) + (1,) * (v.ndim - 1))
+            xs[k].append((w * v + (1.0 - w) * v[perm]).astype(np.float32))
+        ys.append(lam[:, None] * labels + (1.0 - lam[:, None]) * labels[perm])
+    return {k: np.concatenate(v) for k, v in xs.items()}, np.concatenate(ys).astype(np.float32)
+
+
 def fit_model(
     model: keras.Model,
     train: Split,
@@ -159,22 +194,25 @@ def fit_model(
     """Train ``model`` in place with ``config``'s loss; returns (epochs run, best epoch, 1-based)."""
     names = [inp.name for inp in model.inputs]
     stages = stages or []
+    num_classes = int(model.get_layer(LOGITS_LAYER).output.shape[-1])
+    x, labels = mixup_set(_subset(train.x, names), one_hot(train.y, num_classes), settings.mixup_copies,
+                          settings.mixup_alpha, np.random.default_rng(seed))
     targets_out = None
     if config.uses_teacher:
         if teacher is None:
             raise ValueError(f"{config.label} training needs a teacher")
         sizes = [tuple(int(d) for d in model.get_layer(s).output.shape[1:3]) for s in stages]
-        targets_out = teacher_targets(teacher, _subset(train.x, names), stages if config.at else [],
+        targets_out = teacher_targets(teacher, x, stages if config.at else [],
                                       sizes if config.at else [])
-    targets = make_targets(train.y, config, targets_out)
-    n = len(train)
+    targets = make_targets(labels, config, targets_out)
+    n = len(labels)
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((_subset(train.x, names), targets))
+        tf.data.Dataset.from_tensor_slices((x, targets))
         .shuffle(n, seed=seed, reshuffle_each_iteration=True)
         .batch(settings.batch_size)
     )
     val_ds = tf.data.Dataset.from_tensor_slices(
-        (_subset(val.x, names), {"label": val.y.astype(np.int64)})
+        (_subset(val.x, names), {"label": one_hot(val.y, num_classes)})
     ).batch(512)
     steps = epochs * -(-n // settings.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps), alpha=0.02)

@@ -4,6 +4,7 @@
 #include "tm2_fixedpoint.h"
 #include "tm2_conv.h"
 #include "tm2_fc.h"
+#include "tm2_int4.h"
 #include "tm2_pool.h"
 #include "tm2_pad.h"
 #include "tm2_elementwise.h"

@@ -42,7 +42,8 @@ class StudentConfig:
     blocks: int = 2  # depthwise-separable blocks after the stem
     growth: float = 2.0  # channel multiplier per block (block i has round(width * growth**i) channels)
     head_units: int = 24  # hidden units of the fused head (0: logits straight from the concatenation)
-    pool: str = "gap"  # branch output: "gap" (global average pooling) or "flatten" (keeps the layout)
+    pool: str = "gap"  # branch output: "gap" (global average), "max" (global max), "avgmax" (both) or
+    # "flatten" (keeps the layout)
     flatten_channels: int = 4  # "flatten": a 1x1 convolution to this many channels before flattening
     batchnorm: bool = True  # BatchNorm while training; folded away by fold_batchnorm for export
 
@@ -89,10 +90,17 @@ def _branch(inp, modality: str, cfg: StudentConfig, batchnorm: bool):
         x = _conv_bn_relu(x, dw, batchnorm=batchnorm, relu_name=f"{modality}_b{i}_dw_relu")
         pw = layers.Conv2D(cfg.block_channels(i), 1, use_bias=not batchnorm, name=f"{modality}_b{i}_pw")
         x = _conv_bn_relu(x, pw, batchnorm=batchnorm, relu_name=f"{modality}_stage{i}")
-    if cfg.pool == "gap":
-        return layers.GlobalAveragePooling2D(name=f"{modality}_gap")(x)
+    if cfg.pool in ("gap", "max", "avgmax"):
+        pooled = []
+        if cfg.pool in ("gap", "avgmax"):
+            pooled.append(layers.GlobalAveragePooling2D(name=f"{modality}_gap")(x))
+        if cfg.pool in ("max", "avgmax"):
+            # global max pooling as one MAX_POOL_2D window over the whole map (TFLite has no MAX reducer)
+            m = layers.MaxPooling2D(pool_size=tuple(x.shape[1:3]), name=f"{modality}_gmp")(x)
+            pooled.append(layers.Flatten(name=f"{modality}_gmp_flat")(m))
+        return pooled[0] if len(pooled) == 1 else layers.Concatenate(name=f"{modality}_pooled")(pooled)
     if cfg.pool != "flatten":
-        raise ValueError(f"StudentConfig.pool must be 'gap' or 'flatten', not {cfg.pool!r}")
+        raise ValueError(f"StudentConfig.pool must be 'gap', 'max', 'avgmax' or 'flatten', not {cfg.pool!r}")
     red = layers.Conv2D(cfg.flatten_channels, 1, use_bias=not batchnorm, name=f"{modality}_reduce")
     x = _conv_bn_relu(x, red, batchnorm=batchnorm, relu_name=f"{modality}_reduce_relu")
     return layers.Flatten(name=f"{modality}_flatten")(x)

@@ -1,4 +1,4 @@
-"""Lowerings for CONV_2D and DEPTHWISE_CONV_2D (int8), plus helpers shared with FC and pooling.
+"""Lowerings for CONV_2D and DEPTHWISE_CONV_2D (int8 or int4 weights); helpers shared with FC and pooling.
 
 Everything TFLite computes in its Prepare step is computed here at build time, the same way:
 
@@ -43,12 +43,13 @@ def require_int8_activation(op: Operator, t: Tensor | None, role: str) -> Tensor
 
 
 def require_int8_filter(op: Operator, t: Tensor | None, channels: int, axis: int) -> Tensor:
-    """Check a weight tensor: constant, int8, symmetric, one scale or one per output channel along ``axis``."""
+    """Check a weight tensor: constant, int8 or int4 (packed; see :func:`weights_template`), symmetric, one
+    scale or one per output channel along ``axis``."""
     if t is None or not t.is_const:
         raise unsupported(op, "weights are not a constant tensor", "freeze the weights into the model")
-    if t.dtype is not DType.INT8 or t.quant is None:
+    if t.dtype not in (DType.INT8, DType.INT4) or t.quant is None:
         raise unsupported(
-            op, f"weights are {t.dtype.value}, only int8 weights are supported", _REQUANTIZE_FIX
+            op, f"weights are {t.dtype.value}, only int8 or int4 weights are supported", _REQUANTIZE_FIX
         )
     if any(z != 0 for z in t.quant.zero_point):
         raise unsupported(
@@ -62,6 +63,12 @@ def require_int8_filter(op: Operator, t: Tensor | None, channels: int, axis: int
             _REQUANTIZE_FIX,
         )
     return t
+
+
+def weights_template(name: str, w: Tensor) -> str:
+    """Template of an op's kernel: ``ops/<name>.j2`` (int8 weights) or ``ops/<name>_s4.j2`` (int4 weights,
+    read packed from flash by the ``tm2_*_s4`` kernels of ``tm2_int4.h``, with the same parameters)."""
+    return f"ops/{name}_s4.j2" if w.dtype is DType.INT4 else f"ops/{name}.j2"
 
 
 def require_bias(op: Operator, t: Tensor | None, channels: int) -> Tensor | None:
@@ -166,7 +173,7 @@ def _io(op: Operator, graph: Graph) -> tuple[Tensor, Tensor | None, Tensor | Non
 
 @register(OpKind.CONV_2D)
 def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
-    """CONV_2D -> ``tm2_conv2d_s8`` (grouped convolution included: filter_in_c divides in_c)."""
+    """CONV_2D -> ``tm2_conv2d_s8`` / ``_s4`` (grouped convolution included: filter_in_c divides in_c)."""
     opts = op.options
     assert isinstance(opts, Conv2DOptions)
     x, w, b, y = _io(op, graph)
@@ -196,7 +203,7 @@ def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_max": act_max,
     }
     return Lowered(
-        template="ops/conv2d.j2",
+        template=weights_template("conv2d", w),
         params=params,
         const_inputs=(1, 2) if b is not None else (1,),
         consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)],
@@ -205,7 +212,7 @@ def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
 
 @register(OpKind.DEPTHWISE_CONV_2D)
 def lower_depthwise_conv2d(op: Operator, graph: Graph) -> Lowered:
-    """DEPTHWISE_CONV_2D -> ``tm2_depthwise_conv2d_s8``.
+    """DEPTHWISE_CONV_2D -> ``tm2_depthwise_conv2d_s8`` / ``tm2_depthwise_conv2d_s4``.
 
     The depth multiplier is taken from the shapes (out_c / in_c), as TFLite's kernels effectively
     do; the option field is only cross-checked when it is set.
@@ -246,7 +253,7 @@ def lower_depthwise_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_max": act_max,
     }
     return Lowered(
-        template="ops/depthwise_conv2d.j2",
+        template=weights_template("depthwise_conv2d", w),
         params=params,
         const_inputs=(1, 2) if b is not None else (1,),
         consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)],

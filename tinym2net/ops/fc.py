@@ -1,4 +1,4 @@
-"""Lowering for FULLY_CONNECTED (int8 activations, int8 symmetric weights, int32 or no bias).
+"""Lowering for FULLY_CONNECTED (int8 activations, int8 or int4 symmetric weights, int32 or no bias).
 
 The requantisation multiplier follows TFLite's Prepare step exactly:
 
@@ -24,12 +24,13 @@ from .conv import (
     require_int8_activation,
     require_int8_filter,
     unsupported,
+    weights_template,
 )
 
 
 @register(OpKind.FULLY_CONNECTED)
 def lower_fully_connected(op: Operator, graph: Graph) -> Lowered:
-    """FULLY_CONNECTED -> ``tm2_fully_connected_s8``."""
+    """FULLY_CONNECTED -> ``tm2_fully_connected_s8`` / ``tm2_fully_connected_s4`` (int4 weights)."""
     opts = op.options
     assert isinstance(opts, FullyConnectedOptions)
     ins = graph.op_inputs(op)
@@ -74,7 +75,7 @@ def lower_fully_connected(op: Operator, graph: Graph) -> Lowered:
         "single_rounding": int(graph.reference == "litert"),
     }
     return Lowered(
-        template="ops/fully_connected.j2",
+        template=weights_template("fully_connected", w),
         params=params,
         const_inputs=(1, 2) if b is not None else (1,),
         consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)],

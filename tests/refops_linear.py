@@ -59,9 +59,18 @@ def mbqm(x: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return rdbpot(srdhm(x, mult), right)
 
 
-def requantize(acc: np.ndarray, mult, shift, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
+def mbqm_single(x: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """TFLite's int64 MultiplyByQuantizedMultiplier: one rounding, half up, of x * mult / 2**(31 - shift)."""
+    total = 31 - np.asarray(shift, np.int64)
+    prod = np.asarray(x, np.int64) * np.asarray(mult, np.int64)  # |x*m| < 2**62: exact in int64
+    return (prod + (np.int64(1) << (total - 1))) >> total
+
+
+def requantize(
+    acc: np.ndarray, mult, shift, output_offset: int, act_min: int, act_max: int, single_rounding: bool = False
+) -> np.ndarray:
     """int32 accumulators (last axis = channel) -> int8 outputs."""
-    v = mbqm(acc, mult, shift) + output_offset
+    v = (mbqm_single if single_rounding else mbqm)(acc, mult, shift) + output_offset
     return np.clip(v, act_min, act_max).astype(np.int8)
 
 
@@ -185,6 +194,7 @@ def fully_connected(
     output_offset: int,
     act_min: int,
     act_max: int,
+    single_rounding: bool = False,
 ) -> np.ndarray:
     """FullyConnected(PerChannel). x [..., D] (flattened to rows of D), w [O, D] -> [B, O].
 
@@ -195,7 +205,7 @@ def fully_connected(
     acc = wrap_i32(xs @ w.astype(np.int64).T)
     if bias is not None:
         acc = wrap_i32(acc + bias.astype(np.int64))
-    return requantize(acc, mult, shift, output_offset, act_min, act_max)
+    return requantize(acc, mult, shift, output_offset, act_min, act_max, single_rounding)
 
 
 def avg_pool2d(x: np.ndarray, *, k_hw, out_hw, stride, pad, act_min: int, act_max: int) -> np.ndarray:

@@ -296,14 +296,17 @@ def fc_case(rng) -> Case:
         mult, shift = ref.conv_multipliers(in_scale, f_scales, out_scale, o)
     else:
         mult, shift = ref.fc_per_tensor_multiplier(in_scale, f_scales[0], out_scale)
+    reference = "litert" if rng.random() < 0.5 else "tflm"  # LiteRT rounds once, TFLite Micro twice
     expected = ref.fully_connected(
-        x, w, b, mult, shift, input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max
+        x, w, b, mult, shift, input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max,
+        single_rounding=reference == "litert",
     )
     wt = Tensor(1, "w", w.shape, DType.INT8, _q(f_scales, np.zeros(len(f_scales))), w)
     bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, _q(1.0, 0), b)
     xt = _act_tensor(x.shape, in_scale, in_zp)
     yt = _act_tensor((batches, o), out_scale, out_zp)
     op, g = _graph(OpKind.FULLY_CONNECTED, FullyConnectedOptions(act), xt, [wt, bt], yt)
+    g.reference = reference
     params = dict(
         batches=batches,
         accum_depth=d,
@@ -313,8 +316,9 @@ def fc_case(rng) -> Case:
         act_min=act_min,
         act_max=act_max,
         per_channel=int(per_channel),
+        single_rounding=int(reference == "litert"),
     )
-    desc = f"FC x{x.shape} w{w.shape} per_channel={per_channel} {act.value} tiny={tiny} bias={b is not None}"
+    desc = f"FC x{x.shape} w{w.shape} per_channel={per_channel} {reference} {act.value} tiny={tiny} bias={b is not None}"
     return Case(
         OpKind.FULLY_CONNECTED, op, g, x, w, None if b is None else b, expected, params, mult, shift, desc
     )

@@ -36,7 +36,9 @@ def act(i: int, shape: tuple[int, ...], dtype: DType = DType.INT8) -> Tensor:
 
 
 def const(i: int, shape: tuple[int, ...], dtype: DType = DType.INT8) -> Tensor:
-    return Tensor(i, f"c{i}", shape, dtype, data=np.zeros(shape, dtype=np.int32 if dtype is DType.INT32 else np.int8))
+    return Tensor(
+        i, f"c{i}", shape, dtype, data=np.zeros(shape, dtype=np.int32 if dtype is DType.INT32 else np.int8)
+    )
 
 
 def plain(graph: Graph, **per_op: Lowered) -> dict[int, Lowered]:
@@ -73,7 +75,15 @@ def live_by_tensors(graph: Graph, order: tuple[int, ...], scratch: dict[int, int
 
 def two_branch_graph() -> Graph:
     """Two modalities: in0 -> A (1000 B) -> a (16 B); in1 -> B (800 B) -> b (16 B); concat(a, b)."""
-    tensors = [act(0, (64,)), act(1, (64,)), act(2, (1000,)), act(3, (16,)), act(4, (800,)), act(5, (16,)), act(6, (32,))]
+    tensors = [
+        act(0, (64,)),
+        act(1, (64,)),
+        act(2, (1000,)),
+        act(3, (16,)),
+        act(4, (800,)),
+        act(5, (16,)),
+        act(6, (32,)),
+    ]
     ops = [
         Operator(0, OpKind.FULLY_CONNECTED, (0,), (2,)),
         Operator(1, OpKind.FULLY_CONNECTED, (1,), (4,)),
@@ -148,7 +158,9 @@ def test_schedule_peak_is_the_minimum_over_all_topological_orders():
         for perm in itertools.permutations(range(len(g.operators))):
             pos = {k: s for s, k in enumerate(perm)}
             producer = {op.outputs[0]: op.index for op in g.operators}
-            if any(pos[producer[t]] > pos[op.index] for op in g.operators for t in op.inputs if t in producer):
+            if any(
+                pos[producer[t]] > pos[op.index] for op in g.operators for t in op.inputs if t in producer
+            ):
                 continue
             peak = max(live_by_tensors(g, perm, scratch))
             best = peak if best is None else min(best, peak)
@@ -231,7 +243,10 @@ def test_verifier_rejects_broken_plans():
     plan = plan_graph(g, low)
     verify_plan(g, plan)
     cases = [
-        (_bad(plan, offsets={**plan.offsets, 0: plan.offsets[1]}), "alive together and overlap"),  # in vs FC out
+        (
+            _bad(plan, offsets={**plan.offsets, 0: plan.offsets[1]}),
+            "alive together and overlap",
+        ),  # in vs FC out
         (_bad(plan, offsets={**plan.offsets, 2: plan.offsets[2] + 16}), "different offset"),  # alias moved
         (_bad(plan, offsets={**plan.offsets, 3: 8}), "misaligned"),
         (_bad(plan, order=(1, 0, 2)), "before it is written"),
@@ -289,7 +304,13 @@ def small_cnn() -> tuple[Graph, dict[int, Lowered]]:
     from tinym2net.ops.base import ConstArray
 
     low = {
-        0: Lowered("ops/conv2d.j2", {}, const_inputs=(1, 2), consts=[ConstArray("mult", "int32_t", table)], scratch_bytes=54),
+        0: Lowered(
+            "ops/conv2d.j2",
+            {},
+            const_inputs=(1, 2),
+            consts=[ConstArray("mult", "int32_t", table)],
+            scratch_bytes=54,
+        ),
         1: Lowered("ops/dw.j2", {}, const_inputs=(1, 2)),
         2: Lowered("ops/reshape.j2", {}, alias=True),
         3: Lowered("ops/fc.j2", {}, const_inputs=(1, 2)),
@@ -339,8 +360,42 @@ def test_mlperf_models_reach_the_op_by_op_bound(name):
     plan = plan_graph(g, low)
     verify_plan(g, plan)
     bound = max(
-        sum(g.tensor(t).nbytes for t in {t for t in op.inputs + op.outputs if t >= 0 and not g.tensor(t).is_const})
+        sum(
+            g.tensor(t).nbytes
+            for t in {t for t in op.inputs + op.outputs if t >= 0 and not g.tensor(t).is_const}
+        )
         for op in g.operators
     )
     assert plan.arena_bytes <= bound + max((s for _, s in plan.scratch.values()), default=0)
     assert plan.arena_bytes == plan.lower_bound
+
+
+def multi_branch_graph(branches: int, length: int, seed: int) -> Graph:
+    """``branches`` chains of FC layers with random widths, joined by one concatenation."""
+    rng = random.Random(seed)
+    tensors: list[Tensor] = []
+    ops: list[Operator] = []
+    inputs, ends = [], []
+    for _ in range(branches):
+        prev = len(tensors)
+        tensors.append(act(prev, (rng.randint(100, 2000),)))
+        inputs.append(prev)
+        for _ in range(length):
+            t = len(tensors)
+            tensors.append(act(t, (rng.randint(16, 4000),)))
+            ops.append(Operator(len(ops), OpKind.FULLY_CONNECTED, (prev,), (t,)))
+            prev = t
+        ends.append(prev)
+    out = len(tensors)
+    tensors.append(act(out, (100,)))
+    ops.append(Operator(len(ops), OpKind.CONCATENATION, tuple(ends), (out,)))
+    return Graph("branches", tensors, ops, inputs, [out])
+
+
+def test_multi_branch_student_arena_meets_its_peak():
+    g = multi_branch_graph(3, 8, seed=0)
+    plan = plan_graph(g, plain(g))
+    assert plan.schedule_exact
+    assert list(plan.live_bytes) == live_by_tensors(g, plan.order)
+    assert plan.peak_bytes < plan.file_order_peak
+    assert plan.arena_bytes == plan.peak_bytes == plan.lower_bound  # no fragmentation left

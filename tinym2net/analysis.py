@@ -131,10 +131,14 @@ class Analysis:
             f"tables {self.tables_bytes:,} B; {self.macs:,} MACs"
         )
         if self.ram_budget is not None:
-            lines.append(f"RAM budget {self.ram_budget:,} B: {self.ram_left:,} B left for the arena")
+            lines.append(
+                f"RAM budget {self.ram_budget:,} B: the arena takes {self.arena_bytes:,} B, "
+                f"{self.ram_left:,} B remain for stack and runtime"
+            )
         if self.flash_budget is not None:
             lines.append(
-                f"flash budget {self.flash_budget:,} B: {self.flash_left:,} B left after weights and tables"
+                f"flash budget {self.flash_budget:,} B: weights and tables take "
+                f"{self.weights_bytes + self.tables_bytes:,} B, {self.flash_left:,} B remain for code"
             )
         return "\n".join(lines)
 
@@ -180,8 +184,12 @@ def analyze_graph(
             if t not in seen_consts:
                 seen_consts.add(t)
                 weights_total += graph.tensor(t).nbytes
-        table_bytes = sum(int(c.values.nbytes) for c in low.consts) if low is not None else 0
+        extra = low.consts if low is not None else []
+        table_bytes = sum(int(c.values.nbytes) for c in extra if not c.weights)
         tables_total += table_bytes
+        narrowed = sum(int(c.values.nbytes) for c in extra if c.weights)  # e.g. an int4 layer's int16 bias
+        weight_bytes += narrowed
+        weights_total += narrowed
         rows.append(
             LayerRow(
                 step=step,

@@ -130,16 +130,17 @@ def compile(  # noqa: A001
 @click.option("--ram-budget", type=click.IntRange(1), default=None, help="RAM bytes the model may use (default: the board's SRAM).")
 @click.option("--flash-budget", type=click.IntRange(1), default=None, help="Flash bytes the model may use (default: the board's flash).")
 @click.option("--force", is_flag=True, help="Replace an output folder that holds files tinym2net did not write.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (errors still get one line).")
 def build(
     board_name: str, demo: str, data: Path | None, out_dir: Path | None, epochs: int | None, quick: bool,
-    seed: int, ram_budget: int | None, flash_budget: int | None, force: bool,
+    seed: int, ram_budget: int | None, flash_budget: int | None, force: bool, quiet: bool,
 ) -> None:
     """The main job: data -> teacher -> distilled student -> int8 -> C -> firmware -> emulator, verified."""
     from .pipeline import run_build
 
     run_build(
         board_name=board_name, out_dir=out_dir, force=force, seed=seed, demo=demo, data=data, epochs=epochs,
-        quick=quick, ram_budget=ram_budget, flash_budget=flash_budget, progress=_echo_progress(False),
+        quick=quick, ram_budget=ram_budget, flash_budget=flash_budget, progress=_echo_progress(quiet),
     )
 
 

@@ -34,12 +34,17 @@ class Compiled:
                 if t >= 0 and t not in seen:
                     seen.add(t)
                     total += self.graph.tensors[t].nbytes
-        return total
+        return total + sum(c.values.nbytes for lw in self.lowered.values() for c in lw.consts if c.weights)
 
     @property
     def tables_bytes(self) -> int:
         """Bytes of the per-op constant tables (multipliers, shifts, ...)."""
-        return sum(int(c.values.size) * c.values.dtype.itemsize for lw in self.lowered.values() for c in lw.consts)
+        return sum(
+            int(c.values.size) * c.values.dtype.itemsize
+            for lw in self.lowered.values()
+            for c in lw.consts
+            if not c.weights
+        )
 
 
 _IO_DTYPES = {DType.INT8, DType.FLOAT32, DType.INT16, DType.UINT8, DType.INT32}

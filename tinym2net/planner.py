@@ -371,7 +371,7 @@ def solve(
     align: int = ALIGN,
     exact_limit: int = 12,
     max_nodes: int = 200_000,
-    climb_budget: int = 400_000,
+    climb_budget: int = 2_000_000,
     search_only: bool = False,
 ) -> OffsetPlan:
     """Plan offsets (greedy, local search, branch and bound) and say how good the plan is (module docstring).

@@ -36,6 +36,13 @@ static int32_t tm2_dot_s4(const uint8_t *w, size_t start, const int8_t *x, int32
   return acc;
 }
 
+/* Bias of output channel c: int32 array, int16 array, or none (see tm2_int4.h). */
+static inline int32_t tm2_s4_bias(const int32_t *bias, const int16_t *bias16, int32_t c) {
+  if (bias != NULL) return bias[c];
+  if (bias16 != NULL) return (int32_t)bias16[c];
+  return 0;
+}
+
 static inline int8_t tm2_s4_requant(int32_t acc, int32_t mult, int32_t shift, int32_t output_offset,
                                     int32_t act_min, int32_t act_max) {
   const int32_t v = tm2_mbqm(acc, mult, shift) + output_offset;
@@ -43,7 +50,7 @@ static inline int8_t tm2_s4_requant(int32_t acc, int32_t mult, int32_t shift, in
 }
 
 void tm2_conv2d_s4(const tm2_conv_params *p, const int8_t *input, const int8_t *filter_packed, const int32_t *bias,
-                   const int32_t *mult, const int32_t *shift, int8_t *output) {
+                   const int16_t *bias16, const int32_t *mult, const int32_t *shift, int8_t *output) {
   const uint8_t *w = (const uint8_t *)filter_packed;
   const int32_t groups = p->in_c / p->filter_in_c;
   const int32_t filters_per_group = p->out_c / groups;
@@ -69,7 +76,7 @@ void tm2_conv2d_s4(const tm2_conv_params *p, const int8_t *input, const int8_t *
               acc += tm2_dot_s4(w, start, x, p->filter_in_c, p->input_offset);
             }
           }
-          if (bias != NULL) acc += bias[oc];
+          acc += tm2_s4_bias(bias, bias16, oc);
           out[oc] = tm2_s4_requant(acc, mult[oc], shift[oc], p->output_offset, p->act_min, p->act_max);
         }
       }
@@ -116,7 +123,8 @@ static int32_t tm2_dw_s4_one(const tm2_dwconv_params *p, const int8_t *in_b, con
 }
 
 void tm2_depthwise_conv2d_s4(const tm2_dwconv_params *p, const int8_t *input, const int8_t *filter_packed,
-                             const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output) {
+                             const int32_t *bias, const int16_t *bias16, const int32_t *mult, const int32_t *shift,
+                             int8_t *output) {
   const uint8_t *w = (const uint8_t *)filter_packed;
   const int32_t paired = (p->out_c % 2 == 0) ? p->out_c : 0;
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -132,12 +140,12 @@ void tm2_depthwise_conv2d_s4(const tm2_dwconv_params *p, const int8_t *input, co
           tm2_dw_s4_pair(p, in_b, w, iy0, ix0, oc, acc);
           for (int32_t k = 0; k < 2; ++k) {
             const int32_t c = oc + k;
-            const int32_t a = acc[k] + (bias != NULL ? bias[c] : 0);
+            const int32_t a = acc[k] + tm2_s4_bias(bias, bias16, c);
             out[c] = tm2_s4_requant(a, mult[c], shift[c], p->output_offset, p->act_min, p->act_max);
           }
         }
         for (; oc < p->out_c; ++oc) {
-          const int32_t a = tm2_dw_s4_one(p, in_b, w, iy0, ix0, oc) + (bias != NULL ? bias[oc] : 0);
+          const int32_t a = tm2_dw_s4_one(p, in_b, w, iy0, ix0, oc) + tm2_s4_bias(bias, bias16, oc);
           out[oc] = tm2_s4_requant(a, mult[oc], shift[oc], p->output_offset, p->act_min, p->act_max);
         }
       }
@@ -146,14 +154,15 @@ void tm2_depthwise_conv2d_s4(const tm2_dwconv_params *p, const int8_t *input, co
 }
 
 void tm2_fully_connected_s4(const tm2_fc_params *p, const int8_t *input, const int8_t *filter_packed,
-                            const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output) {
+                            const int32_t *bias, const int16_t *bias16, const int32_t *mult, const int32_t *shift,
+                            int8_t *output) {
   const uint8_t *w = (const uint8_t *)filter_packed;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *x = input + (size_t)b * p->accum_depth;
     int8_t *out = output + (size_t)b * p->out_depth;
     for (int32_t o = 0; o < p->out_depth; ++o) {
       int32_t acc = tm2_dot_s4(w, (size_t)o * p->accum_depth, x, p->accum_depth, p->input_offset);
-      if (bias != NULL) acc += bias[o];
+      acc += tm2_s4_bias(bias, bias16, o);
       const int32_t k = p->per_channel ? o : 0;
       const int32_t scaled =
           p->single_rounding ? tm2_mbqm_single(acc, mult[k], shift[k]) : tm2_mbqm(acc, mult[k], shift[k]);

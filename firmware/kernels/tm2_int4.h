@@ -11,7 +11,12 @@
  * is what TFLite's reference interpreter and TFLite Micro compute after unpacking int4 filters to int8:
  *   acc = sum w * (x + input_offset) + bias;  out = clamp(requantise(acc) + output_offset, act_min, act_max).
  * CONV/DEPTHWISE requantise per channel with tm2_mbqm; FC with tm2_mbqm_single when single_rounding is
- * set (LiteRT), tm2_mbqm otherwise (TFLite Micro), per channel or per tensor as p->per_channel says. */
+ * set (LiteRT), tm2_mbqm otherwise (TFLite Micro), per channel or per tensor as p->per_channel says.
+ *
+ * Bias: int4 weights have scales about 18x coarser than int8 ones, so their int32 biases (scale
+ * input_scale * filter_scale) are about 18x smaller and usually fit in int16. The code generator then
+ * stores them as int16 (bias16) and passes bias = NULL; otherwise bias (int32) and bias16 = NULL. Both
+ * NULL: no bias. The value added to the accumulator is the same int32 either way. */
 #ifndef TM2_INT4_H
 #define TM2_INT4_H
 #include <stdint.h>
@@ -23,17 +28,19 @@
 extern "C" {
 #endif
 
-/* CONV_2D with int4 filter [out_c][filter_h][filter_w][filter_in_c] packed two per byte. bias may be NULL. */
+/* CONV_2D with int4 filter [out_c][filter_h][filter_w][filter_in_c] packed two per byte. */
 void tm2_conv2d_s4(const tm2_conv_params *p, const int8_t *input, const int8_t *filter_packed, const int32_t *bias,
-                   const int32_t *mult, const int32_t *shift, int8_t *output);
+                   const int16_t *bias16, const int32_t *mult, const int32_t *shift, int8_t *output);
 
-/* DEPTHWISE_CONV_2D with int4 filter [1][filter_h][filter_w][out_c] packed two per byte. bias may be NULL. */
+/* DEPTHWISE_CONV_2D with int4 filter [1][filter_h][filter_w][out_c] packed two per byte. */
 void tm2_depthwise_conv2d_s4(const tm2_dwconv_params *p, const int8_t *input, const int8_t *filter_packed,
-                             const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output);
+                             const int32_t *bias, const int16_t *bias16, const int32_t *mult, const int32_t *shift,
+                             int8_t *output);
 
-/* FULLY_CONNECTED with int4 filter [out_depth][accum_depth] packed two per byte. bias may be NULL. */
+/* FULLY_CONNECTED with int4 filter [out_depth][accum_depth] packed two per byte. */
 void tm2_fully_connected_s4(const tm2_fc_params *p, const int8_t *input, const int8_t *filter_packed,
-                            const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *output);
+                            const int32_t *bias, const int16_t *bias16, const int32_t *mult, const int32_t *shift,
+                            int8_t *output);
 
 #ifdef __cplusplus
 }

@@ -145,7 +145,7 @@ def _sample_pose(cls: int, n: int, rng: np.random.Generator) -> _Pose:
         twist = _u(rng, -10, 10, n)
         neck = _u(rng, -10, 30, n)
     elif cls == SITTING:
-        pitch = _u(rng, -20, 25, n)
+        pitch = _u(rng, -20, 15, n)
         hip = (90 + pitch)[:, None] + _u(rng, -12, 12, two)
         knee = np.clip(hip + _u(rng, -25, 25, two), 30, 150)  # shins roughly vertical
         shoulder = pitch[:, None] + _u(rng, 0, 70, two)
@@ -153,7 +153,7 @@ def _sample_pose(cls: int, n: int, rng: np.random.Generator) -> _Pose:
         twist = _u(rng, -15, 15, n)
         neck = _u(rng, -10, 35, n)
     elif cls == BENDING:
-        pitch = _u(rng, 70, 105, n)
+        pitch = _u(rng, 75, 110, n)
         hip = pitch[:, None] + _u(rng, -10, 10, two)
         knee = _u(rng, 0, 25, two)
         shoulder = pitch[:, None] + _u(rng, -30, 30, two)
@@ -503,8 +503,8 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
     box_hi[lying, _PILLOW] = pillow_hi[lying]
 
     # body surface temperatures: clothing on torso and legs, skin or sleeves on arms, face/hair
-    torso_t = ambient + u(5.0, 9.0, n)
-    legs_t = ambient + u(3.5, 8.0, n)
+    torso_t = ambient + u(2.5, 9.0, n)
+    legs_t = ambient + u(2.0, 8.0, n)
     arms_t = np.where(rng.random(n) < 0.5, u(31.0, 34.0, n), ambient + u(4.0, 8.0, n))
     head_t = u(31.0, 35.0, n)
     covered = lying & (rng.random(n) < cfg.p_blanket)

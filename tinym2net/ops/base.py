@@ -33,6 +33,9 @@ class ConstArray:
     role: str  # key under which the template finds its C name, e.g. "mult"
     ctype: str  # "int32_t", "int8_t", "float", ...
     values: np.ndarray
+    # True for a model weight stored in another form than its tensor (e.g. an int4 layer's int32 bias kept as
+    # int16): counted in the weights' bytes, not in the per-op tables' bytes.
+    weights: bool = False
 
 
 @dataclass

@@ -71,6 +71,21 @@ def weights_template(name: str, w: Tensor) -> str:
     return f"ops/{name}_s4.j2" if w.dtype is DType.INT4 else f"ops/{name}.j2"
 
 
+def weight_arrays(w: Tensor, b: Tensor | None) -> tuple[tuple[int, ...], list[ConstArray]]:
+    """``Lowered.const_inputs`` for the filter (input 1) and bias (input 2), plus extra arrays.
+
+    The int8 kernels read the int32 bias tensor. The int4 kernels read an int16 copy (role ``bias16``, still
+    counted as weights) when every bias value fits in int16, which is usual: int4 filter scales are about
+    18x coarser than int8 ones, so the integer biases are that much smaller. The values are unchanged.
+    """
+    if b is None:
+        return (1,), []
+    assert b.data is not None
+    if w.dtype is DType.INT4 and int(np.abs(b.data.astype(np.int64)).max(initial=0)) <= 32767:
+        return (1,), [ConstArray("bias16", "int16_t", b.data.astype(np.int16).reshape(-1), weights=True)]
+    return (1, 2), []
+
+
 def require_bias(op: Operator, t: Tensor | None, channels: int) -> Tensor | None:
     """Check an optional bias: constant int32 with one value per output channel."""
     if t is None:
@@ -202,11 +217,12 @@ def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
     }
+    const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("conv2d", w),
         params=params,
-        const_inputs=(1, 2) if b is not None else (1,),
-        consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)],
+        const_inputs=const_inputs,
+        consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift), *extra],
     )
 
 
@@ -252,9 +268,10 @@ def lower_depthwise_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
     }
+    const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("depthwise_conv2d", w),
         params=params,
-        const_inputs=(1, 2) if b is not None else (1,),
-        consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)],
+        const_inputs=const_inputs,
+        consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift), *extra],
     )

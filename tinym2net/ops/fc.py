@@ -24,6 +24,7 @@ from .conv import (
     require_int8_activation,
     require_int8_filter,
     unsupported,
+    weight_arrays,
     weights_template,
 )
 
@@ -74,9 +75,10 @@ def lower_fully_connected(op: Operator, graph: Graph) -> Lowered:
         # LiteRT's reference FULLY_CONNECTED rescales with one int64 rounding, TFLite Micro's with two.
         "single_rounding": int(graph.reference == "litert"),
     }
+    const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("fully_connected", w),
         params=params,
-        const_inputs=(1, 2) if b is not None else (1,),
-        consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)],
+        const_inputs=const_inputs,
+        consts=[ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift), *extra],
     )

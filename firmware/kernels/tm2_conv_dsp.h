@@ -1,0 +1,88 @@
+/* tinym2net int8 convolutions on packed weights: the fast kernels the code generator calls.
+ * Hand-written for tinym2net. C99, no heap, no state. Bit-exact with the reference kernels of
+ * tm2_conv.h (and so with TFLite's ConvPerChannel / DepthwiseConvPerChannel).
+ *
+ * Each function has two bodies chosen at compile time: with the Cortex-M DSP extension
+ * (__ARM_FEATURE_DSP, e.g. Cortex-M4/M7/M33) it uses SIMD multiply-accumulates (SMLAD on pairs of
+ * int16 lanes); otherwise -- or when TM2_PORTABLE is defined -- plain C on the same data layout.
+ *
+ * CONV_2D (tm2_conv2d_s8_packed): im2col + matrix product.
+ *   The K = filter_h * filter_w * in_c taps of an output pixel are gathered into an int16 column
+ *   (input + input_offset; 0 for taps in the padding, which is exactly TFLite's "skip the tap"), four
+ *   pixels at a time, in the scratch buffer (TM2_CONV_PACKED_SCRATCH bytes). Each column is padded
+ *   with zeros to Kp = K rounded up to a multiple of 8. Within every group of four taps the order is
+ *   k0, k2, k1, k3, so one SXTAB16 on a word of four input bytes yields the pair (k0, k2) and one on
+ *   the word rotated by 8 the pair (k1, k3). The column buffer interleaves the four pixels per pair:
+ *   int32 word [pair * 4 + pixel] holds (x[2 pair], x[2 pair + 1]) of that pixel.
+ *   Weights (built by tinym2net/ops/packing.py): output channels in pairs (c, c+1; a missing last
+ *   channel has zero weights), for each pair Kp positions in the column order above, two bytes each:
+ *   (w[c][k], w[c+1][k]). One word then holds (w[c][k_a], w[c+1][k_a], w[c][k_b], w[c+1][k_b]) and
+ *   SXTB16 of it / of it rotated by 8 gives the int16 pairs of channel c / c+1 for SMLAD.
+ *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per pair of taps.
+ *
+ * DEPTHWISE_CONV_2D 3x3 (tm2_depthwise3x3_s8_packed): depth multiplier 1, dilation 1, stride 1 or 2.
+ *   Three input rows are transposed into channel-major int16 rows (input + input_offset, zero columns
+ *   for the left/right padding) in the scratch buffer, so that the taps (x, x+1) of one channel are
+ *   one int16 pair. Weights per channel: the pairs (w0, w1), (w1, w2) of each filter row as int16, six
+ *   words. Out-of-range rows (top/bottom padding) are skipped, as in TFLite.
+ *
+ * Requantisation: tm2_requant.h (one tm2_rq per output channel, mode in the params). */
+#ifndef TM2_CONV_DSP_H
+#define TM2_CONV_DSP_H
+#include <stdint.h>
+
+#include "tm2_requant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  int32_t batches;
+  int32_t in_h, in_w, in_c;
+  int32_t out_h, out_w, out_c;
+  int32_t filter_h, filter_w;
+  int32_t stride_h, stride_w;
+  int32_t dilation_h, dilation_w;
+  int32_t pad_h, pad_w;
+  int32_t input_offset;  /* -input zero point */
+  int32_t output_offset; /* output zero point (used by the generic requantisation modes) */
+  int32_t act_min, act_max;
+  int32_t depth_padded; /* Kp: filter_h * filter_w * in_c rounded up to a multiple of 8 */
+  int32_t rq_mode;      /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
+} tm2_conv_packed_params;
+
+/* Scratch bytes tm2_conv2d_s8_packed needs: four int16 columns of Kp taps. */
+#define TM2_CONV_PACKED_SCRATCH(depth_padded) (8 * (depth_padded))
+
+/* CONV_2D, int8, per-channel. weights: packed as above, ((out_c + 1) / 2) * Kp * 2 bytes; bias: out_c
+ * int32 or NULL; rq: out_c entries; scratch: TM2_CONV_PACKED_SCRATCH bytes, 4-byte aligned. */
+void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int8_t *weights,
+                          const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
+
+typedef struct {
+  int32_t batches;
+  int32_t in_h, in_w, channels;
+  int32_t out_h, out_w;
+  int32_t stride; /* 1 or 2, the same along both axes */
+  int32_t pad_h, pad_w;
+  int32_t input_offset;
+  int32_t output_offset;
+  int32_t act_min, act_max;
+  int32_t row_len; /* int16 elements of one transposed row (even; see tm2_dw3x3_row_len in packing.py) */
+  int32_t rq_mode; /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
+} tm2_dw3x3_packed_params;
+
+/* Scratch bytes tm2_depthwise3x3_s8_packed needs: three transposed rows of every channel and one zero row. */
+#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * (3 * (channels) + 1) * (row_len))
+
+
+/* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, int8, per-channel. weights: channels * 6 int32 words
+ * (the int16 pairs above); bias: channels int32 or NULL; rq: channels entries. */
+void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,72 @@
+/* Per-channel requantisation tables of the packed int8 kernels (tm2_conv_dsp.h, tm2_fc_dsp.h).
+ * Hand-written for tinym2net. Header only, static inline, heap-free.
+ *
+ * Each output channel has one tm2_rq entry (four int32 words), computed at build time by
+ * tinym2net/ops/packing.py. What the words mean depends on the layer's mode:
+ *
+ *   TM2_RQ_DOUBLE  (generic)  out = tm2_mbqm(acc, mult, sh) + output_offset       (sh = TFLite shift)
+ *   TM2_RQ_SINGLE  (generic)  out = tm2_mbqm_single(acc, mult, sh) + output_offset
+ *   TM2_RQ_DOUBLE_FAST        out = (int32)((K + acc * mult - 2^31 [acc < 0]) >> 32) >> sh
+ *   TM2_RQ_SINGLE_FAST        out = (int32)((K + acc * mult) >> 32) >> sh
+ *
+ * with the 64-bit constant K = hi * 2^32 + lo (lo unsigned). The fast forms give bit for bit the
+ * generic result (output offset included) under the conditions the build checks for every channel:
+ *
+ * Double rounding (TFLite's MultiplyByQuantizedMultiplier, right shift e = -shift >= 1):
+ *   v = SaturatingRoundingDoublingHighMul(acc, m) = floor((acc*m + 2^30) / 2^31)   (ties go up; the
+ *       saturating case needs m = INT32_MIN, which never occurs since m > 0);
+ *   RoundingDivideByPOT(v, e) = floor((v + 2^(e-1) - [v < 0]) / 2^e)             (ties away from 0).
+ *   Nested floors of divisions by powers of two merge, and adding a multiple of the outer divisor
+ *   commutes with floor, so  out = floor((acc*m + 2^30 + 2^(30+e) - 2^31 [v<0] + zp 2^(31+e)) / 2^(31+e)).
+ *   With m > 2^30, v < 0 exactly when acc < 0. So K = 2^30 + 2^(30+e) + zp 2^(31+e) and the final
+ *   division is a 64-bit shift by 31 + e = 32 + sh (sh = e - 1). Requires 2^30 < m and 1 <= e <= 22
+ *   (so that |acc*m| + |K| < 2^63).
+ * Single rounding (tm2_mbqm_single, total shift t = 31 - shift >= 32):
+ *   out = floor((acc*m + 2^(t-1) + zp 2^t) / 2^t), K = 2^(t-1) + zp 2^t, sh = t - 32; requires t <= 54.
+ * Channels that meet none of this (left shifts, m = 2^30, huge shifts) make the layer use the generic form. */
+#ifndef TM2_REQUANT_H
+#define TM2_REQUANT_H
+#include <stdint.h>
+
+#include "tm2_fixedpoint.h"
+
+#define TM2_RQ_DOUBLE 0
+#define TM2_RQ_DOUBLE_FAST 1
+#define TM2_RQ_SINGLE 2
+#define TM2_RQ_SINGLE_FAST 3
+
+typedef struct {
+  int32_t mult; /* Q31 significand m */
+  int32_t hi;   /* fast forms: high word of K; generic forms: unused */
+  uint32_t lo;  /* fast forms: low word of K; generic forms: unused */
+  int32_t sh;   /* fast forms: final right shift; generic forms: TFLite's shift */
+} tm2_rq;
+
+static inline int32_t tm2_rq_double_fast(int32_t acc, const tm2_rq *q) {
+  int64_t k = (int64_t)(((uint64_t)(uint32_t)q->hi << 32) | q->lo);
+  k += (int64_t)acc * q->mult;
+  k -= (int64_t)((uint32_t)acc >> 31) << 31;
+  return (int32_t)(k >> 32) >> q->sh;
+}
+
+static inline int32_t tm2_rq_single_fast(int32_t acc, const tm2_rq *q) {
+  int64_t k = (int64_t)(((uint64_t)(uint32_t)q->hi << 32) | q->lo);
+  k += (int64_t)acc * q->mult;
+  return (int32_t)(k >> 32) >> q->sh;
+}
+
+/* acc -> requantised value plus output offset (not yet clamped), in any of the four modes. */
+static inline int32_t tm2_rq_apply(int32_t acc, const tm2_rq *q, int32_t mode, int32_t output_offset) {
+  switch (mode) {
+    case TM2_RQ_DOUBLE_FAST:
+      return tm2_rq_double_fast(acc, q);
+    case TM2_RQ_SINGLE_FAST:
+      return tm2_rq_single_fast(acc, q);
+    case TM2_RQ_SINGLE:
+      return tm2_mbqm_single(acc, q->mult, q->sh) + output_offset;
+    default:
+      return tm2_mbqm(acc, q->mult, q->sh) + output_offset;
+  }
+}
+
+#endif

@@ -196,6 +196,39 @@ def analyze(model: Path, board_name: str, ram_budget: int | None, flash_budget: 
         click.echo(f"{label:<6} {used:>10,} B of {cap:>10,} B ({100 * used / cap:5.1f}%)  {state}   (linked image, stack included)")
 
 
+@cli.command()
+@click.option("--demo", type=click.Choice(["posture", "avdigits"]), default="posture", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Your data: a CSV manifest (docs/data_manifest.md).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--epochs", type=click.IntRange(1, 10000), default=None)
+@click.option("--quick", is_flag=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--force", is_flag=True)
+def train(demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, seed: int, force: bool) -> None:
+    """Train teacher and students (KD + attention transfer); write student.keras, model.tflite (int8), a report."""
+    from .stages import run_train
+
+    rep = run_train(demo=demo, data=data, out_dir=out_dir, epochs=epochs, quick=quick, seed=seed, force=force, progress=_echo_progress(False))
+    click.echo(f"wrote {out_dir}: student int8 accuracy {100 * rep['student_int8_accuracy']:.2f} % on {rep['demo']}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--demo", type=click.Choice(["posture", "avdigits"]), default="posture", show_default=True, help="Representative/test data.")
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Your data: a CSV manifest.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output .tflite file.")
+@click.option("--bits", type=click.Choice(["8", "4", "auto"]), default="8", show_default=True, help="Weight bits (auto: per layer against --flash-budget).")
+@click.option("--flash-budget", type=click.IntRange(1), default=None)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--quick", is_flag=True)
+def quantize(model: Path, demo: str, data: Path | None, out: Path, bits: str, flash_budget: int | None, seed: int, quick: bool) -> None:
+    """Quantise a Keras MODEL (.keras) to a full-integer .tflite with a representative dataset."""
+    from .stages import run_quantize
+
+    rep = run_quantize(model=model, demo=demo, data=data, out=out, bits=bits, flash_budget=flash_budget, seed=seed, quick=quick, progress=_echo_progress(False))
+    click.echo(f"wrote {out} ({rep['tflite_bytes']} B): accuracy {100 * rep['int8_accuracy']:.2f} % (LiteRT reference kernels)")
+
+
 def _read_model(path: Path) -> bytes:
     from .errors import ModelError
 

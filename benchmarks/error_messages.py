@@ -106,6 +106,7 @@ def fc_model(
     act_type: int = TensorType.INT8,
     w_type: int = TensorType.INT8,
     w_zero_point: int = 0,
+    w_scale: float = 0.05,
     batch: int = 1,
     opcode: int = OP_FULLY_CONNECTED,
     version: int = 4,
@@ -116,7 +117,8 @@ def fc_model(
     features: int = 5,
     units: int = 3,
 ) -> bytes:
-    """input_x[batch, features] -> FULLY_CONNECTED(weights_w, bias_b) -> output_y[batch, units] (-> extra op)."""
+    """input_x[batch, features] -> FULLY_CONNECTED(weights_w, bias_b) -> output_y[batch, units]
+    (-> ``extra_op``(output_y, output_y) -> extra_z)."""
     b = TFLiteBuilder()
     floating = act_type == TensorType.FLOAT32
     act_q = {} if floating else {"scale": [0.1], "zero_point": [128 if act_type == TensorType.UINT8 else 0]}
@@ -126,15 +128,23 @@ def fc_model(
         bias_data, bias_type, bias_q = np.zeros(units, "<f4").tobytes(), TensorType.FLOAT32, {}
     else:
         w_data = rng.integers(-127, 128, (units, features), dtype=np.int8).tobytes()
-        w_q = {"scale": [0.05], "zero_point": [w_zero_point]}
-        bias_data, bias_type, bias_q = np.arange(units, dtype="<i4").tobytes(), TensorType.INT32, {"scale": [0.005]}
+        w_q = {"scale": [w_scale], "zero_point": [w_zero_point]}
+        bias_data, bias_type, bias_q = (
+            np.arange(units, dtype="<i4").tobytes(),
+            TensorType.INT32,
+            {"scale": [0.005]},
+        )
     x = b.add_tensor("input_x", (batch, features), act_type, **act_q)
     w = b.add_tensor("weights_w", (units, features), w_type, data=w_data, **w_q)
     bias = b.add_tensor("bias_b", (units,), bias_type, data=bias_data, **bias_q)
     y = b.add_tensor("output_y", (batch, units), act_type, **act_q)
     plain = custom is None
     b.add_operator(
-        opcode, [x, w, bias], [y], version=version, custom_code=custom,
+        opcode,
+        [x, w, bias],
+        [y],
+        version=version,
+        custom_code=custom,
         options_type=BuiltinOptions.FullyConnectedOptions if plain else 0,
         options=_fc_options(activation) if plain else None,
     )
@@ -196,7 +206,9 @@ exec sleep 120
 """
 
 
-def tool_farm(work: Path, *, drop: tuple[str, ...] = (), replace: dict[str, str] | None = None) -> dict[str, str]:
+def tool_farm(
+    work: Path, *, drop: tuple[str, ...] = (), replace: dict[str, str] | None = None
+) -> dict[str, str]:
     """A ``PATH`` of one folder holding links to every program on the current PATH except ``drop``;
     ``replace`` maps program names to shell scripts written in their place."""
     farm = work / "bin"
@@ -228,7 +240,9 @@ def _check_without(tool: str) -> Callable[[Path], Invocation]:
 
 def _check_hanging(work: Path) -> Invocation:
     env = tool_farm(work, replace={"qemu-system-arm": HANGING_EMULATOR})
-    return Invocation(["check", str(mlperf("ad01_int8")), "--json", "--inputs", "1", "--timeout", "2"], env=env)
+    return Invocation(
+        ["check", str(mlperf("ad01_int8")), "--json", "--inputs", "1", "--timeout", "2"], env=env
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +283,8 @@ def _build_with_manifest(rows: list[str], files: dict[str, bytes]) -> Callable[[
             (data / name).write_bytes(blob)
         (data / "manifest.csv").write_text("\n".join(rows) + "\n")
         out = work / "out"
-        return Invocation(["build", "--data", str(data / "manifest.csv"), "--quick", "--out", str(out)], out=out)
+        argv = ["build", "--data", str(data / "manifest.csv"), "--quick", "--quiet", "--out", str(out)]
+        return Invocation(argv, out=out)
 
     return setup
 
@@ -282,21 +297,25 @@ def _npy(shape: tuple[int, ...], seed: int) -> bytes:
     return buf.getvalue()
 
 
-_GOOD_NPY = {f"s{i}.npy": _npy((4, 4, 1), i) for i in range(8)}
-_GOOD_ROWS = [f"s{i}.npy,{'ab'[i % 2]}" for i in range(8)]
+_GOOD_NPY = {f"s{i}.npy": _npy((4, 4, 1), i) for i in range(40)}
+_GOOD_ROWS = [f"s{i}.npy,{'ab'[i % 2]}" for i in range(40)]
 
 
 def _foreign_out(work: Path) -> Invocation:
     out = work / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("my notes")
-    return Invocation(["compile", str(mlperf("ad01_int8")), "--out", str(out)], keep={"notes.txt": "my notes"}, out=out)
+    return Invocation(
+        ["compile", str(mlperf("ad01_int8")), "--out", str(out)], keep={"notes.txt": "my notes"}, out=out
+    )
 
 
 def _out_is_file(work: Path) -> Invocation:
     out = work / "afile"
     out.write_text("not a folder")
-    return Invocation(["compile", str(mlperf("ad01_int8")), "--out", str(out)], keep={"": "not a folder"}, out=out)
+    return Invocation(
+        ["compile", str(mlperf("ad01_int8")), "--out", str(out)], keep={"": "not a folder"}, out=out
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,161 +324,267 @@ def _out_is_file(work: Path) -> Invocation:
 
 CASES: tuple[Case, ...] = (
     # model files
-    Case("missing", "model file missing", lambda w: _compile(w / "absent.tflite", w), ("absent.tflite", "does not exist")),
+    Case(
+        "missing",
+        "model file missing",
+        lambda w: _compile(w / "absent.tflite", w),
+        ("absent.tflite", "does not exist"),
+    ),
     Case("folder", "model path is a folder", lambda w: _compile(w, w), ("is a folder", ".tflite")),
     Case("empty", "empty file", _compile_bytes("empty.tflite", lambda: b""), ("is empty", "TFLiteConverter")),
     Case(
-        "text", "not a flatbuffer (text)", _compile_bytes("notes.tflite", lambda: b"just some text\n" * 10),
+        "text",
+        "not a flatbuffer (text)",
+        _compile_bytes("notes.tflite", lambda: b"just some text\n" * 10),
         ("not a TFLite flatbuffer", "TFL3"),
     ),
     Case(
-        "keras_h5", "a Keras .h5 file renamed", _compile_bytes("model.tflite", lambda: b"\x89HDF\r\n\x1a\n" + bytes(200)),
+        "keras_h5",
+        "a Keras .h5 file renamed",
+        _compile_bytes("model.tflite", lambda: b"\x89HDF\r\n\x1a\n" + bytes(200)),
         ("not a TFLite flatbuffer", "Keras .h5"),
     ),
     Case(
-        "random", "random bytes", _compile_bytes("random.tflite", lambda: _random_bytes(4096, 1)),
+        "random",
+        "random bytes",
+        _compile_bytes("random.tflite", lambda: _random_bytes(4096, 1)),
         ("not a TFLite flatbuffer",),
     ),
     Case(
-        "random_tfl3", "random bytes with the TFL3 identifier",
+        "random_tfl3",
+        "random bytes with the TFL3 identifier",
         _compile_bytes("random.tflite", lambda: _random_bytes(4096, 2, b"\x10\x00\x00\x00TFL3")),
         ("corrupt or truncated", "re-export"),
     ),
     Case(
-        "truncated", "truncated model (first 20000 bytes of kws)",
+        "truncated",
+        "truncated model (first 20000 bytes of kws)",
         _compile_bytes("kws_cut.tflite", lambda: mlperf("kws_ref_model").read_bytes()[:20000]),
-        ("kws_cut", "corrupt or truncated"), needs_mlperf=True,
+        ("kws_cut", "corrupt or truncated"),
+        needs_mlperf=True,
     ),
     # numeric types and quantisation
     Case(
-        "float", "float model", _compile_bytes("float.tflite", lambda: fc_model(act_type=TensorType.FLOAT32, w_type=TensorType.FLOAT32)),
+        "float",
+        "float model",
+        _compile_bytes(
+            "float.tflite", lambda: fc_model(act_type=TensorType.FLOAT32, w_type=TensorType.FLOAT32)
+        ),
         ("is a float model", "representative_dataset", "TFLITE_BUILTINS_INT8", "tinym2net quantize"),
     ),
     Case(
-        "dynamic_range", "dynamic-range (hybrid) model",
+        "dynamic_range",
+        "dynamic-range (hybrid) model",
         _compile_bytes("hybrid.tflite", lambda: fc_model(act_type=TensorType.FLOAT32)),
         ("dynamic-range (hybrid)", "'weights_w'", "representative_dataset"),
     ),
     Case(
-        "int16", "per-tensor int16 activations (16x8)", _compile_bytes("a16.tflite", lambda: fc_model(act_type=TensorType.INT16)),
+        "int16",
+        "per-tensor int16 activations (16x8)",
+        _compile_bytes("a16.tflite", lambda: fc_model(act_type=TensorType.INT16)),
         ("int16 activations", "'input_x'", "TFLITE_BUILTINS_INT8"),
     ),
     Case(
-        "uint8", "legacy uint8 quantisation", _compile_bytes("u8.tflite", lambda: fc_model(act_type=TensorType.UINT8)),
+        "uint8",
+        "legacy uint8 quantisation",
+        _compile_bytes("u8.tflite", lambda: fc_model(act_type=TensorType.UINT8)),
         ("uint8", "'input_x'"),
     ),
     Case(
-        "asymmetric", "asymmetric weights (zero point 3)", _compile_bytes("asym.tflite", lambda: fc_model(w_zero_point=3)),
+        "asymmetric",
+        "asymmetric weights (zero point 3)",
+        _compile_bytes("asym.tflite", lambda: fc_model(w_zero_point=3)),
         ("asymmetric weights 'weights_w'", "zero point 3", "operator 0"),
+    ),
+    Case(
+        "extreme_scale",
+        "absurd weight scale (1e30; found by the fuzzer)",
+        _compile_bytes("scale.tflite", lambda: fc_model(w_scale=1e30)),
+        ("operator 0 (FULLY_CONNECTED", "rescale multiplier", "left shift", "quantisation scales"),
     ),
     # operators
     Case(
-        "unsupported_op", "unsupported op (SUB)", _compile_bytes("sub.tflite", lambda: fc_model(extra_op=OP_SUB)),
+        "unsupported_op",
+        "unsupported op (SUB)",
+        _compile_bytes("sub.tflite", lambda: fc_model(extra_op=OP_SUB)),
         ("operator 1", "SUB", "'output_y'", "'extra_z'", "supported ops"),
     ),
     Case(
-        "custom_op", "custom op", _compile_bytes("custom.tflite", lambda: fc_model(opcode=OP_CUSTOM, custom="MyFancyOp")),
+        "custom_op",
+        "custom op",
+        _compile_bytes("custom.tflite", lambda: fc_model(opcode=OP_CUSTOM, custom="MyFancyOp")),
         ("custom op 'MyFancyOp'", "operator 0", "'weights_w'"),
     ),
     Case(
-        "op_version", "op version newer than supported", _compile_bytes("v99.tflite", lambda: fc_model(version=99)),
+        "op_version",
+        "op version newer than supported",
+        _compile_bytes("v99.tflite", lambda: fc_model(version=99)),
         ("op version 99", "FULLY_CONNECTED", "operator 0"),
     ),
     Case(
-        "activation", "unsupported fused activation (TANH)", _compile_bytes("tanh.tflite", lambda: fc_model(activation=4)),
+        "activation",
+        "unsupported fused activation (TANH)",
+        _compile_bytes("tanh.tflite", lambda: fc_model(activation=4)),
         ("fused activation TANH", "operator 0", "relu6"),
     ),
     Case(
-        "control_flow", "control flow (WHILE, 3 subgraphs)",
+        "control_flow",
+        "control flow (WHILE, 3 subgraphs)",
         _compile_bytes("while.tflite", lambda: fc_model(extra_op=OP_WHILE, extra_subgraphs=2)),
         ("3 subgraphs", "WHILE", "operator 1"),
     ),
-    Case("batch", "batch size 2", _compile_bytes("b2.tflite", lambda: fc_model(batch=2)), ("batch size 2", "batch-1")),
+    Case(
+        "batch",
+        "batch size 2",
+        _compile_bytes("b2.tflite", lambda: fc_model(batch=2)),
+        ("batch size 2", "batch-1"),
+    ),
     # memory budgets
     Case(
-        "ram_board", "activations larger than the board's RAM",
+        "ram_board",
+        "activations larger than the board's RAM",
         _compile_bytes("wide_add.tflite", lambda: add_model(300_000)),
         ("B of RAM", "peak at operator 0 (ADD", "board nano33's SRAM is 262144 B", "--board"),
     ),
     Case(
-        "flash_board", "weights larger than the board's flash",
+        "flash_board",
+        "weights larger than the board's flash",
         _compile_bytes("big_fc.tflite", lambda: fc_model(features=1100, units=1000)),
-        ("1100000", "B of flash", "board nano33's flash is 1048576 B"),
+        ("B of flash (weights 11", "board nano33's flash is 1048576 B"),
     ),
     Case(
-        "ram_budget", "arena + stack over --ram-budget", lambda w: _compile(mlperf("kws_ref_model"), w, "--ram-budget", "20000"),
-        ("kws_ref_model", "24192 B of RAM", "tensor arena 16000 B", "peak at operator", "--ram-budget is 20000 B"),
+        "ram_budget",
+        "arena + stack over --ram-budget",
+        lambda w: _compile(mlperf("kws_ref_model"), w, "--ram-budget", "12000"),
+        (
+            "kws_ref_model",
+            "B of RAM (tensor arena",
+            "peak at operator",
+            "8192 B stack",
+            "--ram-budget is 12000 B",
+        ),
         needs_mlperf=True,
     ),
     Case(
-        "flash_budget", "weights over --flash-budget",
+        "flash_budget",
+        "weights over --flash-budget",
         lambda w: _compile(mlperf("ad01_int8"), w, "--flash-budget", "100000"),
-        ("ad01_int8", "B of flash", "--flash-budget is 100000 B"), needs_mlperf=True,
+        ("ad01_int8", "B of flash", "--flash-budget is 100000 B"),
+        needs_mlperf=True,
     ),
     # boards
     Case(
-        "unknown_board", "unknown board", lambda w: _compile(mlperf("ad01_int8"), w, "--board", "nosuchboard"),
-        ("unknown board 'nosuchboard'", "nano33", "mps2_an385"), needs_mlperf=True,
+        "unknown_board",
+        "unknown board",
+        lambda w: _compile(mlperf("ad01_int8"), w, "--board", "nosuchboard"),
+        ("unknown board 'nosuchboard'", "nano33", "mps2_an385"),
+        needs_mlperf=True,
     ),
     Case(
-        "board_missing_file", "board file not found",
+        "board_missing_file",
+        "board file not found",
         lambda w: _compile(mlperf("ad01_int8"), w, "--board", str(w / "mine.toml")),
-        ("mine.toml", "not found"), needs_mlperf=True,
+        ("mine.toml", "not found"),
+        needs_mlperf=True,
     ),
     Case(
-        "board_field", "board file: field of the wrong type", _broken_board_field,
-        ("myboard.toml", "memory.sram_bytes", "must be an integer"), needs_mlperf=True,
+        "board_field",
+        "board file: field of the wrong type",
+        _broken_board_field,
+        ("myboard.toml", "memory.sram_bytes", "must be an integer"),
+        needs_mlperf=True,
     ),
     Case(
-        "board_core", "board file: unknown core", _broken_board_core,
-        ("myboard.toml", "'core'", "cortex-m99", "supported cores"), needs_mlperf=True,
+        "board_core",
+        "board file: unknown core",
+        _broken_board_core,
+        ("myboard.toml", "'core'", "cortex-m99", "supported cores"),
+        needs_mlperf=True,
     ),
     Case(
-        "board_toml", "board file: TOML syntax error", _broken_board_toml,
-        ("myboard.toml", "not valid TOML"), needs_mlperf=True,
+        "board_toml",
+        "board file: TOML syntax error",
+        _broken_board_toml,
+        ("myboard.toml", "not valid TOML"),
+        needs_mlperf=True,
     ),
     # data (tinym2net build --data manifest.csv)
     Case(
-        "data_missing_file", "data manifest names a missing file",
+        "data_missing_file",
+        "data manifest names a missing file",
         _build_with_manifest(["image,label", *_GOOD_ROWS[:5], "absent.npy,a", *_GOOD_ROWS[5:]], _GOOD_NPY),
-        ("manifest.csv", "row", "absent.npy"),
+        ("manifest.csv line 7", "absent.npy"),
     ),
     Case(
-        "data_bad_file", "data file unreadable (not a .npy)",
-        _build_with_manifest(["image,label", *_GOOD_ROWS[:3], "junk.npy,b", *_GOOD_ROWS[3:]], {**_GOOD_NPY, "junk.npy": b"garbage"}),
-        ("manifest.csv", "row", "junk.npy"),
+        "data_bad_file",
+        "data file unreadable (not a .npy)",
+        _build_with_manifest(
+            ["image,label", *_GOOD_ROWS[:3], "junk.npy,b", *_GOOD_ROWS[3:]],
+            {**_GOOD_NPY, "junk.npy": b"garbage"},
+        ),
+        ("manifest.csv line 5", "junk.npy"),
     ),
     Case(
-        "data_no_label", "data manifest without a label column",
+        "data_no_label",
+        "data manifest without a label column",
         _build_with_manifest(["image,klass", *_GOOD_ROWS], _GOOD_NPY),
         ("manifest.csv", "label"),
     ),
     # output folders
-    Case("foreign_out", "--out folder holds someone else's files", _foreign_out, ("mine", "--force"), exit_code=2, needs_mlperf=True),
-    Case("out_is_file", "--out is a file", _out_is_file, ("afile", "not a folder"), exit_code=2, needs_mlperf=True),
-    # usage
     Case(
-        "bad_option", "unknown option", lambda w: Invocation(["compile", "m.tflite", "--outt", str(w / "o")]),
-        ("No such option", "--outt"), exit_code=2,
+        "foreign_out",
+        "--out folder holds someone else's files",
+        _foreign_out,
+        ("mine", "--force"),
+        exit_code=2,
+        needs_mlperf=True,
     ),
     Case(
-        "bad_value", "option value out of range", lambda w: Invocation(["check", "m.tflite", "--inputs", "0"]),
-        ("--inputs", "0"), exit_code=2,
+        "out_is_file",
+        "--out is a file",
+        _out_is_file,
+        ("afile", "not a folder"),
+        exit_code=2,
+        needs_mlperf=True,
+    ),
+    # usage
+    Case(
+        "bad_option",
+        "unknown option",
+        lambda w: Invocation(["compile", "m.tflite", "--outt", str(w / "o")]),
+        ("No such option", "--outt"),
+        exit_code=2,
+    ),
+    Case(
+        "bad_value",
+        "option value out of range",
+        lambda w: Invocation(["check", "m.tflite", "--inputs", "0"]),
+        ("--inputs", "0"),
+        exit_code=2,
     ),
     # tools
     Case(
-        "no_cross_compiler", "cross compiler missing", _check_without("arm-none-eabi-gcc"),
+        "no_cross_compiler",
+        "cross compiler missing",
+        _check_without("arm-none-eabi-gcc"),
         ("arm-none-eabi-gcc not found", "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
         needs_mlperf=True,
     ),
     Case(
-        "no_emulator", "emulator missing", _check_without("qemu-system-arm"),
-        ("qemu-system-arm not found", "sudo apt-get install qemu-system-arm"), needs_mlperf=True,
+        "no_emulator",
+        "emulator missing",
+        _check_without("qemu-system-arm"),
+        ("qemu-system-arm not found", "sudo apt-get install qemu-system-arm"),
+        needs_mlperf=True,
     ),
     Case(
-        "hang", "emulator hangs (stand-in qemu that never exits)", _check_hanging,
+        "hang",
+        "emulator hangs (stand-in qemu that never exits)",
+        _check_hanging,
         ("did not finish within 2 s", "last output: tm2: model loaded, waiting for the first sample"),
-        tools=("arm-none-eabi-gcc",), needs_mlperf=True, firmware=True,
+        tools=("arm-none-eabi-gcc",),
+        needs_mlperf=True,
+        firmware=True,
     ),
 )
 
@@ -483,7 +608,12 @@ def run_case(case: Case, work: Path, *, timeout_s: float = 600) -> Outcome:
     inv = case.setup(work)
     proc = subprocess.run(
         [sys.executable, "-m", "tinym2net.cli", *inv.argv],
-        cwd=work, env=cli_env(inv.env), capture_output=True, text=True, timeout=timeout_s, check=False,
+        cwd=work,
+        env=cli_env(inv.env),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
     )
     return Outcome(case, inv, proc.returncode, proc.stdout, proc.stderr, work)
 
@@ -495,7 +625,11 @@ def leftovers(inv: Invocation) -> list[str]:
         return []
     problems = []
     parent = inv.out.parent
-    temps = [p.name for p in parent.iterdir() if p.name.startswith(f".{inv.out.name}.")] if parent.is_dir() else []
+    temps = (
+        [p.name for p in parent.iterdir() if p.name.startswith(f".{inv.out.name}.")]
+        if parent.is_dir()
+        else []
+    )
     problems += [f"temporary folder {t} left" for t in temps]
     if inv.keep:
         for name, text in inv.keep.items():
@@ -548,12 +682,18 @@ def main(argv: list[str] | None = None) -> int:
             problems = leftovers(o.invocation)
         lines = o.stderr.count("\n")
         ok = (
-            o.returncode == case.exit_code and lines == 1 and "Traceback" not in o.stderr
-            and all(f in o.stderr for f in case.expect) and not problems
+            o.returncode == case.exit_code
+            and lines == 1
+            and "Traceback" not in o.stderr
+            and all(f in o.stderr for f in case.expect)
+            and not problems
         )
         bad += not ok
         if not ok:
-            print(f"UNEXPECTED {case.key}: exit {o.returncode}, {lines} stderr lines, {problems}", file=sys.stderr)
+            print(
+                f"UNEXPECTED {case.key}: exit {o.returncode}, {lines} stderr lines, {problems}",
+                file=sys.stderr,
+            )
         outcomes.append(o)
     print(markdown_table(outcomes))
     if args.fuzz_cases:

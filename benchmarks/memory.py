@@ -2,8 +2,11 @@
 
 For each ``.tflite`` model in the folder (default: /work/shared/benchmarks/mlperf_tiny) it prints
 
-* ``ours``: ``MemoryPlan.arena_bytes`` from :func:`tinym2net.memory_plan.plan_graph` (scheduled order,
-  exact offsets; scratch included), with the plan's max-load lower bound and the file-order peak;
+* ``ours``: ``MemoryPlan.arena_bytes`` from :func:`tinym2net.memory_plan.plan_graph` with the default
+  in-place policy (scheduled order, exact offsets, in-place convolutions where they lower the arena;
+  scratch included), with the plan's max-load lower bound and the number of ops run in place;
+* ``apart``: the same plan with no convolution in place (``inplace="none"``): what the planner reaches
+  when every op's inputs and outputs stay apart;
 * ``op-by-op``: max over operators of the bytes of its activation inputs + outputs (the bound the issue
   quotes: no plan that keeps each op's inputs and outputs apart can go below it);
 * ``TFLM``: the smallest ``arena_size`` with which ``tflite_micro.runtime.Interpreter.from_bytes``
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     head = (
-        f"{'model':<24} {'ours':>8} {'bound':>8} {'file-ord':>8} {'op-by-op':>9} {'TFLM':>8} "
+        f"{'model':<24} {'ours':>8} {'bound':>8} {'in-pl':>5} {'apart':>8} {'op-by-op':>9} {'TFLM':>8} "
         f"{'ours/TFLM':>9} {'plan s':>6}  issue(TFLM, op-by-op)"
     )
     print(head)
@@ -182,12 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         plan = plan_graph(graph, lowered)
         dt = time.perf_counter() - t0
+        apart = plan_graph(graph, lowered, inplace="none")
         bound = op_by_op_bound(graph)
         tflm = None if args.no_tflm else tflm_min_arena(path.read_bytes())
         ratio = f"{plan.arena_bytes / tflm:.3f}" if tflm else "-"
         anchor = ANCHORS.get(path.stem)
         print(
-            f"{path.stem:<24} {plan.arena_bytes:>8,} {plan.lower_bound:>8,} {plan.file_order_peak:>8,} {bound:>9,} "
+            f"{path.stem:<24} {plan.arena_bytes:>8,} {plan.lower_bound:>8,} {len(plan.overlap_ops):>5} "
+            f"{apart.arena_bytes:>8,} {bound:>9,} "
             f"{(f'{tflm:,}' if tflm else '-'):>8} {ratio:>9} {dt:>6.2f}  {anchor if anchor else ''}"
         )
         rows.append(
@@ -197,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                 "lower_bound": plan.lower_bound,
                 "peak_live_bytes": plan.peak_bytes,
                 "file_order_peak": plan.file_order_peak,
+                "inplace_ops": sorted(plan.inplace_ops),
+                "overlap_ops": sorted(plan.overlap_ops),
+                "arena_bytes_apart": apart.arena_bytes,
                 "offsets_optimal": plan.offsets_optimal,
                 "schedule_exact": plan.schedule_exact,
                 "op_by_op_bound": bound,

@@ -38,9 +38,11 @@ from tinym2net.ir import (
 )
 from tinym2net.ops import conv as _conv  # noqa: F401  (registers lowerings)
 from tinym2net.ops import fc as _fc  # noqa: F401
+from tinym2net.ops import packing as _packing
 from tinym2net.ops import pad as _pad  # noqa: F401
 from tinym2net.ops import pool as _pool  # noqa: F401
 from tinym2net.ops.base import Lowered, OpContext, lower
+from tinym2net.ops.inplace import without_offer
 
 SOURCES = [KERNELS / f for f in ("tm2_conv.c", "tm2_fc.c", "tm2_pool.c", "tm2_pad.c")]
 STRUCTS = {
@@ -390,7 +392,7 @@ N_CASES = 150
 
 
 def _check_case(lib, case: Case) -> None:
-    lw = lower(case.op, case.graph)
+    lw = without_offer(lower(case.op, case.graph))
     assert lw.params == case.expect_params, case.desc
     if case.expect_mult is not None:
         consts = {c.role: c.values for c in lw.consts}
@@ -436,7 +438,7 @@ def test_avg_pool_rounds_half_away_from_zero(lib):
         [],
         _act_tensor((1, 1, 4, 1), 0.1, 0),
     )
-    got = run_kernel(lib, OpKind.AVERAGE_POOL_2D, lower(op, g), x, out_shape=(1, 1, 4, 1))
+    got = run_kernel(lib, OpKind.AVERAGE_POOL_2D, without_offer(lower(op, g)), x, out_shape=(1, 1, 4, 1))
     assert got.reshape(-1).tolist() == [-2, 2, -1, 1]
     np.testing.assert_array_equal(
         ref.avg_pool2d(x, k_hw=(1, 2), out_hw=(1, 4), stride=(1, 2), pad=(0, 0), act_min=-128, act_max=127),
@@ -450,7 +452,7 @@ def test_avg_pool_rounds_half_away_from_zero(lib):
         [],
         _act_tensor((1, 1, 1, 1), 0.1, 0),
     )
-    assert run_kernel(lib, OpKind.AVERAGE_POOL_2D, lower(op, g), x3, out_shape=(1, 1, 1, 1)).item() == -1
+    assert run_kernel(lib, OpKind.AVERAGE_POOL_2D, without_offer(lower(op, g)), x3, out_shape=(1, 1, 1, 1)).item() == -1
 
 
 def test_avg_pool_same_padding_counts_only_inside_taps(lib):
@@ -462,7 +464,7 @@ def test_avg_pool_same_padding_counts_only_inside_taps(lib):
         [],
         _act_tensor((1, 2, 2, 1), 0.1, 0),
     )
-    got = run_kernel(lib, OpKind.AVERAGE_POOL_2D, lower(op, g), x, out_shape=(1, 2, 2, 1))
+    got = run_kernel(lib, OpKind.AVERAGE_POOL_2D, without_offer(lower(op, g)), x, out_shape=(1, 2, 2, 1))
     assert np.all(got == 100)  # a count including padding would give 44
 
 
@@ -473,7 +475,7 @@ def test_conv_same_padding_skips_taps_instead_of_using_zero_point(lib):
     xt, yt = _act_tensor(x.shape, 1.0, -5), _act_tensor((1, 1, 1, 1), 1.0, 0)
     wt = Tensor(1, "w", w.shape, DType.INT8, _q(1.0, 0), w)
     op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), xt, [wt, None], yt)
-    lw = lower(op, g)
+    lw = without_offer(lower(op, g))
     assert lw.const_inputs == (1,)
     assert run_kernel(lib, OpKind.CONV_2D, lw, x, w, None, (1, 1, 1, 1)).item() == 15
 
@@ -492,7 +494,7 @@ def test_fc_per_tensor_multiplier_uses_float32_product():
             w = np.ones((2, 4), np.int8)
             wt = Tensor(1, "w", w.shape, DType.INT8, _q(b, 0), w)
             op, g = _graph(OpKind.FULLY_CONNECTED, FullyConnectedOptions(), xt, [wt], yt)
-            consts = {k.role: k.values for k in lower(op, g).consts}
+            consts = {k.role: k.values for k in without_offer(lower(op, g)).consts}
             m, s = ref.fc_per_tensor_multiplier(a, b, c)
             assert (consts["mult"].tolist(), consts["shift"].tolist()) == (m.tolist(), s.tolist())
     assert found > 0
@@ -507,7 +509,7 @@ def test_kernels_reject_what_they_cannot_run():
         wt = Tensor(1, "w", w.shape, DType.INT8, _q(**wq), w)
         op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), x, [wt, None], y)
         with pytest.raises(UnsupportedOpError) as e:
-            lower(op, g)
+            without_offer(lower(op, g))
         msg = str(e.value)
         assert msg.startswith("operator 0 (CONV_2D):") and "\n" not in msg
         return msg
@@ -519,23 +521,23 @@ def test_kernels_reject_what_they_cannot_run():
     wt = Tensor(1, "w", w.shape, DType.INT8, _q(0.1, 0), w)
     op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), x16, [wt, None], y)
     with pytest.raises(UnsupportedOpError, match="int16"):
-        lower(op, g)
+        without_offer(lower(op, g))
 
     op, g = _graph(
         OpKind.MAX_POOL_2D, Pool2DOptions(Padding.VALID, 1, 1, 1, 1), x, [], _act_tensor(x.shape, 0.2, 0)
     )
     with pytest.raises(UnsupportedOpError, match="requantise"):
-        lower(op, g)
+        without_offer(lower(op, g))
 
     pads = Tensor(1, "p", (4, 2), DType.INT32, None, np.array([[0, 0], [-1, 0], [0, 0], [0, 0]], np.int32))
     op, g = _graph(OpKind.PAD, NoOptions(), x, [pads], _act_tensor((1, 3, 4, 2), 0.1, 0))
     with pytest.raises(UnsupportedOpError, match="negative"):
-        lower(op, g)
+        without_offer(lower(op, g))
 
     # Output shape inconsistent with the padding arithmetic.
     op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.VALID, 1, 1), x, [wt, None], y)
     with pytest.raises(UnsupportedOpError, match="does not match"):
-        lower(op, g)
+        without_offer(lower(op, g))
 
 
 # ---------------------------------------------------------------- templates
@@ -568,7 +570,7 @@ def test_templates_render_to_c_that_computes_the_reference(tmp_path):
     for kind, make in MAKERS.items():
         for _ in range(3):
             case = make(rng)
-            lw = lower(case.op, case.graph)
+            lw = without_offer(lower(case.op, case.graph))
             oid = f"op{k}"
             k += 1
             decls.append(arr(f"{oid}_in", "int8_t", case.x, const=False))
@@ -896,7 +898,7 @@ def test_litert_reference_interpreter_anchor(lib, litert_runs, kind):
         for op in g.operators:
             if op.kind is not kind:
                 continue
-            lw = lower(op, g)
+            lw = without_offer(lower(op, g))
             x = values[op.inputs[0]]
             w = (
                 g.tensors[op.inputs[1]].data
@@ -920,3 +922,10 @@ def test_litert_reference_interpreter_anchor(lib, litert_runs, kind):
             checked += 1
     assert checked >= 1, f"no {kind.value} op in the anchor models"
     assert ANCHOR_FEATURES[kind] <= seen, f"anchor models miss {ANCHOR_FEATURES[kind] - seen}"
+
+
+@pytest.fixture(autouse=True)
+def _portable_lowering(monkeypatch):
+    """These tests check the portable reference kernels and their own lowering: switch off the packed DSP
+    layouts (tested in tests/test_dsp_kernels.py) for the duration of each test."""
+    monkeypatch.setattr(_packing, "PACKED", False)

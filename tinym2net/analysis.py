@@ -18,6 +18,8 @@ shape/axis constants that are folded into code do not count. ``table_bytes`` is 
 multipliers, shifts, lookup tables) from its lowering. Totals count each constant tensor once even when
 several ops read it. ``live_bytes`` is the plan's live activation bytes while that op runs (aligned
 storages alive at that step plus the op's scratch), so its maximum over rows is the plan's peak.
+``inplace`` (the table's "memory" column) marks an op that writes its output over its dying input
+(element-wise, or an in-place convolution whose scratch is then the band ring; see docs/memory.md).
 """
 
 from __future__ import annotations
@@ -114,7 +116,10 @@ class Analysis:
 
     def format_table(self) -> str:
         """Plain-text table, one line per layer, then the totals (and the budget when known)."""
-        head = f"{'step':>4} {'op':>4} {'kind':<18} {'in':<22} {'out':<16} {'MACs':>11} {'weights':>8} {'live':>8} {'scratch':>7}"
+        head = (
+            f"{'step':>4} {'op':>4} {'kind':<18} {'in':<22} {'out':<16} {'MACs':>11} {'weights':>8} {'live':>8} "
+            f"{'scratch':>7} memory"
+        )
         lines = [head, "-" * len(head)]
         for r in self.rows:
             ins = ",".join("x".join(map(str, s)) for s in r.input_shapes)
@@ -122,7 +127,8 @@ class Analysis:
             mark = "*" if r.step == self.peak_step else " "
             lines.append(
                 f"{r.step:>4} {r.op_index:>4} {r.op:<18} {ins:<22} {outs:<16} {r.macs:>11,} {r.weight_bytes:>8,} "
-                f"{r.live_bytes:>8,}{mark}{r.scratch_bytes:>7,}"
+                f"{r.live_bytes:>8,}{mark}{r.scratch_bytes:>7,} {'in place' if r.inplace else 'alias' if r.alias else ''}"
+                .rstrip()
             )
         lines.append("-" * len(head))
         lines.append(

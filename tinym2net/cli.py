@@ -10,6 +10,7 @@ import json
 import re
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def check(
     res = check_model(
         model, board, inputs=n_inputs, seed=seed, keep_dir=keep, progress=_echo_progress(as_json),
         ram_budget=ram_budget, flash_budget=flash_budget, stack_bytes=stack_bytes, timeout_s=timeout_s,
+        count=True,
     )
     if as_json:
         click.echo(json.dumps(res.to_json(), sort_keys=True))
@@ -254,10 +256,15 @@ def _raise_terminated(signum: int, frame) -> None:  # noqa: ARG001
     raise Terminated(signum)
 
 
-def _install_signal_handlers() -> None:
+def _install_signal_handlers() -> dict[int, object]:
+    """Turn SIGTERM / SIGHUP into :class:`Terminated` (where nobody else handles them); returns the old handlers."""
+    old: dict[int, object] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return old  # signal handlers can only be set from the main thread
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) is signal.SIG_DFL:
-            signal.signal(sig, _raise_terminated)
+            old[sig] = signal.signal(sig, _raise_terminated)
+    return old
 
 
 def _one_line(text: str) -> str:
@@ -281,7 +288,15 @@ def main(argv: list[str] | None = None) -> None:
     70 an internal error (a bug), 128 + N when stopped by signal N (130 for Ctrl-C).
     """
     args = sys.argv[1:] if argv is None else list(argv)
-    _install_signal_handlers()
+    old_handlers = _install_signal_handlers()
+    try:
+        _run(args)
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _run(args: list[str]) -> None:
     try:
         try:
             with cli.make_context("tinym2net", args) as ctx:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from . import ops  # noqa: F401  (registers every lowering)
 from .errors import ModelError
-from .ir import DType, Graph
+from .ir import DType, Graph, Operator
 from .memory_plan import MemoryPlan, plan_graph
 from .ops.base import Lowered, lower
+from .quantmath import RescaleRangeError
 
 
 @dataclass
@@ -55,6 +56,18 @@ def compile_graph(graph: Graph, model_bytes: bytes) -> Compiled:
         t = graph.tensors[idx]
         if t.dtype not in _IO_DTYPES:
             raise ModelError(f"graph input/output {t.name!r} has type {t.dtype.value}, which tinym2net cannot pass in or out")
-    lowered = {op.index: lower(op, graph) for op in graph.operators}
+    lowered = {op.index: _lower(op, graph) for op in graph.operators}
     plan = plan_graph(graph, lowered)
     return Compiled(graph, lowered, plan, hashlib.sha256(model_bytes).hexdigest())
+
+
+def _lower(op: Operator, graph: Graph) -> Lowered:
+    """``lower`` with the operator named in a rescale-range error (absurd scales, see quantmath)."""
+    try:
+        return lower(op, graph)
+    except RescaleRangeError as exc:
+        out = graph.tensors[op.outputs[0]].name.split(";")[0]
+        raise ModelError(
+            f"model '{graph.name}': operator {op.index} ({op.kind.value} -> '{out}') {exc}: its quantisation "
+            "scales are corrupt or extreme; re-export it with tf.lite.TFLiteConverter"
+        ) from None

@@ -49,7 +49,7 @@ def _pid_running(pid: int) -> bool:
 
 
 def remove_stale_temporaries(dest: Path) -> list[Path]:
-    """Remove ``.<name>.tmp-<pid>-*`` / ``.<name>.old-<pid>-*`` siblings of ``dest`` left by dead processes."""
+    """Remove ``.<name>.tmp-<pid>-*`` / ``.<name>.old-<pid>-*`` siblings of ``dest`` whose process is gone."""
     removed: list[Path] = []
     if not dest.parent.is_dir():
         return removed

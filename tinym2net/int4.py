@@ -85,7 +85,8 @@ def requantize_int4(graph: Graph, *, ops: Collection[int] | None = None) -> Grap
     Per weighted op: real weights ``r = s8 * q8``; new scale ``s4 = float32(max|r| / 7)`` per output channel
     (CONV axis 0, DEPTHWISE axis 3) or per tensor (FULLY_CONNECTED); ``q4 = clip(round(r / s4), -7, 7)``.
     The bias (scale ``s_in * s8``) becomes ``round(q_b * s_in * s8 / (s_in * s4))`` with scale
-    ``float32(s_in * s4)`` per channel, which TFLite checks against ``input_scale * filter_scale``.
+    ``float32(s_in * s4)`` (per channel like the weights), which TFLite checks against
+    ``input_scale * filter_scale``.
     Ops whose weight or bias tensor is shared with another op are left int8.
     """
     tensors = list(graph.tensors)
@@ -132,10 +133,10 @@ def requantize_int4(graph: Graph, *, ops: Collection[int] | None = None) -> Grap
             ratio = np.array([s_in * o for o in old]) / new_bias_scale
             qb = _round_half_away(b.data.astype(np.float64).reshape(-1) * ratio)
             qb = np.clip(qb, -(2**31), 2**31 - 1).astype(np.int32).reshape(b.data.shape)
+            # per-tensor weights get a per-tensor bias: LiteRT reads a multi-scale tensor's scale as 0
+            kept = new_bias_scale if axis is not None else new_bias_scale[:1]
             tensors[b.index] = replace(
-                b,
-                data=qb,
-                quant=QuantParams(tuple(float(s) for s in new_bias_scale), (0,) * out_c, 0),
+                b, data=qb, quant=QuantParams(tuple(float(s) for s in kept), (0,) * len(kept), 0)
             )
     return replace(graph, tensors=tensors)
 
@@ -158,7 +159,7 @@ def requantize_tflite_int4(model: bytes, *, name: str = "model", ops: Collection
 class WeightedLayer:
     """One weighted op of a float model, as ai-edge-quantizer names it."""
 
-    index: int  # operator index in subgraph 0 (the same in the quantised model when no ops are added)
+    index: int  # operator index in the float model's subgraph 0 (the quantiser may insert ops: match by scope)
     kind: OpKind
     scope: str  # ai-edge-quantizer's op scope: output tensor names joined by ";" plus a trailing ";"
     weight_elements: int
@@ -176,10 +177,25 @@ def _tf():
     return tf
 
 
+def with_batch_one(model):
+    """The same functional Keras model (same layer classes, weights copied) with every input's batch size
+    fixed to 1, as the firmware runs it. Shapes are then static, so e.g. ``Flatten`` converts to a RESHAPE
+    with a constant shape instead of SHAPE / STRIDED_SLICE / PACK ops on the batch dimension."""
+    _tf()
+    import keras
+
+    inputs = [
+        keras.Input(batch_shape=(1, *t.shape[1:]), name=t.name.split(":")[0], dtype=t.dtype) for t in model.inputs
+    ]
+    one = keras.models.clone_model(model, input_tensors=inputs)
+    one.set_weights(model.get_weights())
+    return one
+
+
 def float_tflite(model) -> bytes:
-    """A Keras model converted to a float32 ``.tflite`` (the input of :func:`quantize_int4`)."""
+    """A Keras model converted to a float32 ``.tflite`` with batch size 1 (the input of :func:`quantize_int4`)."""
     tf = _tf()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(with_batch_one(model))
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         return bytes(converter.convert())
@@ -288,7 +304,28 @@ def quantize_int4(
     q = _quantizer(float_model, int4)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         result = q.quantize(calibration, enable_progress_report=False, enable_progress_bar=False)
-    return bytes(result.quantized_model)
+    return _fill_deprecated_opcodes(bytes(result.quantized_model))
+
+
+def _fill_deprecated_opcodes(model: bytes) -> bytes:
+    """Set every operator code's ``deprecated_builtin_code`` to ``min(builtin_code, 127)``, as the TFLite
+    converter does.
+
+    ai-edge-quantizer writes the operator codes it adds (QUANTIZE, for requantising activations) with
+    ``builtin_code`` only. TFLite reads ``max(builtin_code, deprecated_builtin_code)``, but the ``tflite``
+    package's ``BuiltinCode()`` accessor (which tinym2net's importer uses) returns the deprecated field for
+    codes below 127, i.e. 0 = ADD for such an op.
+    """
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    changed = False
+    for oc in m.operatorCodes:
+        want = min(int(oc.builtinCode), 127)
+        if int(oc.deprecatedBuiltinCode) != want:
+            oc.deprecatedBuiltinCode = want
+            changed = True
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(m)) if changed else model
 
 
 def split_samples(x: Mapping[str, np.ndarray], names: Sequence[str], count: int) -> list[dict[str, np.ndarray]]:
@@ -448,8 +485,15 @@ def init_ranges(qat, x: Mapping[str, np.ndarray], batch_size: int = 64) -> None:
         qat({k: x[k][start : start + batch_size] for k in names}, training=True)
 
 
-def _name_inputs_like_keras(model: bytes) -> bytes:
-    """Give the graph inputs the names a plain conversion gives them (``serving_default_<input>:0``).
+# LiteRT's reference op resolver (BUILTIN_REF, the reference tinym2net checks against) registers
+# DEPTHWISE_CONV_2D versions 1-6 only, while the converter marks an int4 DEPTHWISE_CONV_2D as version 7;
+# the reference kernel itself runs int4 filters (ai-edge-quantizer's models keep version 1 and run).
+_REF_MAX_VERSION = {OpKind.DEPTHWISE_CONV_2D: 6}
+
+
+def _tidy_converted(model: bytes) -> bytes:
+    """Give the graph inputs the names a plain conversion gives them (``serving_default_<input>:0``) and
+    cap op versions at what LiteRT's reference resolver registers (:data:`_REF_MAX_VERSION`).
 
     In a fake-quantised graph the converter names each input tensor after the fake-quant node that reads
     it; :mod:`tinym2net.quantize` (and users) find inputs by Keras Input name. The signature still maps
@@ -461,27 +505,31 @@ def _name_inputs_like_keras(model: bytes) -> bytes:
     from .importer.tflite_writer import write_tflite
 
     m = tflite.Model.GetRootAsModel(model, 0)
-    if m.SignatureDefsLength() == 0:
-        return model
-    sig = m.SignatureDefs(0)
-    names = {sig.Inputs(i).TensorIndex(): sig.Inputs(i).Name().decode() for i in range(sig.InputsLength())}
+    names: dict[int, str] = {}
+    if m.SignatureDefsLength() > 0:
+        sig = m.SignatureDefs(0)
+        names = {sig.Inputs(i).TensorIndex(): sig.Inputs(i).Name().decode() for i in range(sig.InputsLength())}
     graph = parse_tflite(model, name="qat")
     tensors = list(graph.tensors)
     for idx, name in names.items():
         tensors[idx] = replace(tensors[idx], name=f"serving_default_{name}:0")
-    return write_tflite(replace(graph, tensors=tensors), description="tinym2net int4 QAT")
+    ops = [
+        replace(op, version=min(op.version, _REF_MAX_VERSION[op.kind])) if op.kind in _REF_MAX_VERSION else op
+        for op in graph.operators
+    ]
+    return write_tflite(replace(graph, tensors=tensors, operators=ops), description="tinym2net int4 QAT")
 
 
 def convert_qat(qat) -> bytes:
-    """The fully fake-quantised clone -> ``.tflite`` with INT4 weights and int8 activations and I/O."""
+    """The fully fake-quantised clone -> ``.tflite`` with INT4 weights and int8 activations and I/O (batch 1)."""
     tf = _tf()
-    converter = tf.lite.TFLiteConverter.from_keras_model(qat)
+    converter = tf.lite.TFLiteConverter.from_keras_model(with_batch_one(qat))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        return _name_inputs_like_keras(bytes(converter.convert()))
+        return _tidy_converted(bytes(converter.convert()))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,17 @@ whose lifetimes share a step must get disjoint byte ranges; buffers that never c
 Every offset is a multiple of ``align`` and every buffer occupies ``align``-rounded bytes, so the arena size
 is ``max(offset + aligned size)``. This is the *dynamic storage allocation* problem, NP-hard in general.
 
+Tied buffers
+------------
+``solve(..., ties=...)`` also takes groups of buffers that must share one offset (their lifetimes must not
+meet): an in-place chain whose bytes change from step to step. Each group is placed as one *item* whose
+height at a step is the size of its member alive then. Two items i, j alive together then need
+``o_i + h(i|j) <= o_j`` or ``o_j + h(j|i) <= o_i``, where ``h(i|j)`` is the largest part of i alive at a step
+where j is alive (for two plain buffers, their sizes), and everything below works on items with these
+pair-dependent heights: the greedy scans the forbidden open intervals ``(o_j - h(i|j), o_j + h(j|i))``,
+the bounds sum the parts alive at each step, and pushing items down in offset order still never breaks a
+constraint, so the branch and bound stays exact.
+
 Lower bound
 -----------
 At any step the buffers alive then must be stacked without overlap, so the arena is at least the largest
@@ -117,69 +128,101 @@ def check_offsets(buffers: Sequence[Buffer], offsets: Sequence[int], *, align: i
 
 
 # ---------------------------------------------------------------------------------------------------------
-# components
+# items: buffers tied to one offset
 
 
-def _components(buffers: Sequence[Buffer]) -> list[list[int]]:
-    """Indices of non-empty buffers grouped into time-connected components (each sorted by index)."""
-    order = sorted((i for i, b in enumerate(buffers) if b.size > 0), key=lambda i: (buffers[i].first, i))
+# One placement unit: the (aligned size, first, last) parts of one buffer, or of buffers tied together.
+_Parts = tuple[tuple[int, int, int], ...]
+# Per item, the items alive with it: (j, h_ij, h_ji): item i must end h_ij bytes below j's offset or start
+# h_ji bytes above it (the largest parts of i, resp. j, alive at a common step).
+_Conflicts = list[list[tuple[int, int, int]]]
+
+
+def _pair_heights(a: _Parts, b: _Parts) -> tuple[int, int]:
+    hab = hba = 0
+    for sa, fa, la in a:
+        for sb, fb, lb in b:
+            if not (la < fb or lb < fa):
+                hab = max(hab, sa)
+                hba = max(hba, sb)
+    return hab, hba
+
+
+def _conflicts(items: Sequence[_Parts]) -> _Conflicts:
+    """For each item, the items alive at some common step, with the pair's heights (sweep over spans)."""
+    n = len(items)
+    firsts = [min(f for _, f, _ in p) for p in items]
+    lasts = [max(last for _, _, last in p) for p in items]
+    out: _Conflicts = [[] for _ in range(n)]
+    by_start = sorted(range(n), key=lambda i: (firsts[i], i))
+    for a, i in enumerate(by_start):
+        for j in by_start[a + 1 :]:
+            if firsts[j] > lasts[i]:
+                break
+            hij, hji = _pair_heights(items[i], items[j])
+            if hij and hji:
+                out[i].append((j, hij, hji))
+                out[j].append((i, hji, hij))
+    return out
+
+
+def _components(items: Sequence[_Parts]) -> list[list[int]]:
+    """Indices of items grouped into time-connected components (each sorted by index)."""
+    span = [(min(f for _, f, _ in p), max(last for _, _, last in p)) for p in items]
+    order = sorted(range(len(items)), key=lambda i: (span[i][0], i))
     comps: list[list[int]] = []
     reach = None
     for i in order:
-        b = buffers[i]
-        if reach is None or b.first > reach:
+        first, last = span[i]
+        if reach is None or first > reach:
             comps.append([])
-            reach = b.last
+            reach = last
         comps[-1].append(i)
-        reach = max(reach, b.last)
+        reach = max(reach, last)
     return [sorted(c) for c in comps]
+
+
+def _load(items: Sequence[_Parts]) -> int:
+    best = 0
+    for t in {f for p in items for _, f, _ in p}:
+        best = max(best, sum(s for p in items for s, f, last in p if f <= t <= last))
+    return best
 
 
 # ---------------------------------------------------------------------------------------------------------
 # greedy
 
 
-def _conflicts(firsts: list[int], lasts: list[int]) -> list[list[int]]:
-    """For each buffer, the buffers alive at some common step (sweep over start times)."""
-    n = len(firsts)
-    out: list[list[int]] = [[] for _ in range(n)]
-    by_start = sorted(range(n), key=lambda i: (firsts[i], i))
-    for a, i in enumerate(by_start):
-        for j in by_start[a + 1 :]:
-            if firsts[j] > lasts[i]:
-                break
-            out[i].append(j)
-            out[j].append(i)
-    return out
+def _greedy(sizes: list[int], conflicts: _Conflicts, order: list[int], best_fit: bool) -> tuple[list[int], int]:
+    """Place items in ``order`` into gaps among placed conflicting items; (offsets, arena).
 
-
-def _greedy(
-    sizes: list[int], conflicts: list[list[int]], order: list[int], best_fit: bool
-) -> tuple[list[int], int]:
-    """Place buffers in ``order`` into gaps among placed conflicting buffers; (offsets, arena)."""
+    Item i may go at offset o when, for every placed j it conflicts with, o <= o_j - h_ij or
+    o >= o_j + h_ji: the forbidden offsets are the open intervals (o_j - h_ij, o_j + h_ji). Scanning
+    them by their lower end, the cursor is feasible whenever it is at or below the next lower end; best
+    fit takes the feasible cursor with the least slack to that end (for plain buffers: the tightest gap).
+    """
     offsets = [-1] * len(sizes)
     height = 0
     for i in order:
-        occupied = sorted((offsets[j], offsets[j] + sizes[j]) for j in conflicts[i] if offsets[j] >= 0)
-        size = sizes[i]
+        blocked = sorted((offsets[j] - hij, offsets[j] + hji) for j, hij, hji in conflicts[i] if offsets[j] >= 0)
         cursor = 0
         chosen = -1
-        best_gap = -1
-        for start, end in occupied:
-            gap = start - cursor
-            if gap >= size:
+        best_slack = -1
+        for lo, hi in blocked:
+            slack = lo - cursor
+            if slack >= 0:
                 if not best_fit:
                     chosen = cursor
                     break
-                if best_gap < 0 or gap < best_gap:
-                    best_gap, chosen = gap, cursor
-            if end > cursor:
-                cursor = end
+                if best_slack < 0 or slack < best_slack:
+                    best_slack, chosen = slack, cursor
+            if hi > cursor:
+                cursor = hi
         if chosen < 0:
             chosen = cursor
         offsets[i] = chosen
-        if chosen + size > height:
-            height = chosen + size
+        if chosen + sizes[i] > height:
+            height = chosen + sizes[i]
     return offsets, height
 
 
@@ -188,7 +231,7 @@ def _height(sizes: list[int], offsets: list[int]) -> int:
 
 
 def _best_greedy(
-    sizes: list[int], firsts: list[int], lasts: list[int], conflicts: list[list[int]]
+    sizes: list[int], firsts: list[int], lasts: list[int], conflicts: _Conflicts
 ) -> tuple[list[int], list[int], int]:
     """Best of the greedy variants: (offsets, the priority order that gave them, arena)."""
     idx = list(range(len(sizes)))
@@ -210,9 +253,9 @@ def _best_greedy(
 
 
 def _hill_climb(
-    sizes: list[int], conflicts: list[list[int]], order: list[int], height: int, lower_bound: int, budget: int
+    sizes: list[int], conflicts: _Conflicts, order: list[int], height: int, lower_bound: int, budget: int
 ) -> tuple[list[int] | None, int]:
-    """Local search over priority orders (move one buffer elsewhere in the order, re-run best-fit greedy,
+    """Local search over priority orders (move one item elsewhere in the order, re-run best-fit greedy,
     keep the move unless the arena grows). ``budget`` counts conflict-list entries visited, so large
     problems get fewer iterations. Seeded, hence deterministic. Returns (better offsets or None, arena)."""
     n = len(order)
@@ -243,51 +286,44 @@ def _hill_climb(
 class _Search:
     """Branch and bound over canonical placement orders (see the module docstring)."""
 
-    def __init__(
-        self, sizes: list[int], firsts: list[int], lasts: list[int], lower_bound: int, max_nodes: int
-    ):
-        self.n = n = len(sizes)
-        self.sizes, self.firsts, self.lasts = sizes, firsts, lasts
+    def __init__(self, items: Sequence[_Parts], conflicts: _Conflicts, lower_bound: int, max_nodes: int):
+        self.n = n = len(items)
+        self.sizes = [max(s for s, _, _ in p) for p in items]
         self.lower_bound = lower_bound
         self.max_nodes = max_nodes
         self.nodes = 0
         self.exhausted = False  # node budget ran out
-        self.conflicts = [
-            [j for j in range(n) if j != i and not (lasts[j] < firsts[i] or lasts[i] < firsts[j])]
-            for i in range(n)
+        self.conflicts = conflicts
+        points = sorted({f for p in items for _, f, _ in p})
+        # per item: (point, bytes of the item alive at that point)
+        self.covers = [
+            [(k, s) for k, t in enumerate(points) for s, f, last in p if f <= t <= last] for p in items
         ]
-        points = sorted(set(firsts))
-        self.points = points
-        self.covers = [[p for p, t in enumerate(points) if firsts[i] <= t <= lasts[i]] for i in range(n)]
         self.unplaced_load = [0] * len(points)
         for i in range(n):
-            for p in self.covers[i]:
-                self.unplaced_load[p] += sizes[i]
-        # twins: an earlier buffer with the same (size, first, last) must be placed first
-        key_first: dict[tuple[int, int, int], int] = {}
+            for k, s in self.covers[i]:
+                self.unplaced_load[k] += s
+        # twins: an earlier item with the same parts must be placed first
+        key_first: dict[_Parts, int] = {}
         self.twin_before = [-1] * n
-        for i in range(n):
-            k = (sizes[i], firsts[i], lasts[i])
-            if k in key_first:
-                self.twin_before[i] = key_first[k]
-            key_first[k] = i
+        for i, p in enumerate(items):
+            if p in key_first:
+                self.twin_before[i] = key_first[p]
+            key_first[p] = i
         self.offsets = [-1] * n
         self.best_h = 0
         self.best_offsets: list[int] = []
 
     def lowest_fit(self, i: int, start: int) -> int:
-        occ = sorted(
-            (self.offsets[j], self.offsets[j] + self.sizes[j])
-            for j in self.conflicts[i]
-            if self.offsets[j] >= 0
+        blocked = sorted(
+            (self.offsets[j] - hij, self.offsets[j] + hji) for j, hij, hji in self.conflicts[i] if self.offsets[j] >= 0
         )
         off = start
-        size = self.sizes[i]
-        for s, e in occ:
-            if off + size <= s:
+        for lo, hi in blocked:
+            if off <= lo:
                 break
-            if e > off:
-                off = e
+            if hi > off:
+                off = hi
         return off
 
     def _bound(self, last_off: int, height: int) -> int:
@@ -296,13 +332,13 @@ class _Search:
         for j in range(self.n):
             off = self.offsets[j]
             if off >= 0:
-                part = off + self.sizes[j] - max(off, last_off)
-                if part > 0:
-                    for p in self.covers[j]:
-                        above[p] += part
+                for k, s in self.covers[j]:
+                    part = off + s - max(off, last_off)
+                    if part > 0:
+                        above[k] += part
         best = height
-        for p, load in enumerate(above):
-            if self.unplaced_load[p] and last_off + load > best:
+        for k, load in enumerate(above):
+            if self.unplaced_load[k] and last_off + load > best:
                 best = last_off + load
         return best
 
@@ -335,18 +371,18 @@ class _Search:
                 continue
             above = self.lowest_fit(i, last_off)
             if above + self.sizes[i] >= self.best_h:
-                return  # this buffer cannot be placed below the incumbent anywhere in this subtree
+                return  # this item cannot be placed below the incumbent anywhere in this subtree
             free = self.lowest_fit(i, 0)
             if (free, i) > (last_off, last_idx):
                 children.append((free, -self.sizes[i], i))
         children.sort()
         for free, _, i in children:
             self.offsets[i] = free
-            for p in self.covers[i]:
-                self.unplaced_load[p] -= self.sizes[i]
+            for k, s in self.covers[i]:
+                self.unplaced_load[k] -= s
             self._dfs(free, i, max(height, free + self.sizes[i]), remaining - 1)
-            for p in self.covers[i]:
-                self.unplaced_load[p] += self.sizes[i]
+            for k, s in self.covers[i]:
+                self.unplaced_load[k] += s
             self.offsets[i] = -1
             if self.best_h <= self.lower_bound or self.exhausted:
                 return
@@ -356,18 +392,51 @@ class _Search:
 # public entry points
 
 
+def _items(
+    buffers: Sequence[Buffer], ties: Sequence[Sequence[int]], align: int
+) -> tuple[list[_Parts], list[list[int]]]:
+    """Placement items (non-empty parts only) and the buffer indices of each; empty buffers are left out."""
+    tied: dict[int, int] = {}
+    for g, group in enumerate(ties):
+        for i in group:
+            if not 0 <= i < len(buffers) or i in tied:
+                raise ValueError(f"tie {g}: buffer {i} is out of range or tied twice")
+            tied[i] = g
+    groups: list[list[int]] = [list(g) for g in ties] + [[i] for i in range(len(buffers)) if i not in tied]
+    items: list[_Parts] = []
+    members: list[list[int]] = []
+    for group in groups:
+        parts = sorted(
+            (align_up(buffers[i].size, align), buffers[i].first, buffers[i].last)
+            for i in group
+            if buffers[i].size > 0
+        )
+        for a in range(len(parts)):
+            for b in range(a + 1, len(parts)):
+                if not (parts[a][2] < parts[b][1] or parts[b][2] < parts[a][1]):
+                    raise ValueError(f"tied buffers {sorted(group)} are alive at a common step")
+        if parts:
+            items.append(tuple(parts))
+            members.append(group)
+    return items, members
+
+
 def greedy_offsets(buffers: Sequence[Buffer], *, align: int = ALIGN, best_fit: bool = True) -> list[int]:
     """The plain greedy alone: largest first (ties by index), best fit (or first fit, as TFLite Micro does)."""
-    sizes = [align_up(b.size, align) for b in buffers]
-    conflicts = _conflicts([b.first for b in buffers], [b.last for b in buffers])
-    order = sorted(range(len(buffers)), key=lambda i: (-sizes[i], i))
-    offs, _ = _greedy(sizes, conflicts, order, best_fit)
-    return [o if b.size > 0 else 0 for o, b in zip(offs, buffers, strict=True)]
+    items, members = _items(buffers, (), align)
+    sizes = [p[0][0] for p in items]
+    order = sorted(range(len(items)), key=lambda i: (-sizes[i], members[i][0]))
+    offs, _ = _greedy(sizes, _conflicts(items), order, best_fit)
+    out = [0] * len(buffers)
+    for k, group in enumerate(members):
+        out[group[0]] = offs[k]
+    return out
 
 
 def solve(
     buffers: Sequence[Buffer],
     *,
+    ties: Sequence[Sequence[int]] = (),
     align: int = ALIGN,
     exact_limit: int = 12,
     max_nodes: int = 200_000,
@@ -376,24 +445,30 @@ def solve(
 ) -> OffsetPlan:
     """Plan offsets (greedy, local search, branch and bound) and say how good the plan is (module docstring).
 
+    ``ties``: groups of buffers that must share one offset (their lifetimes must not meet): an in-place
+    chain whose size changes from step to step. Each group is placed as one item whose height at a step
+    is the size of its member alive then; the bound and the search apply unchanged.
+
     ``search_only`` is a testing aid: skip the greedy and the local search, start the branch and bound of
-    every component from all its buffers stacked, and do not stop at the lower bound, so the search alone
+    every component from all its items stacked, and do not stop at the lower bound, so the search alone
     must find and prove the optimum.
     """
     for i, b in enumerate(buffers):
         if b.size < 0 or b.first < 0 or b.last < b.first:
             raise ValueError(f"buffer {i} is malformed: {b}")
-    offsets = [0] * len(buffers)
+    items, members = _items(buffers, ties, align)
+    item_offsets = [0] * len(items)
     arena = 0
     lower = 0
     optimal = True
     nodes = 0
-    for comp in _components(buffers):
-        sizes = [align_up(buffers[i].size, align) for i in comp]
-        firsts = [buffers[i].first for i in comp]
-        lasts = [buffers[i].last for i in comp]
-        conflicts = _conflicts(firsts, lasts)
-        comp_lb = max_load([buffers[i] for i in comp], align=align)
+    for comp in _components(items):
+        parts = [items[i] for i in comp]
+        sizes = [max(s for s, _, _ in p) for p in parts]
+        firsts = [min(f for _, f, _ in p) for p in parts]
+        lasts = [max(last for _, _, last in p) for p in parts]
+        conflicts = _conflicts(parts)
+        comp_lb = _load(parts)
         if search_only:
             local = [sum(sizes[:k]) for k in range(len(sizes))]
             height = sum(sizes)
@@ -405,19 +480,25 @@ def solve(
                 local = better
         comp_optimal = height <= comp_lb
         if (search_only or not comp_optimal) and len(comp) <= exact_limit:
-            search = _Search(sizes, firsts, lasts, 0 if search_only else comp_lb, max_nodes)
+            search = _Search(parts, conflicts, 0 if search_only else comp_lb, max_nodes)
             search.run(local)
             local = search.best_offsets
             nodes += search.nodes
             comp_optimal = _height(sizes, local) <= comp_lb or not search.exhausted
         optimal = optimal and comp_optimal
         for k, i in enumerate(comp):
-            offsets[i] = local[k]
+            item_offsets[i] = local[k]
         arena = max(arena, _height(sizes, local))
         lower = max(lower, comp_lb)
+    offsets = [0] * len(buffers)
+    for k, group in enumerate(members):
+        for i in group:
+            offsets[i] = item_offsets[k]
     return OffsetPlan(offsets=tuple(offsets), arena=arena, lower_bound=lower, optimal=optimal, nodes=nodes)
 
 
-def plan_offsets(buffers: Sequence[Buffer], *, align: int = ALIGN) -> list[int]:
+def plan_offsets(
+    buffers: Sequence[Buffer], *, ties: Sequence[Sequence[int]] = (), align: int = ALIGN
+) -> list[int]:
     """Offsets (multiples of ``align``) for ``buffers`` with a minimal or near-minimal arena; see :func:`solve`."""
-    return list(solve(buffers, align=align).offsets)
+    return list(solve(buffers, ties=ties, align=align).offsets)

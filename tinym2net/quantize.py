@@ -12,6 +12,9 @@ receives, in graph input order, with the arithmetic of TFLite's QUANTIZE kernel:
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from collections.abc import Mapping
 
 import keras
@@ -52,7 +55,11 @@ def quantize_int8(model: keras.Model, rep_data: dict[str, np.ndarray], *, num_sa
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    # The Keras exporter prints its endpoint signature on stdout and the converter warns about its own
+    # deprecated calibration interpreter: neither is for the user.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(converter.convert())
 
 
 def _interpreter(tflite_bytes: bytes) -> Interpreter:

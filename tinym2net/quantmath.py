@@ -10,9 +10,20 @@ import math
 
 import numpy as np
 
+from .errors import ModelError
 from .ir import Activation, DType, Tensor
 
 INT8_MIN, INT8_MAX = -128, 127
+# Largest left shift a rescale may ask for: the kernels shift 32-bit values, and the single-rounding
+# form (31 - shift) needs at least one bit. TFLite's single-rounding build saturates here too.
+MAX_LEFT_SHIFT = 30
+
+
+class RescaleRangeError(ModelError):
+    """A rescale multiplier of 2^31 or more: only absurd or corrupt quantisation scales give one.
+
+    ``compile_graph`` adds the operator to the message.
+    """
 
 
 def tflite_round(x: float) -> int:
@@ -33,6 +44,11 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     if shift < -31:
         shift = 0
         q_fixed = 0
+    if shift > MAX_LEFT_SHIFT:  # would be undefined behaviour in the kernels' 32-bit shifts
+        raise RescaleRangeError(
+            f"needs a rescale multiplier of {real_multiplier:.3g} (a left shift of {shift} bits; at most "
+            f"{MAX_LEFT_SHIFT} fit 32-bit fixed point)"
+        )
     # (TFLite clamps shift > 30 only in its TFLITE_SINGLE_ROUNDING build; the default build does not.)
     return int(q_fixed), int(shift)
 

@@ -20,9 +20,18 @@ The live bytes of the step that runs op ``o`` after the set ``S`` of ops already
 where ``resident(S)`` sums the storages created (or input) and still needed after ``S``. Sizes are
 rounded up to the planner's alignment so the peak equals the planner's max-load lower bound.
 
-In-place: a lowering may declare (``Lowered.params["inplace_input"]``) that its output may overwrite one
-input. When that input's storage is needed by no op after ``o`` (and is no graph output) and the sizes
-match, the output takes over the input's storage and adds no bytes at that step.
+In-place: a lowering may offer to write its output over a dying input, in one of two ways:
+
+* ``Lowered.params["inplace_input"] = k`` (or a list of positions): element-wise, same size; the kernel
+  reads element i of input k before it writes element i of the output;
+* ``Lowered.params["inplace_conv"]`` (input 0, see :mod:`tinym2net.ops.inplace`): the output starts at the
+  input's offset and may be larger or smaller; the op then needs ``Lowered.params["inplace_scratch"]``
+  bytes of scratch instead of ``Lowered.scratch_bytes``.
+
+When the input's storage is needed by no op after ``o`` (and is no graph output), the output takes over
+the input's bytes: the step costs ``max(in, out)`` instead of ``in + out`` (plus the in-place scratch).
+An offer is taken only when it lowers the step (the bytes saved exceed any extra scratch); the first
+applicable offer wins.
 
 Search
 ------
@@ -40,7 +49,7 @@ optimal peak, it is returned unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .ir import Graph
 from .ops.base import Lowered
@@ -59,7 +68,8 @@ class ScheduleProblem:
     scratch: tuple[int, ...]  # aligned scratch bytes of each op
     graph_inputs: frozenset[int]  # storages alive from step 0
     graph_outputs: frozenset[int]  # storages alive until the end
-    inplace: tuple[tuple[int, int] | None, ...]  # per op: (storage read, storage created) that may share
+    # per op, its in-place offers: (storage read, storage created, aligned scratch when run in place)
+    inplace: tuple[tuple[tuple[int, int, int], ...], ...]
 
     @property
     def n_ops(self) -> int:
@@ -91,6 +101,7 @@ class Schedule:
     file_order_peak: int
     exact: bool  # True when no level of the search was cut to the beam
     inplace_steps: frozenset[int]  # graph op indices that ran in place in this order
+    inplace_taken: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # op index -> offer used
 
 
 def build_problem(
@@ -148,7 +159,7 @@ def build_problem(
     reads: list[tuple[int, ...]] = []
     creates: list[tuple[int, ...]] = []
     scratch: list[int] = []
-    inplace: list[tuple[int, int] | None] = []
+    inplace: list[tuple[tuple[int, int, int], ...]] = []
     created: set[int] = {storage[t] for t in graph.inputs if t in acts}
     for k, op in enumerate(graph.operators):
         mask = 0
@@ -166,14 +177,7 @@ def build_problem(
         creates.append(tuple(cs))
         low = lowered.get(op.index)
         scratch.append(align_up(low.scratch_bytes, align) if low is not None else 0)
-        cand = None
-        pos = low.params.get("inplace_input") if low is not None else None
-        if pos is not None and 0 <= pos < len(op.inputs) and len(cs) == 1 and len(op.outputs) == 1:
-            src = op.inputs[pos]
-            if src in acts and graph.tensor(src).nbytes == graph.tensor(op.outputs[0]).nbytes:
-                if sizes[storage[src]] == sizes[cs[0]]:
-                    cand = (storage[src], cs[0])
-        inplace.append(cand)
+        inplace.append(_offers(graph, op, low, cs, storage, sizes, acts, scratch[-1], align))
     problem = ScheduleProblem(
         op_ids=tuple(op.index for op in graph.operators),
         deps=tuple(deps),
@@ -191,6 +195,24 @@ def build_problem(
     )
 
 
+def _offers(graph: Graph, op, low: Lowered | None, cs, storage, sizes, acts, scratch: int, align: int):
+    """The in-place offers of one op as (storage read, storage created, scratch when in place)."""
+    if low is None or len(cs) != 1 or len(op.outputs) != 1:
+        return ()
+    out = op.outputs[0]
+    offers: list[tuple[int, int, int]] = []
+    pos = low.params.get("inplace_input")
+    for k in [pos] if isinstance(pos, int) else list(pos or ()):
+        if 0 <= k < len(op.inputs) and op.inputs[k] in acts:
+            src = op.inputs[k]
+            same = graph.tensor(src).nbytes == graph.tensor(out).nbytes and sizes[storage[src]] == sizes[cs[0]]
+            if same and storage[src] != cs[0]:
+                offers.append((storage[src], cs[0], scratch))
+    if low.params.get("inplace_conv") and op.inputs and op.inputs[0] in acts and storage[op.inputs[0]] != cs[0]:
+        offers.append((storage[op.inputs[0]], cs[0], align_up(int(low.params["inplace_scratch"]), align)))
+    return tuple(offers)
+
+
 class _Costs:
     """Step costs of a :class:`ScheduleProblem` as functions of the executed set (a bitmask)."""
 
@@ -206,12 +228,15 @@ class _Costs:
         self.created = [[(p.sizes[s], cons[s], s in p.graph_outputs) for s in cs] for cs in p.creates]
         self.read = [[(p.sizes[s], cons[s], s in p.graph_outputs) for s in rs] for rs in p.reads]
 
-    def inplace_applies(self, done: int, o: int) -> bool:
-        cand = self.p.inplace[o]
-        if cand is None:
-            return False
-        src = cand[0]
-        return src not in self.p.graph_outputs and (self.cons[src] & ~(done | (1 << o))) == 0
+    def inplace_offer(self, done: int, o: int) -> tuple[int, int, int] | None:
+        """The first offer of op ``o`` whose input dies at this step and that lowers the step, if any."""
+        for src, dst, ip_scratch in self.p.inplace[o]:
+            if src in self.p.graph_outputs or self.cons[src] & ~(done | (1 << o)):
+                continue
+            saved = min(self.p.sizes[src], self.p.sizes[dst]) + self.p.scratch[o] - ip_scratch
+            if saved > 0:
+                return src, dst, ip_scratch
+        return None
 
     def step(self, done: int, resident: int, o: int) -> tuple[int, int]:
         """(live bytes while ``o`` runs, resident bytes after it) given the executed set and its resident bytes."""
@@ -219,9 +244,11 @@ class _Costs:
         live = resident + self.new_bytes[o]
         if done == 0:
             live += self.unused_inputs
-        cand = self.p.inplace[o]
-        if cand is not None and self.inplace_applies(done, o):
-            live -= self.p.sizes[cand[1]]
+        if self.p.inplace[o]:
+            offer = self.inplace_offer(done, o)
+            if offer is not None:
+                src, dst, ip_scratch = offer
+                live -= min(self.p.sizes[src], self.p.sizes[dst]) + self.p.scratch[o] - ip_scratch
         res = resident
         for size, cons, pinned in self.created[o]:
             if pinned or cons & ~after:
@@ -309,10 +336,11 @@ def schedule_problem(problem: ScheduleProblem, *, reorder: bool = True, max_stat
             order, steps = cand, cand_steps
     costs = _Costs(problem)
     done = 0
-    inplace_ops = set()
+    taken: dict[int, tuple[int, int, int]] = {}
     for o in order:
-        if costs.inplace_applies(done, o):
-            inplace_ops.add(problem.op_ids[o])
+        offer = costs.inplace_offer(done, o)
+        if offer is not None:
+            taken[problem.op_ids[o]] = offer
         done |= 1 << o
     return Schedule(
         order=tuple(problem.op_ids[o] for o in order),
@@ -320,7 +348,8 @@ def schedule_problem(problem: ScheduleProblem, *, reorder: bool = True, max_stat
         peak_bytes=max(steps, default=0),
         file_order_peak=file_peak,
         exact=exact,
-        inplace_steps=frozenset(inplace_ops),
+        inplace_steps=frozenset(taken),
+        inplace_taken=taken,
     )
 
 

@@ -100,16 +100,17 @@ def check_plan_budget(compiled: Compiled, budget: Budget, *, stack_bytes: int = 
     ram = compiled.arena_bytes + stack_bytes
     if ram > budget.ram_bytes:
         raise BudgetError(
-            f"model '{compiled.graph.name}' needs at least {ram} B of RAM (tensor arena {compiled.arena_bytes} B, "
-            f"peak at {peak_layer(compiled)}, + {stack_bytes} B stack) but {budget.ram_from} is "
-            f"{budget.ram_bytes} B ({ram - budget.ram_bytes} B over): {_ram_fix(budget)}"
+            f"model '{compiled.graph.name}' needs at least {ram} B of RAM (tensor arena "
+            f"{compiled.arena_bytes} B, peak at {peak_layer(compiled)}, + {stack_bytes} B stack) but "
+            f"{budget.ram_from} is {budget.ram_bytes} B ({ram - budget.ram_bytes} B over): {_ram_fix(budget)}"
         )
     flash = compiled.weights_bytes + compiled.tables_bytes
     if flash > budget.flash_bytes:
         raise BudgetError(
-            f"model '{compiled.graph.name}' needs at least {flash} B of flash (weights {compiled.weights_bytes} B "
-            f"+ per-op tables {compiled.tables_bytes} B) but {budget.flash_from} is {budget.flash_bytes} B "
-            f"({flash - budget.flash_bytes} B over): {_flash_fix(budget)}"
+            f"model '{compiled.graph.name}' needs at least {flash} B of flash (weights "
+            f"{compiled.weights_bytes} B + per-op tables {compiled.tables_bytes} B) but "
+            f"{budget.flash_from} is {budget.flash_bytes} B ({flash - budget.flash_bytes} B over): "
+            f"{_flash_fix(budget)}"
         )
 
 
@@ -149,7 +150,9 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def check_emulator_run(returncode: int, log: str, machine: str, stack_flag: str = "--stack-bytes") -> tuple[int, int] | None:
+def check_emulator_run(
+    returncode: int, log: str, machine: str, stack_flag: str = "--stack-bytes"
+) -> tuple[int, int] | None:
     """Refuse a firmware run that stopped with a non-zero status or exhausted its painted stack.
 
     Returns the stack report ``(used, size)`` (None if the firmware printed none).
@@ -158,7 +161,8 @@ def check_emulator_run(returncode: int, log: str, machine: str, stack_flag: str 
     if returncode != 0:
         hint = " (stack overflow: raise " + stack_flag + ")" if "stack overflow" in log else ""
         raise ToolchainError(
-            f"the firmware stopped with status {returncode} in qemu {machine}{hint}; last output: {_last_line(log)}"
+            f"the firmware stopped with status {returncode} in qemu {machine}{hint}; "
+            f"last output: {_last_line(log)}"
         )
     if stack is not None:
         used, size = stack
@@ -296,7 +300,9 @@ def run_on_firmware(
     data = out_file.read_bytes() if out_file.exists() else b""
     outputs = unpack_outputs(data, graph, len(samples))
     used, size = stack_report if stack_report is not None else (0, 0)
-    return FirmwareRun(compiled, build, outputs, project, artifact, res.stderr, stack_used=used, stack_size=size)
+    return FirmwareRun(
+        compiled, build, outputs, project, artifact, res.stderr, stack_used=used, stack_size=size
+    )
 
 
 def check_model(
@@ -311,7 +317,14 @@ def check_model(
     flash_budget: int | None = None,
     stack_bytes: int | None = None,
     timeout_s: float = DEFAULT_EMULATOR_TIMEOUT_S,
+    count: bool = False,
 ) -> CheckResult:
+    """Compile, build, run ``inputs`` random samples in the emulator and compare with LiteRT byte for byte.
+
+    With ``count``, the same firmware ELF also runs one sample in the instruction counter
+    (:func:`tinym2net.counting.count_invoke`): the result gains ``macs``, ``instructions``, ``est_cycles``
+    (Cortex-M4 estimate of one inference) and ``est_ms`` (at the board's clock), or ``count_error``.
+    """
     require_firmware_tools()
     model = Path(model_path).read_bytes()
     graph = parse_tflite(model, name=Path(model_path).stem)
@@ -323,8 +336,8 @@ def check_model(
         work = Path(keep_dir) if keep_dir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         fw = run_on_firmware(
-            model, graph, board, samples, work, model_name=Path(model_path).stem, expected=want, progress=progress,
-            timeout_s=timeout_s, budget=budget, stack_bytes=stack_bytes,
+            model, graph, board, samples, work, model_name=Path(model_path).stem, expected=want,
+            progress=progress, timeout_s=timeout_s, budget=budget, stack_bytes=stack_bytes,
         )
         bad = compare_outputs(fw.outputs, want)
         first = None
@@ -334,6 +347,7 @@ def check_model(
                 s for s, g, w in zip(samples, fw.outputs, want, strict=False) if compare_outputs([g], [w])
             )
             first = first_differing_layer(model, graph, fw.artifact_dir, mismatch_sample, work)
+        speed = count_one_inference(fw.build.elf, graph, board, samples[0], work / "count") if count else {}
     return CheckResult(
         model=str(model_path),
         board=board.name,
@@ -346,5 +360,25 @@ def check_model(
         stack_bytes=fw.stack_used,
         mismatched_bytes=bad,
         first_mismatch=first,
-        extra={"peak_op": fw.compiled.plan.peak_op, "stack_size_bytes": fw.stack_size},
+        extra={"peak_op": fw.compiled.plan.peak_op, "stack_size_bytes": fw.stack_size, **speed},
     )
+
+
+def count_one_inference(elf: Path, graph: Graph, board: Board, sample: Sample, run_dir: Path) -> dict[str, Any]:
+    """MACs of the graph and the counted instructions / estimated Cortex-M4 cycles of one inference."""
+    from .analysis import op_macs
+    from .counting import count_invoke
+
+    macs = sum(op_macs(graph, op) for op in graph.operators)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "tm2_in.bin").write_bytes(pack_samples([sample]))
+    try:
+        res = count_invoke(elf, board, run_dir)
+    except ToolchainError as exc:
+        return {"macs": macs, "count_error": str(exc)}
+    return {
+        "macs": macs,
+        "instructions": res.instructions,
+        "est_cycles": res.est_cycles,
+        "est_ms": round(res.est_ms(board.clock_hz), 3),
+    }

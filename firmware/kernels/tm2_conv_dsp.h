@@ -18,13 +18,17 @@
  *   channel has zero weights), for each pair Kp positions in the column order above, two bytes each:
  *   (w[c][k], w[c+1][k]). One word then holds (w[c][k_a], w[c+1][k_a], w[c][k_b], w[c+1][k_b]) and
  *   SXTB16 of it / of it rotated by 8 gives the int16 pairs of channel c / c+1 for SMLAD.
- *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per pair of taps.
+ *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per pair of taps (one weight word,
+ *   two SXTB16, four column words, eight SMLAD). With the fast requantisation and a full 4-pixel block,
+ *   all channel pairs of the block run in one assembly loop (bias, products, requantisation, stores).
  *
  * DEPTHWISE_CONV_2D 3x3 (tm2_depthwise3x3_s8_packed): depth multiplier 1, dilation 1, stride 1 or 2.
- *   Three input rows are transposed into channel-major int16 rows (input + input_offset, zero columns
- *   for the left/right padding) in the scratch buffer, so that the taps (x, x+1) of one channel are
- *   one int16 pair. Weights per channel: the pairs (w0, w1), (w1, w2) of each filter row as int16, six
- *   words. Out-of-range rows (top/bottom padding) are skipped, as in TFLite.
+ *   Input rows are transposed into channel-major int16 rows (input + input_offset, zero columns for the
+ *   left/right padding), a ring of three rows of every channel in the scratch buffer, so that the taps
+ *   (x, x+1) of one channel are one int16 pair; filter rows above or below the input read a fourth slot
+ *   of zeros (contributing 0, as TFLite skips those taps). Weights per channel: the pairs (w0, w1),
+ *   (w1, w2) of each filter row as int16, six words. Four outputs of a row share three words per filter
+ *   row: out0 = SMLAD(t01, w01) + SMLABT(t23, w12), out1 = SMLATB(t01, w01) + SMLAD(t23, w12), ...
  *
  * Requantisation: tm2_requant.h (one tm2_rq per output channel, mode in the params). */
 #ifndef TM2_CONV_DSP_H
@@ -46,14 +50,14 @@ typedef struct {
   int32_t dilation_h, dilation_w;
   int32_t pad_h, pad_w;
   int32_t input_offset;  /* -input zero point */
-  int32_t output_offset; /* output zero point (used by the generic requantisation modes) */
+  int32_t output_offset; /* output zero point */
   int32_t act_min, act_max;
   int32_t depth_padded; /* Kp: filter_h * filter_w * in_c rounded up to a multiple of 8 */
   int32_t rq_mode;      /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
 } tm2_conv_packed_params;
 
-/* Scratch bytes tm2_conv2d_s8_packed needs: four int16 columns of Kp taps. */
-#define TM2_CONV_PACKED_SCRATCH(depth_padded) (8 * (depth_padded))
+/* Scratch bytes tm2_conv2d_s8_packed needs: four int16 columns of Kp taps and Kp bytes to gather taps. */
+#define TM2_CONV_PACKED_SCRATCH(depth_padded) (9 * (depth_padded))
 
 /* CONV_2D, int8, per-channel. weights: packed as above, ((out_c + 1) / 2) * Kp * 2 bytes; bias: out_c
  * int32 or NULL; rq: out_c entries; scratch: TM2_CONV_PACKED_SCRATCH bytes, 4-byte aligned. */
@@ -73,8 +77,9 @@ typedef struct {
   int32_t rq_mode; /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
 } tm2_dw3x3_packed_params;
 
-/* Scratch bytes tm2_depthwise3x3_s8_packed needs: three transposed rows of every channel and one zero row. */
-#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * (3 * (channels) + 1) * (row_len))
+/* Scratch bytes tm2_depthwise3x3_s8_packed needs: three transposed rows of every channel and a slot of
+ * zero rows (filter rows outside the input read them). */
+#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * 4 * (channels) * (row_len))
 
 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, int8, per-channel. weights: channels * 6 int32 words

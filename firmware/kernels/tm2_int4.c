@@ -6,6 +6,12 @@
 
 #include "tm2_fixedpoint.h"
 
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+#include <arm_acle.h>
+#include <string.h>
+#define TM2_S4_SIMD 1
+#endif
+
 /* Sign-extend a nibble: (v ^ 8) - 8 maps 0..7 to 0..7 and 8..15 to -8..-1 without implementation-defined
  * conversions. */
 static inline int32_t tm2_s4_lo(uint8_t b) { return ((int32_t)(b & 0x0Fu) ^ 8) - 8; }
@@ -18,7 +24,14 @@ static inline int32_t tm2_s4_at(const uint8_t *w, size_t i) {
 }
 
 /* sum_{k < n} w4[start + k] * (x[k] + offset): n consecutive weights from flat index start (any parity),
- * decoded one byte (two weights) at a time. */
+ * decoded one byte (two weights) at a time. Integer sums are exact in any order, so the SIMD loop below
+ * gives the same int32 as the portable one.
+ *
+ * Cortex-M4 (DSP extension): four weights per step. Two bytes b0, b1 hold w0..w3 (low nibble first);
+ * with t = v | v << 8 (v = b0 | b1 << 8), t & 0x000F000F has w0 and w2 in the two halfwords and
+ * (t >> 4) & 0x000F000F has w1 and w3, still unsigned; (h ^ 8) - 8 per halfword (SSUB16) sign-extends
+ * them. SXTAB16 adds the input offset to input bytes 0 and 2 (and, rotated by 8, 1 and 3) as int16
+ * (|x + offset| <= 255), and SMLAD accumulates both products of a pair. */
 static int32_t tm2_dot_s4(const uint8_t *w, size_t start, const int8_t *x, int32_t n, int32_t offset) {
   const uint8_t *b = w + (start >> 1);
   int32_t acc = 0;
@@ -27,6 +40,25 @@ static int32_t tm2_dot_s4(const uint8_t *w, size_t start, const int8_t *x, int32
     acc += tm2_s4_hi(*b++) * ((int32_t)x[0] + offset);
     k = 1;
   }
+#ifdef TM2_S4_SIMD
+  {
+    const int32_t off2 = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+    const int32_t eight = 0x00080008;
+    for (; k + 3 < n; k += 4) {
+      uint32_t xw;
+      memcpy(&xw, x + k, sizeof xw);
+      const int32_t x02 = __sxtab16(off2, (int32_t)xw);
+      const int32_t x13 = __sxtab16(off2, (int32_t)((xw >> 8) | (xw << 24)));
+      const uint32_t v = (uint32_t)b[0] | ((uint32_t)b[1] << 8);
+      const uint32_t t = v | (v << 8);
+      b += 2;
+      const int32_t w02 = __ssub16((int32_t)((t & 0x000F000Fu) ^ 0x00080008u), eight);
+      const int32_t w13 = __ssub16((int32_t)(((t >> 4) & 0x000F000Fu) ^ 0x00080008u), eight);
+      acc = __smlad(w02, x02, acc);
+      acc = __smlad(w13, x13, acc);
+    }
+  }
+#endif
   for (; k + 1 < n; k += 2) {
     const uint8_t v = *b++;
     acc += tm2_s4_lo(v) * ((int32_t)x[k] + offset);
@@ -54,6 +86,9 @@ void tm2_conv2d_s4(const tm2_conv_params *p, const int8_t *input, const int8_t *
   const uint8_t *w = (const uint8_t *)filter_packed;
   const int32_t groups = p->in_c / p->filter_in_c;
   const int32_t filters_per_group = p->out_c / groups;
+  /* a filter row's taps are contiguous in the input too when the filter spans all input channels and
+   * taps are adjacent (no dilation along the width) */
+  const int row_run = groups == 1 && p->dilation_w == 1;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -68,11 +103,18 @@ void tm2_conv2d_s4(const tm2_conv_params *p, const int8_t *input, const int8_t *
           for (int32_t fy = 0; fy < p->filter_h; ++fy) {
             const int32_t iy = iy0 + fy * p->dilation_h;
             if (iy < 0 || iy >= p->in_h) continue;
+            const int8_t *x_row = in_b + (size_t)iy * p->in_w * p->in_c;
+            const size_t f_row = f_oc + (size_t)fy * p->filter_w * p->filter_in_c;
+            if (row_run && ix0 >= 0 && ix0 + p->filter_w <= p->in_w) {
+              /* the whole filter row is in bounds: input and weights are both one contiguous run */
+              acc += tm2_dot_s4(w, f_row, x_row + (size_t)ix0 * p->in_c, p->filter_w * p->in_c, p->input_offset);
+              continue;
+            }
             for (int32_t fx = 0; fx < p->filter_w; ++fx) {
               const int32_t ix = ix0 + fx * p->dilation_w;
               if (ix < 0 || ix >= p->in_w) continue;
-              const int8_t *x = in_b + ((size_t)iy * p->in_w + ix) * p->in_c + in_c0;
-              const size_t start = f_oc + ((size_t)fy * p->filter_w + fx) * p->filter_in_c;
+              const int8_t *x = x_row + (size_t)ix * p->in_c + in_c0;
+              const size_t start = f_row + (size_t)fx * p->filter_in_c;
               acc += tm2_dot_s4(w, start, x, p->filter_in_c, p->input_offset);
             }
           }

@@ -4,6 +4,8 @@
 #include "tm2_fixedpoint.h"
 #include "tm2_conv.h"
 #include "tm2_fc.h"
+#include "tm2_conv_dsp.h"
+#include "tm2_fc_dsp.h"
 #include "tm2_int4.h"
 #include "tm2_pool.h"
 #include "tm2_pad.h"
@@ -13,4 +15,5 @@
 #include "tm2_softmax.h"
 #include "tm2_logistic.h"
 #include "tm2_mean.h"
+#include "tm2_inplace.h"
 #endif

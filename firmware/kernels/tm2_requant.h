@@ -6,29 +6,36 @@
  *
  *   TM2_RQ_DOUBLE  (generic)  out = tm2_mbqm(acc, mult, sh) + output_offset       (sh = TFLite shift)
  *   TM2_RQ_SINGLE  (generic)  out = tm2_mbqm_single(acc, mult, sh) + output_offset
- *   TM2_RQ_DOUBLE_FAST        out = (int32)((K + acc * mult - 2^31 [acc < 0]) >> 32) >> sh
- *   TM2_RQ_SINGLE_FAST        out = (int32)((K + acc * mult) >> 32) >> sh
+ *   TM2_RQ_DOUBLE_FAST        out = ((int32)((K + acc * mult - 2^31 [acc < 0]) >> 32) >> sh) + output_offset
+ *   TM2_RQ_SINGLE_FAST        out = (int32)((K + acc * mult) >> 32) >> sh          (offset inside K)
  *
  * with the 64-bit constant K = hi * 2^32 + lo (lo unsigned). The fast forms give bit for bit the
- * generic result (output offset included) under the conditions the build checks for every channel:
+ * generic result under the conditions the build checks for every channel:
  *
- * Double rounding (TFLite's MultiplyByQuantizedMultiplier, right shift e = -shift >= 1):
+ * Double rounding (TFLite's MultiplyByQuantizedMultiplier, right shift e = -shift >= 2):
  *   v = SaturatingRoundingDoublingHighMul(acc, m) = floor((acc*m + 2^30) / 2^31)   (ties go up; the
  *       saturating case needs m = INT32_MIN, which never occurs since m > 0);
  *   RoundingDivideByPOT(v, e) = floor((v + 2^(e-1) - [v < 0]) / 2^e)             (ties away from 0).
  *   Nested floors of divisions by powers of two merge, and adding a multiple of the outer divisor
- *   commutes with floor, so  out = floor((acc*m + 2^30 + 2^(30+e) - 2^31 [v<0] + zp 2^(31+e)) / 2^(31+e)).
- *   With m > 2^30, v < 0 exactly when acc < 0. So K = 2^30 + 2^(30+e) + zp 2^(31+e) and the final
- *   division is a 64-bit shift by 31 + e = 32 + sh (sh = e - 1). Requires 2^30 < m and 1 <= e <= 22
- *   (so that |acc*m| + |K| < 2^63).
+ *   commutes with floor, so  RoundingDivideByPOT(v, e) = floor((acc*m + 2^30 + 2^(30+e) - 2^31 [v<0]) /
+ *   2^(31+e)). With m > 2^30, v < 0 exactly when acc < 0. So K = 2^30 + 2^(30+e), and the division is a
+ *   64-bit shift by 31 + e = 32 + sh (sh = e - 1). Requires 2^30 < m and 2 <= e <= 31 (|acc*m| + K < 2^63).
+ *   Since e >= 2, lo = 2^30, and the DSP kernels form K - 2^31 [acc < 0] as hi = Khi + (acc >> 31),
+ *   lo = 2^30 | (acc & 2^31): one SMLAL, no second multiply. A channel whose value is provably 0 for
+ *   every reachable accumulator (m = 0, or a tiny multiplier; tinym2net/ops/packing.py) is stored as
+ *   m = 0, Khi = 1, sh = 1: the high word is 1 or 0 and shifts to 0.
  * Single rounding (tm2_mbqm_single, total shift t = 31 - shift >= 32):
  *   out = floor((acc*m + 2^(t-1) + zp 2^t) / 2^t), K = 2^(t-1) + zp 2^t, sh = t - 32; requires t <= 54.
- * Channels that meet none of this (left shifts, m = 2^30, huge shifts) make the layer use the generic form. */
+ * Channels that meet none of this (left shifts, m = 2^30, e < 2) make the layer use the generic form. */
 #ifndef TM2_REQUANT_H
 #define TM2_REQUANT_H
 #include <stdint.h>
 
 #include "tm2_fixedpoint.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+#include <arm_acle.h>
+#endif
 
 #define TM2_RQ_DOUBLE 0
 #define TM2_RQ_DOUBLE_FAST 1
@@ -42,11 +49,11 @@ typedef struct {
   int32_t sh;   /* fast forms: final right shift; generic forms: TFLite's shift */
 } tm2_rq;
 
-static inline int32_t tm2_rq_double_fast(int32_t acc, const tm2_rq *q) {
+static inline int32_t tm2_rq_double_fast(int32_t acc, const tm2_rq *q, int32_t output_offset) {
   int64_t k = (int64_t)(((uint64_t)(uint32_t)q->hi << 32) | q->lo);
   k += (int64_t)acc * q->mult;
   k -= (int64_t)((uint32_t)acc >> 31) << 31;
-  return (int32_t)(k >> 32) >> q->sh;
+  return ((int32_t)(k >> 32) >> q->sh) + output_offset;
 }
 
 static inline int32_t tm2_rq_single_fast(int32_t acc, const tm2_rq *q) {
@@ -55,11 +62,37 @@ static inline int32_t tm2_rq_single_fast(int32_t acc, const tm2_rq *q) {
   return (int32_t)(k >> 32) >> q->sh;
 }
 
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+/* TM2_RQ_DOUBLE_FAST plus the output offset, saturated to int8, in seven instructions: the 64-bit start
+ * value K - 2^31 [acc < 0] is hi = Khi + (acc >> 31), lo = 2^30 | (acc & 2^31), then one SMLAL. */
+static inline int32_t tm2_rq_double_fast_s8(int32_t acc, int32_t mult, int32_t khi, int32_t sh, int32_t zp) {
+  int32_t lo, hi;
+  __asm__("and %[lo], %[acc], #0x80000000\n\t"
+          "orr %[lo], %[lo], #0x40000000\n\t"
+          "add %[hi], %[kh], %[acc], asr #31\n\t"
+          "smlal %[lo], %[hi], %[acc], %[m]\n\t"
+          "asr %[hi], %[hi], %[sh]\n\t"
+          "add %[hi], %[hi], %[zp]\n\t"
+          "ssat %[hi], #8, %[hi]"
+          : [lo] "=&r"(lo), [hi] "=&r"(hi)
+          : [acc] "r"(acc), [m] "r"(mult), [kh] "r"(khi), [sh] "r"(sh), [zp] "r"(zp));
+  return hi;
+}
+
+/* TM2_RQ_SINGLE_FAST saturated to int8. */
+static inline int32_t tm2_rq_single_fast_s8(int32_t acc, const tm2_rq *q) {
+  uint32_t lo = q->lo;
+  int32_t hi = q->hi;
+  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc), "r"(q->mult));
+  return __ssat(hi >> q->sh, 8);
+}
+#endif
+
 /* acc -> requantised value plus output offset (not yet clamped), in any of the four modes. */
 static inline int32_t tm2_rq_apply(int32_t acc, const tm2_rq *q, int32_t mode, int32_t output_offset) {
   switch (mode) {
     case TM2_RQ_DOUBLE_FAST:
-      return tm2_rq_double_fast(acc, q);
+      return tm2_rq_double_fast(acc, q, output_offset);
     case TM2_RQ_SINGLE_FAST:
       return tm2_rq_single_fast(acc, q);
     case TM2_RQ_SINGLE:

@@ -122,7 +122,9 @@ def _dct_matrix() -> np.ndarray:
     return m
 
 
-_MEL = _mel_filterbank()
+_MEL_FULL = _mel_filterbank()
+_N_BINS = int(np.flatnonzero(_MEL_FULL.any(axis=1))[-1]) + 1  # bins above F_MAX carry no weight
+_MEL = _MEL_FULL[:_N_BINS]
 _DCT = _dct_matrix()
 _HANN = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)  # periodic
 _FRAME_IDX = np.arange(N_FRAMES)[:, None] * HOP + np.arange(WINDOW)[None, :]
@@ -131,7 +133,7 @@ _FRAME_IDX = np.arange(N_FRAMES)[:, None] * HOP + np.arange(WINDOW)[None, :]
 def mfcc(clips: np.ndarray) -> np.ndarray:
     """Raw MFCCs of 1 s clips: [..., 16000] -> [..., 49, 10] (before normalisation)."""
     frames = clips[..., _FRAME_IDX] * _HANN
-    mag = np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1))
+    mag = np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1)[..., :_N_BINS])
     return np.log(mag @ _MEL + 1e-6) @ _DCT
 
 

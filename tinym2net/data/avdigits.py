@@ -18,7 +18,7 @@ Splits
     Clips (split per digit and engine, so that both engines' voices appear in every split) and
     images are divided 70/15/15 before pairing: no clip or image of the test split is seen in
     training. Samples are balanced over the 10 classes; each clip and image is reused with fresh
-    noise, shift and occlusion. Full size: 2400 clips, 6000 samples; quick: 200 clips, 400 samples.
+    noise, shift and occlusion. Full size: 2400 clips, 6000 samples; quick: 120 clips, 400 samples.
 
 Synthesis is the slow part, so the clip bank is cached separately (``avdigits-clips-*.npz``).
 """
@@ -56,10 +56,10 @@ MAX_CLIP = 24000  # samples kept per synthesised clip (1.5 s at 16 kHz), after t
 class AVConfig:
     """Corruption knobs (the defaults set the demo's difficulty)."""
 
-    snr_db: tuple[float, float] = (-6.0, 14.0)
-    image_noise: tuple[float, float] = (0.15, 0.45)  # sigma on the [0, 1] scale
-    p_occlusion: float = 0.8
-    occlusion_size: tuple[int, int] = (3, 6)  # block side range in pixels (inclusive)
+    snr_db: tuple[float, float] = (-10.0, 8.0)
+    image_noise: tuple[float, float] = (0.1, 0.25)  # sigma on the [0, 1] scale
+    p_occlusion: float = 0.5
+    occlusion_size: tuple[int, int] = (2, 4)  # block side range in pixels (inclusive)
 
 
 def _check_tools() -> None:
@@ -218,7 +218,7 @@ def build(seed: int = 0, quick: bool = False, cache_dir: Path | None = None, cfg
 
     cfg = cfg or AVConfig()
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    per_digit, n_samples = (20, 400) if quick else (240, 6000)
+    per_digit, n_samples = (12, 400) if quick else (240, 6000)
     clips, lengths, digits, engines = _clip_bank(per_digit, seed, quick, cache_dir)
     digits_data = load_digits()
     images = digits_data.images / 16.0

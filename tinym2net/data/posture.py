@@ -3,39 +3,48 @@
 Six classes: standing, sitting, lying (on a bed), bending, fallen (on the floor), empty room.
 
 Scene
-    A rectangular room (4-6 m wide, 5-6.5 m deep, 2.4-2.8 m high) with a bed against no particular
-    wall, optionally a table (with a laptop and a hot drink on it), an empty chair, a radiator on a
-    wall and a pet on the floor. Furniture is axis-aligned boxes; people, the pet, the drink, a
-    blanket fold and the chair's backrest are capsules (segments with a radius).
+    A rectangular room (4-6 m wide, 5-6.5 m deep, 2.4-2.8 m high) with a bed (under the lying
+    person; otherwise right beside the person's spot or the spot the sensor looks at in half of
+    the rooms, against a wall in the rest), optionally a table (with a laptop and a hot drink on
+    it), an empty chair, a radiator on a wall and a pet on the floor. Furniture is axis-aligned
+    boxes; people, the pet, the drink, a blanket fold and the chair's backrest are capsules
+    (segments with a radius). Furniture is never placed between the sensor and the person.
 
 Person
     An articulated body of 11 capsules (two for the torso so that it is wider than deep, head,
     upper arms, forearms, thighs, shins) scaled by a random height (1.50-1.95 m). Each posture sets
     joint angles (trunk pitch and twist, hip, knee, shoulder and elbow flexion, abduction) from
-    ranges plus random variation, and a random position in view and a random heading; the body is
-    then lowered onto its support (floor, chair seat or mattress).
+    ranges plus random variation, and a random heading; the body is centred on a floor spot
+    2.3-3.5 m from the sensor and lowered onto its support (floor, chair seat or mattress).
+    standing: upright, arms free; sitting: on a chair (seat 0.40-0.48 m), trunk within 20 degrees
+    of upright; lying: on the bed along its length, on the back or a side, head on the pillow,
+    covered by a blanket 60 % of the time; bending: trunk 75-110 degrees forward, legs straight,
+    arms hanging; fallen: on the floor prone, supine or on a side with limbs anywhere, or (10 %)
+    slumped sitting on the floor; empty: nobody (the pet and the warm objects still appear).
 
-Sensors (co-located, wall-mounted at 1.7-2.2 m, looking into the room, tilted 15-28 degrees down)
+Sensors (co-located on the wall at 1.9-2.4 m, aimed at a point 0.6 m above the spot, +-4 degrees
+of tilt and +-10 degrees of pan; the same aim rule applies to empty rooms)
     * depth: an 8x8-zone time-of-flight sensor like the VL53L5CX, 45x45 degree field of view. Each
-      zone casts 3x3 rays and reports the third-nearest distance (the nearest target that fills at
-      least a third of the zone), plus range noise (1 cm + 2 % of range). Beyond 4 m it reports its
-      maximum range (4 m); a few zones per frame have no valid return and read 0.
-      Modality ``depth``, shape (8, 8, 1), value = distance / 2 m - 1, so 0..4 m maps to -1..1.
+      zone casts 3x3 rays and reports the second-nearest distance (the nearest target that covers
+      at least two ninths of the zone), plus range noise (1 cm + 2 % of range). Beyond 4 m it
+      reports its maximum range (4 m); up to 8 % of the zones per frame have no valid return and
+      read 0. Modality ``depth``, shape (8, 8, 1), value = distance / 2 m - 1 (0..4 m -> -1..1).
     * thermal: a 32x24 thermopile array like the MLX90640 (55x35 degree variant). Each pixel sees the
-      temperature of the first surface its ray hits: walls and floor near the ambient temperature
-      (20-26 C), clothing and skin 27-35 C, a radiator, laptop, pet or hot drink when present.
-      The image is blurred by the optics (Gaussian, sigma 0.6-0.9 pixel), gets pixel noise
-      (0.1-0.3 C) and the sensor's checkerboard pattern offset.
-      Modality ``thermal``, shape (24, 32, 1), value = (T - median(T of the frame)) / 10 C, clipped
-      to [-1, 2]: the frame median is the ambient estimate a real pipeline subtracts.
+      temperature of the first surface its ray hits: walls, floor and furniture near the ambient
+      temperature (20-26 C; the bed as warm as the floor), clothing 2-9 C above ambient, skin
+      31-35 C, a radiator (on or off), laptop, pet or hot drink when present. The image is blurred
+      by the optics (Gaussian, sigma 0.8-1.1 pixel), gets pixel noise (sigma 0.15-0.4 C) and the
+      sensor's checkerboard pattern offset. Modality ``thermal``, shape (24, 32, 1),
+      value = (T - median(T of the frame)) / 10 C, clipped to [-1, 2]: the frame median is the
+      ambient estimate a real pipeline subtracts (body surfaces land at about 0.2-1.2).
 
 Why fusion wins
-    Thermal sees shape in angles, not in metres: a far standing person and a near sitting one look
-    alike, a person lying on a bed and one fallen on the floor are both a horizontal warm blob, and
-    a person under a blanket is barely warmer than the bed. Depth sees heights and distances but at
+    Thermal sees shape in angles, not in metres: a person lying on a bed and one fallen on the
+    floor are both a horizontal warm blob, a person under a blanket is barely warmer than the bed,
+    sitting and bending can look alike from the front. Depth sees heights and distances but at
     8x8 zones: a person lying on a bed is a small bump on the bed (as pillows and blanket folds
-    are), a pet or a fallen person far away is a small bump on the floor, sitting and bending are
-    both a mass about a metre high. Together they resolve these pairs.
+    are), a pet or a fallen person is a small bump on the floor, sitting and bending are both a
+    mass about a metre high. Together they resolve most of these pairs.
 
 Everything is vectorised over samples (NumPy ray casting against capsules and boxes); the
 generator is seeded and deterministic.
@@ -52,7 +61,7 @@ from .store import build_dataset, stratified_split
 
 CLASS_NAMES = ["standing", "sitting", "lying", "bending", "fallen", "empty"]
 STANDING, SITTING, LYING, BENDING, FALLEN, EMPTY = range(6)
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 
 DEPTH_SHAPE = (8, 8, 1)
 THERMAL_SHAPE = (24, 32, 1)
@@ -68,14 +77,14 @@ class PostureConfig:
     depth_noise_rel: float = 0.02  # fraction of range
     depth_dropout: tuple[float, float] = (0.0, 0.08)  # per-frame fraction of zones with no return
     thermal_noise: tuple[float, float] = (0.15, 0.4)  # C, per-pixel sigma range
-    thermal_blur: tuple[float, float] = (0.7, 1.0)  # pixels, Gaussian sigma range
+    thermal_blur: tuple[float, float] = (0.8, 1.1)  # pixels, Gaussian sigma range
     p_pet: float = 0.35
     p_table: float = 0.5
     p_laptop: float = 0.6  # given a table
     p_drink: float = 0.5  # given a table
     p_radiator_on: float = 0.5
     p_spare_chair: float = 0.4
-    p_blanket: float = 0.5  # lying people covered by a blanket
+    p_blanket: float = 0.6  # lying people covered by a blanket
 
 
 # ----------------------------------------------------------------------------------------------
@@ -245,27 +254,22 @@ def _body_capsules(pose: _Pose, height: np.ndarray, yaw: np.ndarray) -> tuple[np
 # Ray casting
 
 
-def _cast_capsules(o, d, a, b, r, active) -> np.ndarray:
-    """Nearest positive hit distance of rays against capsules, [N, R, K] (inf where missed).
+def _capsule_hits(o, d, a, b, r) -> np.ndarray:
+    """First positive hit distance of P rays against P capsules (inf where missed), all [P, ...].
 
     A capsule is the union of a finite cylinder (axis a->b, radius r) and two spheres at a and b;
     its first hit is the smallest valid hit of the three. For the cylinder, with unit ray
     direction d from o, oa = o - a and ba = b - a, the quadratic A t^2 + 2 B t + C = 0 has
     A = |ba|^2 - (ba.d)^2, B = |ba|^2 (d.oa) - (ba.oa)(ba.d), C = |ba|^2 |oa|^2 - (ba.oa)^2 - r^2 |ba|^2;
     the hit is valid when its projection on the axis lies between a and b.
-    o [N,3], d [N,R,3], a, b [N,K,3], r [N,K], active [N,K] bool.
     """
-    ba = b - a
-    oa = o[:, None, :] - a
-    ob = o[:, None, :] - b
-    baba = np.einsum("nki,nki->nk", ba, ba)[:, None, :]
-    baoa = np.einsum("nki,nki->nk", ba, oa)[:, None, :]
-    oaoa = np.einsum("nki,nki->nk", oa, oa)[:, None, :]
-    obob = np.einsum("nki,nki->nk", ob, ob)[:, None, :]
-    rr = (r * r)[:, None, :]
-    bard = d @ ba.transpose(0, 2, 1)
-    rdoa = d @ oa.transpose(0, 2, 1)
-    rdob = rdoa - bard
+    ba, oa = b - a, o - a
+    baba = np.einsum("pi,pi->p", ba, ba)
+    baoa = np.einsum("pi,pi->p", ba, oa)
+    oaoa = np.einsum("pi,pi->p", oa, oa)
+    bard = np.einsum("pi,pi->p", ba, d)
+    rdoa = np.einsum("pi,pi->p", oa, d)
+    rr = r * r
     inf = np.float32(np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         ca = baba - bard * bard
@@ -275,23 +279,63 @@ def _cast_capsules(o, d, a, b, r, active) -> np.ndarray:
         t = (-cb - np.sqrt(np.maximum(h, 0))) / ca
         y = baoa + t * bard
         best = np.where((h >= 0) & (ca > 1e-12) & (y > 0) & (y < baba) & (t > 0), t, inf)
-        for proj, dist2 in ((rdoa, oaoa), (rdob, obob)):
+        # end spheres: |oa + t d|^2 = r^2 and |ob + t d|^2 = r^2 with ob = oa - ba
+        obob = oaoa - 2 * baoa + baba
+        for proj, dist2 in ((rdoa, oaoa), (rdoa - bard, obob)):
             hs = proj * proj - (dist2 - rr)
             ts = -proj - np.sqrt(np.maximum(hs, 0))
             best = np.minimum(best, np.where((hs >= 0) & (ts > 0), ts, inf))
-    return np.where(active[:, None, :], best, inf)
+    return best
+
+
+def _candidates(o, d, centre, rho, active):
+    """(sample, ray, object) index arrays of pairs whose ray can meet the object's bounding sphere.
+
+    A ray from o can only meet a sphere (centre c, radius rho) if its angle to the direction of c
+    is at most asin(rho / |c - o|); a camera inside the sphere keeps every ray.
+    """
+    rel = centre - o[:, None, :]
+    dist = np.linalg.norm(rel, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos_lim = np.where(dist > rho, np.sqrt(np.clip(1 - (rho / dist) ** 2, 0, 1)) - 1e-4, -2.0)
+        unit = (rel / np.maximum(dist, 1e-9)[..., None]).astype(d.dtype)
+    cosang = d @ unit.transpose(0, 2, 1)  # [N,R,K]
+    return np.nonzero((cosang >= cos_lim[:, None, :]) & active[:, None, :])
+
+
+def _cast_capsules(o, d, a, b, r, active) -> np.ndarray:
+    """Nearest positive hit distance of rays against capsules, [N, R, K] (inf where missed).
+
+    Most rays pass far from most capsules, so each (ray, capsule) pair is first tested against the
+    capsule's bounding sphere (centre (a + b) / 2, radius |b - a| / 2 + r, see :func:`_candidates`);
+    the exact test (:func:`_capsule_hits`) runs on the remaining pairs only.
+    o [N,3], d [N,R,3], a, b [N,K,3], r [N,K], active [N,K] bool.
+    """
+    ni, ri, ki = _candidates(o, d, (a + b) / 2, np.linalg.norm(b - a, axis=-1) / 2 + r, active)
+    out = np.full((d.shape[0], d.shape[1], a.shape[1]), np.inf, dtype=np.float32)
+    out[ni, ri, ki] = _capsule_hits(o[ni], d[ni, ri], a[ni, ki], b[ni, ki], r[ni, ki])
+    return out
 
 
 def _cast_boxes(o, d, lo, hi, active) -> np.ndarray:
-    """Nearest positive hit distance of rays against axis-aligned boxes (slab test), [N, R, B]."""
+    """Nearest positive hit distance of rays against axis-aligned boxes (slab test), [N, R, B].
+
+    Pairs are culled by the boxes' bounding spheres first. Per axis the ray is inside the slab
+    between t1 and t2; it hits the box when the latest entry is before the earliest exit (NaNs from
+    rays parallel to a face are ignored by fmax / fmin).
+    """
+    ni, ri, bi = _candidates(o, d, (lo + hi) / 2, np.linalg.norm(hi - lo, axis=-1) / 2, active)
+    dd, oo = d[ni, ri], o[ni]
     with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / d  # [N,R,3]
-        t1 = (lo[:, None, :, :] - o[:, None, None, :]) * inv[:, :, None, :]
-        t2 = (hi[:, None, :, :] - o[:, None, None, :]) * inv[:, :, None, :]
-    tmin = np.nanmax(np.minimum(t1, t2), axis=-1)
-    tmax = np.nanmin(np.maximum(t1, t2), axis=-1)
-    hit = (tmax >= tmin) & (tmin > 0) & active[:, None, :]
-    return np.where(hit, tmin, np.inf)
+        inv = 1.0 / dd
+        t1 = (lo[ni, bi] - oo) * inv
+        t2 = (hi[ni, bi] - oo) * inv
+    near, far = np.minimum(t1, t2), np.maximum(t1, t2)
+    tmin = np.fmax(np.fmax(near[:, 0], near[:, 1]), near[:, 2])
+    tmax = np.fmin(np.fmin(far[:, 0], far[:, 1]), far[:, 2])
+    out = np.full((d.shape[0], d.shape[1], lo.shape[1]), np.inf, dtype=np.float32)
+    out[ni, ri, bi] = np.where((tmax >= tmin) & (tmin > 0), tmin, np.inf)
+    return out
 
 
 def _cast_room(o, d, room) -> tuple[np.ndarray, np.ndarray]:
@@ -406,8 +450,8 @@ def _make_scenes(y: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) ->
     cx = np.where(near, px + off_x, cx)
     cy = np.where(near, py + off_y, cy)
     todo = ~lying & ~near
-    for attempt in range(30):
-        if attempt > 0 or todo.any():
+    for _ in range(30):
+        if todo.any():
             m = int(todo.sum())
             wall = rng.integers(0, 3, m)  # left, right, back
             W, D = room[todo, 0], room[todo, 1]
@@ -627,11 +671,9 @@ def _render(scene: _Scene, sl: slice) -> tuple[np.ndarray, np.ndarray]:
     t = np.take_along_axis(t_all, which[..., None], -1)[..., 0]
     n = t.shape[0]
     room_t = np.stack([scene.floor_temp[sl], scene.ceil_temp[sl], scene.wall_temp[sl]], -1)
-    temps = np.concatenate(
-        [np.take_along_axis(room_t, surface, 1)[..., None],
-         np.broadcast_to(scene.cap_temp[sl][:, None, :], (n, t.shape[1], N_CAPS)),
-         np.broadcast_to(scene.box_temp[sl][:, None, :], (n, t.shape[1], N_BOXES))], -1)
-    temp = np.take_along_axis(temps, which[..., None], -1)[..., 0]
+    obj_t = np.concatenate([scene.cap_temp[sl], scene.box_temp[sl]], -1)  # [n, K+B]
+    rows = np.arange(n)[:, None]
+    temp = np.where(which == 0, room_t[rows, surface], obj_t[rows, np.maximum(which - 1, 0)])
     nd = _DEPTH_RAYS.shape[0]
     return t[:, :nd], temp[:, nd:]
 
@@ -648,7 +690,7 @@ def _gauss_blur(img: np.ndarray, sigma: np.ndarray) -> np.ndarray:
 
 
 def _depth_sensor(sub: np.ndarray, rng: np.random.Generator, cfg: PostureConfig) -> np.ndarray:
-    """Zone distances from 3x3 sub-rays per zone: third nearest, noise, max range, dropouts -> [N,8,8]."""
+    """Zone distances from 3x3 sub-rays per zone: second nearest, noise, max range, dropouts -> [N,8,8]."""
     n = sub.shape[0]
     g = sub.reshape(n, 8, _SUB, 8, _SUB).transpose(0, 1, 3, 2, 4).reshape(n, 8, 8, _SUB * _SUB)
     z = np.sort(g, -1)[..., 1]

@@ -56,7 +56,28 @@ def stratified_split(
     for k in range(3):
         joined = np.concatenate(parts[k]) if parts[k] else np.zeros(0, dtype=np.int64)
         out.append(rng.permutation(joined).astype(np.int64))
+    if any(o.size == 0 for o in out) and y.size >= 3:
+        return _interleaved_split(y, rng, cuts)
     return out[0], out[1], out[2]
+
+
+def _interleaved_split(y: np.ndarray, rng: np.random.Generator, cuts: np.ndarray):
+    """Split for small data, where per-class rounding would leave a split empty.
+
+    Every sample gets the key (rank within its shuffled class + jitter) / class size, so each class
+    is spread evenly along the key order; the order is cut at the global fractions, with at least one
+    sample per split.
+    """
+    keys = np.empty(y.size)
+    for cls in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == cls))
+        keys[idx] = (np.arange(idx.size) + rng.random(idx.size)) / idx.size
+    order = np.argsort(keys, kind="stable")
+    n = y.size
+    b1 = int(np.clip(np.rint(cuts[0] * n), 1, n - 2))
+    b2 = int(np.clip(np.rint(cuts[1] * n), b1 + 1, n - 1))
+    parts = (order[:b1], order[b1:b2], order[b2:])
+    return tuple(rng.permutation(p).astype(np.int64) for p in parts)
 
 
 def subset(x: dict[str, np.ndarray], y: np.ndarray, idx: np.ndarray) -> Split:
@@ -109,6 +130,7 @@ def save_dataset(path: Path, ds: Dataset) -> None:
     os.close(fd)
     try:
         np.savez(tmp, **arrays)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

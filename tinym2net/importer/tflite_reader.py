@@ -172,6 +172,12 @@ class _Reader:
                 raise ModelError(
                     f"model '{self.name}': graph input '{tensors[i].name}' is a constant: {_EXPORT_HINT}"
                 )
+        for i in outputs:
+            if tensors[i].is_const:  # the firmware hands back outputs from the arena, where constants are not
+                raise ModelError(
+                    f"model '{self.name}': graph output '{tensors[i].name}' is a constant, not computed "
+                    f"by any operator: {_EXPORT_HINT}"
+                )
         op_tables = table_vector(sg, _SUBGRAPH_OPERATORS, sg.Operators, "operator list")
         if not op_tables:
             raise ModelError(f"model '{self.name}' has no operators: {_EXPORT_HINT}")

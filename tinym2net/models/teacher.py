@@ -1,10 +1,11 @@
 """The float teacher: a wider, deeper multi-branch CNN that the students are distilled from.
 
 One branch per modality, each a stack of stages; stage ``i`` is ``convs_per_stage`` 3x3 convolutions
-(the first one strided by :func:`~tinym2net.models.student.stage_strides`, so its spatial size equals the
-student's stage ``i``) with BatchNorm and ReLU; the last ReLU of a stage is the named feature map
-``"<mod>_stage<i>"`` used by attention transfer. Branches end in global average pooling, are concatenated and
-go through an MLP head with dropout; the last Dense layer is ``"logits"``, followed by a Softmax ``"probs"``.
+(the first one strided by :func:`~tinym2net.models.student.stage_strides` with the strided plan, which
+halves axes longer than 8 in the stem) with BatchNorm and ReLU; the last ReLU of a stage is the named
+feature map ``"<mod>_stage<i>"`` used by attention transfer (the student's stage of the same name may be
+larger; its teacher map is resized). Branches end in global average pooling, are concatenated and go
+through an MLP head with dropout; the last Dense layer is ``"logits"``, followed by a Softmax ``"probs"``.
 
 The teacher is never exported to the board, so it may use BatchNorm and Dropout freely.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from tinym2net.models.student import BN_EPSILON, LOGITS_LAYER, PROBS_LAYER, stage_strides
+from tinym2net.models.student import BN_EPSILON, BN_MOMENTUM, LOGITS_LAYER, PROBS_LAYER, stage_strides
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def build_teacher(
                     ch, 3, strides=stride if j == 0 else 1, padding="same", use_bias=False,
                     name=f"{mod}_t{stage}_conv{j}",
                 )(x)
-                x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{mod}_t{stage}_bn{j}")(x)
+                x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{mod}_t{stage}_bn{j}")(x)
                 x = layers.ReLU(name=f"{mod}_stage{stage}" if last else f"{mod}_t{stage}_relu{j}")(x)
         feats.append(layers.GlobalAveragePooling2D(name=f"{mod}_gap")(x))
     x = feats[0] if len(feats) == 1 else layers.Concatenate(name="fusion")(feats)

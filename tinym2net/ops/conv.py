@@ -18,7 +18,9 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from ..ir import Conv2DOptions, DepthwiseConv2DOptions, DType, Graph, Operator, OpKind, Padding, Tensor
 from ..quantmath import activation_range_int8, quantize_multiplier
+from . import packing
 from .base import ConstArray, Lowered, register
+from .inplace import offers_inplace_rows
 
 
 def unsupported(op: Operator, what: str, fix: str) -> UnsupportedOpError:
@@ -187,6 +189,7 @@ def _io(op: Operator, graph: Graph) -> tuple[Tensor, Tensor | None, Tensor | Non
 
 
 @register(OpKind.CONV_2D)
+@offers_inplace_rows
 def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
     """CONV_2D -> ``tm2_conv2d_s8`` / ``_s4`` (grouped convolution included: filter_in_c divides in_c)."""
     opts = op.options
@@ -217,6 +220,8 @@ def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
     }
+    if packing.PACKED and w.dtype is DType.INT8 and f_in_c == in_c:  # not grouped: im2col + SIMD matrix product
+        return packing.lower_conv_packed(params, w, b, mult, shift)
     const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("conv2d", w),
@@ -227,6 +232,7 @@ def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
 
 
 @register(OpKind.DEPTHWISE_CONV_2D)
+@offers_inplace_rows
 def lower_depthwise_conv2d(op: Operator, graph: Graph) -> Lowered:
     """DEPTHWISE_CONV_2D -> ``tm2_depthwise_conv2d_s8`` / ``tm2_depthwise_conv2d_s4``.
 
@@ -268,6 +274,8 @@ def lower_depthwise_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
     }
+    if packing.dw3x3_applies(params, w):  # int8 3x3, multiplier 1: transposed rows + SIMD taps
+        return packing.lower_dw3x3_packed(params, w, b, mult, shift)
     const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("depthwise_conv2d", w),

@@ -164,6 +164,13 @@ def _bcast_params(bc: Broadcast) -> dict[str, list[int]]:
     }
 
 
+def _same_shape_inputs(op: Operator, graph: Graph) -> list[int]:
+    """Inputs the output may overwrite (memory planner): activations that are not broadcast. The kernels
+    walk the output in order and read element i of such an input just before writing element i."""
+    out = graph.op_outputs(op)[0]
+    return [k for k, t in enumerate(graph.op_inputs(op)) if t is not None and not t.is_const and t.shape == out.shape]
+
+
 def _const_positions(op: Operator, graph: Graph) -> tuple[int, ...]:
     return tuple(k for k, t in enumerate(graph.op_inputs(op)) if t is not None and t.is_const)
 
@@ -214,6 +221,7 @@ def lower_add(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
         **_bcast_params(bc),
+        "inplace_input": _same_shape_inputs(op, graph),
     }
     return Lowered(template="ops/add.j2", params=params, const_inputs=_const_positions(op, graph))
 
@@ -234,5 +242,6 @@ def lower_mul(op: Operator, graph: Graph) -> Lowered:
         "act_min": act_min,
         "act_max": act_max,
         **_bcast_params(bc),
+        "inplace_input": _same_shape_inputs(op, graph),
     }
     return Lowered(template="ops/mul.j2", params=params, const_inputs=_const_positions(op, graph))

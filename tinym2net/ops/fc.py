@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import FullyConnectedOptions, Graph, Operator, OpKind
+from ..ir import DType, FullyConnectedOptions, Graph, Operator, OpKind
 from ..quantmath import activation_range_int8, f32, quantize_multiplier
+from . import packing
 from .base import ConstArray, Lowered, register
 from .conv import (
     per_channel_multipliers,
@@ -75,6 +76,8 @@ def lower_fully_connected(op: Operator, graph: Graph) -> Lowered:
         # LiteRT's reference FULLY_CONNECTED rescales with one int64 rounding, TFLite Micro's with two.
         "single_rounding": int(graph.reference == "litert"),
     }
+    if packing.PACKED and w.dtype is DType.INT8:  # packed rows + SIMD dot products
+        return packing.lower_fc_packed(params, w, b, mult, shift)
     const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("fully_connected", w),

@@ -1,0 +1,279 @@
+/* tinym2net in-place convolutions (see tm2_inplace.h). Hand-written for tinym2net. C99, no heap. */
+#include "tm2_inplace.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "tm2_fixedpoint.h"
+#include "tm2_requant.h"
+
+/* ------------------------------------------------------------------------------------ row bands */
+
+/* First and one-past-last output row of band k in processing order. */
+static int32_t tm2_ip_band_start(const tm2_inplace_rows *g, int32_t k) {
+  if (g->reverse) return tm2_max_i32(0, g->out_h - (k + 1) * g->band);
+  return k * g->band;
+}
+
+static int32_t tm2_ip_band_end(const tm2_inplace_rows *g, int32_t k) {
+  if (g->reverse) return g->out_h - k * g->band;
+  return tm2_min_i32(g->out_h, (k + 1) * g->band);
+}
+
+/* Ring slot of output row q: its band's slot, then its row within the band. */
+static int8_t *tm2_ip_slot(const tm2_inplace_rows *g, const tm2_inplace_iter *it, int32_t q) {
+  const int32_t k = g->reverse ? (g->out_h - 1 - q) / g->band : q / g->band;
+  const int32_t j = q - tm2_ip_band_start(g, k);
+  return it->ring + ((size_t)(k % g->ring_bands) * g->band + j) * g->out_row;
+}
+
+/* Input rows [*lo, *hi] that bands k, k+1, ... still read (conservatively: every row between the first
+ * and the last one they read). Empty (lo > hi) when k is past the last band. */
+static void tm2_ip_live_rows(const tm2_inplace_rows *g, const tm2_inplace_iter *it, int32_t k, int32_t *lo,
+                             int32_t *hi) {
+  if (k >= it->bands) {
+    *lo = 1;
+    *hi = 0;
+    return;
+  }
+  if (g->reverse) {
+    *lo = tm2_max_i32(0, -g->pad);
+    *hi = tm2_min_i32(g->in_h - 1, (tm2_ip_band_end(g, k) - 1) * g->stride - g->pad + g->span - 1);
+  } else {
+    *lo = tm2_max_i32(0, tm2_ip_band_start(g, k) * g->stride - g->pad);
+    *hi = tm2_min_i32(g->in_h - 1, (g->out_h - 1) * g->stride - g->pad + g->span - 1);
+  }
+}
+
+/* Stores finished rows, oldest first, while their bytes hold no input row that band k onwards reads. */
+static void tm2_ip_commit(const tm2_inplace_rows *g, tm2_inplace_iter *it, int32_t k) {
+  int32_t lo, hi;
+  tm2_ip_live_rows(g, it, k, &lo, &hi);
+  const int32_t live_start = lo * g->in_row;
+  const int32_t live_end = (hi + 1) * g->in_row;
+  while (it->pend_lo < it->pend_hi) {
+    const int32_t q = g->reverse ? it->pend_hi - 1 : it->pend_lo;
+    const int32_t dest_start = q * g->out_row;
+    const int32_t dest_end = dest_start + g->out_row;
+    if (lo <= hi && dest_start < live_end && live_start < dest_end) break;
+    memcpy(it->data + dest_start, tm2_ip_slot(g, it, q), (size_t)g->out_row);
+    if (g->reverse) {
+      --it->pend_hi;
+    } else {
+      ++it->pend_lo;
+    }
+  }
+}
+
+void tm2_inplace_rows_begin(const tm2_inplace_rows *g, tm2_inplace_iter *it, int8_t *data, int8_t *ring) {
+  it->k = 0;
+  it->bands = (g->out_h + g->band - 1) / g->band;
+  it->pend_lo = it->pend_hi = g->reverse ? g->out_h : 0;
+  it->data = data;
+  it->ring = ring;
+}
+
+int tm2_inplace_rows_next(const tm2_inplace_rows *g, tm2_inplace_iter *it, tm2_inplace_band *band) {
+  tm2_ip_commit(g, it, it->k);
+  if (it->k >= it->bands) return 0;
+  const int32_t start = tm2_ip_band_start(g, it->k);
+  const int32_t end = tm2_ip_band_end(g, it->k);
+  const int32_t first = start * g->stride - g->pad;             /* may lie in the top padding */
+  const int32_t last = (end - 1) * g->stride - g->pad + g->span - 1; /* may lie in the bottom padding */
+  const int32_t a = tm2_max_i32(0, first);
+  const int32_t b = tm2_min_i32(g->in_h - 1, last);
+  band->input = it->data + (size_t)a * g->in_row;
+  band->in_h = tm2_max_i32(0, b - a + 1);
+  band->pad_h = a - first;
+  band->out_h = end - start;
+  band->output = it->ring + (size_t)(it->k % g->ring_bands) * g->band * g->out_row;
+  if (it->pend_lo == it->pend_hi) {
+    it->pend_lo = start;
+    it->pend_hi = end;
+  } else if (g->reverse) {
+    it->pend_lo = start;
+  } else {
+    it->pend_hi = end;
+  }
+  ++it->k;
+  return 1;
+}
+
+/* ------------------------------------------------------------------- depthwise 3x3, direct form */
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+#define TM2_IP_USE_DSP 1
+#include <arm_acle.h>
+#else
+#define TM2_IP_USE_DSP 0
+#endif
+
+/* The nine weights of channel c (packed words (w0 | w1 << 16), (w1 | w2 << 16) per filter row), zero for
+ * filter rows outside the input. Returns their sum. */
+static inline int32_t tm2_dw_unpack(const int32_t *words, const int valid[3], int32_t w[9]) {
+  int32_t sum = 0;
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    const uint32_t lo = (uint32_t)words[2 * fy], hi = (uint32_t)words[2 * fy + 1];
+    w[3 * fy + 0] = valid[fy] ? (int16_t)(lo & 0xFFFFu) : 0;
+    w[3 * fy + 1] = valid[fy] ? (int16_t)(lo >> 16) : 0;
+    w[3 * fy + 2] = valid[fy] ? (int16_t)(hi >> 16) : 0;
+    sum += w[3 * fy] + w[3 * fy + 1] + w[3 * fy + 2];
+  }
+  return sum;
+}
+
+/* acc plus the in-bounds taps of an edge column starting at ix0; rows[] already point at the channel. */
+static inline int32_t tm2_dw_edge(const int8_t *const rows[3], const int32_t w[9], int32_t ix0, int32_t in_w,
+                                  int32_t ch, int32_t off, int32_t acc) {
+  for (int32_t fx = 0; fx < 3; ++fx) {
+    const int32_t ix = ix0 + fx;
+    if (ix < 0 || ix >= in_w) continue;
+    const size_t x = (size_t)ix * ch;
+    acc += w[fx] * (rows[0][x] + off) + w[3 + fx] * (rows[1][x] + off) + w[6 + fx] * (rows[2][x] + off);
+  }
+  return acc;
+}
+
+static inline int8_t tm2_dw_store(int32_t acc, const tm2_rq *q, const tm2_dw3x3_packed_params *p) {
+  return (int8_t)tm2_clamp_i32(tm2_rq_apply(acc, q, p->rq_mode, p->output_offset), p->act_min, p->act_max);
+}
+
+#if TM2_IP_USE_DSP
+/* One tap of four channels: one word load gives channels c .. c+3, SXTAB16 splits it into the int16 pairs
+ * (c, c+2) and (c+1, c+3) with the input offset added to each lane (|x + off| <= 255), and SMLABB / SMLATT
+ * add each lane's product to its own channel's sum. */
+#define TM2_DW_TAP(src, t)                                               \
+  do {                                                                   \
+    uint32_t v_;                                                         \
+    memcpy(&v_, (src), 4);                                               \
+    const int32_t xe_ = (int32_t)__sxtab16(off2, v_);                    \
+    const int32_t xo_ = (int32_t)__sxtab16(off2, (v_ >> 8) | (v_ << 24)); \
+    a0 = __smlabb(xe_, we[t], a0);                                       \
+    a2 = __smlatt(xe_, we[t], a2);                                       \
+    a1 = __smlabb(xo_, wo[t], a1);                                       \
+    a3 = __smlatt(xo_, wo[t], a3);                                       \
+  } while (0)
+
+/* Lanes (w[lo channel], w[hi channel]) of the three taps of filter row fy, from the packed words
+ * (w0 | w1 << 16), (w1 | w2 << 16) of each channel. */
+static inline void tm2_dw_lanes(const int32_t *lo_ch, const int32_t *hi_ch, int32_t fy, int32_t out[3]) {
+  const uint32_t a = (uint32_t)lo_ch[2 * fy], b = (uint32_t)lo_ch[2 * fy + 1];
+  const uint32_t c = (uint32_t)hi_ch[2 * fy], d = (uint32_t)hi_ch[2 * fy + 1];
+  out[0] = (int32_t)((a & 0xFFFFu) | (c << 16));
+  out[1] = (int32_t)((c & 0xFFFF0000u) | (a >> 16));
+  out[2] = (int32_t)((d & 0xFFFF0000u) | (b >> 16));
+}
+
+/* Channels c .. c+3 of one output row with SIMD: sum over in-bounds taps of w * (x + off), as TFLite.
+ * Weight words hold the same lanes as the taps, (w[c], w[c+2]) and (w[c+1], w[c+3]); filter rows outside
+ * the input have zero weights (their row pointer is a row inside). */
+static void tm2_dw_quad_row(const tm2_dw3x3_packed_params *p, const int8_t *const rows[3], const int valid[3],
+                            const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int32_t c,
+                            int8_t *out_row) {
+  const int32_t ch = p->channels, s = p->stride, in_w = p->in_w;
+  const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16);
+  const int32_t *wc = weights + (size_t)c * 6;
+  int32_t we[9], wo[9];
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    if (valid[fy]) {
+      tm2_dw_lanes(wc, wc + 12, fy, &we[3 * fy]);
+      tm2_dw_lanes(wc + 6, wc + 18, fy, &wo[3 * fy]);
+    } else {
+      we[3 * fy] = we[3 * fy + 1] = we[3 * fy + 2] = 0;
+      wo[3 * fy] = wo[3 * fy + 1] = wo[3 * fy + 2] = 0;
+    }
+  }
+  const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c + 1] : 0;
+  const int32_t b2 = bias != NULL ? bias[c + 2] : 0, b3 = bias != NULL ? bias[c + 3] : 0;
+  const int8_t *r0 = rows[0] + c, *r1 = rows[1] + c, *r2 = rows[2] + c;
+  const size_t c1 = (size_t)ch, c2 = 2 * (size_t)ch;
+  int8_t *o = out_row + c;
+  for (int32_t ox = 0; ox < p->out_w; ++ox, o += ch) {
+    const int32_t ix0 = ox * s - p->pad_w;
+    int32_t a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+    if (ix0 >= 0 && ix0 + 2 < in_w) {
+      const size_t x = (size_t)ix0 * ch;
+      TM2_DW_TAP(r0 + x, 0);
+      TM2_DW_TAP(r0 + x + c1, 1);
+      TM2_DW_TAP(r0 + x + c2, 2);
+      TM2_DW_TAP(r1 + x, 3);
+      TM2_DW_TAP(r1 + x + c1, 4);
+      TM2_DW_TAP(r1 + x + c2, 5);
+      TM2_DW_TAP(r2 + x, 6);
+      TM2_DW_TAP(r2 + x + c1, 7);
+      TM2_DW_TAP(r2 + x + c2, 8);
+    } else {
+      const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(3, in_w - ix0);
+      for (int32_t fx = fx0; fx < fx1; ++fx) {
+        const size_t x = (size_t)(ix0 + fx) * ch;
+        TM2_DW_TAP(r0 + x, fx);
+        TM2_DW_TAP(r1 + x, 3 + fx);
+        TM2_DW_TAP(r2 + x, 6 + fx);
+      }
+    }
+    o[0] = tm2_dw_store(a0, &rq[c], p);
+    o[1] = tm2_dw_store(a1, &rq[c + 1], p);
+    o[2] = tm2_dw_store(a2, &rq[c + 2], p);
+    o[3] = tm2_dw_store(a3, &rq[c + 3], p);
+  }
+}
+#undef TM2_DW_TAP
+#endif
+
+/* Loops: output row, channel, output column. Per channel and row the nine weights are unpacked once; a
+ * filter row outside the input gets zero weights and the pointer of a row inside it, so interior columns
+ * always take nine products. They use sum w * (x + off) = sum w * x + off * sum w (exact in int32, sum over
+ * the rows inside the input); edge columns add their in-bounds taps one by one. With the DSP extension,
+ * channels go four at a time (tm2_dw_quad_row) when their count is a multiple of four. */
+void tm2_depthwise3x3_s8_direct(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+  const int32_t ch = p->channels, s = p->stride, off = p->input_offset;
+  const int32_t in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w, pad_w = p->pad_w;
+  const size_t in_row = (size_t)in_w * ch;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_h * in_row;
+    int8_t *out_b = output + (size_t)b * out_h * out_w * ch;
+    for (int32_t oy = 0; oy < out_h; ++oy) {
+      const int32_t iy0 = oy * s - p->pad_h;
+      int valid[3];
+      const int8_t *rows[3];
+      int32_t any = -1;
+      for (int32_t fy = 0; fy < 3; ++fy) {
+        valid[fy] = iy0 + fy >= 0 && iy0 + fy < in_h;
+        if (valid[fy] && any < 0) any = iy0 + fy;
+      }
+      if (any < 0) any = 0; /* no row inside: every weight is zero below (not reached by TFLite shapes) */
+      for (int32_t fy = 0; fy < 3; ++fy) rows[fy] = in_b + (size_t)(valid[fy] ? iy0 + fy : any) * in_row;
+      int8_t *out_row = out_b + (size_t)oy * out_w * ch;
+      int32_t c = 0;
+#if TM2_IP_USE_DSP
+      if ((ch & 3) == 0) {
+        for (; c < ch; c += 4) tm2_dw_quad_row(p, rows, valid, weights, bias, rq, c, out_row);
+      }
+#endif
+      for (; c < ch; ++c) {
+        int32_t w[9];
+        const int32_t sum = tm2_dw_unpack(weights + (size_t)c * 6, valid, w);
+        const int32_t bc = bias != NULL ? bias[c] : 0;
+        const int32_t base = bc + off * sum;
+        const int8_t *const rc[3] = {rows[0] + c, rows[1] + c, rows[2] + c};
+        const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+        const tm2_rq *q = &rq[c];
+        int8_t *o = out_row + c;
+        for (int32_t ox = 0; ox < out_w; ++ox, o += ch) {
+          const int32_t ix0 = ox * s - pad_w;
+          int32_t acc;
+          if (ix0 >= 0 && ix0 + 2 < in_w) {
+            const size_t x = (size_t)ix0 * ch;
+            const int8_t *r0 = rc[0] + x, *r1 = rc[1] + x, *r2 = rc[2] + x;
+            acc = base + w0 * r0[0] + w1 * r0[ch] + w2 * r0[2 * ch] + w3 * r1[0] + w4 * r1[ch] + w5 * r1[2 * ch] +
+                  w6 * r2[0] + w7 * r2[ch] + w8 * r2[2 * ch];
+          } else {
+            acc = tm2_dw_edge(rc, w, ix0, in_w, ch, off, bc);
+          }
+          *o = tm2_dw_store(acc, q, p);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,542 @@
+"""Packed int8 kernels (tm2_conv_dsp.c, tm2_fc_dsp.c, tm2_requant.h): bit-exact on the Cortex-M4 DSP path.
+
+The SIMD code only runs on an Arm core with the DSP extension, so a small test firmware is
+cross-compiled for the nano33 board (Cortex-M4F) and run in QEMU (mps2-an386). It reads test cases
+from tm2_in.bin -- kernel, parameter struct, input, packed weights, bias, requantisation table --
+runs the kernel and writes the output bytes, plus a flag saying whether the bytes after the output
+stayed untouched. The same firmware is also built with -DTM2_PORTABLE (the plain C bodies on the
+same core) and for the host (gcc, io_host.c). Every output is compared byte for byte with the NumPy
+references of tests/refops_linear.py, which know nothing of the packed layouts.
+
+Cases are random shapes chosen to hit the awkward paths: odd channel counts and depths (loop
+tails, padded channel pairs and row groups), in_c not a multiple of 4 (byte gathering), strides,
+dilations, SAME padding on every side, partial pixel blocks, narrow clamps (generic stores) and
+multipliers that force the generic requantisation (left shifts, e = 1, m = 2^30).
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pytest
+from refops_elementwise import ref_add
+from refops_linear import (
+    conv2d,
+    depthwise_conv2d,
+    fc_per_tensor_multiplier,
+    mbqm,
+    out_size_and_pad,
+    quantize_multiplier,
+)
+
+from tinym2net.boards import load_board
+from tinym2net.ops import packing
+from tinym2net.quantmath import quantize_multiplier_smaller_than_one_exp
+from tinym2net.resources import firmware_dir, templates_dir
+from tinym2net.toolchain import cross_build, host_build, run_qemu
+
+KERNELS = firmware_dir() / "kernels"
+RUNTIME = firmware_dir() / "runtime"
+
+KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD = 1, 2, 3, 4, 5
+
+# Field order of the C parameter structs (all int32).
+CONV_FIELDS = (
+    "batches in_h in_w in_c out_h out_w out_c filter_h filter_w stride_h stride_w dilation_h dilation_w "
+    "pad_h pad_w input_offset output_offset act_min act_max depth_padded rq_mode"
+).split()
+DW_FIELDS = (
+    "batches in_h in_w channels out_h out_w stride pad_h pad_w input_offset output_offset act_min act_max "
+    "row_len rq_mode"
+).split()
+FC_FIELDS = (
+    "batches accum_depth out_depth depth_padded input_offset output_offset act_min act_max per_channel rq_mode"
+).split()
+
+HARNESS_C = r"""
+#include <stdint.h>
+#include <string.h>
+
+#include "tm2_conv_dsp.h"
+#include "tm2_elementwise.h"
+#include "tm2_fc_dsp.h"
+#include "tm2_io.h"
+#include "tm2_requant.h"
+
+#define ARENA_BYTES (96 * 1024)
+#define GUARD 16
+static uint8_t arena[ARENA_BYTES] __attribute__((aligned(16)));
+static int32_t params[64];
+
+static int read_u32(uint32_t *v) { return tm2_io_read(v, 4); }
+
+/* A length-prefixed blob placed 16-aligned in the arena; NULL for length 0. */
+static void *read_blob(uint32_t *used) {
+  uint32_t n;
+  if (read_u32(&n) != 0 || *used + n + 16 > ARENA_BYTES) tm2_io_exit(3);
+  if (n == 0) return NULL;
+  void *p = arena + *used;
+  if (tm2_io_read(p, n) != 0) tm2_io_exit(4);
+  *used = (*used + n + 15) & ~15u;
+  return p;
+}
+
+static void *reserve(uint32_t *used, uint32_t n, uint8_t fill) {
+  if (*used + n + GUARD + 16 > ARENA_BYTES) tm2_io_exit(5);
+  void *p = arena + *used;
+  memset(p, fill, n + GUARD);
+  *used = (*used + n + GUARD + 15) & ~15u;
+  return p;
+}
+
+/* One requantisation record: acc, tm2_rq (4 words), mode, output offset. Output: tm2_rq_apply and,
+ * with DSP, the saturating fast helper (else 0). */
+static void run_requant(const int32_t *rec, uint32_t n, int32_t *out) {
+  for (uint32_t i = 0; i < n; ++i, rec += 7) {
+    const tm2_rq *q = (const tm2_rq *)(rec + 1);
+    out[2 * i] = tm2_rq_apply(rec[0], q, rec[5], rec[6]);
+    out[2 * i + 1] = 0;
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+    if (rec[5] == TM2_RQ_DOUBLE_FAST) out[2 * i + 1] = tm2_rq_double_fast_s8(rec[0], q->mult, q->hi, q->sh, rec[6]);
+    if (rec[5] == TM2_RQ_SINGLE_FAST) out[2 * i + 1] = tm2_rq_single_fast_s8(rec[0], q);
+#endif
+  }
+}
+
+int main(int argc, char **argv) {
+  uint32_t cases;
+  if (tm2_io_open(argc, argv) != 0 || read_u32(&cases) != 0) return 2;
+  for (uint32_t c = 0; c < cases; ++c) {
+    uint32_t kind, np, used = 0, scratch_len, out_len;
+    if (read_u32(&kind) != 0 || read_u32(&np) != 0 || np > 64) return 6;
+    if (tm2_io_read(params, 4 * np) != 0) return 7;
+    const void *in = read_blob(&used);
+    const void *w = read_blob(&used);
+    const int32_t *bias = (const int32_t *)read_blob(&used);
+    const tm2_rq *rq = (const tm2_rq *)read_blob(&used);
+    if (read_u32(&scratch_len) != 0 || read_u32(&out_len) != 0) return 8;
+    void *scratch = reserve(&used, scratch_len, 0xA5); /* garbage: kernels must not rely on zeros */
+    uint8_t *out = (uint8_t *)reserve(&used, out_len, 0x5A);
+    if (kind == 1 && np * 4 == sizeof(tm2_conv_packed_params)) {
+      tm2_conv_packed_params p;
+      memcpy(&p, params, sizeof p);
+      tm2_conv2d_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 2 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      tm2_depthwise3x3_s8_packed(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 3 && np * 4 == sizeof(tm2_fc_packed_params)) {
+      tm2_fc_packed_params p;
+      memcpy(&p, params, sizeof p);
+      tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 4) {
+      run_requant((const int32_t *)in, (uint32_t)params[0], (int32_t *)out);
+    } else if (kind == 5 && np * 4 == sizeof(tm2_add_params)) {
+      tm2_add_params p;
+      memcpy(&p, params, sizeof p);
+      tm2_add_s8(&p, (const int8_t *)in, (const int8_t *)w, (int8_t *)out);
+    } else {
+      return 9;
+    }
+    uint32_t guard_ok = 1;
+    for (uint32_t i = 0; i < GUARD; ++i) guard_ok &= out[out_len + i] == 0x5A;
+    if (tm2_io_write(out, out_len) != 0 || tm2_io_write(&guard_ok, 4) != 0) return 10;
+  }
+  tm2_io_close();
+  return 0;
+}
+"""
+
+
+# ------------------------------------------------------------------------------------ test cases
+
+
+@dataclass
+class Case:
+    kind: int
+    params: list[int]
+    blobs: list[bytes]  # input, weights, bias, rq (b"" for NULL)
+    scratch: int
+    expected: bytes
+    label: str
+    extra: dict = field(default_factory=dict)
+
+
+def _struct(fields: list[str], values: dict) -> list[int]:
+    return [int(values[f]) for f in fields]
+
+
+def _multipliers(rng: np.random.Generator, channels: int, acc_scale: float, edge: bool):
+    """Per-channel (mult, shift): real multipliers that spread outputs over int8, plus edge values."""
+    reals = acc_scale * np.exp(rng.uniform(-1.5, 1.5, channels))
+    if edge:  # left shift, e = 1, m = 2^30 exactly (generic forms); tiny (e up to 31) and zero (fast forms)
+        for c in rng.choice(channels, size=min(channels, 2), replace=False):
+            reals[c] = rng.choice(
+                [
+                    rng.uniform(1.0, 3.0),
+                    rng.uniform(0.25, 0.5),
+                    2.0 ** -rng.integers(3, 12),
+                    rng.uniform(1.0, 2.0) * 2.0 ** -rng.integers(24, 32),
+                    0.0,
+                ]
+            )
+    pairs = [quantize_multiplier(float(r)) for r in reals]
+    return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
+
+
+def _act_range(rng: np.random.Generator, zp: int) -> tuple[int, int]:
+    if rng.random() < 0.75:
+        return -128, 127
+    lo = int(rng.integers(-128, max(-127, zp) + 1))
+    return lo, int(rng.integers(max(lo, zp), 128))
+
+
+def conv_case(rng: np.random.Generator, i: int) -> Case:
+    in_c = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16, 20]))
+    kh, kw = [(1, 1), (3, 3), (2, 5), (10, 4), (3, 1), (1, 3)][int(rng.integers(0, 6))]
+    stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    dilation = (1, 1) if rng.random() < 0.8 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    same = bool(rng.random() < 0.6)
+    h = int(rng.integers((kh - 1) * dilation[0] + 1, (kh - 1) * dilation[0] + 7))
+    w = int(rng.integers((kw - 1) * dilation[1] + 1, (kw - 1) * dilation[1] + 7))
+    out_c = int(rng.integers(1, 20))
+    oh, ph = out_size_and_pad(same, h, kh, stride[0], dilation[0])
+    ow, pw = out_size_and_pad(same, w, kw, stride[1], dilation[1])
+    x = rng.integers(-128, 128, (1, h, w, in_c), dtype=np.int8)
+    filt = rng.integers(-127, 128, (out_c, kh, kw, in_c), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, out_c).astype(np.int32) if rng.random() < 0.8 else None
+    in_off = int(rng.integers(-127, 129))
+    zp = int(rng.integers(-128, 128))
+    act_min, act_max = _act_range(rng, zp)
+    depth = kh * kw * in_c
+    mult, shift = _multipliers(rng, out_c, 1.0 / (np.sqrt(depth) * 128 * 70), edge=rng.random() < 0.2)
+    want = conv2d(
+        x, filt, bias, mult, shift, out_hw=(oh, ow), stride=stride, dilation=dilation, pad=(ph, pw),
+        input_offset=in_off, output_offset=zp, act_min=act_min, act_max=act_max,
+    )
+    packed, kp = packing.pack_conv_weights(filt)
+    rq, mode = packing.requant_table(
+        mult, shift, zp, bound=packing.acc_bound(filt.reshape(out_c, -1), bias, in_off)
+    )
+    values = {
+        "batches": 1, "in_h": h, "in_w": w, "in_c": in_c, "out_h": oh, "out_w": ow, "out_c": out_c,
+        "filter_h": kh, "filter_w": kw, "stride_h": stride[0], "stride_w": stride[1],
+        "dilation_h": dilation[0], "dilation_w": dilation[1], "pad_h": ph, "pad_w": pw,
+        "input_offset": in_off, "output_offset": zp, "act_min": act_min, "act_max": act_max,
+        "depth_padded": kp, "rq_mode": mode,
+    }
+    return Case(
+        KIND_CONV, _struct(CONV_FIELDS, values),
+        [x.tobytes(), packed.tobytes(), b"" if bias is None else bias.tobytes(), rq.tobytes()],
+        9 * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode},
+    )
+
+
+def dw_case(rng: np.random.Generator, i: int) -> Case:
+    ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21]))
+    stride = int(rng.integers(1, 3))
+    same = bool(rng.random() < 0.6)
+    h = int(rng.integers(3, 9))
+    w = int(rng.integers(3, 17))
+    oh, ph = out_size_and_pad(same, h, 3, stride)
+    ow, pw = out_size_and_pad(same, w, 3, stride)
+    x = rng.integers(-128, 128, (1, h, w, ch), dtype=np.int8)
+    filt = rng.integers(-127, 128, (1, 3, 3, ch), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, ch).astype(np.int32) if rng.random() < 0.8 else None
+    in_off = int(rng.integers(-127, 129))
+    zp = int(rng.integers(-128, 128))
+    act_min, act_max = _act_range(rng, zp)
+    mult, shift = _multipliers(rng, ch, 1.0 / (3 * 128 * 70), edge=rng.random() < 0.2)
+    want = depthwise_conv2d(
+        x, filt, bias, mult, shift, depth_multiplier=1, out_hw=(oh, ow), stride=(stride, stride),
+        dilation=(1, 1), pad=(ph, pw), input_offset=in_off, output_offset=zp, act_min=act_min, act_max=act_max,
+    )
+    row_len = packing.dw3x3_row_len(w, ow, stride, pw)
+    rq, mode = packing.requant_table(
+        mult, shift, zp, bound=packing.acc_bound(filt.reshape(9, ch).T, bias, in_off)
+    )
+    values = {
+        "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
+        "pad_h": ph, "pad_w": pw, "input_offset": in_off, "output_offset": zp, "act_min": act_min,
+        "act_max": act_max, "row_len": row_len, "rq_mode": mode,
+    }
+    return Case(
+        KIND_DW, _struct(DW_FIELDS, values),
+        [x.tobytes(), packing.pack_dw3x3_weights(filt).tobytes(), b"" if bias is None else bias.tobytes(),
+         rq.tobytes()],
+        packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}", {"mode": mode},
+    )
+
+
+def _single_rounding(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """TFLite's int64 MultiplyByQuantizedMultiplier: round half up of acc * m / 2^(31 - shift)."""
+    total = 31 - shift.astype(np.int64)
+    return (acc.astype(np.int64) * mult.astype(np.int64) + (np.int64(1) << (total - 1))) >> total
+
+
+def fc_case(rng: np.random.Generator, i: int) -> Case:
+    depth = int(rng.choice([1, 3, 4, 7, 8, 13, 16, 24, 37, 64, 70]))
+    out = int(rng.integers(1, 14))
+    batches = int(rng.integers(1, 4))
+    per_channel = bool(rng.random() < 0.5)
+    single = bool(rng.random() < 0.5)
+    x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
+    filt = rng.integers(-127, 128, (out, depth), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, out).astype(np.int32) if rng.random() < 0.8 else None
+    in_off = int(rng.integers(-127, 129))
+    zp = int(rng.integers(-128, 128))
+    act_min, act_max = _act_range(rng, zp)
+    scale = 1.0 / (np.sqrt(depth) * 128 * 70)
+    if per_channel:
+        mult, shift = _multipliers(rng, out, scale, edge=rng.random() < 0.2)
+    else:
+        in_s, w_s = float(rng.uniform(0.01, 0.1)), float(rng.uniform(0.001, 0.01))
+        mult, shift = fc_per_tensor_multiplier(in_s, w_s, in_s * w_s / (scale * float(np.exp(rng.uniform(-1, 1)))))
+    acc = (x.astype(np.int64) + in_off) @ filt.astype(np.int64).T + (0 if bias is None else bias.astype(np.int64))
+    m_b = np.broadcast_to(mult, (out,))
+    s_b = np.broadcast_to(shift, (out,))
+    scaled = _single_rounding(acc, m_b, s_b) if single else mbqm(acc, m_b, s_b)
+    want = np.clip(scaled + zp, act_min, act_max).astype(np.int8)
+    packed, kp = packing.pack_fc_weights(filt)
+    rq, mode = packing.requant_table(mult, shift, zp, single_rounding=single)
+    values = {
+        "batches": batches, "accum_depth": depth, "out_depth": out, "depth_padded": kp, "input_offset": in_off,
+        "output_offset": zp, "act_min": act_min, "act_max": act_max, "per_channel": int(per_channel),
+        "rq_mode": mode,
+    }
+    return Case(
+        KIND_FC, _struct(FC_FIELDS, values),
+        [x.tobytes(), packed.tobytes(), b"" if bias is None else bias.tobytes(), rq.tobytes()],
+        2 * kp, want.tobytes(), f"fc#{i} {values}", {"mode": mode},
+    )
+
+
+def requant_case(rng: np.random.Generator, n: int) -> tuple[Case, np.ndarray, np.ndarray]:
+    """n random (acc, multiplier, zero point) records in all four modes, ties and extremes included."""
+    records, plain, modes = [], [], []
+    j = 0
+    while len(records) < n:
+        j += 1
+        single = j % 2 == 1
+        mult, shift = quantize_multiplier(float(np.exp(rng.uniform(np.log(2.0**-32), np.log(2.0**3)))))
+        if j % 7 == 0:
+            mult = 1 << 30  # exact power of two: the double-rounding fast form does not apply
+        if j % 11 == 0:
+            mult, shift = 0, 0  # a zero multiplier: constant channel in the fast forms
+        zp = int(rng.integers(-128, 128))
+        e = max(-shift, 0)
+        choice = j % 5
+        if choice == 0:
+            acc = int(rng.integers(-(2**31), 2**31))
+        elif choice == 1:
+            acc = int(rng.choice([-(2**31), 2**31 - 1, -1, 0, 1]))
+        else:  # near rounding ties of the result
+            acc = int(rng.integers(-(2 ** min(30, e + 12)), 2 ** min(30, e + 12)))
+        table, mode = packing.requant_table(
+            np.array([mult]), np.array([shift]), zp, single_rounding=single
+        )
+        a, m, s = np.int64(acc), np.int64(mult), np.int64(shift)
+        v = _single_rounding(np.array([a]), np.array([m]), np.array([s]))[0] if single else mbqm(a, m, s)
+        if not -(2**31) <= int(v) + zp < 2**31:
+            continue  # the int32 result itself would overflow (undefined in C, never seen in models)
+        records.append([acc, *table.tolist(), mode, zp])
+        plain.append(int(v) + zp)
+        modes.append(mode)
+    blob = np.array(records, np.int64)
+    blob = (blob & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+    want = np.array(plain, np.int64)
+    case = Case(KIND_RQ, [n], [blob.tobytes(), b"", b"", b""], 0, b"", "requant", {})
+    return case, want, np.array(modes)
+
+
+def add_case(rng: np.random.Generator, i: int) -> Case:
+    """ADD of two int8 tensors: same shape (large: the table path) or with the second broadcast."""
+    h, w, c = [(16, 16, 8), (32, 8, 16), (3, 5, 7), (8, 8, 32)][i % 4]
+    x1 = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    bshape = (1, h, w, c) if i % 3 else (1, 1, 1, c)
+    x2 = rng.integers(-128, 128, bshape, dtype=np.int8)
+    s1, s2 = float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.01, 0.2))
+    so = float(rng.uniform(0.02, 0.3))
+    z1, z2, zo = (int(v) for v in rng.integers(-128, 128, 3))
+    act_min, act_max = _act_range(rng, zo)
+    want = ref_add(x1, x2, s1, z1, s2, z2, so, zo, act_min, act_max)
+    f1, f2, fo = np.float32(s1), np.float32(s2), np.float32(so)
+    twice_max = 2.0 * float(max(f1, f2))
+    m1, sh1 = quantize_multiplier_smaller_than_one_exp(float(f1) / twice_max)
+    m2, sh2 = quantize_multiplier_smaller_than_one_exp(float(f2) / twice_max)
+    mo, sho = quantize_multiplier_smaller_than_one_exp(twice_max / float(np.float32(1 << 20) * fo))
+    strides1 = (h * w * c, w * c, c, 1)
+    strides2 = strides1 if bshape == x1.shape else (0, 0, 0, 1)
+    params = [-z1, -z2, zo, 20, m1, sh1, m2, sh2, mo, sho, act_min, act_max, 1, h, w, c, *strides1, *strides2]
+    return Case(KIND_ADD, params, [x1.tobytes(), x2.tobytes(), b"", b""], 0, want.tobytes(), f"add#{i} {bshape}")
+
+
+def encode(cases: list[Case], out_lens: list[int]) -> bytes:
+    parts = [struct.pack("<I", len(cases))]
+    for case, out_len in zip(cases, out_lens, strict=True):
+        parts.append(struct.pack("<II", case.kind, len(case.params)))
+        parts.append(np.array(case.params, np.int64).astype(np.int32).tobytes())
+        for blob in case.blobs:
+            parts.append(struct.pack("<I", len(blob)) + blob)
+        parts.append(struct.pack("<II", case.scratch, out_len))
+    return b"".join(parts)
+
+
+def decode(data: bytes, out_lens: list[int]) -> list[tuple[bytes, bool]]:
+    results, pos = [], 0
+    for n in out_lens:
+        out = data[pos : pos + n]
+        (guard,) = struct.unpack_from("<I", data, pos + n)
+        results.append((out, guard == 1))
+        pos += n + 4
+    assert pos == len(data), "trailing or missing output bytes"
+    return results
+
+
+# ---------------------------------------------------------------------------------- the firmware
+
+
+def _linker_script(root: Path) -> Path:
+    board = load_board("nano33")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined)
+    ld = root / "linker.ld"
+    ld.write_text(
+        env.get_template("linker.ld.j2").render(
+            board=board, stack_bytes=4096, flash_origin=board.emulator_flash_origin,
+            ram_origin=board.emulator_ram_origin,
+        )
+    )
+    return ld
+
+
+KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c")
+
+
+def build_harness(root: Path, variant: str) -> Path:
+    """variant: "dsp" (Cortex-M4 with DSP), "portable" (same core, -DTM2_PORTABLE) or "host"."""
+    root.mkdir(parents=True, exist_ok=True)
+    main = root / "harness.c"
+    main.write_text(HARNESS_C)
+    kernels = [KERNELS / name for name in KERNEL_SOURCES]
+    if variant == "host":
+        return host_build([main, *kernels, RUNTIME / "io_host.c"], [KERNELS, RUNTIME], root / "harness")
+    runtime = [RUNTIME / n for n in ("startup.c", "io_semihost.c", "tm2_stack.c")]
+    defines = ["TM2_PORTABLE"] if variant == "portable" else None
+    return cross_build(
+        [main, *kernels, *runtime], [KERNELS, RUNTIME], root / "harness.elf", load_board("nano33"),
+        _linker_script(root), defines=defines,
+    )
+
+
+def run_harness(exe: Path, variant: str, data: bytes, workdir: Path) -> bytes:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "tm2_in.bin").write_bytes(data)
+    if variant == "host":
+        proc = subprocess.run([str(exe), "tm2_in.bin", "tm2_out.bin"], cwd=workdir, capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr.decode()
+    else:
+        res = run_qemu(exe, load_board("nano33"), workdir, timeout_s=60)
+        assert res.returncode == 0, f"harness exit {res.returncode}: {res.stderr}"
+    return (workdir / "tm2_out.bin").read_bytes()
+
+
+VARIANTS = ("dsp", "portable", "host")
+
+
+def _tools_for(variant: str) -> None:
+    need = ["gcc"] if variant == "host" else ["arm-none-eabi-gcc", "qemu-system-arm"]
+    for tool in need:
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    variant = request.param
+    _tools_for(variant)
+    root = tmp_path_factory.mktemp(f"harness_{variant}")
+    return variant, build_harness(root, variant), root
+
+
+def _check_cases(harness: tuple[str, Path, Path], cases: list[Case], name: str) -> None:
+    variant, exe, root = harness
+    lens = [len(c.expected) for c in cases]
+    results = decode(run_harness(exe, variant, encode(cases, lens), root / name), lens)
+    bad = [c.label for c, (got, _) in zip(cases, results, strict=True) if got != c.expected]
+    assert not bad, f"{variant}: {len(bad)} of {len(cases)} cases differ, first: {bad[0]}"
+    overrun = [c.label for c, (_, guard) in zip(cases, results, strict=True) if not guard]
+    assert not overrun, f"{variant}: writes past the output in {overrun[0]}"
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+def test_conv2d_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(11)
+    cases = [conv_case(rng, i) for i in range(70)]
+    modes = {c.extra["mode"] for c in cases}
+    assert modes == {packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST}  # both requantisation paths are exercised
+    _check_cases(harness, cases, "conv")
+
+
+def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(12)
+    cases = [dw_case(rng, i) for i in range(60)]
+    assert {c.extra["mode"] for c in cases} == {packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST}
+    _check_cases(harness, cases, "dw")
+
+
+def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(13)
+    cases = [fc_case(rng, i) for i in range(70)]
+    assert {c.extra["mode"] for c in cases} == {
+        packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST, packing.RQ_SINGLE, packing.RQ_SINGLE_FAST
+    }
+    _check_cases(harness, cases, "fc")
+
+
+def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Path]) -> None:
+    variant, exe, root = harness
+    case, want, modes = requant_case(np.random.default_rng(14), 2000)
+    n = len(want)
+    data = run_harness(exe, variant, encode([case], [8 * n]), root / "rq")
+    (got_bytes, guard), = decode(data, [8 * n])
+    assert guard
+    got = np.frombuffer(got_bytes, np.int32).reshape(n, 2).astype(np.int64)
+    fast = (modes == packing.RQ_DOUBLE_FAST) | (modes == packing.RQ_SINGLE_FAST)
+    assert fast.sum() > n // 2 and (~fast).sum() > n // 10
+    assert np.array_equal(got[:, 0], want), f"{variant}: {int((got[:, 0] != want).sum())} records differ"
+    if variant == "dsp":  # the SMLAL forms with saturation to int8
+        assert np.array_equal(got[fast, 1], np.clip(want[fast], -128, 127))
+
+
+def test_add_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(15)
+    cases = [add_case(rng, i) for i in range(24)]
+    assert any(len(c.expected) >= 1024 for c in cases) and any(len(c.expected) < 1024 for c in cases)
+    _check_cases(harness, cases, "add")
+
+
+@pytest.mark.emulator
+def test_whole_model_bit_exact_and_counted_on_the_dsp_path(tmp_path: Path) -> None:
+    """KWS through check_model on nano33 (Cortex-M4, DSP kernels): bit-exact with LiteRT, and the
+    speed fields count one inference at well under the portable kernels' ~10 cycles per MAC."""
+    from conftest import mlperf_path, require_cross_tools
+
+    from tinym2net.verify import check_model
+
+    require_cross_tools()
+    pytest.importorskip("unicorn")
+    res = check_model(mlperf_path("kws_ref_model"), load_board("nano33"), inputs=2, count=True)
+    assert res.bit_exact, res.first_mismatch
+    speed = res.to_json()
+    assert speed["macs"] == 2_656_768  # conv 320,000 + 4 x (depthwise 72,000 + pointwise 512,000) + FC 768
+    assert 0 < speed["instructions"] <= speed["est_cycles"]
+    assert speed["est_cycles"] < 4 * speed["macs"]
+    assert speed["est_ms"] == pytest.approx(1000.0 * speed["est_cycles"] / load_board("nano33").clock_hz, abs=1e-3)

@@ -1,0 +1,246 @@
+"""In-place convolutions: what a convolution lowering offers the memory planner, and the ring it needs.
+
+A convolution's output row ``r`` reads only input rows ``r*stride - pad`` .. ``+ span - 1``. The row-band
+driver of ``firmware/kernels/tm2_inplace.h`` uses that to let the output overwrite its own input, both
+starting at the same arena offset: it runs the op's ordinary kernel band by band (a band is ``band``
+output rows, computed as a small convolution whose input is read straight from the arena and whose
+output goes to a ring in the scratch buffer) and copies a finished row to its place only when no band
+still to run reads the input bytes under it. The op then needs ``max(in, out)`` bytes plus the ring
+instead of ``in + out``.
+
+This module decides, at build time and from the shapes alone, the direction (bands top-down, or
+bottom-up for outputs that outgrow their input), the band size and the ring size, by simulating the
+driver exactly (:func:`ring_bands_needed`). :func:`offer_rows` attaches the result to a lowering:
+
+``params["inplace_conv"] = "rows"``
+    the capability: the output may start at the input's offset and overlap it (sizes may differ);
+``params["inplace_scratch"]``
+    scratch bytes when run in place (the kernel's own scratch, 16-aligned, then the ring); the plan
+    uses it instead of ``Lowered.scratch_bytes`` for an op it runs in place;
+
+and wraps the lowering's template in ``ops/inplace_rows.j2``, which renders the ordinary call when the
+planner kept input and output apart and the band loop when it gave them the same offset. The planner
+(:mod:`tinym2net.schedule`, :mod:`tinym2net.memory_plan`) takes the offer only where the input dies at
+this op and the overlap saves more than the ring costs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..ir import Graph, Operator
+from .base import Lowered
+
+# Kernel templates the band loop can drive: template -> C type of its params struct (every one has
+# batches, in_h, out_h and pad_h fields, which the loop overrides per band).
+KERNEL_PARAMS = {
+    "ops/conv2d.j2": "tm2_conv_params",
+    "ops/conv2d_s4.j2": "tm2_conv_params",
+    "ops/conv2d_packed.j2": "tm2_conv_packed_params",
+    "ops/depthwise_conv2d.j2": "tm2_dwconv_params",
+    "ops/depthwise_conv2d_s4.j2": "tm2_dwconv_params",
+    "ops/depthwise3x3_packed.j2": "tm2_dw3x3_packed_params",
+}
+# Templates whose bands run a scratch-free kernel of tm2_inplace.h on the same constants instead (the
+# packed 3x3 depthwise kernel keeps three transposed rows of every channel: more than the overlap saves).
+DIRECT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
+WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
+PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
+_ALIGN = 16
+
+
+@dataclass(frozen=True)
+class RowGeometry:
+    """Rows of a convolution as the band driver sees them (``tm2_inplace_rows`` without the plan)."""
+
+    in_h: int
+    in_row: int  # bytes per input row
+    out_h: int
+    out_row: int  # bytes per output row
+    stride: int
+    pad: int  # padding rows above the first input row
+    span: int  # input rows one output row reads: (filter_h - 1) * dilation_h + 1
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    geometry: RowGeometry
+    band: int  # output rows per kernel call
+    ring_bands: int  # bands of slots in the ring
+    reverse: bool  # bands from the bottom up
+    flat: bool = False  # pointwise: rows are single pixels (the kernel sees in_w = out_w = 1)
+
+    @property
+    def ring_bytes(self) -> int:
+        return self.ring_bands * self.band * self.geometry.out_row
+
+
+def _band_bounds(g: RowGeometry, band: int, reverse: bool, k: int) -> tuple[int, int]:
+    if reverse:
+        return max(0, g.out_h - (k + 1) * band), g.out_h - k * band
+    return k * band, min(g.out_h, (k + 1) * band)
+
+
+def _live_rows(g: RowGeometry, band: int, reverse: bool, k: int, n_bands: int) -> tuple[int, int]:
+    """Input rows that bands k, k+1, ... still read (every row between their first and last); (1, 0) if none."""
+    if k >= n_bands:
+        return 1, 0
+    start, end = _band_bounds(g, band, reverse, k)
+    if reverse:
+        return max(0, -g.pad), min(g.in_h - 1, (end - 1) * g.stride - g.pad + g.span - 1)
+    return max(0, start * g.stride - g.pad), min(g.in_h - 1, (g.out_h - 1) * g.stride - g.pad + g.span - 1)
+
+
+def ring_bands_needed(g: RowGeometry, band: int, reverse: bool) -> int | None:
+    """Ring size, in bands, with which the driver never overwrites a row it has not stored yet.
+
+    Runs the driver's schedule (``tm2_inplace_rows_next``) on the shapes: before band k the stored rows
+    are, oldest first, those whose bytes hold no input row a band >= k reads; band k then goes to slot
+    ``k % ring_bands``, which must not hold a pending row, so the ring needs ``k - (band of the oldest
+    pending row) + 1`` bands. None when some band would read no input row at all (nothing to run).
+    """
+    if min(g.in_h, g.out_h, g.in_row, g.out_row, g.stride, g.span, band) < 1 or g.pad < 0:
+        return None
+    n_bands = -(-g.out_h // band)
+    pend_lo = pend_hi = g.out_h if reverse else 0
+    need = 1
+    for k in range(n_bands + 1):
+        lo, hi = _live_rows(g, band, reverse, k, n_bands)
+        while pend_lo < pend_hi:
+            q = pend_hi - 1 if reverse else pend_lo
+            dest = (q * g.out_row, (q + 1) * g.out_row)
+            if lo <= hi and dest[0] < (hi + 1) * g.in_row and lo * g.in_row < dest[1]:
+                break
+            if reverse:
+                pend_hi -= 1
+            else:
+                pend_lo += 1
+        if k == n_bands:
+            break
+        start, end = _band_bounds(g, band, reverse, k)
+        first = max(0, start * g.stride - g.pad)
+        last = min(g.in_h - 1, (end - 1) * g.stride - g.pad + g.span - 1)
+        if last < first:
+            return None
+        if pend_lo < pend_hi:
+            oldest = pend_hi - 1 if reverse else pend_lo
+            oldest_band = (g.out_h - 1 - oldest) // band if reverse else oldest // band
+            need = max(need, k - oldest_band + 1)
+            if reverse:
+                pend_lo = start
+            else:
+                pend_hi = end
+        else:
+            pend_lo, pend_hi = start, end
+    return need
+
+
+def plan_rows(g: RowGeometry, band: int = 1, *, flat: bool = False) -> RowPlan | None:
+    """The direction with the smaller ring (forward on a tie), or None when neither works."""
+    best: RowPlan | None = None
+    for reverse in (False, True):
+        n = ring_bands_needed(g, band, reverse)
+        if n is None:
+            continue
+        cand = RowPlan(g, band, n, reverse, flat)
+        if best is None or cand.ring_bytes < best.ring_bytes:
+            best = cand
+    return best
+
+
+def conv_rows_plan(params: dict[str, Any]) -> RowPlan | None:
+    """Row plan of a CONV_2D / DEPTHWISE_CONV_2D lowering's params (batch 1), or None."""
+    p = params
+    if p.get("batches") != 1:
+        return None
+    pointwise = (
+        p["filter_h"] == p["filter_w"] == 1
+        and p["stride_h"] == p["stride_w"] == 1
+        and p["pad_h"] == p["pad_w"] == 0
+        and (p["in_h"], p["in_w"]) == (p["out_h"], p["out_w"])
+    )
+    if pointwise:
+        pixels = p["in_h"] * p["in_w"]
+        g = RowGeometry(pixels, p["in_c"], pixels, p["out_c"], 1, 0, 1)
+        return plan_rows(g, min(PIXEL_BAND, pixels), flat=True)
+    span = (p["filter_h"] - 1) * p["dilation_h"] + 1
+    g = RowGeometry(
+        p["in_h"], p["in_w"] * p["in_c"], p["out_h"], p["out_w"] * p["out_c"], p["stride_h"], p["pad_h"], span
+    )
+    return plan_rows(g)
+
+
+def _align(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def offer_rows(low: Lowered) -> Lowered:
+    """``low`` with the in-place offer attached (see the module docstring), or unchanged when its kernel
+    template is not one the band loop can drive or the shapes do not allow it."""
+    ctype = KERNEL_PARAMS.get(low.template)
+    if ctype is None:
+        return low
+    plan = conv_rows_plan(low.params)
+    if plan is None:
+        return low
+    direct = DIRECT_KERNELS.get(low.template)
+    ring_offset = 0 if direct else _align(low.scratch_bytes)
+    g = plan.geometry
+    params = {
+        **low.params,
+        "inplace_conv": "rows",
+        "inplace_scratch": ring_offset + plan.ring_bytes,
+        "inplace_base": low.template,
+        "inplace_ctype": ctype,
+        "inplace_direct": direct or "",
+        # take it only where the arena needs it when the in-place run is slower than the op's own kernel
+        "inplace_slower": int(_slower(low, plan, direct)),
+        "inplace_flat": int(plan.flat),
+        "inplace_ring_offset": ring_offset,
+        "inplace_rows": {
+            "in_h": g.in_h,
+            "in_row": g.in_row,
+            "out_h": g.out_h,
+            "out_row": g.out_row,
+            "stride": g.stride,
+            "pad": g.pad,
+            "span": g.span,
+            "band": plan.band,
+            "ring_bands": plan.ring_bands,
+            "reverse": int(plan.reverse),
+        },
+    }
+    return dataclasses.replace(low, template=WRAPPER_TEMPLATE, params=params)
+
+
+def _slower(low: Lowered, plan: RowPlan, direct: str | None) -> bool:
+    """Whether running in place costs speed: the direct depthwise kernel has no row transposition (slower
+    than the packed one), and the packed CONV_2D kernel computes pixels in blocks of four, so bands whose
+    pixel count is not a multiple of four leave lanes idle (kws' first layer: 5 pixels a row)."""
+    if direct:
+        return True
+    pixels = plan.band * (1 if plan.flat else int(low.params["out_w"]))
+    return low.template == "ops/conv2d_packed.j2" and pixels % 4 != 0
+
+
+def without_offer(low: Lowered) -> Lowered:
+    """The lowering as it was before :func:`offer_rows`: the kernel's own template, no ``inplace_*`` params
+    (what tests and tools that look at one kernel's parameters compare against)."""
+    if low.template != WRAPPER_TEMPLATE:
+        return low
+    params = {k: v for k, v in low.params.items() if not k.startswith("inplace_")}
+    return dataclasses.replace(low, template=low.params["inplace_base"], params=params)
+
+
+def offers_inplace_rows(fn: Callable[[Operator, Graph], Lowered]) -> Callable[[Operator, Graph], Lowered]:
+    """Decorator for a convolution lowering: its result goes through :func:`offer_rows`."""
+
+    @functools.wraps(fn)
+    def wrapped(op: Operator, graph: Graph) -> Lowered:
+        return offer_rows(fn(op, graph))
+
+    return wrapped

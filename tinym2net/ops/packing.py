@@ -1,0 +1,271 @@
+"""Build-time layouts for the packed int8 kernels (``firmware/kernels/tm2_conv_dsp.h``, ``tm2_fc_dsp.h``).
+
+The fast kernels read weights in an order that suits the Cortex-M4 SIMD multiply-accumulate SMLAD,
+which multiplies two int16 pairs and adds both products to one accumulator. Re-ordering happens
+here, once, so the firmware does no shuffling at run time; the values are the model's int8 weights.
+
+Tap order. The taps of a convolution (``filter_h * filter_w * in_c``, in the filter's own
+``[h][w][in_c]`` order) or the inputs of a fully connected layer are padded with zeros to ``Kp``, a
+multiple of 8, and each group of four is read as k0, k2, k1, k3 (:func:`tap_positions`). That is the
+order in which ``SXTAB16`` widens a word of four input bytes: bytes 0 and 2 first, then (rotated by 8)
+bytes 1 and 3. Position pair ``j`` is positions ``2j, 2j + 1``.
+
+Weight words. A word for rows (channels) r, r+1 and position pair j holds the bytes
+``w[r][2j], w[r+1][2j], w[r][2j+1], w[r+1][2j+1]``: ``SXTB16`` of it gives row r's int16 pair, of the
+word rotated by 8 row r+1's. CONV_2D stores, per channel pair, its Kp/2 words in order; FULLY_CONNECTED
+stores, per group of four rows, two words (rows r, r+1 then r+2, r+3) per position pair.
+
+Requantisation tables: :func:`requant_table` (the exact fast forms are derived in
+``firmware/kernels/tm2_requant.h``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir import DType, Tensor
+from .base import ConstArray, Lowered
+
+# Lower int8 CONV_2D / 3x3 DEPTHWISE_CONV_2D / FULLY_CONNECTED to the packed kernels. False keeps the
+# reference kernels of tm2_conv.h / tm2_fc.h with the tensors' own layouts (tests of those kernels'
+# lowering contract set it; the speed benchmark's "reference" build too).
+PACKED = True
+
+# Requantisation modes (TM2_RQ_* in tm2_requant.h).
+RQ_DOUBLE = 0
+RQ_DOUBLE_FAST = 1
+RQ_SINGLE = 2
+RQ_SINGLE_FAST = 3
+
+# Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
+_MAX_FAST_EXPONENT = 31
+# Largest total shift (31 - shift) of the fast single-rounding form, for the same reason.
+_MAX_FAST_TOTAL_SHIFT = 54
+
+
+def padded_depth(depth: int) -> int:
+    """``Kp``: the tap count rounded up to a multiple of 8 (the kernels' loops take eight taps per step)."""
+    return max(8, (depth + 7) // 8 * 8)
+
+
+def tap_positions(kp: int) -> np.ndarray:
+    """``order[q]`` = tap read at position q: within each group of four, taps 0, 2, 1, 3."""
+    q = np.arange(kp)
+    return (q & ~3) | ((q & 1) << 1) | ((q >> 1) & 1)
+
+
+def _rows_in_tap_order(w2d: np.ndarray, rows: int, kp: int) -> np.ndarray:
+    """[rows, kp] int8: ``w2d`` ([n, depth]) zero-padded to ``rows`` x ``kp``, columns in position order."""
+    n, depth = w2d.shape
+    padded = np.zeros((rows, kp), np.int8)
+    padded[:n, :depth] = w2d
+    return padded[:, tap_positions(kp)]
+
+
+def pack_conv_weights(filt: np.ndarray) -> tuple[np.ndarray, int]:
+    """CONV_2D filter ``[out_c, kh, kw, in_c]`` -> (packed int8 bytes, Kp).
+
+    Layout: channel pairs; for each pair, Kp positions of two bytes ``(w[c][k], w[c+1][k])``.
+    """
+    out_c = filt.shape[0]
+    w2d = filt.reshape(out_c, -1).astype(np.int8)
+    kp = padded_depth(w2d.shape[1])
+    pairs = (out_c + 1) // 2
+    rows = _rows_in_tap_order(w2d, 2 * pairs, kp)  # [2 * pairs, kp]
+    packed = rows.reshape(pairs, 2, kp).transpose(0, 2, 1)  # [pair][position][channel of pair]
+    return np.ascontiguousarray(packed).reshape(-1), kp
+
+
+def pack_fc_weights(filt: np.ndarray) -> tuple[np.ndarray, int]:
+    """FULLY_CONNECTED filter ``[out, depth]`` -> (packed int8 bytes, Kp).
+
+    Layout: groups of four rows; per group and position pair j, the word of rows (r, r+1) then the
+    word of rows (r+2, r+3), each ``(w[r][2j], w[r+1][2j], w[r][2j+1], w[r+1][2j+1])``.
+    """
+    out = filt.shape[0]
+    kp = padded_depth(filt.shape[1])
+    groups = (out + 3) // 4
+    rows = _rows_in_tap_order(filt.astype(np.int8), 4 * groups, kp)  # [4g, kp]
+    # [group][row pair h][row in pair][position pair j][a/b] -> [group][j][h][a/b][row in pair]
+    packed = rows.reshape(groups, 2, 2, kp // 2, 2).transpose(0, 3, 1, 4, 2)
+    return np.ascontiguousarray(packed).reshape(-1), kp
+
+
+def pack_dw3x3_weights(filt: np.ndarray) -> np.ndarray:
+    """DEPTHWISE 3x3 filter ``[1, 3, 3, C]`` -> int32 words ``[C][6]``.
+
+    Per channel and filter row (w0, w1, w2): the int16 pairs (w0, w1) and (w1, w2), low half first.
+    """
+    w = filt.reshape(3, 3, -1).astype(np.int64)  # [fy][fx][c]
+    lo = np.stack([w[:, 0, :], w[:, 1, :]], axis=1)  # pair (w0, w1) and (w1, w2): low halves
+    hi = np.stack([w[:, 1, :], w[:, 2, :]], axis=1)
+    words = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)  # [fy][pair][c]
+    words = words.transpose(2, 0, 1).reshape(-1)  # [c][fy][pair]
+    return words.astype(np.uint32).view(np.int32)
+
+
+def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:
+    """int16 elements of one transposed row: the input with its left padding, and every tap the
+    4-wide output groups read (stride 1: 4 * groups + 2; stride 2: 8 * groups + 2), rounded up to even."""
+    groups = (out_w + 3) // 4
+    needed = 4 * groups + 2 if stride == 1 else 8 * groups + 2
+    n = max(in_w + pad_w, needed)
+    return n + (n & 1)
+
+
+def dw3x3_scratch_bytes(channels: int, row_len: int) -> int:
+    """TM2_DW3X3_SCRATCH: three transposed rows of every channel plus a slot of zero rows."""
+    return 2 * 4 * channels * row_len
+
+
+def acc_bound(w2d: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
+    """Per output channel, a bound on |accumulator|: sum |w| * max |x + input_offset| + |bias|.
+
+    ``w2d`` is ``[channels, taps]``; padding taps add 0, so the bound holds for every output.
+    """
+    xmax = max(abs(-128 + input_offset), abs(127 + input_offset))
+    bound = np.abs(w2d.astype(np.int64)).sum(axis=1) * xmax
+    if bias is not None:
+        bound = bound + np.abs(bias.astype(np.int64).reshape(-1))
+    return bound
+
+
+def _constant_channel(m: int, shift: int, bound: int | None) -> bool:
+    """True when the requantised value is 0 for every accumulator within ``bound`` (output = zero point).
+
+    m = 0 gives SaturatingRoundingDoublingHighMul = 0. Otherwise |v| <= bound * m / 2^31 + 1 and
+    RoundingDivideByPOT(v, e) is 0 when |v| < 2^(e-1).
+    """
+    if m == 0:
+        return True
+    e = -shift
+    return bound is not None and e >= 1 and bound * m + (1 << 31) < (1 << (30 + e))
+
+
+def requant_table(
+    mult: np.ndarray,
+    shift: np.ndarray,
+    output_offset: int,
+    *,
+    single_rounding: bool = False,
+    bound: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """(int32 ``[n][4]`` table of tm2_rq entries, mode) for per-channel ``(mult, shift)``.
+
+    The fast mode is chosen when every channel meets its conditions (tm2_requant.h), or is a constant
+    channel: with ``bound`` (per-channel |accumulator| bounds, :func:`acc_bound`) a channel whose
+    requantised value is provably 0 (tiny or zero multiplier) is encoded as m = 0 and a K that yields
+    the zero point. Otherwise the generic mode, whose entries are ``(mult, 0, 0, shift)``.
+    """
+    mult = np.asarray(mult, np.int64).reshape(-1)
+    shift = np.asarray(shift, np.int64).reshape(-1)
+    bounds = [None] * len(mult) if bound is None else [int(b) for b in np.broadcast_to(bound, mult.shape)]
+    zp = int(output_offset)
+    entries: list[tuple[int, int, int, int]] = []
+    for m, s, b in zip(mult.tolist(), shift.tolist(), bounds, strict=True):
+        if single_rounding:
+            t = 31 - s
+            if 32 <= t <= _MAX_FAST_TOTAL_SHIFT:
+                k = (1 << (t - 1)) + zp * (1 << t)
+                entries.append((m, k >> 32, k & 0xFFFFFFFF, t - 32))
+            elif _constant_channel(m, s, b):
+                entries.append((0, zp, 0, 0))  # (K + 0) >> 32 = zp
+            else:
+                break
+        else:
+            e = -s
+            if m > (1 << 30) and 2 <= e <= _MAX_FAST_EXPONENT:
+                k = (1 << 30) + (1 << (30 + e))  # the output offset is added after the shift
+                entries.append((m, k >> 32, k & 0xFFFFFFFF, e - 1))
+            elif _constant_channel(m, s, b):
+                # K - 2^31 [acc < 0] = 2^32 + 2^30 - 2^31 [acc < 0]: high word 1 or 0, shifted right by 1: 0.
+                entries.append((0, 1, 1 << 30, 1))
+            else:
+                break
+    if len(entries) == len(mult):
+        mode = RQ_SINGLE_FAST if single_rounding else RQ_DOUBLE_FAST
+    else:
+        entries = [(m, 0, 0, s) for m, s in zip(mult.tolist(), shift.tolist(), strict=True)]
+        mode = RQ_SINGLE if single_rounding else RQ_DOUBLE
+    table = np.array(entries, np.int64).reshape(-1, 4)
+    return (table & 0xFFFFFFFF).astype(np.uint32).view(np.int32).reshape(-1), mode
+
+
+# ------------------------------------------------------------------------------- lowerings
+
+
+def _bias_inputs(b: Tensor | None) -> tuple[int, ...]:
+    return (2,) if b is not None else ()
+
+
+def _bias_values(b: Tensor | None) -> np.ndarray | None:
+    return None if b is None else b.data
+
+
+def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
+    """CONV_2D (int8, not grouped) -> ``tm2_conv2d_s8_packed``: packed weights, rq table, column scratch."""
+    assert w.data is not None
+    packed, kp = pack_conv_weights(w.data)
+    bound = acc_bound(w.data.reshape(w.shape[0], -1), _bias_values(b), params["input_offset"])
+    rq, mode = requant_table(mult, shift, params["output_offset"], bound=bound)
+    return Lowered(
+        template="ops/conv2d_packed.j2",
+        params={**params, "depth_padded": kp, "rq_mode": mode},
+        const_inputs=_bias_inputs(b),
+        consts=[ConstArray("weights", "int8_t", packed, weights=True), ConstArray("rq", "int32_t", rq)],
+        scratch_bytes=9 * kp,  # four int16 columns + Kp bytes for gathering taps
+    )
+
+
+def dw3x3_applies(params: dict[str, Any], w: Tensor) -> bool:
+    """The 3x3 depthwise kernel covers depth multiplier 1, dilation 1 and equal strides of 1 or 2."""
+    return (
+        PACKED
+        and w.dtype is DType.INT8
+        and params["depth_multiplier"] == 1
+        and params["filter_h"] == 3
+        and params["filter_w"] == 3
+        and params["dilation_h"] == 1
+        and params["dilation_w"] == 1
+        and params["stride_h"] == params["stride_w"]
+        and params["stride_h"] in (1, 2)
+    )
+
+
+def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
+    """DEPTHWISE_CONV_2D 3x3 -> ``tm2_depthwise3x3_s8_packed`` (see :func:`dw3x3_applies`)."""
+    assert w.data is not None
+    row_len = dw3x3_row_len(params["in_w"], params["out_w"], params["stride_w"], params["pad_w"])
+    bound = acc_bound(w.data.reshape(-1, w.shape[3]).T, _bias_values(b), params["input_offset"])
+    rq, mode = requant_table(mult, shift, params["output_offset"], bound=bound)
+    return Lowered(
+        template="ops/depthwise3x3_packed.j2",
+        params={**params, "row_len": row_len, "rq_mode": mode},
+        const_inputs=_bias_inputs(b),
+        consts=[
+            ConstArray("weights", "int32_t", pack_dw3x3_weights(w.data), weights=True),
+            ConstArray("rq", "int32_t", rq),
+        ],
+        scratch_bytes=dw3x3_scratch_bytes(params["in_c"], row_len),
+    )
+
+
+def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
+    """FULLY_CONNECTED (int8) -> ``tm2_fully_connected_s8_packed``: packed weights, rq table, one widened row."""
+    assert w.data is not None
+    packed, kp = pack_fc_weights(w.data)
+    bound = acc_bound(w.data, _bias_values(b), params["input_offset"])
+    if len(mult) == 1:  # one multiplier for every row: bound the largest accumulator
+        bound = bound.max(keepdims=True)
+    rq, mode = requant_table(
+        mult, shift, params["output_offset"], single_rounding=bool(params["single_rounding"]), bound=bound
+    )
+    return Lowered(
+        template="ops/fully_connected_packed.j2",
+        params={**params, "depth_padded": kp, "rq_mode": mode},
+        const_inputs=_bias_inputs(b),
+        consts=[ConstArray("weights", "int8_t", packed, weights=True), ConstArray("rq", "int32_t", rq)],
+        scratch_bytes=2 * kp,
+    )

@@ -651,6 +651,11 @@ def available(case: Case) -> str | None:
     return None
 
 
+def _code(text: str) -> str:
+    """Markdown inline code; text holding backticks gets double-backtick delimiters."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def markdown_table(outcomes: list[Outcome]) -> str:
     rows = ["| # | Bad input | Command | Exit | Message (stderr, one line) |", "|---|---|---|---|---|"]
     for k, o in enumerate(outcomes, 1):
@@ -658,7 +663,7 @@ def markdown_table(outcomes: list[Outcome]) -> str:
         for root in {str(o.work), str(o.work.resolve())}:
             argv = argv.replace(root, "<work>")
         argv = argv.replace(str(MLPERF), "mlperf")
-        cells = [str(k), o.case.title, f"`tinym2net {argv}`", str(o.returncode), f"`{o.message}`"]
+        cells = [str(k), o.case.title, _code(f"tinym2net {argv}"), str(o.returncode), _code(o.message)]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows)
 

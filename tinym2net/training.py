@@ -57,13 +57,13 @@ class TrainSettings:
     rep_samples: int = 200  # representative samples for int8 calibration
     mixup_copies: int = 0  # mixed copies of the training set added to it (0: no mixup)
     mixup_alpha: float = 0.4  # Beta(alpha, alpha) mixing weights
-    jit_compile: bool = True  # XLA-compile the train step (tiny models: per-step overhead dominates)
+    jit_compile: bool = False  # XLA; Keras turns it off under op determinism, and it was 5x slower on CPU
     run_eagerly: bool = False  # skip tracing: faster only for a handful of steps (tests)
 
     @classmethod
     def quick(cls) -> TrainSettings:
         """For the quick data sets (a few hundred samples): short runs, no XLA compile time."""
-        return cls(teacher_epochs=8, student_epochs=10, patience=10, rep_samples=100, jit_compile=False)
+        return cls(teacher_epochs=8, student_epochs=10, patience=10, rep_samples=100)
 
 
 @dataclass

@@ -41,8 +41,8 @@ from .store import DEFAULT_FRACTIONS, cache_file, cached, default_cache_dir, str
 
 CLASS_NAMES = [str(d) for d in range(10)]
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-GENERATOR_VERSION = 1
-CLIPS_VERSION = 1
+GENERATOR_VERSION = 2
+CLIPS_VERSION = 2
 ESPEAK_VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029",
                  "en-us-nyc"]
 ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "croak", "klatt",
@@ -125,33 +125,31 @@ def _synthesise(spec: _ClipSpec, tmpdir: Path, index: int) -> np.ndarray:
 
 
 def synthesise_clips(n_per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(clips [M, MAX_CLIP] zero-padded, lengths [M], digits [M], engine index [M]) for 10 digits."""
+    """All clips end to end as 16-bit PCM values [sum of lengths] int16, lengths [M], digits [M] and
+    engine index [M] (0 espeak-ng, 1 flite) for ``n_per_digit`` clips of each of the 10 digits."""
     _check_tools()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA0D10]))
     specs = _clip_specs(n_per_digit, rng)
     with tempfile.TemporaryDirectory(prefix="tm2-avdigits-") as tmp, ThreadPoolExecutor(4) as pool:
         waves = list(pool.map(lambda a: _synthesise(a[1], Path(tmp), a[0]), enumerate(specs)))
-    clips = np.zeros((len(specs), MAX_CLIP), np.float32)
-    lengths = np.zeros(len(specs), np.int64)
-    for i, w in enumerate(waves):
-        clips[i, : w.size] = w
-        lengths[i] = w.size
+    pcm = np.concatenate([np.clip(np.rint(w * 32767.0), -32768, 32767).astype(np.int16) for w in waves])
+    lengths = np.array([w.size for w in waves], np.int64)
     digits = np.array([s.digit for s in specs], np.int64)
     engines = np.array([s.engine for s in specs], np.int64)
-    return clips, lengths, digits, engines
+    return pcm, lengths, digits, engines
 
 
 def _clip_bank(n_per_digit: int, seed: int, quick: bool, cache_dir: Path):
     path = cache_file(cache_dir, "avdigits-clips", seed, quick, CLIPS_VERSION)
     try:
         with np.load(path) as z:
-            return z["clips"], z["lengths"], z["digits"], z["engines"]
+            return z["pcm"], z["lengths"], z["digits"], z["engines"]
     except (OSError, KeyError, ValueError):
         pass
     bank = synthesise_clips(n_per_digit, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".partial.npz")
-    np.savez(tmp, clips=bank[0], lengths=bank[1], digits=bank[2], engines=bank[3])
+    np.savez(tmp, pcm=bank[0], lengths=bank[1], digits=bank[2], engines=bank[3])
     tmp.replace(path)
     return bank
 
@@ -171,8 +169,9 @@ def _noise(kind: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out / np.sqrt((out**2).mean(axis=1, keepdims=True))
 
 
-def _audio_features(clips, lengths, pick, rng: np.random.Generator, cfg: AVConfig, chunk: int = 256) -> np.ndarray:
+def _audio_features(pcm, lengths, pick, rng: np.random.Generator, cfg: AVConfig, chunk: int = 256) -> np.ndarray:
     """Shifted, noisy 1 s windows of the clips ``pick`` -> normalised MFCC [len(pick), 49, 10, 1]."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     out = np.empty((pick.size, *audio.MFCC_SHAPE), np.float32)
     n = audio.CLIP_SAMPLES
     for s in range(0, pick.size, chunk):
@@ -180,7 +179,7 @@ def _audio_features(clips, lengths, pick, rng: np.random.Generator, cfg: AVConfi
         m = idx.size
         sig = np.zeros((m, n))
         for j, c in enumerate(idx):
-            x = clips[c, : lengths[c]].astype(np.float64)
+            x = pcm[starts[c] : starts[c] + lengths[c]] / 32768.0
             if x.size > n:  # keep a random 1 s part of a long clip
                 st = rng.integers(0, x.size - n + 1)
                 x = x[st : st + n]
@@ -219,7 +218,7 @@ def build(seed: int = 0, quick: bool = False, cache_dir: Path | None = None, cfg
     cfg = cfg or AVConfig()
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     per_digit, n_samples = (12, 400) if quick else (240, 6000)
-    clips, lengths, digits, engines = _clip_bank(per_digit, seed, quick, cache_dir)
+    pcm, lengths, digits, engines = _clip_bank(per_digit, seed, quick, cache_dir)
     digits_data = load_digits()
     images = digits_data.images / 16.0
     image_y = digits_data.target.astype(np.int64)
@@ -239,7 +238,7 @@ def build(seed: int = 0, quick: bool = False, cache_dir: Path | None = None, cfg
             pool_i = image_split[k][image_y[image_split[k]] == d]
             clip_pick[where] = rng.choice(pool_c, where.size)
             image_pick[where] = rng.choice(pool_i, where.size)
-        x = {"audio": _audio_features(clips, lengths, clip_pick, rng, cfg),
+        x = {"audio": _audio_features(pcm, lengths, clip_pick, rng, cfg),
              "image": _images(images, image_pick, rng, cfg)}
         splits.append(Split(x=x, y=y))
     return Dataset(

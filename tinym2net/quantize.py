@@ -49,7 +49,10 @@ def quantize_int8(model: keras.Model, rep_data: dict[str, np.ndarray], *, num_sa
         for i in idx:
             yield {name: np.asarray(rep_data[name][i : i + 1], dtype=np.float32) for name in names}
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    from .int4 import with_batch_one
+
+    # batch size 1, as the firmware runs it: static shapes, so Flatten becomes a RESHAPE, not SHAPE ops
+    converter = tf.lite.TFLiteConverter.from_keras_model(with_batch_one(model))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

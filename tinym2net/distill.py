@@ -38,7 +38,7 @@ class DistillConfig:
     kd: bool = False  # Hinton soft-target term
     at: bool = False  # attention-transfer term
     temperature: float = 4.0
-    alpha: float = 0.7  # weight of the KD term; the hard-label term gets 1 - alpha
+    alpha: float = 0.9  # weight of the KD term; the hard-label term gets 1 - alpha (tuned: 0.7, 0.9, 1.0)
     beta: float = 5.0  # attention-transfer weight (the loss uses beta / 2); tuned on posture (1, 5, 20, 100)
 
     @property

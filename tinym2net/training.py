@@ -53,9 +53,12 @@ class TrainSettings:
     batch_size: int = 64
     teacher_lr: float = 2e-3
     student_lr: float = 5e-3
-    patience: int = 10  # early stopping on val accuracy (restores the best epoch)
+    patience: int = 20  # early stopping on val accuracy (restores the best epoch)
     rep_samples: int = 200  # representative samples for int8 calibration
-    mixup_copies: int = 0  # mixed copies of the training set added to it (0: no mixup)
+    # Distillation transfer set: mixup copies of the training set, labelled by the teacher, added to it for
+    # KD / KD+AT stages only (hard-label stages never see them; on posture they did not help a student
+    # trained alone: 89.3 % with and without).
+    mixup_copies: int = 1
     mixup_alpha: float = 0.4  # Beta(alpha, alpha) mixing weights
     jit_compile: bool = False  # XLA; Keras turns it off under op determinism, and it was 5x slower on CPU
     run_eagerly: bool = False  # skip tracing: faster only for a handful of steps (tests)
@@ -63,7 +66,7 @@ class TrainSettings:
     @classmethod
     def quick(cls) -> TrainSettings:
         """For the quick data sets (a few hundred samples): short runs, no XLA compile time."""
-        return cls(teacher_epochs=8, student_epochs=10, patience=10, rep_samples=100)
+        return cls(teacher_epochs=12, student_epochs=20, batch_size=32, patience=20, rep_samples=100, mixup_copies=0)
 
 
 @dataclass
@@ -197,7 +200,8 @@ def fit_model(
     names = [inp.name for inp in model.inputs]
     stages = stages or []
     num_classes = int(model.get_layer(LOGITS_LAYER).output.shape[-1])
-    x, labels = mixup_set(_subset(train.x, names), one_hot(train.y, num_classes), settings.mixup_copies,
+    copies = settings.mixup_copies if config.uses_teacher else 0
+    x, labels = mixup_set(_subset(train.x, names), one_hot(train.y, num_classes), copies,
                           settings.mixup_alpha, np.random.default_rng(seed))
     targets_out = None
     if config.uses_teacher:

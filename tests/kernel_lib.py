@@ -1,12 +1,15 @@
-"""Shared helpers for kernel tests: compile firmware C kernels for the host and call them via ctypes.
+"""Shared helpers for kernel tests: compile firmware C kernels for the host and call them via ctypes,
+render op templates into test programs, and run such programs on the host or on the Cortex-M4 in QEMU.
 
 Usage in a test module::
 
     @pytest.fixture(scope="session")
     def lib(tmp_path_factory):
-        return build_kernel_lib(tmp_path_factory.mktemp("k"), [KERNELS / "tm2_conv.c"])
+        return kernel_lib_or_skip(tmp_path_factory, "k", [KERNELS / "tm2_conv.c"])
 
-    lib.tm2_conv2d_s8(byref(params), ptr(x), ptr(w), ptr_or_null(b), ...)
+    out = guarded_output(size)
+    lib.tm2_conv2d_s8(byref(params), ptr(x), ptr(w), ptr_or_null(b), ..., ptr(out))
+    got = unguard(out, size)
 
 The host build uses the same strict flags as the firmware (``-Wall -Wextra -Werror -std=c99``), so a
 warning in a kernel fails the test session.
@@ -19,16 +22,26 @@ import hashlib
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import jinja2
 import numpy as np
+import pytest
+import refops_linear
+
+from tinym2net.ir import Padding, QuantParams
 
 REPO = Path(__file__).resolve().parent.parent
 KERNELS = REPO / "firmware" / "kernels"
 RUNTIME = REPO / "firmware" / "runtime"
 
 HOST_CFLAGS = ("-O2", "-Wall", "-Wextra", "-Werror", "-std=c99", "-fPIC", "-shared")
+# Host programs (rendered templates + kernels, run as an executable): the firmware's warning flags.
+HOST_PROGRAM_CFLAGS = ("-O1", "-Wall", "-Wextra", "-Werror", "-std=c99")
+
+SENTINEL = 0x5A  # what output buffers start as: a byte the kernel should write and did not stays this
+GUARD = 16  # sentinel bytes after each output: a kernel that writes past its end changes them
 
 _CTYPES = {
     np.dtype(np.int8): ctypes.c_int8,
@@ -46,6 +59,22 @@ def host_cc() -> str:
         if shutil.which(cc):
             return cc
     raise FileNotFoundError("no host C compiler (gcc or cc) on PATH")
+
+
+def require_host_cc() -> str:
+    """The host C compiler; skips the calling test (or fixture) when there is none."""
+    try:
+        return host_cc()
+    except FileNotFoundError:
+        pytest.skip("host C compiler (gcc) not installed")
+
+
+def kernel_lib_or_skip(
+    tmp_path_factory, name: str, sources: Sequence[Path], extra_flags: Sequence[str] = ()
+) -> ctypes.CDLL:
+    """:func:`build_kernel_lib` in a fresh temporary folder ``name`` (for a fixture); skips without gcc."""
+    require_host_cc()
+    return build_kernel_lib(tmp_path_factory.mktemp(name), sources, extra_flags=extra_flags)
 
 
 def build_kernel_lib(
@@ -162,3 +191,160 @@ def make_struct(cls: type[ctypes.Structure], values: dict) -> ctypes.Structure:
 def empty_like_output(shape: Sequence[int], dtype=np.int8, fill: int = 0x5A) -> np.ndarray:
     """An output buffer pre-filled with a sentinel so that unwritten elements are caught by comparison."""
     return np.full(tuple(shape), fill, dtype=dtype)
+
+
+def guarded_output(size: int, dtype=np.int8) -> np.ndarray:
+    """A flat output buffer of ``size`` elements followed by :data:`GUARD` more, all :data:`SENTINEL`."""
+    return np.full(size + GUARD, SENTINEL, dtype=dtype)
+
+
+def unguard(out: np.ndarray, size: int) -> np.ndarray:
+    """The first ``size`` elements of a :func:`guarded_output` buffer, after checking that the kernel left
+    the guard behind them alone."""
+    assert np.all(out[size:] == SENTINEL), "kernel wrote past the end of its output"
+    return out[:size]
+
+
+# ---------------------------------------------------------------- random one-op cases
+
+
+def quant(scale, zp, axis: int = 0) -> QuantParams:
+    """Quantisation parameters: scale(s) rounded to float32 as in a .tflite file, zero point(s)."""
+    scales = tuple(float(np.float32(s)) for s in np.atleast_1d(scale))
+    zps = tuple(int(z) for z in np.atleast_1d(zp))
+    return QuantParams(scales, zps, axis)
+
+
+def random_window(
+    rng: np.random.Generator,
+    *,
+    in_max: int,
+    k_max: int,
+    stride_max: int,
+    dilation_p: float,
+    dilation_max: int,
+):
+    """Random geometry of a 2-D window op with a non-empty output: (in_hw, k_hw, stride, dil, padding,
+    out_hw, pad). Sizes are drawn below the ``*_max`` bounds; dilation is > 1 with probability ``dilation_p``."""
+    while True:
+        in_hw = tuple(int(v) for v in rng.integers(1, in_max, 2))
+        k_hw = tuple(int(v) for v in rng.integers(1, k_max, 2))
+        stride = tuple(int(v) for v in rng.integers(1, stride_max, 2))
+        use_dil = dilation_p > 0 and rng.random() < dilation_p
+        dil = tuple(int(v) for v in rng.integers(1, dilation_max, 2)) if use_dil else (1, 1)
+        padding = Padding.SAME if rng.random() < 0.5 else Padding.VALID
+        same = padding is Padding.SAME
+        oh, ph = refops_linear.out_size_and_pad(same, in_hw[0], k_hw[0], stride[0], dil[0])
+        ow, pw = refops_linear.out_size_and_pad(same, in_hw[1], k_hw[1], stride[1], dil[1])
+        if oh >= 1 and ow >= 1:
+            return in_hw, k_hw, stride, dil, padding, (oh, ow), (ph, pw)
+
+
+# ---------------------------------------------------------------- rendered templates as C programs
+
+
+def template_env() -> jinja2.Environment:
+    """The Jinja environment the code generator renders op templates with."""
+    from tinym2net.codegen import _env
+
+    return _env()
+
+
+def c_array(name: str, ctype: str, values, const: bool = True) -> str:
+    """A C definition ``static [const] ctype name[] = { ... };`` of integer values."""
+    vals = ", ".join(str(int(v)) for v in np.asarray(values).reshape(-1))
+    return f"{'static const' if const else 'static'} {ctype} {name}[] = {{ {vals} }};"
+
+
+def render_op(
+    env: jinja2.Environment,
+    lowered,
+    oid: str,
+    kind: str,
+    inputs: Sequence[str | None],
+    outputs: Sequence[str],
+    consts: Mapping[str, str] | None = None,
+    index: int = 0,
+) -> tuple[str, str]:
+    """The ``decl`` and ``call`` a lowered op's template renders for the given C names."""
+    from tinym2net.ops.base import OpContext
+
+    ctx = OpContext(oid, index, kind, list(inputs), list(outputs), dict(consts or {}), lowered.params, None)
+    module = env.get_template(lowered.template).module
+    return str(module.decl(ctx)), str(module.call(ctx))
+
+
+def run_host_program(
+    tmp_path: Path,
+    headers: Sequence[str],
+    decls: Sequence[str],
+    calls: Sequence[str],
+    sources: Sequence[Path],
+) -> bytes:
+    """Build ``main(void) { calls }`` after ``#include``s of ``headers`` and the ``decls``, with the kernel
+    ``sources``, on the host; run it and return what it wrote to stdout (``calls`` use ``fwrite``)."""
+    src = "\n".join(
+        [
+            "#include <stdio.h>",
+            *(f'#include "{h}"' for h in headers),
+            *decls,
+            "int main(void) {",
+            *calls,
+            "return 0;",
+            "}",
+        ]
+    )
+    (tmp_path / "prog.c").write_text(src)
+    exe = tmp_path / "prog"
+    cmd = [
+        require_host_cc(),
+        *HOST_PROGRAM_CFLAGS,
+        f"-I{KERNELS}",
+        str(tmp_path / "prog.c"),
+        *map(str, sources),
+        "-o",
+        str(exe),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return subprocess.run([str(exe)], capture_output=True, check=True).stdout
+
+
+def run_on_cortex_m4(
+    tmp_path: Path,
+    sources: Sequence[Path],
+    tm2_in: bytes,
+    *,
+    defines: Sequence[str] | None = None,
+    stack_bytes: int = 4096,
+    timeout_s: float = 120,
+) -> bytes:
+    """Cross-build ``sources`` with the firmware's start-up, semihosting I/O and stack code for the nano33
+    board (Cortex-M4F), linked for QEMU's mps2-an386, and run it there with ``tm2_in`` as ``tm2_in.bin``.
+    The program must exit 0; returns the bytes it wrote to ``tm2_out.bin``. Skips without the tools."""
+    from conftest import require_cross_tools
+
+    from tinym2net.boards import load_board
+    from tinym2net.toolchain import cross_build, run_qemu
+
+    require_cross_tools()
+    board = load_board("nano33")
+    ld = tmp_path / "linker.ld"
+    ld.write_text(
+        template_env()
+        .get_template("linker.ld.j2")
+        .render(
+            board=board,
+            stack_bytes=stack_bytes,
+            flash_origin=board.emulator_flash_origin,
+            ram_origin=board.emulator_ram_origin,
+        )
+    )
+    runtime = (RUNTIME / n for n in ("startup.c", "io_semihost.c", "tm2_stack.c"))
+    elf = cross_build(
+        [*sources, *runtime], [KERNELS, RUNTIME], tmp_path / "prog.elf", board, ld, defines=defines
+    )
+    (tmp_path / "tm2_in.bin").write_bytes(tm2_in)
+    res = run_qemu(elf, board, tmp_path, timeout_s=timeout_s)
+    assert res.returncode == 0, res.stderr
+    return (tmp_path / "tm2_out.bin").read_bytes()

@@ -126,7 +126,8 @@ int main(int argc, char **argv) {
     if (kind == 1 && np * 4 == sizeof(tm2_conv_packed_params)) {
       tm2_conv_packed_params p;
       memcpy(&p, params, sizeof p);
-      tm2_conv2d_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+      (void)bias, (void)rq; /* in the packed stream */
+      tm2_conv2d_s8_packed(&p, (const int8_t *)in, (const int32_t *)w, scratch, (int8_t *)out);
     } else if (kind == 2 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -204,7 +205,7 @@ def conv_case(rng: np.random.Generator, i: int) -> Case:
     dilation = (1, 1) if rng.random() < 0.8 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
     same = bool(rng.random() < 0.6)
     h = int(rng.integers((kh - 1) * dilation[0] + 1, (kh - 1) * dilation[0] + 7))
-    w = int(rng.integers((kw - 1) * dilation[1] + 1, (kw - 1) * dilation[1] + 7))
+    w = int(rng.integers((kw - 1) * dilation[1] + 1, (kw - 1) * dilation[1] + (7 if rng.random() < 0.6 else 20)))
     out_c = int(rng.integers(1, 20))
     oh, ph = out_size_and_pad(same, h, kh, stride[0], dilation[0])
     ow, pw = out_size_and_pad(same, w, kw, stride[1], dilation[1])
@@ -212,18 +213,20 @@ def conv_case(rng: np.random.Generator, i: int) -> Case:
     filt = rng.integers(-127, 128, (out_c, kh, kw, in_c), dtype=np.int8)
     bias = rng.integers(-5000, 5000, out_c).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
-    zp = int(rng.integers(-128, 128))
+    zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     act_min, act_max = _act_range(rng, zp)
     depth = kh * kw * in_c
     mult, shift = _multipliers(rng, out_c, 1.0 / (np.sqrt(depth) * 128 * 70), edge=rng.random() < 0.2)
+    if bias is not None and rng.random() < 0.2:  # a dead channel as in vww: zero weights, bias +-2^30
+        c = int(rng.integers(0, out_c))
+        if shift[c] <= 0:
+            filt[c] = 0
+            bias[c] = int(rng.choice([-1, 1])) << 30
     want = conv2d(
         x, filt, bias, mult, shift, out_hw=(oh, ow), stride=stride, dilation=dilation, pad=(ph, pw),
         input_offset=in_off, output_offset=zp, act_min=act_min, act_max=act_max,
     )
-    packed, kp = packing.pack_conv_weights(filt)
-    rq, mode = packing.requant_table(
-        mult, shift, zp, bound=packing.acc_bound(filt.reshape(out_c, -1), bias, in_off)
-    )
+    packed, kp, mode = packing.pack_conv_gemm(filt, bias, mult, shift, in_off, zp, act_min, act_max)
     values = {
         "batches": 1, "in_h": h, "in_w": w, "in_c": in_c, "out_h": oh, "out_w": ow, "out_c": out_c,
         "filter_h": kh, "filter_w": kw, "stride_h": stride[0], "stride_w": stride[1],
@@ -233,8 +236,8 @@ def conv_case(rng: np.random.Generator, i: int) -> Case:
     }
     return Case(
         KIND_CONV, _struct(CONV_FIELDS, values),
-        [x.tobytes(), packed.tobytes(), b"" if bias is None else bias.tobytes(), rq.tobytes()],
-        9 * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode},
+        [x.tobytes(), packed.tobytes(), b"", b""],
+        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode},
     )
 
 
@@ -479,9 +482,9 @@ def _check_cases(harness: tuple[str, Path, Path], cases: list[Case], name: str) 
 
 def test_conv2d_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(11)
-    cases = [conv_case(rng, i) for i in range(70)]
+    cases = [conv_case(rng, i) for i in range(120)]
     modes = {c.extra["mode"] for c in cases}
-    assert modes == {packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST}  # both requantisation paths are exercised
+    assert modes == {packing.RQ_DOUBLE, packing.RQ_HIGHMUL}  # both requantisation paths are exercised
     _check_cases(harness, cases, "conv")
 
 

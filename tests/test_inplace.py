@@ -186,8 +186,7 @@ class Kernel:
             fn = lib.tm2_depthwise_conv2d_s8 if self.ctype == "tm2_dwconv_params" else lib.tm2_conv2d_s8
             fn(ctypes.byref(p), x, ptr(self.w), bias, ptr(self.mult), ptr(self.shift), out)
         elif self.base == "ops/conv2d_packed.j2":
-            lib.tm2_conv2d_s8_packed(ctypes.byref(p), x, ptr(self.c["weights"]), bias, ptr(self.c["rq"]),
-                                     ptr(self.scratch), out)
+            lib.tm2_conv2d_s8_packed(ctypes.byref(p), x, ptr(self.c["packed"]), ptr(self.scratch), out)
         elif self.direct:
             lib.tm2_depthwise3x3_s8_direct(ctypes.byref(p), x, ptr(self.c["weights"]), bias, ptr(self.c["rq"]), out)
         else:

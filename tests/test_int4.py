@@ -11,7 +11,6 @@ ai-edge-quantizer (``quantize_int4``); a small student goes through quantisation
 from __future__ import annotations
 
 import ctypes
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,19 @@ import pytest
 import refops_int4 as ref4
 import refops_linear as ref
 from conftest import MLPERF_MODELS, mlperf_path, require_cross_tools
-from kernel_lib import KERNELS, build_kernel_lib, make_struct, ptr, ptr_or_null, struct_from_header
+from kernel_lib import (
+    KERNELS,
+    guarded_output,
+    kernel_lib_or_skip,
+    make_struct,
+    ptr,
+    ptr_or_null,
+    quant,
+    random_window,
+    run_on_cortex_m4,
+    struct_from_header,
+    unguard,
+)
 
 from tinym2net.artifact import write_artifact
 from tinym2net.codegen import pack_int4
@@ -39,7 +50,6 @@ from tinym2net.ir import (
     Operator,
     OpKind,
     Padding,
-    QuantParams,
     Tensor,
 )
 from tinym2net.ops.base import lower
@@ -47,25 +57,15 @@ from tinym2net.reference import random_inputs, run_litert, run_tflm
 from tinym2net.verify import compare_outputs
 
 WEIGHTED = (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED)
-SENTINEL = 0x5A
-GUARD = 16
 ZOO_INT4 = ["conv_stack", "depth_thermal", "tri_modal"]
 
 
 @pytest.fixture(scope="session")
 def lib(tmp_path_factory):
-    if shutil.which("gcc") is None and shutil.which("cc") is None:
-        pytest.skip("host C compiler (gcc) not installed")
-    return build_kernel_lib(tmp_path_factory.mktemp("int4_kernels"), [KERNELS / "tm2_int4.c"])
+    return kernel_lib_or_skip(tmp_path_factory, "int4_kernels", [KERNELS / "tm2_int4.c"])
 
 
 # ---------------------------------------------------------------- one-op graphs with int4 weights
-
-
-def _q(scale, zp, axis=0) -> QuantParams:
-    scales = tuple(float(np.float32(s)) for s in np.atleast_1d(scale))
-    zps = tuple(int(z) for z in np.atleast_1d(zp))
-    return QuantParams(scales, zps, axis)
 
 
 def _graph(kind: OpKind, options, x: Tensor, w: Tensor, b: Tensor | None, y: Tensor) -> tuple[Operator, Graph]:
@@ -83,7 +83,7 @@ def _graph(kind: OpKind, options, x: Tensor, w: Tensor, b: Tensor | None, y: Ten
 
 
 def _act(shape, scale, zp) -> Tensor:
-    return Tensor(0, "a", tuple(int(d) for d in shape), DType.INT8, _q(scale, zp))
+    return Tensor(0, "a", tuple(int(d) for d in shape), DType.INT8, quant(scale, zp))
 
 
 @dataclass
@@ -118,17 +118,7 @@ def _out_scale(rng, in_scale, f_scales, taps):
 
 
 def _geometry(rng):
-    while True:
-        in_hw = tuple(int(v) for v in rng.integers(1, 9, 2))
-        k_hw = tuple(int(v) for v in rng.integers(1, 4, 2))
-        stride = tuple(int(v) for v in rng.integers(1, 3, 2))
-        dil = tuple(int(v) for v in rng.integers(1, 3, 2)) if rng.random() < 0.3 else (1, 1)
-        padding = Padding.SAME if rng.random() < 0.5 else Padding.VALID
-        same = padding is Padding.SAME
-        oh, ph = ref.out_size_and_pad(same, in_hw[0], k_hw[0], stride[0], dil[0])
-        ow, pw = ref.out_size_and_pad(same, in_hw[1], k_hw[1], stride[1], dil[1])
-        if oh >= 1 and ow >= 1:
-            return in_hw, k_hw, stride, dil, padding, (oh, ow), (ph, pw)
+    return random_window(rng, in_max=9, k_max=4, stride_max=3, dilation_p=0.3, dilation_max=3)
 
 
 def conv_case(rng, depthwise: bool) -> Case:
@@ -155,8 +145,8 @@ def conv_case(rng, depthwise: bool) -> Case:
     mult, shift = ref.conv_multipliers(in_scale, f_scales, out_scale, cout)
     common = dict(out_hw=out_hw, stride=stride, dilation=dil, pad=pad, input_offset=-in_zp,
                   output_offset=out_zp, act_min=act_min, act_max=act_max)
-    wt = Tensor(1, "w", wshape, DType.INT4, _q(f_scales, np.zeros(cout), axis), w)
-    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, _q(1.0, 0), b)
+    wt = Tensor(1, "w", wshape, DType.INT4, quant(f_scales, np.zeros(cout), axis), w)
+    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, quant(1.0, 0), b)
     xt, yt = _act(x.shape, in_scale, in_zp), _act((n, *out_hw, cout), out_scale, out_zp)
     packed = ref4.pack(w)
     if depthwise:
@@ -194,8 +184,8 @@ def fc_case(rng) -> Case:
         x, ref4.pack(w), (o, d), b, mult, shift, input_offset=-in_zp, output_offset=out_zp,
         act_min=act_min, act_max=act_max, single_rounding=reference == "litert",
     )
-    wt = Tensor(1, "w", (o, d), DType.INT4, _q(f_scales, np.zeros(len(f_scales))), w)
-    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, _q(1.0, 0), b)
+    wt = Tensor(1, "w", (o, d), DType.INT4, quant(f_scales, np.zeros(len(f_scales))), w)
+    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, quant(1.0, 0), b)
     op, g = _graph(OpKind.FULLY_CONNECTED, FullyConnectedOptions(act), _act(x.shape, in_scale, in_zp), wt, bt,
                    _act((batches, o), out_scale, out_zp))
     g.reference = reference
@@ -232,14 +222,13 @@ def run_case(lib, case: Case) -> np.ndarray:
     struct = struct_from_header(KERNELS / header, typedef)
     params = make_struct(struct, {f: lw.params[f] for f, _ in struct._fields_})
     size = case.expected.size
-    out = np.full(size + GUARD, SENTINEL, np.int8)
+    out = guarded_output(size)
     x = np.ascontiguousarray(case.x, np.int8)
     mult = np.ascontiguousarray(consts["mult"].values, np.int32)
     shift = np.ascontiguousarray(consts["shift"].values, np.int32)
     getattr(lib, fn_name)(ctypes.byref(params), ptr(x), ptr(packed), ptr_or_null(b32), ptr_or_null(b16),
                           ptr(mult), ptr(shift), ptr(out))
-    assert np.all(out[size:] == SENTINEL), "kernel wrote past the end of its output"
-    return out[:size].reshape(case.expected.shape)
+    return unguard(out, size).reshape(case.expected.shape)
 
 
 @pytest.mark.parametrize("kind", WEIGHTED, ids=lambda k: k.value)
@@ -263,7 +252,7 @@ def test_int4_packing_is_tflite_layout():
         packed = ref4.pack(v)
         assert packed.size == (n + 1) // 2
         assert pack_int4(v).view(np.uint8).tobytes() == packed.tobytes()
-        t = Tensor(0, "w", (n,), DType.INT4, _q(1.0, 0), v)
+        t = Tensor(0, "w", (n,), DType.INT4, quant(1.0, 0), v)
         assert tensor_bytes(t) == packed.tobytes()
         assert np.array_equal(unpack_int4(packed.view(np.int8), (n,)), v)
         assert np.array_equal(ref4.unpack(packed, (n,)), v)
@@ -276,8 +265,8 @@ def test_int4_weights_are_counted_packed_and_bias_narrowed():
     w = rng.integers(-7, 8, (6, 3, 3, 5)).astype(np.int8)
     b = rng.integers(-1000, 1000, 6).astype(np.int32)
     xt, yt = _act((1, 8, 8, 5), 0.05, 3), _act((1, 8, 8, 6), 0.1, -2)
-    wt = Tensor(1, "w", w.shape, DType.INT4, _q(np.full(6, 0.01), np.zeros(6)), w)
-    bt = Tensor(2, "b", (6,), DType.INT32, _q(0.0005, 0), b)
+    wt = Tensor(1, "w", w.shape, DType.INT4, quant(np.full(6, 0.01), np.zeros(6)), w)
+    bt = Tensor(2, "b", (6,), DType.INT32, quant(0.0005, 0), b)
     op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), xt, wt, bt, yt)
     compiled = compile_graph(g, b"model")
     assert compiled.weights_bytes == (w.size + 1) // 2 + 2 * 6
@@ -376,34 +365,18 @@ def _encode_case(case: Case) -> bytes:
 @pytest.mark.emulator
 @pytest.mark.parametrize("variant", ["simd", "portable"])
 def test_int4_kernels_bit_exact_on_cortex_m4(variant, tmp_path):
-    require_cross_tools()
     import struct as st
 
-    import jinja2
-
-    from tinym2net.boards import load_board
-    from tinym2net.resources import firmware_dir, templates_dir
-    from tinym2net.toolchain import cross_build, run_qemu
-
-    board = load_board("nano33")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined)
-    ld = tmp_path / "linker.ld"
-    ld.write_text(env.get_template("linker.ld.j2").render(
-        board=board, stack_bytes=4096, flash_origin=board.emulator_flash_origin, ram_origin=board.emulator_ram_origin))
     (tmp_path / "harness.c").write_text(_HARNESS_C)
-    runtime = firmware_dir() / "runtime"
-    elf = cross_build(
-        [tmp_path / "harness.c", KERNELS / "tm2_int4.c", *(runtime / n for n in ("startup.c", "io_semihost.c", "tm2_stack.c"))],
-        [KERNELS, runtime], tmp_path / "harness.elf", board, ld,
-        defines=["TM2_PORTABLE"] if variant == "portable" else None,
-    )
     rng = np.random.default_rng(21)
     cases = [conv_case(rng, False) for _ in range(60)] + [conv_case(rng, True) for _ in range(60)]
     cases += [fc_case(rng) for _ in range(60)]
-    (tmp_path / "tm2_in.bin").write_bytes(st.pack("<I", len(cases)) + b"".join(_encode_case(c) for c in cases))
-    res = run_qemu(elf, board, tmp_path, timeout_s=120)
-    assert res.returncode == 0, res.stderr
-    data = (tmp_path / "tm2_out.bin").read_bytes()
+    data = run_on_cortex_m4(
+        tmp_path,
+        [tmp_path / "harness.c", KERNELS / "tm2_int4.c"],
+        st.pack("<I", len(cases)) + b"".join(_encode_case(c) for c in cases),
+        defines=["TM2_PORTABLE"] if variant == "portable" else None,
+    )
     pos = 0
     for case in cases:
         got = np.frombuffer(data[pos : pos + case.expected.size], np.int8).reshape(case.expected.shape)
@@ -425,8 +398,8 @@ def test_requantize_int4_rescales_weights_and_bias():
     s8 = np.float32([0.01, 0.02, 0.005, 0.04])
     b = rng.integers(-5000, 5000, 4).astype(np.int32)
     xt, yt = _act((1, 4, 4, 3), 0.03, 1), _act((1, 4, 4, 4), 0.2, 0)
-    wt = Tensor(1, "w", w.shape, DType.INT8, _q(s8, np.zeros(4), 0), w)
-    bt = Tensor(2, "b", (4,), DType.INT32, _q(np.float32(0.03) * s8, np.zeros(4)), b)
+    wt = Tensor(1, "w", w.shape, DType.INT8, quant(s8, np.zeros(4), 0), w)
+    bt = Tensor(2, "b", (4,), DType.INT32, quant(np.float32(0.03) * s8, np.zeros(4)), b)
     _, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.VALID, 1, 1), xt, wt, bt, yt)
     g4 = requantize_int4(g)
     w4, b4 = g4.tensors[1], g4.tensors[2]
@@ -449,8 +422,8 @@ def test_requantized_fc_is_per_tensor_with_one_bias_scale():
     w = rng.integers(-127, 128, (5, 9)).astype(np.int8)
     s8 = np.float32([0.01, 0.02, 0.03, 0.04, 0.05])  # per-channel int8 in, per-tensor int4 out
     xt, yt = _act((1, 9), 0.1, 0), _act((1, 5), 0.3, 0)
-    wt = Tensor(1, "w", w.shape, DType.INT8, _q(s8, np.zeros(5)), w)
-    bt = Tensor(2, "b", (5,), DType.INT32, _q(np.float32(0.1) * s8, np.zeros(5)), np.arange(5, dtype=np.int32))
+    wt = Tensor(1, "w", w.shape, DType.INT8, quant(s8, np.zeros(5)), w)
+    bt = Tensor(2, "b", (5,), DType.INT32, quant(np.float32(0.1) * s8, np.zeros(5)), np.arange(5, dtype=np.int32))
     _, g = _graph(OpKind.FULLY_CONNECTED, FullyConnectedOptions(), xt, wt, bt, yt)
     g4 = requantize_int4(g)
     q4, s4 = ref4.requantize_weights(w, s8, axis=None)

@@ -17,7 +17,16 @@ import math
 
 import numpy as np
 import pytest
-from kernel_lib import KERNELS, REPO, build_kernel_lib, host_cc, ptr
+from kernel_lib import (
+    KERNELS,
+    SENTINEL,
+    build_kernel_lib,
+    kernel_lib_or_skip,
+    ptr,
+    render_op,
+    require_host_cc,
+    template_env,
+)
 from refops_elementwise import (
     mul_multiplier_litert,
     mul_multiplier_tflm,
@@ -43,7 +52,7 @@ from tinym2net.ir import (
     ReshapeOptions,
     Tensor,
 )
-from tinym2net.ops.base import Lowered, OpContext, lower
+from tinym2net.ops.base import Lowered, lower
 from tinym2net.ops.cformat import cfloat
 from tinym2net.ops.elementwise import collapse_broadcast
 from tinym2net.quantmath import activation_range_int8
@@ -122,11 +131,7 @@ DequantizeParams = QuantizeParams  # same layout: float scale, int32 zero_point,
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    try:
-        host_cc()
-    except FileNotFoundError:
-        pytest.skip("no host C compiler (gcc)")
-    return build_kernel_lib(tmp_path_factory.mktemp("k2"), SOURCES, extra_flags=HOST_FLAGS)
+    return kernel_lib_or_skip(tmp_path_factory, "k2", SOURCES, extra_flags=HOST_FLAGS)
 
 
 def _bcast(p: dict) -> Bcast4:
@@ -139,7 +144,7 @@ def run_lowered(
     """Call the C kernel for a lowered op on NumPy inputs; the output starts as a sentinel pattern."""
     p = low.params
     ins = [np.ascontiguousarray(x) for x in inputs]
-    out = np.full(tuple(out_shape), 0x5A, dtype=out_dtype)
+    out = np.full(tuple(out_shape), SENTINEL, dtype=out_dtype)
     if kind in (OpKind.ADD, OpKind.MUL):
         fields = ADD_FIELDS if kind is OpKind.ADD else MUL_FIELDS
         cls = AddParams if kind is OpKind.ADD else MulParams
@@ -879,15 +884,8 @@ def test_converted_keras_model_matches_litert(lib):
 
 
 def test_templates_compile_and_run(tmp_path):
-    jinja2 = pytest.importorskip("jinja2")
-    try:
-        host_cc()
-    except FileNotFoundError:
-        pytest.skip("no host C compiler (gcc)")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(REPO / "templates")), undefined=jinja2.StrictUndefined
-    )
-    env.filters["cfloat"] = cfloat
+    require_host_cc()
+    env = template_env()
     rng = np.random.default_rng(16)
 
     op_add, g_add, xs_add, ref_a = binary_case(rng, OpKind.ADD, ((3, 4, 5), (3, 4, 5), (4, 1)))
@@ -907,10 +905,6 @@ def test_templates_compile_and_run(tmp_path):
         OpKind.DEQUANTIZE, [qtensor(0, (50,), 0.07, 11)], qtensor(1, (50,), None, 0, DType.FLOAT32)
     )
     op_rs, g_rs = one_op_graph(OpKind.RESHAPE, [qtensor(0, (5, 10), 0.07, 11)], qtensor(1, (50,), 0.07, 11))
-
-    def ctx(name, op, graph, inputs, outputs):
-        low = lower(op, graph)
-        return low, OpContext(name, 0, op.kind.value, inputs, outputs, {}, low.params, None)
 
     specs = [
         (
@@ -943,20 +937,16 @@ def test_templates_compile_and_run(tmp_path):
         ("rs", op_rs, g_rs, ["(const int8_t *)in0"], ["(int8_t *)out"], "const void *in0, void *out"),
     ]
     parts = ['#include "tm2_elementwise.h"', '#include "tm2_concat.h"', '#include "tm2_quantize.h"']
-    lowered = {}
     for name, op, graph, inputs, outputs, sig in specs:
-        low, c = ctx(f"op_{name}", op, graph, inputs, outputs)
-        lowered[name] = low
-        tpl = env.get_template(low.template)
-        mod = tpl.make_module()
-        parts.append(str(mod.decl(c)))
-        parts.append(f"void run_{name}({sig}) {{\n{mod.call(c)}\n}}")
+        decl, call = render_op(env, lower(op, graph), f"op_{name}", op.kind.value, inputs, outputs)
+        parts.append(decl)
+        parts.append(f"void run_{name}({sig}) {{\n{call}\n}}")
     src = tmp_path / "ops_rendered.c"
     src.write_text("\n".join(parts) + "\n")
     rl = build_kernel_lib(tmp_path, [src, *SOURCES], extra_flags=HOST_FLAGS)
 
     def call(name, inputs, shape, dtype):
-        out = np.full(shape, 0x5A, dtype=dtype)
+        out = np.full(shape, SENTINEL, dtype=dtype)
         getattr(rl, f"run_{name}")(*(ptr(np.ascontiguousarray(x)) for x in inputs), ptr(out))
         return out
 

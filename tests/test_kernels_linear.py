@@ -11,14 +11,27 @@ Rungs, each checked with tolerance 0:
 from __future__ import annotations
 
 import ctypes
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import refops_linear as ref
-from kernel_lib import KERNELS, build_kernel_lib, host_cc, make_struct, ptr, ptr_or_null, struct_from_header
+from kernel_lib import (
+    KERNELS,
+    c_array,
+    guarded_output,
+    kernel_lib_or_skip,
+    make_struct,
+    ptr,
+    ptr_or_null,
+    quant,
+    random_window,
+    render_op,
+    run_host_program,
+    struct_from_header,
+    template_env,
+    unguard,
+)
 
 from tinym2net.errors import UnsupportedOpError
 from tinym2net.ir import (
@@ -41,7 +54,7 @@ from tinym2net.ops import fc as _fc  # noqa: F401
 from tinym2net.ops import packing as _packing
 from tinym2net.ops import pad as _pad  # noqa: F401
 from tinym2net.ops import pool as _pool  # noqa: F401
-from tinym2net.ops.base import Lowered, OpContext, lower
+from tinym2net.ops.base import Lowered, lower
 from tinym2net.ops.inplace import without_offer
 
 SOURCES = [KERNELS / f for f in ("tm2_conv.c", "tm2_fc.c", "tm2_pool.c", "tm2_pad.c")]
@@ -54,24 +67,14 @@ STRUCTS = {
     OpKind.PAD: ("tm2_pad.h", "tm2_pad_params"),
 }
 ACTS = list(Activation)
-SENTINEL = 0x5A
-GUARD = 16
 
 
 @pytest.fixture(scope="session")
 def lib(tmp_path_factory):
-    if shutil.which("gcc") is None and shutil.which("cc") is None:
-        pytest.skip("host C compiler (gcc) not installed")
-    return build_kernel_lib(tmp_path_factory.mktemp("linear_kernels"), SOURCES)
+    return kernel_lib_or_skip(tmp_path_factory, "linear_kernels", SOURCES)
 
 
 # ---------------------------------------------------------------- IR helpers
-
-
-def _q(scale, zp, axis=0) -> QuantParams:
-    scales = tuple(float(np.float32(s)) for s in np.atleast_1d(scale))
-    zps = tuple(int(z) for z in np.atleast_1d(zp))
-    return QuantParams(scales, zps, axis)
 
 
 def _graph(
@@ -94,7 +97,7 @@ def _graph(
 
 
 def _act_tensor(shape, scale, zp, index=0) -> Tensor:
-    return Tensor(index, "t", tuple(int(d) for d in shape), DType.INT8, _q(scale, zp))
+    return Tensor(index, "t", tuple(int(d) for d in shape), DType.INT8, quant(scale, zp))
 
 
 def run_kernel(lib, kind: OpKind, lw: Lowered, x, w=None, b=None, out_shape=()) -> np.ndarray:
@@ -103,7 +106,7 @@ def run_kernel(lib, kind: OpKind, lw: Lowered, x, w=None, b=None, out_shape=()) 
     header, typedef = STRUCTS[kind]
     params = make_struct(struct_from_header(KERNELS / header, typedef), lw.params)
     size = int(np.prod(out_shape))
-    out = np.full(size + GUARD, SENTINEL, np.int8)
+    out = guarded_output(size)
     x = np.ascontiguousarray(x, np.int8)
     consts = {c.role: np.ascontiguousarray(c.values, np.int32) for c in lw.consts}
     if kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED):
@@ -130,8 +133,7 @@ def run_kernel(lib, kind: OpKind, lw: Lowered, x, w=None, b=None, out_shape=()) 
             OpKind.PAD: lib.tm2_pad_s8,
         }[kind]
         fn(ctypes.byref(params), ptr(x), ptr(out))
-    assert np.all(out[size:] == SENTINEL), "kernel wrote past the end of its output"
-    return out[:size].reshape(out_shape)
+    return unguard(out, size).reshape(out_shape)
 
 
 # ---------------------------------------------------------------- random cases
@@ -185,18 +187,34 @@ def _rand_bias(rng, n, taps):
 
 
 def _geometry(rng, dilation: bool):
-    """Random (in_hw, k_hw, stride, dil, padding, out_hw, pad) with a non-empty output."""
-    while True:
-        in_hw = tuple(int(v) for v in rng.integers(1, 10, 2))
-        k_hw = tuple(int(v) for v in rng.integers(1, 5, 2))
-        stride = tuple(int(v) for v in rng.integers(1, 4, 2))
-        dil = tuple(int(v) for v in rng.integers(1, 4, 2)) if dilation and rng.random() < 0.5 else (1, 1)
-        padding = Padding.SAME if rng.random() < 0.5 else Padding.VALID
-        same = padding is Padding.SAME
-        oh, ph = ref.out_size_and_pad(same, in_hw[0], k_hw[0], stride[0], dil[0])
-        ow, pw = ref.out_size_and_pad(same, in_hw[1], k_hw[1], stride[1], dil[1])
-        if oh >= 1 and ow >= 1:
-            return in_hw, k_hw, stride, dil, padding, (oh, ow), (ph, pw)
+    dilation_p = 0.5 if dilation else 0.0
+    return random_window(rng, in_max=10, k_max=5, stride_max=4, dilation_p=dilation_p, dilation_max=4)
+
+
+def _conv_ref_args(p: dict) -> dict:
+    """The NumPy conv / depthwise reference's geometry and offsets from the kernel's params."""
+    return dict(
+        out_hw=(p["out_h"], p["out_w"]),
+        stride=(p["stride_h"], p["stride_w"]),
+        dilation=(p["dilation_h"], p["dilation_w"]),
+        pad=(p["pad_h"], p["pad_w"]),
+        input_offset=p["input_offset"],
+        output_offset=p["output_offset"],
+        act_min=p["act_min"],
+        act_max=p["act_max"],
+    )
+
+
+def _pool_ref_args(p: dict) -> dict:
+    """The NumPy pooling reference's geometry and clamp from the kernel's params."""
+    return dict(
+        k_hw=(p["filter_h"], p["filter_w"]),
+        out_hw=(p["out_h"], p["out_w"]),
+        stride=(p["stride_h"], p["stride_w"]),
+        pad=(p["pad_h"], p["pad_w"]),
+        act_min=p["act_min"],
+        act_max=p["act_max"],
+    )
 
 
 def conv_case(rng, depthwise: bool) -> Case:
@@ -227,19 +245,9 @@ def conv_case(rng, depthwise: bool) -> Case:
     b = _rand_bias(rng, cout, taps)
     act_min, act_max = ref.activation_range(act.value, out_scale, out_zp)
     mult, shift = ref.conv_multipliers(in_scale, f_scales, out_scale, cout)
-    common = dict(
-        out_hw=out_hw,
-        stride=stride,
-        dilation=dil,
-        pad=pad,
-        input_offset=-in_zp,
-        output_offset=out_zp,
-        act_min=act_min,
-        act_max=act_max,
-    )
     axis = 3 if depthwise else 0
-    wt = Tensor(1, "w", w.shape, DType.INT8, _q(f_scales, np.zeros(len(f_scales)), axis), w)
-    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, _q(1.0, 0), b)
+    wt = Tensor(1, "w", w.shape, DType.INT8, quant(f_scales, np.zeros(len(f_scales)), axis), w)
+    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, quant(1.0, 0), b)
     xt = _act_tensor(x.shape, in_scale, in_zp)
     yt = _act_tensor((n, *out_hw, cout), out_scale, out_zp)
     geo = dict(
@@ -265,12 +273,12 @@ def conv_case(rng, depthwise: bool) -> Case:
     )
     if depthwise:
         opts = DepthwiseConv2DOptions(padding, stride[0], stride[1], dm, dil[0], dil[1], act)
-        expected = ref.depthwise_conv2d(x, w, b, mult, shift, depth_multiplier=dm, **common)
+        expected = ref.depthwise_conv2d(x, w, b, mult, shift, depth_multiplier=dm, **_conv_ref_args(geo))
         geo["depth_multiplier"] = dm
         kind = OpKind.DEPTHWISE_CONV_2D
     else:
         opts = Conv2DOptions(padding, stride[0], stride[1], dil[0], dil[1], act)
-        expected = ref.conv2d(x, w, b, mult, shift, **common)
+        expected = ref.conv2d(x, w, b, mult, shift, **_conv_ref_args(geo))
         geo["filter_in_c"] = fin
         kind = OpKind.CONV_2D
     op, g = _graph(kind, opts, xt, [wt, bt], yt)
@@ -303,8 +311,8 @@ def fc_case(rng) -> Case:
         x, w, b, mult, shift, input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max,
         single_rounding=reference == "litert",
     )
-    wt = Tensor(1, "w", w.shape, DType.INT8, _q(f_scales, np.zeros(len(f_scales))), w)
-    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, _q(1.0, 0), b)
+    wt = Tensor(1, "w", w.shape, DType.INT8, quant(f_scales, np.zeros(len(f_scales))), w)
+    bt = None if b is None else Tensor(2, "b", b.shape, DType.INT32, quant(1.0, 0), b)
     xt = _act_tensor(x.shape, in_scale, in_zp)
     yt = _act_tensor((batches, o), out_scale, out_zp)
     op, g = _graph(OpKind.FULLY_CONNECTED, FullyConnectedOptions(act), xt, [wt, bt], yt)
@@ -335,8 +343,6 @@ def pool_case(rng, kind: OpKind) -> Case:
     scale = np.float32(10 ** rng.uniform(-2, 0))
     x = rng.integers(-128, 128, (n, *in_hw, c)).astype(np.int8)
     act_min, act_max = ref.activation_range(act.value, scale, zp)
-    fn = ref.avg_pool2d if kind is OpKind.AVERAGE_POOL_2D else ref.max_pool2d
-    expected = fn(x, k_hw=k_hw, out_hw=out_hw, stride=stride, pad=pad, act_min=act_min, act_max=act_max)
     opts = Pool2DOptions(padding, stride[0], stride[1], k_hw[0], k_hw[1], act)
     op, g = _graph(kind, opts, _act_tensor(x.shape, scale, zp), [], _act_tensor((n, *out_hw, c), scale, zp))
     params = dict(
@@ -355,6 +361,8 @@ def pool_case(rng, kind: OpKind) -> Case:
         act_min=act_min,
         act_max=act_max,
     )
+    fn = ref.avg_pool2d if kind is OpKind.AVERAGE_POOL_2D else ref.max_pool2d
+    expected = fn(x, **_pool_ref_args(params))
     desc = f"{kind.value} x{x.shape} k{k_hw} s{stride} {padding.value} {act.value}"
     return Case(kind, op, g, x, None, None, expected, params, desc=desc)
 
@@ -473,7 +481,7 @@ def test_conv_same_padding_skips_taps_instead_of_using_zero_point(lib):
     x = np.array([[[[10]]]], np.int8)
     w = np.ones((1, 3, 3, 1), np.int8)
     xt, yt = _act_tensor(x.shape, 1.0, -5), _act_tensor((1, 1, 1, 1), 1.0, 0)
-    wt = Tensor(1, "w", w.shape, DType.INT8, _q(1.0, 0), w)
+    wt = Tensor(1, "w", w.shape, DType.INT8, quant(1.0, 0), w)
     op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), xt, [wt, None], yt)
     lw = without_offer(lower(op, g))
     assert lw.const_inputs == (1,)
@@ -492,7 +500,7 @@ def test_fc_per_tensor_multiplier_uses_float32_product():
             found += 1
             xt, yt = _act_tensor((1, 4), a, 0), _act_tensor((1, 2), c, 0)
             w = np.ones((2, 4), np.int8)
-            wt = Tensor(1, "w", w.shape, DType.INT8, _q(b, 0), w)
+            wt = Tensor(1, "w", w.shape, DType.INT8, quant(b, 0), w)
             op, g = _graph(OpKind.FULLY_CONNECTED, FullyConnectedOptions(), xt, [wt], yt)
             consts = {k.role: k.values for k in without_offer(lower(op, g)).consts}
             m, s = ref.fc_per_tensor_multiplier(a, b, c)
@@ -506,7 +514,7 @@ def test_kernels_reject_what_they_cannot_run():
     y = _act_tensor((1, 4, 4, 3), 0.1, 0)
 
     def conv_err(**wq):
-        wt = Tensor(1, "w", w.shape, DType.INT8, _q(**wq), w)
+        wt = Tensor(1, "w", w.shape, DType.INT8, quant(**wq), w)
         op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), x, [wt, None], y)
         with pytest.raises(UnsupportedOpError) as e:
             without_offer(lower(op, g))
@@ -517,8 +525,8 @@ def test_kernels_reject_what_they_cannot_run():
     assert "zero point 3" in conv_err(scale=0.1, zp=3)
     assert "2 scales" in conv_err(scale=[0.1, 0.2], zp=[0, 0])
 
-    x16 = Tensor(0, "x", (1, 4, 4, 2), DType.INT16, _q(0.1, 0))
-    wt = Tensor(1, "w", w.shape, DType.INT8, _q(0.1, 0), w)
+    x16 = Tensor(0, "x", (1, 4, 4, 2), DType.INT16, quant(0.1, 0))
+    wt = Tensor(1, "w", w.shape, DType.INT8, quant(0.1, 0), w)
     op, g = _graph(OpKind.CONV_2D, Conv2DOptions(Padding.SAME, 1, 1), x16, [wt, None], y)
     with pytest.raises(UnsupportedOpError, match="int16"):
         without_offer(lower(op, g))
@@ -546,25 +554,8 @@ def test_kernels_reject_what_they_cannot_run():
 def test_templates_render_to_c_that_computes_the_reference(tmp_path):
     """Render decl()/call() of every template for random cases into one C program, build it with the
     kernels and compare the bytes it prints with the NumPy reference."""
-    jinja2 = pytest.importorskip("jinja2")
-    try:
-        cc = host_cc()
-    except FileNotFoundError:
-        pytest.skip("host C compiler (gcc) not installed")
-    from tinym2net.resources import templates_dir
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_env()
     rng = np.random.default_rng(99)
-
-    def arr(name, ctype, a, const=True):
-        vals = ", ".join(str(int(v)) for v in np.asarray(a).reshape(-1))
-        return f"{'static const' if const else 'static'} {ctype} {name}[] = {{ {vals} }};"
-
     decls, calls, expected = [], [], []
     k = 0
     for kind, make in MAKERS.items():
@@ -573,59 +564,27 @@ def test_templates_render_to_c_that_computes_the_reference(tmp_path):
             lw = without_offer(lower(case.op, case.graph))
             oid = f"op{k}"
             k += 1
-            decls.append(arr(f"{oid}_in", "int8_t", case.x, const=False))
+            decls.append(c_array(f"{oid}_in", "int8_t", case.x, const=False))
             decls.append(f"static int8_t {oid}_out[{case.expected.size}];")
             inputs: list[str | None] = [f"{oid}_in"]
             if case.w is not None:
-                decls.append(arr(f"{oid}_w", "int8_t", case.w))
+                decls.append(c_array(f"{oid}_w", "int8_t", case.w))
                 inputs.append(f"{oid}_w")
                 if case.b is not None:
-                    decls.append(arr(f"{oid}_b", "int32_t", case.b))
+                    decls.append(c_array(f"{oid}_b", "int32_t", case.b))
                     inputs.append(f"{oid}_b")
                 else:
                     inputs.append(None)
             consts = {}
             for c in lw.consts:
-                decls.append(arr(f"{oid}_{c.role}", c.ctype, c.values))
+                decls.append(c_array(f"{oid}_{c.role}", c.ctype, c.values))
                 consts[c.role] = f"{oid}_{c.role}"
-            ctx = OpContext(oid, 0, kind.value, inputs, [f"{oid}_out"], consts, lw.params, None)
-            module = env.get_template(lw.template).module
-            decls.append(str(module.decl(ctx)))
-            calls.append(str(module.call(ctx)))
-            calls.append(f"fwrite({oid}_out, 1, sizeof {oid}_out, stdout);")
+            decl, call = render_op(env, lw, oid, kind.value, inputs, [f"{oid}_out"], consts)
+            decls.append(decl)
+            calls += [call, f"fwrite({oid}_out, 1, sizeof {oid}_out, stdout);"]
             expected.append(case.expected.reshape(-1))
-    src = "\n".join(
-        [
-            "#include <stdio.h>",
-            '#include "tm2_conv.h"',
-            '#include "tm2_fc.h"',
-            '#include "tm2_pool.h"',
-            '#include "tm2_pad.h"',
-            *decls,
-            "int main(void) {",
-            *calls,
-            "return 0;",
-            "}",
-        ]
-    )
-    (tmp_path / "prog.c").write_text(src)
-    exe = tmp_path / "prog"
-    cmd = [
-        cc,
-        "-O1",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-std=c99",
-        f"-I{KERNELS}",
-        str(tmp_path / "prog.c"),
-        *map(str, SOURCES),
-        "-o",
-        str(exe),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    out = subprocess.run([str(exe)], capture_output=True, check=True).stdout
+    headers = ["tm2_conv.h", "tm2_fc.h", "tm2_pool.h", "tm2_pad.h"]
+    out = run_host_program(tmp_path, headers, decls, calls, SOURCES)
     np.testing.assert_array_equal(np.frombuffer(out, np.int8), np.concatenate(expected))
 
 
@@ -819,16 +778,7 @@ def _reference_from_lowering(kind: OpKind, lw: Lowered, x, w, b) -> np.ndarray:
     p = lw.params
     c = {k.role: k.values for k in lw.consts}
     if kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
-        kw = dict(
-            out_hw=(p["out_h"], p["out_w"]),
-            stride=(p["stride_h"], p["stride_w"]),
-            dilation=(p["dilation_h"], p["dilation_w"]),
-            pad=(p["pad_h"], p["pad_w"]),
-            input_offset=p["input_offset"],
-            output_offset=p["output_offset"],
-            act_min=p["act_min"],
-            act_max=p["act_max"],
-        )
+        kw = _conv_ref_args(p)
         if kind is OpKind.CONV_2D:
             return ref.conv2d(x, w, b, c["mult"], c["shift"], **kw)
         return ref.depthwise_conv2d(
@@ -850,15 +800,7 @@ def _reference_from_lowering(kind: OpKind, lw: Lowered, x, w, b) -> np.ndarray:
         pads = np.stack([p["pad_before"], p["pad_after"]], axis=1)[4 - x.ndim :]
         return ref.pad(x, pads, p["pad_value"])
     fn = ref.avg_pool2d if kind is OpKind.AVERAGE_POOL_2D else ref.max_pool2d
-    return fn(
-        x,
-        k_hw=(p["filter_h"], p["filter_w"]),
-        out_hw=(p["out_h"], p["out_w"]),
-        stride=(p["stride_h"], p["stride_w"]),
-        pad=(p["pad_h"], p["pad_w"]),
-        act_min=p["act_min"],
-        act_max=p["act_max"],
-    )
+    return fn(x, **_pool_ref_args(p))
 
 
 def _features(kind: OpKind, p: dict) -> set[str]:

@@ -14,12 +14,26 @@
 from __future__ import annotations
 
 import ctypes
-import subprocess
 
 import numpy as np
 import pytest
 import refops_nonlinear as ref
-from kernel_lib import KERNELS, build_kernel_lib, host_cc, make_struct, ptr, struct_from_header
+from kernel_lib import (
+    KERNELS,
+    build_kernel_lib,
+    guarded_output,
+    kernel_lib_or_skip,
+    make_struct,
+    ptr,
+    quant,
+    render_op,
+    require_host_cc,
+    run_host_program,
+    run_on_cortex_m4,
+    struct_from_header,
+    template_env,
+    unguard,
+)
 
 from tinym2net.errors import UnsupportedOpError
 from tinym2net.ir import (
@@ -28,7 +42,6 @@ from tinym2net.ir import (
     NoOptions,
     Operator,
     OpKind,
-    QuantParams,
     ReducerOptions,
     SoftmaxOptions,
     Tensor,
@@ -36,7 +49,7 @@ from tinym2net.ir import (
 from tinym2net.ops import logistic as _logistic  # noqa: F401  (registers the lowerings)
 from tinym2net.ops import mean as _mean  # noqa: F401
 from tinym2net.ops import softmax as _softmax  # noqa: F401
-from tinym2net.ops.base import Lowered, OpContext, lower
+from tinym2net.ops.base import Lowered, lower
 
 SOURCES = [KERNELS / f for f in ("tm2_softmax.c", "tm2_logistic.c", "tm2_mean.c")]
 KERNEL_OF = {
@@ -44,8 +57,6 @@ KERNEL_OF = {
     OpKind.LOGISTIC: ("tm2_logistic.h", "tm2_logistic_params", "tm2_logistic_s8"),
     OpKind.MEAN: ("tm2_mean.h", "tm2_mean_params", "tm2_mean_s8"),
 }
-SENTINEL = 0x5A
-GUARD = 16
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
 
 SHIM = r"""
@@ -62,25 +73,14 @@ int32_t shim_reciprocal(int32_t x, int32_t int_bits, int32_t *bits_over_unit) {
 """
 
 
-def _have_cc() -> bool:
-    try:
-        host_cc()
-    except FileNotFoundError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def lib(tmp_path_factory):
-    if not _have_cc():
-        pytest.skip("host C compiler (gcc) not installed")
-    return build_kernel_lib(tmp_path_factory.mktemp("nonlinear_kernels"), SOURCES)
+    return kernel_lib_or_skip(tmp_path_factory, "nonlinear_kernels", SOURCES)
 
 
 @pytest.fixture(scope="session")
 def shim(tmp_path_factory):
-    if not _have_cc():
-        pytest.skip("host C compiler (gcc) not installed")
+    require_host_cc()
     d = tmp_path_factory.mktemp("gemmlowp_shim")
     (d / "shim.c").write_text(SHIM)
     so = build_kernel_lib(d, [d / "shim.c"])
@@ -90,10 +90,6 @@ def shim(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- IR helpers
-
-
-def _q(scale: float, zp: int) -> QuantParams:
-    return QuantParams((float(np.float32(scale)),), (int(zp),))
 
 
 def _one_op(
@@ -107,7 +103,7 @@ def _one_op(
 
 
 def _act(shape, scale, zp, dtype=DType.INT8) -> Tensor:
-    return Tensor(0, "t", tuple(int(d) for d in shape), dtype, _q(scale, zp))
+    return Tensor(0, "t", tuple(int(d) for d in shape), dtype, quant(scale, zp))
 
 
 def softmax_case(shape, in_scale, in_zp, beta=1.0, out_scale=1 / 256, out_zp=-128) -> tuple[Operator, Graph]:
@@ -139,15 +135,13 @@ def run_kernel(
     names = {f for f, _ in cls._fields_}
     params = make_struct(cls, {k: v for k, v in lw.params.items() if k in names})
     x = np.ascontiguousarray(x, np.int8).reshape(-1)
+    out = guarded_output(out_size)
     if in_place:
-        buf = np.concatenate([x, np.full(GUARD, SENTINEL, np.int8)])
-        getattr(lib, fn)(ctypes.byref(params), ptr(buf), ptr(buf))
-        out = buf
+        out[: x.size] = x
+        getattr(lib, fn)(ctypes.byref(params), ptr(out), ptr(out))
     else:
-        out = np.full(out_size + GUARD, SENTINEL, np.int8)
         getattr(lib, fn)(ctypes.byref(params), ptr(x), ptr(out))
-    assert (out[out_size:] == SENTINEL).all(), "kernel wrote past the end of its output"
-    return out[:out_size].copy()
+    return unguard(out, out_size).copy()
 
 
 # ---------------------------------------------------------------- 1. gemmlowp helpers
@@ -304,11 +298,10 @@ def test_mean_random_cases(lib):
         ([2, 3], [], False, (0.1, 4), (0.07, -9)),
     ]
     for shape, axes, keep, in_q, out_q in cases:
-        op, g = mean_case(shape, axes, keep, in_q, out_q)
+        (op, g), mean = _mean_with_ref(shape, axes, keep, in_q, out_q)
         lw = lower(op, g)
         x = rng.integers(-128, 128, shape).astype(np.int8)
-        m, s = ref.quantize_multiplier(float(np.float32(in_q[0])) / float(np.float32(out_q[0])))
-        want = ref.mean_ref(x, axes, in_q[1], out_q[1], m, s).reshape(-1)
+        want = mean(x).reshape(-1)
         got = run_kernel(lib, OpKind.MEAN, lw, x, want.size)
         np.testing.assert_array_equal(got, want, err_msg=f"{shape} {axes} {in_q} {out_q}")
 
@@ -316,11 +309,10 @@ def test_mean_random_cases(lib):
 def test_mean_extreme_inputs(lib):
     """All -128 / all 127 inputs saturate; an identity requantisation returns the input."""
     for fill in (-128, 127):
-        op, g = mean_case([1, 9, 9, 4], [1, 2], False, (0.1, 0), (0.01, 0))
+        (op, g), mean = _mean_with_ref([1, 9, 9, 4], [1, 2], False, (0.1, 0), (0.01, 0))
         lw = lower(op, g)
         x = np.full((1, 9, 9, 4), fill, np.int8)
-        m, s = ref.quantize_multiplier(float(np.float32(0.1)) / float(np.float32(0.01)))
-        want = ref.mean_ref(x, [1, 2], 0, 0, m, s).reshape(-1)
+        want = mean(x).reshape(-1)
         np.testing.assert_array_equal(run_kernel(lib, OpKind.MEAN, lw, x, 4), want)
         assert (want == fill).all()
     op, g = mean_case([3, 5], [], True, (0.1, 3), (0.1, 3))
@@ -367,80 +359,55 @@ def test_int16_and_nonconstant_axes_are_refused():
 
 
 def test_templates_render_to_c_that_computes_the_reference(tmp_path):
-    jinja2 = pytest.importorskip("jinja2")
-    if not _have_cc():
-        pytest.skip("host C compiler (gcc) not installed")
-    from tinym2net.resources import templates_dir
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_env()
     rng = np.random.default_rng(9)
     cases = [
-        (softmax_case((2, 3, 7), 0.07, 5, 1.5), lambda x: ref.softmax_ref(x, *ref.softmax_params(0.07, 1.5))),
-        (softmax_case((1, 5), 50.0, 0), lambda x: ref.softmax_ref(x, *ref.softmax_params(50.0, 1.0))),
-        (logistic_case((3, 11), 0.04, -7), lambda x: _logistic_ref(x, 0.04, -7)),
+        _softmax_with_ref((2, 3, 7), 0.07, 5, 1.5),
+        _softmax_with_ref((1, 5), 50.0, 0),
+        _logistic_with_ref((3, 11), 0.04, -7),
+        _mean_with_ref([1, 6, 5, 3], [1, 2], False, (0.02, -4), (0.006, 11)),
+        _mean_with_ref([2, 3, 4], [-1], True, (0.1, 0), (0.1, 0)),
     ]
-    for shape, axes, keep, in_q, out_q in (
-        ([1, 6, 5, 3], [1, 2], False, (0.02, -4), (0.006, 11)),
-        ([2, 3, 4], [-1], True, (0.1, 0), (0.1, 0)),
-    ):
-        m, s = ref.quantize_multiplier(float(np.float32(in_q[0])) / float(np.float32(out_q[0])))
-        cases.append(
-            (
-                mean_case(shape, axes, keep, in_q, out_q),
-                lambda x, a=axes, i=in_q, o=out_q, m=m, s=s: ref.mean_ref(x, a, i[1], o[1], m, s),
-            )
-        )
     decls, calls, expected = [], [], []
     for k, ((op, g), fn) in enumerate(cases):
-        lw = lower(op, g)
-        oid = f"op{k}"
         x = rng.integers(-128, 128, g.tensors[0].shape).astype(np.int8)
-        want = fn(x).reshape(-1)
-        vals = ", ".join(str(int(v)) for v in x.reshape(-1))
-        decls += [f"static int8_t {oid}_in[] = {{ {vals} }};", f"static int8_t {oid}_out[{want.size}];"]
-        inputs: list[str | None] = [f"{oid}_in"] + [None] * (len(op.inputs) - 1)
-        ctx = OpContext(oid, k, op.kind.value, inputs, [f"{oid}_out"], {}, lw.params, None)
-        module = env.get_template(lw.template).module
-        decls.append(str(module.decl(ctx)))
-        calls += [str(module.call(ctx)), f"fwrite({oid}_out, 1, sizeof {oid}_out, stdout);"]
-        expected.append(want)
-    src = "\n".join(
-        [
-            "#include <stdio.h>",
-            '#include "tm2_softmax.h"',
-            '#include "tm2_logistic.h"',
-            '#include "tm2_mean.h"',
-            *decls,
-            "int main(void) {",
-            *calls,
-            "return 0;",
-            "}",
-        ]
-    )
-    (tmp_path / "prog.c").write_text(src)
-    exe = tmp_path / "prog"
-    cmd = [
-        host_cc(),
-        "-O1",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-std=c99",
-        f"-I{KERNELS}",
-        str(tmp_path / "prog.c"),
-        *map(str, SOURCES),
-        "-o",
-        str(exe),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    out = subprocess.run([str(exe)], capture_output=True, check=True).stdout
+        _render_case(env, k, op, g, fn, x, decls, calls, expected, "fwrite({0}, 1, sizeof {0}, stdout);")
+    headers = ["tm2_softmax.h", "tm2_logistic.h", "tm2_mean.h"]
+    out = run_host_program(tmp_path, headers, decls, calls, SOURCES)
     np.testing.assert_array_equal(np.frombuffer(out, np.int8), np.concatenate(expected))
+
+
+def _softmax_with_ref(shape, scale, zp, beta=1.0):
+    """A SOFTMAX one-op graph and its NumPy reference (input -> output)."""
+    return softmax_case(shape, scale, zp, beta), lambda x: ref.softmax_ref(
+        x, *ref.softmax_params(scale, beta)
+    )
+
+
+def _logistic_with_ref(shape, scale, zp):
+    return logistic_case(shape, scale, zp), lambda x: _logistic_ref(x, scale, zp)
+
+
+def _mean_with_ref(shape, axes, keep, in_q, out_q):
+    m, s = ref.quantize_multiplier(float(np.float32(in_q[0])) / float(np.float32(out_q[0])))
+    return mean_case(shape, axes, keep, in_q, out_q), lambda x: ref.mean_ref(x, axes, in_q[1], out_q[1], m, s)
+
+
+def _render_case(
+    env, k: int, op: Operator, g: Graph, fn, x: np.ndarray, decls, calls, expected, write: str
+) -> None:
+    """Append op k's input and output arrays and template decl to ``decls``, its call and ``write`` of its
+    output (a format string of the array's name) to ``calls``, and the reference ``fn(x)`` to ``expected``."""
+    lw = lower(op, g)
+    oid = f"op{k}"
+    want = fn(x).reshape(-1)
+    vals = ", ".join(str(int(v)) for v in x.reshape(-1))
+    decls += [f"static int8_t {oid}_in[] = {{ {vals} }};", f"static int8_t {oid}_out[{want.size}];"]
+    inputs: list[str | None] = [f"{oid}_in"] + [None] * (len(op.inputs) - 1)
+    decl, call = render_op(env, lw, oid, op.kind.value, inputs, [f"{oid}_out"], index=k)
+    decls.append(decl)
+    calls += [call, write.format(f"{oid}_out")]
+    expected.append(want)
 
 
 def _logistic_ref(x, scale, zp):
@@ -611,88 +578,31 @@ def test_logistic_litert_and_tflm_differ_on_a_known_input(lib, anchor_models):
 
 # ---------------------------------------------------------------- 5. on the Cortex-M4 (QEMU)
 
-_LINKER = """
-MEMORY { FLASH (rx) : ORIGIN = 0x00000000, LENGTH = 1M  RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 256K }
-ENTRY(Reset_Handler)
-SECTIONS {
-  .vectors : { KEEP(*(.vectors)) } > FLASH
-  .text : { *(.text .text.*) *(.rodata .rodata.*) . = ALIGN(4); } > FLASH
-  .ARM.exidx : { *(.ARM.exidx*) } > FLASH
-  .stack (NOLOAD) : { . = ALIGN(8); __tm2_stack_start__ = .; . = . + 16384; __tm2_stack_end__ = .; } > RAM
-  .data : { . = ALIGN(4); __tm2_data_start__ = .; *(.data .data.*) . = ALIGN(4); __tm2_data_end__ = .; } > RAM AT > FLASH
-  __tm2_data_load__ = LOADADDR(.data);
-  .bss (NOLOAD) : { . = ALIGN(4); __tm2_bss_start__ = .; *(.bss .bss.* COMMON) . = ALIGN(4); __tm2_bss_end__ = .; } > RAM
-}
-"""
-
 
 @pytest.mark.emulator
 def test_kernels_on_cortex_m4_in_qemu(tmp_path):
     """The same rendered templates, cross-compiled for the nRF52840's core (Cortex-M4F) with the project's
     start-up and semihosting I/O, run in QEMU (mps2-an386): the output bytes equal the reference."""
-    import shutil
-
-    jinja2 = pytest.importorskip("jinja2")
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed")
-    from tinym2net.resources import firmware_dir, templates_dir
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_env()
     rng = np.random.default_rng(123)
     cases = []
     for k in range(12):
         scale, beta = 10 ** rng.uniform(-3, 1.2), (10 ** rng.uniform(-1, 1) if k % 2 else 1.0)
         shape = (int(rng.integers(1, 4)), int(rng.integers(1, 40)))
-        cases.append(
-            (
-                softmax_case(shape, scale, int(rng.integers(-128, 128)), beta),
-                lambda x, s=scale, b=beta: ref.softmax_ref(x, *ref.softmax_params(s, b)),
-            )
-        )
+        cases.append(_softmax_with_ref(shape, scale, int(rng.integers(-128, 128)), beta))
     for _ in range(12):
         scale, zp = 10 ** rng.uniform(-3, 0.5), int(rng.integers(-128, 128))
-        cases.append((logistic_case((256,), scale, zp), lambda x, s=scale, z=zp: _logistic_ref(x, s, z)))
+        cases.append(_logistic_with_ref((256,), scale, zp))
     for k in range(20):
-        shape, axes, keep, in_q, out_q = _random_mean_case(rng, k)
-        m, s = ref.quantize_multiplier(float(np.float32(in_q[0])) / float(np.float32(out_q[0])))
-        cases.append(
-            (
-                mean_case(shape, axes, keep, in_q, out_q),
-                lambda x, a=axes, i=in_q, o=out_q, m=m, s=s: ref.mean_ref(x, a, i[1], o[1], m, s),
-            )
-        )
+        cases.append(_mean_with_ref(*_random_mean_case(rng, k)))
     decls, calls, expected = [], [], []
     for k, ((op, g), fn) in enumerate(cases):
-        lw = lower(op, g)
-        oid = f"op{k}"
         x = (
             ALL_INT8.copy()
             if op.kind is OpKind.LOGISTIC
             else rng.integers(-128, 128, g.tensors[0].shape).astype(np.int8)
         )
-        want = fn(x).reshape(-1)
-        vals = ", ".join(str(int(v)) for v in x.reshape(-1))
-        decls += [f"static int8_t {oid}_in[] = {{ {vals} }};", f"static int8_t {oid}_out[{want.size}];"]
-        ctx = OpContext(
-            oid,
-            k,
-            op.kind.value,
-            [f"{oid}_in"] + [None] * (len(op.inputs) - 1),
-            [f"{oid}_out"],
-            {},
-            lw.params,
-            None,
-        )
-        module = env.get_template(lw.template).module
-        decls.append(str(module.decl(ctx)))
-        calls += [str(module.call(ctx)), f"tm2_io_write({oid}_out, sizeof {oid}_out);"]
-        expected.append(want)
+        _render_case(env, k, op, g, fn, x, decls, calls, expected, "tm2_io_write({0}, sizeof {0});")
     src = "\n".join(
         [
             '#include "tm2_io.h"',
@@ -706,22 +616,7 @@ def test_kernels_on_cortex_m4_in_qemu(tmp_path):
         + ["tm2_io_close();", "return 0;", "}"]
     )
     (tmp_path / "prog.c").write_text(src)
-    (tmp_path / "linker.ld").write_text(_LINKER)
-    runtime = firmware_dir() / "runtime"
-    elf = tmp_path / "prog.elf"
-    cmd = [
-        "arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
-        "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections",
-        f"-I{KERNELS}", f"-I{runtime}", str(tmp_path / "prog.c"), *map(str, SOURCES),
-        *(str(runtime / f) for f in ("startup.c", "io_semihost.c", "tm2_stack.c")),
-        "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-T", str(tmp_path / "linker.ld"), "-o", str(elf),
-    ]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    (tmp_path / "tm2_in.bin").write_bytes(b"\0\0\0\0")
-    qemu = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
-            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]  # fmt: skip
-    run = subprocess.run(["timeout", "60", *qemu], cwd=tmp_path, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    got = np.frombuffer((tmp_path / "tm2_out.bin").read_bytes(), np.int8)
-    np.testing.assert_array_equal(got, np.concatenate(expected))
+    out = run_on_cortex_m4(
+        tmp_path, [tmp_path / "prog.c", *SOURCES], b"\0\0\0\0", stack_bytes=16384, timeout_s=60
+    )
+    np.testing.assert_array_equal(np.frombuffer(out, np.int8), np.concatenate(expected))

@@ -78,11 +78,15 @@ def run_build(
     data: Path | None = None,
     epochs: int | None = None,
     quick: bool = False,
+    ablations: bool = False,
     ram_budget: int | None = None,
     flash_budget: int | None = None,
     progress: Progress = lambda s: None,
 ) -> dict[str, Any]:
+    from .verify import require_firmware_tools
+
     board = load_board(board_name)
+    require_firmware_tools()  # fail before minutes of training, not after
     if out_dir is None:
         out_dir = Path(tempfile.mkdtemp(prefix="tinym2net-build-"))
         progress(f"no --out given: writing into {out_dir}")
@@ -98,7 +102,7 @@ def run_build(
     from .training import train_pipeline
 
     progress(f"training teacher, students and distillation on {dataset.name} ({len(dataset.train)} train samples)")
-    trained = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True)
+    trained = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True, ablations=ablations)
     tflite = trained.tflite
 
     from .quantize import quantize_inputs
@@ -138,9 +142,9 @@ def run_build(
             "device_bit_exact": mismatched == 0,
             "test_samples": len(samples),
             "single_modality_accuracy": {k: v.float_accuracy for k, v in trained.single_modality.items()},
-            "student_alone_accuracy": trained.scores["student"].float_accuracy,
-            "student_kd_accuracy": trained.scores["student_kd"].float_accuracy,
-            "weights_bytes": fw.compiled.weights_bytes,
+            "ablations": {k: trained.scores[k].float_accuracy for k in ("student", "student_kd") if k in trained.scores},
+            "weights_bytes": trained.weight_bytes,  # int8 weights + int32 biases, as the .tflite holds them
+            "constants_bytes": fw.compiled.weights_bytes,  # all constant arrays in flash (+ requant tables)
             "arena_bytes": fw.compiled.arena_bytes,
             "ram_bytes": fw.build.ram_bytes,
             "flash_bytes": fw.build.flash_bytes,
@@ -167,8 +171,9 @@ def _pct(x: float) -> str:
 def _print_summary(r: dict[str, Any], out: Path) -> None:
     rows = [
         ("teacher (float)", _pct(r["teacher_accuracy"])),
-        ("student alone (float)", _pct(r["student_alone_accuracy"])),
-        ("student KD (float)", _pct(r["student_kd_accuracy"])),
+    ]
+    rows += [(label, _pct(r["ablations"][k])) for k, label in (("student", "student alone (float)"), ("student_kd", "student KD (float)")) if k in r["ablations"]]
+    rows += [
         ("student KD+AT (float)", _pct(r["student_float_accuracy"])),
         ("student KD+AT int8 (host)", _pct(r["student_int8_accuracy"])),
         ("student KD+AT int8 (device)", _pct(r["device_accuracy"])),
@@ -183,7 +188,8 @@ def _print_summary(r: dict[str, Any], out: Path) -> None:
     click.echo(f"  {'':<14}{'used':>10}{'budget':>10}{'share':>9}")
     for label, used, cap in (("RAM", r["ram_bytes"], r["board_sram_bytes"]), ("flash", r["flash_bytes"], r["board_flash_bytes"])):
         click.echo(f"  {label:<14}{used:>10}{cap:>10}{100 * used / cap:>8.1f}%")
-    click.echo(f"  {'weights':<14}{r['weights_bytes']:>10}")
+    click.echo(f"  {'weights':<14}{r['weights_bytes']:>10}   int8 weights + int32 biases")
+    click.echo(f"  {'constants':<14}{r['constants_bytes']:>10}   in flash, with per-channel requantisation tables")
     click.echo(f"  {'arena':<14}{r['arena_bytes']:>10}")
     ok = "bit-exact" if r["device_bit_exact"] else "MISMATCH"
     click.echo(f"\n  verification: every test sample run in the emulator, {ok} against the int8 reference")

@@ -41,12 +41,12 @@ def reference_accuracy(tflite: bytes, split) -> float:
     return float(np.mean(pred == split.y))
 
 
-def run_train(*, demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, seed: int, force: bool, progress: Progress) -> dict[str, Any]:
+def run_train(*, demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, seed: int, force: bool, progress: Progress, ablations: bool = False) -> dict[str, Any]:
     from .training import train_pipeline
 
     dataset = _dataset(demo, data, seed, quick)
     progress(f"training on {dataset.name}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test samples")
-    res = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True)
+    res = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True, ablations=ablations)
     report = {
         "demo": dataset.name,
         "seed": seed,

@@ -93,7 +93,7 @@ class TrainResult:
     student_config: StudentConfig
     teacher_config: TeacherConfig
     distill_config: DistillConfig  # the KD+AT configuration of the shipped student
-    scores: dict[str, ModelScore]  # teacher, student, student_kd, student_kd_at, single_<mod>
+    scores: dict[str, ModelScore]  # teacher, [student, student_kd,] student_kd_at, single_<mod>
     tflite: bytes  # int8 model of the shipped (KD+AT) student
     student: keras.Model  # its float export model (BatchNorm folded) that ``tflite`` was converted from
     at_stages: list[str]
@@ -259,12 +259,14 @@ def train_pipeline(
     teacher_config: TeacherConfig | None = None,
     distill_config: DistillConfig | None = None,
     settings: TrainSettings | None = None,
+    ablations: bool = True,
 ) -> TrainResult:
     """Run all stages (module docstring) on ``dataset`` and return every figure plus the int8 student.
 
     ``epochs`` overrides the student epoch count (the teacher gets the same number, at least);
     ``quick`` picks :meth:`TrainSettings.quick`. ``progress``: True for tqdm bars, False for silence, or a
-    function called after every epoch.
+    function called after every epoch. ``ablations=False`` skips stages 2 and 3 (the student alone and with
+    KD only, which exist to compare against); ``tinym2net build`` skips them unless asked.
     """
     t_start = time.perf_counter()
     settings = settings or (TrainSettings.quick() if quick else TrainSettings())
@@ -330,7 +332,8 @@ def train_pipeline(
     chosen_tflite = b""
     chosen_export = None
     # 2-4. fused students: alone, +KD, +KD+AT (same seed -> same initial weights and batch order)
-    for name, cfg in (("student", plain), ("student_kd", kd_only), ("student_kd_at", kd_at)):
+    fused = (("student", plain), ("student_kd", kd_only)) if ablations else ()
+    for name, cfg in (*fused, ("student_kd_at", kd_at)):
         model, ran, best, t0 = run_stage(name, student(), cfg, settings.student_epochs, settings.student_lr,
                                          teacher=teacher, stages=at_stages)
         export = fold_batchnorm(model, mods, nc, s_cfg)

@@ -37,12 +37,10 @@ static inline uint32_t tm2_sxtab16_ror8(uint32_t a, uint32_t x) {
 
 /* ------------------------------------------------------------------------------------------ im2col */
 
-/* Gathers the taps of output pixel (oy, ox) into column slot `slot` (see the header for the order).
- * DSP path: whole groups of four input bytes are widened with SXTAB16. When in_c is a multiple of 4
- * they come straight from the input; otherwise the taps are first gathered as bytes into `bytes`
- * (Kp bytes; padding taps get the input zero point, which widens to 0). */
-static void tm2_im2col_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
-                             void *col, int32_t slot, int8_t *bytes) {
+/* Words of the taps of output pixel (oy, ox) into column slot `slot`, in_c a multiple of 4 (see the
+ * header for the order): each group of four input bytes widened with SXTAB16, zeros for padding taps. */
+static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                             uint32_t *col, int32_t slot) {
   const int32_t in_c = p->in_c;
   const int32_t off = p->input_offset;
   const int32_t iy0 = oy * p->stride_h - p->pad_h;
@@ -50,82 +48,38 @@ static void tm2_im2col_pixel(const tm2_conv_packed_params *p, const int8_t *in_b
   int32_t k = 0;
 #if TM2_CONV_USE_DSP
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  uint32_t *dst = (uint32_t *)col + slot;
-  if ((in_c & 3) == 0) {
-    for (int32_t fy = 0; fy < p->filter_h; ++fy) {
-      const int32_t iy = iy0 + fy * p->dilation_h;
-      const int row_ok = iy >= 0 && iy < p->in_h;
-      for (int32_t fx = 0; fx < p->filter_w; ++fx) {
-        const int32_t ix = ix0 + fx * p->dilation_w;
-        if (row_ok && ix >= 0 && ix < p->in_w) {
-          const int8_t *src = in_b + ((size_t)iy * p->in_w + ix) * in_c;
-          for (int32_t q = 0; q < in_c; q += 4) {
-            uint32_t x;
-            memcpy(&x, src + q, 4);
-            dst[0] = __sxtab16(off2, x);          /* taps k, k+2 */
-            dst[4] = tm2_sxtab16_ror8(off2, x);   /* taps k+1, k+3 */
-            dst += 8;
-          }
-        } else {
-          for (int32_t q = 0; q < in_c; q += 4) {
-            dst[0] = 0;
-            dst[4] = 0;
-            dst += 8;
-          }
-        }
-        k += in_c;
-      }
-    }
-    for (; k < p->depth_padded; k += 4) {
-      dst[0] = 0;
-      dst[4] = 0;
-      dst += 8;
-    }
-    return;
-  }
-  {
-    const int8_t zp = (int8_t)(-off);
-    const int32_t span = p->filter_w * in_c;
-    for (int32_t fy = 0; fy < p->filter_h; ++fy) {
-      const int32_t iy = iy0 + fy * p->dilation_h;
-      const int8_t *src_row = in_b + (size_t)iy * p->in_w * in_c;
-      if (iy >= 0 && iy < p->in_h && p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->in_w) {
-        /* The whole filter row is inside: one contiguous run of filter_w * in_c bytes. */
-        const int8_t *src = src_row + (size_t)ix0 * in_c;
-        int32_t q = 0;
-        for (; q + 4 <= span; q += 4) {
+  uint32_t *dst = col + slot;
+  for (int32_t fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t iy = iy0 + fy * p->dilation_h;
+    const int row_ok = iy >= 0 && iy < p->in_h;
+    for (int32_t fx = 0; fx < p->filter_w; ++fx) {
+      const int32_t ix = ix0 + fx * p->dilation_w;
+      if (row_ok && ix >= 0 && ix < p->in_w) {
+        const int8_t *src = in_b + ((size_t)iy * p->in_w + ix) * in_c;
+        for (int32_t q = 0; q < in_c; q += 4) {
           uint32_t x;
           memcpy(&x, src + q, 4);
-          memcpy(bytes + k + q, &x, 4);
+          dst[0] = __sxtab16(off2, x);        /* taps k, k+2 */
+          dst[4] = tm2_sxtab16_ror8(off2, x); /* taps k+1, k+3 */
+          dst += 8;
         }
-        for (; q < span; ++q) bytes[k + q] = src[q];
-        k += span;
-        continue;
-      }
-      const int row_ok = iy >= 0 && iy < p->in_h;
-      for (int32_t fx = 0; fx < p->filter_w; ++fx) {
-        const int32_t ix = ix0 + fx * p->dilation_w;
-        if (row_ok && ix >= 0 && ix < p->in_w) {
-          const int8_t *src = src_row + (size_t)ix * in_c;
-          for (int32_t q = 0; q < in_c; ++q) bytes[k++] = src[q];
-        } else {
-          for (int32_t q = 0; q < in_c; ++q) bytes[k++] = zp;
+      } else {
+        for (int32_t q = 0; q < in_c; q += 4) {
+          dst[0] = 0;
+          dst[4] = 0;
+          dst += 8;
         }
       }
+      k += in_c;
     }
-    const int32_t kp = p->depth_padded;
-    for (; k < kp; ++k) bytes[k] = zp;
-    const int8_t *bq = bytes;
-    for (const uint32_t *end = dst + 2 * kp; dst != end; dst += 8, bq += 4) {
-      uint32_t x;
-      memcpy(&x, bq, 4);
-      dst[0] = __sxtab16(off2, x);
-      dst[4] = tm2_sxtab16_ror8(off2, x);
-    }
+  }
+  for (; k < p->depth_padded; k += 4) {
+    dst[0] = 0;
+    dst[4] = 0;
+    dst += 8;
   }
 #else
   int16_t *col16 = (int16_t *)col;
-  (void)bytes;
   for (int32_t fy = 0; fy < p->filter_h; ++fy) {
     const int32_t iy = iy0 + fy * p->dilation_h;
     const int row_ok = iy >= 0 && iy < p->in_h;
@@ -142,225 +96,314 @@ static void tm2_im2col_pixel(const tm2_conv_packed_params *p, const int8_t *in_b
 #endif
 }
 
+/* The Kp tap bytes of output pixel (oy, ox) in filter order [fy][fx][c]; padding taps and the Kp - K tail
+ * get the input zero point (which widens to 0). Filter rows whose columns are all inside the input are
+ * runs of filter_w * in_c contiguous bytes (dilation_w 1), copied a word at a time. */
+static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                             int8_t *dst) {
+  const int32_t in_c = p->in_c;
+  const int8_t zp = (int8_t)(-p->input_offset);
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t span = p->filter_w * in_c;
+  const int8_t *end = dst + p->depth_padded;
+  const int cols_in = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->in_w;
+  for (int32_t fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t iy = iy0 + fy * p->dilation_h;
+    const int row_ok = iy >= 0 && iy < p->in_h;
+    const int8_t *src_row = in_b + (size_t)iy * p->in_w * in_c;
+    if (row_ok && cols_in) {
+      const int8_t *src = src_row + (size_t)ix0 * in_c;
+      int32_t q = 0;
+      for (; q + 4 <= span; q += 4) {
+        uint32_t x;
+        memcpy(&x, src + q, 4);
+        memcpy(dst + q, &x, 4);
+      }
+      for (; q < span; ++q) dst[q] = src[q];
+      dst += span;
+      continue;
+    }
+    for (int32_t fx = 0; fx < p->filter_w; ++fx) {
+      const int32_t ix = ix0 + fx * p->dilation_w;
+      if (row_ok && ix >= 0 && ix < p->in_w) {
+        const int8_t *src = src_row + (size_t)ix * in_c;
+        for (int32_t q = 0; q < in_c; ++q) *dst++ = src[q];
+      } else {
+        for (int32_t q = 0; q < in_c; ++q) *dst++ = zp;
+      }
+    }
+  }
+  while (dst != end) *dst++ = zp;
+}
+
+/* Widens four byte columns of n taps each (n a multiple of 4; column s at src + s * pstride) into the
+ * interleaved column buffer, from the group at dst: per group of four taps, words 0..3 hold the pairs
+ * (k0, k2) of the four columns and words 4..7 the pairs (k1, k3), input offset added. */
+static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t off, uint32_t *dst) {
+#if TM2_CONV_USE_DSP
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int8_t *end = src + n;
+  for (; src != end; src += 4, dst += 8) {
+    uint32_t v0, v1, v2, v3;
+    memcpy(&v0, src, 4);
+    memcpy(&v1, src + pstride, 4);
+    memcpy(&v2, src + 2 * pstride, 4);
+    memcpy(&v3, src + 3 * pstride, 4);
+    dst[0] = __sxtab16(off2, v0);
+    dst[1] = __sxtab16(off2, v1);
+    dst[2] = __sxtab16(off2, v2);
+    dst[3] = __sxtab16(off2, v3);
+    dst[4] = tm2_sxtab16_ror8(off2, v0);
+    dst[5] = tm2_sxtab16_ror8(off2, v1);
+    dst[6] = tm2_sxtab16_ror8(off2, v2);
+    dst[7] = tm2_sxtab16_ror8(off2, v3);
+  }
+#else
+  int16_t *col16 = (int16_t *)dst;
+  for (int32_t s = 0; s < 4; ++s) {
+    for (int32_t k = 0; k < n; ++k) col16[tm2_col_index(tm2_col_pos(k), s)] = (int16_t)(src[s * pstride + k] + off);
+  }
+#endif
+}
+
+/* The column block of output pixels pix0 .. pix0 + 3 (repeating the last pixel when fewer are left). */
+static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
+                             uint32_t *col, int8_t *bytes) {
+  const int32_t in_c = p->in_c;
+  const int32_t kp = p->depth_padded;
+  int32_t oy = pix0 / p->out_w, ox = pix0 % p->out_w;
+  if ((in_c & 3) == 0 && npix == 4) {
+    if (p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+        p->pad_w == 0 && p->in_w == p->out_w) {
+      /* pointwise: four contiguous pixels */
+      tm2_widen4(in_b + (size_t)pix0 * in_c, in_c, in_c, p->input_offset, col);
+      return;
+    }
+    const int32_t iy0 = oy * p->stride_h - p->pad_h;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
+    if (ox + 3 < p->out_w && p->dilation_w == 1 && iy0 >= 0 && iy0 + (p->filter_h - 1) * p->dilation_h < p->in_h &&
+        ix0 >= 0 && ix0 + 3 * p->stride_w + p->filter_w <= p->in_w) {
+      /* four pixels of one output row, every tap inside: each filter row is one run per pixel */
+      const int32_t run = p->filter_w * in_c;
+      const int8_t *src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
+      for (int32_t fy = 0; fy < p->filter_h; ++fy, col += 2 * run) {
+        tm2_widen4(src + (size_t)fy * p->dilation_h * p->in_w * in_c, p->stride_w * in_c, run, p->input_offset,
+                   col);
+      }
+      return;
+    }
+  }
+  for (int32_t s = 0; s < 4; ++s) {
+    /* Unused slots of a short block repeat its last pixel: finite data, results not stored. */
+    if ((in_c & 3) == 0) {
+      tm2_im2col_words(p, in_b, oy, ox, col, s);
+    } else {
+      tm2_gather_pixel(p, in_b, oy, ox, bytes + (size_t)s * kp);
+    }
+    if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
+  }
+  if ((in_c & 3) != 0) tm2_widen4(bytes, kp, kp, p->input_offset, col);
+}
+
 /* --------------------------------------------------------------------------------------- conv2d */
 
+/* Halfword multiply-accumulates: SMLAD, SMLABT, SMLATB or their C equivalents. */
 #if TM2_CONV_USE_DSP
-/* One step: one weight word (two channels x two taps) against two int16 taps of four pixels. */
-#define TM2_MK_STEP                          \
-  "ldr %[w], [%[pw]], #4\n\t"                \
-  "ldr %[x0], [%[pc]], #4\n\t"               \
-  "ldr %[x1], [%[pc]], #4\n\t"               \
-  "sxtb16 %[v], %[w], ror #8\n\t"            \
-  "sxtb16 %[w], %[w]\n\t"                    \
-  "smlad %[a0], %[x0], %[w], %[a0]\n\t"      \
-  "smlad %[b0], %[x0], %[v], %[b0]\n\t"      \
-  "smlad %[a1], %[x1], %[w], %[a1]\n\t"      \
-  "smlad %[b1], %[x1], %[v], %[b1]\n\t"      \
-  "ldr %[x0], [%[pc]], #4\n\t"               \
-  "ldr %[x1], [%[pc]], #4\n\t"               \
-  "smlad %[a2], %[x0], %[w], %[a2]\n\t"      \
-  "smlad %[b2], %[x0], %[v], %[b2]\n\t"      \
-  "smlad %[a3], %[x1], %[w], %[a3]\n\t"      \
-  "smlad %[b3], %[x1], %[v], %[b3]\n\t"
-
-/* TM2_RQ_DOUBLE_FAST of accumulator A in place, before the output offset: m in w, Khi in v, sh in pc. */
-#define TM2_MK_RQ(A)                           \
-  "and %[x0], %[" A "], #0x80000000\n\t"      \
-  "orr %[x0], %[x0], #0x40000000\n\t"         \
-  "add %[x1], %[v], %[" A "], asr #31\n\t"    \
-  "smlal %[x0], %[x1], %[" A "], %[w]\n\t"    \
-  "asr %[" A "], %[x1], %[pc]\n\t"
-
-/* Output offset (in w) and saturation to int8 of A. */
-#define TM2_MK_ZP(A) "add %[" A "], %[" A "], %[w]\n\t" "ssat %[" A "], #8, %[" A "]\n\t"
-
-/* Every full channel pair of one 4-pixel block, entirely in registers: accumulators from the bias,
- * the matrix product (as in tm2_conv2d_s8_packed's per-pair code), the fast requantisation of the eight
- * sums and their stores (pixel s, channels c and c+1 at o + s * out_c). Loop state lives in memory
- * operands (stack slots), since the product needs all fourteen usable registers. */
-#define TM2_MK_PAIRS                                                                                      \
-  __asm__ volatile(                                                                                       \
-      "0:\n\t"                                                                                            \
-      "ldr %[x0], %[bm]\n\t"                                                                              \
-      "ldr %[a0], [%[x0]]\n\t"                                                                            \
-      "ldr %[b0], [%[x0], #4]\n\t"                                                                        \
-      "ldr %[x1], %[bstep]\n\t"                                                                           \
-      "add %[x0], %[x0], %[x1]\n\t"                                                                       \
-      "str %[x0], %[bm]\n\t"                                                                              \
-      "mov %[a1], %[a0]\n\t"                                                                              \
-      "mov %[a2], %[a0]\n\t"                                                                              \
-      "mov %[a3], %[a0]\n\t"                                                                              \
-      "mov %[b1], %[b0]\n\t"                                                                              \
-      "mov %[b2], %[b0]\n\t"                                                                              \
-      "mov %[b3], %[b0]\n\t"                                                                              \
-      "ldr %[pc], %[colm]\n\t"                                                                            \
-      "ldr %[w], %[kp2m]\n\t"                                                                             \
-      "tst %[w], #16\n\t" /* kp / 8 odd: enter halfway */                                                 \
-      "bne 2f\n"                                                                                          \
-      "1:\n\t" TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP                                            \
-      "2:\n\t" TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP                                            \
-      "ldr %[x0], %[colend]\n\t"                                                                          \
-      "cmp %[pc], %[x0]\n\t"                                                                              \
-      "bne 1b\n\t"                                                                                        \
-      "ldr %[x1], %[rqm]\n\t"                                                                             \
-      "ldr %[w], [%[x1]]\n\t"                                                                             \
-      "ldr %[v], [%[x1], #4]\n\t"                                                                         \
-      "ldr %[pc], [%[x1], #12]\n\t" TM2_MK_RQ("a0") TM2_MK_RQ("a1") TM2_MK_RQ("a2") TM2_MK_RQ("a3")       \
-      "ldr %[x1], %[rqm]\n\t"                                                                             \
-      "ldr %[w], [%[x1], #16]\n\t"                                                                        \
-      "ldr %[v], [%[x1], #20]\n\t"                                                                        \
-      "ldr %[pc], [%[x1], #28]\n\t"                                                                       \
-      "add %[x1], %[x1], #32\n\t"                                                                         \
-      "str %[x1], %[rqm]\n\t" TM2_MK_RQ("b0") TM2_MK_RQ("b1") TM2_MK_RQ("b2") TM2_MK_RQ("b3")             \
-      "ldr %[w], %[zpm]\n\t" TM2_MK_ZP("a0") TM2_MK_ZP("a1") TM2_MK_ZP("a2") TM2_MK_ZP("a3")             \
-      TM2_MK_ZP("b0") TM2_MK_ZP("b1") TM2_MK_ZP("b2") TM2_MK_ZP("b3")                                      \
-      "ldr %[x0], %[om]\n\t"                                                                              \
-      "ldr %[x1], %[ocm]\n\t"                                                                             \
-      "strb %[a0], [%[x0]]\n\t"                                                                           \
-      "strb %[b0], [%[x0], #1]\n\t"                                                                       \
-      "add %[x0], %[x0], %[x1]\n\t"                                                                       \
-      "strb %[a1], [%[x0]]\n\t"                                                                           \
-      "strb %[b1], [%[x0], #1]\n\t"                                                                       \
-      "add %[x0], %[x0], %[x1]\n\t"                                                                       \
-      "strb %[a2], [%[x0]]\n\t"                                                                           \
-      "strb %[b2], [%[x0], #1]\n\t"                                                                       \
-      "add %[x0], %[x0], %[x1]\n\t"                                                                       \
-      "strb %[a3], [%[x0]]\n\t"                                                                           \
-      "strb %[b3], [%[x0], #1]\n\t"                                                                       \
-      "ldr %[x0], %[om]\n\t"                                                                              \
-      "add %[x0], %[x0], #2\n\t"                                                                          \
-      "str %[x0], %[om]\n\t"                                                                              \
-      "ldr %[x0], %[rqm]\n\t"                                                                             \
-      "ldr %[x1], %[rqend]\n\t"                                                                           \
-      "cmp %[x0], %[x1]\n\t"                                                                              \
-      "bne 0b\n\t"                                                                                        \
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),   \
-        [b2] "=&r"(b2), [b3] "=&r"(b3), [pc] "=&r"(pc), [pw] "+r"(pw), [w] "=&r"(tw), [v] "=&r"(tv),      \
-        [x0] "=&r"(tx0), [x1] "=&r"(tx1), [bm] "+m"(bp), [rqm] "+m"(rqp), [om] "+m"(op)                   \
-      : [bstep] "m"(bstep), [colm] "m"(col), [colend] "m"(col_end), [kp2m] "m"(kp2), [ocm] "m"(out_c),     \
-        [zpm] "m"(zp), [rqend] "m"(rq_end)                                                                \
-      : "cc", "memory")
+#define tm2_dot2(x, w, acc) __smlad((x), (w), (acc))
+#define tm2_mac_bt(x, w, acc) __smlabt((int32_t)(x), (int32_t)(w), (acc))
+#define tm2_mac_tb(x, w, acc) __smlatb((int32_t)(x), (int32_t)(w), (acc))
+#else
+static inline int32_t tm2_lo16(uint32_t v) { return (int16_t)(v & 0xFFFFu); }
+static inline int32_t tm2_hi16(uint32_t v) { return (int16_t)(v >> 16); }
+static inline int32_t tm2_dot2(uint32_t x, uint32_t w, int32_t acc) {
+  return acc + tm2_lo16(x) * tm2_lo16(w) + tm2_hi16(x) * tm2_hi16(w);
+}
+static inline int32_t tm2_mac_bt(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_lo16(x) * tm2_hi16(w); }
+static inline int32_t tm2_mac_tb(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_hi16(x) * tm2_lo16(w); }
 #endif
 
-/* Requantises and stores the accumulators of one channel for `npix` pixels. */
-static inline void tm2_conv_store(const tm2_conv_packed_params *p, const tm2_rq *q, const int32_t *acc,
-                                  int32_t npix, int8_t *out, int32_t stride) {
-  for (int32_t s = 0; s < npix; ++s) {
-    const int32_t v = tm2_rq_apply(acc[s], q, p->rq_mode, p->output_offset);
-    out[s * stride] = tm2_store_clamped(v, p->act_min, p->act_max);
+/* One requantisation record (tm2_conv_dsp.h) applied to a doubled accumulator: value plus output offset,
+ * not yet clamped. */
+static inline int32_t tm2_gemm_rq(int32_t acc2, const int32_t *r, int32_t mode, int32_t output_offset) {
+  if (mode == TM2_RQ_HIGHMUL) {
+    /* SMMLAR(acc2, m, hz) - [acc < 0], then >> e (see TM2_RQ_HIGHMUL in tm2_requant.h) */
+    const int32_t v = (int32_t)(((int64_t)acc2 * r[0] + ((int64_t)1 << 31)) >> 32);
+    return (int32_t)((uint32_t)v + (uint32_t)r[1] + (uint32_t)(acc2 >> 31)) >> r[2];
+  }
+  return tm2_mbqm(acc2 >> 1, r[0], r[2]) + output_offset;
+}
+
+/* The eight sums of one channel pair over a 4-pixel column block (portable form of the assembly below):
+ * acc[s] for channel c, acc[4 + s] for channel c + 1. `rec` points at the pair's record. */
+static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, int32_t acc[8]) {
+  for (int32_t s = 0; s < 4; ++s) acc[s] = rec[0], acc[4 + s] = rec[1];
+  const uint32_t *w = (const uint32_t *)rec + 2;
+  for (int32_t j = 0; j < kp / 2; ++j, w += 2, col += 4) {
+    for (int32_t s = 0; s < 4; ++s) {
+      acc[s] = tm2_dot2(col[s], w[0], acc[s]);
+      acc[4 + s] = tm2_dot2(col[s], w[1], acc[4 + s]);
+    }
   }
 }
 
-void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int8_t *weights,
-                          const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+/* One step of the matrix product: one position pair, four pixels x two channels, 16 MACs. Fourteen 32-bit
+ * instructions (56 bytes: TM2_GEMM_STEP_BYTES), so that the unrolled loop can be entered at any step. */
+#define TM2_GEMM_STEP                      \
+  "ldr %[w0], [%[pw]], #4\n\t"             \
+  "ldr %[w1], [%[pw]], #4\n\t"             \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"   \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"   \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"   \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"   \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"   \
+  "smlad %[a3], %[x1], %[w0], %[a3]\n\t"   \
+  "smlad %[b3], %[x1], %[w1], %[b3]\n\t"
+#define TM2_GEMM_STEP_BYTES 56
+#define TM2_GEMM_UNROLL 16
+#define TM2_GEMM_STEP4 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
+
+/* Requantisation of accumulator A (TM2_RQ_HIGHMUL, m in w0, hz in w1, e in x0) to a saturated int8 value;
+ * with the sign correction (output offset above -128) or without (output offset -128: every negative sum
+ * saturates to -128 either way). */
+#define TM2_GEMM_RQ_SIGNED(A)                          \
+  "smmlar %[x1], %[" A "], %[w0], %[w1]\n\t"            \
+  "add %[" A "], %[x1], %[" A "], asr #31\n\t"          \
+  "asr %[" A "], %[" A "], %[x0]\n\t"                   \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_GEMM_RQ_LOW(A)                             \
+  "smmlar %[" A "], %[" A "], %[w0], %[w1]\n\t"         \
+  "asr %[" A "], %[" A "], %[x0]\n\t"                   \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
+/* Every full channel pair of one 4-pixel block, in registers: the first position pair starts from the
+ * pair's biases (prologue), the rest runs in a loop of TM2_GEMM_UNROLL steps entered at `entry` (so the
+ * remainder runs first), then the requantisation of the eight sums and their stores (pixel s, channels c
+ * and c + 1 at o + s * out_c). Loop state lives in memory operands (stack slots): the product needs all
+ * fourteen usable registers. */
+#define TM2_GEMM_PAIRS(RQ)                                                                              \
+  __asm__ volatile(                                                                                     \
+      "adr %[x0], 1f\n\t"                                                                               \
+      "ldr %[x1], %[eoff]\n\t"                                                                          \
+      "add %[x0], %[x0], %[x1]\n\t"                                                                     \
+      "orr %[x0], %[x0], #1\n\t"                                                                        \
+      "str %[x0], %[entry]\n"                                                                           \
+      "0:\n\t"                                                                                          \
+      "ldr %[px], %[colm]\n\t"                                                                          \
+      "ldr %[a2], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[b2], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[px]], #4\n\t"                                                                      \
+      "ldr %[x1], [%[px]], #4\n\t"                                                                      \
+      "smlad %[a0], %[x0], %[w0], %[a2]\n\t"                                                            \
+      "smlad %[b0], %[x0], %[w1], %[b2]\n\t"                                                            \
+      "smlad %[a1], %[x1], %[w0], %[a2]\n\t"                                                            \
+      "smlad %[b1], %[x1], %[w1], %[b2]\n\t"                                                            \
+      "ldr %[x0], [%[px]], #4\n\t"                                                                      \
+      "ldr %[x1], [%[px]], #4\n\t"                                                                      \
+      "smlad %[a3], %[x1], %[w0], %[a2]\n\t"                                                            \
+      "smlad %[b3], %[x1], %[w1], %[b2]\n\t"                                                            \
+      "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                                            \
+      "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                                                            \
+      "ldr pc, %[entry]\n"                                                                              \
+      "1:\n\t" TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4                              \
+      "ldr %[x0], %[colend]\n\t"                                                                        \
+      "cmp %[px], %[x0]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
+      "ldr %[w0], %[om]\n\t"                                                                            \
+      "ldr %[w1], %[ocm]\n\t"                                                                           \
+      "add %[x0], %[w0], %[w1]\n\t"                                                                     \
+      "add %[x1], %[x0], %[w1]\n\t"                                                                     \
+      "add %[px], %[x1], %[w1]\n\t"                                                                     \
+      "strb %[a0], [%[w0]]\n\t"                                                                         \
+      "strb %[b0], [%[w0], #1]\n\t"                                                                     \
+      "strb %[a1], [%[x0]]\n\t"                                                                         \
+      "strb %[b1], [%[x0], #1]\n\t"                                                                     \
+      "strb %[a2], [%[x1]]\n\t"                                                                         \
+      "strb %[b2], [%[x1], #1]\n\t"                                                                     \
+      "strb %[a3], [%[px]]\n\t"                                                                         \
+      "strb %[b3], [%[px], #1]\n\t"                                                                     \
+      "add %[w0], %[w0], #2\n\t"                                                                        \
+      "str %[w0], %[om]\n\t"                                                                            \
+      "ldr %[x0], %[wend]\n\t"                                                                          \
+      "cmp %[pw], %[x0]\n\t"                                                                            \
+      "bne 0b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op), [entry] "=m"(entry)                               \
+      : [colm] "m"(col), [colend] "m"(col_end), [eoff] "m"(eoff), [ocm] "m"(out_c), [wend] "m"(wend)     \
+      : "cc", "memory")
+#endif
+
+void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                          void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
-  const int32_t pairs = (out_c + 1) / 2;
+  const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
   const int32_t pixels = p->out_h * p->out_w;
+  const int32_t mode = p->rq_mode;
+  const int32_t zp = p->output_offset;
+  uint32_t *col = (uint32_t *)scratch;
   int8_t *bytes = (int8_t *)scratch + 8 * kp;
 #if TM2_CONV_USE_DSP
-  const int fast = p->rq_mode == TM2_RQ_DOUBLE_FAST && p->act_min == -128 && p->act_max == 127;
-  const int32_t zp = p->output_offset;
+  const int32_t full_pairs = out_c / 2;
+  const int fast = mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && full_pairs > 0;
+  const int32_t steps = kp / 2 - 1; /* steps after the prologue's first position pair */
+  const int32_t eoff = ((TM2_GEMM_UNROLL - steps % TM2_GEMM_UNROLL) % TM2_GEMM_UNROLL) * TM2_GEMM_STEP_BYTES;
+  const void *col_end = (const int8_t *)scratch + 8 * kp;
+  const int32_t *wend = packed + (size_t)full_pairs * rec_words;
 #endif
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
-    for (int32_t pix0 = 0; pix0 < pixels; pix0 += 4) {
+    for (int32_t next = 0; next < pixels; next += 4) {
+      /* A short last block moves back to end at the last pixel (recomputing up to three pixels with
+       * identical results); only a layer of fewer than four pixels has a block with unused slots. */
+      const int32_t pix0 = next + 4 <= pixels || pixels < 4 ? next : pixels - 4;
       const int32_t npix = tm2_min_i32(4, pixels - pix0);
-      int32_t oy = pix0 / p->out_w, ox = pix0 % p->out_w;
-      for (int32_t s = 0; s < 4; ++s) {
-        /* Unused slots of the last block repeat its last pixel: finite data, results not stored. */
-        tm2_im2col_pixel(p, in_b, oy, ox, scratch, s, bytes);
-        if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
-      }
+      tm2_im2col_block(p, in_b, pix0, npix, col, bytes);
       int8_t *out_blk = out_b + (size_t)pix0 * out_c;
+      const int32_t *rec = packed;
       int32_t cp = 0;
 #if TM2_CONV_USE_DSP
-      if (fast && npix == 4 && out_c >= 2) {
-        /* All full channel pairs in one assembly loop; an odd last channel goes through the code below. */
-        static const int32_t zero_bias[2] = {0, 0};
-        const int32_t *bp = bias != NULL ? bias : zero_bias;
-        const int32_t bstep = bias != NULL ? 8 : 0;
-        const tm2_rq *rqp = rq;
-        const tm2_rq *rq_end = rq + 2 * (out_c / 2);
+      if (fast && npix == 4) {
+        const int32_t *pw = packed;
         int8_t *op = out_blk;
-        const int8_t *pw = weights;
-        const void *col = scratch;
-        const void *col_end = (const int8_t *)scratch + 8 * kp;
-        const int32_t kp2 = 2 * kp;
+        const void *entry;
         int32_t a0, a1, a2, a3, b0, b1, b2, b3;
-        uint32_t pc, tw, tv, tx0, tx1;
-        TM2_MK_PAIRS;
-        cp = out_c / 2;
+        uint32_t w0, w1, x0, x1, px;
+        if (zp == -128) {
+          TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW);
+        } else {
+          TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED);
+        }
+        cp = full_pairs;
+        rec = wend;
       }
 #endif
-      const int8_t *w = weights + (size_t)cp * 2 * kp;
-      for (; cp < pairs; ++cp, w += 2 * kp) {
-        const int32_t c0 = 2 * cp;
-        const int has_c1 = c0 + 1 < out_c;
-        const int32_t bias0 = bias != NULL ? bias[c0] : 0;
-        const int32_t bias1 = (bias != NULL && has_c1) ? bias[c0 + 1] : 0;
-        int32_t acc0[4], acc1[4];
-#if TM2_CONV_USE_DSP
-        int32_t a0 = bias0, a1 = bias0, a2 = bias0, a3 = bias0;
-        int32_t b0 = bias1, b1 = bias1, b2 = bias1, b3 = bias1;
-        {
-          const uint32_t *pc = (const uint32_t *)scratch;
-          const int8_t *pw = w;
-          const int8_t *wend = w + 2 * kp;
-          uint32_t tw = (uint32_t)(kp >> 3), tv, tx0, tx1;
-          /* kp / 8 groups of four steps; the loop body holds two groups, an odd count enters halfway. */
-          __asm__ volatile(
-              "tst %[w], #1\n\t"
-              "bne 2f\n"
-              "1:\n\t" TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP
-              "2:\n\t" TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP TM2_MK_STEP
-              "ldr %[x0], %[end]\n\t"
-              "cmp %[pw], %[x0]\n\t"
-              "bne 1b\n\t"
-              : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1),
-                [b2] "+r"(b2), [b3] "+r"(b3), [pc] "+r"(pc), [pw] "+r"(pw), [w] "+r"(tw), [v] "=&r"(tv),
-                [x0] "=&r"(tx0), [x1] "=&r"(tx1)
-              : [end] "m"(wend)
-              : "cc", "memory");
-        }
-        if (fast && npix == 4) {
-          int8_t *o = out_blk + c0;
-          const tm2_rq *q = &rq[c0];
-          int32_t m = q->mult, kh = q->hi, sh = q->sh;
-          o[0] = (int8_t)tm2_rq_double_fast_s8(a0, m, kh, sh, zp);
-          o[out_c] = (int8_t)tm2_rq_double_fast_s8(a1, m, kh, sh, zp);
-          o[2 * out_c] = (int8_t)tm2_rq_double_fast_s8(a2, m, kh, sh, zp);
-          o[3 * out_c] = (int8_t)tm2_rq_double_fast_s8(a3, m, kh, sh, zp);
-          if (has_c1) {
-            ++q, ++o;
-            m = q->mult, kh = q->hi, sh = q->sh;
-            o[0] = (int8_t)tm2_rq_double_fast_s8(b0, m, kh, sh, zp);
-            o[out_c] = (int8_t)tm2_rq_double_fast_s8(b1, m, kh, sh, zp);
-            o[2 * out_c] = (int8_t)tm2_rq_double_fast_s8(b2, m, kh, sh, zp);
-            o[3 * out_c] = (int8_t)tm2_rq_double_fast_s8(b3, m, kh, sh, zp);
-          }
-          continue;
-        }
-        acc0[0] = a0, acc0[1] = a1, acc0[2] = a2, acc0[3] = a3;
-        acc1[0] = b0, acc1[1] = b1, acc1[2] = b2, acc1[3] = b3;
-#else
-        {
-          const int16_t *col16 = (const int16_t *)scratch;
-          for (int32_t s = 0; s < 4; ++s) {
-            int32_t a = bias0, c = bias1;
-            for (int32_t q = 0; q < kp; ++q) {
-              const int32_t x = col16[tm2_col_index(q, s)];
-              a += x * w[2 * q];
-              c += x * w[2 * q + 1];
-            }
-            acc0[s] = a;
-            acc1[s] = c;
+      for (; 2 * cp < out_c; ++cp, rec += rec_words) {
+        int32_t acc[8];
+        tm2_gemm_pair(rec, col, kp, acc);
+        const int32_t *r = rec + 2 + kp;
+        for (int32_t h = 0; h < 2 && 2 * cp + h < out_c; ++h, r += 3) {
+          int8_t *o = out_blk + 2 * cp + h;
+          for (int32_t s = 0; s < npix; ++s) {
+            o[s * out_c] = tm2_store_clamped(tm2_gemm_rq(acc[4 * h + s], r, mode, zp), p->act_min, p->act_max);
           }
         }
-#endif
-        tm2_conv_store(p, &rq[c0], acc0, npix, out_blk + c0, out_c);
-        if (has_c1) tm2_conv_store(p, &rq[c0 + 1], acc1, npix, out_blk + c0 + 1, out_c);
       }
     }
   }
@@ -402,20 +445,6 @@ static void tm2_dw_transpose_row(const tm2_dw3x3_packed_params *p, const int8_t 
   }
 }
 
-/* Halfword multiply-accumulates of the depthwise kernel: SMLAD, SMLABT, SMLATB or their C equivalents. */
-#if TM2_CONV_USE_DSP
-#define tm2_dot2(x, w, acc) __smlad((x), (w), (acc))
-#define tm2_mac_bt(x, w, acc) __smlabt((int32_t)(x), (int32_t)(w), (acc))
-#define tm2_mac_tb(x, w, acc) __smlatb((int32_t)(x), (int32_t)(w), (acc))
-#else
-static inline int32_t tm2_lo16(uint32_t v) { return (int16_t)(v & 0xFFFFu); }
-static inline int32_t tm2_hi16(uint32_t v) { return (int16_t)(v >> 16); }
-static inline int32_t tm2_dot2(uint32_t x, uint32_t w, int32_t acc) {
-  return acc + tm2_lo16(x) * tm2_lo16(w) + tm2_hi16(x) * tm2_hi16(w);
-}
-static inline int32_t tm2_mac_bt(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_lo16(x) * tm2_hi16(w); }
-static inline int32_t tm2_mac_tb(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_hi16(x) * tm2_lo16(w); }
-#endif
 
 /* One output: taps t, t+1, t+2 (t of any parity) of the three transposed rows against one channel's
  * six weight words (w0, w1), (w1, w2) per row. */

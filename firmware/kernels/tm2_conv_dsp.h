@@ -6,21 +6,29 @@
  * (__ARM_FEATURE_DSP, e.g. Cortex-M4/M7/M33) it uses SIMD multiply-accumulates (SMLAD on pairs of
  * int16 lanes); otherwise -- or when TM2_PORTABLE is defined -- plain C on the same data layout.
  *
- * CONV_2D (tm2_conv2d_s8_packed): im2col + matrix product.
+ * CONV_2D (tm2_conv2d_s8_packed): im2col + matrix product with int16 weights.
  *   The K = filter_h * filter_w * in_c taps of an output pixel are gathered into an int16 column
  *   (input + input_offset; 0 for taps in the padding, which is exactly TFLite's "skip the tap"), four
- *   pixels at a time, in the scratch buffer (TM2_CONV_PACKED_SCRATCH bytes). Each column is padded
- *   with zeros to Kp = K rounded up to a multiple of 8. Within every group of four taps the order is
- *   k0, k2, k1, k3, so one SXTAB16 on a word of four input bytes yields the pair (k0, k2) and one on
- *   the word rotated by 8 the pair (k1, k3). The column buffer interleaves the four pixels per pair:
- *   int32 word [pair * 4 + pixel] holds (x[2 pair], x[2 pair + 1]) of that pixel.
- *   Weights (built by tinym2net/ops/packing.py): output channels in pairs (c, c+1; a missing last
- *   channel has zero weights), for each pair Kp positions in the column order above, two bytes each:
- *   (w[c][k], w[c+1][k]). One word then holds (w[c][k_a], w[c+1][k_a], w[c][k_b], w[c+1][k_b]) and
- *   SXTB16 of it / of it rotated by 8 gives the int16 pairs of channel c / c+1 for SMLAD.
- *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per pair of taps (one weight word,
- *   two SXTB16, four column words, eight SMLAD). With the fast requantisation and a full 4-pixel block,
- *   all channel pairs of the block run in one assembly loop (bias, products, requantisation, stores).
+ *   pixels at a time, in the scratch buffer. Each column is padded with zeros to Kp = K rounded up to a
+ *   multiple of 4. Within every group of four taps the order is k0, k2, k1, k3, so one SXTAB16 on a word
+ *   of four input bytes yields the pair (k0, k2) and one on the word rotated by 8 the pair (k1, k3). The
+ *   column buffer interleaves the four pixels per pair: int32 word [pair * 4 + pixel] holds
+ *   (x[2 pair], x[2 pair + 1]) of that pixel. With in_c a multiple of 4, four pixels of one output row
+ *   whose taps are all inside the input (pointwise layers: four contiguous pixels) are widened together,
+ *   one run of filter_w * in_c bytes per filter row and pixel; other pixels tap by tap. Otherwise the
+ *   taps of each pixel are first gathered as bytes (padding taps get the input zero point, which widens
+ *   to 0), then widened. A short last block moves back to end at the layer's last pixel.
+ *   Packed constants (one int32 stream built by tinym2net/ops/packing.py, pack_conv_gemm): per output
+ *   channel pair (c, c+1; a missing last channel has zero weights), TM2_CONV_PACKED_PAIR_WORDS(Kp) words:
+ *     2 * bias[c], 2 * bias[c+1];
+ *     per position pair j: the int16 pair (2 w[c][2j], 2 w[c][2j+1]), then the same for channel c+1;
+ *     the requantisation record (3 words) of channel c, then of channel c+1.
+ *   Weights and bias are doubled, so the sums are 2 * acc (the build checks |2 acc| < 2^31): that is what
+ *   the one-instruction high multiply of TM2_RQ_HIGHMUL (tm2_requant.h) needs. Records: TM2_RQ_HIGHMUL
+ *   (m, hz, e), or TM2_RQ_DOUBLE (m, 0, TFLite shift) applied to acc = sum / 2.
+ *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per position pair (two weight words,
+ *   four column words, eight SMLAD; no unpacking in the loop). With TM2_RQ_HIGHMUL and the full int8
+ *   range, all channel pairs of a block run in one assembly loop (bias, products, requantisation, stores).
  *
  * DEPTHWISE_CONV_2D 3x3 (tm2_depthwise3x3_s8_packed): depth multiplier 1, dilation 1, stride 1 or 2.
  *   Input rows are transposed into channel-major int16 rows (input + input_offset, zero columns for the
@@ -52,17 +60,21 @@ typedef struct {
   int32_t input_offset;  /* -input zero point */
   int32_t output_offset; /* output zero point */
   int32_t act_min, act_max;
-  int32_t depth_padded; /* Kp: filter_h * filter_w * in_c rounded up to a multiple of 8 */
-  int32_t rq_mode;      /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
+  int32_t depth_padded; /* Kp: filter_h * filter_w * in_c rounded up to a multiple of 4 */
+  int32_t rq_mode;      /* TM2_RQ_HIGHMUL or TM2_RQ_DOUBLE (records of the packed stream) */
 } tm2_conv_packed_params;
 
-/* Scratch bytes tm2_conv2d_s8_packed needs: four int16 columns of Kp taps and Kp bytes to gather taps. */
-#define TM2_CONV_PACKED_SCRATCH(depth_padded) (9 * (depth_padded))
+/* int32 words of one channel pair in the packed stream: two biases, Kp weight words, two 3-word records. */
+#define TM2_CONV_PACKED_PAIR_WORDS(depth_padded) ((depth_padded) + 8)
 
-/* CONV_2D, int8, per-channel. weights: packed as above, ((out_c + 1) / 2) * Kp * 2 bytes; bias: out_c
- * int32 or NULL; rq: out_c entries; scratch: TM2_CONV_PACKED_SCRATCH bytes, 4-byte aligned. */
-void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int8_t *weights,
-                          const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
+/* Scratch bytes tm2_conv2d_s8_packed needs: four int16 columns of Kp taps and, when in_c is not a multiple
+ * of 4, the Kp tap bytes of each of the four pixels (gathered before widening). */
+#define TM2_CONV_PACKED_SCRATCH(depth_padded, in_c) (((in_c) & 3) ? 12 * (depth_padded) : 8 * (depth_padded))
+
+/* CONV_2D, int8, per-channel. packed: ((out_c + 1) / 2) * TM2_CONV_PACKED_PAIR_WORDS(Kp) int32 words as
+ * above (bias included); scratch: TM2_CONV_PACKED_SCRATCH bytes, 4-byte aligned. */
+void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                          void *scratch, int8_t *output);
 
 typedef struct {
   int32_t batches;

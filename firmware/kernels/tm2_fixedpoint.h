@@ -6,6 +6,12 @@
 
 #define TM2_ALIGN __attribute__((aligned(16)))
 
+/* A loop nest that several kernels share, each passing constant functions for what differs
+ * (tm2_conv_loop.h, tm2_pool.c): inlined into each kernel before the kernel is optimised, so every
+ * kernel compiles as if the loops were written out in it. (Left to GCC's late inliner, the same loops
+ * come out with more spills in the innermost loop.) */
+#define TM2_ALWAYS_INLINE static inline __attribute__((always_inline))
+
 static inline int32_t tm2_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t tm2_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t tm2_clamp_i32(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }

@@ -26,7 +26,20 @@
  *   m = 0, Khi = 1, sh = 1: the high word is 1 or 0 and shifts to 0.
  * Single rounding (tm2_mbqm_single, total shift t = 31 - shift >= 32):
  *   out = floor((acc*m + 2^(t-1) + zp 2^t) / 2^t), K = 2^(t-1) + zp 2^t, sh = t - 32; requires t <= 54.
- * Channels that meet none of this (left shifts, m = 2^30, e < 2) make the layer use the generic form. */
+ * Channels that meet none of this (left shifts, m = 2^30, e < 2) make the layer use the generic form.
+ *
+ * TM2_RQ_HIGHMUL (records (m, hz, e) of the packed CONV_2D stream, tm2_conv_dsp.h): the kernel's sums are
+ * acc2 = 2 * acc (weights and bias doubled at build time, |acc2| < 2^31 checked), so
+ *   SMMULR(acc2, m) = floor((acc2 * m + 2^31) / 2^32) = floor((acc * m + 2^30) / 2^31) = v
+ * exactly (TFLite's SaturatingRoundingDoublingHighMul; its saturating case needs m = INT32_MIN). With
+ * e = -shift >= 1 and RoundingDivideByPOT(v, e) = floor((v + 2^(e-1) - [v < 0]) / 2^e), the output offset
+ * zp joins the rounding constant: out = (v + hz - [v < 0]) >> e with hz = 2^(e-1) + zp * 2^e. SMMLAR adds
+ * hz in the same instruction; [v < 0] = [acc2 < 0] when m > 2^30, so the correction is `acc2 asr #31`:
+ *   out = (SMMLAR(acc2, m, hz) + (acc2 >> 31)) >> e,   three or four instructions with the saturation.
+ * When zp = -128 and the clamp is the full int8 range, the correction is left out: a negative sum gives
+ * v <= 0, so both forms give at most zp = -128, which saturates to -128. Constant channels (see above) are
+ * m = 0, e = 1, hz = 1 + 2 zp. The build checks every channel: m > 2^30 (or constant), 1 <= e <= 31 and
+ * |v| + |hz| + 1 < 2^31; otherwise the layer's records are TM2_RQ_DOUBLE (m, 0, shift) on acc2 / 2. */
 #ifndef TM2_REQUANT_H
 #define TM2_REQUANT_H
 #include <stdint.h>
@@ -41,6 +54,7 @@
 #define TM2_RQ_DOUBLE_FAST 1
 #define TM2_RQ_SINGLE 2
 #define TM2_RQ_SINGLE_FAST 3
+#define TM2_RQ_HIGHMUL 4
 
 typedef struct {
   int32_t mult; /* Q31 significand m */

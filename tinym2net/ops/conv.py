@@ -221,7 +221,9 @@ def lower_conv2d(op: Operator, graph: Graph) -> Lowered:
         "act_max": act_max,
     }
     if packing.PACKED and w.dtype is DType.INT8 and f_in_c == in_c:  # not grouped: im2col + SIMD matrix product
-        return packing.lower_conv_packed(params, w, b, mult, shift)
+        low = packing.lower_conv_packed(params, w, b, mult, shift)
+        if low is not None:
+            return low
     const_inputs, extra = weight_arrays(w, b)
     return Lowered(
         template=weights_template("conv2d", w),

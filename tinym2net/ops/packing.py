@@ -38,6 +38,7 @@ RQ_DOUBLE = 0
 RQ_DOUBLE_FAST = 1
 RQ_SINGLE = 2
 RQ_SINGLE_FAST = 3
+RQ_HIGHMUL = 4  # records (m, hz, e) of the packed CONV_2D stream on doubled sums (tm2_requant.h)
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31
@@ -48,6 +49,11 @@ _MAX_FAST_TOTAL_SHIFT = 54
 def padded_depth(depth: int) -> int:
     """``Kp``: the tap count rounded up to a multiple of 8 (the kernels' loops take eight taps per step)."""
     return max(8, (depth + 7) // 8 * 8)
+
+
+def padded_depth4(depth: int) -> int:
+    """``Kp`` of the packed CONV_2D kernel: the tap count rounded up to a multiple of 4 (one SXTAB16 group)."""
+    return max(4, (depth + 3) // 4 * 4)
 
 
 def tap_positions(kp: int) -> np.ndarray:
@@ -64,18 +70,123 @@ def _rows_in_tap_order(w2d: np.ndarray, rows: int, kp: int) -> np.ndarray:
     return padded[:, tap_positions(kp)]
 
 
-def pack_conv_weights(filt: np.ndarray) -> tuple[np.ndarray, int]:
-    """CONV_2D filter ``[out_c, kh, kw, in_c]`` -> (packed int8 bytes, Kp).
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on Python ints (b >= 0, so no saturating case)."""
+    ab = a * b
+    n = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    q = abs(n) >> 31
+    return q if n >= 0 else -q
 
-    Layout: channel pairs; for each pair, Kp positions of two bytes ``(w[c][k], w[c+1][k])``.
+
+def _rdbpot(x: int, e: int) -> int:
+    mask = (1 << e) - 1
+    return (x >> e) + int((x & mask) > (mask >> 1) + int(x < 0))
+
+
+def _requantized(acc: int, m: int, shift: int, zp: int, act_min: int, act_max: int) -> int:
+    """TFLite's MultiplyByQuantizedMultiplier + zero point, clamped (a left shift must not wrap: see caller)."""
+    return min(max(_rdbpot(_srdhm(acc << max(shift, 0), m), max(-shift, 0)) + zp, act_min), act_max)
+
+
+def constant_outputs(
+    w2d: np.ndarray, bias: np.ndarray | None, mult, shift, input_offset: int, output_offset: int,
+    act_min: int, act_max: int,
+) -> list[int | None]:
+    """Per output channel, its output when it is the same for every input (else None).
+
+    The requantisation is non-decreasing in the sum (as long as a left shift does not wrap it), so a channel
+    is constant when the clamped outputs of the smallest and the largest reachable sums (bias -/+ sum |w|
+    max |x + offset|) agree: dead channels (zero weights, a bias of +-2^30 in vww), tiny or zero multipliers.
+    """
+    xmax = max(abs(-128 + input_offset), abs(127 + input_offset))
+    spread = np.abs(w2d.astype(np.int64)).sum(axis=1) * xmax
+    b = np.zeros(len(spread), np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
+    out: list[int | None] = []
+    for c, (m, s) in enumerate(zip(np.asarray(mult).tolist(), np.asarray(shift).tolist(), strict=True)):
+        lo_acc, hi_acc = int(b[c] - spread[c]), int(b[c] + spread[c])
+        if max(-lo_acc, hi_acc) << max(s, 0) >= (1 << 31):
+            out.append(None)
+            continue
+        lo = _requantized(lo_acc, m, s, output_offset, act_min, act_max)
+        hi = _requantized(hi_acc, m, s, output_offset, act_min, act_max)
+        out.append(lo if lo == hi else None)
+    return out
+
+
+def highmul_records(
+    mult: np.ndarray, shift: np.ndarray, output_offset: int, bound: np.ndarray, constants: list[int | None]
+) -> tuple[np.ndarray, int]:
+    """(int64 ``[n][3]`` records, mode) for a kernel whose sums are doubled (``acc2 = 2 acc``).
+
+    ``RQ_HIGHMUL`` records ``(m, hz, e)`` with ``hz = 2^(e-1) + zp 2^e`` when every channel meets the
+    conditions derived in ``firmware/kernels/tm2_requant.h`` (m > 2^30, 1 <= e <= 31, ``|v| + |hz| + 1 <
+    2^31`` for every reachable sum; ``bound`` bounds |acc| per channel, see :func:`acc_bound`), or is
+    constant (``constants[c]`` = its output k; its sum is 0, record ``(0, 2k, 1)``); otherwise ``RQ_DOUBLE``
+    records ``(m, 0, shift)``, constant channels ``(2^30, 0, 1)`` on a sum of ``2 (k - zp)`` (see
+    :func:`pack_conv_gemm`).
+    """
+    mult = np.asarray(mult, np.int64).reshape(-1)
+    shift = np.asarray(shift, np.int64).reshape(-1)
+    bounds = [int(b) for b in np.broadcast_to(bound, mult.shape)]
+    zp = int(output_offset)
+    recs: list[tuple[int, int, int]] = []
+    for m, s, b, k in zip(mult.tolist(), shift.tolist(), bounds, constants, strict=True):
+        if k is not None:
+            recs.append((0, 2 * k, 1))
+            continue
+        e = -s
+        if m > (1 << 30) and 1 <= e <= 31:
+            hz = (1 << (e - 1)) + zp * (1 << e)
+            v_max = (b * m + (1 << 30)) // (1 << 31) + 1
+            if v_max + abs(hz) + 1 < (1 << 31):
+                recs.append((m, hz, e))
+                continue
+        break
+    if len(recs) == len(mult):
+        return np.array(recs, np.int64).reshape(-1, 3), RQ_HIGHMUL
+    generic = [
+        (1 << 30, 0, 1) if k is not None else (m, 0, s)
+        for m, s, k in zip(mult.tolist(), shift.tolist(), constants, strict=True)
+    ]
+    return np.array(generic, np.int64).reshape(-1, 3), RQ_DOUBLE
+
+
+def pack_conv_gemm(
+    filt: np.ndarray, bias: np.ndarray | None, mult, shift, input_offset: int, output_offset: int,
+    act_min: int = -128, act_max: int = 127,
+) -> tuple[np.ndarray, int, int] | None:
+    """CONV_2D filter ``[out_c, kh, kw, in_c]`` -> (packed int32 stream, Kp, requantisation mode), or None
+    when a doubled sum could leave int32 (then the reference kernel runs the layer).
+
+    Per channel pair (``tm2_conv_dsp.h``): the doubled biases, per position pair the int16 pairs of the
+    doubled weights of channel c then c+1, then the two channels' requantisation records. Constant channels
+    (:func:`constant_outputs`) get zero weights and a bias that their record turns into their output.
     """
     out_c = filt.shape[0]
-    w2d = filt.reshape(out_c, -1).astype(np.int8)
-    kp = padded_depth(w2d.shape[1])
+    w2d = filt.reshape(out_c, -1).astype(np.int64)
+    b = np.zeros(out_c, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1).copy()
+    constants = constant_outputs(w2d, b, mult, shift, input_offset, output_offset, act_min, act_max)
+    const = np.array([k is not None for k in constants], bool)
+    w2d = np.where(const[:, None], 0, w2d)
+    b[const] = 0
+    bound = acc_bound(w2d, b, input_offset)
+    if 2 * int(bound.max(initial=0)) >= (1 << 31):
+        return None
+    recs, mode = highmul_records(mult, shift, output_offset, bound, constants)
+    if mode == RQ_DOUBLE:
+        for c in np.flatnonzero(const):
+            b[c] = int(constants[c]) - int(output_offset)
+    kp = padded_depth4(w2d.shape[1])
     pairs = (out_c + 1) // 2
-    rows = _rows_in_tap_order(w2d, 2 * pairs, kp)  # [2 * pairs, kp]
-    packed = rows.reshape(pairs, 2, kp).transpose(0, 2, 1)  # [pair][position][channel of pair]
-    return np.ascontiguousarray(packed).reshape(-1), kp
+    recs = np.concatenate([recs, np.array([[0, 0, 1]] * (2 * pairs - out_c), np.int64).reshape(-1, 3)])
+    rows = _rows_in_tap_order(w2d.astype(np.int8), 2 * pairs, kp).astype(np.int64) * 2  # [2 pairs, kp]
+    halves = rows.reshape(pairs, 2, kp // 2, 2)  # [pair][channel of pair][position pair][lo/hi]
+    words = (halves[..., 0] & 0xFFFF) | ((halves[..., 1] & 0xFFFF) << 16)  # [pair][channel][j]
+    words = words.transpose(0, 2, 1).reshape(pairs, kp)  # [pair][j][channel]
+    b2 = np.zeros(2 * pairs, np.int64)
+    b2[:out_c] = 2 * b
+    stream = np.concatenate([b2.reshape(pairs, 2), words, recs.reshape(pairs, 6)], axis=1)
+    return (stream & 0xFFFFFFFF).astype(np.uint32).view(np.int32).reshape(-1), kp, mode
 
 
 def pack_fc_weights(filt: np.ndarray) -> tuple[np.ndarray, int]:
@@ -204,18 +315,22 @@ def _bias_values(b: Tensor | None) -> np.ndarray | None:
     return None if b is None else b.data
 
 
-def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
-    """CONV_2D (int8, not grouped) -> ``tm2_conv2d_s8_packed``: packed weights, rq table, column scratch."""
+def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered | None:
+    """CONV_2D (int8, not grouped) -> ``tm2_conv2d_s8_packed``: one packed stream (doubled int16 weights, bias,
+    requantisation records) and the column scratch; None when the sums could overflow (see pack_conv_gemm)."""
     assert w.data is not None
-    packed, kp = pack_conv_weights(w.data)
-    bound = acc_bound(w.data.reshape(w.shape[0], -1), _bias_values(b), params["input_offset"])
-    rq, mode = requant_table(mult, shift, params["output_offset"], bound=bound)
+    packed = pack_conv_gemm(
+        w.data, _bias_values(b), mult, shift, params["input_offset"], params["output_offset"],
+        params["act_min"], params["act_max"],
+    )
+    if packed is None:
+        return None
+    stream, kp, mode = packed
     return Lowered(
         template="ops/conv2d_packed.j2",
         params={**params, "depth_padded": kp, "rq_mode": mode},
-        const_inputs=_bias_inputs(b),
-        consts=[ConstArray("weights", "int8_t", packed, weights=True), ConstArray("rq", "int32_t", rq)],
-        scratch_bytes=9 * kp,  # four int16 columns + Kp bytes for gathering taps
+        consts=[ConstArray("packed", "int32_t", stream, weights=True)],
+        scratch_bytes=(12 if params["in_c"] % 4 else 8) * kp,  # TM2_CONV_PACKED_SCRATCH
     )
 
 

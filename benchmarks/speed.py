@@ -17,8 +17,11 @@ MACs come from :func:`tinym2net.analysis.op_macs` (conv, depthwise and fully con
 Columns: MACs, instructions, estimated cycles, cycles per MAC, estimated ms at 64 MHz (the nRF52840's
 clock) and 120 MHz, and whether the outputs were bit-exact. Prints a markdown table.
 
-Run: ``/work/venv/bin/python benchmarks/speed.py [--models kws_ref_model,...] [--variants portable,dsp]
-[--inputs 2] [--json out.json] [--keep DIR]``.
+With ``--profile`` each build's counted cycles are also split by function (the ELF function symbol that
+holds each executed block; :attr:`tinym2net.counting.CountResult.by_function`) and printed after the table.
+
+Run: ``.venv/bin/python benchmarks/speed.py [--models kws_ref_model,...] [--variants portable,dsp]
+[--inputs 2] [--json out.json] [--keep DIR] [--profile [--profile-top N]]``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,6 +59,7 @@ class Row:
     est_cycles: int
     bit_exact: bool
     arena_bytes: int
+    by_function: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def cycles_per_mac(self) -> float:
@@ -134,7 +138,10 @@ def measure(name: str, variant: str, data: bytes, inputs: int, work: Path, inpla
     if "count_error" in speed:
         raise SystemExit(f"{name} ({variant}): {speed['count_error']}")
     macs = sum(op_macs(graph, op) for op in graph.operators)
-    return Row(name, variant, macs, speed["instructions"], speed["est_cycles"], exact, fw.compiled.arena_bytes)
+    return Row(
+        name, variant, macs, speed["instructions"], speed["est_cycles"], exact, fw.compiled.arena_bytes,
+        speed.get("by_function", {}),
+    )
 
 
 def markdown(rows: list[Row]) -> str:
@@ -163,6 +170,34 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def profile(rows: list[Row], top: int) -> str:
+    """Per build, the functions with the most estimated cycles (share of the build's total)."""
+    lines: list[str] = []
+    for r in rows:
+        lines += [
+            "",
+            f"#### {r.model} / {r.variant}: {r.est_cycles:,} cycles",
+            "",
+            "| function | est. cycles | share | instructions | cycles/instruction |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        items = list(r.by_function.items())
+        shown, rest = items[:top], items[top:]
+        for fname, c in shown:
+            cyc, ins = c["est_cycles"], c["instructions"]
+            lines.append(
+                f"| {fname} | {cyc:,} | {100.0 * cyc / max(r.est_cycles, 1):.1f}% | {ins:,} | {cyc / max(ins, 1):.2f} |"
+            )
+        if rest:
+            cyc = sum(c["est_cycles"] for _, c in rest)
+            ins = sum(c["instructions"] for _, c in rest)
+            lines.append(
+                f"| ({len(rest)} more) | {cyc:,} | {100.0 * cyc / max(r.est_cycles, 1):.1f}% | {ins:,} | "
+                f"{cyc / max(ins, 1):.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MLPERF + ZOO), help="comma-separated model names")
@@ -174,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         "--no-inplace", action="store_true",
         help="plan without in-place convolutions (row bands): more RAM, kernels run in one call",
     )
+    ap.add_argument("--profile", action="store_true", help="also print each build's cycles per function")
+    ap.add_argument("--profile-top", type=int, default=12, help="functions listed per build with --profile")
     args = ap.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
     variants = [v for v in args.variants.split(",") if v]
@@ -196,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
     print(markdown(rows))
+    if args.profile:
+        print(profile(rows, args.profile_top))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) | {"cycles_per_mac": r.cycles_per_mac} for r in rows], indent=1))
     return 0 if all(r.bit_exact for r in rows) else 1

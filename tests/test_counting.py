@@ -226,6 +226,18 @@ def test_cycle_estimate_follows_the_table(counted: tuple[CountResult, Path]) -> 
 
 
 @needs_cross
+def test_by_function_splits_the_totals(counted: tuple[CountResult, Path]) -> None:
+    result, _ = counted
+    funcs = result.by_function
+    assert sum(f.instructions for f in funcs.values()) == result.instructions
+    assert sum(f.est_cycles for f in funcs.values()) == result.est_cycles
+    # The helper runs `adds; bx lr` once per invocation (1 + (1 + P) cycles); the rest is the marker.
+    assert funcs["tm2_test_helper"].instructions == 2 * len(TRIPS)
+    assert funcs["tm2_test_helper"].est_cycles == (2 + PIPELINE_REFILL) * len(TRIPS)
+    assert set(funcs) == {"tm2_model_invoke", "tm2_test_helper"}
+
+
+@needs_cross
 def test_counting_is_deterministic(firmware: Path, counted: tuple[CountResult, Path], tmp_path: Path) -> None:
     first, _ = counted
     input_file(tmp_path)

@@ -32,6 +32,7 @@ blocks ending in a conditional write to PC, the taken / not-taken cost per outco
 
 from __future__ import annotations
 
+import bisect
 import os
 import struct
 import time
@@ -84,13 +85,23 @@ _CPU_MODELS = {
 
 
 @dataclass
+class FunctionCount:
+    """Instructions and estimated cycles of the blocks that start inside one ELF function symbol."""
+
+    instructions: int = 0
+    est_cycles: int = 0
+
+
+@dataclass
 class CountResult:
     """Instructions executed inside the marker function, summed over all its invocations.
 
     ``by_class`` has every class of :data:`tinym2net.cycle_model.CLASSES` (zeros included);
     ``branches_taken`` / ``branches_untaken`` count conditional writes to PC that end a block
     (B<c>, CBZ/CBNZ and conditional returns). ``est_cycles`` uses the Cortex-M4 cost table of
-    :mod:`tinym2net.cycle_model` whatever the board's core.
+    :mod:`tinym2net.cycle_model` whatever the board's core. ``by_function`` splits both totals by the
+    ELF function symbol (``STT_FUNC``) whose range holds each block's start address (``"?"`` for code
+    outside every function symbol); its entries sum to ``instructions`` and ``est_cycles``.
     """
 
     instructions: int
@@ -104,6 +115,7 @@ class CountResult:
     exit_status: int = 0
     log: str = ""
     wall_s: float = 0.0
+    by_function: dict[str, FunctionCount] = field(default_factory=dict)
 
     def est_ms(self, clock_hz: int) -> float:
         """Estimated milliseconds of all counted invocations together at ``clock_hz``."""
@@ -134,6 +146,23 @@ class _Segment:
 class _Elf:
     segments: tuple[_Segment, ...]
     symbols: dict[str, int]
+    functions: tuple[tuple[int, int, str], ...] = ()  # (start, end, name) of STT_FUNC symbols, sorted
+
+
+class _FunctionMap:
+    """Address -> name of the function symbol whose range holds it (addresses with the Thumb bit cleared)."""
+
+    def __init__(self, functions: tuple[tuple[int, int, str], ...]) -> None:
+        self.functions = functions
+        self.starts = [f[0] for f in functions]
+
+    def name(self, address: int) -> str:
+        i = bisect.bisect_right(self.starts, address) - 1
+        for j in range(i, max(i - 8, -1), -1):  # symbols do not nest; a few steps back cover aliases
+            start, end, name = self.functions[j]
+            if start <= address < end:
+                return name
+        return "?"
 
 
 def _read_elf(path: Path) -> _Elf:
@@ -154,19 +183,38 @@ def _read_elf(path: Path) -> _Elf:
         if p_type == 1:  # PT_LOAD
             segments.append(_Segment(p_vaddr, p_paddr, blob[p_offset : p_offset + p_filesz], p_memsz))
     symbols: dict[str, int] = {}
+    functions: dict[tuple[int, int], tuple[str, str, bool]] = {}  # range -> (name, file, local)
     sections = [struct.unpack_from("<10I", blob, shoff + i * shentsize) for i in range(shnum)]
     for sec in sections:
         if sec[1] != 2:  # SHT_SYMTAB
             continue
         strtab = sections[sec[6]]
         str_off = strtab[4]
+        source = ""
         for off in range(sec[4], sec[4] + sec[5], 16):
-            st_name, st_value = struct.unpack_from("<II", blob, off)
+            st_name, st_value, st_size, st_info = struct.unpack_from("<IIIB", blob, off)
             if st_name == 0:
                 continue
             end = blob.index(b"\0", str_off + st_name)
-            symbols.setdefault(blob[str_off + st_name : end].decode("ascii", "replace"), st_value)
-    return _Elf(tuple(segments), symbols)
+            name = blob[str_off + st_name : end].decode("ascii", "replace")
+            if st_info & 0xF == 4:  # STT_FILE: the local symbols that follow belong to this source
+                source = name
+                continue
+            symbols.setdefault(name, st_value)
+            if st_info & 0xF == 2 and st_size > 0:  # STT_FUNC
+                start = st_value & ~1
+                functions.setdefault((start, start + st_size), (name, source, st_info >> 4 == 0))
+    # A local (static) name defined in several sources is named with its source: "name (file.c)".
+    seen: dict[str, int] = {}
+    for name, _src, _local in functions.values():
+        seen[name] = seen.get(name, 0) + 1
+    funcs = tuple(
+        sorted(
+            (a, b, f"{n} ({src})" if local and seen[n] > 1 and src else n)
+            for (a, b), (n, src, local) in functions.items()
+        )
+    )
+    return _Elf(tuple(segments), symbols, funcs)
 
 
 def _regions(elf: _Elf, board: Board) -> list[tuple[int, int]]:
@@ -389,6 +437,20 @@ class _Extent:
                 items += [(info.cond_exit.taken_cls, taken), (info.cond_exit.untaken_cls, untaken)]
         return sum_classes(items)
 
+    def by_function(self, functions: _FunctionMap) -> dict[str, FunctionCount]:
+        """Instructions and cycles per function symbol, largest cycle count first."""
+        out: dict[str, FunctionCount] = {}
+        keyed = [*self.records.items(), *((k[0], r) for k, r in self.resplit.items())]
+        for address, (_size, runs, _ft, taken, untaken, info) in keyed:
+            if runs == 0 and taken == 0 and untaken == 0:
+                continue
+            fc = out.setdefault(functions.name(address), FunctionCount())
+            fc.instructions += runs * info.instructions
+            fc.est_cycles += runs * info.cycles
+            if info.cond_exit is not None:
+                fc.est_cycles += taken * info.cond_exit.taken_cycles + untaken * info.cond_exit.untaken_cycles
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1].est_cycles, kv[0])))
+
     def branches(self) -> tuple[int, int]:
         recs = self.all_records()
         return sum(r[3] for r in recs), sum(r[4] for r in recs)
@@ -594,6 +656,7 @@ def count_invoke(
         exit_status=semihost.exit_status,
         log=log,
         wall_s=wall,
+        by_function=extent.by_function(_FunctionMap(image.functions)),
     )
 
 

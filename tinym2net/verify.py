@@ -381,4 +381,7 @@ def count_one_inference(elf: Path, graph: Graph, board: Board, sample: Sample, r
         "instructions": res.instructions,
         "est_cycles": res.est_cycles,
         "est_ms": round(res.est_ms(board.clock_hz), 3),
+        "by_function": {
+            name: {"instructions": fc.instructions, "est_cycles": fc.est_cycles} for name, fc in res.by_function.items()
+        },
     }

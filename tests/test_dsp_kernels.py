@@ -253,17 +253,22 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
     filt = rng.integers(-127, 128, (1, 3, 3, ch), dtype=np.int8)
     bias = rng.integers(-3000, 3000, ch).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
-    zp = int(rng.integers(-128, 128))
+    zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     act_min, act_max = _act_range(rng, zp)
     mult, shift = _multipliers(rng, ch, 1.0 / (3 * 128 * 70), edge=rng.random() < 0.2)
+    if bias is not None and rng.random() < 0.1:  # a dead channel: constant output, |2 acc| >= 2^31
+        bias[0] = (1 << 30) + int(rng.integers(0, 1 << 29))
     want = depthwise_conv2d(
         x, filt, bias, mult, shift, depth_multiplier=1, out_hw=(oh, ow), stride=(stride, stride),
         dilation=(1, 1), pad=(ph, pw), input_offset=in_off, output_offset=zp, act_min=act_min, act_max=act_max,
     )
     row_len = packing.dw3x3_row_len(w, ow, stride, pw)
-    rq, mode = packing.requant_table(
-        mult, shift, zp, bound=packing.acc_bound(filt.reshape(9, ch).T, bias, in_off)
-    )
+    if rng.random() < 0.3:  # the table of earlier builds (fast double rounding or generic)
+        rq, mode = packing.requant_table(
+            mult, shift, zp, bound=packing.acc_bound(filt.reshape(9, ch).T, bias, in_off)
+        )
+    else:  # what the lowering builds: TM2_RQ_HIGHMUL where it is exact
+        rq, mode = packing.dw3x3_requant(filt, bias, mult, shift, in_off, zp, act_min, act_max)
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
         "pad_h": ph, "pad_w": pw, "input_offset": in_off, "output_offset": zp, "act_min": act_min,
@@ -273,7 +278,7 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
         KIND_DW, _struct(DW_FIELDS, values),
         [x.tobytes(), packing.pack_dw3x3_weights(filt).tobytes(), b"" if bias is None else bias.tobytes(),
          rq.tobytes()],
-        packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}", {"mode": mode},
+        packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}", {"mode": mode, "zp": zp},
     )
 
 
@@ -490,8 +495,9 @@ def test_conv2d_packed_matches_reference(harness: tuple[str, Path, Path]) -> Non
 
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(12)
-    cases = [dw_case(rng, i) for i in range(60)]
-    assert {c.extra["mode"] for c in cases} == {packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST}
+    cases = [dw_case(rng, i) for i in range(80)]
+    assert {c.extra["mode"] for c in cases} == {packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST, packing.RQ_HIGHMUL}
+    assert any(c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128 for c in cases)
     _check_cases(harness, cases, "dw")
 
 

@@ -616,8 +616,8 @@ def test_int4_kws_runs_in_place_through_the_int4_kernels(tmp_path):
 
 @pytest.mark.emulator
 def test_vww_with_every_overlap_is_bit_exact_in_the_emulator(tmp_path):
-    """Cortex-M4 build (the SIMD path of the direct depthwise kernel, on 8 to 256 channels, strides 1 and 2,
-    rows 48 to 3 wide) with every convolution in place, against LiteRT."""
+    """Cortex-M4 build (the SIMD path of the packed depthwise kernel on one-row bands, on 8 to 256 channels,
+    strides 1 and 2, rows 48 to 3 wide) with every convolution in place, against LiteRT."""
     from conftest import mlperf_path, require_cross_tools
 
     from tinym2net.artifact import write_artifact
@@ -631,7 +631,8 @@ def test_vww_with_every_overlap_is_bit_exact_in_the_emulator(tmp_path):
     board = load_board("nano33")
     model = mlperf_path("vww_96_int8").read_bytes()
     c = _compiled(model, "vww", "all")
-    assert sum(c.lowered[i].params.get("inplace_direct") != "" for i in c.plan.overlap_ops) >= 10
+    dw = [i for i in c.plan.overlap_ops if c.lowered[i].params["inplace_base"] == "ops/depthwise3x3_packed.j2"]
+    assert len(dw) >= 10 and all(c.lowered[i].params["inplace_direct"] == "" for i in dw)
     write_artifact(c, tmp_path / "artifact", model_name="vww", board=board.name)
     project = generate_project(tmp_path / "artifact", board, tmp_path / "project")
     build = pio_build(project, env="emulator")
@@ -646,8 +647,9 @@ def test_vww_with_every_overlap_is_bit_exact_in_the_emulator(tmp_path):
 
 
 def test_offers_are_marked_slower_only_where_the_kernel_loses_speed():
-    """Direct depthwise bands and packed-conv bands of a pixel count that is not a multiple of four are
-    'slower'; pointwise bands of 8 pixels and 32-wide rows are not. without_offer restores the lowering."""
+    """Depthwise bands (one row each: the rows are transposed again per band) and packed-conv bands of a
+    pixel count that is not a multiple of four are 'slower'; pointwise bands of 8 pixels and 32-wide rows
+    are not. without_offer restores the lowering."""
     from conftest import mlperf_path
 
     from tinym2net.importer import parse_tflite

@@ -39,7 +39,7 @@ static inline uint32_t tm2_sxtab16_ror8(uint32_t a, uint32_t x) {
 
 /* Words of the taps of output pixel (oy, ox) into column slot `slot`, in_c a multiple of 4 (see the
  * header for the order): each group of four input bytes widened with SXTAB16, zeros for padding taps. */
-static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+__attribute__((noinline)) static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
                              uint32_t *col, int32_t slot) {
   const int32_t in_c = p->in_c;
   const int32_t off = p->input_offset;
@@ -99,7 +99,7 @@ static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b
 /* The Kp tap bytes of output pixel (oy, ox) in filter order [fy][fx][c]; padding taps and the Kp - K tail
  * get the input zero point (which widens to 0). Filter rows whose columns are all inside the input are
  * runs of filter_w * in_c contiguous bytes (dilation_w 1), copied a word at a time. */
-static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+__attribute__((noinline)) static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
                              int8_t *dst) {
   const int32_t in_c = p->in_c;
   const int8_t zp = (int8_t)(-p->input_offset);
@@ -168,7 +168,7 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
 }
 
 /* The column block of output pixels pix0 .. pix0 + 3 (repeating the last pixel when fewer are left). */
-static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
+__attribute__((noinline)) static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
                              uint32_t *col, int8_t *bytes) {
   const int32_t in_c = p->in_c;
   const int32_t kp = p->depth_padded;
@@ -411,40 +411,39 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
 
 /* ----------------------------------------------------------------------------- depthwise 3x3 */
 
-/* Transposes input row iy into channel-major int16 rows (input + offset) at [pad_w, pad_w + in_w) of each
- * channel's row; the padding around them is zeroed once per call and never written. */
-static void tm2_dw_transpose_row(const tm2_dw3x3_packed_params *p, const int8_t *row, int16_t *dst) {
+/* Transposes input row `row`, channels c0 .. c0 + n - 1 (n <= 4), into the channel rows of one slot:
+ * dst[j * row_len + pad_w + x] = row[x][c0 + j] + input_offset. The rest of each row (padding columns)
+ * is zeroed once per call and never written. With the DSP extension and a full quad: one word load and
+ * two SXTAB16 per input column. */
+static inline void tm2_dw_transpose_quad(const tm2_dw3x3_packed_params *p, const int8_t *row, int32_t c0,
+                                         int32_t n, int16_t *dst) {
   const int32_t ch = p->channels;
   const int32_t len = p->row_len;
   const int32_t off = p->input_offset;
+  const int32_t in_w = p->in_w;
+  const int8_t *src = row + c0;
   dst += p->pad_w;
 #if TM2_CONV_USE_DSP
-  if ((ch & 3) == 0) {
+  if (n == 4 && (ch & 3) == 0) {
     const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-    const int8_t *src = row;
-    for (int32_t x = 0; x < p->in_w; ++x) {
-      int16_t *d = dst + x;
-      for (int32_t c = 0; c < ch; c += 4, src += 4) {
-        uint32_t w;
-        memcpy(&w, src, 4);
-        const uint32_t even = __sxtab16(off2, w);       /* channels c, c+2 */
-        const uint32_t odd = tm2_sxtab16_ror8(off2, w); /* channels c+1, c+3 */
-        d[0] = (int16_t)even;
-        d[len] = (int16_t)odd;
-        d[2 * len] = (int16_t)(even >> 16);
-        d[3 * len] = (int16_t)(odd >> 16);
-        d += 4 * len;
-      }
+    int16_t *const end = dst + in_w;
+    for (; dst != end; ++dst, src += ch) {
+      uint32_t w;
+      memcpy(&w, src, 4);
+      const uint32_t even = __sxtab16(off2, w);       /* channels c0, c0 + 2 */
+      const uint32_t odd = tm2_sxtab16_ror8(off2, w); /* channels c0 + 1, c0 + 3 */
+      dst[0] = (int16_t)even;
+      dst[len] = (int16_t)odd;
+      dst[2 * len] = (int16_t)(even >> 16);
+      dst[3 * len] = (int16_t)(odd >> 16);
     }
     return;
   }
 #endif
-  for (int32_t x = 0; x < p->in_w; ++x) {
-    const int8_t *src = row + (size_t)x * ch;
-    for (int32_t c = 0; c < ch; ++c) dst[(size_t)c * len + x] = (int16_t)(src[c] + off);
+  for (int32_t j = 0; j < n; ++j) {
+    for (int32_t x = 0; x < in_w; ++x) dst[(size_t)j * len + x] = (int16_t)(src[(size_t)x * ch + j] + off);
   }
 }
-
 
 /* One output: taps t, t+1, t+2 (t of any parity) of the three transposed rows against one channel's
  * six weight words (w0, w1), (w1, w2) per row. */
@@ -464,237 +463,328 @@ static inline int32_t tm2_dw_one(const int16_t *ra, const int16_t *rb, const int
   return tm2_mac_bt(xc[1], (uint32_t)wc[5], tm2_dot2(xc[0], (uint32_t)wc[4], acc));
 }
 
+/* Four outputs of one filter row, stride 1: taps in words x0 = (t0, t1), x1 = (t2, t3), x2 = (t4, t5),
+ * weights wa = (w0, w1), wb = (w1, w2). */
+#define TM2_DW_ROW4_S1(X, WA, WB)                              \
+  do {                                                         \
+    const uint32_t x0_ = (X)[0], x1_ = (X)[1], x2_ = (X)[2];   \
+    a0 = tm2_mac_bt(x1_, (WB), tm2_dot2(x0_, (WA), a0));       \
+    a1 = tm2_dot2(x1_, (WB), tm2_mac_tb(x0_, (WA), a1));       \
+    a2 = tm2_mac_bt(x2_, (WB), tm2_dot2(x1_, (WA), a2));       \
+    a3 = tm2_dot2(x2_, (WB), tm2_mac_tb(x1_, (WA), a3));       \
+  } while (0)
+
+/* The same for stride 2: output i reads word i (t_2i, t_2i+1) and the bottom half of word i + 1. */
+#define TM2_DW_ROW4_S2(X, WA, WB)                                                  \
+  do {                                                                             \
+    const uint32_t x0_ = (X)[0], x1_ = (X)[1], x2_ = (X)[2], x3_ = (X)[3], x4_ = (X)[4]; \
+    a0 = tm2_mac_bt(x1_, (WB), tm2_dot2(x0_, (WA), a0));                           \
+    a1 = tm2_mac_bt(x2_, (WB), tm2_dot2(x1_, (WA), a1));                           \
+    a2 = tm2_mac_bt(x3_, (WB), tm2_dot2(x2_, (WA), a2));                           \
+    a3 = tm2_mac_bt(x4_, (WB), tm2_dot2(x3_, (WA), a3));                           \
+  } while (0)
+
+/* Output x of a channel row as an int8 byte: requantisation (mode of the layer), offset, clamp. */
+static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, const tm2_rq *q) {
+  return tm2_store_clamped(tm2_rq_apply(acc, q, p->rq_mode, p->output_offset), p->act_min, p->act_max);
+}
+
 #if TM2_CONV_USE_DSP
-/* One filter row of four stride-1 outputs: taps in words x0 = (t0, t1), x1 = (t2, t3), x2 = (t4, t5) of
- * row R (R advances by the group's 8 bytes), weights wa = (w0, w1), wb = (w1, w2) at byte WOFF of wr. */
-#define TM2_DW_ROW_S1(R, WOFF)                \
-  "ldr %[x0], [%[" R "]], #8\n\t"            \
-  "ldr %[x1], [%[" R "], #-4]\n\t"           \
-  "ldr %[x2], [%[" R "]]\n\t"                \
-  "ldr %[wa], [%[wr], #" WOFF "]\n\t"        \
-  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"      \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"     \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"    \
-  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"    \
-  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"     \
-  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"     \
-  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"    \
-  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"    \
+/* One filter row of a group of four stride-1 outputs in assembly: taps in words x0 = (t0, t1), x1 = (t2, t3),
+ * x2 = (t4, t5) of row R (R advances by the group's 8 bytes), weights wa = (w0, w1), wb = (w1, w2) at byte
+ * WOFF of wr. Five loads in a row, eight multiply-accumulates. */
+#define TM2_DWA_ROW_S1(R, WOFF)              \
+  "ldr %[x0], [%[" R "]], #8\n\t"           \
+  "ldr %[x1], [%[" R "], #-4]\n\t"          \
+  "ldr %[x2], [%[" R "]]\n\t"               \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
   "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
 
 /* The same for stride 2: output i reads word i (t_2i, t_2i+1) and the bottom of word i + 1; R advances 16. */
-#define TM2_DW_ROW_S2(R, WOFF)                \
-  "ldr %[x0], [%[" R "]], #16\n\t"           \
-  "ldr %[x1], [%[" R "], #-12]\n\t"          \
-  "ldr %[x2], [%[" R "], #-8]\n\t"           \
-  "ldr %[wa], [%[wr], #" WOFF "]\n\t"        \
-  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"      \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"     \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"    \
-  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"     \
-  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"    \
-  "ldr %[x0], [%[" R "], #-4]\n\t"           \
-  "ldr %[x1], [%[" R "]]\n\t"                \
-  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"     \
-  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"    \
-  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"     \
+#define TM2_DWA_ROW_S2(R, WOFF)              \
+  "ldr %[x0], [%[" R "]], #16\n\t"          \
+  "ldr %[x1], [%[" R "], #-12]\n\t"         \
+  "ldr %[x2], [%[" R "], #-8]\n\t"          \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"   \
+  "ldr %[x0], [%[" R "], #-4]\n\t"          \
+  "ldr %[x1], [%[" R "]]\n\t"               \
+  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
   "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
 
-/* TM2_RQ_DOUBLE_FAST of accumulator A in place, before the output offset: m in x2, Khi in wa, sh in wb. */
-#define TM2_DW_RQ(A)                                \
-  "and %[x0], %[" A "], #0x80000000\n\t"           \
-  "orr %[x0], %[x0], #0x40000000\n\t"              \
-  "add %[x1], %[wa], %[" A "], asr #31\n\t"        \
-  "smlal %[x0], %[x1], %[" A "], %[x2]\n\t"        \
-  "asr %[" A "], %[x1], %[wb]\n\t"
+/* TM2_RQ_HIGHMUL of accumulator A (undoubled) to a saturated int8 value: m in x0, hz in x1, e in x2; the
+ * signed form uses wa as a temporary; the low form (output offset -128, full range) has no sign correction. */
+#define TM2_DWA_RQ_SIGNED(A)                    \
+  "add %[" A "], %[" A "], %[" A "]\n\t"        \
+  "smmlar %[wa], %[" A "], %[x0], %[x1]\n\t"    \
+  "add %[" A "], %[wa], %[" A "], asr #31\n\t"  \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWA_RQ_LOW(A)                       \
+  "add %[" A "], %[" A "], %[" A "]\n\t"        \
+  "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
 
-/* Output offset (in x2) and saturation to int8 of A. */
-#define TM2_DW_ZP(A) "add %[" A "], %[" A "], %[x2]\n\t" "ssat %[" A "], #8, %[" A "]\n\t"
+/* Filter row of a group of four outputs whose row pointer R stays put (the partial last group). */
+#define TM2_DWA_ROW_S1_NW(R, WOFF)           \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+#define TM2_DWA_ROW_S2_NW(R, WOFF)           \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"   \
+  "ldr %[x0], [%[" R "], #12]\n\t"          \
+  "ldr %[x1], [%[" R "], #16]\n\t"          \
+  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
 
-/* Loop state of TM2_DW_ROWS, in memory: the assembly needs all fourteen usable registers. */
+/* Filter row of a single output (taps t0, t1, t2 in the words at R and R + 4), either stride. */
+#define TM2_DWA_ONE(R, WOFF)                 \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"
+
+/* x0 = the word at byte OFF of the quad-row state (tm2_dwq_state). */
+#define TM2_DWQ_ST(OFF) "ldr %[x0], %[stp]\n\t" "ldr %[x0], [%[x0], #" OFF "]\n\t"
+
+/* Per-channel loop state of TM2_DWQ, in memory. */
 typedef struct {
-  const int32_t *wp; /*  0: the channel's six weight words */
-  const int32_t *bp; /*  4: its bias */
-  const tm2_rq *qp;  /*  8: its requantisation entry */
-  int8_t *o_next;    /* 12: its first output of the row */
-  int32_t ccount;    /* 16: channels left */
-  int32_t gcount;    /* 20: groups left in this channel */
-  int32_t gt;        /* 24: groups << 2 | tail outputs */
-  int32_t ch;        /* 28: output stride (channels) */
-  int32_t zp;        /* 32: output offset */
-  int32_t radv;      /* 36: row pointer advance from one channel to the next, after its groups */
-} tm2_dw_state;
+  int32_t gt;   /*  0: groups << 2 | tail outputs */
+  int32_t radv; /*  4: row pointer advance from one channel to the next, after its full groups */
+  int32_t cc;   /*  8: channels left */
+  int8_t *op;   /* 12: the channel's first output of the row */
+} tm2_dwq_state;
 
-/* x0 = a field of the state (byte offset OFF). */
-#define TM2_DW_ST(OFF) "ldr %[x0], %[st]\n\t" "ldr %[x0], [%[x0], #" OFF "]\n\t"
+/* The bias of the current channel into a0 (and a1 .. a3 for a group). */
+#define TM2_DWA_BIAS1 "ldr %[x0], %[bpm]\n\t" "ldr %[a0], [%[x0]]\n\t"
+#define TM2_DWA_BIAS4 TM2_DWA_BIAS1 "mov %[a1], %[a0]\n\t" "mov %[a2], %[a0]\n\t" "mov %[a3], %[a0]\n\t"
+/* The channel's requantisation entry: m -> x0, hz -> x1, e -> x2. */
+#define TM2_DWA_Q "ldr %[x2], %[qpm]\n\t" "ldr %[x0], [%[x2]]\n\t" "ldr %[x1], [%[x2], #4]\n\t" "ldr %[x2], [%[x2], #12]\n\t"
 
-/* Loads the channel's tm2_rq for TM2_DW_RQ: m -> x2, Khi -> wa, sh -> wb. */
-#define TM2_DW_Q TM2_DW_ST("8") "ldr %[x2], [%[x0]]\n\t" "ldr %[wa], [%[x0], #4]\n\t" "ldr %[wb], [%[x0], #12]\n\t"
-
-/* Output offset into x2. */
-#define TM2_DW_ZPLOAD "ldr %[x2], %[st]\n\t" "ldr %[x2], [%[x2], #32]\n\t"
-
-/* One output of one row: taps in words at byte X0 / X1 of row R; MAC1 / MAC2 pick the halves:
- * even tap offset: SMLAD (t0 w0 + t1 w1) then SMLABT (t2 w2); odd: SMLATB (t1 w0) then SMLAD (t2 w1 + t3 w2). */
-#define TM2_DW_ONE_ROW(R, X0, X1, WOFF, MAC1, MAC2) \
-  "ldr %[x0], [%[" R "], #" X0 "]\n\t"            \
-  "ldr %[x1], [%[" R "], #" X1 "]\n\t"            \
-  "ldr %[wa], [%[wr], #" WOFF "]\n\t"             \
-  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"           \
-  MAC1 " %[a0], %[x0], %[wa], %[a0]\n\t"          \
-  MAC2 " %[a0], %[x1], %[wb], %[a0]\n\t"
-
-#define TM2_DW_ONE(X0, X1, MAC1, MAC2)                                                          \
-  TM2_DW_ST("4") "ldr %[a0], [%[x0]]\n\t" TM2_DW_ONE_ROW("ra", X0, X1, "0", MAC1, MAC2)        \
-  TM2_DW_ONE_ROW("rb", X0, X1, "8", MAC1, MAC2) TM2_DW_ONE_ROW("rc", X0, X1, "16", MAC1, MAC2) \
-  TM2_DW_Q TM2_DW_RQ("a0") TM2_DW_ZPLOAD TM2_DW_ZP("a0")
-
-/* x0 = tail outputs; branch to 9 when fewer than N. */
-#define TM2_DW_TAIL_AT_LEAST(N) TM2_DW_ST("24") "and %[x0], %[x0], #3\n\t" "cmp %[x0], #" N "\n\t" "blt 9f\n\t"
-
-/* The tail outputs of a row (T = 1..3 after the full groups; relative output i at [o + i * ch]). */
-#define TM2_DW_TAIL_S1                                                                                   \
-  TM2_DW_ONE("0", "4", "smlad", "smlabt") "strb %[a0], [%[o]]\n\t" TM2_DW_TAIL_AT_LEAST("2")             \
-  TM2_DW_ONE("0", "4", "smlatb", "smlad") TM2_DW_ST("28") "strb %[a0], [%[o], %[x0]]\n\t"                \
-  TM2_DW_TAIL_AT_LEAST("3")                                                                              \
-  TM2_DW_ONE("4", "8", "smlad", "smlabt") TM2_DW_ST("28") "strb %[a0], [%[o], %[x0], lsl #1]\n\t"
-#define TM2_DW_TAIL_S2                                                                                   \
-  TM2_DW_ONE("0", "4", "smlad", "smlabt") "strb %[a0], [%[o]]\n\t" TM2_DW_TAIL_AT_LEAST("2")             \
-  TM2_DW_ONE("4", "8", "smlad", "smlabt") TM2_DW_ST("28") "strb %[a0], [%[o], %[x0]]\n\t"                \
-  TM2_DW_TAIL_AT_LEAST("3")                                                                              \
-  TM2_DW_ONE("8", "12", "smlad", "smlabt") TM2_DW_ST("28") "strb %[a0], [%[o], %[x0], lsl #1]\n\t"
-
-/* One output row of every channel, fast requantisation, full int8 range. Per channel: G = gt >> 2
- * groups of four outputs, then T = gt & 3 single outputs; then the row pointers advance by radv and the
- * weight, bias, rq and output pointers by one channel. */
-#define TM2_DW_ROWS(ROW, TAIL)                                                                              \
-  __asm__ volatile(                                                                                         \
-      "0:\n\t"                                                                                              \
-      "ldr %[wr], %[st]\n\t"                                                                                \
-      "ldr %[wr], [%[wr]]\n\t" TM2_DW_ST("24")                                                            \
-      "lsrs %[x0], %[x0], #2\n\t"                                                                           \
-      "beq 5f\n\t"                                                                                          \
-      "ldr %[x1], %[st]\n\t"                                                                                \
-      "str %[x0], [%[x1], #20]\n"                                                                           \
-      "1:\n\t" TM2_DW_ST("4")                                                                             \
-      "ldr %[a0], [%[x0]]\n\t"                                                                              \
-      "mov %[a1], %[a0]\n\t"                                                                                \
-      "mov %[a2], %[a0]\n\t"                                                                                \
-      "mov %[a3], %[a0]\n\t" ROW("ra", "0") ROW("rb", "8") ROW("rc", "16")                                \
-      TM2_DW_Q TM2_DW_RQ("a0") TM2_DW_RQ("a1") TM2_DW_RQ("a2") TM2_DW_RQ("a3")                              \
-      TM2_DW_ZPLOAD TM2_DW_ZP("a0") TM2_DW_ZP("a1") TM2_DW_ZP("a2") TM2_DW_ZP("a3")                        \
-      TM2_DW_ST("28")                                                                                       \
-      "strb %[a0], [%[o]]\n\t"                                                                              \
-      "strb %[a1], [%[o], %[x0]]\n\t"                                                                       \
-      "add %[o], %[o], %[x0], lsl #1\n\t"                                                                   \
-      "strb %[a2], [%[o]]\n\t"                                                                              \
-      "strb %[a3], [%[o], %[x0]]\n\t"                                                                       \
-      "add %[o], %[o], %[x0], lsl #1\n\t"                                                                   \
-      "ldr %[x1], %[st]\n\t"                                                                                \
-      "ldr %[x0], [%[x1], #20]\n\t"                                                                         \
-      "subs %[x0], %[x0], #1\n\t"                                                                           \
-      "str %[x0], [%[x1], #20]\n\t"                                                                         \
-      "bne 1b\n"                                                                                            \
-      "5:\n\t" TM2_DW_ST("24")                                                                            \
-      "ands %[x0], %[x0], #3\n\t"                                                                           \
-      "beq 9f\n\t" TAIL                                                                                     \
-      "9:\n\t"                                                                                              \
-      "ldr %[x1], %[st]\n\t"                                                                                \
-      "ldr %[x0], [%[x1], #36]\n\t"                                                                         \
-      "add %[ra], %[ra], %[x0]\n\t"                                                                         \
-      "add %[rb], %[rb], %[x0]\n\t"                                                                         \
-      "add %[rc], %[rc], %[x0]\n\t"                                                                         \
-      "add %[wr], %[wr], #24\n\t"                                                                           \
-      "str %[wr], [%[x1]]\n\t"                                                                              \
-      "ldr %[x0], [%[x1], #4]\n\t"                                                                          \
-      "add %[x0], %[x0], #4\n\t"                                                                            \
-      "str %[x0], [%[x1], #4]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #8]\n\t"                                                                          \
-      "add %[x0], %[x0], #16\n\t"                                                                           \
-      "str %[x0], [%[x1], #8]\n\t"                                                                          \
-      "ldr %[o], [%[x1], #12]\n\t"                                                                          \
-      "add %[o], %[o], #1\n\t"                                                                              \
-      "str %[o], [%[x1], #12]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #16]\n\t"                                                                         \
-      "subs %[x0], %[x0], #1\n\t"                                                                           \
-      "str %[x0], [%[x1], #16]\n\t"                                                                         \
-      "bne 0b\n\t"                                                                                          \
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [ra] "+r"(ra), [rb] "+r"(rb),       \
-        [rc] "+r"(rc), [o] "+r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [wa] "=&r"(wa),          \
-        [wb] "=&r"(wb), [wr] "=&r"(wr)                                                                       \
-      : [st] "m"(stp)                                                                                        \
+/* One output row of the n channels of a quad (TM2_RQ_HIGHMUL, full int8 range): per channel, G full groups
+ * of four outputs, then the T = out_w % 4 last outputs (one: a single output; two or three: a group whose
+ * last outputs are not stored); then the row pointers advance by radv to the next channel's rows, and the
+ * weight, bias, requantisation and output pointers by one channel. Loop state lives in memory operands
+ * (stack slots): the group needs all fourteen usable registers. */
+#define TM2_DWQ(ROW, ROW_NW, RQ)                                                                       \
+  __asm__ volatile(                                                                                    \
+      "1:\n\t" TM2_DWQ_ST("12")                                                                        \
+      "mov %[o], %[x0]\n\t" TM2_DWQ_ST("0")                                                            \
+      "lsrs %[x0], %[x0], #2\n\t"                                                                      \
+      "beq 5f\n\t"                                                                                     \
+      "str %[x0], %[gc]\n"                                                                             \
+      "2:\n\t" TM2_DWA_BIAS4 ROW("ra", "0") ROW("rb", "8") ROW("rc", "16") TM2_DWA_Q                  \
+      RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                                              \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
+      "strb %[a2], [%[o]]\n\t"                                                                         \
+      "strb %[a3], [%[o], %[wb]]\n\t"                                                                  \
+      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
+      "ldr %[x0], %[gc]\n\t"                                                                           \
+      "subs %[x0], %[x0], #1\n\t"                                                                      \
+      "str %[x0], %[gc]\n\t"                                                                           \
+      "bne 2b\n"                                                                                       \
+      "5:\n\t" TM2_DWQ_ST("0")                                                                         \
+      "and %[x0], %[x0], #3\n\t"                                                                       \
+      "cmp %[x0], #1\n\t"                                                                              \
+      "blt 8f\n\t"                                                                                     \
+      "bgt 6f\n\t" TM2_DWA_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16") \
+      TM2_DWA_Q RQ("a0")                                                                               \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "6:\n\t" TM2_DWA_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWA_Q         \
+      RQ("a0") RQ("a1") RQ("a2")                                                                       \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t" TM2_DWQ_ST("0")                                                  \
+      "and %[x0], %[x0], #3\n\t"                                                                       \
+      "cmp %[x0], #3\n\t"                                                                              \
+      "bne 8f\n\t"                                                                                     \
+      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
+      "strb %[a2], [%[o]]\n"                                                                           \
+      "8:\n\t" TM2_DWQ_ST("4")                                                                         \
+      "add %[ra], %[ra], %[x0]\n\t"                                                                    \
+      "add %[rb], %[rb], %[x0]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t"                                                                    \
+      "add %[wr], %[wr], #24\n\t"                                                                      \
+      "ldr %[x0], %[bpm]\n\t"                                                                          \
+      "add %[x0], %[x0], #4\n\t"                                                                       \
+      "str %[x0], %[bpm]\n\t"                                                                          \
+      "ldr %[x0], %[qpm]\n\t"                                                                          \
+      "add %[x0], %[x0], #16\n\t"                                                                      \
+      "str %[x0], %[qpm]\n\t"                                                                          \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
+      "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
+      "add %[x0], %[x0], #1\n\t"                                                                       \
+      "str %[x0], [%[x1], #12]\n\t"                                                                    \
+      "ldr %[x0], [%[x1], #8]\n\t"                                                                     \
+      "subs %[x0], %[x0], #1\n\t"                                                                      \
+      "str %[x0], [%[x1], #8]\n\t"                                                                     \
+      "bne 1b\n\t"                                                                                     \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "+r"(xa), [rb] "+r"(xb), [rc] "+r"(xc),    \
+        [wr] "+r"(wr), [o] "=&r"(o), [gc] "+m"(gcount), [bpm] "+m"(bp), [qpm] "+m"(qp)                  \
+      : [chm] "m"(ch), [stp] "m"(stp)                                                                  \
       : "cc", "memory")
+
+/* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
+static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
+                                 const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
+  static const int32_t zero_bias[4] = {0, 0, 0, 0};
+  const uint32_t *xa = (const uint32_t *)rows[0], *xb = (const uint32_t *)rows[1];
+  const uint32_t *xc = (const uint32_t *)rows[2];
+  const int32_t *wr = weights;
+  const int32_t *bp = bias != NULL ? bias : zero_bias;
+  const tm2_rq *qp = rq;
+  int8_t *o;
+  int32_t ch = p->channels;
+  const int32_t groups = p->out_w >> 2;
+  int32_t gcount = 0;
+  tm2_dwq_state st = {.gt = p->out_w, .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .cc = n,
+                      .op = out};
+  tm2_dwq_state *stp = &st;
+  uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
+  if (p->output_offset == -128) {
+    if (p->stride == 1) {
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_LOW);
+    } else {
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_LOW);
+    }
+  } else {
+    if (p->stride == 1) {
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_SIGNED);
+    } else {
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_SIGNED);
+    }
+  }
+}
 #endif
 
+/* One output row of one channel (generic requantisation): out_w outputs at o, o + ch, ...; ra / rb / rc
+ * are the channel's three transposed rows (tap 0 of output 0 at index 0), wc its six weight words. Groups
+ * of four outputs share their tap words; the last out_w % 4 outputs go one by one. */
+static void tm2_dw_channel_row(const tm2_dw3x3_packed_params *p, const int16_t *ra, const int16_t *rb,
+                               const int16_t *rc, const int32_t *wc, int32_t bias, const tm2_rq *q, int8_t *o) {
+  const int32_t ch = p->channels;
+  const int32_t stride = p->stride;
+  const int32_t out_w = p->out_w;
+  const int32_t groups = out_w >> 2;
+  const uint32_t *xa = (const uint32_t *)ra, *xb = (const uint32_t *)rb, *xc = (const uint32_t *)rc;
+  const uint32_t wa0 = (uint32_t)wc[0], wb0 = (uint32_t)wc[1], wa1 = (uint32_t)wc[2], wb1 = (uint32_t)wc[3];
+  const uint32_t wa2 = (uint32_t)wc[4], wb2 = (uint32_t)wc[5];
+  const int32_t step = 2 * stride; /* words per group of four outputs */
+  for (int32_t g = 0; g < groups; ++g, xa += step, xb += step, xc += step, o += 4 * ch) {
+    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    if (stride == 1) {
+      TM2_DW_ROW4_S1(xa, wa0, wb0);
+      TM2_DW_ROW4_S1(xb, wa1, wb1);
+      TM2_DW_ROW4_S1(xc, wa2, wb2);
+    } else {
+      TM2_DW_ROW4_S2(xa, wa0, wb0);
+      TM2_DW_ROW4_S2(xb, wa1, wb1);
+      TM2_DW_ROW4_S2(xc, wa2, wb2);
+    }
+    o[0] = tm2_dw_out(p, a0, q);
+    o[ch] = tm2_dw_out(p, a1, q);
+    o[2 * ch] = tm2_dw_out(p, a2, q);
+    o[3 * ch] = tm2_dw_out(p, a3, q);
+  }
+  for (int32_t x = 4 * groups; x < out_w; ++x, o += ch) {
+    *o = tm2_dw_out(p, tm2_dw_one(ra, rb, rc, wc, x * stride, bias), q);
+  }
+}
+
+/* Loops: channel quads (four channels, the last one possibly fewer), then output rows, then the quad's
+ * channels. Each quad keeps a ring of three transposed input rows (slot iy % 3) and a fourth slot of
+ * zeros for filter rows outside the input; an input row is transposed once per quad. */
 void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
   const int32_t ch = p->channels;
   const int32_t len = p->row_len;
   const int32_t stride = p->stride;
   const int32_t out_w = p->out_w;
-  const size_t slot_elems = (size_t)ch * len;
+  const size_t slot_elems = 4 * (size_t)len; /* four channel rows */
   int16_t *slots = (int16_t *)scratch;
-  int16_t *zero_slot = slots + 3 * slot_elems; /* a whole slot of zeros: rows outside the input */
-  const int fast = p->rq_mode == TM2_RQ_DOUBLE_FAST && p->act_min == -128 && p->act_max == 127;
+  const int16_t *zero_slot = slots + 3 * slot_elems;
+  memset(scratch, 0, TM2_DW3X3_SCRATCH(ch, len));
 #if TM2_CONV_USE_DSP
-  const int asm_rows = fast && bias != NULL;
-#else
-  (void)fast;
+  const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
 #endif
-  memset(scratch, 0, 2 * 4 * slot_elems);
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
-    int32_t held[3] = {-1, -1, -1}; /* input row held by each slot */
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {
-      const int32_t iy0 = oy * stride - p->pad_h;
-      const int16_t *rows[3];
-      for (int32_t fy = 0; fy < 3; ++fy) {
-        const int32_t iy = iy0 + fy;
-        if (iy < 0 || iy >= p->in_h) {
-          rows[fy] = zero_slot;
+    for (int32_t c0 = 0; c0 < ch; c0 += 4) {
+      const int32_t n = tm2_min_i32(4, ch - c0);
+      int32_t held[3] = {-1, -1, -1}; /* input row held by each slot */
+      for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * stride - p->pad_h;
+        const int16_t *rows[3];
+        for (int32_t fy = 0; fy < 3; ++fy) {
+          const int32_t iy = iy0 + fy;
+          if (iy < 0 || iy >= p->in_h) {
+            rows[fy] = zero_slot;
+            continue;
+          }
+          const int32_t s = iy % 3;
+          int16_t *slot = slots + (size_t)s * slot_elems;
+          if (held[s] != iy) {
+            tm2_dw_transpose_quad(p, in_b + (size_t)iy * p->in_w * ch, c0, n, slot);
+            held[s] = iy;
+          }
+          rows[fy] = slot;
+        }
+        int8_t *out_row = out_b + (size_t)oy * out_w * ch;
+#if TM2_CONV_USE_DSP
+        if (fast) {
+          tm2_dw_quad_row_fast(p, rows, n, weights + (size_t)c0 * 6, bias != NULL ? bias + c0 : NULL, rq + c0,
+                               out_row + c0);
           continue;
         }
-        const int32_t s = iy % 3;
-        int16_t *slot = slots + (size_t)s * slot_elems;
-        if (held[s] != iy) {
-          tm2_dw_transpose_row(p, in_b + (size_t)iy * p->in_w * ch, slot);
-          held[s] = iy;
-        }
-        rows[fy] = slot;
-      }
-      int8_t *out_row = out_b + (size_t)oy * out_w * ch;
-#if TM2_CONV_USE_DSP
-      if (asm_rows) {
-        const uint32_t *ra = (const uint32_t *)rows[0], *rb = (const uint32_t *)rows[1];
-        const uint32_t *rc = (const uint32_t *)rows[2];
-        int8_t *o = out_row;
-        tm2_dw_state st = {
-            .wp = weights, .bp = bias, .qp = rq, .o_next = out_row, .ccount = ch, .gcount = 0,
-            .gt = out_w, /* groups = out_w >> 2, tail = out_w & 3 */
-            .ch = ch, .zp = p->output_offset, .radv = 2 * len - (out_w / 4) * (stride == 1 ? 8 : 16),
-        };
-        tm2_dw_state *stp = &st;
-        uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb, wr;
-        if (stride == 1) {
-          TM2_DW_ROWS(TM2_DW_ROW_S1, TM2_DW_TAIL_S1);
-        } else {
-          TM2_DW_ROWS(TM2_DW_ROW_S2, TM2_DW_TAIL_S2);
-        }
-        continue;
-      }
 #endif
-      for (int32_t c = 0; c < ch; ++c) {
-        const int32_t *wc = weights + (size_t)c * 6;
-        const int32_t bc = bias != NULL ? bias[c] : 0;
-        const tm2_rq *q = &rq[c];
-        const int16_t *ra = rows[0] + (size_t)c * len, *rb = rows[1] + (size_t)c * len;
-        const int16_t *rc = rows[2] + (size_t)c * len;
-        int8_t *o = out_row + c;
-        for (int32_t ox = 0; ox < out_w; ++ox) {
-          const int32_t acc = tm2_dw_one(ra, rb, rc, wc, ox * stride, bc);
-          const int32_t v = tm2_rq_apply(acc, q, p->rq_mode, p->output_offset);
-          o[(size_t)ox * ch] = tm2_store_clamped(v, p->act_min, p->act_max);
+        for (int32_t j = 0; j < n; ++j) {
+          const int32_t c = c0 + j;
+          const size_t r = (size_t)j * len;
+          tm2_dw_channel_row(p, rows[0] + r, rows[1] + r, rows[2] + r, weights + (size_t)c * 6,
+                             bias != NULL ? bias[c] : 0, &rq[c], out_row + c);
         }
       }
     }

@@ -31,14 +31,19 @@
  *   range, all channel pairs of a block run in one assembly loop (bias, products, requantisation, stores).
  *
  * DEPTHWISE_CONV_2D 3x3 (tm2_depthwise3x3_s8_packed): depth multiplier 1, dilation 1, stride 1 or 2.
- *   Input rows are transposed into channel-major int16 rows (input + input_offset, zero columns for the
- *   left/right padding), a ring of three rows of every channel in the scratch buffer, so that the taps
- *   (x, x+1) of one channel are one int16 pair; filter rows above or below the input read a fourth slot
- *   of zeros (contributing 0, as TFLite skips those taps). Weights per channel: the pairs (w0, w1),
- *   (w1, w2) of each filter row as int16, six words. Four outputs of a row share three words per filter
- *   row: out0 = SMLAD(t01, w01) + SMLABT(t23, w12), out1 = SMLATB(t01, w01) + SMLAD(t23, w12), ...
+ *   Channels go in quads (four at a time). For a quad, input rows are transposed into channel-major int16
+ *   rows (input + input_offset, zero columns for the left/right padding), a ring of three rows in the
+ *   scratch buffer, so that the taps (x, x+1) of one channel are one int16 pair; each input row is
+ *   transposed once per quad, and the scratch holds one quad only (32 * row_len bytes, whatever the
+ *   channel count, so that the kernel also runs in place through row bands, tm2_inplace.h). Filter rows
+ *   above or below the input read a fourth slot of zeros (contributing 0, as TFLite skips those taps).
+ *   Weights per channel: the pairs (w0, w1), (w1, w2) of each filter row as int16, six words. Four
+ *   outputs of a row share three words per filter row: out0 = SMLAD(t01, w01) + SMLABT(t23, w12),
+ *   out1 = SMLATB(t01, w01) + SMLAD(t23, w12), ...
  *
- * Requantisation: tm2_requant.h (one tm2_rq per output channel, mode in the params). */
+ * Requantisation: tm2_requant.h (one tm2_rq per output channel, mode in the params). The 3x3 depthwise
+ * kernel also takes TM2_RQ_HIGHMUL entries (m, hz, -, e) applied to its undoubled sums (tm2_rq_highmul):
+ * five instructions per output with the DSP extension, four for an output offset of -128. */
 #ifndef TM2_CONV_DSP_H
 #define TM2_CONV_DSP_H
 #include <stdint.h>
@@ -89,9 +94,9 @@ typedef struct {
   int32_t rq_mode; /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
 } tm2_dw3x3_packed_params;
 
-/* Scratch bytes tm2_depthwise3x3_s8_packed needs: three transposed rows of every channel and a slot of
- * zero rows (filter rows outside the input read them). */
-#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * 4 * (channels) * (row_len))
+/* Scratch bytes tm2_depthwise3x3_s8_packed needs: four slots (a ring of three transposed input rows and
+ * one of zeros, read by filter rows outside the input) of four channel rows each (one channel quad). */
+#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * 4 * 4 * (row_len)) /* the same for any channel count */
 
 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, int8, per-channel. weights: channels * 6 int32 words

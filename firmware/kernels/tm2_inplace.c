@@ -45,23 +45,35 @@ static void tm2_ip_live_rows(const tm2_inplace_rows *g, const tm2_inplace_iter *
   }
 }
 
-/* Stores finished rows, oldest first, while their bytes hold no input row that band k onwards reads. */
+/* Stores finished rows, oldest first, while their bytes hold no input row that band k onwards reads. The
+ * rows of one band are contiguous in the ring and in the tensor, so each band's storable rows go in one
+ * copy (pointwise layers have one-pixel rows: one copy per band, not per pixel). */
 static void tm2_ip_commit(const tm2_inplace_rows *g, tm2_inplace_iter *it, int32_t k) {
   int32_t lo, hi;
   tm2_ip_live_rows(g, it, k, &lo, &hi);
   const int32_t live_start = lo * g->in_row;
   const int32_t live_end = (hi + 1) * g->in_row;
   while (it->pend_lo < it->pend_hi) {
+    /* the oldest pending row and the pending rows of its band, in storing order */
     const int32_t q = g->reverse ? it->pend_hi - 1 : it->pend_lo;
-    const int32_t dest_start = q * g->out_row;
-    const int32_t dest_end = dest_start + g->out_row;
-    if (lo <= hi && dest_start < live_end && live_start < dest_end) break;
-    memcpy(it->data + dest_start, tm2_ip_slot(g, it, q), (size_t)g->out_row);
-    if (g->reverse) {
-      --it->pend_hi;
-    } else {
-      ++it->pend_lo;
+    const int32_t kb = g->reverse ? (g->out_h - 1 - q) / g->band : q / g->band;
+    const int32_t run = g->reverse ? q - tm2_max_i32(it->pend_lo, tm2_ip_band_start(g, kb)) + 1
+                                   : tm2_min_i32(it->pend_hi, tm2_ip_band_end(g, kb)) - q;
+    int32_t n = 0;
+    for (; n < run; ++n) {
+      const int32_t r = g->reverse ? q - n : q + n;
+      const int32_t dest_start = r * g->out_row;
+      if (lo <= hi && dest_start < live_end && live_start < dest_start + g->out_row) break;
     }
+    if (n == 0) break;
+    const int32_t first = g->reverse ? q - n + 1 : q;
+    memcpy(it->data + (size_t)first * g->out_row, tm2_ip_slot(g, it, first), (size_t)n * g->out_row);
+    if (g->reverse) {
+      it->pend_hi -= n;
+    } else {
+      it->pend_lo += n;
+    }
+    if (n < run) break;
   }
 }
 

@@ -102,9 +102,48 @@ static inline int32_t tm2_rq_single_fast_s8(int32_t acc, const tm2_rq *q) {
 }
 #endif
 
-/* acc -> requantised value plus output offset (not yet clamped), in any of the four modes. */
+/* TM2_RQ_HIGHMUL on an undoubled sum acc (tm2_rq entry (m, hz, unused, e); the 3x3 depthwise kernels):
+ * acc2 = 2 acc (wrapping: only constant channels, m = 0, can have |2 acc| >= 2^31, and their record
+ * (0, 2k + 1, -, 1) gives k for either sign correction), then the TM2_RQ_HIGHMUL form above. */
+static inline int32_t tm2_rq_highmul(int32_t acc, const tm2_rq *q) {
+  const int32_t acc2 = (int32_t)((uint32_t)acc << 1);
+  const int32_t v = (int32_t)(((int64_t)acc2 * q->mult + ((int64_t)1 << 31)) >> 32);
+  return (int32_t)((uint32_t)v + (uint32_t)q->hi + (uint32_t)(acc2 >> 31)) >> q->sh;
+}
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+/* tm2_rq_highmul saturated to int8 (the output offset is in hz): ADD, SMMLAR, ADD, ASR, SSAT. */
+static inline int32_t tm2_rq_highmul_s8(int32_t acc, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("add %[a], %[a], %[a]\n\t"
+          "smmlar %[v], %[a], %[m], %[hz]\n\t"
+          "add %[v], %[v], %[a], asr #31\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v), [a] "+r"(acc)
+          : [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
+
+/* The same without the sign correction, for an output offset of -128 and the full int8 range (a negative
+ * sum gives at most -128 either way; see TM2_RQ_HIGHMUL above). */
+static inline int32_t tm2_rq_highmul_low_s8(int32_t acc, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("add %[v], %[a], %[a]\n\t"
+          "smmlar %[v], %[v], %[m], %[hz]\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v)
+          : [a] "r"(acc), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
+#endif
+
+/* acc -> requantised value plus output offset (not yet clamped), in any of the five modes. */
 static inline int32_t tm2_rq_apply(int32_t acc, const tm2_rq *q, int32_t mode, int32_t output_offset) {
   switch (mode) {
+    case TM2_RQ_HIGHMUL:
+      return tm2_rq_highmul(acc, q);
     case TM2_RQ_DOUBLE_FAST:
       return tm2_rq_double_fast(acc, q, output_offset);
     case TM2_RQ_SINGLE_FAST:

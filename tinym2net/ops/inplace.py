@@ -45,9 +45,10 @@ KERNEL_PARAMS = {
     "ops/depthwise_conv2d_s4.j2": "tm2_dwconv_params",
     "ops/depthwise3x3_packed.j2": "tm2_dw3x3_packed_params",
 }
-# Templates whose bands run a scratch-free kernel of tm2_inplace.h on the same constants instead (the
-# packed 3x3 depthwise kernel keeps three transposed rows of every channel: more than the overlap saves).
-DIRECT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
+# Templates whose bands run a scratch-free kernel of tm2_inplace.h on the same constants instead of their
+# own kernel. None at present: the packed 3x3 depthwise kernel keeps the transposed rows of one channel
+# quad only (32 * row_len bytes), so its bands run it directly.
+DIRECT_KERNELS: dict[str, str] = {}
 WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
 PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
 _ALIGN = 16
@@ -152,6 +153,24 @@ def plan_rows(g: RowGeometry, band: int = 1, *, flat: bool = False) -> RowPlan |
     return best
 
 
+def pixel_band(pixels: int) -> int:
+    """Pixels per band of an in-place pointwise convolution: PIXEL_BAND, unless that leaves a last band of one
+    to three pixels, which the packed kernel would run as a block with idle lanes (its short blocks move back
+    only within a call); then the band of 4 .. PIXEL_BAND pixels whose bands all hold at least four pixels
+    and need the fewest 4-pixel blocks (9 pixels: bands of 5 and 4)."""
+    if pixels <= PIXEL_BAND:
+        return pixels
+    best: tuple[int, int] | None = None
+    for band in range(PIXEL_BAND, 3, -1):
+        sizes = [band] * (pixels // band) + ([pixels % band] if pixels % band else [])
+        if min(sizes) < 4:
+            continue
+        blocks = sum(-(-n // 4) for n in sizes)
+        if best is None or blocks < best[0]:
+            best = (blocks, band)
+    return PIXEL_BAND if best is None else best[1]
+
+
 def conv_rows_plan(params: dict[str, Any]) -> RowPlan | None:
     """Row plan of a CONV_2D / DEPTHWISE_CONV_2D lowering's params (batch 1), or None."""
     p = params
@@ -166,7 +185,7 @@ def conv_rows_plan(params: dict[str, Any]) -> RowPlan | None:
     if pointwise:
         pixels = p["in_h"] * p["in_w"]
         g = RowGeometry(pixels, p["in_c"], pixels, p["out_c"], 1, 0, 1)
-        return plan_rows(g, min(PIXEL_BAND, pixels), flat=True)
+        return plan_rows(g, pixel_band(pixels), flat=True)
     span = (p["filter_h"] - 1) * p["dilation_h"] + 1
     g = RowGeometry(
         p["in_h"], p["in_w"] * p["in_c"], p["out_h"], p["out_w"] * p["out_c"], p["stride_h"], p["pad_h"], span
@@ -218,10 +237,11 @@ def offer_rows(low: Lowered) -> Lowered:
 
 
 def _slower(low: Lowered, plan: RowPlan, direct: str | None) -> bool:
-    """Whether running in place costs speed: the direct depthwise kernel has no row transposition (slower
-    than the packed one), and the packed CONV_2D kernel computes pixels in blocks of four, so bands whose
-    pixel count is not a multiple of four leave lanes idle (kws' first layer: 5 pixels a row)."""
-    if direct:
+    """Whether running in place costs speed: a direct kernel, and the packed 3x3 depthwise kernel on one-row
+    bands (each band transposes its three input rows again), and the packed CONV_2D kernel computes pixels
+    in blocks of four, so bands whose pixel count is not a multiple of four leave lanes idle (kws' first
+    layer: 5 pixels a row)."""
+    if direct or low.template == "ops/depthwise3x3_packed.j2":
         return True
     pixels = plan.band * (1 if plan.flat else int(low.params["out_w"]))
     return low.template == "ops/conv2d_packed.j2" and pixels % 4 != 0

@@ -227,8 +227,38 @@ def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:
 
 
 def dw3x3_scratch_bytes(channels: int, row_len: int) -> int:
-    """TM2_DW3X3_SCRATCH: three transposed rows of every channel plus a slot of zero rows."""
-    return 2 * 4 * channels * row_len
+    """TM2_DW3X3_SCRATCH: four slots (a ring of three transposed rows and one of zeros) of one channel quad
+    (four int16 rows), whatever the channel count."""
+    del channels
+    return 2 * 4 * 4 * row_len
+
+
+def dw3x3_requant(
+    filt: np.ndarray, bias: np.ndarray | None, mult, shift, input_offset: int, output_offset: int,
+    act_min: int = -128, act_max: int = 127,
+) -> tuple[np.ndarray, int]:
+    """(int32 ``[C][4]`` tm2_rq table, mode) of a 3x3 depthwise layer (filter ``[1, 3, 3, C]``).
+
+    ``RQ_HIGHMUL`` entries ``(m, hz, 0, e)`` (``tm2_rq_highmul`` in ``tm2_requant.h``, on the kernel's
+    undoubled sums) when every channel meets the conditions of :func:`highmul_records` and its doubled sums
+    fit int32, or is constant (:func:`constant_outputs`: output k for every input; entry ``(0, 2k + 1, 0,
+    1)``, which gives k whatever the sum); otherwise :func:`requant_table`'s modes.
+    """
+    channels = filt.shape[-1]
+    w2d = filt.reshape(9, channels).T.astype(np.int64)
+    b = None if bias is None else np.asarray(bias, np.int64).reshape(-1)
+    bound = acc_bound(w2d, b, input_offset)
+    constants = constant_outputs(w2d, b, mult, shift, input_offset, output_offset, act_min, act_max)
+    varying = np.array([k is None for k in constants], bool)
+    if 2 * int(bound[varying].max(initial=0)) < (1 << 31):
+        recs, mode = highmul_records(mult, shift, output_offset, bound, constants)
+        if mode == RQ_HIGHMUL:
+            table = np.zeros((channels, 4), np.int64)
+            for c, (m, hz, e) in enumerate(recs.tolist()):
+                k = constants[c]
+                table[c] = (0, 2 * k + 1, 0, 1) if k is not None else (m, hz, 0, e)
+            return (table & 0xFFFFFFFF).astype(np.uint32).view(np.int32).reshape(-1), RQ_HIGHMUL
+    return requant_table(mult, shift, output_offset, bound=bound)
 
 
 def acc_bound(w2d: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:
@@ -353,8 +383,10 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     """DEPTHWISE_CONV_2D 3x3 -> ``tm2_depthwise3x3_s8_packed`` (see :func:`dw3x3_applies`)."""
     assert w.data is not None
     row_len = dw3x3_row_len(params["in_w"], params["out_w"], params["stride_w"], params["pad_w"])
-    bound = acc_bound(w.data.reshape(-1, w.shape[3]).T, _bias_values(b), params["input_offset"])
-    rq, mode = requant_table(mult, shift, params["output_offset"], bound=bound)
+    rq, mode = dw3x3_requant(
+        w.data, _bias_values(b), mult, shift, params["input_offset"], params["output_offset"],
+        params["act_min"], params["act_max"],
+    )
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
         params={**params, "row_len": row_len, "rq_mode": mode},

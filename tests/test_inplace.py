@@ -11,6 +11,7 @@ LiteRT, and the arena figures of the MLPerf Tiny models.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import random
 import shutil
 from dataclasses import replace
@@ -34,7 +35,7 @@ from tinym2net.ir import (
     QuantParams,
     Tensor,
 )
-from tinym2net.memory_plan import PlanError, plan_graph, verify_plan
+from tinym2net.memory_plan import PlanError, plan_graph, verify_plan, with_alternatives
 from tinym2net.ops.base import Lowered, lower
 from tinym2net.ops.conv import per_channel_multipliers
 from tinym2net.ops.inplace import RowGeometry, RowPlan, conv_rows_plan, plan_rows, ring_bands_needed
@@ -535,7 +536,7 @@ def _compiled(model: bytes, name: str, policy: str):
     graph = parse_tflite(model, name=name)
     lowered = {op.index: lower(op, graph) for op in graph.operators}
     plan = plan_graph(graph, lowered, inplace=policy)
-    return Compiled(graph, lowered, plan, "0" * 64)
+    return Compiled(graph, with_alternatives(lowered, plan), plan, "0" * 64)
 
 
 def _op_by_op_bound(g: Graph) -> int:
@@ -616,8 +617,9 @@ def test_int4_kws_runs_in_place_through_the_int4_kernels(tmp_path):
 
 @pytest.mark.emulator
 def test_vww_with_every_overlap_is_bit_exact_in_the_emulator(tmp_path):
-    """Cortex-M4 build (the SIMD path of the packed depthwise kernel on one-row bands, on 8 to 256 channels,
-    strides 1 and 2, rows 48 to 3 wide) with every convolution in place, against LiteRT."""
+    """Cortex-M4 build (the SIMD paths of the packed depthwise kernel on one-row bands and of the direct kernel
+    where the plan takes that scratch-free alternative; 8 to 256 channels, strides 1 and 2, rows 48 to 3
+    wide) with every convolution in place, against LiteRT."""
     from conftest import mlperf_path, require_cross_tools
 
     from tinym2net.artifact import write_artifact
@@ -632,7 +634,8 @@ def test_vww_with_every_overlap_is_bit_exact_in_the_emulator(tmp_path):
     model = mlperf_path("vww_96_int8").read_bytes()
     c = _compiled(model, "vww", "all")
     dw = [i for i in c.plan.overlap_ops if c.lowered[i].params["inplace_base"] == "ops/depthwise3x3_packed.j2"]
-    assert len(dw) >= 10 and all(c.lowered[i].params["inplace_direct"] == "" for i in dw)
+    kernels = {c.lowered[i].params["inplace_direct"] for i in dw}
+    assert len(dw) >= 10 and kernels == {"", "tm2_depthwise3x3_s8_direct"}  # packed bands and the alternative
     write_artifact(c, tmp_path / "artifact", model_name="vww", board=board.name)
     project = generate_project(tmp_path / "artifact", board, tmp_path / "project")
     build = pio_build(project, env="emulator")
@@ -664,3 +667,26 @@ def test_offers_are_marked_slower_only_where_the_kernel_loses_speed():
     base = without_offer(low[2])
     assert base.template == "ops/conv2d_packed.j2" and not any(k.startswith("inplace_") for k in base.params)
     assert without_offer(base) is base
+
+
+def test_scratch_free_alternative_is_taken_only_where_it_lowers_the_arena():
+    """The packed depthwise kernel's bands need a quad of transposed rows as scratch; where that raises the
+    arena (vww's 48-wide stride-2 layer at the peak) the plan runs the direct kernel instead, and only there."""
+    from conftest import mlperf_path
+
+    from tinym2net.compiler import compile_graph
+    from tinym2net.importer import parse_tflite
+
+    model = mlperf_path("vww_96_int8").read_bytes()
+    c = compile_graph(parse_tflite(model, name="vww"), model)
+    assert c.plan.alt_ops and c.plan.alt_ops <= c.plan.overlap_ops
+    for i in c.plan.overlap_ops:
+        params = c.lowered[i].params
+        assert "inplace_alt" not in params or i not in c.plan.alt_ops
+        if i in c.plan.alt_ops:
+            assert params["inplace_direct"] == "tm2_depthwise3x3_s8_direct" and params["inplace_ring_offset"] == 0
+    graph = parse_tflite(model, name="vww")
+    lowered = {op.index: lower(op, graph) for op in graph.operators}
+    without = {k: dataclasses.replace(v, params={p: x for p, x in v.params.items() if p != "inplace_alt"})
+               for k, v in lowered.items()}
+    assert plan_graph(graph, without).arena_bytes > c.plan.arena_bytes

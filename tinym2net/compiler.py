@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from . import ops  # noqa: F401  (registers every lowering)
 from .errors import ModelError
 from .ir import DType, Graph, Operator
-from .memory_plan import MemoryPlan, plan_graph
+from .memory_plan import MemoryPlan, plan_graph, with_alternatives
 from .ops.base import Lowered, lower
 from .quantmath import RescaleRangeError
 
@@ -58,7 +58,7 @@ def compile_graph(graph: Graph, model_bytes: bytes) -> Compiled:
             raise ModelError(f"graph input/output {t.name!r} has type {t.dtype.value}, which tinym2net cannot pass in or out")
     lowered = {op.index: _lower(op, graph) for op in graph.operators}
     plan = plan_graph(graph, lowered)
-    return Compiled(graph, lowered, plan, hashlib.sha256(model_bytes).hexdigest())
+    return Compiled(graph, with_alternatives(lowered, plan), plan, hashlib.sha256(model_bytes).hexdigest())
 
 
 def _lower(op: Operator, graph: Graph) -> Lowered:

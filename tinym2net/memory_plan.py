@@ -52,6 +52,9 @@ class MemoryPlan:
     schedule_exact: bool = False  # order proven to have the smallest peak
     file_order_peak: int = 0  # peak live bytes had the file's order been kept
     align: int = ALIGN
+    # in-place convolutions that run their lowering's alternative kernel (``params["inplace_alt"]``: less
+    # scratch, less speed), taken where that lowers the arena; :func:`with_alternatives` applies them
+    alt_ops: frozenset[int] = frozenset()
 
     @property
     def peak_bytes(self) -> int:
@@ -78,7 +81,9 @@ def plan_graph(
     ``"all"``: every one whose input dies there and that lowers its step; ``"needed"`` (default): the same,
     then each taken offer whose lowering marks it ``params["inplace_slower"]`` (its in-place kernel is
     slower than the op's own) is given up again, in execution order, when the arena does not grow without
-    it; ``"none"``: no convolution in place (element-wise in-place stays).
+    it; ``"none"``: no convolution in place (element-wise in-place stays). Before that pass, an in-place
+    convolution whose lowering offers a scratch-free alternative kernel (``params["inplace_alt"]``) runs it
+    where that lowers the arena (``MemoryPlan.alt_ops``; :func:`with_alternatives`).
     """
     if inplace not in INPLACE_POLICIES:
         raise ValueError(f"inplace must be one of {INPLACE_POLICIES}, not {inplace!r}")
@@ -86,6 +91,15 @@ def plan_graph(
     if inplace == "none":
         low = {k: _without_conv_offer(v) for k, v in low.items()}
     plan = _plan_once(graph, low, align=align, reorder=reorder, max_states=max_states)
+    alt_ops: set[int] = set()
+    if inplace != "none":
+        for op_id in plan.order:
+            if op_id in plan.overlap_ops and low[op_id].params.get("inplace_alt"):
+                trial = {**low, op_id: with_alternative(low[op_id])}
+                cand = _plan_once(graph, trial, align=align, reorder=reorder, max_states=max_states)
+                if cand.arena_bytes < plan.arena_bytes and op_id in cand.overlap_ops:
+                    low, plan = trial, cand
+                    alt_ops.add(op_id)
     if inplace == "needed":
         for op_id in plan.order:
             if op_id in plan.overlap_ops and low[op_id].params.get("inplace_slower"):
@@ -93,9 +107,24 @@ def plan_graph(
                 cand = _plan_once(graph, trial, align=align, reorder=reorder, max_states=max_states)
                 if cand.arena_bytes <= plan.arena_bytes:
                     low, plan = trial, cand
+    plan = dataclasses.replace(plan, alt_ops=frozenset(alt_ops & plan.overlap_ops))
     if verify:
-        verify_plan(graph, plan, lowered)
+        verify_plan(graph, plan, with_alternatives(lowered, plan))
     return plan
+
+
+def with_alternative(low: Lowered) -> Lowered:
+    """``low`` with its in-place alternative (``params["inplace_alt"]``: parameter overrides) applied."""
+    alt = low.params.get("inplace_alt")
+    if not alt:
+        return low
+    params = {k: v for k, v in low.params.items() if k != "inplace_alt"}
+    return dataclasses.replace(low, params={**params, **alt})
+
+
+def with_alternatives(lowered: Mapping[int, Lowered], plan: MemoryPlan) -> dict[int, Lowered]:
+    """The lowerings as the plan runs them: the alternative of every op in ``plan.alt_ops``."""
+    return {k: with_alternative(v) if k in plan.alt_ops else v for k, v in lowered.items()}
 
 
 def _without_conv_offer(low: Lowered) -> Lowered:

@@ -39,7 +39,7 @@ static inline uint32_t tm2_sxtab16_ror8(uint32_t a, uint32_t x) {
 
 /* Words of the taps of output pixel (oy, ox) into column slot `slot`, in_c a multiple of 4 (see the
  * header for the order): each group of four input bytes widened with SXTAB16, zeros for padding taps. */
-__attribute__((noinline)) static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
                              uint32_t *col, int32_t slot) {
   const int32_t in_c = p->in_c;
   const int32_t off = p->input_offset;
@@ -99,7 +99,7 @@ __attribute__((noinline)) static void tm2_im2col_words(const tm2_conv_packed_par
 /* The Kp tap bytes of output pixel (oy, ox) in filter order [fy][fx][c]; padding taps and the Kp - K tail
  * get the input zero point (which widens to 0). Filter rows whose columns are all inside the input are
  * runs of filter_w * in_c contiguous bytes (dilation_w 1), copied a word at a time. */
-__attribute__((noinline)) static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
                              int8_t *dst) {
   const int32_t in_c = p->in_c;
   const int8_t zp = (int8_t)(-p->input_offset);
@@ -168,7 +168,7 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
 }
 
 /* The column block of output pixels pix0 .. pix0 + 3 (repeating the last pixel when fewer are left). */
-__attribute__((noinline)) static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
+static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
                              uint32_t *col, int8_t *bytes) {
   const int32_t in_c = p->in_c;
   const int32_t kp = p->depth_padded;

@@ -46,9 +46,13 @@ KERNEL_PARAMS = {
     "ops/depthwise3x3_packed.j2": "tm2_dw3x3_packed_params",
 }
 # Templates whose bands run a scratch-free kernel of tm2_inplace.h on the same constants instead of their
-# own kernel. None at present: the packed 3x3 depthwise kernel keeps the transposed rows of one channel
+# own kernel. None by default: the packed 3x3 depthwise kernel keeps the transposed rows of one channel
 # quad only (32 * row_len bytes), so its bands run it directly.
 DIRECT_KERNELS: dict[str, str] = {}
+# Scratch-free kernels a template's bands may run instead, slower but without the kernel's scratch: the
+# lowering offers them as ``params["inplace_alt"]`` and the planner takes one where it lowers the arena
+# (tinym2net.memory_plan: vww's 48-wide depthwise layer at the peak).
+ALT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
 WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
 PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
 _ALIGN = 16
@@ -220,6 +224,7 @@ def offer_rows(low: Lowered) -> Lowered:
         "inplace_slower": int(_slower(low, plan, direct)),
         "inplace_flat": int(plan.flat),
         "inplace_ring_offset": ring_offset,
+        **_alternative(low, plan),
         "inplace_rows": {
             "in_h": g.in_h,
             "in_row": g.in_row,
@@ -234,6 +239,19 @@ def offer_rows(low: Lowered) -> Lowered:
         },
     }
     return dataclasses.replace(low, template=WRAPPER_TEMPLATE, params=params)
+
+
+def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:
+    """``{"inplace_alt": overrides}`` for a template with a scratch-free band kernel (ALT_KERNELS), else {}."""
+    alt = ALT_KERNELS.get(low.template)
+    if alt is None or DIRECT_KERNELS.get(low.template):
+        return {}
+    return {
+        "inplace_alt": {
+            "inplace_direct": alt, "inplace_scratch": plan.ring_bytes, "inplace_ring_offset": 0,
+            "inplace_slower": 1,
+        }
+    }
 
 
 def _slower(low: Lowered, plan: RowPlan, direct: str | None) -> bool:

@@ -96,32 +96,67 @@ static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b
 #endif
 }
 
+/* n bytes from src to dst, a word at a time (unaligned word accesses, which the Cortex-M3/M4/M7 allow and
+ * memcpy of four bytes compiles to), then the last n % 4 bytes. */
+static inline int8_t *tm2_copy_run(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, src += 4, dst += 4) {
+    uint32_t x;
+    memcpy(&x, src, 4);
+    memcpy(dst, &x, 4);
+  }
+  for (; n > 0; --n) *dst++ = *src++;
+  return dst;
+}
+
+/* The Kp - K <= 3 tail bytes of a gathered pixel, [dst, end), get the zero point. */
+static inline void tm2_fill_tail(int8_t *dst, const int8_t *end, int8_t zp) {
+  switch (end - dst) {
+    case 3:
+      dst[2] = zp;
+      /* fall through */
+    case 2:
+      dst[1] = zp;
+      /* fall through */
+    case 1:
+      dst[0] = zp;
+      break;
+    default:
+      break;
+  }
+}
+
+/* GCC turns the short zero-point fills below (one to three bytes) into memset calls; keep them inline. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TM2_NO_MEMSET_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TM2_NO_MEMSET_CALLS
+#endif
+
 /* The Kp tap bytes of output pixel (oy, ox) in filter order [fy][fx][c]; padding taps and the Kp - K tail
  * get the input zero point (which widens to 0). Filter rows whose columns are all inside the input are
  * runs of filter_w * in_c contiguous bytes (dilation_w 1), copied a word at a time. */
-static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+TM2_NO_MEMSET_CALLS static void tm2_gather_pixel(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
                              int8_t *dst) {
   const int32_t in_c = p->in_c;
   const int8_t zp = (int8_t)(-p->input_offset);
   const int32_t iy0 = oy * p->stride_h - p->pad_h;
   const int32_t ix0 = ox * p->stride_w - p->pad_w;
   const int32_t span = p->filter_w * in_c;
-  const int8_t *end = dst + p->depth_padded;
+  const size_t in_row = (size_t)p->in_w * in_c;
+  int8_t *const end = dst + p->depth_padded;
   const int cols_in = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->in_w;
+  if (cols_in && p->dilation_h == 1 && iy0 >= 0 && iy0 + p->filter_h <= p->in_h) { /* every tap inside */
+    const int8_t *src = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
+    for (int32_t fy = 0; fy < p->filter_h; ++fy, src += in_row) dst = tm2_copy_run(dst, src, span);
+    tm2_fill_tail(dst, end, zp);
+    return;
+  }
   for (int32_t fy = 0; fy < p->filter_h; ++fy) {
     const int32_t iy = iy0 + fy * p->dilation_h;
     const int row_ok = iy >= 0 && iy < p->in_h;
-    const int8_t *src_row = in_b + (size_t)iy * p->in_w * in_c;
+    const int8_t *src_row = in_b + (size_t)iy * in_row;
     if (row_ok && cols_in) {
-      const int8_t *src = src_row + (size_t)ix0 * in_c;
-      int32_t q = 0;
-      for (; q + 4 <= span; q += 4) {
-        uint32_t x;
-        memcpy(&x, src + q, 4);
-        memcpy(dst + q, &x, 4);
-      }
-      for (; q < span; ++q) dst[q] = src[q];
-      dst += span;
+      dst = tm2_copy_run(dst, src_row + (size_t)ix0 * in_c, span);
       continue;
     }
     for (int32_t fx = 0; fx < p->filter_w; ++fx) {
@@ -191,6 +226,25 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
         tm2_widen4(src + (size_t)fy * p->dilation_h * p->in_w * in_c, p->stride_w * in_c, run, p->input_offset,
                    col);
       }
+      return;
+    }
+  }
+  if ((in_c & 3) != 0 && npix == 4 && ox + 3 < p->out_w && p->dilation_w == 1 && p->dilation_h == 1) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_h;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
+    if (iy0 >= 0 && iy0 + p->filter_h <= p->in_h && ix0 >= 0 && ix0 + 3 * p->stride_w + p->filter_w <= p->in_w) {
+      /* four pixels of one output row, every tap inside: per pixel, filter_h runs of filter_w * in_c bytes */
+      const size_t in_row = (size_t)p->in_w * in_c;
+      const int32_t span = p->filter_w * in_c;
+      const int8_t zp = (int8_t)(-p->input_offset);
+      const int8_t *src = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
+      for (int32_t s = 0; s < 4; ++s, src += (size_t)p->stride_w * in_c) {
+        int8_t *dst = bytes + (size_t)s * kp;
+        const int8_t *row = src;
+        for (int32_t fy = 0; fy < p->filter_h; ++fy, row += in_row) dst = tm2_copy_run(dst, row, span);
+        tm2_fill_tail(dst, bytes + (size_t)(s + 1) * kp, zp);
+      }
+      tm2_widen4(bytes, kp, kp, p->input_offset, col);
       return;
     }
   }

@@ -799,10 +799,10 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
   const size_t slot_elems = 4 * (size_t)len; /* four channel rows */
   int16_t *slots = (int16_t *)scratch;
   const int16_t *zero_slot = slots + 3 * slot_elems;
-  memset(scratch, 0, TM2_DW3X3_SCRATCH(ch, len));
 #if TM2_CONV_USE_DSP
   const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
 #endif
+  memset(scratch, 0, TM2_DW3X3_SCRATCH(ch, len));
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;

@@ -151,21 +151,6 @@ static inline int8_t tm2_dw_store(int32_t acc, const tm2_rq *q, const tm2_dw3x3_
 }
 
 #if TM2_IP_USE_DSP
-/* One tap of four channels: one word load gives channels c .. c+3, SXTAB16 splits it into the int16 pairs
- * (c, c+2) and (c+1, c+3) with the input offset added to each lane (|x + off| <= 255), and SMLABB / SMLATT
- * add each lane's product to its own channel's sum. */
-#define TM2_DW_TAP(src, t)                                               \
-  do {                                                                   \
-    uint32_t v_;                                                         \
-    memcpy(&v_, (src), 4);                                               \
-    const int32_t xe_ = (int32_t)__sxtab16(off2, v_);                    \
-    const int32_t xo_ = (int32_t)__sxtab16(off2, (v_ >> 8) | (v_ << 24)); \
-    a0 = __smlabb(xe_, we[t], a0);                                       \
-    a2 = __smlatt(xe_, we[t], a2);                                       \
-    a1 = __smlabb(xo_, wo[t], a1);                                       \
-    a3 = __smlatt(xo_, wo[t], a3);                                       \
-  } while (0)
-
 /* Lanes (w[lo channel], w[hi channel]) of the three taps of filter row fy, from the packed words
  * (w0 | w1 << 16), (w1 | w2 << 16) of each channel. */
 static inline void tm2_dw_lanes(const int32_t *lo_ch, const int32_t *hi_ch, int32_t fy, int32_t out[3]) {
@@ -176,31 +161,164 @@ static inline void tm2_dw_lanes(const int32_t *lo_ch, const int32_t *hi_ch, int3
   out[2] = (int32_t)((d & 0xFFFF0000u) | (b >> 16));
 }
 
+/* One tap of an interior pixel in assembly: the word of channels c .. c+3 at R + OFF (OFF: #0, the column
+ * stride register ch, or ch, lsl #1), its lanes (c, c+2) and (c+1, c+3) with the input offset added
+ * (SXTAB16), against the weight lanes (we, wo) of tap T in the interleaved buffer at wp. */
+#define TM2_DWD_TAP(R, OFF, T)                      \
+  "ldr %[x], [%[" R "], " OFF "]\n\t"              \
+  "ldr %[we], [%[wp], #(8 * " T ")]\n\t"           \
+  "ldr %[wo], [%[wp], #(8 * " T " + 4)]\n\t"       \
+  "sxtab16 %[e], %[off2], %[x]\n\t"                \
+  "sxtab16 %[x], %[off2], %[x], ror #8\n\t"        \
+  "smlabb %[a0], %[e], %[we], %[a0]\n\t"           \
+  "smlatt %[a2], %[e], %[we], %[a2]\n\t"           \
+  "smlabb %[a1], %[x], %[wo], %[a1]\n\t"           \
+  "smlatt %[a3], %[x], %[wo], %[a3]\n\t"
+#define TM2_DWD_ROW(R, T0, T1, T2) \
+  TM2_DWD_TAP(R, "#0", T0) TM2_DWD_TAP(R, "%[ch]", T1) TM2_DWD_TAP(R, "%[ch], lsl #1", T2)
+
+/* TM2_RQ_HIGHMUL of accumulator A, channel K of the quad (m, hz, e at words 4 + 3K of the record at rp,
+ * the record pointer kept in memory): saturated int8 in A. The low form has no sign correction. */
+#define TM2_DWD_RQ_LOW(A, K)                            \
+  "ldr %[e], %[rpm]\n\t"                                \
+  "ldr %[we], [%[e], #(16 + 12 * " K ")]\n\t"           \
+  "ldr %[wo], [%[e], #(20 + 12 * " K ")]\n\t"           \
+  "ldr %[e], [%[e], #(24 + 12 * " K ")]\n\t"            \
+  "add %[" A "], %[" A "], %[" A "]\n\t"                \
+  "smmlar %[" A "], %[" A "], %[we], %[wo]\n\t"         \
+  "asr %[" A "], %[" A "], %[e]\n\t"                    \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWD_RQ_SIGNED(A, K)                         \
+  "ldr %[e], %[rpm]\n\t"                                \
+  "ldr %[we], [%[e], #(16 + 12 * " K ")]\n\t"           \
+  "ldr %[wo], [%[e], #(20 + 12 * " K ")]\n\t"           \
+  "ldr %[e], [%[e], #(24 + 12 * " K ")]\n\t"            \
+  "add %[" A "], %[" A "], %[" A "]\n\t"                \
+  "smmlar %[x], %[" A "], %[we], %[wo]\n\t"             \
+  "add %[" A "], %[x], %[" A "], asr #31\n\t"           \
+  "asr %[" A "], %[" A "], %[e]\n\t"                    \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
+/* `n` (>= 1) interior pixels of one output row, four channels: biases from the record, nine taps, the
+ * requantisation of the four sums and four byte stores at o (kept in memory, advanced by ch per pixel);
+ * the row pointers advance by the stride (STEP: ch or ch, lsl #1). */
+#define TM2_DWD_RUN(RQ, STEP)                                                                          \
+  __asm__ volatile(                                                                                    \
+      "1:\n\t"                                                                                         \
+      "ldr %[e], %[rpm]\n\t"                                                                           \
+      "ldr %[a0], [%[e]]\n\t"                                                                          \
+      "ldr %[a1], [%[e], #4]\n\t"                                                                      \
+      "ldr %[a2], [%[e], #8]\n\t"                                                                      \
+      "ldr %[a3], [%[e], #12]\n\t" TM2_DWD_ROW("r0", "0", "1", "2") TM2_DWD_ROW("r1", "3", "4", "5")   \
+      TM2_DWD_ROW("r2", "6", "7", "8") RQ("a0", "0") RQ("a1", "1") RQ("a2", "2") RQ("a3", "3")         \
+      "ldr %[e], %[om]\n\t"                                                                            \
+      "strb %[a0], [%[e]]\n\t"                                                                         \
+      "strb %[a1], [%[e], #1]\n\t"                                                                     \
+      "strb %[a2], [%[e], #2]\n\t"                                                                     \
+      "strb %[a3], [%[e], #3]\n\t"                                                                     \
+      "add %[e], %[e], %[ch]\n\t"                                                                      \
+      "str %[e], %[om]\n\t"                                                                            \
+      "add %[r0], %[r0], " STEP "\n\t"                                                                 \
+      "add %[r1], %[r1], " STEP "\n\t"                                                                 \
+      "add %[r2], %[r2], " STEP "\n\t"                                                                 \
+      "ldr %[e], %[nm]\n\t"                                                                            \
+      "subs %[e], %[e], #1\n\t"                                                                        \
+      "str %[e], %[nm]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                     \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "=&r"(x), [e] "=&r"(e),     \
+        [we] "=&r"(we), [wo] "=&r"(wo), [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [om] "+m"(o),      \
+        [nm] "+m"(n)                                                                                    \
+      : [off2] "r"(off2), [ch] "r"(ch), [wp] "r"(wbuf), [rpm] "m"(rp)                                   \
+      : "cc", "memory")
+
+/* A run of n pixels (taps inside or shifted weights, rows outside the input zero) with TM2_DWD_RUN. Not
+ * inlined: the assembly needs every register, so its memory operands must be stack slots of its own frame. */
+__attribute__((noinline)) static void tm2_dw_quad_run(const int8_t *r0, const int8_t *r1, const int8_t *r2, int32_t n, int32_t ch,
+                            int32_t stride, uint32_t off2, const int32_t *wbuf, const int32_t *rp, int low,
+                            int8_t *o) {
+  uint32_t a0, a1, a2, a3, x, e, we, wo;
+  if (low) {
+    if (stride == 1) {
+      TM2_DWD_RUN(TM2_DWD_RQ_LOW, "%[ch]");
+    } else {
+      TM2_DWD_RUN(TM2_DWD_RQ_LOW, "%[ch], lsl #1");
+    }
+  } else {
+    if (stride == 1) {
+      TM2_DWD_RUN(TM2_DWD_RQ_SIGNED, "%[ch]");
+    } else {
+      TM2_DWD_RUN(TM2_DWD_RQ_SIGNED, "%[ch], lsl #1");
+    }
+  }
+}
+
+/* One tap of four channels in C: one word load gives channels c .. c+3, SXTAB16 splits it into the int16
+ * pairs (c, c+2) and (c+1, c+3) with the input offset added to each lane (|x + off| <= 255), and SMLABB /
+ * SMLATT add each lane's product to its own channel's sum. */
+#define TM2_DW_TAP(src, t)                                               \
+  do {                                                                   \
+    uint32_t v_;                                                         \
+    memcpy(&v_, (src), 4);                                               \
+    const int32_t xe_ = (int32_t)__sxtab16(off2, v_);                    \
+    const int32_t xo_ = (int32_t)__sxtab16(off2, (v_ >> 8) | (v_ << 24)); \
+    a0 = __smlabb(xe_, wbuf[2 * (t)], a0);                               \
+    a2 = __smlatt(xe_, wbuf[2 * (t)], a2);                               \
+    a1 = __smlabb(xo_, wbuf[2 * (t) + 1], a1);                           \
+    a3 = __smlatt(xo_, wbuf[2 * (t) + 1], a3);                           \
+  } while (0)
+
 /* Channels c .. c+3 of one output row with SIMD: sum over in-bounds taps of w * (x + off), as TFLite.
- * Weight words hold the same lanes as the taps, (w[c], w[c+2]) and (w[c+1], w[c+3]); filter rows outside
- * the input have zero weights (their row pointer is a row inside). */
+ * Weight words hold the same lanes as the taps, (w[c], w[c+2]) and (w[c+1], w[c+3]), interleaved per tap;
+ * filter rows outside the input have zero weights (their row pointer is a row inside).
+ * With TM2_RQ_HIGHMUL and the full int8 range every pixel goes through TM2_DWD_RUN: a pixel whose taps
+ * reach one column past either edge reads the three columns from b = clamp(ix0, 0, in_w - 3) instead,
+ * with the weights shifted by v = b - ix0 (-1 or +1; the missing column's weight is 0). */
 static void tm2_dw_quad_row(const tm2_dw3x3_packed_params *p, const int8_t *const rows[3], const int valid[3],
                             const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int32_t c,
                             int8_t *out_row) {
   const int32_t ch = p->channels, s = p->stride, in_w = p->in_w;
   const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16);
   const int32_t *wc = weights + (size_t)c * 6;
-  int32_t we[9], wo[9];
+  int32_t wv[3][18]; /* shift v = -1, 0, +1; per tap t = 3 fy + slot: (w[c], w[c+2]) then (w[c+1], w[c+3]) */
   for (int32_t fy = 0; fy < 3; ++fy) {
+    int32_t we[3] = {0, 0, 0}, wo[3] = {0, 0, 0};
     if (valid[fy]) {
-      tm2_dw_lanes(wc, wc + 12, fy, &we[3 * fy]);
-      tm2_dw_lanes(wc + 6, wc + 18, fy, &wo[3 * fy]);
-    } else {
-      we[3 * fy] = we[3 * fy + 1] = we[3 * fy + 2] = 0;
-      wo[3 * fy] = wo[3 * fy + 1] = wo[3 * fy + 2] = 0;
+      tm2_dw_lanes(wc, wc + 12, fy, we);
+      tm2_dw_lanes(wc + 6, wc + 18, fy, wo);
     }
+    int32_t *t0 = &wv[0][6 * fy], *t1 = &wv[1][6 * fy], *t2 = &wv[2][6 * fy];
+    t1[0] = we[0], t1[1] = wo[0], t1[2] = we[1], t1[3] = wo[1], t1[4] = we[2], t1[5] = wo[2];
+    t0[0] = 0, t0[1] = 0, t0[2] = we[0], t0[3] = wo[0], t0[4] = we[1], t0[5] = wo[1];
+    t2[0] = we[1], t2[1] = wo[1], t2[2] = we[2], t2[3] = wo[2], t2[4] = 0, t2[5] = 0;
   }
+  const int32_t *wbuf = wv[1];
   const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c + 1] : 0;
   const int32_t b2 = bias != NULL ? bias[c + 2] : 0, b3 = bias != NULL ? bias[c + 3] : 0;
   const int8_t *r0 = rows[0] + c, *r1 = rows[1] + c, *r2 = rows[2] + c;
-  const size_t c1 = (size_t)ch, c2 = 2 * (size_t)ch;
   int8_t *o = out_row + c;
-  for (int32_t ox = 0; ox < p->out_w; ++ox, o += ch) {
+  if (p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && in_w >= 3) {
+    int32_t rec[16]; /* biases, then (m, hz, e) of each channel */
+    rec[0] = b0, rec[1] = b1, rec[2] = b2, rec[3] = b3;
+    for (int32_t k = 0; k < 4; ++k) {
+      rec[4 + 3 * k] = rq[c + k].mult, rec[5 + 3 * k] = rq[c + k].hi, rec[6 + 3 * k] = rq[c + k].sh;
+    }
+    const int low = p->output_offset == -128;
+    for (int32_t ox = 0; ox < p->out_w;) {
+      const int32_t ix0 = ox * s - p->pad_w;
+      const int32_t bcol = tm2_min_i32(tm2_max_i32(ix0, 0), in_w - 3);
+      const int32_t v = bcol - ix0;
+      if (v < -1 || v > 1) break; /* not reached for SAME / VALID 3x3 (C below) */
+      /* interior: the run of pixels with every tap inside (ix0 + (n - 1) s + 2 < in_w); an edge: one */
+      const int32_t n = v == 0 ? tm2_min_i32(p->out_w - ox, (in_w - 3 - ix0) / s + 1) : 1;
+      const size_t x = (size_t)bcol * ch;
+      tm2_dw_quad_run(r0 + x, r1 + x, r2 + x, n, ch, s, off2, wv[v + 1], rec, low, o);
+      ox += n;
+      o += (size_t)n * ch;
+    }
+    if (o == out_row + c + (size_t)p->out_w * ch) return;
+  }
+  const size_t c1 = (size_t)ch, c2 = 2 * (size_t)ch;
+  for (int32_t ox = (int32_t)((o - (out_row + c)) / ch); ox < p->out_w; ++ox, o += ch) {
     const int32_t ix0 = ox * s - p->pad_w;
     int32_t a0 = b0, a1 = b1, a2 = b2, a3 = b3;
     if (ix0 >= 0 && ix0 + 2 < in_w) {

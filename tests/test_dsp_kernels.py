@@ -365,13 +365,15 @@ def requant_case(rng: np.random.Generator, n: int) -> tuple[Case, np.ndarray, np
 
 def add_case(rng: np.random.Generator, i: int) -> Case:
     """ADD of two int8 tensors: same shape (large: the table path) or with the second broadcast."""
-    h, w, c = [(16, 16, 8), (32, 8, 16), (3, 5, 7), (8, 8, 32)][i % 4]
+    h, w, c = [(16, 16, 8), (32, 8, 16), (3, 5, 7), (8, 8, 32), (5, 9, 23)][i % 5]  # 5 x 9 x 23: odd, tables
     x1 = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
     bshape = (1, h, w, c) if i % 3 else (1, 1, 1, c)
     x2 = rng.integers(-128, 128, bshape, dtype=np.int8)
     s1, s2 = float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.01, 0.2))
     so = float(rng.uniform(0.02, 0.3))
     z1, z2, zo = (int(v) for v in rng.integers(-128, 128, 3))
+    if i % 4 == 1:
+        zo = -128  # the uncorrected HIGHMUL form
     act_min, act_max = _act_range(rng, zo)
     want = ref_add(x1, x2, s1, z1, s2, z2, so, zo, act_min, act_max)
     f1, f2, fo = np.float32(s1), np.float32(s2), np.float32(so)
@@ -527,7 +529,7 @@ def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Pa
 
 def test_add_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(15)
-    cases = [add_case(rng, i) for i in range(24)]
+    cases = [add_case(rng, i) for i in range(30)]
     assert any(len(c.expected) >= 1024 for c in cases) and any(len(c.expected) < 1024 for c in cases)
     _check_cases(harness, cases, "add")
 

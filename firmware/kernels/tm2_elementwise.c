@@ -24,6 +24,16 @@ static int8_t mul_one(const tm2_mul_params *p, int8_t a, int8_t b) {
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
 #include "tm2_requant.h"
 
+/* Whether both inputs have the output's own (dense, row-major) strides: no broadcasting. */
+static int tm2_bcast_contiguous(const tm2_bcast4 *g) {
+  int32_t stride = 1;
+  for (int32_t d = 3; d >= 0; --d) {
+    if (g->out_shape[d] != 1 && (g->in1_strides[d] != stride || g->in2_strides[d] != stride)) return 0;
+    stride *= g->out_shape[d];
+  }
+  return 1;
+}
+
 /* Smallest output for which tm2_add_s8 builds its rescale tables (2 x 256 entries cost about as much
  * as 512 elements of the plain code). */
 #define TM2_ADD_TABLE_MIN 1024
@@ -43,14 +53,55 @@ static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const 
   const int32_t m = p->output_multiplier, e = -p->output_shift, zp = p->output_offset;
   const int fast = m > (1 << 30) && e >= 2 && e <= 31 && p->act_min == -128 && p->act_max == 127;
   const int32_t khi = fast ? (int32_t)1 << (e - 2) : 0; /* high word of K = 2^30 + 2^(30 + e) */
+  /* TM2_RQ_HIGHMUL (tm2_requant.h) on the doubled sum when its conditions hold for every reachable sum:
+   * m > 2^30, 1 <= e <= 30, |2 (s1 + s2)| < 2^31 and |v| + |hz| + 1 < 2^31 (hz = 2^(e-1) + zp 2^e). */
+  int64_t smax = 0;
+  for (int32_t v = 0; v < 256; ++v) {
+    const int64_t a = t1[v] < 0 ? -(int64_t)t1[v] : t1[v], b = t2[v] < 0 ? -(int64_t)t2[v] : t2[v];
+    smax = a > smax ? a : smax;
+    smax = b > smax ? b : smax;
+  }
+  const int64_t hz64 = e >= 1 && e <= 30 ? ((int64_t)1 << (e - 1)) + (int64_t)zp * ((int64_t)1 << e) : 0;
+  const int64_t vmax = ((4 * smax * m + ((int64_t)1 << 31)) >> 32) + 1;
+  const int hm = m > (1 << 30) && e >= 1 && e <= 30 && p->act_min == -128 && p->act_max == 127 &&
+                 4 * smax < ((int64_t)1 << 31) && vmax + (hz64 < 0 ? -hz64 : hz64) + 1 < ((int64_t)1 << 31);
+  const int32_t hz = (int32_t)hz64;
   const tm2_bcast4 *g = &p->bcast;
+  const int32_t total = g->out_shape[0] * g->out_shape[1] * g->out_shape[2] * g->out_shape[3];
+  if (hm && tm2_bcast_contiguous(g)) { /* no broadcasting: one flat loop, two elements a step */
+    const int8_t *a = in1, *b = in2;
+    int32_t i = 0;
+    if (zp == -128) {
+      for (; i + 2 <= total; i += 2, a += 2, b += 2, out += 2) {
+        const int32_t u = s1[a[0]] + s2[b[0]], w = s1[a[1]] + s2[b[1]];
+        out[0] = (int8_t)tm2_rq_highmul_low_s8(u, m, hz, e);
+        out[1] = (int8_t)tm2_rq_highmul_low_s8(w, m, hz, e);
+      }
+    } else {
+      for (; i + 2 <= total; i += 2, a += 2, b += 2, out += 2) {
+        const int32_t u = s1[a[0]] + s2[b[0]], w = s1[a[1]] + s2[b[1]];
+        out[0] = (int8_t)tm2_rq_highmul_s8(u, m, hz, e);
+        out[1] = (int8_t)tm2_rq_highmul_s8(w, m, hz, e);
+      }
+    }
+    if (i < total) *out = (int8_t)tm2_rq_highmul_s8(s1[*a] + s2[*b], m, hz, e);
+    return;
+  }
   for (int32_t i0 = 0; i0 < g->out_shape[0]; ++i0) {
     for (int32_t i1 = 0; i1 < g->out_shape[1]; ++i1) {
       for (int32_t i2 = 0; i2 < g->out_shape[2]; ++i2) {
         const int8_t *a = in1 + i0 * g->in1_strides[0] + i1 * g->in1_strides[1] + i2 * g->in1_strides[2];
         const int8_t *b = in2 + i0 * g->in2_strides[0] + i1 * g->in2_strides[1] + i2 * g->in2_strides[2];
         const int32_t n = g->out_shape[3], sa = g->in1_strides[3], sb = g->in2_strides[3];
-        if (fast) {
+        if (hm && zp == -128) {
+          for (int32_t i3 = 0; i3 < n; ++i3, a += sa, b += sb) {
+            *out++ = (int8_t)tm2_rq_highmul_low_s8(s1[*a] + s2[*b], m, hz, e);
+          }
+        } else if (hm) {
+          for (int32_t i3 = 0; i3 < n; ++i3, a += sa, b += sb) {
+            *out++ = (int8_t)tm2_rq_highmul_s8(s1[*a] + s2[*b], m, hz, e);
+          }
+        } else if (fast) {
           for (int32_t i3 = 0; i3 < n; ++i3, a += sa, b += sb) {
             *out++ = (int8_t)tm2_rq_double_fast_s8(s1[*a] + s2[*b], m, khi, e - 1, zp);
           }

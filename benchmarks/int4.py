@@ -65,10 +65,10 @@ def mlperf_rows(folder: Path) -> list[dict]:
 def train_student(ds, epochs: int, seed: int):
     """A student trained with hard labels (the pipeline's 'student' stage), BatchNorm folded."""
     from tinym2net.distill import DistillConfig
-    from tinym2net.models.student import StudentConfig, build_student, fold_batchnorm
+    from tinym2net.models.student import build_student, fold_batchnorm, size_student
     from tinym2net.training import TrainSettings, fit_model, seed_everything
 
-    cfg = StudentConfig()
+    cfg = size_student(ds.modalities, ds.num_classes)  # the default student of the pipeline (6 KB of int8)
     settings = TrainSettings(jit_compile=False)
     seed_everything(seed)
     model = build_student(ds.modalities, ds.num_classes, cfg)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,7 @@ from tinym2net.models.student import (  # noqa: E402
     StudentConfig,
     build_student,
     fold_batchnorm,
+    size_student,
     stage_layer_names,
     weight_bytes,
 )
@@ -120,11 +123,21 @@ def test_teacher_stages_pair_with_student_stages():
         np.testing.assert_allclose(np.linalg.norm(amap, axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("modalities,classes", [(POSTURE, 6), (AVDIGITS, 10)], ids=["posture", "avdigits"])
-def test_default_student_fits_weight_budget(modalities, classes):
-    export = build_student(modalities, classes, batchnorm=False)
+@pytest.mark.parametrize("modalities,classes,width,nbytes", [(POSTURE, 6, 12, 5880), (AVDIGITS, 10, 11, 5892)],
+                         ids=["posture", "avdigits"])
+def test_student_sized_to_weight_budget(modalities, classes, width, nbytes):
+    cfg = size_student(modalities, classes, WEIGHT_BUDGET)
+    assert cfg.width == width and cfg.pool == "avgmax"
+    export = build_student(modalities, classes, cfg, batchnorm=False)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in export.layers)
-    assert 1024 < weight_bytes(export) <= WEIGHT_BUDGET
+    assert weight_bytes(export) == nbytes <= WEIGHT_BUDGET  # int8 weights + int32 biases, counted by hand:
+    # 2 branches x (stem 9w + 4w, dw 9w + 4w, pw 2w^2 + 8w, dw 18w + 8w, pw 8w^2 + 16w) + logits (16w + 4) x classes
+    assert nbytes == 2 * (10 * width**2 + 76 * width) + (16 * width + 4) * classes
+    wider = build_student(modalities, classes, replace(cfg, width=width + 1), batchnorm=False)
+    assert weight_bytes(wider) > WEIGHT_BUDGET  # the largest width that fits
+    assert size_student(modalities, classes, 20_000).width > width
+    with pytest.raises(ValueError, match="smallest student"):
+        size_student(modalities, classes, 100)
 
 
 def test_fold_batchnorm_keeps_outputs(data):

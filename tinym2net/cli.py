@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .errors import TinyM2NetError
+from .models import DEFAULT_WEIGHT_BUDGET
 
 _DEBUG = False
 
@@ -129,6 +130,7 @@ def compile(  # noqa: A001
 @click.option("--epochs", type=click.IntRange(1, 10000), default=None, help="Student epochs (default: the demo's setting).")
 @click.option("--quick", is_flag=True, help="Small data and few epochs (CI).")
 @click.option("--ablations", is_flag=True, help="Also train the fused student alone and with KD only, to compare (longer).")
+@click.option("--weight-budget", type=click.IntRange(64), default=DEFAULT_WEIGHT_BUDGET, show_default=True, help="Student size: int8 weight + int32 bias bytes its width is sized to.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--ram-budget", type=click.IntRange(1), default=None, help="RAM bytes the model may use (default: the board's SRAM).")
 @click.option("--flash-budget", type=click.IntRange(1), default=None, help="Flash bytes the model may use (default: the board's flash).")
@@ -136,14 +138,16 @@ def compile(  # noqa: A001
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr (errors still get one line).")
 def build(
     board_name: str, demo: str, data: Path | None, out_dir: Path | None, epochs: int | None, quick: bool,
-    ablations: bool, seed: int, ram_budget: int | None, flash_budget: int | None, force: bool, quiet: bool,
+    ablations: bool, weight_budget: int, seed: int, ram_budget: int | None, flash_budget: int | None, force: bool,
+    quiet: bool,
 ) -> None:
     """The main job: data -> teacher -> distilled student -> int8 -> C -> firmware -> emulator, verified."""
     from .pipeline import run_build
 
     run_build(
         board_name=board_name, out_dir=out_dir, force=force, seed=seed, demo=demo, data=data, epochs=epochs,
-        quick=quick, ablations=ablations, ram_budget=ram_budget, flash_budget=flash_budget, progress=_echo_progress(quiet),
+        quick=quick, ablations=ablations, weight_budget=weight_budget, ram_budget=ram_budget, flash_budget=flash_budget,
+        progress=_echo_progress(quiet),
     )
 
 
@@ -206,13 +210,18 @@ def analyze(model: Path, board_name: str, ram_budget: int | None, flash_budget: 
 @click.option("--epochs", type=click.IntRange(1, 10000), default=None)
 @click.option("--quick", is_flag=True)
 @click.option("--ablations", is_flag=True, help="Also train the fused student alone and with KD only, to compare (longer).")
+@click.option("--weight-budget", type=click.IntRange(64), default=DEFAULT_WEIGHT_BUDGET, show_default=True, help="Student size: int8 weight + int32 bias bytes its width is sized to.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
-def train(demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, ablations: bool, seed: int, force: bool) -> None:
+def train(
+    demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, ablations: bool, weight_budget: int,
+    seed: int, force: bool,
+) -> None:
     """Train teacher and students (KD + attention transfer); write student.keras, model.tflite (int8), a report."""
     from .stages import run_train
 
-    rep = run_train(demo=demo, data=data, out_dir=out_dir, epochs=epochs, quick=quick, ablations=ablations, seed=seed, force=force, progress=_echo_progress(False))
+    rep = run_train(demo=demo, data=data, out_dir=out_dir, epochs=epochs, quick=quick, ablations=ablations,
+                    weight_budget=weight_budget, seed=seed, force=force, progress=_echo_progress(False))
     click.echo(f"wrote {out_dir}: student int8 accuracy {100 * rep['student_int8_accuracy']:.2f} % on {rep['demo']}")
 
 

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from .boards import Board, load_board
 from .errors import BudgetError, VerificationError
 from .fsutil import atomic_output_dir, check_writable_output
 from .importer import parse_tflite
+from .models import DEFAULT_WEIGHT_BUDGET
 from .reference import run_litert
 from .verify import compare_outputs, run_on_firmware
 
@@ -79,6 +81,7 @@ def run_build(
     epochs: int | None = None,
     quick: bool = False,
     ablations: bool = False,
+    weight_budget: int = DEFAULT_WEIGHT_BUDGET,
     ram_budget: int | None = None,
     flash_budget: int | None = None,
     progress: Progress = lambda s: None,
@@ -102,7 +105,8 @@ def run_build(
     from .training import train_pipeline
 
     progress(f"training teacher, students and distillation on {dataset.name} ({len(dataset.train)} train samples)")
-    trained = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True, ablations=ablations)
+    trained = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True, ablations=ablations,
+                             weight_budget=weight_budget)
     tflite = trained.tflite
 
     from .quantize import quantize_inputs
@@ -143,6 +147,8 @@ def run_build(
             "test_samples": len(samples),
             "single_modality_accuracy": {k: v.float_accuracy for k, v in trained.single_modality.items()},
             "ablations": {k: trained.scores[k].float_accuracy for k in ("student", "student_kd") if k in trained.scores},
+            "weight_budget_bytes": weight_budget,
+            "student_config": asdict(trained.student_config),
             "weights_bytes": trained.weight_bytes,  # int8 weights + int32 biases, as the .tflite holds them
             "constants_bytes": fw.compiled.weights_bytes,  # all constant arrays in flash (+ requant tables)
             "arena_bytes": fw.compiled.arena_bytes,

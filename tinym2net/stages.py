@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from .errors import ModelError, UsageError
 from .fsutil import atomic_output_dir, write_bytes_atomic
+from .models import DEFAULT_WEIGHT_BUDGET
 
 Progress = Callable[[str], None]
 
@@ -41,16 +43,19 @@ def reference_accuracy(tflite: bytes, split) -> float:
     return float(np.mean(pred == split.y))
 
 
-def run_train(*, demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, seed: int, force: bool, progress: Progress, ablations: bool = False) -> dict[str, Any]:
+def run_train(*, demo: str, data: Path | None, out_dir: Path, epochs: int | None, quick: bool, seed: int, force: bool, progress: Progress, ablations: bool = False, weight_budget: int = DEFAULT_WEIGHT_BUDGET) -> dict[str, Any]:
     from .training import train_pipeline
 
     dataset = _dataset(demo, data, seed, quick)
     progress(f"training on {dataset.name}: {len(dataset.train)} train / {len(dataset.val)} val / {len(dataset.test)} test samples")
-    res = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True, ablations=ablations)
+    res = train_pipeline(dataset, epochs=epochs, seed=seed, quick=quick, progress=True, ablations=ablations,
+                         weight_budget=weight_budget)
     report = {
         "demo": dataset.name,
         "seed": seed,
         "quick": quick,
+        "weight_budget_bytes": weight_budget,
+        "student_config": asdict(res.student_config),
         "scores": {k: {"float_accuracy": v.float_accuracy, "int8_accuracy": v.int8_accuracy, "weight_bytes": v.weight_bytes} for k, v in res.scores.items()},
         "student_int8_accuracy": reference_accuracy(res.tflite, dataset.test),
         "modalities": {k: list(v) for k, v in dataset.modalities.items()},

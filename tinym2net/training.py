@@ -37,7 +37,15 @@ from tinym2net.distill import (
     one_hot,
     teacher_targets,
 )
-from tinym2net.models.student import LOGITS_LAYER, StudentConfig, build_student, fold_batchnorm
+from tinym2net.errors import BudgetError
+from tinym2net.models.student import (
+    DEFAULT_WEIGHT_BUDGET,
+    LOGITS_LAYER,
+    StudentConfig,
+    build_student,
+    fold_batchnorm,
+    size_student,
+)
 from tinym2net.models.teacher import TeacherConfig, build_teacher
 from tinym2net.quantize import evaluate_tflite, quantize_int8, tflite_weight_bytes
 
@@ -260,26 +268,32 @@ def train_pipeline(
     distill_config: DistillConfig | None = None,
     settings: TrainSettings | None = None,
     ablations: bool = True,
+    weight_budget: int = DEFAULT_WEIGHT_BUDGET,
 ) -> TrainResult:
     """Run all stages (module docstring) on ``dataset`` and return every figure plus the int8 student.
 
     ``epochs`` overrides the student epoch count (the teacher gets the same number, at least);
     ``quick`` picks :meth:`TrainSettings.quick`. ``progress``: True for tqdm bars, False for silence, or a
     function called after every epoch. ``ablations=False`` skips stages 2 and 3 (the student alone and with
-    KD only, which exist to compare against); ``tinym2net build`` skips them unless asked.
+    KD only, which exist to compare against); ``tinym2net build`` skips them unless asked. Without
+    ``student_config`` the student is :class:`StudentConfig` sized to ``weight_budget`` bytes of int8 weights +
+    int32 biases (:func:`~tinym2net.models.student.size_student`).
     """
     t_start = time.perf_counter()
     settings = settings or (TrainSettings.quick() if quick else TrainSettings())
     if epochs is not None:
         settings = TrainSettings(**{**settings.__dict__, "student_epochs": epochs,
                                     "teacher_epochs": max(epochs, 1)})
-    s_cfg = student_config or StudentConfig()
     t_cfg = teacher_config or TeacherConfig()
     kd_at = distill_config or DistillConfig(kd=True, at=True)
     kd_only = DistillConfig(kd=True, at=False, temperature=kd_at.temperature, alpha=kd_at.alpha, beta=kd_at.beta)
     plain = DistillConfig(kd=False, at=False)
     mods = dict(dataset.modalities)
     nc = dataset.num_classes
+    try:
+        s_cfg = student_config or size_student(mods, nc, weight_budget)
+    except ValueError as exc:
+        raise BudgetError(f"{dataset.name}: {exc}") from None
     fn = progress if callable(progress) else None
     show_bars = progress is True
 

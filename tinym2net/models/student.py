@@ -17,8 +17,10 @@ a strided stem (measured on the posture demo: about +4 points for the same weigh
 cost compute, not weight bytes. The teacher uses the strided plan; attention transfer resizes the
 teacher's maps to the student's stage sizes.
 
-Default size: width 12, two blocks (12 -> 24 -> 48 channels), no hidden head layer, global max pooling:
-5304 weight bytes on posture and 5704 on avdigits (int8 weights + int32 biases), under the 6 KB budget.
+Default layout: two blocks (width -> 2 width -> 4 width channels), no hidden head layer, global average and
+global max pooling side by side (on posture, seed 0, 30 epochs of KD+AT: 94.2 % int8 against 92.0 % with max
+pooling alone). The width is sized to a weight budget by :func:`size_student` (int8 weights + int32 biases,
+6 KB by default): width 12 on posture (5880 bytes) and 11 on avdigits (5892 bytes).
 
 Training may use BatchNorm after every convolution (``StudentConfig.batchnorm``); :func:`fold_batchnorm`
 returns the export model: the same graph without BatchNorm, each BN folded into the convolution before it,
@@ -35,6 +37,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from tinym2net.models import DEFAULT_WEIGHT_BUDGET
+
 LOGITS_LAYER = "logits"
 PROBS_LAYER = "probs"
 BN_EPSILON = 1e-3
@@ -50,7 +54,7 @@ class StudentConfig:
     blocks: int = 2  # depthwise-separable blocks after the stem
     growth: float = 2.0  # channel multiplier per block (block i has round(width * growth**i) channels)
     head_units: int = 0  # hidden units of the fused head (0: logits straight from the concatenation)
-    pool: str = "max"  # branch output: "gap" (global average), "max" (global max), "avgmax" (both) or
+    pool: str = "avgmax"  # branch output: "gap" (global average), "max" (global max), "avgmax" (both) or
     # "flatten" (keeps the layout)
     flatten_channels: int = 4  # "flatten": a 1x1 convolution to this many channels before flattening
     batchnorm: bool = True  # BatchNorm while training; folded away by fold_batchnorm for export
@@ -194,3 +198,38 @@ def weight_bytes(model: keras.Model) -> int:
                 n = int(np.prod(w.shape))
                 total += n if len(w.shape) > 1 else 4 * n
     return total
+
+
+
+def size_student(
+    modalities: Mapping[str, tuple[int, ...]],
+    num_classes: int,
+    budget_bytes: int = DEFAULT_WEIGHT_BUDGET,
+    base: StudentConfig = StudentConfig(),
+    *,
+    max_width: int = 64,
+) -> StudentConfig:
+    """``base`` with the largest width (1..``max_width``) whose export model fits ``budget_bytes`` of int8
+    weights + int32 biases (:func:`weight_bytes`; the int8 model stores exactly that, BatchNorm folded).
+
+    Weight bytes grow with the width, so this is a binary search over widths, each probe one model build.
+    Raises ValueError when even width 1 does not fit (the message gives the bytes of width 1).
+    """
+    from dataclasses import replace
+
+    def cost(width: int) -> int:
+        model = build_student(modalities, num_classes, replace(base, width=width), batchnorm=False)
+        return weight_bytes(model)
+
+    if cost(1) > budget_bytes:
+        raise ValueError(
+            f"the smallest student (width 1) needs {cost(1)} weight bytes, over the budget of {budget_bytes} "
+            "bytes: raise the weight budget (--weight-budget)"
+        )
+    lo, hi = 1, max_width  # cost(lo) fits; find the largest width that fits
+    if cost(hi) <= budget_bytes:
+        return replace(base, width=hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cost(mid) <= budget_bytes else (lo, mid)
+    return replace(base, width=lo)

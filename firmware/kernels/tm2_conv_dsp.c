@@ -49,29 +49,45 @@ static void tm2_im2col_words(const tm2_conv_packed_params *p, const int8_t *in_b
 #if TM2_CONV_USE_DSP
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   uint32_t *dst = col + slot;
+  const int32_t groups_per_tap = in_c >> 2;
   for (int32_t fy = 0; fy < p->filter_h; ++fy) {
     const int32_t iy = iy0 + fy * p->dilation_h;
-    const int row_ok = iy >= 0 && iy < p->in_h;
-    for (int32_t fx = 0; fx < p->filter_w; ++fx) {
-      const int32_t ix = ix0 + fx * p->dilation_w;
-      if (row_ok && ix >= 0 && ix < p->in_w) {
-        const int8_t *src = in_b + ((size_t)iy * p->in_w + ix) * in_c;
-        for (int32_t q = 0; q < in_c; q += 4) {
-          uint32_t x;
-          memcpy(&x, src + q, 4);
-          dst[0] = __sxtab16(off2, x);        /* taps k, k+2 */
-          dst[4] = tm2_sxtab16_ror8(off2, x); /* taps k+1, k+3 */
-          dst += 8;
-        }
-      } else {
-        for (int32_t q = 0; q < in_c; q += 4) {
-          dst[0] = 0;
-          dst[4] = 0;
-          dst += 8;
-        }
-      }
-      k += in_c;
+    /* the taps of this filter row inside the input: fx0 .. fx1 - 1 (empty when the row is outside) */
+    int32_t fx0 = p->filter_w, fx1 = p->filter_w;
+    if (iy >= 0 && iy < p->in_h) {
+      fx0 = 0;
+      while (fx0 < p->filter_w && ix0 + fx0 * p->dilation_w < 0) ++fx0;
+      fx1 = fx0;
+      while (fx1 < p->filter_w && ix0 + fx1 * p->dilation_w < p->in_w) ++fx1;
     }
+    uint32_t *zero_end = dst + 8 * fx0 * groups_per_tap;
+    for (; dst != zero_end; dst += 8) dst[0] = 0, dst[4] = 0;
+    for (int32_t fx = fx0; fx < fx1; ++fx) {
+      const int8_t *src = in_b + ((size_t)iy * p->in_w + ix0 + fx * p->dilation_w) * in_c;
+      /* dilation_w 1: the remaining taps of the row are one contiguous run */
+      const int32_t n = (p->dilation_w == 1 ? fx1 - fx : 1) * groups_per_tap;
+      int32_t g = 0;
+      for (; g + 2 <= n; g += 2, src += 8, dst += 16) {
+        uint32_t x, y;
+        memcpy(&x, src, 4);
+        memcpy(&y, src + 4, 4);
+        dst[0] = __sxtab16(off2, x);        /* taps k, k+2 */
+        dst[4] = tm2_sxtab16_ror8(off2, x); /* taps k+1, k+3 */
+        dst[8] = __sxtab16(off2, y);
+        dst[12] = tm2_sxtab16_ror8(off2, y);
+      }
+      if (g < n) {
+        uint32_t x;
+        memcpy(&x, src, 4);
+        dst[0] = __sxtab16(off2, x);
+        dst[4] = tm2_sxtab16_ror8(off2, x);
+        dst += 8;
+      }
+      if (p->dilation_w == 1) break;
+    }
+    zero_end = dst + 8 * (p->filter_w - fx1) * groups_per_tap;
+    for (; dst != zero_end; dst += 8) dst[0] = 0, dst[4] = 0;
+    k += p->filter_w * in_c;
   }
   for (; k < p->depth_padded; k += 4) {
     dst[0] = 0;
@@ -202,6 +218,44 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
 #endif
 }
 
+/* Four pixels of one output row (in_c a multiple of 4, dilation 1) whose taps reach past the input's edges:
+ * filter rows outside the input are zero words; the others are widened as if every tap were inside
+ * (tm2_widen4 on the runs) and the words of the taps outside the input then set to zero. Returns 0, having
+ * written nothing, when a run would read outside the input tensor (its first or last row), so that the
+ * caller gathers the block pixel by pixel. */
+static int tm2_im2col_edge4(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                            uint32_t *col) {
+  const int32_t in_c = p->in_c;
+  const int32_t run = p->filter_w * in_c;
+  const int32_t pstride = p->stride_w * in_c;
+  const size_t in_row = (size_t)p->in_w * in_c;
+  const ptrdiff_t tensor = (ptrdiff_t)(p->in_h * in_row);
+  for (int32_t fy = 0; fy < p->filter_h; ++fy) {
+    const int32_t iy = iy0 + fy;
+    if (iy < 0 || iy >= p->in_h) continue;
+    const ptrdiff_t first = (ptrdiff_t)(iy * in_row) + (ptrdiff_t)ix0 * in_c;
+    if (first < 0 || first + 3 * pstride + run > tensor) return 0;
+  }
+  const int32_t gpt = in_c >> 2; /* groups of four taps per filter tap */
+  for (int32_t fy = 0; fy < p->filter_h; ++fy, col += 2 * run) {
+    const int32_t iy = iy0 + fy;
+    if (iy < 0 || iy >= p->in_h) {
+      memset(col, 0, (size_t)8 * run);
+      continue;
+    }
+    tm2_widen4(in_b + (ptrdiff_t)(iy * in_row) + (ptrdiff_t)ix0 * in_c, pstride, run, p->input_offset, col);
+    for (int32_t s = 0; s < 4; ++s) {
+      const int32_t ix = ix0 + s * p->stride_w;
+      for (int32_t fx = 0; fx < p->filter_w; ++fx) {
+        if (ix + fx >= 0 && ix + fx < p->in_w) continue;
+        uint32_t *w = col + (size_t)8 * fx * gpt + s;
+        for (int32_t g = 0; g < gpt; ++g, w += 8) w[0] = 0, w[4] = 0;
+      }
+    }
+  }
+  return 1;
+}
+
 /* The column block of output pixels pix0 .. pix0 + 3 (repeating the last pixel when fewer are left). */
 static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
                              uint32_t *col, int8_t *bytes) {
@@ -226,6 +280,9 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
         tm2_widen4(src + (size_t)fy * p->dilation_h * p->in_w * in_c, p->stride_w * in_c, run, p->input_offset,
                    col);
       }
+      return;
+    }
+    if (ox + 3 < p->out_w && p->dilation_w == 1 && p->dilation_h == 1 && tm2_im2col_edge4(p, in_b, iy0, ix0, col)) {
       return;
     }
   }
@@ -320,8 +377,9 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[a3], %[x1], %[w0], %[a3]\n\t"   \
   "smlad %[b3], %[x1], %[w1], %[b3]\n\t"
 #define TM2_GEMM_STEP_BYTES 56
-#define TM2_GEMM_UNROLL 16
+#define TM2_GEMM_UNROLL 32
 #define TM2_GEMM_STEP4 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
+#define TM2_GEMM_STEP16 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4
 
 /* Requantisation of accumulator A (TM2_RQ_HIGHMUL, m in w0, hz in w1, e in x0) to a saturated int8 value;
  * with the sign correction (output offset above -128) or without (output offset -128: every negative sum
@@ -367,7 +425,7 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                                            \
       "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                                                            \
       "ldr pc, %[entry]\n"                                                                              \
-      "1:\n\t" TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4                              \
+      "1:\n\t" TM2_GEMM_STEP16 TM2_GEMM_STEP16                                                            \
       "ldr %[x0], %[colend]\n\t"                                                                        \
       "cmp %[px], %[x0]\n\t"                                                                            \
       "bne 1b\n\t"                                                                                      \

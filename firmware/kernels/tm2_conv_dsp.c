@@ -124,6 +124,28 @@ static inline int8_t *tm2_copy_run(int8_t *dst, const int8_t *src, int32_t n) {
   return dst;
 }
 
+/* `words` (1 to 4) words from src to dst (unaligned), straight-line. */
+static inline void tm2_copy_words(int8_t *dst, const int8_t *src, int32_t words) {
+  uint32_t x;
+  switch (words) {
+    case 4:
+      memcpy(&x, src + 12, 4);
+      memcpy(dst + 12, &x, 4);
+      /* fall through */
+    case 3:
+      memcpy(&x, src + 8, 4);
+      memcpy(dst + 8, &x, 4);
+      /* fall through */
+    case 2:
+      memcpy(&x, src + 4, 4);
+      memcpy(dst + 4, &x, 4);
+      /* fall through */
+    default:
+      memcpy(&x, src, 4);
+      memcpy(dst, &x, 4);
+  }
+}
+
 /* The Kp - K <= 3 tail bytes of a gathered pixel, [dst, end), get the zero point. */
 static inline void tm2_fill_tail(int8_t *dst, const int8_t *end, int8_t zp) {
   switch (end - dst) {
@@ -295,10 +317,19 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
       const int32_t span = p->filter_w * in_c;
       const int8_t zp = (int8_t)(-p->input_offset);
       const int8_t *src = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
+      const int32_t words = (span + 3) >> 2;
       for (int32_t s = 0; s < 4; ++s, src += (size_t)p->stride_w * in_c) {
         int8_t *dst = bytes + (size_t)s * kp;
         const int8_t *row = src;
-        for (int32_t fy = 0; fy < p->filter_h; ++fy, row += in_row) dst = tm2_copy_run(dst, row, span);
+        if (words <= 4) {
+          /* runs of up to 16 bytes as whole words: the up to three bytes past a run belong to the next
+           * filter row's run (written right after) and are read from the same or the next input row,
+           * inside the input; the last run is copied exactly */
+          for (int32_t fy = 0; fy + 1 < p->filter_h; ++fy, row += in_row, dst += span) tm2_copy_words(dst, row, words);
+        } else {
+          for (int32_t fy = 0; fy + 1 < p->filter_h; ++fy, row += in_row) dst = tm2_copy_run(dst, row, span);
+        }
+        dst = tm2_copy_run(dst, row, span);
         tm2_fill_tail(dst, bytes + (size_t)(s + 1) * kp, zp);
       }
       tm2_widen4(bytes, kp, kp, p->input_offset, col);

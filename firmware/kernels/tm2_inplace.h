@@ -70,11 +70,12 @@ void tm2_inplace_rows_begin(const tm2_inplace_rows *g, tm2_inplace_iter *it, int
 int tm2_inplace_rows_next(const tm2_inplace_rows *g, tm2_inplace_iter *it, tm2_inplace_band *band);
 
 /* DEPTHWISE_CONV_2D 3x3 on the packed weights of tm2_depthwise3x3_s8_packed (tm2_conv_dsp.h), computed
- * directly (no transposed rows, so no scratch): the kernel the in-place path runs per band, where the
- * packed kernel's row scratch would cost more RAM than the in-place overlap saves. Same taps, same int32
- * sums and the same tm2_rq_apply requantisation as the packed kernel: bit-exact with it. With the
- * Cortex-M DSP extension (and no TM2_PORTABLE), channel counts that are a multiple of four go four at a
- * time (one word load per tap, SXTAB16, SMLABB / SMLATT); otherwise plain C. */
+ * directly (no transposed rows, so no scratch): the in-place alternative the plan takes where the packed
+ * kernel's quad of transposed rows would raise the arena (MemoryPlan.alt_ops; vww's 48-wide stride-2
+ * layer). Same taps, same int32 sums and the same requantisation as the packed kernel: bit-exact with it.
+ * With the Cortex-M DSP extension (and no TM2_PORTABLE), channel counts that are a multiple of four go four
+ * at a time (one word load per tap, SXTAB16, SMLABB / SMLATT); with TM2_RQ_HIGHMUL and the full int8 range
+ * every pixel runs in assembly (edge pixels on weights shifted by one column); otherwise plain C. */
 void tm2_depthwise3x3_s8_direct(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, int8_t *output);
 

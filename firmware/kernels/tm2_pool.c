@@ -51,7 +51,52 @@ TM2_ALWAYS_INLINE void tm2_pool2d(const tm2_pool_params *p, const int8_t *input,
   }
 }
 
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+#include <arm_acle.h>
+#include <string.h>
+
+/* Global average pooling (one output pixel whose window is the whole input, no padding) of a channel count
+ * that is a multiple of eight over at most 255 pixels: eight channels at a time, two words per pixel summed
+ * into 16-bit lanes by SXTAB16 (|sum| <= 255 * 128 < 2^15, so the lanes hold the exact sums), then TFLite's
+ * rounded division. Returns 0 (nothing written) for other shapes. */
+static int tm2_avg_pool_global(const tm2_pool_params *p, const int8_t *input, int8_t *output) {
+  const int32_t count = p->in_h * p->in_w, c_n = p->channels;
+  if (p->out_h != 1 || p->out_w != 1 || p->pad_h != 0 || p->pad_w != 0 || p->filter_h != p->in_h ||
+      p->filter_w != p->in_w || (c_n & 7) != 0 || count > 255) {
+    return 0;
+  }
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * count * c_n;
+    int8_t *out = output + (size_t)b * c_n;
+    for (int32_t c0 = 0; c0 < c_n; c0 += 8) {
+      uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0; /* lanes (c, c+2), (c+1, c+3), (c+4, c+6), (c+5, c+7) */
+      const int8_t *src = in_b + c0;
+      for (int32_t i = 0; i < count; ++i, src += c_n) {
+        uint32_t w0, w1;
+        memcpy(&w0, src, 4);
+        memcpy(&w1, src + 4, 4);
+        e0 = __sxtab16(e0, w0);
+        o0 = __sxtab16(o0, (w0 >> 8) | (w0 << 24));
+        e1 = __sxtab16(e1, w1);
+        o1 = __sxtab16(o1, (w1 >> 8) | (w1 << 24));
+      }
+      const int32_t sums[8] = {(int16_t)e0, (int16_t)o0, (int16_t)(e0 >> 16), (int16_t)(o0 >> 16),
+                               (int16_t)e1, (int16_t)o1, (int16_t)(e1 >> 16), (int16_t)(o1 >> 16)};
+      for (int32_t k = 0; k < 8; ++k) {
+        const int32_t acc = sums[k];
+        const int32_t avg = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+        out[c0 + k] = (int8_t)tm2_clamp_i32(avg, p->act_min, p->act_max);
+      }
+    }
+  }
+  return 1;
+}
+#endif
+
 void tm2_avg_pool2d_s8(const tm2_pool_params *p, const int8_t *input, int8_t *output) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+  if (tm2_avg_pool_global(p, input, output)) return;
+#endif
   tm2_pool2d(p, input, output, 0);
 }
 

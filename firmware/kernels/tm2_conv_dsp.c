@@ -215,23 +215,64 @@ TM2_NO_MEMSET_CALLS static void tm2_gather_pixel(const tm2_conv_packed_params *p
  * (k0, k2) of the four columns and words 4..7 the pairs (k1, k3), input offset added. */
 static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t off, uint32_t *dst) {
 #if TM2_CONV_USE_DSP
+  /* In assembly: single-word stores with immediate offsets (one cycle each; the compiler pairs them into
+   * STRD, three cycles), two groups per loop step. */
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int8_t *end = src + n;
-  for (; src != end; src += 4, dst += 8) {
-    uint32_t v0, v1, v2, v3;
-    memcpy(&v0, src, 4);
-    memcpy(&v1, src + pstride, 4);
-    memcpy(&v2, src + 2 * pstride, 4);
-    memcpy(&v3, src + 3 * pstride, 4);
-    dst[0] = __sxtab16(off2, v0);
-    dst[1] = __sxtab16(off2, v1);
-    dst[2] = __sxtab16(off2, v2);
-    dst[3] = __sxtab16(off2, v3);
-    dst[4] = tm2_sxtab16_ror8(off2, v0);
-    dst[5] = tm2_sxtab16_ror8(off2, v1);
-    dst[6] = tm2_sxtab16_ror8(off2, v2);
-    dst[7] = tm2_sxtab16_ror8(off2, v3);
+  const int32_t ps2 = 2 * pstride, ps3 = 3 * pstride;
+  uint32_t v0, v1, v2, v3, t0, t1;
+#define TM2_WIDEN_LOAD0                                            \
+  "ldr %[v0], [%[s]]\n\t"                                         \
+  "ldr %[v1], [%[s], %[p1]]\n\t"                                  \
+  "ldr %[v2], [%[s], %[p2]]\n\t"                                  \
+  "ldr %[v3], [%[s], %[p3]]\n\t"
+#define TM2_WIDEN_LOAD4                                            \
+  "add %[t0], %[s], #4\n\t"                                       \
+  "ldr %[v0], [%[s], #4]\n\t"                                     \
+  "ldr %[v1], [%[t0], %[p1]]\n\t"                                 \
+  "ldr %[v2], [%[t0], %[p2]]\n\t"                                 \
+  "ldr %[v3], [%[t0], %[p3]]\n\t"
+#define TM2_WIDEN_GROUP(LOAD, DOFF)                                \
+  LOAD                                                              \
+  "sxtab16 %[t0], %[o2], %[v0]\n\t"                               \
+  "sxtab16 %[t1], %[o2], %[v1]\n\t"                               \
+  "str %[t0], [%[d], #" DOFF "]\n\t"                              \
+  "str %[t1], [%[d], #" DOFF "+4]\n\t"                            \
+  "sxtab16 %[t0], %[o2], %[v2]\n\t"                               \
+  "sxtab16 %[t1], %[o2], %[v3]\n\t"                               \
+  "str %[t0], [%[d], #" DOFF "+8]\n\t"                            \
+  "str %[t1], [%[d], #" DOFF "+12]\n\t"                           \
+  "sxtab16 %[t0], %[o2], %[v0], ror #8\n\t"                       \
+  "sxtab16 %[t1], %[o2], %[v1], ror #8\n\t"                       \
+  "str %[t0], [%[d], #" DOFF "+16]\n\t"                           \
+  "str %[t1], [%[d], #" DOFF "+20]\n\t"                           \
+  "sxtab16 %[t0], %[o2], %[v2], ror #8\n\t"                       \
+  "sxtab16 %[t1], %[o2], %[v3], ror #8\n\t"                       \
+  "str %[t0], [%[d], #" DOFF "+24]\n\t"                           \
+  "str %[t1], [%[d], #" DOFF "+28]\n\t"
+  if ((n >> 2) & 1) { /* an odd group count: one group first */
+    __asm__ volatile(TM2_WIDEN_GROUP(TM2_WIDEN_LOAD0, "0")
+                     : [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3), [t0] "=&r"(t0),
+                       [t1] "=&r"(t1)
+                     : [s] "r"(src), [d] "r"(dst), [p1] "r"(pstride), [p2] "r"(ps2), [p3] "r"(ps3), [o2] "r"(off2)
+                     : "memory");
+    src += 4;
+    dst += 8;
   }
+  if (src != end) {
+    __asm__ volatile("1:\n\t" TM2_WIDEN_GROUP(TM2_WIDEN_LOAD0, "0") TM2_WIDEN_GROUP(TM2_WIDEN_LOAD4, "32")
+                     "add %[s], %[s], #8\n\t"
+                     "add %[d], %[d], #64\n\t"
+                     "cmp %[s], %[e]\n\t"
+                     "bne 1b\n\t"
+                     : [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3), [t0] "=&r"(t0),
+                       [t1] "=&r"(t1), [s] "+r"(src), [d] "+r"(dst)
+                     : [e] "r"(end), [p1] "r"(pstride), [p2] "r"(ps2), [p3] "r"(ps3), [o2] "r"(off2)
+                     : "cc", "memory");
+  }
+#undef TM2_WIDEN_GROUP
+#undef TM2_WIDEN_LOAD0
+#undef TM2_WIDEN_LOAD4
 #else
   int16_t *col16 = (int16_t *)dst;
   for (int32_t s = 0; s < 4; ++s) {

@@ -1,4 +1,6 @@
 /* tinym2net int8 FULLY_CONNECTED on packed weights (see tm2_fc_dsp.h). Hand-written, C99, no heap. */
+/* FULLY_CONNECTED tables are never TM2_RQ_HIGHMUL (tinym2net/ops/packing.py, requant_table). */
+#define TM2_RQ_NO_HIGHMUL 1
 #include "tm2_fc_dsp.h"
 
 #include <stddef.h>

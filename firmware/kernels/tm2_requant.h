@@ -142,8 +142,10 @@ static inline int32_t tm2_rq_highmul_low_s8(int32_t acc, int32_t m, int32_t hz, 
 /* acc -> requantised value plus output offset (not yet clamped), in any of the five modes. */
 static inline int32_t tm2_rq_apply(int32_t acc, const tm2_rq *q, int32_t mode, int32_t output_offset) {
   switch (mode) {
+#ifndef TM2_RQ_NO_HIGHMUL /* a kernel whose tables are never TM2_RQ_HIGHMUL may leave the case out */
     case TM2_RQ_HIGHMUL:
       return tm2_rq_highmul(acc, q);
+#endif
     case TM2_RQ_DOUBLE_FAST:
       return tm2_rq_double_fast(acc, q, output_offset);
     case TM2_RQ_SINGLE_FAST:

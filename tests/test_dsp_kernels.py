@@ -278,7 +278,9 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
         KIND_DW, _struct(DW_FIELDS, values),
         [x.tobytes(), packing.pack_dw3x3_weights(filt).tobytes(), b"" if bias is None else bias.tobytes(),
          rq.tobytes()],
-        packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}", {"mode": mode, "zp": zp},
+        packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}",
+        {"mode": mode, "zp": zp, "five": stride == 1 and ow % 4 == 1 and ow >= 5 and zp == -128
+         and (act_min, act_max) == (-128, 127)},
     )
 
 
@@ -497,9 +499,12 @@ def test_conv2d_packed_matches_reference(harness: tuple[str, Path, Path]) -> Non
 
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(12)
-    cases = [dw_case(rng, i) for i in range(80)]
+    cases = [dw_case(rng, i) for i in range(120)]
     assert {c.extra["mode"] for c in cases} == {packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST, packing.RQ_HIGHMUL}
     assert any(c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128 for c in cases)
+    # the assembly's five-output tail (stride 1, out_w % 4 == 1, output offset -128, full range)
+    five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["five"]]
+    assert len(five) >= 3
     _check_cases(harness, cases, "dw")
 
 

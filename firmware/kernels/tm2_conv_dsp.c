@@ -770,7 +770,7 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
 
 /* Per-channel loop state of TM2_DWQ, in memory. */
 typedef struct {
-  int32_t gt;   /*  0: groups << 2 | tail outputs */
+  int32_t gt;   /*  0: groups << 3 | tail code (0 .. 3 outputs; 4: five, see TM2_DWA_FIVE_LOW) */
   int32_t radv; /*  4: row pointer advance from one channel to the next, after its full groups */
   int32_t cc;   /*  8: channels left */
   int8_t *op;   /* 12: the channel's first output of the row */
@@ -782,16 +782,52 @@ typedef struct {
 /* The channel's requantisation entry: m -> x0, hz -> x1, e -> x2. */
 #define TM2_DWA_Q "ldr %[x2], %[qpm]\n\t" "ldr %[x0], [%[x2]]\n\t" "ldr %[x1], [%[x2], #4]\n\t" "ldr %[x2], [%[x2], #12]\n\t"
 
+/* Filter row of the last five outputs of a stride-1 row (a group of four plus the single last output:
+ * taps t0 .. t7 in words x0, x1, x2 and, once x0 is used, x0 again; the fifth sum lives in o). */
+#define TM2_DWA_ROW5(R, WOFF)                \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "ldr %[x0], [%[" R "], #12]\n\t"          \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"    \
+  "smlad %[o], %[x2], %[wa], %[o]\n\t"      \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t"
+
+/* The last five outputs of a stride-1 channel row, output offset -128 (TM2_DWA_RQ_LOW): the output pointer
+ * waits in the group-count slot while o holds the fifth sum. */
+#define TM2_DWA_FIVE_LOW                                                                                \
+  "str %[o], %[gc]\n\t" TM2_DWA_BIAS4 "mov %[o], %[a0]\n\t" TM2_DWA_ROW5("ra", "0") TM2_DWA_ROW5("rb", "8") \
+  TM2_DWA_ROW5("rc", "16") TM2_DWA_Q TM2_DWA_RQ_LOW("a0") TM2_DWA_RQ_LOW("a1") TM2_DWA_RQ_LOW("a2")         \
+  TM2_DWA_RQ_LOW("a3") TM2_DWA_RQ_LOW("o")                                                              \
+  "ldr %[wa], %[gc]\n\t"                                                                               \
+  "ldr %[wb], %[chm]\n\t"                                                                              \
+  "strb %[a0], [%[wa]]\n\t"                                                                            \
+  "strb %[a1], [%[wa], %[wb]]\n\t"                                                                     \
+  "add %[wa], %[wa], %[wb], lsl #1\n\t"                                                                \
+  "strb %[a2], [%[wa]]\n\t"                                                                            \
+  "strb %[a3], [%[wa], %[wb]]\n\t"                                                                     \
+  "add %[wa], %[wa], %[wb], lsl #1\n\t"                                                                \
+  "strb %[o], [%[wa]]\n\t"
+
 /* One output row of the n channels of a quad (TM2_RQ_HIGHMUL, full int8 range): per channel, G full groups
  * of four outputs, then the T = out_w % 4 last outputs (one: a single output; two or three: a group whose
  * last outputs are not stored); then the row pointers advance by radv to the next channel's rows, and the
  * weight, bias, requantisation and output pointers by one channel. Loop state lives in memory operands
  * (stack slots): the group needs all fourteen usable registers. */
-#define TM2_DWQ(ROW, ROW_NW, RQ)                                                                       \
+#define TM2_DWQ(ROW, ROW_NW, RQ, FIVE)                                                                     \
   __asm__ volatile(                                                                                    \
       "1:\n\t" TM2_DWQ_ST("12")                                                                        \
       "mov %[o], %[x0]\n\t" TM2_DWQ_ST("0")                                                            \
-      "lsrs %[x0], %[x0], #2\n\t"                                                                      \
+      "lsrs %[x0], %[x0], #3\n\t"                                                                      \
       "beq 5f\n\t"                                                                                     \
       "str %[x0], %[gc]\n"                                                                             \
       "2:\n\t" TM2_DWA_BIAS4 ROW("ra", "0") ROW("rb", "8") ROW("rc", "16") TM2_DWA_Q                  \
@@ -808,23 +844,27 @@ typedef struct {
       "str %[x0], %[gc]\n\t"                                                                           \
       "bne 2b\n"                                                                                       \
       "5:\n\t" TM2_DWQ_ST("0")                                                                         \
-      "and %[x0], %[x0], #3\n\t"                                                                       \
+      "and %[x0], %[x0], #7\n\t"                                                                       \
       "cmp %[x0], #1\n\t"                                                                              \
       "blt 8f\n\t"                                                                                     \
       "bgt 6f\n\t" TM2_DWA_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16") \
       TM2_DWA_Q RQ("a0")                                                                               \
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "b 8f\n"                                                                                         \
-      "6:\n\t" TM2_DWA_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWA_Q         \
+      "6:\n\t"                                                                                         \
+      "cmp %[x0], #4\n\t"                                                                              \
+      "beq 7f\n\t" TM2_DWA_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWA_Q         \
       RQ("a0") RQ("a1") RQ("a2")                                                                       \
       "ldr %[wb], %[chm]\n\t"                                                                          \
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "strb %[a1], [%[o], %[wb]]\n\t" TM2_DWQ_ST("0")                                                  \
-      "and %[x0], %[x0], #3\n\t"                                                                       \
+      "and %[x0], %[x0], #7\n\t"                                                                       \
       "cmp %[x0], #3\n\t"                                                                              \
       "bne 8f\n\t"                                                                                     \
       "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
-      "strb %[a2], [%[o]]\n"                                                                           \
+      "strb %[a2], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "7:\n\t" FIVE                                                                                    \
       "8:\n\t" TM2_DWQ_ST("4")                                                                         \
       "add %[ra], %[ra], %[x0]\n\t"                                                                    \
       "add %[rb], %[rb], %[x0]\n\t"                                                                    \
@@ -861,23 +901,27 @@ static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t
   const tm2_rq *qp = rq;
   int8_t *o;
   int32_t ch = p->channels;
-  const int32_t groups = p->out_w >> 2;
+  int32_t groups = p->out_w >> 2, tail = p->out_w & 3;
+  if (p->stride == 1 && p->output_offset == -128 && tail == 1 && groups > 0) {
+    --groups; /* the last group and the single last output go together (TM2_DWA_FIVE_LOW) */
+    tail = 4;
+  }
   int32_t gcount = 0;
-  tm2_dwq_state st = {.gt = p->out_w, .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .cc = n,
-                      .op = out};
+  tm2_dwq_state st = {.gt = groups << 3 | tail, .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16),
+                      .cc = n, .op = out};
   tm2_dwq_state *stp = &st;
   uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
   if (p->output_offset == -128) {
     if (p->stride == 1) {
-      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_LOW);
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_LOW, TM2_DWA_FIVE_LOW);
     } else {
-      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_LOW);
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_LOW, "");
     }
   } else {
     if (p->stride == 1) {
-      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_SIGNED);
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_SIGNED, "");
     } else {
-      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_SIGNED);
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_SIGNED, "");
     }
   }
 }

@@ -25,12 +25,10 @@ import numpy as np
 from ..ir import Graph, Operator, OpKind
 from ..quantmath import tflite_round
 from .base import Lowered, register
-from .conv import require_int8_activation, unsupported
-from .softmax import calculate_input_radius
+from .conv import unsupported
+from .softmax import calculate_input_radius, probability_io
 
 INPUT_INTEGER_BITS = 4
-OUTPUT_SCALE = 1.0 / 256.0
-OUTPUT_ZERO_POINT = -128
 _FIX = "convert with TFLiteConverter full-integer int8 (it fixes logistic outputs to scale 1/256, zero point -128)"
 
 
@@ -47,17 +45,7 @@ def logistic_scaling(input_scale: float) -> tuple[int, int, int]:
 
 @register(OpKind.LOGISTIC)
 def lower_logistic(op: Operator, graph: Graph) -> Lowered:
-    ins = graph.op_inputs(op)
-    x = require_int8_activation(op, ins[0] if ins else None, "input")
-    y = require_int8_activation(op, graph.op_outputs(op)[0], "output")
-    if x.quant is not None and x.quant.per_channel:
-        raise unsupported(op, "input has per-channel quantisation", _FIX)
-    if y.scale != OUTPUT_SCALE or y.zero_point != OUTPUT_ZERO_POINT:
-        raise unsupported(
-            op,
-            f"output quantisation (scale {y.scale!r}, zero point {y.zero_point}) is not (1/256, -128)",
-            _FIX,
-        )
+    x, y = probability_io(op, graph, _FIX)
     if x.size != y.size:
         raise unsupported(
             op, f"input shape {list(x.shape)} and output shape {list(y.shape)} differ", "re-export the model"

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..ir import Graph, Operator, OpKind, SoftmaxOptions
+from ..ir import Graph, Operator, OpKind, SoftmaxOptions, Tensor
 from ..quantmath import tflite_round
 from .base import Lowered, register
 from .conv import require_int8_activation, unsupported
@@ -76,19 +76,26 @@ def softmax_scaling(beta: float, input_scale: float) -> tuple[int, int, int]:
     return multiplier, left_shift, diff_min
 
 
-@register(OpKind.SOFTMAX)
-def lower_softmax(op: Operator, graph: Graph) -> Lowered:
+def probability_io(op: Operator, graph: Graph, fix: str) -> tuple[Tensor, Tensor]:
+    """(input, output) of an op whose output is a probability (SOFTMAX, LOGISTIC): int8 tensors, a
+    per-tensor input and the output quantisation TFLite fixes for them (scale 1/256, zero point -128)."""
     ins = graph.op_inputs(op)
     x = require_int8_activation(op, ins[0] if ins else None, "input")
     y = require_int8_activation(op, graph.op_outputs(op)[0], "output")
     if x.quant is not None and x.quant.per_channel:
-        raise unsupported(op, "input has per-channel quantisation", _FIX)
+        raise unsupported(op, "input has per-channel quantisation", fix)
     if y.scale != OUTPUT_SCALE or y.zero_point != OUTPUT_ZERO_POINT:
         raise unsupported(
             op,
             f"output quantisation (scale {y.scale!r}, zero point {y.zero_point}) is not (1/256, -128)",
-            _FIX,
+            fix,
         )
+    return x, y
+
+
+@register(OpKind.SOFTMAX)
+def lower_softmax(op: Operator, graph: Graph) -> Lowered:
+    x, y = probability_io(op, graph, _FIX)
     if len(x.shape) < 1 or x.size != y.size:
         raise unsupported(
             op,

@@ -970,7 +970,7 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
   const int32_t len = p->row_len;
   const int32_t stride = p->stride;
   const int32_t out_w = p->out_w;
-  const size_t slot_elems = 4 * (size_t)len; /* four channel rows */
+  const size_t slot_elems = (size_t)tm2_min_i32(4, ch) * len; /* the channel rows of one quad */
   int16_t *slots = (int16_t *)scratch;
   const int16_t *zero_slot = slots + 3 * slot_elems;
 #if TM2_CONV_USE_DSP

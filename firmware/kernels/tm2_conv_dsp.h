@@ -34,8 +34,8 @@
  *   Channels go in quads (four at a time). For a quad, input rows are transposed into channel-major int16
  *   rows (input + input_offset, zero columns for the left/right padding), a ring of three rows in the
  *   scratch buffer, so that the taps (x, x+1) of one channel are one int16 pair; each input row is
- *   transposed once per quad, and the scratch holds one quad only (32 * row_len bytes, whatever the
- *   channel count, so that the kernel also runs in place through row bands, tm2_inplace.h). Filter rows
+ *   transposed once per quad, and the scratch holds one quad only (32 * row_len bytes for four or more
+ *   channels, whatever their count, so that the kernel also runs in place through row bands, tm2_inplace.h). Filter rows
  *   above or below the input read a fourth slot of zeros (contributing 0, as TFLite skips those taps).
  *   Weights per channel: the pairs (w0, w1), (w1, w2) of each filter row as int16, six words. Four
  *   outputs of a row share three words per filter row: out0 = SMLAD(t01, w01) + SMLABT(t23, w12),
@@ -95,8 +95,8 @@ typedef struct {
 } tm2_dw3x3_packed_params;
 
 /* Scratch bytes tm2_depthwise3x3_s8_packed needs: four slots (a ring of three transposed input rows and
- * one of zeros, read by filter rows outside the input) of four channel rows each (one channel quad). */
-#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * 4 * 4 * (row_len)) /* the same for any channel count */
+ * one of zeros, read by filter rows outside the input) of min(4, channels) channel rows each (a quad). */
+#define TM2_DW3X3_SCRATCH(channels, row_len) (2 * 4 * ((channels) < 4 ? (channels) : 4) * (row_len))
 
 
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, int8, per-channel. weights: channels * 6 int32 words

@@ -228,9 +228,8 @@ def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:
 
 def dw3x3_scratch_bytes(channels: int, row_len: int) -> int:
     """TM2_DW3X3_SCRATCH: four slots (a ring of three transposed rows and one of zeros) of one channel quad
-    (four int16 rows), whatever the channel count."""
-    del channels
-    return 2 * 4 * 4 * row_len
+    (min(4, channels) int16 rows)."""
+    return 2 * 4 * min(4, channels) * row_len
 
 
 def dw3x3_requant(

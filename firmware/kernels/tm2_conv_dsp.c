@@ -281,42 +281,83 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
 #endif
 }
 
+/* The gpt groups of four taps at src (one filter tap, in_c = 4 gpt) into one slot of the column buffer,
+ * from its word w: per group (k0, k2) at w[0] and (k1, k3) at w[4], input offset added. */
+static void tm2_widen_tap(const int8_t *src, int32_t gpt, int32_t off, uint32_t *w) {
+#if TM2_CONV_USE_DSP
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  for (int32_t g = 0; g < gpt; ++g, src += 4, w += 8) {
+    uint32_t x;
+    memcpy(&x, src, 4);
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+  }
+#else
+  int16_t *col16 = (int16_t *)w;
+  for (int32_t g = 0; g < gpt; ++g, src += 4, col16 += 16) {
+    col16[0] = (int16_t)(src[0] + off);
+    col16[1] = (int16_t)(src[2] + off);
+    col16[8] = (int16_t)(src[1] + off);
+    col16[9] = (int16_t)(src[3] + off);
+  }
+#endif
+}
+
+/* Zeros for the gpt groups of one filter tap outside the input, in one slot (see tm2_widen_tap). */
+static inline void tm2_zero_tap(int32_t gpt, uint32_t *w) {
+  for (int32_t g = 0; g < gpt; ++g, w += 8) w[0] = 0, w[4] = 0;
+}
+
 /* Four pixels of one output row (in_c a multiple of 4, dilation 1) whose taps reach past the input's edges:
- * filter rows outside the input are zero words; the others are widened as if every tap were inside
- * (tm2_widen4 on the runs) and the words of the taps outside the input then set to zero. Returns 0, having
- * written nothing, when a run would read outside the input tensor (its first or last row), so that the
- * caller gathers the block pixel by pixel. */
-static int tm2_im2col_edge4(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                            uint32_t *col) {
+ * filter rows outside the input are zero words. In the others, the taps sk .. filter_w - ek - 1 are inside
+ * the input for all four pixels (sk: the taps left of column 0 for the first pixel, ek: those right of the
+ * last column for the fourth) and are widened as runs (tm2_widen4); the first sk and last ek taps of each
+ * pixel go one by one, widened when inside the input and zero otherwise. Filter rows whose whole runs stay
+ * inside the input tensor are widened as whole runs instead, and only the taps outside the input zeroed
+ * afterwards. Reads only the input tensor. */
+static void tm2_im2col_edge4(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                             uint32_t *col) {
   const int32_t in_c = p->in_c;
-  const int32_t run = p->filter_w * in_c;
+  const int32_t fw = p->filter_w;
+  const int32_t run = fw * in_c;
   const int32_t pstride = p->stride_w * in_c;
   const size_t in_row = (size_t)p->in_w * in_c;
   const ptrdiff_t tensor = (ptrdiff_t)(p->in_h * in_row);
-  for (int32_t fy = 0; fy < p->filter_h; ++fy) {
-    const int32_t iy = iy0 + fy;
-    if (iy < 0 || iy >= p->in_h) continue;
-    const ptrdiff_t first = (ptrdiff_t)(iy * in_row) + (ptrdiff_t)ix0 * in_c;
-    if (first < 0 || first + 3 * pstride + run > tensor) return 0;
-  }
   const int32_t gpt = in_c >> 2; /* groups of four taps per filter tap */
+  int32_t sk = tm2_max_i32(0, -ix0);
+  int32_t ek = tm2_max_i32(0, ix0 + 3 * p->stride_w + fw - p->in_w);
+  if (sk + ek >= fw) sk = fw, ek = 0; /* no tap inside for all four pixels: every tap one by one */
   for (int32_t fy = 0; fy < p->filter_h; ++fy, col += 2 * run) {
     const int32_t iy = iy0 + fy;
     if (iy < 0 || iy >= p->in_h) {
       memset(col, 0, (size_t)8 * run);
       continue;
     }
-    tm2_widen4(in_b + (ptrdiff_t)(iy * in_row) + (ptrdiff_t)ix0 * in_c, pstride, run, p->input_offset, col);
+    const int8_t *row = in_b + (size_t)iy * in_row;
+    const ptrdiff_t first = (ptrdiff_t)(iy * in_row) + (ptrdiff_t)ix0 * in_c;
+    /* whole runs when they stay inside the input tensor (taps outside the row read a neighbouring row and
+     * are zeroed below); in the tensor's first or last row only the taps inside for all four pixels */
+    const int whole = first >= 0 && first + 3 * pstride + run <= tensor;
+    if (whole) {
+      tm2_widen4(in_b + first, pstride, run, p->input_offset, col);
+    } else if (sk + ek < fw) {
+      tm2_widen4(row + (ptrdiff_t)(ix0 + sk) * in_c, pstride, (fw - sk - ek) * in_c, p->input_offset,
+                 col + (size_t)8 * gpt * sk);
+    }
     for (int32_t s = 0; s < 4; ++s) {
       const int32_t ix = ix0 + s * p->stride_w;
-      for (int32_t fx = 0; fx < p->filter_w; ++fx) {
-        if (ix + fx >= 0 && ix + fx < p->in_w) continue;
-        uint32_t *w = col + (size_t)8 * fx * gpt + s;
-        for (int32_t g = 0; g < gpt; ++g, w += 8) w[0] = 0, w[4] = 0;
+      for (int32_t fx = 0; fx < fw; ++fx) {
+        if (fx == sk) fx = fw - ek; /* the taps inside for all four pixels */
+        if (fx >= fw) break;
+        uint32_t *w = col + (size_t)8 * gpt * fx + s;
+        if (ix + fx < 0 || ix + fx >= p->in_w) {
+          tm2_zero_tap(gpt, w);
+        } else if (!whole) {
+          tm2_widen_tap(row + (ptrdiff_t)(ix + fx) * in_c, gpt, p->input_offset, w);
+        }
       }
     }
   }
-  return 1;
 }
 
 /* The column block of output pixels pix0 .. pix0 + 3 (repeating the last pixel when fewer are left). */
@@ -345,7 +386,8 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
       }
       return;
     }
-    if (ox + 3 < p->out_w && p->dilation_w == 1 && p->dilation_h == 1 && tm2_im2col_edge4(p, in_b, iy0, ix0, col)) {
+    if (ox + 3 < p->out_w && p->dilation_w == 1 && p->dilation_h == 1) {
+      tm2_im2col_edge4(p, in_b, iy0, ix0, col);
       return;
     }
   }
@@ -449,9 +491,10 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[a3], %[x1], %[w0], %[a3]\n\t"   \
   "smlad %[b3], %[x1], %[w1], %[b3]\n\t"
 #define TM2_GEMM_STEP_BYTES 56
-#define TM2_GEMM_UNROLL 32
+#define TM2_GEMM_UNROLL 72
 #define TM2_GEMM_STEP4 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
 #define TM2_GEMM_STEP16 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4
+#define TM2_GEMM_STEP72 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP4 TM2_GEMM_STEP4
 
 /* Requantisation of accumulator A (TM2_RQ_HIGHMUL, m in w0, hz in w1, e in x0) to a saturated int8 value;
  * with the sign correction (output offset above -128) or without (output offset -128: every negative sum
@@ -497,7 +540,7 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                                            \
       "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                                                            \
       "ldr pc, %[entry]\n"                                                                              \
-      "1:\n\t" TM2_GEMM_STEP16 TM2_GEMM_STEP16                                                            \
+      "1:\n\t" TM2_GEMM_STEP72                                                                          \
       "ldr %[x0], %[colend]\n\t"                                                                        \
       "cmp %[px], %[x0]\n\t"                                                                            \
       "bne 1b\n\t"                                                                                      \

@@ -344,16 +344,15 @@ static void tm2_im2col_edge4(const tm2_conv_packed_params *p, const int8_t *in_b
       tm2_widen4(row + (ptrdiff_t)(ix0 + sk) * in_c, pstride, (fw - sk - ek) * in_c, p->input_offset,
                  col + (size_t)8 * gpt * sk);
     }
-    for (int32_t s = 0; s < 4; ++s) {
-      const int32_t ix = ix0 + s * p->stride_w;
-      for (int32_t fx = 0; fx < fw; ++fx) {
-        if (fx == sk) fx = fw - ek; /* the taps inside for all four pixels */
-        if (fx >= fw) break;
-        uint32_t *w = col + (size_t)8 * gpt * fx + s;
-        if (ix + fx < 0 || ix + fx >= p->in_w) {
-          tm2_zero_tap(gpt, w);
+    for (int32_t fx = 0; fx < fw; ++fx) {
+      if (fx == sk) fx = fw - ek; /* the taps inside for all four pixels */
+      if (fx >= fw) break;
+      uint32_t *w = col + (size_t)8 * gpt * fx;
+      for (int32_t s = 0, ix = ix0 + fx; s < 4; ++s, ix += p->stride_w) {
+        if (ix < 0 || ix >= p->in_w) {
+          tm2_zero_tap(gpt, w + s);
         } else if (!whole) {
-          tm2_widen_tap(row + (ptrdiff_t)(ix + fx) * in_c, gpt, p->input_offset, w);
+          tm2_widen_tap(row + (ptrdiff_t)ix * in_c, gpt, p->input_offset, w + s);
         }
       }
     }
@@ -392,32 +391,47 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
     }
   }
   if ((in_c & 3) != 0 && npix == 4 && ox + 3 < p->out_w && p->dilation_w == 1 && p->dilation_h == 1) {
+    /* four pixels of one output row: a pixel whose taps are all inside is filter_h runs of filter_w * in_c
+     * bytes; the others are gathered tap by tap (tm2_gather_pixel) */
     const int32_t iy0 = oy * p->stride_h - p->pad_h;
     const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    if (iy0 >= 0 && iy0 + p->filter_h <= p->in_h && ix0 >= 0 && ix0 + 3 * p->stride_w + p->filter_w <= p->in_w) {
-      /* four pixels of one output row, every tap inside: per pixel, filter_h runs of filter_w * in_c bytes */
-      const size_t in_row = (size_t)p->in_w * in_c;
-      const int32_t span = p->filter_w * in_c;
-      const int8_t zp = (int8_t)(-p->input_offset);
-      const int8_t *src = in_b + (size_t)iy0 * in_row + (size_t)ix0 * in_c;
-      const int32_t words = (span + 3) >> 2;
-      for (int32_t s = 0; s < 4; ++s, src += (size_t)p->stride_w * in_c) {
-        int8_t *dst = bytes + (size_t)s * kp;
-        const int8_t *row = src;
-        if (words <= 4) {
-          /* runs of up to 16 bytes as whole words: the up to three bytes past a run belong to the next
-           * filter row's run (written right after) and are read from the same or the next input row,
-           * inside the input; the last run is copied exactly */
-          for (int32_t fy = 0; fy + 1 < p->filter_h; ++fy, row += in_row, dst += span) tm2_copy_words(dst, row, words);
-        } else {
-          for (int32_t fy = 0; fy + 1 < p->filter_h; ++fy, row += in_row) dst = tm2_copy_run(dst, row, span);
-        }
-        dst = tm2_copy_run(dst, row, span);
-        tm2_fill_tail(dst, bytes + (size_t)(s + 1) * kp, zp);
+    const int rows_in = iy0 >= 0 && iy0 + p->filter_h <= p->in_h;
+    const size_t in_row = (size_t)p->in_w * in_c;
+    const int32_t span = p->filter_w * in_c;
+    const int8_t zp = (int8_t)(-p->input_offset);
+    const int32_t words = (span + 3) >> 2;
+    const int first_layer = span == 9 && p->filter_h == 3 && kp == 28; /* 3x3 taps of three channels */
+    for (int32_t s = 0; s < 4; ++s) {
+      const int32_t ix = ix0 + s * p->stride_w;
+      int8_t *dst = bytes + (size_t)s * kp;
+      if (!rows_in || ix < 0 || ix + p->filter_w > p->in_w) {
+        tm2_gather_pixel(p, in_b, oy, ox + s, dst);
+        continue;
       }
-      tm2_widen4(bytes, kp, kp, p->input_offset, col);
-      return;
+      const int8_t *row = in_b + (size_t)iy0 * in_row + (size_t)ix * in_c;
+      if (first_layer) {
+        /* rows 0 and 1 as three words each (the three bytes past each run are rewritten by the next run
+         * and read from the next input row), row 2 as two words and a byte, then the zero-point tail byte */
+        tm2_copy_words(dst, row, 3);
+        tm2_copy_words(dst + 9, row + in_row, 3);
+        tm2_copy_words(dst + 18, row + 2 * in_row, 2);
+        dst[26] = row[2 * in_row + 8];
+        dst[27] = zp;
+        continue;
+      }
+      if (words <= 4) {
+        /* runs of up to 16 bytes as whole words: the up to three bytes past a run belong to the next
+         * filter row's run (written right after) and are read from the same or the next input row,
+         * inside the input; the last run is copied exactly */
+        for (int32_t fy = 0; fy + 1 < p->filter_h; ++fy, row += in_row, dst += span) tm2_copy_words(dst, row, words);
+      } else {
+        for (int32_t fy = 0; fy + 1 < p->filter_h; ++fy, row += in_row) dst = tm2_copy_run(dst, row, span);
+      }
+      dst = tm2_copy_run(dst, row, span);
+      tm2_fill_tail(dst, bytes + (size_t)(s + 1) * kp, zp);
     }
+    tm2_widen4(bytes, kp, kp, p->input_offset, col);
+    return;
   }
   for (int32_t s = 0; s < 4; ++s) {
     /* Unused slots of a short block repeat its last pixel: finite data, results not stored. */

@@ -731,6 +731,28 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
 }
 
 #if TM2_CONV_USE_DSP
+/* The multiply-accumulates of one filter row of four outputs, on x0..x2 (taps) and wa, wb (weights): stride 1
+ * (eight, in one run), stride 2 (outputs 0-1, then 2-3 once x0, x1 hold the next words). */
+#define TM2_DWA_MACS_S1                      \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+#define TM2_DWA_MACS_S2_01                   \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"
+#define TM2_DWA_MACS_S2_23                   \
+  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+
 /* One filter row of a group of four stride-1 outputs in assembly: taps in words x0 = (t0, t1), x1 = (t2, t3),
  * x2 = (t4, t5) of row R (R advances by the group's 8 bytes), weights wa = (w0, w1), wb = (w1, w2) at byte
  * WOFF of wr. Five loads in a row, eight multiply-accumulates. */
@@ -740,14 +762,7 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
   "ldr %[x2], [%[" R "]]\n\t"               \
   "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
   "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
-  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
-  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
-  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
-  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
-  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
-  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+  TM2_DWA_MACS_S1
 
 /* The same for stride 2: output i reads word i (t_2i, t_2i+1) and the bottom of word i + 1; R advances 16. */
 #define TM2_DWA_ROW_S2(R, WOFF)              \
@@ -756,16 +771,10 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
   "ldr %[x2], [%[" R "], #-8]\n\t"          \
   "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
   "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
-  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
-  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"   \
+  TM2_DWA_MACS_S2_01 \
   "ldr %[x0], [%[" R "], #-4]\n\t"          \
   "ldr %[x1], [%[" R "]]\n\t"               \
-  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
-  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
-  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
-  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+  TM2_DWA_MACS_S2_23
 
 /* TM2_RQ_HIGHMUL of accumulator A (undoubled) to a saturated int8 value: m in x0, hz in x1, e in x2; the
  * signed form uses wa as a temporary; the low form (output offset -128, full range) has no sign correction. */
@@ -788,30 +797,17 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
   "ldr %[x2], [%[" R "], #8]\n\t"           \
   "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
   "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
-  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
-  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
-  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
-  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
-  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
-  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+  TM2_DWA_MACS_S1
 #define TM2_DWA_ROW_S2_NW(R, WOFF)           \
   "ldr %[x0], [%[" R "]]\n\t"               \
   "ldr %[x1], [%[" R "], #4]\n\t"           \
   "ldr %[x2], [%[" R "], #8]\n\t"           \
   "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
   "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
-  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
-  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"   \
+  TM2_DWA_MACS_S2_01 \
   "ldr %[x0], [%[" R "], #12]\n\t"          \
   "ldr %[x1], [%[" R "], #16]\n\t"          \
-  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
-  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
-  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
-  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+  TM2_DWA_MACS_S2_23
 
 /* Filter row of a single output (taps t0, t1, t2 in the words at R and R + 4), either stride. */
 #define TM2_DWA_ONE(R, WOFF)                 \

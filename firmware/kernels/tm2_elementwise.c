@@ -34,29 +34,6 @@ static int tm2_bcast_contiguous(const tm2_bcast4 *g) {
   return 1;
 }
 
-/* TM2_RQ_HIGHMUL (tm2_requant.h) of a doubled sum acc2, saturated to int8: SMMLAR, ADD, ASR, SSAT; without
- * the sign correction (ADD) for an output offset of -128 and the full int8 range. */
-static inline int32_t tm2_add_rq2(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
-  int32_t v;
-  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
-          "add %[v], %[v], %[a], asr #31\n\t"
-          "asr %[v], %[v], %[e]\n\t"
-          "ssat %[v], #8, %[v]"
-          : [v] "=&r"(v)
-          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
-  return v;
-}
-
-static inline int32_t tm2_add_rq2_low(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
-  int32_t v;
-  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
-          "asr %[v], %[v], %[e]\n\t"
-          "ssat %[v], #8, %[v]"
-          : [v] "=&r"(v)
-          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
-  return v;
-}
-
 /* Smallest output for which tm2_add_s8 builds its rescale tables (2 x 256 entries cost about as much
  * as 512 elements of the plain code). */
 #define TM2_ADD_TABLE_MIN 1024
@@ -100,17 +77,17 @@ static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const 
     if (zp == -128) {
       for (; i + 2 <= total; i += 2, a += 2, b += 2, out += 2) {
         const int32_t u = s1[a[0]] + s2[b[0]], w = s1[a[1]] + s2[b[1]];
-        out[0] = (int8_t)tm2_add_rq2_low(u, m, hz, e);
-        out[1] = (int8_t)tm2_add_rq2_low(w, m, hz, e);
+        out[0] = (int8_t)tm2_rq_highmul2_low_s8(u, m, hz, e);
+        out[1] = (int8_t)tm2_rq_highmul2_low_s8(w, m, hz, e);
       }
     } else {
       for (; i + 2 <= total; i += 2, a += 2, b += 2, out += 2) {
         const int32_t u = s1[a[0]] + s2[b[0]], w = s1[a[1]] + s2[b[1]];
-        out[0] = (int8_t)tm2_add_rq2(u, m, hz, e);
-        out[1] = (int8_t)tm2_add_rq2(w, m, hz, e);
+        out[0] = (int8_t)tm2_rq_highmul2_s8(u, m, hz, e);
+        out[1] = (int8_t)tm2_rq_highmul2_s8(w, m, hz, e);
       }
     }
-    if (i < total) *out = (int8_t)tm2_add_rq2(s1[*a] + s2[*b], m, hz, e);
+    if (i < total) *out = (int8_t)tm2_rq_highmul2_s8(s1[*a] + s2[*b], m, hz, e);
     return;
   }
   for (int32_t i0 = 0; i0 < g->out_shape[0]; ++i0) {
@@ -121,11 +98,11 @@ static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const 
         const int32_t n = g->out_shape[3], sa = g->in1_strides[3], sb = g->in2_strides[3];
         if (hm && zp == -128) {
           for (int32_t i3 = 0; i3 < n; ++i3, a += sa, b += sb) {
-            *out++ = (int8_t)tm2_add_rq2_low(s1[*a] + s2[*b], m, hz, e);
+            *out++ = (int8_t)tm2_rq_highmul2_low_s8(s1[*a] + s2[*b], m, hz, e);
           }
         } else if (hm) {
           for (int32_t i3 = 0; i3 < n; ++i3, a += sa, b += sb) {
-            *out++ = (int8_t)tm2_add_rq2(s1[*a] + s2[*b], m, hz, e);
+            *out++ = (int8_t)tm2_rq_highmul2_s8(s1[*a] + s2[*b], m, hz, e);
           }
         } else if (fast) {
           for (int32_t i3 = 0; i3 < n; ++i3, a += sa, b += sb) {

@@ -137,6 +137,30 @@ static inline int32_t tm2_rq_highmul_low_s8(int32_t acc, int32_t m, int32_t hz, 
           : [a] "r"(acc), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
   return v;
 }
+
+/* TM2_RQ_HIGHMUL of a sum that is already doubled (acc2 = 2 acc: the ADD tables of tm2_elementwise.c), saturated
+ * to int8: SMMLAR, ADD, ASR, SSAT; the _low form leaves the sign correction (ADD) out, for an output offset of
+ * -128 and the full int8 range. */
+static inline int32_t tm2_rq_highmul2_s8(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
+          "add %[v], %[v], %[a], asr #31\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v)
+          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
+
+static inline int32_t tm2_rq_highmul2_low_s8(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v)
+          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
 #endif
 
 /* acc -> requantised value plus output offset (not yet clamped), in any of the five modes. */

@@ -201,8 +201,11 @@ def test_exception_mid_compile_leaves_no_output_and_keeps_the_old_one(
 
 _SLOW_COMPILE = """
 import signal, sys, time
-# A parent that ignores SIGINT (a background job, nohup) makes Python keep ignoring it: restore Ctrl-C.
+# A parent that ignores SIGINT or SIGHUP (a background job, nohup) makes the child ignore them too, and the CLI
+# rightly keeps an ignored signal ignored: restore Ctrl-C and the default SIGTERM/SIGHUP of a terminal session.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 import tinym2net.project as project
 real = project.generate_project
 def slow(*args, **kwargs):

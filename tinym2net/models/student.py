@@ -31,7 +31,7 @@ Concatenate / Softmax. A single-modality student is the same builder called with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
@@ -215,15 +215,15 @@ def size_student(
     Weight bytes grow with the width, so this is a binary search over widths, each probe one model build.
     Raises ValueError when even width 1 does not fit (the message gives the bytes of width 1).
     """
-    from dataclasses import replace
 
     def cost(width: int) -> int:
         model = build_student(modalities, num_classes, replace(base, width=width), batchnorm=False)
         return weight_bytes(model)
 
-    if cost(1) > budget_bytes:
+    smallest = cost(1)
+    if smallest > budget_bytes:
         raise ValueError(
-            f"the smallest student (width 1) needs {cost(1)} weight bytes, over the budget of {budget_bytes} "
+            f"the smallest student (width 1) needs {smallest} weight bytes, over the budget of {budget_bytes} "
             "bytes: raise the weight budget (--weight-budget)"
         )
     lo, hi = 1, max_width  # cost(lo) fits; find the largest width that fits

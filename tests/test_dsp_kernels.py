@@ -198,15 +198,23 @@ def _act_range(rng: np.random.Generator, zp: int) -> tuple[int, int]:
     return lo, int(rng.integers(max(lo, zp), 128))
 
 
-def conv_case(rng: np.random.Generator, i: int) -> Case:
+def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Case:
+    """A random CONV_2D case; ``shape`` fixes some of in_c, kernel, stride, dilation, same, h, w, out_c."""
+    shape = shape or {}
     in_c = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16, 20]))
     kh, kw = [(1, 1), (3, 3), (2, 5), (10, 4), (3, 1), (1, 3)][int(rng.integers(0, 6))]
     stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
     dilation = (1, 1) if rng.random() < 0.8 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
     same = bool(rng.random() < 0.6)
+    in_c, (kh, kw), stride, dilation = (
+        shape.get("in_c", in_c), shape.get("kernel", (kh, kw)), shape.get("stride", stride),
+        shape.get("dilation", dilation),
+    )
+    same = shape.get("same", same)
     h = int(rng.integers((kh - 1) * dilation[0] + 1, (kh - 1) * dilation[0] + 7))
     w = int(rng.integers((kw - 1) * dilation[1] + 1, (kw - 1) * dilation[1] + (7 if rng.random() < 0.6 else 20)))
     out_c = int(rng.integers(1, 20))
+    h, w, out_c = shape.get("h", h), shape.get("w", w), shape.get("out_c", out_c)
     oh, ph = out_size_and_pad(same, h, kh, stride[0], dilation[0])
     ow, pw = out_size_and_pad(same, w, kw, stride[1], dilation[1])
     x = rng.integers(-128, 128, (1, h, w, in_c), dtype=np.int8)
@@ -214,6 +222,7 @@ def conv_case(rng: np.random.Generator, i: int) -> Case:
     bias = rng.integers(-5000, 5000, out_c).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
     zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
+    zp = shape.get("zp", zp)
     act_min, act_max = _act_range(rng, zp)
     depth = kh * kw * in_c
     mult, shift = _multipliers(rng, out_c, 1.0 / (np.sqrt(depth) * 128 * 70), edge=rng.random() < 0.2)
@@ -495,6 +504,37 @@ def test_conv2d_packed_matches_reference(harness: tuple[str, Path, Path]) -> Non
     modes = {c.extra["mode"] for c in cases}
     assert modes == {packing.RQ_DOUBLE, packing.RQ_HIGHMUL}  # both requantisation paths are exercised
     _check_cases(harness, cases, "conv")
+
+
+def test_conv2d_packed_row_layout_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Filter rows of 4 g + 1 bytes (row layout: the 3x3 filters of three channels of first layers, in_c 1
+    with filter_w 5, in_c 5 pointwise) and of 4 g bytes with in_c not a multiple of 4 (kws' 10x4 filters of
+    one channel): pixels straight from the input rows, edges gathered, both output offset forms."""
+    rng = np.random.default_rng(23)
+    shapes = []
+    for stride in [(1, 1), (2, 2), (1, 2), (3, 1)]:
+        for same in (True, False):
+            for zp in (-128, 5):
+                shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "same": same, "zp": zp,
+                               "h": int(rng.integers(3, 12)), "w": int(rng.integers(3, 30))})
+    shapes += [
+        {"in_c": 3, "kernel": (3, 3), "stride": (1, 1), "same": True, "h": 9, "w": 32, "out_c": 16},
+        {"in_c": 3, "kernel": (3, 3), "stride": (2, 2), "same": True, "h": 12, "w": 24, "out_c": 8, "zp": -128},
+        {"in_c": 3, "kernel": (3, 3), "stride": (1, 1), "same": True, "h": 1, "w": 2, "out_c": 3},
+        {"in_c": 3, "kernel": (3, 3), "dilation": (2, 2), "same": True, "h": 9, "w": 11},
+        {"in_c": 3, "kernel": (3, 3), "dilation": (1, 2), "same": False, "h": 9, "w": 11},
+        {"in_c": 1, "kernel": (10, 4), "stride": (2, 2), "same": True, "h": 49, "w": 10, "out_c": 9},
+        {"in_c": 1, "kernel": (10, 4), "stride": (1, 1), "same": False, "h": 12, "w": 13, "zp": -128},
+        {"in_c": 1, "kernel": (2, 5), "stride": (1, 1), "same": True, "h": 6, "w": 17},
+        {"in_c": 1, "kernel": (3, 1), "stride": (1, 2), "same": True},
+        {"in_c": 5, "kernel": (1, 1), "stride": (1, 1), "same": False, "h": 3, "w": 7},
+        {"in_c": 5, "kernel": (1, 1), "stride": (2, 1), "same": True},
+        {"in_c": 3, "kernel": (1, 3), "stride": (1, 1), "same": True, "h": 4, "w": 9},
+        {"in_c": 1, "kernel": (1, 1), "stride": (1, 1), "same": True, "h": 5, "w": 5},
+    ]
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert any(packing.conv_rows_layout(3, 3, 3) for _ in cases)
+    _check_cases(harness, cases, "conv_rows")
 
 
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

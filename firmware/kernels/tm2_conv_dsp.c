@@ -359,11 +359,155 @@ static void tm2_im2col_edge4(const tm2_conv_packed_params *p, const int8_t *in_b
   }
 }
 
+/* Row layout (tinym2net/ops/packing.py, conv_rows_layout / conv_tap_positions): in_c not a multiple of 4 and
+ * filter rows of run = filter_w * in_c = 4 g + 1 bytes. Per filter row, its first 4 g bytes are g groups read
+ * k0, k2, k1, k3 (one input word each); after all rows' groups, the last byte of every row, two rows per
+ * position pair; zeros to Kp. */
+static inline int tm2_conv_rows_layout(const tm2_conv_packed_params *p) {
+  return (p->in_c & 3) != 0 && ((p->filter_w * p->in_c) & 3) == 1;
+}
+
+/* The column of one pixel straight from its filter rows (src: row 0, rstride bytes between rows; runs of
+ * run = filter_w * in_c bytes with run % 4 of 0 or 1), into one slot of the column buffer from its word w
+ * (word of position pair j at w[4 j]): the standard order when run % 4 is 0, the row layout when it is 1
+ * (see tm2_conv_rows_layout). Reads only the fh runs. */
+static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *src, int32_t rstride, int32_t fh,
+                                                                 int32_t run, int32_t kp, int32_t off, uint32_t *w) {
+  const int32_t g = run >> 2;
+  uint32_t *const end = w + 2 * kp;
+#if TM2_CONV_USE_DSP
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int8_t *row = src;
+  for (int32_t fy = 0; fy < fh; ++fy, row += rstride) {
+    for (int32_t i = 0; i < g; ++i, w += 8) {
+      uint32_t x;
+      memcpy(&x, row + 4 * i, 4);
+      w[0] = __sxtab16(off2, x);        /* taps 4i, 4i+2 */
+      w[4] = tm2_sxtab16_ror8(off2, x); /* taps 4i+1, 4i+3 */
+    }
+  }
+  if (run & 3) {
+    const uint8_t *a = (const uint8_t *)src + 4 * g;
+    int32_t fy = 0;
+    for (; fy + 1 < fh; fy += 2, a += 2 * rstride, w += 4) {
+      w[0] = __sxtab16(off2, (uint32_t)a[0] | (uint32_t)a[rstride] << 16);
+    }
+    if (fy < fh) { /* the high lane (the offset) meets a zero weight */
+      w[0] = __sxtab16(off2, (uint32_t)a[0]);
+      w += 4;
+    }
+  }
+  for (; w != end; w += 4) w[0] = 0;
+#else
+  int16_t *c16 = (int16_t *)w; /* position q of this slot: c16[(q >> 1) * 8 + (q & 1)] */
+  int32_t q = 0;
+  for (int32_t fy = 0; fy < fh; ++fy) {
+    for (int32_t t = 0; t < 4 * g; ++t, ++q) {
+      const int32_t pos = tm2_col_pos(q);
+      c16[(pos >> 1) * 8 + (pos & 1)] = (int16_t)(src[(size_t)fy * rstride + t] + off);
+    }
+  }
+  if (run & 3) {
+    for (int32_t fy = 0; fy < fh; ++fy, ++q) c16[(q >> 1) * 8 + (q & 1)] = (int16_t)(src[(size_t)fy * rstride + 4 * g] + off);
+  }
+  for (; q < kp; ++q) c16[(q >> 1) * 8 + (q & 1)] = 0;
+  (void)end;
+#endif
+}
+
+#if TM2_CONV_USE_DSP
+/* tm2_widen_rows for four pixels of 3x3 filters of three channels (runs of 9 bytes, Kp 28), pixel s at
+ * src + s * ps, filter rows rs bytes apart: per pixel six words and three bytes, straight-line. */
+static void tm2_widen_rows_3x9_4(const int8_t *src, int32_t ps, int32_t rs, int32_t off, uint32_t *col) {
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
+  for (uint32_t *const end = col + 4; col != end; ++col, r0 += ps, r1 += ps, r2 += ps) {
+    uint32_t x, y;
+    memcpy(&x, r0, 4);
+    memcpy(&y, r0 + 4, 4);
+    col[0] = __sxtab16(off2, x);
+    col[4] = tm2_sxtab16_ror8(off2, x);
+    col[8] = __sxtab16(off2, y);
+    col[12] = tm2_sxtab16_ror8(off2, y);
+    memcpy(&x, r1, 4);
+    memcpy(&y, r1 + 4, 4);
+    col[16] = __sxtab16(off2, x);
+    col[20] = tm2_sxtab16_ror8(off2, x);
+    col[24] = __sxtab16(off2, y);
+    col[28] = tm2_sxtab16_ror8(off2, y);
+    memcpy(&x, r2, 4);
+    memcpy(&y, r2 + 4, 4);
+    col[32] = __sxtab16(off2, x);
+    col[36] = tm2_sxtab16_ror8(off2, x);
+    col[40] = __sxtab16(off2, y);
+    col[44] = tm2_sxtab16_ror8(off2, y);
+    col[48] = __sxtab16(off2, (uint32_t)(uint8_t)r0[8] | (uint32_t)(uint8_t)r1[8] << 16);
+    col[52] = __sxtab16(off2, (uint32_t)(uint8_t)r2[8]);
+  }
+}
+#endif
+
+/* Four pixels (repeating the last when fewer are left) whose filter rows are runs of run % 4 = 0 or 1 bytes
+ * (in_c not a multiple of 4): a pixel whose taps are all inside the input (dilation_w 1) is widened straight
+ * from the input rows (tm2_widen_rows), the others gathered as bytes first (padding taps get the zero point,
+ * which widens to 0). The 3x3 filters of three channels have their own straight-line copy. */
+static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
+                            uint32_t *col, int8_t *bytes) {
+  const int32_t in_c = p->in_c, fh = p->filter_h, fw = p->filter_w, kp = p->depth_padded;
+  const int32_t run = fw * in_c;
+  const int32_t off = p->input_offset;
+  const int32_t rstride = p->dilation_h * p->in_w * in_c;
+  const int first_layer = fh == 3 && run == 9;
+  int32_t oy = pix0 / p->out_w, ox = pix0 % p->out_w;
+  if (npix == 4 && ox + 3 < p->out_w && p->dilation_w == 1) {
+    /* four pixels of one output row, every tap inside: straight from the input rows */
+    const int32_t iy0 = oy * p->stride_h - p->pad_h;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
+    if (iy0 >= 0 && iy0 + (fh - 1) * p->dilation_h < p->in_h && ix0 >= 0 && ix0 + 3 * p->stride_w + fw <= p->in_w) {
+      const int8_t *src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
+      const int32_t ps = p->stride_w * in_c;
+#if TM2_CONV_USE_DSP
+      if (first_layer) {
+        tm2_widen_rows_3x9_4(src, ps, rstride, off, col);
+        return;
+      }
+#endif
+      for (int32_t s = 0; s < 4; ++s, src += ps) tm2_widen_rows(src, rstride, fh, run, kp, off, col + s);
+      return;
+    }
+  }
+  for (int32_t s = 0; s < 4; ++s) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_h;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
+    const int8_t *src;
+    int32_t stride;
+    if (p->dilation_w == 1 && iy0 >= 0 && iy0 + (fh - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
+        ix0 + fw <= p->in_w) {
+      src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
+      stride = rstride;
+    } else {
+      src = bytes + (size_t)s * kp;
+      stride = run;
+      tm2_gather_pixel(p, in_b, oy, ox, bytes + (size_t)s * kp);
+    }
+    if (first_layer) {
+      tm2_widen_rows(src, stride, 3, 9, 28, off, col + s);
+    } else {
+      tm2_widen_rows(src, stride, fh, run, kp, off, col + s);
+    }
+    if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
+  }
+}
+
 /* The column block of output pixels pix0 .. pix0 + 3 (repeating the last pixel when fewer are left). */
 static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
                              uint32_t *col, int8_t *bytes) {
   const int32_t in_c = p->in_c;
   const int32_t kp = p->depth_padded;
+  if ((in_c & 3) != 0 && ((p->filter_w * in_c) & 3) <= 1) {
+    tm2_im2col_rows(p, in_b, pix0, npix, col, bytes);
+    return;
+  }
   int32_t oy = pix0 / p->out_w, ox = pix0 % p->out_w;
   if ((in_c & 3) == 0 && npix == 4) {
     if (p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
@@ -400,7 +544,6 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
     const int32_t span = p->filter_w * in_c;
     const int8_t zp = (int8_t)(-p->input_offset);
     const int32_t words = (span + 3) >> 2;
-    const int first_layer = span == 9 && p->filter_h == 3 && kp == 28; /* 3x3 taps of three channels */
     for (int32_t s = 0; s < 4; ++s) {
       const int32_t ix = ix0 + s * p->stride_w;
       int8_t *dst = bytes + (size_t)s * kp;
@@ -409,16 +552,6 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
         continue;
       }
       const int8_t *row = in_b + (size_t)iy0 * in_row + (size_t)ix * in_c;
-      if (first_layer) {
-        /* rows 0 and 1 as three words each (the three bytes past each run are rewritten by the next run
-         * and read from the next input row), row 2 as two words and a byte, then the zero-point tail byte */
-        tm2_copy_words(dst, row, 3);
-        tm2_copy_words(dst + 9, row + in_row, 3);
-        tm2_copy_words(dst + 18, row + 2 * in_row, 2);
-        dst[26] = row[2 * in_row + 8];
-        dst[27] = zp;
-        continue;
-      }
       if (words <= 4) {
         /* runs of up to 16 bytes as whole words: the up to three bytes past a run belong to the next
          * filter row's run (written right after) and are read from the same or the next input row,

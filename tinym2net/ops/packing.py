@@ -62,12 +62,39 @@ def tap_positions(kp: int) -> np.ndarray:
     return (q & ~3) | ((q & 1) << 1) | ((q >> 1) & 1)
 
 
-def _rows_in_tap_order(w2d: np.ndarray, rows: int, kp: int) -> np.ndarray:
-    """[rows, kp] int8: ``w2d`` ([n, depth]) zero-padded to ``rows`` x ``kp``, columns in position order."""
+def conv_rows_layout(filter_h: int, filter_w: int, in_c: int) -> bool:
+    """Whether the packed CONV_2D kernel reads this filter in the row layout (:func:`conv_tap_positions`):
+    in_c not a multiple of 4 and a filter row of ``filter_w * in_c = 4 g + 1`` bytes (the 3x3 filters of
+    three channels of first layers). ``tm2_conv_rows_layout`` in tm2_conv_dsp.c makes the same choice."""
+    return in_c % 4 != 0 and (filter_w * in_c) % 4 == 1
+
+
+def conv_tap_positions(kp: int, filter_h: int, filter_w: int, in_c: int) -> np.ndarray:
+    """``order[q]`` = tap of the packed CONV_2D column at position q, -1 for a zero position.
+
+    Usually :func:`tap_positions`. In the row layout (:func:`conv_rows_layout`), each filter row's first 4 g
+    bytes are g groups (k0, k2, k1, k3) as usual, rows one after the other, so that every group is one word
+    of the input; the last byte of every row follows after all rows' groups, in row order (two rows' last
+    bytes share one position pair); the rest of the Kp positions are zero."""
+    if not conv_rows_layout(filter_h, filter_w, in_c):
+        return tap_positions(kp)
+    run = filter_w * in_c
+    g4 = run - 1
+    order = np.full(kp, -1, np.int64)
+    grp = tap_positions(g4)
+    for fy in range(filter_h):
+        order[fy * g4:(fy + 1) * g4] = fy * run + grp
+        order[filter_h * g4 + fy] = fy * run + g4
+    return order
+
+
+def _rows_in_tap_order(w2d: np.ndarray, rows: int, kp: int, order: np.ndarray | None = None) -> np.ndarray:
+    """[rows, kp] int8: ``w2d`` ([n, depth]) zero-padded to ``rows`` x ``kp``, columns in position order
+    (``order``: tap per position, -1 for zero; :func:`tap_positions` when None)."""
     n, depth = w2d.shape
-    padded = np.zeros((rows, kp), np.int8)
+    padded = np.zeros((rows, kp + 1), np.int8)  # column kp: zeros, read by positions -1
     padded[:n, :depth] = w2d
-    return padded[:, tap_positions(kp)]
+    return padded[:, tap_positions(kp) if order is None else order]
 
 
 def _srdhm(a: int, b: int) -> int:
@@ -179,7 +206,8 @@ def pack_conv_gemm(
     kp = padded_depth4(w2d.shape[1])
     pairs = (out_c + 1) // 2
     recs = np.concatenate([recs, np.array([[0, 0, 1]] * (2 * pairs - out_c), np.int64).reshape(-1, 3)])
-    rows = _rows_in_tap_order(w2d.astype(np.int8), 2 * pairs, kp).astype(np.int64) * 2  # [2 pairs, kp]
+    order = conv_tap_positions(kp, *filt.shape[1:])
+    rows = _rows_in_tap_order(w2d.astype(np.int8), 2 * pairs, kp, order).astype(np.int64) * 2  # [2 pairs, kp]
     halves = rows.reshape(pairs, 2, kp // 2, 2)  # [pair][channel of pair][position pair][lo/hi]
     words = (halves[..., 0] & 0xFFFF) | ((halves[..., 1] & 0xFFFF) << 16)  # [pair][channel][j]
     words = words.transpose(0, 2, 1).reshape(pairs, kp)  # [pair][j][channel]

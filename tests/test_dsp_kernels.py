@@ -374,13 +374,14 @@ def requant_case(rng: np.random.Generator, n: int) -> tuple[Case, np.ndarray, np
     return case, want, np.array(modes)
 
 
-def add_case(rng: np.random.Generator, i: int) -> Case:
-    """ADD of two int8 tensors: same shape (large: the table path) or with the second broadcast."""
+def add_case(rng: np.random.Generator, i: int, ratio: float = 1.0) -> Case:
+    """ADD of two int8 tensors: same shape (large: the table path) or with the second broadcast; ``ratio``
+    scales the first input's scale (far from 1: one table with a large right shift)."""
     h, w, c = [(16, 16, 8), (32, 8, 16), (3, 5, 7), (8, 8, 32), (5, 9, 23)][i % 5]  # 5 x 9 x 23: odd, tables
     x1 = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
     bshape = (1, h, w, c) if i % 3 else (1, 1, 1, c)
     x2 = rng.integers(-128, 128, bshape, dtype=np.int8)
-    s1, s2 = float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.01, 0.2))
+    s1, s2 = float(rng.uniform(0.01, 0.2)) * ratio, float(rng.uniform(0.01, 0.2))
     so = float(rng.uniform(0.02, 0.3))
     z1, z2, zo = (int(v) for v in rng.integers(-128, 128, 3))
     if i % 4 == 1:
@@ -577,6 +578,13 @@ def test_add_matches_reference(harness: tuple[str, Path, Path]) -> None:
     cases = [add_case(rng, i) for i in range(30)]
     assert any(len(c.expected) >= 1024 for c in cases) and any(len(c.expected) < 1024 for c in cases)
     _check_cases(harness, cases, "add")
+
+
+def test_add_tables_extreme_scales_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Scale ratios far from 1 (right shifts of the table rescale up to ~20) on the table path."""
+    rng = np.random.default_rng(16)
+    cases = [add_case(rng, i, ratio) for i in (0, 1, 3) for ratio in (1e-6, 1e-3, 0.05, 20.0, 3e3)]
+    _check_cases(harness, cases, "add_extreme")
 
 
 @pytest.mark.emulator

@@ -216,7 +216,7 @@ TM2_NO_MEMSET_CALLS static void tm2_gather_pixel(const tm2_conv_packed_params *p
 static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t off, uint32_t *dst) {
 #if TM2_CONV_USE_DSP
   /* In assembly: single-word stores with immediate offsets (one cycle each; the compiler pairs them into
-   * STRD, three cycles), two groups per loop step. */
+   * STRD, three cycles), four groups per loop step after one and two groups for the remainder. */
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int8_t *end = src + n;
   const int32_t ps2 = 2 * pstride, ps3 = 3 * pstride;
@@ -229,6 +229,12 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
 #define TM2_WIDEN_LOAD4                                            \
   "add %[t0], %[s], #4\n\t"                                       \
   "ldr %[v0], [%[s], #4]\n\t"                                     \
+  "ldr %[v1], [%[t0], %[p1]]\n\t"                                 \
+  "ldr %[v2], [%[t0], %[p2]]\n\t"                                 \
+  "ldr %[v3], [%[t0], %[p3]]\n\t"
+#define TM2_WIDEN_LOADK(K)                                         \
+  "add %[t0], %[s], #" K "\n\t"                                   \
+  "ldr %[v0], [%[s], #" K "]\n\t"                                 \
   "ldr %[v1], [%[t0], %[p1]]\n\t"                                 \
   "ldr %[v2], [%[t0], %[p2]]\n\t"                                 \
   "ldr %[v3], [%[t0], %[p3]]\n\t"
@@ -259,10 +265,20 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
     src += 4;
     dst += 8;
   }
-  if (src != end) {
+  if ((n >> 3) & 1) { /* two more groups, leaving a multiple of four */
+    __asm__ volatile(TM2_WIDEN_GROUP(TM2_WIDEN_LOAD0, "0") TM2_WIDEN_GROUP(TM2_WIDEN_LOAD4, "32")
+                     : [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3), [t0] "=&r"(t0),
+                       [t1] "=&r"(t1)
+                     : [s] "r"(src), [d] "r"(dst), [p1] "r"(pstride), [p2] "r"(ps2), [p3] "r"(ps3), [o2] "r"(off2)
+                     : "memory");
+    src += 8;
+    dst += 16;
+  }
+  if (src != end) { /* four groups a loop step */
     __asm__ volatile("1:\n\t" TM2_WIDEN_GROUP(TM2_WIDEN_LOAD0, "0") TM2_WIDEN_GROUP(TM2_WIDEN_LOAD4, "32")
-                     "add %[s], %[s], #8\n\t"
-                     "add %[d], %[d], #64\n\t"
+                     TM2_WIDEN_GROUP(TM2_WIDEN_LOADK("8"), "64") TM2_WIDEN_GROUP(TM2_WIDEN_LOADK("12"), "96")
+                     "add %[s], %[s], #16\n\t"
+                     "add %[d], %[d], #128\n\t"
                      "cmp %[s], %[e]\n\t"
                      "bne 1b\n\t"
                      : [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3), [t0] "=&r"(t0),
@@ -270,6 +286,7 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
                      : [e] "r"(end), [p1] "r"(pstride), [p2] "r"(ps2), [p3] "r"(ps3), [o2] "r"(off2)
                      : "cc", "memory");
   }
+#undef TM2_WIDEN_LOADK
 #undef TM2_WIDEN_GROUP
 #undef TM2_WIDEN_LOAD0
 #undef TM2_WIDEN_LOAD4

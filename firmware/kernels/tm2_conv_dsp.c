@@ -673,41 +673,49 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "asr %[" A "], %[" A "], %[x0]\n\t"                   \
   "ssat %[" A "], #8, %[" A "]\n\t"
 
-/* Every full channel pair of one 4-pixel block, in registers: the first position pair starts from the
- * pair's biases (prologue), the rest runs in a loop of TM2_GEMM_UNROLL steps entered at `entry` (so the
- * remainder runs first), then the requantisation of the eight sums and their stores (pixel s, channels c
- * and c + 1 at o + s * out_c). Loop state lives in memory operands (stack slots): the product needs all
- * fourteen usable registers. */
-#define TM2_GEMM_PAIRS(RQ)                                                                              \
+/* The first position pair of a channel pair (prologue): its sums start from the pair's biases; then the jump
+ * to `entry` in the unrolled steps (so the remainder of the steps runs first). */
+#define TM2_GEMM_PROLOGUE                   \
+  "ldr %[px], %[colm]\n\t"                 \
+  "ldr %[a2], [%[pw]], #4\n\t"             \
+  "ldr %[b2], [%[pw]], #4\n\t"             \
+  "ldr %[w0], [%[pw]], #4\n\t"             \
+  "ldr %[w1], [%[pw]], #4\n\t"             \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"   \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"   \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"   \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a3], %[x1], %[w0], %[a2]\n\t"   \
+  "smlad %[b3], %[x1], %[w1], %[b2]\n\t"   \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"   \
+  "ldr pc, %[entry]\n\t"
+
+/* The end of one pass of TM2_GEMM_UNROLL steps: back for another pass until the column's end. Left out
+ * (TM2_GEMM_ONE_PASS) when the steps after the prologue fit in one pass. */
+#define TM2_GEMM_MORE_PASSES               \
+  "ldr %[x0], %[colend]\n\t"               \
+  "cmp %[px], %[x0]\n\t"                   \
+  "bne 1b\n\t"
+#define TM2_GEMM_ONE_PASS ""
+
+/* Every full channel pair of one 4-pixel block, in registers: per pair the prologue, the steps (TM2_GEMM_STEP,
+ * TM2_GEMM_UNROLL of them unrolled, entered at `entry`; PASSES: TM2_GEMM_MORE_PASSES or TM2_GEMM_ONE_PASS),
+ * then the requantisation of the eight sums and their stores (pixel s, channels c and c + 1 at o + s * out_c),
+ * and, unless that was the last pair, the next pair's prologue (no branch back). Loop state lives in memory
+ * operands (stack slots): the product needs all fourteen usable registers. */
+#define TM2_GEMM_PAIRS(RQ, PASSES)                                                                      \
   __asm__ volatile(                                                                                     \
       "adr %[x0], 1f\n\t"                                                                               \
       "ldr %[x1], %[eoff]\n\t"                                                                          \
       "add %[x0], %[x0], %[x1]\n\t"                                                                     \
       "orr %[x0], %[x0], #1\n\t"                                                                        \
-      "str %[x0], %[entry]\n"                                                                           \
-      "0:\n\t"                                                                                          \
-      "ldr %[px], %[colm]\n\t"                                                                          \
-      "ldr %[a2], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[b2], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[px]], #4\n\t"                                                                      \
-      "ldr %[x1], [%[px]], #4\n\t"                                                                      \
-      "smlad %[a0], %[x0], %[w0], %[a2]\n\t"                                                            \
-      "smlad %[b0], %[x0], %[w1], %[b2]\n\t"                                                            \
-      "smlad %[a1], %[x1], %[w0], %[a2]\n\t"                                                            \
-      "smlad %[b1], %[x1], %[w1], %[b2]\n\t"                                                            \
-      "ldr %[x0], [%[px]], #4\n\t"                                                                      \
-      "ldr %[x1], [%[px]], #4\n\t"                                                                      \
-      "smlad %[a3], %[x1], %[w0], %[a2]\n\t"                                                            \
-      "smlad %[b3], %[x1], %[w1], %[b2]\n\t"                                                            \
-      "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                                            \
-      "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                                                            \
-      "ldr pc, %[entry]\n"                                                                              \
-      "1:\n\t" TM2_GEMM_STEP72                                                                          \
-      "ldr %[x0], %[colend]\n\t"                                                                        \
-      "cmp %[px], %[x0]\n\t"                                                                            \
-      "bne 1b\n\t"                                                                                      \
+      "str %[x0], %[entry]\n\t" TM2_GEMM_PROLOGUE                                                       \
+      "1:\n\t" TM2_GEMM_STEP72 PASSES                                                                   \
       "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
       "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
       "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
@@ -716,22 +724,23 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
       "ldr %[w0], %[om]\n\t"                                                                            \
       "ldr %[w1], %[ocm]\n\t"                                                                           \
-      "add %[x0], %[w0], %[w1]\n\t"                                                                     \
-      "add %[x1], %[x0], %[w1]\n\t"                                                                     \
-      "add %[px], %[x1], %[w1]\n\t"                                                                     \
+      "ldr %[px], %[wend]\n\t"                                                                          \
       "strb %[a0], [%[w0]]\n\t"                                                                         \
       "strb %[b0], [%[w0], #1]\n\t"                                                                     \
+      "add %[x0], %[w0], %[w1]\n\t"                                                                     \
+      "add %[w0], %[w0], #2\n\t"                                                                        \
       "strb %[a1], [%[x0]]\n\t"                                                                         \
       "strb %[b1], [%[x0], #1]\n\t"                                                                     \
+      "add %[x1], %[x0], %[w1]\n\t"                                                                     \
+      "str %[w0], %[om]\n\t"                                                                            \
       "strb %[a2], [%[x1]]\n\t"                                                                         \
       "strb %[b2], [%[x1], #1]\n\t"                                                                     \
-      "strb %[a3], [%[px]]\n\t"                                                                         \
-      "strb %[b3], [%[px], #1]\n\t"                                                                     \
-      "add %[w0], %[w0], #2\n\t"                                                                        \
-      "str %[w0], %[om]\n\t"                                                                            \
-      "ldr %[x0], %[wend]\n\t"                                                                          \
-      "cmp %[pw], %[x0]\n\t"                                                                            \
-      "bne 0b\n\t"                                                                                      \
+      "add %[x0], %[x1], %[w1]\n\t"                                                                     \
+      "cmp %[pw], %[px]\n\t"                                                                            \
+      "strb %[a3], [%[x0]]\n\t"                                                                         \
+      "strb %[b3], [%[x0], #1]\n\t"                                                                     \
+      "beq 2f\n\t" TM2_GEMM_PROLOGUE                                                                    \
+      "2:\n\t"                                                                                          \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op), [entry] "=m"(entry)                               \
@@ -776,10 +785,16 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
         const void *entry;
         int32_t a0, a1, a2, a3, b0, b1, b2, b3;
         uint32_t w0, w1, x0, x1, px;
-        if (zp == -128) {
-          TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW);
+        if (steps <= TM2_GEMM_UNROLL) {
+          if (zp == -128) {
+            TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_ONE_PASS);
+          } else {
+            TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_ONE_PASS);
+          }
+        } else if (zp == -128) {
+          TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_MORE_PASSES);
         } else {
-          TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED);
+          TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_MORE_PASSES);
         }
         cp = full_pairs;
         rec = wend;

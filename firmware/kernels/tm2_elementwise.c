@@ -101,23 +101,66 @@ static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const 
   }
   const tm2_bcast4 *g = &p->bcast;
   const int32_t total = g->out_shape[0] * g->out_shape[1] * g->out_shape[2] * g->out_shape[3];
-  if (hm && tm2_bcast_contiguous(g)) { /* no broadcasting: one flat loop, two elements a step */
+  if (hm && tm2_bcast_contiguous(g)) { /* no broadcasting: one flat loop, four elements a step */
     const int8_t *a = in1, *b = in2;
-    int32_t i = 0;
-    if (zp == -128) {
-      for (; i + 2 <= total; i += 2, a += 2, b += 2, out += 2) {
-        const int32_t u = s1[a[0]] + s2[b[0]], w = s1[a[1]] + s2[b[1]];
-        out[0] = (int8_t)tm2_rq_highmul2_low_s8(u, m, hz, e);
-        out[1] = (int8_t)tm2_rq_highmul2_low_s8(w, m, hz, e);
+    const int8_t *const end = out + (total & ~3);
+    if (out != end) {
+      /* In assembly, elements 1, 2 then 3, 0 (the last pair's loads and store move the pointers): per pair
+       * four byte loads and four table loads in one run, the two sums, their rescale (TM2_RQ_HIGHMUL, the
+       * sign correction left out for an output offset of -128), two byte stores. Each element is read before
+       * any output byte at or after it is written, so the output may be one of the inputs. */
+      int32_t t0, t1, t2, t3, t4;
+#define TM2_ADD_LOADS(K, ADDR_A, ADDR_B)                 \
+  "ldrsb %[t0], [%[a], #" K "]\n\t"                    \
+  "ldrsb %[t1], [%[b], #" K "]\n\t"                    \
+  "ldrsb %[t2], " ADDR_A "\n\t"                        \
+  "ldrsb %[t3], " ADDR_B "\n\t"                        \
+  "ldr %[t0], [%[s1], %[t0], lsl #2]\n\t"              \
+  "ldr %[t1], [%[s2], %[t1], lsl #2]\n\t"              \
+  "ldr %[t2], [%[s1], %[t2], lsl #2]\n\t"              \
+  "ldr %[t3], [%[s2], %[t3], lsl #2]\n\t"              \
+  "add %[t0], %[t0], %[t1]\n\t"                        \
+  "add %[t2], %[t2], %[t3]\n\t"
+#define TM2_ADD_RQ_LOW                                   \
+  "smmlar %[t0], %[t0], %[m], %[hz]\n\t"               \
+  "smmlar %[t2], %[t2], %[m], %[hz]\n\t"               \
+  "asr %[t0], %[t0], %[e]\n\t"                         \
+  "asr %[t2], %[t2], %[e]\n\t"                         \
+  "ssat %[t0], #8, %[t0]\n\t"                          \
+  "ssat %[t2], #8, %[t2]\n\t"
+#define TM2_ADD_RQ_SIGNED                                \
+  "smmlar %[t4], %[t0], %[m], %[hz]\n\t"               \
+  "add %[t0], %[t4], %[t0], asr #31\n\t"               \
+  "smmlar %[t4], %[t2], %[m], %[hz]\n\t"               \
+  "add %[t2], %[t4], %[t2], asr #31\n\t"               \
+  "asr %[t0], %[t0], %[e]\n\t"                         \
+  "asr %[t2], %[t2], %[e]\n\t"                         \
+  "ssat %[t0], #8, %[t0]\n\t"                          \
+  "ssat %[t2], #8, %[t2]\n\t"
+#define TM2_ADD_LOOP(RQ)                                                                                 \
+  __asm__ volatile("1:\n\t" TM2_ADD_LOADS("1", "[%[a], #2]", "[%[b], #2]") RQ                                  \
+                   "strb %[t0], [%[o], #1]\n\t"                                                          \
+                   "strb %[t2], [%[o], #2]\n\t" TM2_ADD_LOADS("3", "[%[a]], #4", "[%[b]], #4") RQ          \
+                   "strb %[t0], [%[o], #3]\n\t"                                                          \
+                   "strb %[t2], [%[o]], #4\n\t"                                                          \
+                   "cmp %[o], %[end]\n\t"                                                                \
+                   "bne 1b\n\t"                                                                          \
+                   : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),       \
+                     [a] "+r"(a), [b] "+r"(b), [o] "+r"(out)                                               \
+                   : [end] "r"(end), [s1] "r"(s1), [s2] "r"(s2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e)      \
+                   : "cc", "memory")
+      if (zp == -128) {
+        TM2_ADD_LOOP(TM2_ADD_RQ_LOW);
+      } else {
+        TM2_ADD_LOOP(TM2_ADD_RQ_SIGNED);
       }
-    } else {
-      for (; i + 2 <= total; i += 2, a += 2, b += 2, out += 2) {
-        const int32_t u = s1[a[0]] + s2[b[0]], w = s1[a[1]] + s2[b[1]];
-        out[0] = (int8_t)tm2_rq_highmul2_s8(u, m, hz, e);
-        out[1] = (int8_t)tm2_rq_highmul2_s8(w, m, hz, e);
-      }
+#undef TM2_ADD_LOOP
+#undef TM2_ADD_RQ_SIGNED
+#undef TM2_ADD_RQ_LOW
+#undef TM2_ADD_LOADS
+      (void)t4;
     }
-    if (i < total) *out = (int8_t)tm2_rq_highmul2_s8(s1[*a] + s2[*b], m, hz, e);
+    for (int32_t i = total & ~3; i < total; ++i, ++a, ++b) *out++ = (int8_t)tm2_rq_highmul2_s8(s1[*a] + s2[*b], m, hz, e);
     return;
   }
   for (int32_t i0 = 0; i0 < g->out_shape[0]; ++i0) {

@@ -38,17 +38,12 @@ static int tm2_bcast_contiguous(const tm2_bcast4 *g) {
  * as 512 elements of the plain code). */
 #define TM2_ADD_TABLE_MIN 1024
 
-/* ADD through two tables: each input's rescaled value depends only on its int8 value, so
- * s1 = MultiplyByQuantizedMultiplierSmallerThanOneExp((off1 + a) << left_shift, m1, shift1) is
- * computed once for each of the 256 values of a (the same expression as add_one, hence the same
- * numbers), likewise s2. Per element: two loads from the tables, the sum, and the output rescale, in
- * the fast form of tm2_requant.h when the output multiplier allows it (m > 2^30, right shift 2..31). */
 /* The 256 entries tm2_mbqm_small((off + v) << ls, m, shift), v = -128 .. 127, into t. With m >= 0, a right
  * shift e = -shift <= 31 and |(off + v) << ls| < 2^30, in the TM2_RQ_HIGHMUL arithmetic of tm2_requant.h:
  * SaturatingRoundingDoublingHighMul(x, m) = floor((x m + 2^30) / 2^31) = SMMULR(2 x, m) (2 x fits; the
  * saturating case needs x = m = INT32_MIN), RoundingDivideByPOT(r, e) = (r + 2^(e-1) - [r < 0]) >> e for
- * e >= 1. Otherwise entry by entry with tm2_mbqm_small. */
-static void tm2_add_table(int32_t *t, int32_t off, int32_t ls, int32_t m, int32_t shift) {
+ * e >= 1. Otherwise entry by entry with tm2_mbqm_small. dbl 1 doubles every entry. */
+static void tm2_add_table(int32_t *t, int32_t off, int32_t ls, int32_t m, int32_t shift, int32_t dbl) {
   const int32_t e = -shift;
   const int32_t lo = off - 128, hi = off + 127; /* |off + v| <= max(|lo|, |hi|) */
   const int32_t amax = tm2_max_i32(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi);
@@ -59,17 +54,22 @@ static void tm2_add_table(int32_t *t, int32_t off, int32_t ls, int32_t m, int32_
     for (int32_t *const end = t + 256; t != end; ++t, x2 += step) {
       int32_t r;
       __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(x2), "r"(m));
-      *t = e >= 1 ? (r + half + (r >> 31)) >> e : r;
+      *t = (int32_t)((uint32_t)(e >= 1 ? (r + half + (r >> 31)) >> e : r) << dbl);
     }
     return;
   }
-  for (int32_t v = -128; v < 128; ++v) *t++ = tm2_mbqm_small((off + v) * (1 << ls), m, shift);
+  for (int32_t v = -128; v < 128; ++v) *t++ = (int32_t)((uint32_t)tm2_mbqm_small((off + v) * (1 << ls), m, shift) << dbl);
 }
 
+/* ADD through two tables: each input's rescaled value depends only on its int8 value, so
+ * s1 = MultiplyByQuantizedMultiplierSmallerThanOneExp((off1 + a) << left_shift, m1, shift1) is
+ * computed once for each of the 256 values of a (the same expression as add_one, hence the same
+ * numbers), likewise s2. Per element: two loads from the tables, the sum, and the output rescale, in
+ * the fast form of tm2_requant.h when the output multiplier allows it (m > 2^30, right shift 2..31). */
 static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
   int32_t t1[256], t2[256];
-  tm2_add_table(t1, p->input1_offset, p->left_shift, p->input1_multiplier, p->input1_shift);
-  tm2_add_table(t2, p->input2_offset, p->left_shift, p->input2_multiplier, p->input2_shift);
+  const int32_t off1 = p->input1_offset, off2 = p->input2_offset, ls = p->left_shift;
+  const int32_t m1 = p->input1_multiplier, sh1 = p->input1_shift, m2 = p->input2_multiplier, sh2 = p->input2_shift;
   const int32_t *s1 = t1 + 128, *s2 = t2 + 128;
   const int32_t m = p->output_multiplier, e = -p->output_shift, zp = p->output_offset;
   const int fast = m > (1 << 30) && e >= 2 && e <= 31 && p->act_min == -128 && p->act_max == 127;
@@ -77,14 +77,18 @@ static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const 
   /* TM2_RQ_HIGHMUL (tm2_requant.h) on the doubled sum when its conditions hold for every reachable sum:
    * m > 2^30, 1 <= e <= 30, |2 (s1 + s2)| < 2^31 and |v| + |hz| + 1 < 2^31 (hz = 2^(e-1) + zp 2^e). */
   int64_t smax = 0;
-  if (p->input1_multiplier >= 0 && p->input2_multiplier >= 0) {
+  const int mono = m1 >= 0 && m2 >= 0;
+  if (mono) {
     /* both tables are monotonic (non-decreasing in v): their largest magnitudes are at the ends */
-    const int32_t ends[4] = {t1[0], t1[255], t2[0], t2[255]};
+    const int32_t ends[4] = {tm2_mbqm_small((off1 - 128) * (1 << ls), m1, sh1), tm2_mbqm_small((off1 + 127) * (1 << ls), m1, sh1),
+                             tm2_mbqm_small((off2 - 128) * (1 << ls), m2, sh2), tm2_mbqm_small((off2 + 127) * (1 << ls), m2, sh2)};
     for (int32_t v = 0; v < 4; ++v) {
       const int64_t a = ends[v] < 0 ? -(int64_t)ends[v] : ends[v];
       smax = a > smax ? a : smax;
     }
   } else {
+    tm2_add_table(t1, off1, ls, m1, sh1, 0);
+    tm2_add_table(t2, off2, ls, m2, sh2, 0);
     for (int32_t v = 0; v < 256; ++v) {
       const int64_t a = t1[v] < 0 ? -(int64_t)t1[v] : t1[v], b = t2[v] < 0 ? -(int64_t)t2[v] : t2[v];
       smax = a > smax ? a : smax;
@@ -96,7 +100,11 @@ static void tm2_add_s8_tables(const tm2_add_params *p, const int8_t *in1, const 
   const int hm = m > (1 << 30) && e >= 1 && e <= 30 && p->act_min == -128 && p->act_max == 127 &&
                  4 * smax < ((int64_t)1 << 31) && vmax + (hz64 < 0 ? -hz64 : hz64) + 1 < ((int64_t)1 << 31);
   const int32_t hz = (int32_t)hz64;
-  if (hm) { /* the tables hold the doubled values: the sum is the doubled sum the HIGHMUL form takes */
+  /* with HIGHMUL the tables hold the doubled values: the sum is the doubled sum the form takes */
+  if (mono) {
+    tm2_add_table(t1, off1, ls, m1, sh1, hm);
+    tm2_add_table(t2, off2, ls, m2, sh2, hm);
+  } else if (hm) {
     for (int32_t v = 0; v < 256; ++v) t1[v] *= 2, t2[v] *= 2;
   }
   const tm2_bcast4 *g = &p->bcast;

@@ -384,18 +384,25 @@ static inline int tm2_conv_rows_layout(const tm2_conv_packed_params *p) {
   return (p->in_c & 3) != 0 && ((p->filter_w * p->in_c) & 3) == 1;
 }
 
-/* The column of one pixel straight from its filter rows (src: row 0, rstride bytes between rows; runs of
- * run = filter_w * in_c bytes with run % 4 of 0 or 1), into one slot of the column buffer from its word w
- * (word of position pair j at w[4 j]): the standard order when run % 4 is 0, the row layout when it is 1
- * (see tm2_conv_rows_layout). Reads only the fh runs. */
-static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *src, int32_t rstride, int32_t fh,
-                                                                 int32_t run, int32_t kp, int32_t off, uint32_t *w) {
+/* Filter rows of the row path's pixels that reach past the input's edges (tm2_rows_edge_pixel); taller filters
+ * have such pixels gathered whole (tm2_gather_pixel). */
+#define TM2_ROWS_MAX 16
+
+/* Filter row fy for tm2_widen_rows: rows[fy], or base + fy * stride when rows is NULL. */
+#define TM2_ROW(fy) (rows ? rows[fy] : base + (size_t)(fy) * stride)
+
+/* The column of one pixel from its filter rows (TM2_ROW: run = filter_w * in_c bytes, run % 4 of 0 or 1),
+ * into one slot of the column buffer from its word w (word of position pair j at w[4 j]): the standard order
+ * when run % 4 is 0, the row layout when it is 1 (see tm2_conv_rows_layout). Reads only the fh runs. */
+static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *const *rows, const int8_t *base,
+                                                                 int32_t stride, int32_t fh, int32_t run, int32_t kp,
+                                                                 int32_t off, uint32_t *w) {
   const int32_t g = run >> 2;
-  uint32_t *const end = w + 2 * kp;
 #if TM2_CONV_USE_DSP
+  uint32_t *const end = w + 2 * kp;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  const int8_t *row = src;
-  for (int32_t fy = 0; fy < fh; ++fy, row += rstride) {
+  for (int32_t fy = 0; fy < fh; ++fy) {
+    const int8_t *row = TM2_ROW(fy);
     for (int32_t i = 0; i < g; ++i, w += 8) {
       uint32_t x;
       memcpy(&x, row + 4 * i, 4);
@@ -404,13 +411,12 @@ static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *s
     }
   }
   if (run & 3) {
-    const uint8_t *a = (const uint8_t *)src + 4 * g;
     int32_t fy = 0;
-    for (; fy + 1 < fh; fy += 2, a += 2 * rstride, w += 4) {
-      w[0] = __sxtab16(off2, (uint32_t)a[0] | (uint32_t)a[rstride] << 16);
+    for (; fy + 1 < fh; fy += 2, w += 4) {
+      w[0] = __sxtab16(off2, (uint32_t)(uint8_t)TM2_ROW(fy)[4 * g] | (uint32_t)(uint8_t)TM2_ROW(fy + 1)[4 * g] << 16);
     }
     if (fy < fh) { /* the high lane (the offset) meets a zero weight */
-      w[0] = __sxtab16(off2, (uint32_t)a[0]);
+      w[0] = __sxtab16(off2, (uint32_t)(uint8_t)TM2_ROW(fy)[4 * g]);
       w += 4;
     }
   }
@@ -421,60 +427,106 @@ static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *s
   for (int32_t fy = 0; fy < fh; ++fy) {
     for (int32_t t = 0; t < 4 * g; ++t, ++q) {
       const int32_t pos = tm2_col_pos(q);
-      c16[(pos >> 1) * 8 + (pos & 1)] = (int16_t)(src[(size_t)fy * rstride + t] + off);
+      c16[(pos >> 1) * 8 + (pos & 1)] = (int16_t)(TM2_ROW(fy)[t] + off);
     }
   }
   if (run & 3) {
-    for (int32_t fy = 0; fy < fh; ++fy, ++q) c16[(q >> 1) * 8 + (q & 1)] = (int16_t)(src[(size_t)fy * rstride + 4 * g] + off);
+    for (int32_t fy = 0; fy < fh; ++fy, ++q) c16[(q >> 1) * 8 + (q & 1)] = (int16_t)(TM2_ROW(fy)[4 * g] + off);
   }
   for (; q < kp; ++q) c16[(q >> 1) * 8 + (q & 1)] = 0;
-  (void)end;
 #endif
 }
+#undef TM2_ROW
 
 #if TM2_CONV_USE_DSP
-/* tm2_widen_rows for four pixels of 3x3 filters of three channels (runs of 9 bytes, Kp 28), pixel s at
- * src + s * ps, filter rows rs bytes apart: per pixel six words and three bytes, straight-line. */
+/* tm2_widen_rows for 3x3 filters of three channels (runs of 9 bytes, Kp 28): rows r0, r1, r2; six words and
+ * three bytes, straight-line. */
+static inline __attribute__((always_inline)) void tm2_widen_rows_3x9(const int8_t *r0, const int8_t *r1,
+                                                                     const int8_t *r2, uint32_t off2, uint32_t *col) {
+  uint32_t x, y;
+  memcpy(&x, r0, 4);
+  memcpy(&y, r0 + 4, 4);
+  col[0] = __sxtab16(off2, x);
+  col[4] = tm2_sxtab16_ror8(off2, x);
+  col[8] = __sxtab16(off2, y);
+  col[12] = tm2_sxtab16_ror8(off2, y);
+  memcpy(&x, r1, 4);
+  memcpy(&y, r1 + 4, 4);
+  col[16] = __sxtab16(off2, x);
+  col[20] = tm2_sxtab16_ror8(off2, x);
+  col[24] = __sxtab16(off2, y);
+  col[28] = tm2_sxtab16_ror8(off2, y);
+  memcpy(&x, r2, 4);
+  memcpy(&y, r2 + 4, 4);
+  col[32] = __sxtab16(off2, x);
+  col[36] = tm2_sxtab16_ror8(off2, x);
+  col[40] = __sxtab16(off2, y);
+  col[44] = tm2_sxtab16_ror8(off2, y);
+  col[48] = __sxtab16(off2, (uint32_t)(uint8_t)r0[8] | (uint32_t)(uint8_t)r1[8] << 16);
+  col[52] = __sxtab16(off2, (uint32_t)(uint8_t)r2[8]);
+}
+
+/* Four pixels of 3x3 filters of three channels, pixel s at src + s * ps, filter rows rs bytes apart. */
 static void tm2_widen_rows_3x9_4(const int8_t *src, int32_t ps, int32_t rs, int32_t off, uint32_t *col) {
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
   for (uint32_t *const end = col + 4; col != end; ++col, r0 += ps, r1 += ps, r2 += ps) {
-    uint32_t x, y;
-    memcpy(&x, r0, 4);
-    memcpy(&y, r0 + 4, 4);
-    col[0] = __sxtab16(off2, x);
-    col[4] = tm2_sxtab16_ror8(off2, x);
-    col[8] = __sxtab16(off2, y);
-    col[12] = tm2_sxtab16_ror8(off2, y);
-    memcpy(&x, r1, 4);
-    memcpy(&y, r1 + 4, 4);
-    col[16] = __sxtab16(off2, x);
-    col[20] = tm2_sxtab16_ror8(off2, x);
-    col[24] = __sxtab16(off2, y);
-    col[28] = tm2_sxtab16_ror8(off2, y);
-    memcpy(&x, r2, 4);
-    memcpy(&y, r2 + 4, 4);
-    col[32] = __sxtab16(off2, x);
-    col[36] = tm2_sxtab16_ror8(off2, x);
-    col[40] = __sxtab16(off2, y);
-    col[44] = tm2_sxtab16_ror8(off2, y);
-    col[48] = __sxtab16(off2, (uint32_t)(uint8_t)r0[8] | (uint32_t)(uint8_t)r1[8] << 16);
-    col[52] = __sxtab16(off2, (uint32_t)(uint8_t)r2[8]);
+    tm2_widen_rows_3x9(r0, r1, r2, off2, col);
   }
 }
 #endif
 
+/* The filter rows of output pixel (oy, ox) for tm2_widen_rows (fh <= TM2_ROWS_MAX): rows inside the input
+ * whose taps are all inside (dilation_w 1) point into the input; the others are written to buf (run bytes per
+ * filter row): the zero point for taps outside the input (it widens to 0), the input's bytes for the others. */
+TM2_NO_MEMSET_CALLS static void tm2_pixel_rows(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy,
+                                               int32_t ox, int8_t *buf, const int8_t **rows) {
+  const int32_t in_c = p->in_c, fw = p->filter_w, run = fw * in_c;
+  const int8_t zp = (int8_t)(-p->input_offset);
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int cols_in = p->dilation_w == 1 && ix0 >= 0 && ix0 + fw <= p->in_w;
+  for (int32_t fy = 0; fy < p->filter_h; ++fy, buf += run) {
+    const int32_t iy = iy0 + fy * p->dilation_h;
+    if (iy < 0 || iy >= p->in_h) {
+      for (int32_t t = 0; t < run; ++t) buf[t] = zp;
+      rows[fy] = buf;
+      continue;
+    }
+    const int8_t *row = in_b + (size_t)iy * p->in_w * in_c;
+    if (cols_in) {
+      rows[fy] = row + (size_t)ix0 * in_c;
+      continue;
+    }
+    int8_t *d = buf;
+    for (int32_t fx = 0; fx < fw; ++fx) {
+      const int32_t ix = ix0 + fx * p->dilation_w;
+      if (ix >= 0 && ix < p->in_w) {
+        const int8_t *src = row + (size_t)ix * in_c;
+        for (int32_t q = 0; q < in_c; ++q) *d++ = src[q];
+      } else {
+        for (int32_t q = 0; q < in_c; ++q) *d++ = zp;
+      }
+    }
+    rows[fy] = buf;
+  }
+}
+
 /* Four pixels (repeating the last when fewer are left) whose filter rows are runs of run % 4 = 0 or 1 bytes
- * (in_c not a multiple of 4): a pixel whose taps are all inside the input (dilation_w 1) is widened straight
- * from the input rows (tm2_widen_rows), the others gathered as bytes first (padding taps get the zero point,
- * which widens to 0). The 3x3 filters of three channels have their own straight-line copy. */
+ * (in_c not a multiple of 4): four pixels of one output row whose taps are all inside the input are widened
+ * straight from the input rows; otherwise pixel by pixel from their filter rows (tm2_pixel_rows: in the input,
+ * or gathered with the zero point for taps outside). The 3x3 filters of three channels have their own
+ * straight-line widening. */
 static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t pix0, int32_t npix,
                             uint32_t *col, int8_t *bytes) {
   const int32_t in_c = p->in_c, fh = p->filter_h, fw = p->filter_w, kp = p->depth_padded;
   const int32_t run = fw * in_c;
   const int32_t off = p->input_offset;
   const int32_t rstride = p->dilation_h * p->in_w * in_c;
+#if TM2_CONV_USE_DSP
   const int first_layer = fh == 3 && run == 9;
+#endif
+  const int8_t *rows[TM2_ROWS_MAX];
   int32_t oy = pix0 / p->out_w, ox = pix0 % p->out_w;
   if (npix == 4 && ox + 3 < p->out_w && p->dilation_w == 1) {
     /* four pixels of one output row, every tap inside: straight from the input rows */
@@ -489,28 +541,41 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
         return;
       }
 #endif
-      for (int32_t s = 0; s < 4; ++s, src += ps) tm2_widen_rows(src, rstride, fh, run, kp, off, col + s);
+      for (int32_t s = 0; s < 4; ++s, src += ps) tm2_widen_rows(NULL, src, rstride, fh, run, kp, off, col + s);
       return;
     }
   }
   for (int32_t s = 0; s < 4; ++s) {
+    int8_t *buf = bytes + (size_t)s * kp;
     const int32_t iy0 = oy * p->stride_h - p->pad_h;
     const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    const int8_t *src;
-    int32_t stride;
     if (p->dilation_w == 1 && iy0 >= 0 && iy0 + (fh - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
-        ix0 + fw <= p->in_w) {
-      src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
-      stride = rstride;
+        ix0 + fw <= p->in_w) { /* every tap inside: straight from the input rows */
+      const int8_t *src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
+#if TM2_CONV_USE_DSP
+      if (first_layer) {
+        const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+        tm2_widen_rows_3x9(src, src + rstride, src + 2 * rstride, off2, col + s);
+      } else
+#endif
+      {
+        tm2_widen_rows(NULL, src, rstride, fh, run, kp, off, col + s);
+      }
+    } else if (fh <= TM2_ROWS_MAX) {
+      tm2_pixel_rows(p, in_b, oy, ox, buf, rows);
+#if TM2_CONV_USE_DSP
+      if (first_layer) {
+        const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+        tm2_widen_rows_3x9(rows[0], rows[1], rows[2], off2, col + s);
+      } else
+#endif
+      {
+        tm2_widen_rows(rows, NULL, 0, fh, run, kp, off, col + s);
+      }
     } else {
-      src = bytes + (size_t)s * kp;
-      stride = run;
-      tm2_gather_pixel(p, in_b, oy, ox, bytes + (size_t)s * kp);
-    }
-    if (first_layer) {
-      tm2_widen_rows(src, stride, 3, 9, 28, off, col + s);
-    } else {
-      tm2_widen_rows(src, stride, fh, run, kp, off, col + s);
+      /* taller filters: the whole pixel gathered, rows run bytes apart */
+      tm2_gather_pixel(p, in_b, oy, ox, buf);
+      tm2_widen_rows(NULL, buf, run, fh, run, kp, off, col + s);
     }
     if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
   }

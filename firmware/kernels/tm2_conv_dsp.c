@@ -478,37 +478,52 @@ static void tm2_widen_rows_3x9_4(const int8_t *src, int32_t ps, int32_t rs, int3
 
 /* The filter rows of output pixel (oy, ox) for tm2_widen_rows (fh <= TM2_ROWS_MAX): rows inside the input
  * whose taps are all inside (dilation_w 1) point into the input; the others are written to buf (run bytes per
- * filter row): the zero point for taps outside the input (it widens to 0), the input's bytes for the others. */
+ * filter row, 4-byte aligned): the zero point for taps outside the input (it widens to 0), the input's bytes
+ * for the others. When the pixel's columns reach past the input, buf is first filled with the zero point a
+ * word at a time, then only the taps inside are copied. */
 TM2_NO_MEMSET_CALLS static void tm2_pixel_rows(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy,
                                                int32_t ox, int8_t *buf, const int8_t **rows) {
-  const int32_t in_c = p->in_c, fw = p->filter_w, run = fw * in_c;
+  const int32_t in_c = p->in_c, fw = p->filter_w, fh = p->filter_h, run = fw * in_c;
   const int8_t zp = (int8_t)(-p->input_offset);
   const int32_t iy0 = oy * p->stride_h - p->pad_h;
   const int32_t ix0 = ox * p->stride_w - p->pad_w;
   const int cols_in = p->dilation_w == 1 && ix0 >= 0 && ix0 + fw <= p->in_w;
-  for (int32_t fy = 0; fy < p->filter_h; ++fy, buf += run) {
+  const size_t in_row = (size_t)p->in_w * in_c;
+  int32_t lead = 0, mid = 0; /* dilation_w 1: taps fx0 .. fx1 - 1 inside, bytes lead .. lead + mid - 1 */
+  if (!cols_in) {
+    const uint32_t zp4 = (uint32_t)(uint8_t)zp * 0x01010101u;
+    uint32_t *wb = (uint32_t *)(void *)buf;
+    for (int32_t i = 0, n = (fh * run + 3) >> 2; i < n; ++i) wb[i] = zp4;
+    if (p->dilation_w == 1) {
+      const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(fw, p->in_w - ix0);
+      lead = fx0 * in_c;
+      mid = tm2_max_i32(0, fx1 - fx0) * in_c;
+    }
+  }
+  for (int32_t fy = 0; fy < fh; ++fy, buf += run) {
     const int32_t iy = iy0 + fy * p->dilation_h;
+    rows[fy] = buf;
     if (iy < 0 || iy >= p->in_h) {
-      for (int32_t t = 0; t < run; ++t) buf[t] = zp;
-      rows[fy] = buf;
+      if (cols_in) {
+        for (int32_t t = 0; t < run; ++t) buf[t] = zp;
+      }
       continue;
     }
-    const int8_t *row = in_b + (size_t)iy * p->in_w * in_c;
+    const int8_t *row = in_b + (size_t)iy * in_row;
     if (cols_in) {
       rows[fy] = row + (size_t)ix0 * in_c;
-      continue;
-    }
-    int8_t *d = buf;
-    for (int32_t fx = 0; fx < fw; ++fx) {
-      const int32_t ix = ix0 + fx * p->dilation_w;
-      if (ix >= 0 && ix < p->in_w) {
-        const int8_t *src = row + (size_t)ix * in_c;
-        for (int32_t q = 0; q < in_c; ++q) *d++ = src[q];
-      } else {
-        for (int32_t q = 0; q < in_c; ++q) *d++ = zp;
+    } else if (p->dilation_w == 1) {
+      const int8_t *src = row + (ptrdiff_t)(ix0 * in_c + lead);
+      for (int32_t t = 0; t < mid; ++t) buf[lead + t] = src[t];
+    } else {
+      for (int32_t fx = 0; fx < fw; ++fx) {
+        const int32_t ix = ix0 + fx * p->dilation_w;
+        if (ix >= 0 && ix < p->in_w) {
+          const int8_t *src = row + (size_t)ix * in_c;
+          for (int32_t q = 0; q < in_c; ++q) buf[fx * in_c + q] = src[q];
+        }
       }
     }
-    rows[fy] = buf;
   }
 }
 

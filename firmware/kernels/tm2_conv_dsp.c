@@ -838,6 +838,9 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
   const int32_t zp = p->output_offset;
   uint32_t *col = (uint32_t *)scratch;
   int8_t *bytes = (int8_t *)scratch + 8 * kp;
+  /* pointwise (four contiguous pixels per block): widened right here, without tm2_im2col_block */
+  const int pointwise = (p->in_c & 3) == 0 && p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 &&
+                        p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 && p->in_w == p->out_w;
 #if TM2_CONV_USE_DSP
   const int32_t full_pairs = out_c / 2;
   const int fast = mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && full_pairs > 0;
@@ -854,7 +857,11 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
        * identical results); only a layer of fewer than four pixels has a block with unused slots. */
       const int32_t pix0 = next + 4 <= pixels || pixels < 4 ? next : pixels - 4;
       const int32_t npix = tm2_min_i32(4, pixels - pix0);
-      tm2_im2col_block(p, in_b, pix0, npix, col, bytes);
+      if (pointwise && npix == 4) {
+        tm2_widen4(in_b + (size_t)pix0 * p->in_c, p->in_c, p->in_c, p->input_offset, col);
+      } else {
+        tm2_im2col_block(p, in_b, pix0, npix, col, bytes);
+      }
       int8_t *out_blk = out_b + (size_t)pix0 * out_c;
       const int32_t *rec = packed;
       int32_t cp = 0;

@@ -522,6 +522,9 @@ def test_conv2d_packed_row_layout_matches_reference(harness: tuple[str, Path, Pa
         {"in_c": 3, "kernel": (3, 3), "stride": (1, 1), "same": True, "h": 9, "w": 32, "out_c": 16},
         {"in_c": 3, "kernel": (3, 3), "stride": (2, 2), "same": True, "h": 12, "w": 24, "out_c": 8, "zp": -128},
         {"in_c": 3, "kernel": (3, 3), "stride": (1, 1), "same": True, "h": 1, "w": 2, "out_c": 3},
+        {"in_c": 3, "kernel": (3, 3), "stride": (1, 1), "same": True, "h": 2, "w": 12, "out_c": 4},  # in_h < 3
+        {"in_c": 3, "kernel": (3, 3), "stride": (1, 1), "same": True, "h": 6, "w": 5, "out_c": 2},  # in_w < 7
+        {"in_c": 3, "kernel": (3, 3), "stride": (2, 2), "same": True, "h": 2, "w": 9, "out_c": 5},
         {"in_c": 3, "kernel": (3, 3), "dilation": (2, 2), "same": True, "h": 9, "w": 11},
         {"in_c": 3, "kernel": (3, 3), "dilation": (1, 2), "same": False, "h": 9, "w": 11},
         {"in_c": 1, "kernel": (10, 4), "stride": (2, 2), "same": True, "h": 49, "w": 10, "out_c": 9},

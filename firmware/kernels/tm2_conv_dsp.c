@@ -213,7 +213,8 @@ TM2_NO_MEMSET_CALLS static void tm2_gather_pixel(const tm2_conv_packed_params *p
 /* Widens four byte columns of n taps each (n a multiple of 4; column s at src + s * pstride) into the
  * interleaved column buffer, from the group at dst: per group of four taps, words 0..3 hold the pairs
  * (k0, k2) of the four columns and words 4..7 the pairs (k1, k3), input offset added. */
-static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t off, uint32_t *dst) {
+static inline __attribute__((always_inline)) void tm2_widen4_body(const int8_t *src, int32_t pstride, int32_t n,
+                                                                  int32_t off, uint32_t *dst) {
 #if TM2_CONV_USE_DSP
   /* In assembly: single-word stores with immediate offsets (one cycle each; the compiler pairs them into
    * STRD, three cycles), four groups per loop step after one and two groups for the remainder. */
@@ -296,6 +297,17 @@ static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t of
     for (int32_t k = 0; k < n; ++k) col16[tm2_col_index(tm2_col_pos(k), s)] = (int16_t)(src[s * pstride + k] + off);
   }
 #endif
+}
+
+static void tm2_widen4(const int8_t *src, int32_t pstride, int32_t n, int32_t off, uint32_t *dst) {
+  tm2_widen4_body(src, pstride, n, off, dst);
+}
+
+/* tm2_widen4 for `rows` filter rows (rstride bytes apart) of n taps each, one after the other from dst, in one
+ * call. */
+static void tm2_widen4_rows(const int8_t *src, int32_t rstride, int32_t rows, int32_t pstride, int32_t n, int32_t off,
+                            uint32_t *dst) {
+  for (int32_t r = 0; r < rows; ++r, src += rstride, dst += 2 * n) tm2_widen4_body(src, pstride, n, off, dst);
 }
 
 /* The gpt groups of four taps at src (one filter tap, in_c = 4 gpt) into one slot of the column buffer,
@@ -620,10 +632,7 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
       /* four pixels of one output row, every tap inside: each filter row is one run per pixel */
       const int32_t run = p->filter_w * in_c;
       const int8_t *src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
-      for (int32_t fy = 0; fy < p->filter_h; ++fy, col += 2 * run) {
-        tm2_widen4(src + (size_t)fy * p->dilation_h * p->in_w * in_c, p->stride_w * in_c, run, p->input_offset,
-                   col);
-      }
+      tm2_widen4_rows(src, p->dilation_h * p->in_w * in_c, p->filter_h, p->stride_w * in_c, run, p->input_offset, col);
       return;
     }
     if (ox + 3 < p->out_w && p->dilation_w == 1 && p->dilation_h == 1) {

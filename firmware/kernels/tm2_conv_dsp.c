@@ -388,15 +388,16 @@ static void tm2_im2col_edge4(const tm2_conv_packed_params *p, const int8_t *in_b
   }
 }
 
-/* Row layout (tinym2net/ops/packing.py, conv_rows_layout / conv_tap_positions): in_c not a multiple of 4 and
- * filter rows of run = filter_w * in_c = 4 g + 1 bytes. Per filter row, its first 4 g bytes are g groups read
- * k0, k2, k1, k3 (one input word each); after all rows' groups, the last byte of every row, two rows per
- * position pair; zeros to Kp. */
-static inline int tm2_conv_rows_layout(const tm2_conv_packed_params *p) {
-  return (p->in_c & 3) != 0 && ((p->filter_w * p->in_c) & 3) == 1;
+/* Row path (tm2_im2col_rows): in_c not a multiple of 4 and filter rows of run = filter_w * in_c bytes with
+ * run % 4 of 0 or 1. With run % 4 = 1 the packed weights are in the row layout (tinym2net/ops/packing.py,
+ * conv_rows_layout / conv_tap_positions): per filter row, its first 4 g bytes are g groups read k0, k2, k1, k3
+ * (one input word each); after all rows' groups, the last byte of every row, two rows per position pair; zeros
+ * to Kp. With run % 4 = 0 that is the standard order. */
+static inline int tm2_conv_row_path(const tm2_conv_packed_params *p) {
+  return (p->in_c & 3) != 0 && ((p->filter_w * p->in_c) & 3) <= 1;
 }
 
-/* Filter rows of the row path's pixels that reach past the input's edges (tm2_rows_edge_pixel); taller filters
+/* Filter rows of the row path's pixels that reach past the input's edges (tm2_pixel_rows); taller filters
  * have such pixels gathered whole (tm2_gather_pixel). */
 #define TM2_ROWS_MAX 16
 
@@ -405,7 +406,7 @@ static inline int tm2_conv_rows_layout(const tm2_conv_packed_params *p) {
 
 /* The column of one pixel from its filter rows (TM2_ROW: run = filter_w * in_c bytes, run % 4 of 0 or 1),
  * into one slot of the column buffer from its word w (word of position pair j at w[4 j]): the standard order
- * when run % 4 is 0, the row layout when it is 1 (see tm2_conv_rows_layout). Reads only the fh runs. */
+ * when run % 4 is 0, the row layout when it is 1 (see tm2_conv_row_path). Reads only the fh runs. */
 static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *const *rows, const int8_t *base,
                                                                  int32_t stride, int32_t fh, int32_t run, int32_t kp,
                                                                  int32_t off, uint32_t *w) {
@@ -613,7 +614,7 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
                              uint32_t *col, int8_t *bytes) {
   const int32_t in_c = p->in_c;
   const int32_t kp = p->depth_padded;
-  if ((in_c & 3) != 0 && ((p->filter_w * in_c) & 3) <= 1) {
+  if (tm2_conv_row_path(p)) {
     tm2_im2col_rows(p, in_b, pix0, npix, col, bytes);
     return;
   }

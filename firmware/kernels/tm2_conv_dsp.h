@@ -15,7 +15,12 @@
  *   column buffer interleaves the four pixels per pair: int32 word [pair * 4 + pixel] holds
  *   (x[2 pair], x[2 pair + 1]) of that pixel. With in_c a multiple of 4, four pixels of one output row
  *   whose taps are all inside the input (pointwise layers: four contiguous pixels) are widened together,
- *   one run of filter_w * in_c bytes per filter row and pixel; other pixels tap by tap. Otherwise the
+ *   one run of filter_w * in_c bytes per filter row and pixel; other pixels tap by tap. With in_c not a
+ *   multiple of 4 and filter rows of run = filter_w * in_c = 4 g or 4 g + 1 bytes (3x3 filters of three
+ *   channels, kws' 10x4 filters of one channel), each filter row is widened straight from the input, g
+ *   words, and with 4 g + 1 the last bytes of all rows follow after all rows' groups, two rows per
+ *   position pair (the row layout; the weights are packed to match, tinym2net/ops/packing.py
+ *   conv_tap_positions); filter rows that reach past the input are gathered as bytes first. Otherwise the
  *   taps of each pixel are first gathered as bytes (padding taps get the input zero point, which widens
  *   to 0), then widened. A short last block moves back to end at the layer's last pixel.
  *   Packed constants (one int32 stream built by tinym2net/ops/packing.py, pack_conv_gemm): per output

@@ -8,7 +8,9 @@ Tap order. The taps of a convolution (``filter_h * filter_w * in_c``, in the fil
 ``[h][w][in_c]`` order) or the inputs of a fully connected layer are padded with zeros to ``Kp``, a
 multiple of 8, and each group of four is read as k0, k2, k1, k3 (:func:`tap_positions`). That is the
 order in which ``SXTAB16`` widens a word of four input bytes: bytes 0 and 2 first, then (rotated by 8)
-bytes 1 and 3. Position pair ``j`` is positions ``2j, 2j + 1``.
+bytes 1 and 3. Position pair ``j`` is positions ``2j, 2j + 1``. CONV_2D filters whose rows are 4 g + 1
+bytes with in_c not a multiple of 4 (3x3 filters of three channels) use the row layout instead
+(:func:`conv_tap_positions`), so that the kernel widens each filter row straight from the input.
 
 Weight words. A word for rows (channels) r, r+1 and position pair j holds the bytes
 ``w[r][2j], w[r+1][2j], w[r][2j+1], w[r+1][2j+1]``: ``SXTB16`` of it gives row r's int16 pair, of the
@@ -65,7 +67,7 @@ def tap_positions(kp: int) -> np.ndarray:
 def conv_rows_layout(filter_h: int, filter_w: int, in_c: int) -> bool:
     """Whether the packed CONV_2D kernel reads this filter in the row layout (:func:`conv_tap_positions`):
     in_c not a multiple of 4 and a filter row of ``filter_w * in_c = 4 g + 1`` bytes (the 3x3 filters of
-    three channels of first layers). ``tm2_conv_rows_layout`` in tm2_conv_dsp.c makes the same choice."""
+    three channels of first layers). ``tm2_conv_row_path`` in tm2_conv_dsp.c reads it so."""
     return in_c % 4 != 0 and (filter_w * in_c) % 4 == 1
 
 

@@ -414,6 +414,16 @@ static inline __attribute__((always_inline)) void tm2_widen_rows(const int8_t *c
 #if TM2_CONV_USE_DSP
   uint32_t *const end = w + 2 * kp;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  if (run == 4) { /* one word per filter row (kws' 10x4 filters of one channel) */
+    for (int32_t fy = 0; fy < fh; ++fy, w += 8) {
+      uint32_t x;
+      memcpy(&x, TM2_ROW(fy), 4);
+      w[0] = __sxtab16(off2, x);
+      w[4] = tm2_sxtab16_ror8(off2, x);
+    }
+    for (; w != end; w += 4) w[0] = 0;
+    return;
+  }
   for (int32_t fy = 0; fy < fh; ++fy) {
     const int8_t *row = TM2_ROW(fy);
     for (int32_t i = 0; i < g; ++i, w += 8) {

@@ -507,44 +507,47 @@ static void tm2_widen_rows_3x9_4(const int8_t *src, int32_t ps, int32_t rs, int3
 TM2_NO_MEMSET_CALLS static void tm2_pixel_rows(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy,
                                                int32_t ox, int8_t *buf, const int8_t **rows) {
   const int32_t in_c = p->in_c, fw = p->filter_w, fh = p->filter_h, run = fw * in_c;
+  const int32_t in_h = p->in_h, in_w = p->in_w, dh = p->dilation_h, dw = p->dilation_w;
   const int8_t zp = (int8_t)(-p->input_offset);
   const int32_t iy0 = oy * p->stride_h - p->pad_h;
   const int32_t ix0 = ox * p->stride_w - p->pad_w;
-  const int cols_in = p->dilation_w == 1 && ix0 >= 0 && ix0 + fw <= p->in_w;
-  const size_t in_row = (size_t)p->in_w * in_c;
-  int32_t lead = 0, mid = 0; /* dilation_w 1: taps fx0 .. fx1 - 1 inside, bytes lead .. lead + mid - 1 */
-  if (!cols_in) {
-    const uint32_t zp4 = (uint32_t)(uint8_t)zp * 0x01010101u;
-    uint32_t *wb = (uint32_t *)(void *)buf;
-    for (int32_t i = 0, n = (fh * run + 3) >> 2; i < n; ++i) wb[i] = zp4;
-    if (p->dilation_w == 1) {
-      const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(fw, p->in_w - ix0);
-      lead = fx0 * in_c;
-      mid = tm2_max_i32(0, fx1 - fx0) * in_c;
-    }
-  }
-  for (int32_t fy = 0; fy < fh; ++fy, buf += run) {
-    const int32_t iy = iy0 + fy * p->dilation_h;
-    rows[fy] = buf;
-    if (iy < 0 || iy >= p->in_h) {
-      if (cols_in) {
+  const size_t in_row = (size_t)in_w * in_c;
+  if (dw == 1 && ix0 >= 0 && ix0 + fw <= in_w) { /* the columns inside: rows in the input or all zero point */
+    for (int32_t fy = 0, iy = iy0; fy < fh; ++fy, iy += dh, buf += run) {
+      if (iy >= 0 && iy < in_h) {
+        rows[fy] = in_b + (size_t)iy * in_row + (size_t)ix0 * in_c;
+      } else {
         for (int32_t t = 0; t < run; ++t) buf[t] = zp;
+        rows[fy] = buf;
       }
-      continue;
     }
+    return;
+  }
+  const uint32_t zp4 = (uint32_t)(uint8_t)zp * 0x01010101u;
+  uint32_t *wb = (uint32_t *)(void *)buf;
+  for (int32_t i = 0, n = (fh * run + 3) >> 2; i < n; ++i) wb[i] = zp4;
+  if (dw == 1) { /* taps fx0 .. fx1 - 1 inside: bytes lead .. lead + mid - 1 of each row inside */
+    const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(fw, in_w - ix0);
+    const int32_t lead = fx0 * in_c, mid = tm2_max_i32(0, fx1 - fx0) * in_c;
+    const int8_t *src = in_b + (ptrdiff_t)(ix0 * in_c + lead);
+    for (int32_t fy = 0, iy = iy0; fy < fh; ++fy, iy += dh, buf += run) {
+      rows[fy] = buf;
+      if (iy >= 0 && iy < in_h) {
+        const int8_t *s = src + (size_t)iy * in_row;
+        for (int32_t t = 0; t < mid; ++t) buf[lead + t] = s[t];
+      }
+    }
+    return;
+  }
+  for (int32_t fy = 0, iy = iy0; fy < fh; ++fy, iy += dh, buf += run) {
+    rows[fy] = buf;
+    if (iy < 0 || iy >= in_h) continue;
     const int8_t *row = in_b + (size_t)iy * in_row;
-    if (cols_in) {
-      rows[fy] = row + (size_t)ix0 * in_c;
-    } else if (p->dilation_w == 1) {
-      const int8_t *src = row + (ptrdiff_t)(ix0 * in_c + lead);
-      for (int32_t t = 0; t < mid; ++t) buf[lead + t] = src[t];
-    } else {
-      for (int32_t fx = 0; fx < fw; ++fx) {
-        const int32_t ix = ix0 + fx * p->dilation_w;
-        if (ix >= 0 && ix < p->in_w) {
-          const int8_t *src = row + (size_t)ix * in_c;
-          for (int32_t q = 0; q < in_c; ++q) buf[fx * in_c + q] = src[q];
-        }
+    for (int32_t fx = 0; fx < fw; ++fx) {
+      const int32_t ix = ix0 + fx * dw;
+      if (ix >= 0 && ix < in_w) {
+        const int8_t *s = row + (size_t)ix * in_c;
+        for (int32_t q = 0; q < in_c; ++q) buf[fx * in_c + q] = s[q];
       }
     }
   }

@@ -535,6 +535,12 @@ def test_conv2d_packed_row_layout_matches_reference(harness: tuple[str, Path, Pa
         {"in_c": 5, "kernel": (1, 1), "stride": (2, 1), "same": True},
         {"in_c": 3, "kernel": (1, 3), "stride": (1, 1), "same": True, "h": 4, "w": 9},
         {"in_c": 1, "kernel": (1, 1), "stride": (1, 1), "same": True, "h": 5, "w": 5},
+        {"in_c": 1, "kernel": (17, 1), "stride": (1, 1), "same": True, "h": 20, "w": 6},  # taller than TM2_ROWS_MAX
+        {"in_c": 1, "kernel": (17, 4), "stride": (2, 1), "same": True, "h": 19, "w": 9},
+        {"in_c": 2, "kernel": (3, 2), "stride": (1, 1), "same": True, "h": 7, "w": 11},
+        {"in_c": 1, "kernel": (3, 8), "stride": (1, 2), "same": True, "h": 6, "w": 21},
+        {"in_c": 3, "kernel": (2, 7), "stride": (1, 1), "same": True, "h": 5, "w": 13, "zp": -128},
+        {"in_c": 7, "kernel": (2, 3), "stride": (1, 1), "same": False, "h": 4, "w": 10},
     ]
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert any(packing.conv_rows_layout(3, 3, 3) for _ in cases)

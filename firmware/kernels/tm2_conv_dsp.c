@@ -869,12 +869,12 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
    * widened right here too (tm2_widen_rows_3x9_4) */
   const int first_layer = p->in_c == 3 && p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 &&
                           p->dilation_w == 1;
-  const int32_t ps3 = 3 * p->stride_w, rs3 = 3 * p->in_w;
-  const int32_t ix_max = p->in_w - 3 - 3 * p->stride_w, iy_max = p->in_h - 3; /* last inside ix0, iy0 */
   const int32_t full_pairs = out_c / 2;
   const int fast = mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && full_pairs > 0;
   const int32_t steps = kp / 2 - 1; /* steps after the prologue's first position pair */
-  const int32_t eoff = ((TM2_GEMM_UNROLL - steps % TM2_GEMM_UNROLL) % TM2_GEMM_UNROLL) * TM2_GEMM_STEP_BYTES;
+  const int32_t eoff = (steps <= TM2_GEMM_UNROLL ? TM2_GEMM_UNROLL - steps
+                                                 : (TM2_GEMM_UNROLL - steps % TM2_GEMM_UNROLL) % TM2_GEMM_UNROLL) *
+                       TM2_GEMM_STEP_BYTES;
   const void *col_end = (const int8_t *)scratch + 8 * kp;
   const int32_t *wend = packed + (size_t)full_pairs * rec_words;
 #endif
@@ -894,8 +894,9 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
         if (first_layer && npix == 4) {
           const int32_t oy = pix0 / p->out_w, ox = pix0 - oy * p->out_w;
           const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-          if (ox + 3 < p->out_w && iy0 >= 0 && iy0 <= iy_max && ix0 >= 0 && ix0 <= ix_max) {
-            tm2_widen_rows_3x9_4(in_b + ((size_t)iy0 * p->in_w + ix0) * 3, ps3, rs3, p->input_offset, col);
+          if (ox + 3 < p->out_w && iy0 >= 0 && iy0 + 3 <= p->in_h && ix0 >= 0 && ix0 + 3 * p->stride_w + 3 <= p->in_w) {
+            tm2_widen_rows_3x9_4(in_b + ((size_t)iy0 * p->in_w + ix0) * 3, 3 * p->stride_w, 3 * p->in_w,
+                                 p->input_offset, col);
             done = 1;
           }
         }

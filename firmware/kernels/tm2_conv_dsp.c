@@ -490,7 +490,7 @@ static inline __attribute__((always_inline)) void tm2_widen_rows_3x9(const int8_
 }
 
 /* Four pixels of 3x3 filters of three channels, pixel s at src + s * ps, filter rows rs bytes apart. */
-static void tm2_widen_rows_3x9_4(const int8_t *src, int32_t ps, int32_t rs, int32_t off, uint32_t *col) {
+static inline __attribute__((always_inline)) void tm2_widen_rows_3x9_4(const int8_t *src, int32_t ps, int32_t rs, int32_t off, uint32_t *col) {
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
   for (uint32_t *const end = col + 4; col != end; ++col, r0 += ps, r1 += ps, r2 += ps) {

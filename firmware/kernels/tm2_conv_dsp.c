@@ -887,7 +887,7 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
       const int32_t pix0 = next + 4 <= pixels || pixels < 4 ? next : pixels - 4;
       const int32_t npix = tm2_min_i32(4, pixels - pix0);
       if (pointwise && npix == 4) {
-        tm2_widen4(in_b + (size_t)pix0 * p->in_c, p->in_c, p->in_c, p->input_offset, col);
+        tm2_widen4_body(in_b + (size_t)pix0 * p->in_c, p->in_c, p->in_c, p->input_offset, col);
       } else {
 #if TM2_CONV_USE_DSP
         int done = 0;

@@ -869,6 +869,8 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
    * widened right here too (tm2_widen_rows_3x9_4) */
   const int first_layer = p->in_c == 3 && p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 &&
                           p->dilation_w == 1;
+  /* the same for in_c a multiple of 4 (dilation_w 1: filter rows are runs) */
+  const int direct = first_layer || ((p->in_c & 3) == 0 && p->dilation_w == 1);
   const int32_t full_pairs = out_c / 2;
   const int fast = mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && full_pairs > 0;
   const int32_t steps = kp / 2 - 1; /* steps after the prologue's first position pair */
@@ -891,12 +893,20 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
       } else {
 #if TM2_CONV_USE_DSP
         int done = 0;
-        if (first_layer && npix == 4) {
+        if (direct && npix == 4) {
           const int32_t oy = pix0 / p->out_w, ox = pix0 - oy * p->out_w;
           const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-          if (ox + 3 < p->out_w && iy0 >= 0 && iy0 + 3 <= p->in_h && ix0 >= 0 && ix0 + 3 * p->stride_w + 3 <= p->in_w) {
-            tm2_widen_rows_3x9_4(in_b + ((size_t)iy0 * p->in_w + ix0) * 3, 3 * p->stride_w, 3 * p->in_w,
-                                 p->input_offset, col);
+          const int32_t fh = p->filter_h, fw = p->filter_w;
+          if (ox + 3 < p->out_w && iy0 >= 0 && iy0 + (fh - 1) * p->dilation_h < p->in_h && ix0 >= 0 &&
+              ix0 + 3 * p->stride_w + fw <= p->in_w) {
+            const int32_t in_c = p->in_c;
+            const int8_t *src = in_b + ((size_t)iy0 * p->in_w + ix0) * in_c;
+            if (first_layer) {
+              tm2_widen_rows_3x9_4(src, 3 * p->stride_w, 3 * p->in_w, p->input_offset, col);
+            } else { /* in_c a multiple of 4: one run of filter_w * in_c bytes per filter row and pixel */
+              tm2_widen4_rows(src, p->dilation_h * p->in_w * in_c, fh, p->stride_w * in_c, fw * in_c,
+                              p->input_offset, col);
+            }
             done = 1;
           }
         }

@@ -223,7 +223,7 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
     in_off = int(rng.integers(-127, 129))
     zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     zp = shape.get("zp", zp)
-    act_min, act_max = _act_range(rng, zp)
+    act_min, act_max = shape.get("act", _act_range(rng, zp))
     depth = kh * kw * in_c
     mult, shift = _multipliers(rng, out_c, 1.0 / (np.sqrt(depth) * 128 * 70), edge=rng.random() < 0.2)
     if bias is not None and rng.random() < 0.2:  # a dead channel as in vww: zero weights, bias +-2^30
@@ -545,6 +545,20 @@ def test_conv2d_packed_row_layout_matches_reference(harness: tuple[str, Path, Pa
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert any(packing.conv_rows_layout(3, 3, 3) for _ in cases)
     _check_cases(harness, cases, "conv_rows")
+
+
+def test_conv2d_packed_tail_pixels_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Layers whose pixel count leaves one or two pixels after the last full block of four (the fast path
+    computes them pixel by pixel, tm2_gemm_pixel), both output offset forms, Kp/2 of 2 mod 4 and 0 mod 4."""
+    rng = np.random.default_rng(29)
+    shapes = []
+    for h, w in [(1, 5), (1, 6), (3, 3), (2, 5), (5, 5), (1, 7), (2, 3), (3, 6)]:
+        for in_c, kernel in [(8, (1, 1)), (4, (1, 1)), (16, (1, 1)), (12, (3, 3)), (3, (3, 3)), (1, (10, 4))]:
+            shapes.append({"in_c": in_c, "kernel": kernel, "stride": (1, 1), "dilation": (1, 1), "same": True,
+                           "h": h, "w": w, "zp": int(rng.choice([-128, 3])), "act": (-128, 127)})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert any(c.extra["mode"] == packing.RQ_HIGHMUL for c in cases)
+    _check_cases(harness, cases, "conv_tail")
 
 
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -851,6 +851,68 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : "cc", "memory")
 #endif
 
+#if TM2_CONV_USE_DSP
+/* Every full channel pair for one pixel: column slot col (its word of position pair j at col[4 j]), outputs at
+ * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out). For the
+ * one or two pixels after a layer's last full block: 1.6 cycles per multiply-accumulate, where the block
+ * moved back to end at the last pixel would recompute three or two pixels. */
+static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const uint32_t *col, int8_t *o, int32_t zp) {
+  const uint32_t *const cend = col + 2 * kp;
+  for (int32_t c = 0; c < pairs; ++c, o += 2) {
+    int32_t a = pw[0], b = pw[1];
+    const uint32_t *px = col;
+    pw += 2;
+    if ((kp >> 1) & 2) { /* two position pairs first, leaving a multiple of four */
+      a = __smlad(px[0], (uint32_t)pw[0], a);
+      b = __smlad(px[0], (uint32_t)pw[1], b);
+      a = __smlad(px[4], (uint32_t)pw[2], a);
+      b = __smlad(px[4], (uint32_t)pw[3], b);
+      px += 8;
+      pw += 4;
+    }
+    if (px != cend) {
+      uint32_t w0, w1, w2, w3, x0, x1;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "ldr %[w2], [%[pw]], #4\n\t"
+          "ldr %[w3], [%[pw]], #4\n\t"
+          "ldr %[x1], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[a], %[x1], %[w2], %[a]\n\t"
+          "smlad %[b], %[x1], %[w3], %[b]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "ldr %[w2], [%[pw]], #4\n\t"
+          "ldr %[w3], [%[pw]], #4\n\t"
+          "ldr %[x1], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[a], %[x1], %[w2], %[a]\n\t"
+          "smlad %[b], %[x1], %[w3], %[b]\n\t"
+          "cmp %[px], %[end]\n\t"
+          "bne 1b\n\t"
+          : [a] "+r"(a), [b] "+r"(b), [pw] "+r"(pw), [px] "+r"(px), [w0] "=&r"(w0), [w1] "=&r"(w1),
+            [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), [x1] "=&r"(x1)
+          : [end] "r"(cend)
+          : "cc", "memory");
+    }
+    if (zp == -128) {
+      o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
+      o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);
+    } else {
+      o[0] = (int8_t)tm2_rq_highmul2_s8(a, pw[0], pw[1], pw[2]);
+      o[1] = (int8_t)tm2_rq_highmul2_s8(b, pw[3], pw[4], pw[5]);
+    }
+    pw += 6;
+  }
+}
+#endif
+
 void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                           void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
@@ -885,7 +947,8 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
     int8_t *out_b = output + (size_t)b * pixels * out_c;
     for (int32_t next = 0; next < pixels; next += 4) {
       /* A short last block moves back to end at the last pixel (recomputing up to three pixels with
-       * identical results); only a layer of fewer than four pixels has a block with unused slots. */
+       * identical results, or, on the fast path, only its last one or two pixels computed, tm2_gemm_pixel);
+       * only a layer of fewer than four pixels has a block with unused slots. */
       const int32_t pix0 = next + 4 <= pixels || pixels < 4 ? next : pixels - 4;
       const int32_t npix = tm2_min_i32(4, pixels - pix0);
       if (pointwise && npix == 4) {
@@ -919,7 +982,14 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
       const int32_t *rec = packed;
       int32_t cp = 0;
 #if TM2_CONV_USE_DSP
-      if (fast && npix == 4) {
+      if (fast && npix == 4 && pix0 != next && pixels - next <= 2) {
+        /* the block moved back: only its last one or two pixels are new, pixel by pixel */
+        for (int32_t s = 4 - (pixels - next); s < 4; ++s) {
+          tm2_gemm_pixel(packed, full_pairs, kp, col + s, out_blk + (size_t)s * out_c, zp);
+        }
+        cp = full_pairs;
+        rec = wend;
+      } else if (fast && npix == 4) {
         const int32_t *pw = packed;
         int8_t *op = out_blk;
         const void *entry;

@@ -853,12 +853,61 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 
 #if TM2_CONV_USE_DSP
 /* Every full channel pair for one pixel: column slot col (its word of position pair j at col[4 j]), outputs at
- * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out). For the
- * one or two pixels after a layer's last full block: 1.6 cycles per multiply-accumulate, where the block
- * moved back to end at the last pixel would recompute three or two pixels. */
+ * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out), two channel
+ * pairs at a time. For the one or two pixels after a layer's last full block: about 1.5 cycles per
+ * multiply-accumulate, where the block moved back to end at the last pixel would recompute three or two
+ * pixels. */
 static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const uint32_t *col, int8_t *o, int32_t zp) {
   const uint32_t *const cend = col + 2 * kp;
-  for (int32_t c = 0; c < pairs; ++c, o += 2) {
+  const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
+  int32_t c = 0;
+  for (; c + 2 <= pairs; c += 2, o += 4) { /* two channel pairs: one column load for four channels */
+    const int32_t *qw = pw + rec_words;
+    int32_t a = pw[0], b = pw[1], d = qw[0], e = qw[1];
+    const uint32_t *px = col;
+    uint32_t w0, w1, w2, w3, x0;
+    pw += 2;
+    qw += 2;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[w0], [%[pw]], #4\n\t"
+        "ldr %[w1], [%[pw]], #4\n\t"
+        "ldr %[w2], [%[qw]], #4\n\t"
+        "ldr %[w3], [%[qw]], #4\n\t"
+        "ldr %[x0], [%[px]], #16\n\t"
+        "smlad %[a], %[x0], %[w0], %[a]\n\t"
+        "smlad %[b], %[x0], %[w1], %[b]\n\t"
+        "smlad %[d], %[x0], %[w2], %[d]\n\t"
+        "smlad %[e], %[x0], %[w3], %[e]\n\t"
+        "ldr %[w0], [%[pw]], #4\n\t"
+        "ldr %[w1], [%[pw]], #4\n\t"
+        "ldr %[w2], [%[qw]], #4\n\t"
+        "ldr %[w3], [%[qw]], #4\n\t"
+        "ldr %[x0], [%[px]], #16\n\t"
+        "smlad %[a], %[x0], %[w0], %[a]\n\t"
+        "smlad %[b], %[x0], %[w1], %[b]\n\t"
+        "smlad %[d], %[x0], %[w2], %[d]\n\t"
+        "smlad %[e], %[x0], %[w3], %[e]\n\t"
+        "cmp %[px], %[end]\n\t"
+        "bne 1b\n\t"
+        : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
+        : [end] "r"(cend)
+        : "cc", "memory");
+    if (zp == -128) {
+      o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
+      o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);
+      o[2] = (int8_t)tm2_rq_highmul2_low_s8(d, qw[0], qw[1], qw[2]);
+      o[3] = (int8_t)tm2_rq_highmul2_low_s8(e, qw[3], qw[4], qw[5]);
+    } else {
+      o[0] = (int8_t)tm2_rq_highmul2_s8(a, pw[0], pw[1], pw[2]);
+      o[1] = (int8_t)tm2_rq_highmul2_s8(b, pw[3], pw[4], pw[5]);
+      o[2] = (int8_t)tm2_rq_highmul2_s8(d, qw[0], qw[1], qw[2]);
+      o[3] = (int8_t)tm2_rq_highmul2_s8(e, qw[3], qw[4], qw[5]);
+    }
+    pw = qw + 6;
+  }
+  for (; c < pairs; ++c, o += 2) {
     int32_t a = pw[0], b = pw[1];
     const uint32_t *px = col;
     pw += 2;

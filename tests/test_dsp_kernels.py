@@ -44,7 +44,7 @@ from tinym2net.toolchain import cross_build, host_build, run_qemu
 KERNELS = firmware_dir() / "kernels"
 RUNTIME = firmware_dir() / "runtime"
 
-KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD = 1, 2, 3, 4, 5
+KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE = 1, 2, 3, 4, 5, 6, 7
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -53,7 +53,7 @@ CONV_FIELDS = (
 ).split()
 DW_FIELDS = (
     "batches in_h in_w channels out_h out_w stride pad_h pad_w input_offset output_offset act_min act_max "
-    "row_len rq_mode"
+    "row_len rq_mode plane_len plane_cols plane_ch"
 ).split()
 FC_FIELDS = (
     "batches accum_depth out_depth depth_padded input_offset output_offset act_min act_max per_channel rq_mode"
@@ -132,6 +132,15 @@ int main(int argc, char **argv) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
       tm2_depthwise3x3_s8_packed(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if ((kind == 6 || kind == 7) && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      const int8_t *src = (const int8_t *)in;
+      if (kind == 7) { /* in place: the output buffer starts as the input (equal shapes) */
+        memcpy(out, in, out_len);
+        src = (const int8_t *)out;
+      }
+      tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
     } else if (kind == 3 && np * 4 == sizeof(tm2_fc_packed_params)) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -241,12 +250,12 @@ def conv_case(rng: np.random.Generator, i: int) -> Case:
     )
 
 
-def dw_case(rng: np.random.Generator, i: int) -> Case:
+def dw_case(rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None) -> Case:
     ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21]))
     stride = int(rng.integers(1, 3))
     same = bool(rng.random() < 0.6)
-    h = int(rng.integers(3, 9))
-    w = int(rng.integers(3, 17))
+    h = int(rng.integers(3, 9)) if hw is None else hw[0]
+    w = int(rng.integers(3, 17)) if hw is None else hw[1]
     oh, ph = out_size_and_pad(same, h, 3, stride)
     ow, pw = out_size_and_pad(same, w, 3, stride)
     x = rng.integers(-128, 128, (1, h, w, ch), dtype=np.int8)
@@ -272,7 +281,7 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
         "pad_h": ph, "pad_w": pw, "input_offset": in_off, "output_offset": zp, "act_min": act_min,
-        "act_max": act_max, "row_len": row_len, "rq_mode": mode,
+        "act_max": act_max, "row_len": row_len, "rq_mode": mode, "plane_len": 0, "plane_cols": 0, "plane_ch": 0,
     }
     return Case(
         KIND_DW, _struct(DW_FIELDS, values),
@@ -281,6 +290,28 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
         packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}",
         {"mode": mode, "zp": zp, "five": stride == 1 and ow % 4 == 1 and ow >= 5 and zp == -128
          and (act_min, act_max) == (-128, 127)},
+    )
+
+
+def dw_planes_case(rng: np.random.Generator, i: int) -> Case:
+    """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
+    cases also in place (input and output in one buffer)."""
+    tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
+    hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
+    case = dw_case(rng, i, hw)
+    values = dict(zip(DW_FIELDS, case.params, strict=True))
+    plane_len, plane_cols = packing.dw3x3_planes_geometry(
+        {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
+         "in_w": values["in_w"], "out_w": values["out_w"], "pad_w": values["pad_w"]}
+    )
+    plane_ch = int(rng.choice([1, 2, 4]))
+    values.update(plane_len=plane_len, plane_cols=plane_cols, plane_ch=plane_ch)
+    same_shape = values["stride"] == 1 and (values["in_h"], values["in_w"]) == (values["out_h"], values["out_w"])
+    kind = KIND_DW_PLANES_INPLACE if same_shape and rng.random() < 0.7 else KIND_DW_PLANES
+    return Case(
+        kind, _struct(DW_FIELDS, values), case.blobs,
+        packing.dw3x3_planes_scratch_bytes(plane_ch, plane_len, plane_cols), case.expected,
+        f"dw-planes#{i} {values}", {**case.extra, "inplace": kind == KIND_DW_PLANES_INPLACE},
     )
 
 
@@ -506,6 +537,16 @@ def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) 
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["five"]]
     assert len(five) >= 3
     _check_cases(harness, cases, "dw")
+
+
+def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(15)
+    cases = [dw_planes_case(rng, i) for i in range(160)]
+    assert sum(c.extra["inplace"] for c in cases) >= 20
+    assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
+    five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128]
+    assert len(five) >= 10
+    _check_cases(harness, cases, "dw_planes")
 
 
 def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -1071,3 +1071,108 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
     }
   }
 }
+
+/* ------------------------------------------------------------------ depthwise 3x3, whole planes */
+
+/* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
+ * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. */
+static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8_t *in, int32_t c0, int32_t n,
+                                    int16_t *planes) {
+  const int32_t ch = p->channels, len = p->plane_len, in_h = p->in_h, in_w = p->in_w, off = p->input_offset;
+  const size_t ps = (size_t)p->plane_cols * len;
+  int16_t *const base = planes + (size_t)p->pad_w * len + p->pad_h;
+#if TM2_CONV_USE_DSP
+  if (n == 4 && ((ch | c0) & 3) == 0) {
+    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+    for (int32_t iy = 0; iy < in_h; ++iy) {
+      const int8_t *src = in + (size_t)iy * in_w * ch + c0;
+      int16_t *d = base + iy;
+      for (int32_t ix = 0; ix < in_w; ++ix, src += ch, d += len) {
+        uint32_t w;
+        memcpy(&w, src, 4);
+        const uint32_t even = __sxtab16(off2, w);       /* channels c0, c0 + 2 */
+        const uint32_t odd = tm2_sxtab16_ror8(off2, w); /* channels c0 + 1, c0 + 3 */
+        d[0] = (int16_t)even;
+        d[ps] = (int16_t)odd;
+        d[2 * ps] = (int16_t)(even >> 16);
+        d[3 * ps] = (int16_t)(odd >> 16);
+      }
+    }
+    return;
+  }
+#endif
+  if (n == 1) {
+    for (int32_t iy = 0; iy < in_h; ++iy) {
+      const int8_t *src = in + (size_t)iy * in_w * ch + c0;
+      int16_t *d = base + iy;
+      int32_t ix = 0;
+      for (; ix + 2 <= in_w; ix += 2, src += 2 * ch, d += 2 * len) {
+        const int32_t a = src[0], b = src[ch];
+        d[0] = (int16_t)(a + off);
+        d[len] = (int16_t)(b + off);
+      }
+      if (ix < in_w) d[0] = (int16_t)(src[0] + off);
+    }
+    return;
+  }
+  for (int32_t iy = 0; iy < in_h; ++iy) {
+    const int8_t *src = in + (size_t)iy * in_w * ch + c0;
+    int16_t *d = base + iy;
+    for (int32_t ix = 0; ix < in_w; ++ix, src += ch, d += len) {
+      for (int32_t j = 0; j < n; ++j) d[(size_t)j * ps] = (int16_t)(src[j] + off);
+    }
+  }
+}
+
+void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
+  const int32_t ch = p->channels, len = p->plane_len, s = p->stride, out_w = p->out_w;
+  const int32_t pc = p->plane_ch;
+  const size_t ps = (size_t)p->plane_cols * len;
+  int16_t *const planes = (int16_t *)scratch;
+  /* the packed kernel's view: a "row" is one output column of out_h outputs, out_w * ch bytes apart; the
+   * rows of consecutive channels are one plane apart */
+  tm2_dw3x3_packed_params q = *p;
+  q.channels = out_w * ch;
+  q.out_w = p->out_h;
+  q.row_len = (int32_t)ps;
+#if TM2_CONV_USE_DSP
+  const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
+#endif
+  memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
+  int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
+    int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
+    for (int32_t c0 = 0; c0 < ch; c0 += pc) {
+      const int32_t n = tm2_min_i32(pc, ch - c0);
+      tm2_dw_planes_transpose(p, in_b, c0, n, planes);
+      for (int32_t j = 0; j < n; ++j) {
+        const uint32_t *wc = (const uint32_t *)weights + (size_t)(c0 + j) * 6;
+        const uint32_t c00 = wc[0] & 0xFFFFu, c01 = wc[0] >> 16, c02 = wc[1] >> 16; /* row 0: w00 w01 w02 */
+        const uint32_t c10 = wc[2] & 0xFFFFu, c11 = wc[2] >> 16, c12 = wc[3] >> 16;
+        const uint32_t c20 = wc[4] & 0xFFFFu, c21 = wc[4] >> 16, c22 = wc[5] >> 16;
+        int32_t *t = wt + 6 * j;
+        t[0] = (int32_t)(c00 | c10 << 16), t[1] = (int32_t)(c10 | c20 << 16);
+        t[2] = (int32_t)(c01 | c11 << 16), t[3] = (int32_t)(c11 | c21 << 16);
+        t[4] = (int32_t)(c02 | c12 << 16), t[5] = (int32_t)(c12 | c22 << 16);
+      }
+      for (int32_t ox = 0; ox < out_w; ++ox) {
+        const int16_t *col = planes + (size_t)ox * s * len;
+        int8_t *o = out_b + (size_t)ox * ch + c0;
+#if TM2_CONV_USE_DSP
+        if (fast) {
+          const int16_t *const rows[3] = {col, col + len, col + 2 * len};
+          tm2_dw_quad_row_fast(&q, rows, n, wt, bias != NULL ? bias + c0 : NULL, rq + c0, o);
+          continue;
+        }
+#endif
+        for (int32_t j = 0; j < n; ++j) {
+          const int16_t *r = col + (size_t)j * ps;
+          tm2_dw_channel_row(&q, r, r + len, r + 2 * len, wt + 6 * j, bias != NULL ? bias[c0 + j] : 0, &rq[c0 + j],
+                             o + j);
+        }
+      }
+    }
+  }
+}

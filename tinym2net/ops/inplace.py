@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ir import Graph, Operator
+from . import packing
 from .base import Lowered
 
 # Kernel templates the band loop can drive: template -> C type of its params struct (every one has
@@ -213,6 +214,7 @@ def offer_rows(low: Lowered) -> Lowered:
     direct = DIRECT_KERNELS.get(low.template)
     ring_offset = 0 if direct else _align(low.scratch_bytes)
     g = plan.geometry
+    planes = _planes(low, ring_offset + plan.ring_bytes) if not direct else {}
     params = {
         **low.params,
         "inplace_conv": "rows",
@@ -225,6 +227,7 @@ def offer_rows(low: Lowered) -> Lowered:
         "inplace_flat": int(plan.flat),
         "inplace_ring_offset": ring_offset,
         **_alternative(low, plan),
+        **planes,
         "inplace_rows": {
             "in_h": g.in_h,
             "in_row": g.in_row,
@@ -241,6 +244,32 @@ def offer_rows(low: Lowered) -> Lowered:
     return dataclasses.replace(low, template=WRAPPER_TEMPLATE, params=params)
 
 
+def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
+    """In-place overrides for a stride-1 3x3 depthwise layer of equal input and output shapes: the whole-plane
+    kernel (``tm2_depthwise3x3_s8_planes``) on the tensor itself, no bands and no ring. Channels go as many at
+    a time (4, 2, 1) as fit in the scratch the bands would take; one at a time when none does. {} otherwise."""
+    p = low.params
+    if low.template != "ops/depthwise3x3_packed.j2" or p["stride_h"] != 1:
+        return {}
+    if (p["in_h"], p["in_w"]) != (p["out_h"], p["out_w"]) or p["in_c"] != p["out_c"]:
+        return {}
+    plane_len, plane_cols = packing.dw3x3_planes_geometry(p)
+    plane_ch = 1
+    for n in (4, 2):
+        if n <= p["in_c"] and packing.dw3x3_planes_scratch_bytes(n, plane_len, plane_cols) <= band_scratch:
+            plane_ch = n
+            break
+    return {
+        "inplace_planes": 1,
+        "plane_len": plane_len,
+        "plane_cols": plane_cols,
+        "plane_ch": plane_ch,
+        "inplace_scratch": packing.dw3x3_planes_scratch_bytes(plane_ch, plane_len, plane_cols),
+        "inplace_ring_offset": 0,
+        "inplace_slower": 0,
+    }
+
+
 def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:
     """``{"inplace_alt": overrides}`` for a template with a scratch-free band kernel (ALT_KERNELS), else {}."""
     alt = ALT_KERNELS.get(low.template)
@@ -249,7 +278,7 @@ def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:
     return {
         "inplace_alt": {
             "inplace_direct": alt, "inplace_scratch": plan.ring_bytes, "inplace_ring_offset": 0,
-            "inplace_slower": 1,
+            "inplace_slower": 1, "inplace_planes": 0,
         }
     }
 

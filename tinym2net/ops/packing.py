@@ -232,6 +232,21 @@ def dw3x3_scratch_bytes(channels: int, row_len: int) -> int:
     return 2 * 4 * min(4, channels) * row_len
 
 
+def dw3x3_planes_geometry(params: dict[str, Any]) -> tuple[int, int]:
+    """(plane_len, plane_cols) of ``tm2_depthwise3x3_s8_planes``: a plane column is a transposed row along the
+    height (dw3x3_row_len of in_h, out_h, pad_h); the columns cover the input with its left padding and every
+    column the output columns read ((out_w - 1) * stride + 3)."""
+    s = params["stride_h"]
+    plane_len = dw3x3_row_len(params["in_h"], params["out_h"], s, params["pad_h"])
+    plane_cols = max(params["in_w"] + params["pad_w"], (params["out_w"] - 1) * s + 3)
+    return plane_len, plane_cols
+
+
+def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:
+    """TM2_DW3X3_PLANES_SCRATCH: plane_ch int16 channel planes."""
+    return 2 * plane_ch * plane_cols * plane_len
+
+
 def dw3x3_requant(
     filt: np.ndarray, bias: np.ndarray | None, mult, shift, input_offset: int, output_offset: int,
     act_min: int = -128, act_max: int = 127,

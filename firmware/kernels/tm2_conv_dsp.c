@@ -827,6 +827,7 @@ typedef struct {
   int32_t radv; /*  4: row pointer advance from one channel to the next, after its full groups */
   int32_t cc;   /*  8: channels left */
   int8_t *op;   /* 12: the channel's first output of the row */
+  int32_t ostep; /* 16: TM2_DWP only: output advance from one row (output column) to the next */
 } tm2_dwq_state;
 
 /* The bias of the current channel into a0 (and a1 .. a3 for a group). */
@@ -857,10 +858,9 @@ typedef struct {
 
 /* The last five outputs of a stride-1 channel row, output offset -128 (TM2_DWA_RQ_LOW): the output pointer
  * waits in the group-count slot while o holds the fifth sum. */
-#define TM2_DWA_FIVE_LOW                                                                                \
-  "str %[o], %[gc]\n\t" TM2_DWA_BIAS4 "mov %[o], %[a0]\n\t" TM2_DWA_ROW5("ra", "0") TM2_DWA_ROW5("rb", "8") \
-  TM2_DWA_ROW5("rc", "16") TM2_DWA_Q TM2_DWA_RQ_LOW("a0") TM2_DWA_RQ_LOW("a1") TM2_DWA_RQ_LOW("a2")         \
-  TM2_DWA_RQ_LOW("a3") TM2_DWA_RQ_LOW("o")                                                              \
+#define TM2_DWA_FIVE(BIAS4, Q, RQ)                                                                      \
+  "str %[o], %[gc]\n\t" BIAS4 "mov %[o], %[a0]\n\t" TM2_DWA_ROW5("ra", "0") TM2_DWA_ROW5("rb", "8")         \
+  TM2_DWA_ROW5("rc", "16") Q RQ("a0") RQ("a1") RQ("a2") RQ("a3") RQ("o")                                  \
   "ldr %[wa], %[gc]\n\t"                                                                               \
   "ldr %[wb], %[chm]\n\t"                                                                              \
   "strb %[a0], [%[wa]]\n\t"                                                                            \
@@ -870,20 +870,41 @@ typedef struct {
   "strb %[a3], [%[wa], %[wb]]\n\t"                                                                     \
   "add %[wa], %[wa], %[wb], lsl #1\n\t"                                                                \
   "strb %[o], [%[wa]]\n\t"
+#define TM2_DWA_FIVE_LOW TM2_DWA_FIVE(TM2_DWA_BIAS4, TM2_DWA_Q, TM2_DWA_RQ_LOW)
 
 /* One output row of the n channels of a quad (TM2_RQ_HIGHMUL, full int8 range): per channel, G full groups
  * of four outputs, then the T = out_w % 4 last outputs (one: a single output; two or three: a group whose
  * last outputs are not stored); then the row pointers advance by radv to the next channel's rows, and the
  * weight, bias, requantisation and output pointers by one channel. Loop state lives in memory operands
  * (stack slots): the group needs all fourteen usable registers. */
-#define TM2_DWQ(ROW, ROW_NW, RQ, FIVE)                                                                     \
+#define TM2_DWQ(ROW, ROW_NW, RQ, FIVE) \
+  TM2_DWQX(TM2_DWA_BIAS4 ROW("ra", "0"), ROW, ROW_NW, RQ, FIVE, "", TM2_DWA_BIAS4, TM2_DWA_BIAS1, TM2_DWA_Q, \
+           TM2_DWQ_ADV)
+/* From one channel to the next: weights, bias and requantisation entry one channel on, the output one byte;
+ * leaves the state pointer in x1. */
+#define TM2_DWQ_ADV                          \
+  "add %[wr], %[wr], #24\n\t"               \
+  "ldr %[x0], %[bpm]\n\t"                   \
+  "add %[x0], %[x0], #4\n\t"                \
+  "str %[x0], %[bpm]\n\t"                   \
+  "ldr %[x0], %[qpm]\n\t"                   \
+  "add %[x0], %[x0], #16\n\t"               \
+  "str %[x0], %[qpm]\n\t"                   \
+  "ldr %[x1], %[stp]\n\t"                   \
+  "ldr %[x0], [%[x1], #12]\n\t"             \
+  "add %[x0], %[x0], #1\n\t"                \
+  "str %[x0], [%[x1], #12]\n\t"
+/* The same with the pieces that differ between the packed kernel and the plane kernel: HEAD (bias and first
+ * filter row of a group), PRE (run once, before the loop), BIAS4 / BIAS1 / Q of the tails, ADV (from one
+ * row to the next, after the row pointers moved by radv; leaves the state pointer in x1). */
+#define TM2_DWQX(HEAD, ROW, ROW_NW, RQ, FIVE, PRE, BIAS4, BIAS1, Q, ADV)                                   \
   __asm__ volatile(                                                                                    \
-      "1:\n\t" TM2_DWQ_ST("12")                                                                        \
+      PRE "1:\n\t" TM2_DWQ_ST("12")                                                                    \
       "mov %[o], %[x0]\n\t" TM2_DWQ_ST("0")                                                            \
       "lsrs %[x0], %[x0], #3\n\t"                                                                      \
       "beq 5f\n\t"                                                                                     \
       "str %[x0], %[gc]\n"                                                                             \
-      "2:\n\t" TM2_DWA_BIAS4 ROW("ra", "0") ROW("rb", "8") ROW("rc", "16") TM2_DWA_Q                  \
+      "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") Q                                                  \
       RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                                              \
       "ldr %[wb], %[chm]\n\t"                                                                          \
       "strb %[a0], [%[o]]\n\t"                                                                         \
@@ -900,13 +921,13 @@ typedef struct {
       "and %[x0], %[x0], #7\n\t"                                                                       \
       "cmp %[x0], #1\n\t"                                                                              \
       "blt 8f\n\t"                                                                                     \
-      "bgt 6f\n\t" TM2_DWA_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16") \
-      TM2_DWA_Q RQ("a0")                                                                               \
+      "bgt 6f\n\t" BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")         \
+      Q RQ("a0")                                                                                       \
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "b 8f\n"                                                                                         \
       "6:\n\t"                                                                                         \
       "cmp %[x0], #4\n\t"                                                                              \
-      "beq 7f\n\t" TM2_DWA_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWA_Q         \
+      "beq 7f\n\t" BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") Q                      \
       RQ("a0") RQ("a1") RQ("a2")                                                                       \
       "ldr %[wb], %[chm]\n\t"                                                                          \
       "strb %[a0], [%[o]]\n\t"                                                                         \
@@ -921,31 +942,95 @@ typedef struct {
       "8:\n\t" TM2_DWQ_ST("4")                                                                         \
       "add %[ra], %[ra], %[x0]\n\t"                                                                    \
       "add %[rb], %[rb], %[x0]\n\t"                                                                    \
-      "add %[rc], %[rc], %[x0]\n\t"                                                                    \
-      "add %[wr], %[wr], #24\n\t"                                                                      \
-      "ldr %[x0], %[bpm]\n\t"                                                                          \
-      "add %[x0], %[x0], #4\n\t"                                                                       \
-      "str %[x0], %[bpm]\n\t"                                                                          \
-      "ldr %[x0], %[qpm]\n\t"                                                                          \
-      "add %[x0], %[x0], #16\n\t"                                                                      \
-      "str %[x0], %[qpm]\n\t"                                                                          \
-      "ldr %[x1], %[stp]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
-      "add %[x0], %[x0], #1\n\t"                                                                       \
-      "str %[x0], [%[x1], #12]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t" ADV                                                                \
       "ldr %[x0], [%[x1], #8]\n\t"                                                                     \
       "subs %[x0], %[x0], #1\n\t"                                                                      \
       "str %[x0], [%[x1], #8]\n\t"                                                                     \
       "bne 1b\n\t"                                                                                     \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
         [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "+r"(xa), [rb] "+r"(xb), [rc] "+r"(xc),    \
-        [wr] "+r"(wr), [o] "=&r"(o), [gc] "+m"(gcount), [bpm] "+m"(bp), [qpm] "+m"(qp)                  \
+        [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gcount), [bpm] "+m"(bp), [qpm] "+m"(qp), [bs] "=m"(slot[0]), \
+        [ms] "=m"(slot[1]), [hs] "=m"(slot[2]), [es] "=m"(slot[3])                                     \
       : [chm] "m"(ch), [stp] "m"(stp)                                                                  \
       : "cc", "memory")
 
-/* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
+/* The plane kernel's form: weights and bias pre-doubled (so the requantisation skips its doubling), and each
+ * channel's bias, m, hz and e copied once per channel row into stack slots (bs, ms, hs, es), from where a group
+ * loads them in runs of pipelined loads. PRE: the copy, at the start of a channel. */
+#define TM2_DWP_PRE                          \
+  "ldr %[x0], %[bpm]\n\t"                   \
+  "ldr %[x0], [%[x0]]\n\t"                  \
+  "ldr %[x2], %[qpm]\n\t"                   \
+  "str %[x0], %[bs]\n\t"                    \
+  "ldr %[x0], [%[x2]]\n\t"                  \
+  "ldr %[x1], [%[x2], #4]\n\t"              \
+  "ldr %[x2], [%[x2], #12]\n\t"             \
+  "str %[x0], %[ms]\n\t"                    \
+  "str %[x1], %[hs]\n\t"                    \
+  "str %[x2], %[es]\n\t"
+#define TM2_DWP_BIAS1 "ldr %[a0], %[bs]\n\t"
+#define TM2_DWP_BIAS4 TM2_DWP_BIAS1 "mov %[a1], %[a0]\n\t" "mov %[a2], %[a0]\n\t" "mov %[a3], %[a0]\n\t"
+#define TM2_DWP_Q "ldr %[x0], %[ms]\n\t" "ldr %[x1], %[hs]\n\t" "ldr %[x2], %[es]\n\t"
+/* First filter row of a group, the bias (in a3) as the addend of each sum's first product. */
+#define TM2_DWP_HEAD_S1                      \
+  "ldr %[a3], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]], #8\n\t"              \
+  "ldr %[x1], [%[ra], #-4]\n\t"             \
+  "ldr %[x2], [%[ra]]\n\t"                  \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"    \
+  "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"   \
+  "smlad %[a2], %[x1], %[wa], %[a3]\n\t"    \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+#define TM2_DWP_HEAD_S2                      \
+  "ldr %[a3], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]], #16\n\t"             \
+  "ldr %[x1], [%[ra], #-12]\n\t"            \
+  "ldr %[x2], [%[ra], #-8]\n\t"             \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wa], %[a3]\n\t"    \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"   \
+  "smlad %[a2], %[x2], %[wa], %[a3]\n\t"    \
+  "ldr %[x0], [%[ra], #-4]\n\t"             \
+  "ldr %[x1], [%[ra]]\n\t"                  \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+/* TM2_DWA_RQ_SIGNED / TM2_DWA_RQ_LOW of an accumulator that is already doubled. */
+#define TM2_DWP_RQ_SIGNED(A)                    \
+  "smmlar %[wa], %[" A "], %[x0], %[x1]\n\t"    \
+  "add %[" A "], %[wa], %[" A "], asr #31\n\t"  \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWP_RQ_LOW(A)                       \
+  "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+/* The plane kernel's rows are the output columns of one channel: same weights, bias and requantisation, the
+ * output ostep bytes on. */
+#define TM2_DWP_ADV                          \
+  "ldr %[x1], %[stp]\n\t"                   \
+  "ldr %[x0], [%[x1], #12]\n\t"             \
+  "ldr %[x2], [%[x1], #16]\n\t"             \
+  "add %[x0], %[x0], %[x2]\n\t"             \
+  "str %[x0], [%[x1], #12]\n\t"
+#define TM2_DWP(HEAD, ROW, ROW_NW, RQ, FIVE) \
+  TM2_DWQX(HEAD, ROW, ROW_NW, RQ, FIVE, TM2_DWP_PRE, TM2_DWP_BIAS4, TM2_DWP_BIAS1, TM2_DWP_Q, TM2_DWP_ADV)
+
+/* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. With
+ * `ostep` (the plane kernel: not 0), the TM2_DWP form runs instead: weights and bias pre-doubled, one channel,
+ * n rows (its output columns) 2 * row_len bytes apart, whose outputs start ostep bytes apart. */
 static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
-                                 const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
+                                 const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out,
+                                 int32_t ostep) {
   static const int32_t zero_bias[4] = {0, 0, 0, 0};
   const uint32_t *xa = (const uint32_t *)rows[0], *xb = (const uint32_t *)rows[1];
   const uint32_t *xc = (const uint32_t *)rows[2];
@@ -961,9 +1046,27 @@ static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t
   }
   int32_t gcount = 0;
   tm2_dwq_state st = {.gt = groups << 3 | tail, .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16),
-                      .cc = n, .op = out};
+                      .cc = n, .op = out, .ostep = ostep};
   tm2_dwq_state *stp = &st;
   uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
+  int32_t slot[4]; /* TM2_DWP's per-channel slots */
+  if (ostep != 0) {
+    if (p->output_offset == -128) {
+      if (p->stride == 1) {
+        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWP_RQ_LOW,
+                TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW));
+      } else {
+        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWP_RQ_LOW, "");
+      }
+    } else {
+      if (p->stride == 1) {
+        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWP_RQ_SIGNED, "");
+      } else {
+        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWP_RQ_SIGNED, "");
+      }
+    }
+    return;
+  }
   if (p->output_offset == -128) {
     if (p->stride == 1) {
       TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_LOW, TM2_DWA_FIVE_LOW);
@@ -1057,7 +1160,7 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 #if TM2_CONV_USE_DSP
         if (fast) {
           tm2_dw_quad_row_fast(p, rows, n, weights + (size_t)c0 * 6, bias != NULL ? bias + c0 : NULL, rq + c0,
-                               out_row + c0);
+                               out_row + c0, 0);
           continue;
         }
 #endif
@@ -1075,48 +1178,105 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 /* ------------------------------------------------------------------ depthwise 3x3, whole planes */
 
 /* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
- * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. */
+ * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
+ * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
+ * channel (SXTAB16 adds the offset to both lanes; PKHBT / PKHTB pair the lanes of two pixels). A column's
+ * first element goes alone when pad_h is odd (keeping the pair stores word-aligned), and its last when the
+ * rest is odd. */
+#if TM2_CONV_USE_DSP
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
+static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+#endif
+
 static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8_t *in, int32_t c0, int32_t n,
                                     int16_t *planes) {
   const int32_t ch = p->channels, len = p->plane_len, in_h = p->in_h, in_w = p->in_w, off = p->input_offset;
   const size_t ps = (size_t)p->plane_cols * len;
+  const size_t row = (size_t)in_w * ch; /* input bytes from one row to the next */
   int16_t *const base = planes + (size_t)p->pad_w * len + p->pad_h;
 #if TM2_CONV_USE_DSP
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t head = p->pad_h & 1;                  /* rows that go alone before the pairs */
+  const int32_t pairs = in_h > head ? (in_h - head) >> 1 : 0;
+  const int32_t tail = in_h - head - 2 * pairs;       /* 0 or 1 */
   if (n == 4 && ((ch | c0) & 3) == 0) {
-    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-    for (int32_t iy = 0; iy < in_h; ++iy) {
-      const int8_t *src = in + (size_t)iy * in_w * ch + c0;
-      int16_t *d = base + iy;
-      for (int32_t ix = 0; ix < in_w; ++ix, src += ch, d += len) {
-        uint32_t w;
-        memcpy(&w, src, 4);
-        const uint32_t even = __sxtab16(off2, w);       /* channels c0, c0 + 2 */
-        const uint32_t odd = tm2_sxtab16_ror8(off2, w); /* channels c0 + 1, c0 + 3 */
-        d[0] = (int16_t)even;
-        d[ps] = (int16_t)odd;
-        d[2 * ps] = (int16_t)(even >> 16);
-        d[3 * ps] = (int16_t)(odd >> 16);
+    for (int32_t ix = 0; ix < in_w; ++ix) {
+      const int8_t *src = in + (size_t)ix * ch + c0;
+      int16_t *d = base + (size_t)ix * len;
+      for (int32_t k = 0; k < head + tail; ++k) { /* the lone rows: iy = 0 and / or the last */
+        const int32_t iy = (k == 0 && head) ? 0 : in_h - 1;
+        uint32_t a;
+        memcpy(&a, src + (size_t)iy * row, 4);
+        const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a);
+        d[iy] = (int16_t)ea;
+        d[ps + iy] = (int16_t)oa;
+        d[2 * ps + iy] = (int16_t)(ea >> 16);
+        d[3 * ps + iy] = (int16_t)(oa >> 16);
+      }
+      src += (size_t)head * row;
+      uint32_t *w0 = (uint32_t *)(d + head), *w1 = (uint32_t *)(d + ps + head);
+      uint32_t *w2 = (uint32_t *)(d + 2 * ps + head), *w3 = (uint32_t *)(d + 3 * ps + head);
+      for (int32_t k = 0; k < pairs; ++k, src += 2 * row) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + row, 4);
+        const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a); /* (c0, c2), (c1, c3) */
+        const uint32_t eb = __sxtab16(off2, b), ob = tm2_sxtab16_ror8(off2, b);
+        w0[k] = tm2_pkhbt16(ea, eb);
+        w1[k] = tm2_pkhbt16(oa, ob);
+        w2[k] = tm2_pkhtb16(ea, eb);
+        w3[k] = tm2_pkhtb16(oa, ob);
+      }
+    }
+    return;
+  }
+  if (n <= 2) {
+    for (int32_t j0 = 0; j0 < n; j0 += 2) {
+      const int32_t two = n - j0 == 2;
+      for (int32_t ix = 0; ix < in_w; ++ix) {
+        const int8_t *src = in + (size_t)ix * ch + c0 + j0;
+        int16_t *d = base + (size_t)j0 * ps + (size_t)ix * len;
+        for (int32_t k = 0; k < head + tail; ++k) {
+          const int32_t iy = (k == 0 && head) ? 0 : in_h - 1;
+          for (int32_t j = 0; j <= two; ++j) d[(size_t)j * ps + iy] = (int16_t)(src[(size_t)iy * row + j] + off);
+        }
+        src += (size_t)head * row;
+        uint32_t *wa = (uint32_t *)(d + head), *wb = (uint32_t *)(d + ps + head);
+        if (two) {
+          for (int32_t k = 0; k < pairs; ++k, src += 2 * row) {
+            uint16_t a, b;
+            memcpy(&a, src, 2);
+            memcpy(&b, src + row, 2);
+            const uint32_t t = (uint32_t)a | (uint32_t)b << 16; /* bytes: c0 row iy, c1, c0 row iy + 1, c1 */
+            wa[k] = __sxtab16(off2, t);
+            wb[k] = tm2_sxtab16_ror8(off2, t);
+          }
+        } else {
+          int32_t k = 0;
+          for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
+            const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
+            const uint32_t b3 = (uint8_t)src[3 * row];
+            wa[k] = __sxtab16(off2, b0 | b1 << 16);
+            wa[k + 1] = __sxtab16(off2, b2 | b3 << 16);
+          }
+          if (k < pairs) wa[k] = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
+        }
       }
     }
     return;
   }
 #endif
-  if (n == 1) {
-    for (int32_t iy = 0; iy < in_h; ++iy) {
-      const int8_t *src = in + (size_t)iy * in_w * ch + c0;
-      int16_t *d = base + iy;
-      int32_t ix = 0;
-      for (; ix + 2 <= in_w; ix += 2, src += 2 * ch, d += 2 * len) {
-        const int32_t a = src[0], b = src[ch];
-        d[0] = (int16_t)(a + off);
-        d[len] = (int16_t)(b + off);
-      }
-      if (ix < in_w) d[0] = (int16_t)(src[0] + off);
-    }
-    return;
-  }
   for (int32_t iy = 0; iy < in_h; ++iy) {
-    const int8_t *src = in + (size_t)iy * in_w * ch + c0;
+    const int8_t *src = in + (size_t)iy * row + c0;
     int16_t *d = base + iy;
     for (int32_t ix = 0; ix < in_w; ++ix, src += ch, d += len) {
       for (int32_t j = 0; j < n; ++j) d[(size_t)j * ps] = (int16_t)(src[j] + off);
@@ -1135,12 +1295,16 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
   tm2_dw3x3_packed_params q = *p;
   q.channels = out_w * ch;
   q.out_w = p->out_h;
-  q.row_len = (int32_t)ps;
+  q.row_len = s * len; /* the assembly: one output column to the next (C: one channel's plane to the next) */
 #if TM2_CONV_USE_DSP
   const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
+#else
+  const int fast = 0;
 #endif
+  const int32_t k = fast ? 2 : 1; /* the assembly takes weights and biases pre-doubled (TM2_DWP) */
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
+  int32_t bd[4];     /* the group's biases (times k) */
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
@@ -1149,28 +1313,35 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       tm2_dw_planes_transpose(p, in_b, c0, n, planes);
       for (int32_t j = 0; j < n; ++j) {
         const uint32_t *wc = (const uint32_t *)weights + (size_t)(c0 + j) * 6;
-        const uint32_t c00 = wc[0] & 0xFFFFu, c01 = wc[0] >> 16, c02 = wc[1] >> 16; /* row 0: w00 w01 w02 */
-        const uint32_t c10 = wc[2] & 0xFFFFu, c11 = wc[2] >> 16, c12 = wc[3] >> 16;
-        const uint32_t c20 = wc[4] & 0xFFFFu, c21 = wc[4] >> 16, c22 = wc[5] >> 16;
+        uint32_t w[3][3]; /* [fy][fx], times k, as int16 bit patterns */
+        for (int32_t fy = 0; fy < 3; ++fy) {
+          w[fy][0] = (uint32_t)(k * (int16_t)(wc[2 * fy] & 0xFFFFu)) & 0xFFFFu;
+          w[fy][1] = (uint32_t)(k * (int16_t)(wc[2 * fy] >> 16)) & 0xFFFFu;
+          w[fy][2] = (uint32_t)(k * (int16_t)(wc[2 * fy + 1] >> 16)) & 0xFFFFu;
+        }
         int32_t *t = wt + 6 * j;
-        t[0] = (int32_t)(c00 | c10 << 16), t[1] = (int32_t)(c10 | c20 << 16);
-        t[2] = (int32_t)(c01 | c11 << 16), t[3] = (int32_t)(c11 | c21 << 16);
-        t[4] = (int32_t)(c02 | c12 << 16), t[5] = (int32_t)(c12 | c22 << 16);
+        for (int32_t fx = 0; fx < 3; ++fx) {
+          t[2 * fx] = (int32_t)(w[0][fx] | w[1][fx] << 16);
+          t[2 * fx + 1] = (int32_t)(w[1][fx] | w[2][fx] << 16);
+        }
+        bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * (uint32_t)k) : 0;
       }
+#if TM2_CONV_USE_DSP
+      if (fast) { /* per channel, every output column in one run of the assembly */
+        for (int32_t j = 0; j < n; ++j) {
+          const int16_t *col = planes + (size_t)j * ps;
+          const int16_t *const rows[3] = {col, col + len, col + 2 * len};
+          tm2_dw_quad_row_fast(&q, rows, out_w, wt + 6 * j, bd + j, rq + c0 + j, out_b + c0 + j, ch);
+        }
+        continue;
+      }
+#endif
       for (int32_t ox = 0; ox < out_w; ++ox) {
         const int16_t *col = planes + (size_t)ox * s * len;
         int8_t *o = out_b + (size_t)ox * ch + c0;
-#if TM2_CONV_USE_DSP
-        if (fast) {
-          const int16_t *const rows[3] = {col, col + len, col + 2 * len};
-          tm2_dw_quad_row_fast(&q, rows, n, wt, bias != NULL ? bias + c0 : NULL, rq + c0, o);
-          continue;
-        }
-#endif
         for (int32_t j = 0; j < n; ++j) {
           const int16_t *r = col + (size_t)j * ps;
-          tm2_dw_channel_row(&q, r, r + len, r + 2 * len, wt + 6 * j, bias != NULL ? bias[c0 + j] : 0, &rq[c0 + j],
-                             o + j);
+          tm2_dw_channel_row(&q, r, r + len, r + 2 * len, wt + 6 * j, bd[j], &rq[c0 + j], o + j);
         }
       }
     }

@@ -55,6 +55,7 @@ DIRECT_KERNELS: dict[str, str] = {}
 # (tinym2net.memory_plan: vww's 48-wide depthwise layer at the peak).
 ALT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
 WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
+PLANES_MIN_H = 5  # output rows from which the whole-plane kernel (its rows: the output columns) pays off
 PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
 _ALIGN = 16
 
@@ -245,13 +246,16 @@ def offer_rows(low: Lowered) -> Lowered:
 
 
 def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
-    """In-place overrides for a stride-1 3x3 depthwise layer of equal input and output shapes: the whole-plane
-    kernel (``tm2_depthwise3x3_s8_planes``) on the tensor itself, no bands and no ring. Channels go as many at
-    a time (4, 2, 1) as fit in the scratch the bands would take; one at a time when none does. {} otherwise."""
+    """In-place overrides for a stride-1 3x3 depthwise layer of equal input and output shapes and at least
+    PLANES_MIN_H rows: the whole-plane kernel (``tm2_depthwise3x3_s8_planes``) on the tensor itself, no bands
+    and no ring, faster than the layer's own kernel. Channels go as many at a time (4, 2, 1) as fit in the
+    scratch the bands would take; one at a time when none does. {} otherwise."""
     p = low.params
     if low.template != "ops/depthwise3x3_packed.j2" or p["stride_h"] != 1:
         return {}
     if (p["in_h"], p["in_w"]) != (p["out_h"], p["out_w"]) or p["in_c"] != p["out_c"]:
+        return {}
+    if p["out_h"] < PLANES_MIN_H:  # columns of one group or less: the packed kernel's rows are as good
         return {}
     plane_len, plane_cols = packing.dw3x3_planes_geometry(p)
     plane_ch = 1

@@ -809,6 +809,24 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
   "ldr %[x1], [%[" R "], #16]\n\t"          \
   TM2_DWA_MACS_S2_23
 
+/* Filter row of two outputs (the last two of a row) whose row pointer R stays put, stride 1 and 2. */
+#define TM2_DWA_ROW2_S1(R, WOFF)             \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+#define TM2_DWA_ROW2_S2(R, WOFF)             \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  TM2_DWA_MACS_S2_01
+
 /* Filter row of a single output (taps t0, t1, t2 in the words at R and R + 4), either stride. */
 #define TM2_DWA_ONE(R, WOFF)                 \
   "ldr %[x0], [%[" R "]]\n\t"               \
@@ -877,8 +895,8 @@ typedef struct {
  * last outputs are not stored); then the row pointers advance by radv to the next channel's rows, and the
  * weight, bias, requantisation and output pointers by one channel. Loop state lives in memory operands
  * (stack slots): the group needs all fourteen usable registers. */
-#define TM2_DWQ(ROW, ROW_NW, RQ, FIVE) \
-  TM2_DWQX(TM2_DWA_BIAS4 ROW("ra", "0"), ROW, ROW_NW, RQ, FIVE, "", TM2_DWA_BIAS4, TM2_DWA_BIAS1, TM2_DWA_Q, \
+#define TM2_DWQ(ROW, ROW_NW, ROW2, RQ, FIVE)                                                                  \
+  TM2_DWQX(TM2_DWA_BIAS4 ROW("ra", "0"), ROW, ROW_NW, ROW2, RQ, FIVE, "", TM2_DWA_BIAS4, TM2_DWA_BIAS1, TM2_DWA_Q, \
            TM2_DWQ_ADV)
 /* From one channel to the next: weights, bias and requantisation entry one channel on, the output one byte;
  * leaves the state pointer in x1. */
@@ -897,7 +915,7 @@ typedef struct {
 /* The same with the pieces that differ between the packed kernel and the plane kernel: HEAD (bias and first
  * filter row of a group), PRE (run once, before the loop), BIAS4 / BIAS1 / Q of the tails, ADV (from one
  * row to the next, after the row pointers moved by radv; leaves the state pointer in x1). */
-#define TM2_DWQX(HEAD, ROW, ROW_NW, RQ, FIVE, PRE, BIAS4, BIAS1, Q, ADV)                                   \
+#define TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, PRE, BIAS4, BIAS1, Q, ADV)                             \
   __asm__ volatile(                                                                                    \
       PRE "1:\n\t" TM2_DWQ_ST("12")                                                                    \
       "mov %[o], %[x0]\n\t" TM2_DWQ_ST("0")                                                            \
@@ -927,16 +945,21 @@ typedef struct {
       "b 8f\n"                                                                                         \
       "6:\n\t"                                                                                         \
       "cmp %[x0], #4\n\t"                                                                              \
-      "beq 7f\n\t" BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") Q                      \
+      "beq 7f\n\t"                                                                                     \
+      "cmp %[x0], #2\n\t"                                                                              \
+      "beq 9f\n\t" BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") Q                      \
       RQ("a0") RQ("a1") RQ("a2")                                                                       \
       "ldr %[wb], %[chm]\n\t"                                                                          \
       "strb %[a0], [%[o]]\n\t"                                                                         \
-      "strb %[a1], [%[o], %[wb]]\n\t" TM2_DWQ_ST("0")                                                  \
-      "and %[x0], %[x0], #7\n\t"                                                                       \
-      "cmp %[x0], #3\n\t"                                                                              \
-      "bne 8f\n\t"                                                                                     \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
       "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
       "strb %[a2], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "9:\n\t" BIAS1 "mov %[a1], %[a0]\n\t" ROW2("ra", "0") ROW2("rb", "8") ROW2("rc", "16") Q           \
+      RQ("a0") RQ("a1")                                                                                \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
       "b 8f\n"                                                                                         \
       "7:\n\t" FIVE                                                                                    \
       "8:\n\t" TM2_DWQ_ST("4")                                                                         \
@@ -1022,8 +1045,8 @@ typedef struct {
   "ldr %[x2], [%[x1], #16]\n\t"             \
   "add %[x0], %[x0], %[x2]\n\t"             \
   "str %[x0], [%[x1], #12]\n\t"
-#define TM2_DWP(HEAD, ROW, ROW_NW, RQ, FIVE) \
-  TM2_DWQX(HEAD, ROW, ROW_NW, RQ, FIVE, TM2_DWP_PRE, TM2_DWP_BIAS4, TM2_DWP_BIAS1, TM2_DWP_Q, TM2_DWP_ADV)
+#define TM2_DWP(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE) \
+  TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, TM2_DWP_PRE, TM2_DWP_BIAS4, TM2_DWP_BIAS1, TM2_DWP_Q, TM2_DWP_ADV)
 
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. With
  * `ostep` (the plane kernel: not 0), the TM2_DWP form runs instead: weights and bias pre-doubled, one channel,
@@ -1053,31 +1076,31 @@ static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t
   if (ostep != 0) {
     if (p->output_offset == -128) {
       if (p->stride == 1) {
-        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWP_RQ_LOW,
+        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_LOW,
                 TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW));
       } else {
-        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWP_RQ_LOW, "");
+        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_LOW, "");
       }
     } else {
       if (p->stride == 1) {
-        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWP_RQ_SIGNED, "");
+        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_SIGNED, "");
       } else {
-        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWP_RQ_SIGNED, "");
+        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_SIGNED, "");
       }
     }
     return;
   }
   if (p->output_offset == -128) {
     if (p->stride == 1) {
-      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_LOW, TM2_DWA_FIVE_LOW);
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWA_RQ_LOW, TM2_DWA_FIVE_LOW);
     } else {
-      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_LOW, "");
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWA_RQ_LOW, "");
     }
   } else {
     if (p->stride == 1) {
-      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_RQ_SIGNED, "");
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWA_RQ_SIGNED, "");
     } else {
-      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_RQ_SIGNED, "");
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWA_RQ_SIGNED, "");
     }
   }
 }

@@ -897,7 +897,22 @@ typedef struct {
  * (stack slots): the group needs all fourteen usable registers. */
 #define TM2_DWQ(ROW, ROW_NW, ROW2, RQ, FIVE)                                                                  \
   TM2_DWQX(TM2_DWA_BIAS4 ROW("ra", "0"), ROW, ROW_NW, ROW2, RQ, FIVE, "", TM2_DWA_BIAS4, TM2_DWA_BIAS1, TM2_DWA_Q, \
-           TM2_DWQ_ADV)
+           TM2_DWQ_ADV, TM2_DWQ_GSET, TM2_DWA_Q, TM2_DWQ_GEND)
+/* The group loop of the packed kernel: the group count in gc; after the requantisation, four byte stores
+ * chm apart and the count. */
+#define TM2_DWQ_GSET "str %[x0], %[gc]\n"
+#define TM2_DWQ_GEND                         \
+  "ldr %[wb], %[chm]\n\t"                   \
+  "strb %[a0], [%[o]]\n\t"                  \
+  "strb %[a1], [%[o], %[wb]]\n\t"           \
+  "add %[o], %[o], %[wb], lsl #1\n\t"       \
+  "strb %[a2], [%[o]]\n\t"                  \
+  "strb %[a3], [%[o], %[wb]]\n\t"           \
+  "add %[o], %[o], %[wb], lsl #1\n\t"       \
+  "ldr %[x0], %[gc]\n\t"                    \
+  "subs %[x0], %[x0], #1\n\t"               \
+  "str %[x0], %[gc]\n\t"                    \
+  "bne 2b\n"
 /* From one channel to the next: weights, bias and requantisation entry one channel on, the output one byte;
  * leaves the state pointer in x1. */
 #define TM2_DWQ_ADV                          \
@@ -915,26 +930,14 @@ typedef struct {
 /* The same with the pieces that differ between the packed kernel and the plane kernel: HEAD (bias and first
  * filter row of a group), PRE (run once, before the loop), BIAS4 / BIAS1 / Q of the tails, ADV (from one
  * row to the next, after the row pointers moved by radv; leaves the state pointer in x1). */
-#define TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, PRE, BIAS4, BIAS1, Q, ADV)                             \
+#define TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, PRE, BIAS4, BIAS1, Q, ADV, GSET, QG, GEND)            \
   __asm__ volatile(                                                                                    \
       PRE "1:\n\t" TM2_DWQ_ST("12")                                                                    \
       "mov %[o], %[x0]\n\t" TM2_DWQ_ST("0")                                                            \
       "lsrs %[x0], %[x0], #3\n\t"                                                                      \
-      "beq 5f\n\t"                                                                                     \
-      "str %[x0], %[gc]\n"                                                                             \
-      "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") Q                                                  \
-      RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                                              \
-      "ldr %[wb], %[chm]\n\t"                                                                          \
-      "strb %[a0], [%[o]]\n\t"                                                                         \
-      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
-      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
-      "strb %[a2], [%[o]]\n\t"                                                                         \
-      "strb %[a3], [%[o], %[wb]]\n\t"                                                                  \
-      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
-      "ldr %[x0], %[gc]\n\t"                                                                           \
-      "subs %[x0], %[x0], #1\n\t"                                                                      \
-      "str %[x0], %[gc]\n\t"                                                                           \
-      "bne 2b\n"                                                                                       \
+      "beq 5f\n\t" GSET                                                                                \
+      "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG                                                 \
+      RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND                                                         \
       "5:\n\t" TM2_DWQ_ST("0")                                                                         \
       "and %[x0], %[x0], #7\n\t"                                                                       \
       "cmp %[x0], #1\n\t"                                                                              \
@@ -1045,8 +1048,28 @@ typedef struct {
   "ldr %[x2], [%[x1], #16]\n\t"             \
   "add %[x0], %[x0], %[x2]\n\t"             \
   "str %[x0], [%[x1], #12]\n\t"
-#define TM2_DWP(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE) \
-  TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, TM2_DWP_PRE, TM2_DWP_BIAS4, TM2_DWP_BIAS1, TM2_DWP_Q, TM2_DWP_ADV)
+/* The plane kernel's group loop: gc holds the output pointer at which the groups end; the requantisation
+ * entry, chm and (low form, where wa is free) that end come in one run of loads; the stores keep their
+ * address registers away from the instruction that computes them. */
+#define TM2_DWP_GSET                         \
+  "ldr %[x1], %[chm]\n\t"                   \
+  "mul %[x1], %[x0], %[x1]\n\t"             \
+  "add %[x1], %[o], %[x1], lsl #2\n\t"      \
+  "str %[x1], %[gc]\n"
+#define TM2_DWP_QG_LOW TM2_DWP_Q "ldr %[wb], %[chm]\n\t" "ldr %[wa], %[gc]\n\t"
+#define TM2_DWP_QG_SIGNED TM2_DWP_Q "ldr %[wb], %[chm]\n\t"
+#define TM2_DWP_STORE4                       \
+  "strb %[a0], [%[o]]\n\t"                  \
+  "strb %[a1], [%[o], %[wb]]\n\t"           \
+  "add %[x1], %[o], %[wb], lsl #1\n\t"      \
+  "add %[o], %[o], %[wb], lsl #2\n\t"       \
+  "strb %[a2], [%[x1]]\n\t"                 \
+  "strb %[a3], [%[x1], %[wb]]\n\t"
+#define TM2_DWP_GEND_LOW TM2_DWP_STORE4 "cmp %[o], %[wa]\n\t" "bne 2b\n"
+#define TM2_DWP_GEND_SIGNED TM2_DWP_STORE4 "ldr %[x0], %[gc]\n\t" "cmp %[o], %[x0]\n\t" "bne 2b\n"
+#define TM2_DWP(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, QG, GEND)                                              \
+  TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, TM2_DWP_PRE, TM2_DWP_BIAS4, TM2_DWP_BIAS1, TM2_DWP_Q, TM2_DWP_ADV, \
+           TM2_DWP_GSET, QG, GEND)
 
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. With
  * `ostep` (the plane kernel: not 0), the TM2_DWP form runs instead: weights and bias pre-doubled, one channel,
@@ -1077,15 +1100,18 @@ static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t
     if (p->output_offset == -128) {
       if (p->stride == 1) {
         TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_LOW,
-                TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW));
+                TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW), TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
       } else {
-        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_LOW, "");
+        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_LOW, "", TM2_DWP_QG_LOW,
+                TM2_DWP_GEND_LOW);
       }
     } else {
       if (p->stride == 1) {
-        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_SIGNED, "");
+        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED,
+                TM2_DWP_GEND_SIGNED);
       } else {
-        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_SIGNED, "");
+        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED,
+                TM2_DWP_GEND_SIGNED);
       }
     }
     return;

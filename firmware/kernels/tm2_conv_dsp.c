@@ -1301,11 +1301,25 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
         src += (size_t)head * row;
         uint32_t *wa = (uint32_t *)(d + head), *wb = (uint32_t *)(d + ps + head);
         if (two) {
-          for (int32_t k = 0; k < pairs; ++k, src += 2 * row) {
+          int32_t k = 0;
+          for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four halfword loads in a run */
+            uint16_t a, b, c, e;
+            memcpy(&a, src, 2);
+            memcpy(&b, src + row, 2);
+            memcpy(&c, src + 2 * row, 2);
+            memcpy(&e, src + 3 * row, 2);
+            const uint32_t t = (uint32_t)a | (uint32_t)b << 16; /* bytes: c0 row iy, c1, c0 row iy + 1, c1 */
+            const uint32_t u = (uint32_t)c | (uint32_t)e << 16;
+            wa[k] = __sxtab16(off2, t);
+            wb[k] = tm2_sxtab16_ror8(off2, t);
+            wa[k + 1] = __sxtab16(off2, u);
+            wb[k + 1] = tm2_sxtab16_ror8(off2, u);
+          }
+          if (k < pairs) {
             uint16_t a, b;
             memcpy(&a, src, 2);
             memcpy(&b, src + row, 2);
-            const uint32_t t = (uint32_t)a | (uint32_t)b << 16; /* bytes: c0 row iy, c1, c0 row iy + 1, c1 */
+            const uint32_t t = (uint32_t)a | (uint32_t)b << 16;
             wa[k] = __sxtab16(off2, t);
             wb[k] = tm2_sxtab16_ror8(off2, t);
           }

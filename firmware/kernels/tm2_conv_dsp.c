@@ -845,7 +845,6 @@ typedef struct {
   int32_t radv; /*  4: row pointer advance from one channel to the next, after its full groups */
   int32_t cc;   /*  8: channels left */
   int8_t *op;   /* 12: the channel's first output of the row */
-  int32_t ostep; /* 16: TM2_DWP only: output advance from one row (output column) to the next */
 } tm2_dwq_state;
 
 /* The bias of the current channel into a0 (and a1 .. a3 for a group). */
@@ -1040,6 +1039,16 @@ typedef struct {
   "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
   "asr %[" A "], %[" A "], %[x2]\n\t"           \
   "ssat %[" A "], #8, %[" A "]\n\t"
+/* TM2_DWA_RQ_SIGNED / TM2_DWA_RQ_LOW of an accumulator that is already doubled. */
+#define TM2_DWP_RQ_SIGNED(A)                    \
+  "smmlar %[wa], %[" A "], %[x0], %[x1]\n\t"    \
+  "add %[" A "], %[wa], %[" A "], asr #31\n\t"  \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWP_RQ_LOW(A)                       \
+  "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
 /* The plane kernel's rows are the output columns of one channel: same weights, bias and requantisation, the
  * output ostep bytes on. */
 #define TM2_DWP_ADV                          \
@@ -1067,16 +1076,138 @@ typedef struct {
   "strb %[a3], [%[x1], %[wb]]\n\t"
 #define TM2_DWP_GEND_LOW TM2_DWP_STORE4 "cmp %[o], %[wa]\n\t" "bne 2b\n"
 #define TM2_DWP_GEND_SIGNED TM2_DWP_STORE4 "ldr %[x0], %[gc]\n\t" "cmp %[o], %[x0]\n\t" "bne 2b\n"
-#define TM2_DWP(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, QG, GEND)                                              \
-  TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, TM2_DWP_PRE, TM2_DWP_BIAS4, TM2_DWP_BIAS1, TM2_DWP_Q, TM2_DWP_ADV, \
-           TM2_DWP_GSET, QG, GEND)
+/* Every output column of one channel of the plane kernel (rows: the column's three plane columns, ra / rb / rc;
+ * weights wr, bias and requantisation entry fixed; the outputs of column k start at op + k * ostep, chm bytes
+ * apart). Loop state in a tm2_dwp_state (stp); the tail code is turned once into the address of its tail
+ * (ldr pc per column instead of a chain of compares). */
+typedef struct {
+  int8_t *op;     /*  0: first output of the current column */
+  int32_t ostep;  /*  4: from one column's first output to the next */
+  int32_t cc;     /*  8: columns left */
+  int32_t gbytes; /* 12: output bytes the groups of four cover: groups * 4 * chm */
+  int32_t radv;   /* 16: row pointer advance after a column's groups */
+  int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five), then its address */
+} tm2_dwp_state;
 
-/* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. With
- * `ostep` (the plane kernel: not 0), the TM2_DWP form runs instead: weights and bias pre-doubled, one channel,
- * n rows (its output columns) 2 * row_len bytes apart, whose outputs start ostep bytes apart. */
+#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, QG, GEND)                                             \
+  __asm__ volatile(                                                                                    \
+      TM2_DWP_PRE                                                                                      \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
+      "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
+      "adr %[x2], 18f\n\t"                                                                             \
+      "cmp %[x0], #1\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 11f\n\t"                                                                           \
+      "cmp %[x0], #2\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 12f\n\t"                                                                           \
+      "cmp %[x0], #3\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 13f\n\t"                                                                           \
+      "cmp %[x0], #4\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 14f\n\t"                                                                           \
+      "orr %[x2], %[x2], #1\n\t"                                                                       \
+      "str %[x2], [%[x1], #20]\n"                                                                      \
+      "1:\n\t"                                                                                         \
+      "ldr %[o], [%[x1]]\n\t"                                                                          \
+      "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #4]\n\t"                                                                     \
+      "add %[x0], %[o], %[x0]\n\t"                                                                     \
+      "add %[x2], %[o], %[x2]\n\t"                                                                     \
+      "str %[x0], %[gc]\n\t"                                                                           \
+      "str %[x2], [%[x1]]\n\t"                                                                         \
+      "cmp %[o], %[x0]\n\t"                                                                            \
+      "beq 5f\n"                                                                                       \
+      "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
+      "5:\n\t"                                                                                         \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
+      "ldr pc, [%[x1], #20]\n"                                                                         \
+      "11:\n\t" TM2_DWP_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")     \
+      TM2_DWP_Q RQ("a0")                                                                               \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "12:\n\t" TM2_DWP_BIAS1 "mov %[a1], %[a0]\n\t" ROW2("ra", "0") ROW2("rb", "8") ROW2("rc", "16")   \
+      TM2_DWP_Q RQ("a0") RQ("a1")                                                                      \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "b 8f\n"                                                                                         \
+      "13:\n\t" TM2_DWP_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWP_Q         \
+      RQ("a0") RQ("a1") RQ("a2")                                                                       \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
+      "strb %[a2], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "14:\n\t" FIVE                                                                                   \
+      "8:\n\t"                                                                                         \
+      "ldr %[x1], %[stp]\n"                                                                            \
+      "18:\n\t"                                                                                        \
+      "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #8]\n\t"                                                                     \
+      "add %[ra], %[ra], %[x0]\n\t"                                                                    \
+      "add %[rb], %[rb], %[x0]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t"                                                                    \
+      "subs %[x2], %[x2], #1\n\t"                                                                      \
+      "str %[x2], [%[x1], #8]\n\t"                                                                     \
+      "bne 1b\n\t"                                                                                     \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "+r"(xa), [rb] "+r"(xb), [rc] "+r"(xc),    \
+        [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gend), [bs] "=m"(slot[0]), [ms] "=m"(slot[1]),          \
+        [hs] "=m"(slot[2]), [es] "=m"(slot[3])                                                        \
+      : [chm] "m"(chm), [stp] "m"(stp), [bpm] "m"(bp), [qpm] "m"(qp)                                   \
+      : "cc", "memory")
+
+/* Every output column of one channel of the plane kernel with TM2_DWPC: rows[fy] are the channel's plane
+ * columns fy (column 0 reads 0 .. 2), columns 2 * p->row_len bytes apart; weights (its six words, the
+ * filter transposed) and *bias pre-doubled; the p->out_w outputs of a column p->channels bytes apart, the
+ * columns' first outputs ostep bytes apart; ncols columns. */
+__attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3],
+                                                         int32_t ncols, const int32_t *weights, const int32_t *bias,
+                                                         const tm2_rq *rq, int8_t *out, int32_t ostep) {
+  const uint32_t *xa = (const uint32_t *)rows[0], *xb = (const uint32_t *)rows[1];
+  const uint32_t *xc = (const uint32_t *)rows[2];
+  const int32_t *wr = weights;
+  const int32_t *bp = bias;
+  const tm2_rq *qp = rq;
+  int8_t *o;
+  const int32_t chm = p->channels;
+  int32_t groups = p->out_w >> 2, tail = p->out_w & 3;
+  if (p->stride == 1 && p->output_offset == -128 && tail == 1 && groups > 0) {
+    --groups; /* the last group and the single last output go together (TM2_DWA_FIVE) */
+    tail = 4;
+  }
+  tm2_dwp_state st = {.op = out, .ostep = ostep, .cc = ncols, .gbytes = groups * 4 * chm,
+                      .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .tail = tail};
+  tm2_dwp_state *stp = &st;
+  int8_t *gend;
+  uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
+  int32_t slot[4];
+  if (p->output_offset == -128) {
+    if (p->stride == 1) {
+      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_LOW,
+               TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW), TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+    } else {
+      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_LOW, "b 8f\n\t",
+               TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+    }
+  } else {
+    if (p->stride == 1) {
+      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_SIGNED, "b 8f\n\t",
+               TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+    } else {
+      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_SIGNED, "b 8f\n\t",
+               TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+    }
+  }
+  (void)o, (void)gend;
+}
+
+/* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
 static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
-                                 const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out,
-                                 int32_t ostep) {
+                                 const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
   static const int32_t zero_bias[4] = {0, 0, 0, 0};
   const uint32_t *xa = (const uint32_t *)rows[0], *xb = (const uint32_t *)rows[1];
   const uint32_t *xc = (const uint32_t *)rows[2];
@@ -1092,30 +1223,10 @@ static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t
   }
   int32_t gcount = 0;
   tm2_dwq_state st = {.gt = groups << 3 | tail, .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16),
-                      .cc = n, .op = out, .ostep = ostep};
+                      .cc = n, .op = out};
   tm2_dwq_state *stp = &st;
   uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
-  int32_t slot[4]; /* TM2_DWP's per-channel slots */
-  if (ostep != 0) {
-    if (p->output_offset == -128) {
-      if (p->stride == 1) {
-        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_LOW,
-                TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW), TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
-      } else {
-        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_LOW, "", TM2_DWP_QG_LOW,
-                TM2_DWP_GEND_LOW);
-      }
-    } else {
-      if (p->stride == 1) {
-        TM2_DWP(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED,
-                TM2_DWP_GEND_SIGNED);
-      } else {
-        TM2_DWP(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED,
-                TM2_DWP_GEND_SIGNED);
-      }
-    }
-    return;
-  }
+  int32_t slot[4]; /* operands of TM2_DWQX that this form does not use */
   if (p->output_offset == -128) {
     if (p->stride == 1) {
       TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWA_RQ_LOW, TM2_DWA_FIVE_LOW);
@@ -1209,7 +1320,7 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 #if TM2_CONV_USE_DSP
         if (fast) {
           tm2_dw_quad_row_fast(p, rows, n, weights + (size_t)c0 * 6, bias != NULL ? bias + c0 : NULL, rq + c0,
-                               out_row + c0, 0);
+                               out_row + c0);
           continue;
         }
 #endif
@@ -1394,7 +1505,7 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
         for (int32_t j = 0; j < n; ++j) {
           const int16_t *col = planes + (size_t)j * ps;
           const int16_t *const rows[3] = {col, col + len, col + 2 * len};
-          tm2_dw_quad_row_fast(&q, rows, out_w, wt + 6 * j, bd + j, rq + c0 + j, out_b + c0 + j, ch);
+          tm2_dw_plane_cols_fast(&q, rows, out_w, wt + 6 * j, bd + j, rq + c0 + j, out_b + c0 + j, ch);
         }
         continue;
       }

@@ -709,3 +709,32 @@ def test_scratch_free_alternative_is_taken_only_where_it_lowers_the_arena():
     without = {k: dataclasses.replace(v, params={p: x for p, x in v.params.items() if p != "inplace_alt"})
                for k, v in lowered.items()}
     assert plan_graph(graph, without).arena_bytes > c.plan.arena_bytes
+
+
+def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
+    """The whole-plane depthwise kernel runs in place with as many channels a time as the band scratch allows;
+    the plan widens it (params["inplace_wider"]) where the arena does not grow: vww's 48-wide (8 channels)
+    and 24-wide layers, not kws' four layers, which sit at the peak."""
+    from conftest import mlperf_path
+
+    from tinym2net.compiler import compile_graph
+    from tinym2net.importer import parse_tflite
+
+    def compiled(name):
+        model = mlperf_path(name).read_bytes()
+        return compile_graph(parse_tflite(model, name=name), model)
+
+    kws = compiled("kws_ref_model")
+    assert not kws.plan.wider_ops
+    assert {kws.lowered[i].params["plane_ch"] for i in (1, 3, 5, 7)} == {2}
+    vww = compiled("vww_96_int8")
+    assert len(vww.plan.wider_ops) >= 2 and all(i in vww.plan.overlap_ops for i, _ in vww.plan.wider_ops)
+    for i, k in vww.plan.wider_ops:
+        params = vww.lowered[i].params
+        assert params["plane_ch"] == params["inplace_wider"][k]["plane_ch"] > 1
+        assert params["inplace_scratch"] == params["inplace_wider"][k]["inplace_scratch"]
+    graph = parse_tflite(mlperf_path("vww_96_int8").read_bytes(), name="vww")
+    lowered = {op.index: lower(op, graph) for op in graph.operators}
+    narrow = {k: dataclasses.replace(v, params={**v.params, "inplace_wider": []}) if "inplace_wider" in v.params
+              else v for k, v in lowered.items()}
+    assert plan_graph(graph, narrow).arena_bytes == vww.plan.arena_bytes

@@ -55,6 +55,10 @@ class MemoryPlan:
     # in-place convolutions that run their lowering's alternative kernel (``params["inplace_alt"]``: less
     # scratch, less speed), taken where that lowers the arena; :func:`with_alternatives` applies them
     alt_ops: frozenset[int] = frozenset()
+    # in-place convolutions that run a wider form of their in-place kernel (``params["inplace_wider"]``: a
+    # list of parameter overrides, more scratch and more speed each): op -> index into that list, taken
+    # where the arena does not grow; :func:`with_alternatives` applies them
+    wider_ops: tuple[tuple[int, int], ...] = ()
 
     @property
     def peak_bytes(self) -> int:
@@ -107,7 +111,23 @@ def plan_graph(
                 cand = _plan_once(graph, trial, align=align, reorder=reorder, max_states=max_states)
                 if cand.arena_bytes <= plan.arena_bytes:
                     low, plan = trial, cand
-    plan = dataclasses.replace(plan, alt_ops=frozenset(alt_ops & plan.overlap_ops))
+    wider: dict[int, int] = {}
+    if inplace != "none":
+        for op_id in plan.order:
+            if op_id not in plan.overlap_ops or op_id in alt_ops:
+                continue
+            for k, over in enumerate(low[op_id].params.get("inplace_wider") or ()):
+                trial = {**low, op_id: _with_overrides(low[op_id], over)}
+                cand = _plan_once(graph, trial, align=align, reorder=reorder, max_states=max_states)
+                if cand.arena_bytes <= plan.arena_bytes and op_id in cand.overlap_ops:
+                    low, plan = trial, cand
+                    wider[op_id] = k
+                    break
+    plan = dataclasses.replace(
+        plan,
+        alt_ops=frozenset(alt_ops & plan.overlap_ops),
+        wider_ops=tuple(sorted((k, v) for k, v in wider.items() if k in plan.overlap_ops)),
+    )
     if verify:
         verify_plan(graph, plan, with_alternatives(lowered, plan))
     return plan
@@ -122,9 +142,17 @@ def with_alternative(low: Lowered) -> Lowered:
     return dataclasses.replace(low, params={**params, **alt})
 
 
+def _with_overrides(low: Lowered, over: Mapping) -> Lowered:
+    return dataclasses.replace(low, params={**low.params, **over})
+
+
 def with_alternatives(lowered: Mapping[int, Lowered], plan: MemoryPlan) -> dict[int, Lowered]:
-    """The lowerings as the plan runs them: the alternative of every op in ``plan.alt_ops``."""
-    return {k: with_alternative(v) if k in plan.alt_ops else v for k, v in lowered.items()}
+    """The lowerings as the plan runs them: the alternative of every op in ``plan.alt_ops``, the wider
+    in-place kernel of every op in ``plan.wider_ops``."""
+    out = {k: with_alternative(v) if k in plan.alt_ops else v for k, v in lowered.items()}
+    for k, i in plan.wider_ops:
+        out[k] = _with_overrides(out[k], out[k].params["inplace_wider"][i])
+    return out
 
 
 def _without_conv_offer(low: Lowered) -> Lowered:

@@ -263,6 +263,12 @@ def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
         if n <= p["in_c"] and packing.dw3x3_planes_scratch_bytes(n, plane_len, plane_cols) <= band_scratch:
             plane_ch = n
             break
+    # more channels a time (cheaper transposes, fewer calls) where the plan has the room: the planner tries them
+    wider = [
+        {"plane_ch": n, "inplace_scratch": packing.dw3x3_planes_scratch_bytes(n, plane_len, plane_cols)}
+        for n in (4, 2)
+        if plane_ch < n <= p["in_c"]
+    ]
     return {
         "inplace_planes": 1,
         "plane_len": plane_len,
@@ -271,6 +277,7 @@ def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
         "inplace_scratch": packing.dw3x3_planes_scratch_bytes(plane_ch, plane_len, plane_cols),
         "inplace_ring_offset": 0,
         "inplace_slower": 0,
+        "inplace_wider": wider,
     }
 
 
@@ -282,7 +289,7 @@ def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:
     return {
         "inplace_alt": {
             "inplace_direct": alt, "inplace_scratch": plan.ring_bytes, "inplace_ring_offset": 0,
-            "inplace_slower": 1, "inplace_planes": 0,
+            "inplace_slower": 1, "inplace_planes": 0, "inplace_wider": [],
         }
     }
 

@@ -1487,6 +1487,22 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       tm2_dw_planes_transpose(p, in_b, c0, n, planes);
       for (int32_t j = 0; j < n; ++j) {
         const uint32_t *wc = (const uint32_t *)weights + (size_t)(c0 + j) * 6;
+#if TM2_CONV_USE_DSP
+        if (fast) { /* lanes regrouped with PKHBT / PKHTB, doubled with SADD16 */
+          const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) of rows y = 0, 1, 2 */
+          const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
+          uint32_t *t = (uint32_t *)wt + 6 * j;
+          uint32_t v;
+          v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
+          v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
+          v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
+          v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
+          v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
+          v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+          bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * 2u) : 0;
+          continue;
+        }
+#endif
         uint32_t w[3][3]; /* [fy][fx], times k, as int16 bit patterns */
         for (int32_t fy = 0; fy < 3; ++fy) {
           w[fy][0] = (uint32_t)(k * (int16_t)(wc[2 * fy] & 0xFFFFu)) & 0xFFFFu;

@@ -44,7 +44,7 @@ from tinym2net.toolchain import cross_build, host_build, run_qemu
 KERNELS = firmware_dir() / "kernels"
 RUNTIME = firmware_dir() / "runtime"
 
-KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE = 1, 2, 3, 4, 5, 6, 7
+KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE, KIND_DW_DIRECT = range(1, 9)
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -66,6 +66,7 @@ HARNESS_C = r"""
 #include "tm2_conv_dsp.h"
 #include "tm2_elementwise.h"
 #include "tm2_fc_dsp.h"
+#include "tm2_inplace.h"
 #include "tm2_io.h"
 #include "tm2_requant.h"
 
@@ -141,6 +142,11 @@ int main(int argc, char **argv) {
         src = (const int8_t *)out;
       }
       tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      (void)scratch;
+      tm2_depthwise3x3_s8_direct(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, (int8_t *)out);
     } else if (kind == 3 && np * 4 == sizeof(tm2_fc_packed_params)) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -547,6 +553,19 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128]
     assert len(five) >= 10
     _check_cases(harness, cases, "dw_planes")
+
+
+def test_depthwise3x3_direct_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_direct (tm2_inplace.c): the scratch-free kernel the plan runs in place where the
+    packed kernel's scratch would raise the arena; four channels a pixel in assembly with the DSP extension."""
+    rng = np.random.default_rng(16)
+    cases = []
+    for i in range(120):
+        case = dw_case(rng, i)
+        cases.append(Case(KIND_DW_DIRECT, case.params, case.blobs, 0, case.expected, f"dw-direct#{i}", case.extra))
+    channels = [c.params[DW_FIELDS.index("channels")] for c in cases]
+    assert sum(ch % 4 == 0 for ch in channels) >= 40
+    _check_cases(harness, cases, "dw_direct")
 
 
 def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

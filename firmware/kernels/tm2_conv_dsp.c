@@ -1337,12 +1337,6 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 
 /* ------------------------------------------------------------------ depthwise 3x3, whole planes */
 
-/* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
- * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
- * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
- * channel (SXTAB16 adds the offset to both lanes; PKHBT / PKHTB pair the lanes of two pixels). A column's
- * first element goes alone when pad_h is odd (keeping the pair stores word-aligned), and its last when the
- * rest is odd. */
 #if TM2_CONV_USE_DSP
 /* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
 static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
@@ -1357,6 +1351,12 @@ static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
 }
 #endif
 
+/* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
+ * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
+ * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
+ * channel (SXTAB16 adds the offset to both lanes; PKHBT / PKHTB pair the lanes of two pixels). The pairs
+ * start at an even element (word-aligned); where that is the padding row above the input (pad_h odd), or
+ * the one below it (an odd number of rows left), that lane is written as zero -- it is padding. */
 static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8_t *in, int32_t c0, int32_t n,
                                     int16_t *planes) {
   const int32_t ch = p->channels, len = p->plane_len, in_h = p->in_h, in_w = p->in_w, off = p->input_offset;
@@ -1365,53 +1365,58 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   int16_t *const base = planes + (size_t)p->pad_w * len + p->pad_h;
 #if TM2_CONV_USE_DSP
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  const int32_t head = p->pad_h & 1;                  /* rows that go alone before the pairs */
-  const int32_t pairs = in_h > head ? (in_h - head) >> 1 : 0;
-  const int32_t tail = in_h - head - 2 * pairs;       /* 0 or 1 */
+  const int32_t head = p->pad_h & 1;                         /* 1: the first pair is (padding, row 0) */
+  const int32_t pairs = (in_h - head) >> 1;                  /* pairs of input rows */
+  const int32_t tail = (in_h - head) & 1;                    /* 1: the last pair is (last row, padding) */
+  int16_t *const ebase = base - head;                        /* an even element */
   if (n == 4 && ((ch | c0) & 3) == 0) {
     for (int32_t ix = 0; ix < in_w; ++ix) {
       const int8_t *src = in + (size_t)ix * ch + c0;
-      int16_t *d = base + (size_t)ix * len;
-      for (int32_t k = 0; k < head + tail; ++k) { /* the lone rows: iy = 0 and / or the last */
-        const int32_t iy = (k == 0 && head) ? 0 : in_h - 1;
+      uint32_t *w0 = (uint32_t *)(ebase + (size_t)ix * len), *w1 = (uint32_t *)((int16_t *)w0 + ps);
+      uint32_t *w2 = (uint32_t *)((int16_t *)w0 + 2 * ps), *w3 = (uint32_t *)((int16_t *)w0 + 3 * ps);
+      if (head) {
         uint32_t a;
-        memcpy(&a, src + (size_t)iy * row, 4);
+        memcpy(&a, src, 4);
         const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a);
-        d[iy] = (int16_t)ea;
-        d[ps + iy] = (int16_t)oa;
-        d[2 * ps + iy] = (int16_t)(ea >> 16);
-        d[3 * ps + iy] = (int16_t)(oa >> 16);
+        *w0++ = ea << 16, *w1++ = oa << 16, *w2++ = ea & 0xFFFF0000u, *w3++ = oa & 0xFFFF0000u;
+        src += row;
       }
-      src += (size_t)head * row;
-      uint32_t *w0 = (uint32_t *)(d + head), *w1 = (uint32_t *)(d + ps + head);
-      uint32_t *w2 = (uint32_t *)(d + 2 * ps + head), *w3 = (uint32_t *)(d + 3 * ps + head);
       for (int32_t k = 0; k < pairs; ++k, src += 2 * row) {
         uint32_t a, b;
         memcpy(&a, src, 4);
         memcpy(&b, src + row, 4);
         const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a); /* (c0, c2), (c1, c3) */
         const uint32_t eb = __sxtab16(off2, b), ob = tm2_sxtab16_ror8(off2, b);
-        w0[k] = tm2_pkhbt16(ea, eb);
-        w1[k] = tm2_pkhbt16(oa, ob);
-        w2[k] = tm2_pkhtb16(ea, eb);
-        w3[k] = tm2_pkhtb16(oa, ob);
+        *w0++ = tm2_pkhbt16(ea, eb);
+        *w1++ = tm2_pkhbt16(oa, ob);
+        *w2++ = tm2_pkhtb16(ea, eb);
+        *w3++ = tm2_pkhtb16(oa, ob);
+      }
+      if (tail) {
+        uint32_t a;
+        memcpy(&a, src, 4);
+        const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a);
+        *w0 = ea & 0xFFFFu, *w1 = oa & 0xFFFFu, *w2 = ea >> 16, *w3 = oa >> 16;
       }
     }
     return;
   }
   if (n <= 2) {
+    const uint32_t offh = (uint32_t)off << 16, offl = (uint32_t)off & 0xFFFFu; /* one lane's offset */
     for (int32_t j0 = 0; j0 < n; j0 += 2) {
       const int32_t two = n - j0 == 2;
       for (int32_t ix = 0; ix < in_w; ++ix) {
         const int8_t *src = in + (size_t)ix * ch + c0 + j0;
-        int16_t *d = base + (size_t)j0 * ps + (size_t)ix * len;
-        for (int32_t k = 0; k < head + tail; ++k) {
-          const int32_t iy = (k == 0 && head) ? 0 : in_h - 1;
-          for (int32_t j = 0; j <= two; ++j) d[(size_t)j * ps + iy] = (int16_t)(src[(size_t)iy * row + j] + off);
-        }
-        src += (size_t)head * row;
-        uint32_t *wa = (uint32_t *)(d + head), *wb = (uint32_t *)(d + ps + head);
+        uint32_t *wa = (uint32_t *)(ebase + (size_t)j0 * ps + (size_t)ix * len);
+        uint32_t *wb = (uint32_t *)((int16_t *)wa + ps);
         if (two) {
+          if (head) { /* bytes 2, 3: channels j0, j0 + 1 of row 0; bytes 0, 1 zero */
+            uint16_t a;
+            memcpy(&a, src, 2);
+            const uint32_t t = (uint32_t)a << 16;
+            *wa++ = __sxtab16(offh, t), *wb++ = tm2_sxtab16_ror8(offh, t);
+            src += row;
+          }
           int32_t k = 0;
           for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four halfword loads in a run */
             uint16_t a, b, c, e;
@@ -1421,28 +1426,41 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
             memcpy(&e, src + 3 * row, 2);
             const uint32_t t = (uint32_t)a | (uint32_t)b << 16; /* bytes: c0 row iy, c1, c0 row iy + 1, c1 */
             const uint32_t u = (uint32_t)c | (uint32_t)e << 16;
-            wa[k] = __sxtab16(off2, t);
-            wb[k] = tm2_sxtab16_ror8(off2, t);
-            wa[k + 1] = __sxtab16(off2, u);
-            wb[k + 1] = tm2_sxtab16_ror8(off2, u);
+            wa[0] = __sxtab16(off2, t), wb[0] = tm2_sxtab16_ror8(off2, t);
+            wa[1] = __sxtab16(off2, u), wb[1] = tm2_sxtab16_ror8(off2, u);
+            wa += 2, wb += 2;
           }
           if (k < pairs) {
             uint16_t a, b;
             memcpy(&a, src, 2);
             memcpy(&b, src + row, 2);
             const uint32_t t = (uint32_t)a | (uint32_t)b << 16;
-            wa[k] = __sxtab16(off2, t);
-            wb[k] = tm2_sxtab16_ror8(off2, t);
+            *wa++ = __sxtab16(off2, t), *wb++ = tm2_sxtab16_ror8(off2, t);
+            src += 2 * row;
+          }
+          if (tail) {
+            uint16_t a;
+            memcpy(&a, src, 2);
+            *wa = __sxtab16(offl, a), *wb = tm2_sxtab16_ror8(offl, a);
           }
         } else {
+          if (head) {
+            *wa++ = __sxtab16(offh, (uint32_t)(uint8_t)src[0] << 16);
+            src += row;
+          }
           int32_t k = 0;
           for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
             const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
             const uint32_t b3 = (uint8_t)src[3 * row];
-            wa[k] = __sxtab16(off2, b0 | b1 << 16);
-            wa[k + 1] = __sxtab16(off2, b2 | b3 << 16);
+            wa[0] = __sxtab16(off2, b0 | b1 << 16);
+            wa[1] = __sxtab16(off2, b2 | b3 << 16);
+            wa += 2;
           }
-          if (k < pairs) wa[k] = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
+          if (k < pairs) {
+            *wa++ = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
+            src += 2 * row;
+          }
+          if (tail) *wa = __sxtab16(offl, (uint32_t)(uint8_t)src[0]);
         }
       }
     }

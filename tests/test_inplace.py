@@ -714,7 +714,8 @@ def test_scratch_free_alternative_is_taken_only_where_it_lowers_the_arena():
 def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
     """The whole-plane depthwise kernel runs in place with as many channels a time as the band scratch allows;
     the plan widens it (params["inplace_wider"]) where the arena does not grow: vww's 48-wide (8 channels)
-    and 24-wide layers, not kws' four layers, which sit at the peak."""
+    and 24-wide layers, not kws' four layers, which sit at the peak. Out of place, vww's strided and 3 x 3
+    layers take the plane kernel four channels a time (params["wider"], more scratch) for the same reason."""
     from conftest import mlperf_path
 
     from tinym2net.compiler import compile_graph
@@ -728,13 +729,18 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
     assert not kws.plan.wider_ops
     assert {kws.lowered[i].params["plane_ch"] for i in (1, 3, 5, 7)} == {2}
     vww = compiled("vww_96_int8")
-    assert len(vww.plan.wider_ops) >= 2 and all(i in vww.plan.overlap_ops for i, _ in vww.plan.wider_ops)
-    for i, k in vww.plan.wider_ops:
+    in_place = [(i, k) for i, k in vww.plan.wider_ops if i in vww.plan.overlap_ops]
+    out_of_place = [(i, k) for i, k in vww.plan.wider_ops if i not in vww.plan.overlap_ops]
+    assert len(in_place) >= 2 and len(out_of_place) >= 3
+    for i, k in in_place:
         params = vww.lowered[i].params
         assert params["plane_ch"] == params["inplace_wider"][k]["plane_ch"] > 1
         assert params["inplace_scratch"] == params["inplace_wider"][k]["inplace_scratch"]
+    for i, k in out_of_place:
+        low = vww.lowered[i]
+        assert low.params["dw_planes"] == 1 and low.params["plane_ch"] == 4
+        assert low.scratch_bytes == low.params["wider"][k]["scratch_bytes"]
     graph = parse_tflite(mlperf_path("vww_96_int8").read_bytes(), name="vww")
     lowered = {op.index: lower(op, graph) for op in graph.operators}
-    narrow = {k: dataclasses.replace(v, params={**v.params, "inplace_wider": []}) if "inplace_wider" in v.params
-              else v for k, v in lowered.items()}
+    narrow = {k: dataclasses.replace(v, params={**v.params, "inplace_wider": [], "wider": []}) for k, v in lowered.items()}
     assert plan_graph(graph, narrow).arena_bytes == vww.plan.arena_bytes

@@ -55,7 +55,7 @@ DIRECT_KERNELS: dict[str, str] = {}
 # (tinym2net.memory_plan: vww's 48-wide depthwise layer at the peak).
 ALT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
 WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
-PLANES_MIN_H = 5  # output rows from which the whole-plane kernel (its rows: the output columns) pays off
+PLANES_MIN_H = packing.PLANES_MIN_H  # output rows from which the whole-plane kernel pays off in place
 PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
 _ALIGN = 16
 

@@ -242,6 +242,24 @@ def dw3x3_planes_geometry(params: dict[str, Any]) -> tuple[int, int]:
     return plane_len, plane_cols
 
 
+PLANES_MIN_H = 5  # output rows from which stride-1 layers run the whole-plane kernel in place (ops/inplace.py)
+
+
+def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Out of place, strided layers and layers of fewer than PLANES_MIN_H output rows (the others take the
+    whole-plane kernel in place) run faster on whole planes four channels a time than on the packed kernel's
+    rows of quads, with more scratch: the lowering offers that as ``params["wider"]`` (overrides, the scratch
+    included), and the memory plan takes it where the arena does not grow. [] where it does not apply."""
+    c = params["in_c"]
+    if c % 4 or params.get("batches", 1) != 1 or (params["stride_h"] == 1 and params["out_h"] >= PLANES_MIN_H):
+        return []
+    plane_len, plane_cols = dw3x3_planes_geometry(params)
+    return [{
+        "dw_planes": 1, "plane_len": plane_len, "plane_cols": plane_cols, "plane_ch": 4,
+        "scratch_bytes": dw3x3_planes_scratch_bytes(4, plane_len, plane_cols),
+    }]
+
+
 def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:
     """TM2_DW3X3_PLANES_SCRATCH: plane_ch int16 channel planes."""
     return 2 * plane_ch * plane_cols * plane_len
@@ -403,7 +421,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     )
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
-        params={**params, "row_len": row_len, "rq_mode": mode},
+        params={**params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params)},
         const_inputs=_bias_inputs(b),
         consts=[
             ConstArray("weights", "int32_t", pack_dw3x3_weights(w.data), weights=True),

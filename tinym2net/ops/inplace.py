@@ -48,7 +48,8 @@ KERNEL_PARAMS = {
 }
 # Templates whose bands run a scratch-free kernel of tm2_inplace.h on the same constants instead of their
 # own kernel. None by default: the packed 3x3 depthwise kernel keeps the transposed rows of one channel
-# quad only (32 * row_len bytes), so its bands run it directly.
+# quad only (32 * row_len bytes), so its bands run it directly. (Stride-1 3x3 depthwise layers of equal
+# shapes run in place without bands at all, on whole channel planes: see _planes.)
 DIRECT_KERNELS: dict[str, str] = {}
 # Scratch-free kernels a template's bands may run instead, slower but without the kernel's scratch: the
 # lowering offers them as ``params["inplace_alt"]`` and the planner takes one where it lowers the arena

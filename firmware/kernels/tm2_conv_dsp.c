@@ -1351,6 +1351,194 @@ static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
 }
 #endif
 
+#if TM2_CONV_USE_DSP
+/* tm2_dw_planes_transpose for a channel quad, in assembly: per input column, the (padding, row 0) pair when
+ * head, `pairs` pairs of rows, the (last row, padding) pair when tail; one word store a channel and pair
+ * (post-incremented: a plane column is contiguous). src: row 0 of column 0 (channel c0); dst: the first
+ * pair's word of column 0 in plane 0; planes ps bytes apart, columns colb bytes apart. */
+__attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
+                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
+                                                     uint32_t *dst, int32_t colb, int32_t ps) {
+  uint32_t s, d0, d1, d2, d3, k, a, b, ea, oa, eb, ob;
+  const int8_t *srcm = src;
+  uint32_t *dstm = dst;
+  int32_t colsm = cols;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr %[s], %[srcm]\n\t"
+      "ldr %[d0], %[dstm]\n\t"
+      "ldr %[a], %[psm]\n\t"
+      "ldr %[k], %[headm]\n\t"
+      "add %[d1], %[d0], %[a]\n\t"
+      "add %[d2], %[d1], %[a]\n\t"
+      "add %[d3], %[d2], %[a]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 3f\n\t"
+      "ldr %[a], [%[s]]\n\t"
+      "add %[s], %[s], %[row]\n\t"
+      "sxtab16 %[ea], %[off2], %[a]\n\t"
+      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
+      "lsl %[b], %[ea], #16\n\t"
+      "str %[b], [%[d0]], #4\n\t"
+      "lsl %[b], %[oa], #16\n\t"
+      "str %[b], [%[d1]], #4\n\t"
+      "lsr %[b], %[ea], #16\n\t"
+      "lsl %[b], %[b], #16\n\t"
+      "str %[b], [%[d2]], #4\n\t"
+      "lsr %[b], %[oa], #16\n\t"
+      "lsl %[b], %[b], #16\n\t"
+      "str %[b], [%[d3]], #4\n"
+      "3:\n\t"
+      "ldr %[k], %[pairsm]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 4f\n"
+      "2:\n\t"
+      "ldr %[a], [%[s]]\n\t"
+      "ldr %[b], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "sxtab16 %[ea], %[off2], %[a]\n\t"
+      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
+      "sxtab16 %[eb], %[off2], %[b]\n\t"
+      "sxtab16 %[ob], %[off2], %[b], ror #8\n\t"
+      "pkhbt %[a], %[ea], %[eb], lsl #16\n\t"
+      "pkhtb %[ea], %[eb], %[ea], asr #16\n\t"
+      "pkhbt %[b], %[oa], %[ob], lsl #16\n\t"
+      "pkhtb %[oa], %[ob], %[oa], asr #16\n\t"
+      "str %[a], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n\t"
+      "str %[ea], [%[d2]], #4\n\t"
+      "str %[oa], [%[d3]], #4\n\t"
+      "subs %[k], %[k], #1\n\t"
+      "bne 2b\n"
+      "4:\n\t"
+      "ldr %[k], %[tailm]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 5f\n\t"
+      "ldr %[a], [%[s]]\n\t"
+      "sxtab16 %[ea], %[off2], %[a]\n\t"
+      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
+      "uxth %[b], %[ea]\n\t"
+      "str %[b], [%[d0]]\n\t"
+      "uxth %[b], %[oa]\n\t"
+      "str %[b], [%[d1]]\n\t"
+      "lsr %[b], %[ea], #16\n\t"
+      "str %[b], [%[d2]]\n\t"
+      "lsr %[b], %[oa], #16\n\t"
+      "str %[b], [%[d3]]\n"
+      "5:\n\t"
+      "ldr %[a], %[srcm]\n\t"
+      "ldr %[b], %[chm]\n\t"
+      "ldr %[k], %[dstm]\n\t"
+      "ldr %[ea], %[colbm]\n\t"
+      "add %[a], %[a], %[b]\n\t"
+      "add %[k], %[k], %[ea]\n\t"
+      "str %[a], %[srcm]\n\t"
+      "str %[k], %[dstm]\n\t"
+      "ldr %[a], %[colsm]\n\t"
+      "subs %[a], %[a], #1\n\t"
+      "str %[a], %[colsm]\n\t"
+      "bne 1b\n\t"
+      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [k] "=&r"(k), [a] "=&r"(a),
+        [b] "=&r"(b), [ea] "=&r"(ea), [oa] "=&r"(oa), [eb] "=&r"(eb), [ob] "=&r"(ob), [srcm] "+m"(srcm),
+        [dstm] "+m"(dstm), [colsm] "+m"(colsm)
+      : [row] "r"(row), [off2] "r"(off2), [psm] "m"(ps), [headm] "m"(head), [pairsm] "m"(pairs),
+        [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
+      : "cc", "memory");
+}
+#endif
+
+#if TM2_CONV_USE_DSP
+/* The same for a channel pair (its two planes ps bytes apart): per pair of rows, two halfword loads joined
+ * by PKHBT, SXTAB16 of the even and odd bytes. */
+__attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
+                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
+                                                     uint32_t *dst, int32_t colb, int32_t ps) {
+  uint32_t s, d0, d1, k, a, b, t, c, e;
+  const int8_t *srcm = src;
+  uint32_t *dstm = dst;
+  int32_t colsm = cols;
+  const uint32_t offh = off2 & 0xFFFF0000u, offl = off2 & 0xFFFFu; /* one lane's offset */
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr %[s], %[srcm]\n\t"
+      "ldr %[d0], %[dstm]\n\t"
+      "ldr %[a], %[psm]\n\t"
+      "ldr %[k], %[headm]\n\t"
+      "add %[d1], %[d0], %[a]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 3f\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "add %[s], %[s], %[row]\n\t"
+      "lsl %[a], %[a], #16\n\t"
+      "sxtab16 %[t], %[offh], %[a]\n\t"
+      "sxtab16 %[b], %[offh], %[a], ror #8\n\t"
+      "str %[t], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n"
+      "3:\n\t"
+      "ldr %[k], %[pairsm]\n\t"
+      "lsrs %[k], %[k], #1\n\t" /* two pairs a pass; carry: one more */
+      "beq 6f\n"
+      "2:\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "ldrh %[b], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "ldrh %[c], [%[s]]\n\t"
+      "ldrh %[e], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
+      "pkhbt %[c], %[c], %[e], lsl #16\n\t"
+      "sxtab16 %[t], %[off2], %[a]\n\t"
+      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
+      "sxtab16 %[e], %[off2], %[c]\n\t"
+      "sxtab16 %[c], %[off2], %[c], ror #8\n\t"
+      "str %[t], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n\t"
+      "str %[e], [%[d0]], #4\n\t"
+      "str %[c], [%[d1]], #4\n\t"
+      "subs %[k], %[k], #1\n\t"
+      "bne 2b\n"
+      "6:\n\t"
+      "ldr %[k], %[pairsm]\n\t"
+      "tst %[k], #1\n\t"
+      "beq 4f\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "ldrh %[b], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
+      "sxtab16 %[t], %[off2], %[a]\n\t"
+      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
+      "str %[t], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n"
+      "4:\n\t"
+      "ldr %[k], %[tailm]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 5f\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "sxtab16 %[t], %[offl], %[a]\n\t"
+      "sxtab16 %[b], %[offl], %[a], ror #8\n\t"
+      "str %[t], [%[d0]]\n\t"
+      "str %[b], [%[d1]]\n"
+      "5:\n\t"
+      "ldr %[a], %[srcm]\n\t"
+      "ldr %[b], %[chm]\n\t"
+      "ldr %[k], %[dstm]\n\t"
+      "ldr %[t], %[colbm]\n\t"
+      "add %[a], %[a], %[b]\n\t"
+      "add %[k], %[k], %[t]\n\t"
+      "str %[a], %[srcm]\n\t"
+      "str %[k], %[dstm]\n\t"
+      "ldr %[a], %[colsm]\n\t"
+      "subs %[a], %[a], #1\n\t"
+      "str %[a], %[colsm]\n\t"
+      "bne 1b\n\t"
+      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [k] "=&r"(k), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t),
+        [c] "=&r"(c), [e] "=&r"(e), [srcm] "+m"(srcm), [dstm] "+m"(dstm), [colsm] "+m"(colsm)
+      : [row] "r"(row), [off2] "r"(off2), [offh] "r"(offh), [offl] "r"(offl), [psm] "m"(ps), [headm] "m"(head),
+        [pairsm] "m"(pairs), [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
+      : "cc", "memory");
+}
+#endif
+
 /* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
  * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
  * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
@@ -1370,35 +1558,13 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   const int32_t tail = (in_h - head) & 1;                    /* 1: the last pair is (last row, padding) */
   int16_t *const ebase = base - head;                        /* an even element */
   if (n == 4 && ((ch | c0) & 3) == 0) {
-    for (int32_t ix = 0; ix < in_w; ++ix) {
-      const int8_t *src = in + (size_t)ix * ch + c0;
-      uint32_t *w0 = (uint32_t *)(ebase + (size_t)ix * len), *w1 = (uint32_t *)((int16_t *)w0 + ps);
-      uint32_t *w2 = (uint32_t *)((int16_t *)w0 + 2 * ps), *w3 = (uint32_t *)((int16_t *)w0 + 3 * ps);
-      if (head) {
-        uint32_t a;
-        memcpy(&a, src, 4);
-        const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a);
-        *w0++ = ea << 16, *w1++ = oa << 16, *w2++ = ea & 0xFFFF0000u, *w3++ = oa & 0xFFFF0000u;
-        src += row;
-      }
-      for (int32_t k = 0; k < pairs; ++k, src += 2 * row) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + row, 4);
-        const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a); /* (c0, c2), (c1, c3) */
-        const uint32_t eb = __sxtab16(off2, b), ob = tm2_sxtab16_ror8(off2, b);
-        *w0++ = tm2_pkhbt16(ea, eb);
-        *w1++ = tm2_pkhbt16(oa, ob);
-        *w2++ = tm2_pkhtb16(ea, eb);
-        *w3++ = tm2_pkhtb16(oa, ob);
-      }
-      if (tail) {
-        uint32_t a;
-        memcpy(&a, src, 4);
-        const uint32_t ea = __sxtab16(off2, a), oa = tm2_sxtab16_ror8(off2, a);
-        *w0 = ea & 0xFFFFu, *w1 = oa & 0xFFFFu, *w2 = ea >> 16, *w3 = oa >> 16;
-      }
-    }
+    tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail,
+                       (uint32_t *)ebase, 2 * len, (int32_t)(2 * ps));
+    return;
+  }
+  if (n == 2 && (c0 & 1) == 0) {
+    tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail, (uint32_t *)ebase, 2 * len,
+                       (int32_t)(2 * ps));
     return;
   }
   if (n <= 2) {

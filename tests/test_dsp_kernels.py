@@ -256,9 +256,12 @@ def conv_case(rng: np.random.Generator, i: int) -> Case:
     )
 
 
-def dw_case(rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None) -> Case:
+def dw_case(
+    rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None, stride: int | None = None,
+    zp: int | None = None,
+) -> Case:
     ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21]))
-    stride = int(rng.integers(1, 3))
+    stride = int(rng.integers(1, 3)) if stride is None else stride
     same = bool(rng.random() < 0.6)
     h = int(rng.integers(3, 9)) if hw is None else hw[0]
     w = int(rng.integers(3, 17)) if hw is None else hw[1]
@@ -268,7 +271,8 @@ def dw_case(rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None)
     filt = rng.integers(-127, 128, (1, 3, 3, ch), dtype=np.int8)
     bias = rng.integers(-3000, 3000, ch).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
-    zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
+    if zp is None:
+        zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     act_min, act_max = _act_range(rng, zp)
     mult, shift = _multipliers(rng, ch, 1.0 / (3 * 128 * 70), edge=rng.random() < 0.2)
     if bias is not None and rng.random() < 0.1:  # a dead channel: constant output, |2 acc| >= 2^31
@@ -299,12 +303,15 @@ def dw_case(rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None)
     )
 
 
-def dw_planes_case(rng: np.random.Generator, i: int) -> Case:
+def dw_planes_case(rng: np.random.Generator, i: int, five: bool = False) -> Case:
     """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
-    cases also in place (input and output in one buffer)."""
+    cases also in place (input and output in one buffer). `five`: stride 1, output offset -128 and 4k + 1
+    rows (the five-output tail of the assembly, kws' 25 rows)."""
     tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
     hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
-    case = dw_case(rng, i, hw)
+    if five:
+        hw = (int(rng.choice([5, 9, 13, 25])), hw[1])
+    case = dw_case(rng, i, hw, stride=1 if five else None, zp=-128 if five else None)
     values = dict(zip(DW_FIELDS, case.params, strict=True))
     plane_len, plane_cols = packing.dw3x3_planes_geometry(
         {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
@@ -547,10 +554,11 @@ def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) 
 
 def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(15)
-    cases = [dw_planes_case(rng, i) for i in range(160)]
+    cases = [dw_planes_case(rng, i) for i in range(160)] + [dw_planes_case(rng, 160 + i, five=True) for i in range(40)]
     assert sum(c.extra["inplace"] for c in cases) >= 20
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
-    five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128]
+    rows = DW_FIELDS.index("out_h")
+    five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128 and c.params[rows] % 4 == 1]
     assert len(five) >= 10
     _check_cases(harness, cases, "dw_planes")
 

@@ -1076,6 +1076,61 @@ typedef struct {
   "strb %[a3], [%[x1], %[wb]]\n\t"
 #define TM2_DWP_GEND_LOW TM2_DWP_STORE4 "cmp %[o], %[wa]\n\t" "bne 2b\n"
 #define TM2_DWP_GEND_SIGNED TM2_DWP_STORE4 "ldr %[x0], %[gc]\n\t" "cmp %[o], %[x0]\n\t" "bne 2b\n"
+/* First filter row of the two-output tail, the bias (in a1) as the addend of both sums' first products. */
+#define TM2_DWP_ROW2H_S1                     \
+  "ldr %[a1], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]]\n\t"                  \
+  "ldr %[x1], [%[ra], #4]\n\t"              \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a1]\n\t"    \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+#define TM2_DWP_ROW2H_S2                     \
+  "ldr %[a1], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]]\n\t"                  \
+  "ldr %[x1], [%[ra], #4]\n\t"              \
+  "ldr %[x2], [%[ra], #8]\n\t"              \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a1]\n\t"    \
+  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"
+/* The five-output tail of TM2_DWP (stride 1, low form): the first filter row takes the bias (in a3) as the
+ * addend of each sum's first product; the stores keep their address registers away from the instruction
+ * that computes them. */
+#define TM2_DWP_FIVE                                                                                    \
+  "str %[o], %[gc]\n\t"                                                                               \
+  "ldr %[a3], %[bs]\n\t"                                                                              \
+  "ldr %[x0], [%[ra]]\n\t"                                                                            \
+  "ldr %[x1], [%[ra], #4]\n\t"                                                                        \
+  "ldr %[x2], [%[ra], #8]\n\t"                                                                        \
+  "ldr %[wa], [%[wr]]\n\t"                                                                            \
+  "ldr %[wb], [%[wr], #4]\n\t"                                                                        \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"                                                              \
+  "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"                                                             \
+  "smlad %[a2], %[x1], %[wa], %[a3]\n\t"                                                              \
+  "smlad %[o], %[x2], %[wa], %[a3]\n\t"                                                               \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"                                                             \
+  "ldr %[x0], [%[ra], #12]\n\t"                                                                       \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                                                             \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"                                                              \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"                                                             \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"                                                              \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t" TM2_DWA_ROW5("rb", "8") TM2_DWA_ROW5("rc", "16") TM2_DWP_Q      \
+  TM2_DWP_RQ_LOW("a0") TM2_DWP_RQ_LOW("a1") TM2_DWP_RQ_LOW("a2") TM2_DWP_RQ_LOW("a3") TM2_DWP_RQ_LOW("o") \
+  "ldr %[wa], %[gc]\n\t"                                                                              \
+  "ldr %[wb], %[chm]\n\t"                                                                             \
+  "strb %[a0], [%[wa]]\n\t"                                                                           \
+  "strb %[a1], [%[wa], %[wb]]\n\t"                                                                    \
+  "add %[x1], %[wa], %[wb], lsl #1\n\t"                                                               \
+  "add %[wa], %[wa], %[wb], lsl #2\n\t"                                                               \
+  "strb %[a2], [%[x1]]\n\t"                                                                           \
+  "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
+  "strb %[o], [%[wa]]\n\t"
+
 /* Every output column of one channel of the plane kernel (rows: the column's three plane columns, ra / rb / rc;
  * weights wr, bias and requantisation entry fixed; the outputs of column k start at op + k * ostep, chm bytes
  * apart). Loop state in a tm2_dwp_state (stp); the tail code is turned once into the address of its tail
@@ -1089,7 +1144,7 @@ typedef struct {
   int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five), then its address */
 } tm2_dwp_state;
 
-#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, QG, GEND)                                             \
+#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, QG, GEND)                                      \
   __asm__ volatile(                                                                                    \
       TM2_DWP_PRE                                                                                      \
       "ldr %[x1], %[stp]\n\t"                                                                          \
@@ -1127,12 +1182,6 @@ typedef struct {
       TM2_DWP_Q RQ("a0")                                                                               \
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "b 8f\n"                                                                                         \
-      "12:\n\t" TM2_DWP_BIAS1 "mov %[a1], %[a0]\n\t" ROW2("ra", "0") ROW2("rb", "8") ROW2("rc", "16")   \
-      TM2_DWP_Q RQ("a0") RQ("a1")                                                                      \
-      "ldr %[wb], %[chm]\n\t"                                                                          \
-      "strb %[a0], [%[o]]\n\t"                                                                         \
-      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
-      "b 8f\n"                                                                                         \
       "13:\n\t" TM2_DWP_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWP_Q         \
       RQ("a0") RQ("a1") RQ("a2")                                                                       \
       "ldr %[wb], %[chm]\n\t"                                                                          \
@@ -1142,6 +1191,11 @@ typedef struct {
       "strb %[a2], [%[o]]\n\t"                                                                         \
       "b 8f\n"                                                                                         \
       "14:\n\t" FIVE                                                                                   \
+      "b 8f\n"                                                                                         \
+      "12:\n\t" ROW2H ROW2("rb", "8") ROW2("rc", "16") TM2_DWP_Q "ldr %[wb], %[chm]\n\t"                 \
+      RQ("a0") RQ("a1")                                                                                \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n"                                                                    \
       "8:\n\t"                                                                                         \
       "ldr %[x1], %[stp]\n"                                                                            \
       "18:\n\t"                                                                                        \
@@ -1187,18 +1241,21 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
   int32_t slot[4];
   if (p->output_offset == -128) {
     if (p->stride == 1) {
-      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_LOW,
-               TM2_DWA_FIVE(TM2_DWP_BIAS4, TM2_DWP_Q, TM2_DWP_RQ_LOW), TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+               TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
     } else {
-      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_LOW, "b 8f\n\t",
+      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+               TM2_DWP_RQ_LOW, "",
                TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
     }
   } else {
     if (p->stride == 1) {
-      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_RQ_SIGNED, "b 8f\n\t",
+      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+               TM2_DWP_RQ_SIGNED, "",
                TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     } else {
-      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_RQ_SIGNED, "b 8f\n\t",
+      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+               TM2_DWP_RQ_SIGNED, "",
                TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     }
   }

@@ -980,19 +980,8 @@ typedef struct {
       : "cc", "memory")
 
 /* The plane kernel's form: weights and bias pre-doubled (so the requantisation skips its doubling), and each
- * channel's bias, m, hz and e copied once per channel row into stack slots (bs, ms, hs, es), from where a group
- * loads them in runs of pipelined loads. PRE: the copy, at the start of a channel. */
-#define TM2_DWP_PRE                          \
-  "ldr %[x0], %[bpm]\n\t"                   \
-  "ldr %[x0], [%[x0]]\n\t"                  \
-  "ldr %[x2], %[qpm]\n\t"                   \
-  "str %[x0], %[bs]\n\t"                    \
-  "ldr %[x0], [%[x2]]\n\t"                  \
-  "ldr %[x1], [%[x2], #4]\n\t"              \
-  "ldr %[x2], [%[x2], #12]\n\t"             \
-  "str %[x0], %[ms]\n\t"                    \
-  "str %[x1], %[hs]\n\t"                    \
-  "str %[x2], %[es]\n\t"
+ * channel's bias, m, hz and e copied once per channel into stack slots (bs, ms, hs, es), from where a group
+ * loads them in runs of pipelined loads. */
 #define TM2_DWP_BIAS1 "ldr %[a0], %[bs]\n\t"
 #define TM2_DWP_BIAS4 TM2_DWP_BIAS1 "mov %[a1], %[a0]\n\t" "mov %[a2], %[a0]\n\t" "mov %[a3], %[a0]\n\t"
 #define TM2_DWP_Q "ldr %[x0], %[ms]\n\t" "ldr %[x1], %[hs]\n\t" "ldr %[x2], %[es]\n\t"
@@ -1142,11 +1131,18 @@ typedef struct {
   int32_t gbytes; /* 12: output bytes the groups of four cover: groups * 4 * chm */
   int32_t radv;   /* 16: row pointer advance after a column's groups */
   int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five), then its address */
+  int32_t ncols;  /* 24: columns a channel */
+  int32_t nch;    /* 28: channels left */
+  const int16_t *cra; /* 32: the current channel's plane column 0 */
+  int32_t rl2;    /* 36: bytes from one plane column to the next (filter row fy to fy + 1) */
+  int32_t ps2;    /* 40: bytes from one channel's plane to the next */
+  int8_t *cop;    /* 44: the current channel's first output */
+  const int32_t *bp;  /* 48: its (doubled) bias */
+  const tm2_rq *qp;   /* 52: its requantisation entry */
 } tm2_dwp_state;
 
 #define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, QG, GEND)                                      \
   __asm__ volatile(                                                                                    \
-      TM2_DWP_PRE                                                                                      \
       "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
       "adr %[x2], 18f\n\t"                                                                             \
@@ -1164,6 +1160,25 @@ typedef struct {
       "adreq %[x2], 14f\n\t"                                                                           \
       "orr %[x2], %[x2], #1\n\t"                                                                       \
       "str %[x2], [%[x1], #20]\n"                                                                      \
+      "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
+      "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
+      "ldr %[x0], [%[x1], #44]\n\t"                                                                    \
+      "add %[rb], %[ra], %[x2]\n\t"                                                                    \
+      "add %[rc], %[rb], %[x2]\n\t"                                                                    \
+      "str %[x0], [%[x1]]\n\t"                                                                         \
+      "ldr %[x0], [%[x1], #24]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #48]\n\t"                                                                    \
+      "str %[x0], [%[x1], #8]\n\t"                                                                     \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[x2], [%[x1], #52]\n\t"                                                                    \
+      "str %[x0], %[bs]\n\t"                                                                           \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[a0], [%[x2], #4]\n\t"                                                                     \
+      "ldr %[x2], [%[x2], #12]\n\t"                                                                    \
+      "str %[x0], %[ms]\n\t"                                                                           \
+      "str %[a0], %[hs]\n\t"                                                                           \
+      "str %[x2], %[es]\n"                                                                             \
       "1:\n\t"                                                                                         \
       "ldr %[o], [%[x1]]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
@@ -1206,35 +1221,53 @@ typedef struct {
       "add %[rc], %[rc], %[x0]\n\t"                                                                    \
       "subs %[x2], %[x2], #1\n\t"                                                                      \
       "str %[x2], [%[x1], #8]\n\t"                                                                     \
-      "bne 1b\n\t"                                                                                     \
+      "bne 1b\n\t" /* the next channel: plane, output byte, bias, requantisation entry, weights */       \
+      "ldr %[x0], [%[x1], #32]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #40]\n\t"                                                                    \
+      "ldr %[a0], [%[x1], #44]\n\t"                                                                    \
+      "ldr %[a1], [%[x1], #48]\n\t"                                                                    \
+      "ldr %[a2], [%[x1], #52]\n\t"                                                                    \
+      "add %[x0], %[x0], %[x2]\n\t"                                                                    \
+      "add %[a0], %[a0], #1\n\t"                                                                       \
+      "add %[a1], %[a1], #4\n\t"                                                                       \
+      "add %[a2], %[a2], #16\n\t"                                                                      \
+      "str %[x0], [%[x1], #32]\n\t"                                                                    \
+      "str %[a0], [%[x1], #44]\n\t"                                                                    \
+      "str %[a1], [%[x1], #48]\n\t"                                                                    \
+      "str %[a2], [%[x1], #52]\n\t"                                                                    \
+      "add %[wr], %[wr], #24\n\t"                                                                      \
+      "ldr %[x0], [%[x1], #28]\n\t"                                                                    \
+      "subs %[x0], %[x0], #1\n\t"                                                                      \
+      "str %[x0], [%[x1], #28]\n\t"                                                                    \
+      "bne 0b\n\t"                                                                                     \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
-        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "+r"(xa), [rb] "+r"(xb), [rc] "+r"(xc),    \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "=&r"(xa), [rb] "=&r"(xb), [rc] "=&r"(xc), \
         [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gend), [bs] "=m"(slot[0]), [ms] "=m"(slot[1]),          \
         [hs] "=m"(slot[2]), [es] "=m"(slot[3])                                                        \
-      : [chm] "m"(chm), [stp] "m"(stp), [bpm] "m"(bp), [qpm] "m"(qp)                                   \
+      : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
       : "cc", "memory")
 
-/* Every output column of one channel of the plane kernel with TM2_DWPC: rows[fy] are the channel's plane
- * columns fy (column 0 reads 0 .. 2), columns 2 * p->row_len bytes apart; weights (its six words, the
- * filter transposed) and *bias pre-doubled; the p->out_w outputs of a column p->channels bytes apart, the
- * columns' first outputs ostep bytes apart; ncols columns. */
-__attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3],
-                                                         int32_t ncols, const int32_t *weights, const int32_t *bias,
+/* Every output column of n channels of the plane kernel with TM2_DWPC: planes: channel 0's plane column 0
+ * (column ox reads plane columns ox * stride + 0 .. 2), columns 2 * p->row_len bytes apart, channels ps2 bytes
+ * apart; weights (six words a channel, the filter transposed) and bias (a word a channel) pre-doubled; the
+ * p->out_w outputs of a column p->channels bytes apart, the columns' first outputs ostep bytes apart, those
+ * of consecutive channels one byte; ncols columns. */
+__attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *planes,
+                                                         int32_t n, int32_t rl2, int32_t ps2, int32_t ncols,
+                                                         const int32_t *weights, const int32_t *bias,
                                                          const tm2_rq *rq, int8_t *out, int32_t ostep) {
-  const uint32_t *xa = (const uint32_t *)rows[0], *xb = (const uint32_t *)rows[1];
-  const uint32_t *xc = (const uint32_t *)rows[2];
+  const uint32_t *xa, *xb, *xc;
   const int32_t *wr = weights;
-  const int32_t *bp = bias;
-  const tm2_rq *qp = rq;
   int8_t *o;
   const int32_t chm = p->channels;
   int32_t groups = p->out_w >> 2, tail = p->out_w & 3;
   if (p->stride == 1 && p->output_offset == -128 && tail == 1 && groups > 0) {
-    --groups; /* the last group and the single last output go together (TM2_DWA_FIVE) */
+    --groups; /* the last group and the single last output go together (TM2_DWP_FIVE) */
     tail = 4;
   }
-  tm2_dwp_state st = {.op = out, .ostep = ostep, .cc = ncols, .gbytes = groups * 4 * chm,
-                      .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .tail = tail};
+  tm2_dwp_state st = {.ostep = ostep, .gbytes = groups * 4 * chm,
+                      .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .tail = tail, .ncols = ncols,
+                      .nch = n, .cra = planes, .rl2 = rl2, .ps2 = ps2, .cop = out, .bp = bias, .qp = rq};
   tm2_dwp_state *stp = &st;
   int8_t *gend;
   uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
@@ -1245,21 +1278,18 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
                TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
     } else {
       TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_LOW, "",
-               TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+               TM2_DWP_RQ_LOW, "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
     }
   } else {
     if (p->stride == 1) {
       TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_SIGNED, "",
-               TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+               TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     } else {
       TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_SIGNED, "",
-               TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+               TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     }
   }
-  (void)o, (void)gend;
+  (void)o, (void)gend, (void)xa, (void)xb, (void)xc;
 }
 
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
@@ -1758,12 +1788,8 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
         bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * (uint32_t)k) : 0;
       }
 #if TM2_CONV_USE_DSP
-      if (fast) { /* per channel, every output column in one run of the assembly */
-        for (int32_t j = 0; j < n; ++j) {
-          const int16_t *col = planes + (size_t)j * ps;
-          const int16_t *const rows[3] = {col, col + len, col + 2 * len};
-          tm2_dw_plane_cols_fast(&q, rows, out_w, wt + 6 * j, bd + j, rq + c0 + j, out_b + c0 + j, ch);
-        }
+      if (fast) { /* every output column of the group's channels in one run of the assembly */
+        tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
         continue;
       }
 #endif

@@ -1130,7 +1130,7 @@ typedef struct {
   int32_t cc;     /*  8: columns left */
   int32_t gbytes; /* 12: output bytes the groups of four cover: groups * 4 * chm */
   int32_t radv;   /* 16: row pointer advance after a column's groups */
-  int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five), then its address */
+  int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five) */
   int32_t ncols;  /* 24: columns a channel */
   int32_t nch;    /* 28: channels left */
   const int16_t *cra; /* 32: the current channel's plane column 0 */
@@ -1145,7 +1145,7 @@ typedef struct {
   __asm__ volatile(                                                                                    \
       "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
-      "adr %[x2], 18f\n\t"                                                                             \
+      "adr %[x2], 8f\n\t"                                                                             \
       "cmp %[x0], #1\n\t"                                                                              \
       "it eq\n\t"                                                                                      \
       "adreq %[x2], 11f\n\t"                                                                           \
@@ -1159,7 +1159,7 @@ typedef struct {
       "it eq\n\t"                                                                                      \
       "adreq %[x2], 14f\n\t"                                                                           \
       "orr %[x2], %[x2], #1\n\t"                                                                       \
-      "str %[x2], [%[x1], #20]\n"                                                                      \
+      "str %[x2], %[ts]\n"                                                                             \
       "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
       "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
       "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
@@ -1191,8 +1191,7 @@ typedef struct {
       "beq 5f\n"                                                                                       \
       "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
       "5:\n\t"                                                                                         \
-      "ldr %[x1], %[stp]\n\t"                                                                          \
-      "ldr pc, [%[x1], #20]\n"                                                                         \
+      "ldr pc, %[ts]\n"                                                                                \
       "11:\n\t" TM2_DWP_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")     \
       TM2_DWP_Q RQ("a0")                                                                               \
       "strb %[a0], [%[o]]\n\t"                                                                         \
@@ -1212,8 +1211,7 @@ typedef struct {
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "strb %[a1], [%[o], %[wb]]\n"                                                                    \
       "8:\n\t"                                                                                         \
-      "ldr %[x1], %[stp]\n"                                                                            \
-      "18:\n\t"                                                                                        \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
       "ldr %[x2], [%[x1], #8]\n\t"                                                                     \
       "add %[ra], %[ra], %[x0]\n\t"                                                                    \
@@ -1243,7 +1241,7 @@ typedef struct {
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
         [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "=&r"(xa), [rb] "=&r"(xb), [rc] "=&r"(xc), \
         [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gend), [bs] "=m"(slot[0]), [ms] "=m"(slot[1]),          \
-        [hs] "=m"(slot[2]), [es] "=m"(slot[3])                                                        \
+        [hs] "=m"(slot[2]), [es] "=m"(slot[3]), [ts] "=m"(tailpc)                                      \
       : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
       : "cc", "memory")
 
@@ -1272,6 +1270,7 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
   int8_t *gend;
   uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
   int32_t slot[4];
+  uint32_t tailpc; /* the tail's address (Thumb bit set) */
   if (p->output_offset == -128) {
     if (p->stride == 1) {
       TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
@@ -1289,7 +1288,7 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
                TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     }
   }
-  (void)o, (void)gend, (void)xa, (void)xb, (void)xc;
+  (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;
 }
 
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */

@@ -44,7 +44,7 @@ from tinym2net.toolchain import cross_build, host_build, run_qemu
 KERNELS = firmware_dir() / "kernels"
 RUNTIME = firmware_dir() / "runtime"
 
-KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD = 1, 2, 3, 4, 5
+KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE, KIND_DW_DIRECT = range(1, 9)
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -53,7 +53,7 @@ CONV_FIELDS = (
 ).split()
 DW_FIELDS = (
     "batches in_h in_w channels out_h out_w stride pad_h pad_w input_offset output_offset act_min act_max "
-    "row_len rq_mode"
+    "row_len rq_mode plane_len plane_cols plane_ch"
 ).split()
 FC_FIELDS = (
     "batches accum_depth out_depth depth_padded input_offset output_offset act_min act_max per_channel rq_mode"
@@ -66,6 +66,7 @@ HARNESS_C = r"""
 #include "tm2_conv_dsp.h"
 #include "tm2_elementwise.h"
 #include "tm2_fc_dsp.h"
+#include "tm2_inplace.h"
 #include "tm2_io.h"
 #include "tm2_requant.h"
 
@@ -132,6 +133,20 @@ int main(int argc, char **argv) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
       tm2_depthwise3x3_s8_packed(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if ((kind == 6 || kind == 7) && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      const int8_t *src = (const int8_t *)in;
+      if (kind == 7) { /* in place: the output buffer starts as the input (equal shapes) */
+        memcpy(out, in, out_len);
+        src = (const int8_t *)out;
+      }
+      tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      (void)scratch;
+      tm2_depthwise3x3_s8_direct(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, (int8_t *)out);
     } else if (kind == 3 && np * 4 == sizeof(tm2_fc_packed_params)) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -250,19 +265,23 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
     )
 
 
-def dw_case(rng: np.random.Generator, i: int) -> Case:
+def dw_case(
+    rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None, stride: int | None = None,
+    zp: int | None = None,
+) -> Case:
     ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21]))
-    stride = int(rng.integers(1, 3))
+    stride = int(rng.integers(1, 3)) if stride is None else stride
     same = bool(rng.random() < 0.6)
-    h = int(rng.integers(3, 9))
-    w = int(rng.integers(3, 17))
+    h = int(rng.integers(3, 9)) if hw is None else hw[0]
+    w = int(rng.integers(3, 17)) if hw is None else hw[1]
     oh, ph = out_size_and_pad(same, h, 3, stride)
     ow, pw = out_size_and_pad(same, w, 3, stride)
     x = rng.integers(-128, 128, (1, h, w, ch), dtype=np.int8)
     filt = rng.integers(-127, 128, (1, 3, 3, ch), dtype=np.int8)
     bias = rng.integers(-3000, 3000, ch).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
-    zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
+    if zp is None:
+        zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     act_min, act_max = _act_range(rng, zp)
     mult, shift = _multipliers(rng, ch, 1.0 / (3 * 128 * 70), edge=rng.random() < 0.2)
     if bias is not None and rng.random() < 0.1:  # a dead channel: constant output, |2 acc| >= 2^31
@@ -281,7 +300,7 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
         "pad_h": ph, "pad_w": pw, "input_offset": in_off, "output_offset": zp, "act_min": act_min,
-        "act_max": act_max, "row_len": row_len, "rq_mode": mode,
+        "act_max": act_max, "row_len": row_len, "rq_mode": mode, "plane_len": 0, "plane_cols": 0, "plane_ch": 0,
     }
     return Case(
         KIND_DW, _struct(DW_FIELDS, values),
@@ -290,6 +309,34 @@ def dw_case(rng: np.random.Generator, i: int) -> Case:
         packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}",
         {"mode": mode, "zp": zp, "five": stride == 1 and ow % 4 == 1 and ow >= 5 and zp == -128
          and (act_min, act_max) == (-128, 127)},
+    )
+
+
+def dw_planes_case(rng: np.random.Generator, i: int, five: bool = False, six: bool = False) -> Case:
+    """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
+    cases also in place (input and output in one buffer). `five`: stride 1, output offset -128 and 4k + 1
+    rows (the five-output tail of the assembly, kws' 25 rows); `six`: stride 1 and 4k + 2 rows (a group
+    and the two-output tail, vww's 6 x 6 maps)."""
+    tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
+    hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
+    if five:
+        hw = (int(rng.choice([5, 9, 13, 25])), hw[1])
+    if six:
+        hw = (int(rng.choice([6, 10, 14, 26])), hw[1])
+    case = dw_case(rng, i, hw, stride=1 if five or six else None, zp=-128 if five else None)
+    values = dict(zip(DW_FIELDS, case.params, strict=True))
+    plane_len, plane_cols = packing.dw3x3_planes_geometry(
+        {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
+         "in_w": values["in_w"], "out_w": values["out_w"], "pad_w": values["pad_w"]}
+    )
+    plane_ch = int(rng.choice([1, 2, 4]))
+    values.update(plane_len=plane_len, plane_cols=plane_cols, plane_ch=plane_ch)
+    same_shape = values["stride"] == 1 and (values["in_h"], values["in_w"]) == (values["out_h"], values["out_w"])
+    kind = KIND_DW_PLANES_INPLACE if same_shape and rng.random() < 0.7 else KIND_DW_PLANES
+    return Case(
+        kind, _struct(DW_FIELDS, values), case.blobs,
+        packing.dw3x3_planes_scratch_bytes(plane_ch, plane_len, plane_cols), case.expected,
+        f"dw-planes#{i} {values}", {**case.extra, "inplace": kind == KIND_DW_PLANES_INPLACE},
     )
 
 
@@ -570,6 +617,33 @@ def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) 
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["five"]]
     assert len(five) >= 3
     _check_cases(harness, cases, "dw")
+
+
+def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(15)
+    cases = [dw_planes_case(rng, i) for i in range(160)] + [dw_planes_case(rng, 160 + i, five=True) for i in range(40)]
+    cases += [dw_planes_case(rng, 200 + i, six=True) for i in range(40)]
+    assert sum(c.extra["inplace"] for c in cases) >= 20
+    assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
+    rows = DW_FIELDS.index("out_h")
+    five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128 and c.params[rows] % 4 == 1]
+    assert len(five) >= 10
+    six = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[rows] % 4 == 2 and c.params[rows] > 4]
+    assert len(six) >= 10
+    _check_cases(harness, cases, "dw_planes")
+
+
+def test_depthwise3x3_direct_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_direct (tm2_inplace.c): the scratch-free kernel the plan runs in place where the
+    packed kernel's scratch would raise the arena; four channels a pixel in assembly with the DSP extension."""
+    rng = np.random.default_rng(16)
+    cases = []
+    for i in range(120):
+        case = dw_case(rng, i)
+        cases.append(Case(KIND_DW_DIRECT, case.params, case.blobs, 0, case.expected, f"dw-direct#{i}", case.extra))
+    channels = [c.params[DW_FIELDS.index("channels")] for c in cases]
+    assert sum(ch % 4 == 0 for ch in channels) >= 40
+    _check_cases(harness, cases, "dw_direct")
 
 
 def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

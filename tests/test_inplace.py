@@ -150,7 +150,9 @@ def conv_case(rng: np.random.Generator, kind: OpKind, *, pointwise: bool = False
 def _struct(ctype: str, params: dict) -> ctypes.Structure:
     cls = struct_from_header(KERNELS / HEADERS[ctype], ctype)
     names = {f for f, _ in cls._fields_}
-    values = {**params, "channels": params["in_c"], "stride": params["stride_h"]}  # the dw3x3 struct's names
+    # the dw3x3 struct's names; its plane fields are 0 unless the whole-plane in-place kernel is offered
+    values = {"plane_len": 0, "plane_cols": 0, "plane_ch": 0, **params, "channels": params["in_c"],
+              "stride": params["stride_h"]}
     return make_struct(cls, {k: v for k, v in values.items() if k in names})
 
 
@@ -259,6 +261,7 @@ def _plans(low: Lowered) -> list[RowPlan]:
 def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
     rng = np.random.default_rng(17 + int(pointwise) + 5 * (kind is OpKind.DEPTHWISE_CONV_2D))
     directions = set()
+    planes = 0
     for _ in range(60):
         g, op, low, x, w, b, ms, expected = conv_case(rng, kind, pointwise=pointwise)
         want = expected.reshape(-1).view(np.int8)
@@ -275,7 +278,21 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
                 np.testing.assert_array_equal(got, want, err_msg=f"{op.kind.value} {low.params} {plan}")
                 assert calls == -(-plan.geometry.out_h // plan.band)
                 directions.add(plan.reverse)
+        if low.params.get("inplace_planes"):  # stride 1, equal shapes: whole planes over the tensor itself
+            planes += 1
+            data = np.full(want.size + GUARD, SENTINEL, np.int8)
+            data[: want.size] = x.reshape(-1)
+            scratch = np.full(int(low.params["inplace_scratch"]) + GUARD, SENTINEL, np.int8)
+            c = _consts(low)
+            lib.tm2_depthwise3x3_s8_planes(
+                ctypes.byref(_struct("tm2_dw3x3_packed_params", low.params)), ptr(data), ptr(c["weights"]),
+                ptr_or_null(None if b is None else np.ascontiguousarray(b, np.int32)), ptr(c["rq"]), ptr(scratch),
+                ptr(data),
+            )
+            np.testing.assert_array_equal(data[: want.size], want, err_msg=f"planes {low.params}")
+            assert np.all(data[want.size :] == SENTINEL) and np.all(scratch[-GUARD:] == SENTINEL)
     assert directions == {False, True}
+    assert kind is not OpKind.DEPTHWISE_CONV_2D or planes >= 2
 
 
 def test_expanding_pointwise_runs_bottom_up_with_one_band_of_ring():
@@ -570,7 +587,7 @@ def _host_bit_exact(model: bytes, name: str, tmp: Path, n: int) -> tuple[int, in
     c = _compiled(model, name, "all")
     write_artifact(c, tmp, model_name=name, board=None)
     text = (tmp / "src" / "model.c").read_text()
-    assert text.count("tm2_inplace_rows_next(") == len(c.plan.overlap_ops)
+    assert text.count("tm2_inplace_rows_next(") + text.count("in place: whole channel planes") == len(c.plan.overlap_ops)
     exe = build_host_model(tmp, tmp / "model_host")
     samples = random_inputs(c.graph, n, seed=5)
     want = run_litert(model, c.graph, samples)
@@ -661,9 +678,11 @@ def test_offers_are_marked_slower_only_where_the_kernel_loses_speed():
     kws = parse_tflite(mlperf_path("kws_ref_model").read_bytes(), name="kws")
     low = {op.index: lower(op, kws) for op in kws.operators}
     slower = {i for i, lw in low.items() if lw.params.get("inplace_slower")}
-    assert slower == {0, 1, 3, 5, 7}  # the 25x5 first conv and the four 3x3 depthwise layers
+    # the 25x5 first conv; the four 3x3 depthwise layers run in place on whole channel planes, faster
+    assert slower == {0}
+    assert all(low[i].params["inplace_planes"] and low[i].params["plane_ch"] == 2 for i in (1, 3, 5, 7))
     plan = plan_graph(kws, low)
-    assert 0 not in plan.overlap_ops and {1, 3, 5, 7} <= plan.overlap_ops  # only the peak keeps them
+    assert 0 not in plan.overlap_ops and {1, 3, 5, 7} <= plan.overlap_ops
     base = without_offer(low[2])
     assert base.template == "ops/conv2d_packed.j2" and not any(k.startswith("inplace_") for k in base.params)
     assert without_offer(base) is base
@@ -690,3 +709,38 @@ def test_scratch_free_alternative_is_taken_only_where_it_lowers_the_arena():
     without = {k: dataclasses.replace(v, params={p: x for p, x in v.params.items() if p != "inplace_alt"})
                for k, v in lowered.items()}
     assert plan_graph(graph, without).arena_bytes > c.plan.arena_bytes
+
+
+def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
+    """The whole-plane depthwise kernel runs in place with as many channels a time as the band scratch allows;
+    the plan widens it (params["inplace_wider"]) where the arena does not grow: vww's 48-wide (8 channels)
+    and 24-wide layers, not kws' four layers, which sit at the peak. Out of place, vww's strided and 3 x 3
+    layers take the plane kernel four channels a time (params["wider"], more scratch) for the same reason."""
+    from conftest import mlperf_path
+
+    from tinym2net.compiler import compile_graph
+    from tinym2net.importer import parse_tflite
+
+    def compiled(name):
+        model = mlperf_path(name).read_bytes()
+        return compile_graph(parse_tflite(model, name=name), model)
+
+    kws = compiled("kws_ref_model")
+    assert not kws.plan.wider_ops
+    assert {kws.lowered[i].params["plane_ch"] for i in (1, 3, 5, 7)} == {2}
+    vww = compiled("vww_96_int8")
+    in_place = [(i, k) for i, k in vww.plan.wider_ops if i in vww.plan.overlap_ops]
+    out_of_place = [(i, k) for i, k in vww.plan.wider_ops if i not in vww.plan.overlap_ops]
+    assert len(in_place) >= 2 and len(out_of_place) >= 3
+    for i, k in in_place:
+        params = vww.lowered[i].params
+        assert params["plane_ch"] == params["inplace_wider"][k]["plane_ch"] > 1
+        assert params["inplace_scratch"] == params["inplace_wider"][k]["inplace_scratch"]
+    for i, k in out_of_place:
+        low = vww.lowered[i]
+        assert low.params["dw_planes"] == 1 and low.params["plane_ch"] == 4
+        assert low.scratch_bytes == low.params["wider"][k]["scratch_bytes"]
+    graph = parse_tflite(mlperf_path("vww_96_int8").read_bytes(), name="vww")
+    lowered = {op.index: lower(op, graph) for op in graph.operators}
+    narrow = {k: dataclasses.replace(v, params={**v.params, "inplace_wider": [], "wider": []}) for k, v in lowered.items()}
+    assert plan_graph(graph, narrow).arena_bytes == vww.plan.arena_bytes

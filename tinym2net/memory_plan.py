@@ -55,6 +55,11 @@ class MemoryPlan:
     # in-place convolutions that run their lowering's alternative kernel (``params["inplace_alt"]``: less
     # scratch, less speed), taken where that lowers the arena; :func:`with_alternatives` applies them
     alt_ops: frozenset[int] = frozenset()
+    # ops that run a faster form of their kernel with more scratch, taken where the arena does not grow: op ->
+    # index into its list of overrides, ``params["inplace_wider"]`` (parameters) for an op run in place,
+    # ``params["wider"]`` (parameters and ``scratch_bytes``) for one run out of place; applied by
+    # :func:`with_alternatives`
+    wider_ops: tuple[tuple[int, int], ...] = ()
 
     @property
     def peak_bytes(self) -> int:
@@ -107,7 +112,21 @@ def plan_graph(
                 cand = _plan_once(graph, trial, align=align, reorder=reorder, max_states=max_states)
                 if cand.arena_bytes <= plan.arena_bytes:
                     low, plan = trial, cand
-    plan = dataclasses.replace(plan, alt_ops=frozenset(alt_ops & plan.overlap_ops))
+    wider: dict[int, int] = {}
+    for op_id in plan.order:
+        if op_id in alt_ops:
+            continue
+        in_place = op_id in plan.overlap_ops
+        for k, over in enumerate(low[op_id].params.get("inplace_wider" if in_place else "wider") or ()):
+            trial = {**low, op_id: _with_overrides(low[op_id], over)}
+            cand = _plan_once(graph, trial, align=align, reorder=reorder, max_states=max_states)
+            if cand.arena_bytes <= plan.arena_bytes and (op_id in cand.overlap_ops) == in_place:
+                low, plan = trial, cand
+                wider[op_id] = k
+                break
+    plan = dataclasses.replace(
+        plan, alt_ops=frozenset(alt_ops & plan.overlap_ops), wider_ops=tuple(sorted(wider.items()))
+    )
     if verify:
         verify_plan(graph, plan, with_alternatives(lowered, plan))
     return plan
@@ -122,9 +141,22 @@ def with_alternative(low: Lowered) -> Lowered:
     return dataclasses.replace(low, params={**params, **alt})
 
 
+def _with_overrides(low: Lowered, over: Mapping) -> Lowered:
+    """``low`` with parameter overrides; a ``scratch_bytes`` entry replaces the lowering's scratch."""
+    params = {**low.params, **{k: v for k, v in over.items() if k != "scratch_bytes"}}
+    if "scratch_bytes" in over:
+        return dataclasses.replace(low, params=params, scratch_bytes=int(over["scratch_bytes"]))
+    return dataclasses.replace(low, params=params)
+
+
 def with_alternatives(lowered: Mapping[int, Lowered], plan: MemoryPlan) -> dict[int, Lowered]:
-    """The lowerings as the plan runs them: the alternative of every op in ``plan.alt_ops``."""
-    return {k: with_alternative(v) if k in plan.alt_ops else v for k, v in lowered.items()}
+    """The lowerings as the plan runs them: the alternative of every op in ``plan.alt_ops``, the wider
+    in-place kernel of every op in ``plan.wider_ops``."""
+    out = {k: with_alternative(v) if k in plan.alt_ops else v for k, v in lowered.items()}
+    for k, i in plan.wider_ops:
+        key = "inplace_wider" if k in plan.overlap_ops else "wider"
+        out[k] = _with_overrides(out[k], out[k].params[key][i])
+    return out
 
 
 def _without_conv_offer(low: Lowered) -> Lowered:

@@ -97,6 +97,9 @@ typedef struct {
   int32_t act_min, act_max;
   int32_t row_len; /* int16 elements of one transposed row (even; see tm2_dw3x3_row_len in packing.py) */
   int32_t rq_mode; /* TM2_RQ_DOUBLE or TM2_RQ_DOUBLE_FAST */
+  /* tm2_depthwise3x3_s8_planes only (0 elsewhere): int16 elements of one plane column (even; see
+   * dw3x3_planes_geometry in packing.py), columns per plane, channels per group of planes (1 .. 4) */
+  int32_t plane_len, plane_cols, plane_ch;
 } tm2_dw3x3_packed_params;
 
 /* Scratch bytes tm2_depthwise3x3_s8_packed needs: four slots (a ring of three transposed input rows and
@@ -107,6 +110,19 @@ typedef struct {
 /* DEPTHWISE_CONV_2D 3x3, depth multiplier 1, int8, per-channel. weights: channels * 6 int32 words
  * (the int16 pairs above); bias: channels int32 or NULL; rq: channels entries. */
 void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
+
+/* Scratch bytes tm2_depthwise3x3_s8_planes needs: plane_ch whole channel planes of int16. */
+#define TM2_DW3X3_PLANES_SCRATCH(plane_ch, plane_cols, plane_len) (2 * (plane_ch) * (plane_cols) * (plane_len))
+
+/* The same layer on whole channel planes: channels go plane_ch at a time; their planes are transposed into
+ * the scratch column by column (plane column x holds input column x - pad_w, element y input row y - pad_h,
+ * + input_offset; the rest zero), then every output column runs as one long row of the packed kernel's row
+ * code (weights transposed on the fly). Narrow, tall maps (kws: 25 x 5) get 25-long rows instead of 5-long
+ * ones, and every input element is transposed once. A group's output bytes are written only after its
+ * input bytes were read, so with stride 1 and equal input and output shapes the output may overwrite the
+ * input (input == output: in place, no ring). Same sums and requantisation as the packed kernel. */
+void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
 
 #ifdef __cplusplus

@@ -161,6 +161,31 @@ static inline void tm2_dw_lanes(const int32_t *lo_ch, const int32_t *hi_ch, int3
   out[2] = (int32_t)((d & 0xFFFF0000u) | (b >> 16));
 }
 
+/* The interleaved weight lanes of channels c .. c+3 (wc: their packed words) for shifts v = -1, 0, +1 (see
+ * tm2_dw_quad_row), zero for filter rows outside the input; doubled (SADD16) when `twice`. */
+static inline __attribute__((always_inline)) void tm2_dw_weight_lanes(const int32_t *wc, const int valid[3],
+                                                                       int twice, int32_t wv[3][18]) {
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    int32_t we[3] = {0, 0, 0}, wo[3] = {0, 0, 0};
+    if (valid[fy]) {
+      tm2_dw_lanes(wc, wc + 12, fy, we);
+      tm2_dw_lanes(wc + 6, wc + 18, fy, wo);
+      if (twice) {
+        we[0] = (int32_t)__sadd16((uint32_t)we[0], (uint32_t)we[0]);
+        we[1] = (int32_t)__sadd16((uint32_t)we[1], (uint32_t)we[1]);
+        we[2] = (int32_t)__sadd16((uint32_t)we[2], (uint32_t)we[2]);
+        wo[0] = (int32_t)__sadd16((uint32_t)wo[0], (uint32_t)wo[0]);
+        wo[1] = (int32_t)__sadd16((uint32_t)wo[1], (uint32_t)wo[1]);
+        wo[2] = (int32_t)__sadd16((uint32_t)wo[2], (uint32_t)wo[2]);
+      }
+    }
+    int32_t *t0 = &wv[0][6 * fy], *t1 = &wv[1][6 * fy], *t2 = &wv[2][6 * fy];
+    t1[0] = we[0], t1[1] = wo[0], t1[2] = we[1], t1[3] = wo[1], t1[4] = we[2], t1[5] = wo[2];
+    t0[0] = 0, t0[1] = 0, t0[2] = we[0], t0[3] = wo[0], t0[4] = we[1], t0[5] = wo[1];
+    t2[0] = we[1], t2[1] = wo[1], t2[2] = we[2], t2[3] = wo[2], t2[4] = 0, t2[5] = 0;
+  }
+}
+
 /* One tap of an interior pixel in assembly: the word of channels c .. c+3 at R + OFF (OFF: #0, the column
  * stride register ch, or ch, lsl #1), its lanes (c, c+2) and (c+1, c+3) with the input offset added
  * (SXTAB16), against the weight lanes (we, wo) of tap T in the interleaved buffer at wp. */
@@ -177,25 +202,23 @@ static inline void tm2_dw_lanes(const int32_t *lo_ch, const int32_t *hi_ch, int3
 #define TM2_DWD_ROW(R, T0, T1, T2) \
   TM2_DWD_TAP(R, "#0", T0) TM2_DWD_TAP(R, "%[ch]", T1) TM2_DWD_TAP(R, "%[ch], lsl #1", T2)
 
-/* TM2_RQ_HIGHMUL of accumulator A, channel K of the quad (m, hz, e at words 4 + 3K of the record at rp,
- * the record pointer kept in memory): saturated int8 in A. The low form has no sign correction. */
+/* TM2_RQ_HIGHMUL of accumulator A (already doubled: weights and biases are), channel K of the quad (m, hz, e
+ * at words 4 + 3K of the record, whose pointer x holds, loaded once by TM2_DWD_RQP): saturated int8 in A. The
+ * low form has no sign correction; the signed one takes wo (hz, consumed) as its temporary. */
+#define TM2_DWD_RQP "ldr %[x], %[rpm]\n\t"
 #define TM2_DWD_RQ_LOW(A, K)                            \
-  "ldr %[e], %[rpm]\n\t"                                \
-  "ldr %[we], [%[e], #(16 + 12 * " K ")]\n\t"           \
-  "ldr %[wo], [%[e], #(20 + 12 * " K ")]\n\t"           \
-  "ldr %[e], [%[e], #(24 + 12 * " K ")]\n\t"            \
-  "add %[" A "], %[" A "], %[" A "]\n\t"                \
+  "ldr %[we], [%[x], #(16 + 12 * " K ")]\n\t"           \
+  "ldr %[wo], [%[x], #(20 + 12 * " K ")]\n\t"           \
+  "ldr %[e], [%[x], #(24 + 12 * " K ")]\n\t"            \
   "smmlar %[" A "], %[" A "], %[we], %[wo]\n\t"         \
   "asr %[" A "], %[" A "], %[e]\n\t"                    \
   "ssat %[" A "], #8, %[" A "]\n\t"
 #define TM2_DWD_RQ_SIGNED(A, K)                         \
-  "ldr %[e], %[rpm]\n\t"                                \
-  "ldr %[we], [%[e], #(16 + 12 * " K ")]\n\t"           \
-  "ldr %[wo], [%[e], #(20 + 12 * " K ")]\n\t"           \
-  "ldr %[e], [%[e], #(24 + 12 * " K ")]\n\t"            \
-  "add %[" A "], %[" A "], %[" A "]\n\t"                \
-  "smmlar %[x], %[" A "], %[we], %[wo]\n\t"             \
-  "add %[" A "], %[x], %[" A "], asr #31\n\t"           \
+  "ldr %[we], [%[x], #(16 + 12 * " K ")]\n\t"           \
+  "ldr %[wo], [%[x], #(20 + 12 * " K ")]\n\t"           \
+  "ldr %[e], [%[x], #(24 + 12 * " K ")]\n\t"            \
+  "smmlar %[wo], %[" A "], %[we], %[wo]\n\t"            \
+  "add %[" A "], %[wo], %[" A "], asr #31\n\t"          \
   "asr %[" A "], %[" A "], %[e]\n\t"                    \
   "ssat %[" A "], #8, %[" A "]\n\t"
 
@@ -210,7 +233,7 @@ static inline void tm2_dw_lanes(const int32_t *lo_ch, const int32_t *hi_ch, int3
       "ldr %[a1], [%[e], #4]\n\t"                                                                      \
       "ldr %[a2], [%[e], #8]\n\t"                                                                      \
       "ldr %[a3], [%[e], #12]\n\t" TM2_DWD_ROW("r0", "0", "1", "2") TM2_DWD_ROW("r1", "3", "4", "5")   \
-      TM2_DWD_ROW("r2", "6", "7", "8") RQ("a0", "0") RQ("a1", "1") RQ("a2", "2") RQ("a3", "3")         \
+      TM2_DWD_ROW("r2", "6", "7", "8") TM2_DWD_RQP RQ("a0", "0") RQ("a1", "1") RQ("a2", "2") RQ("a3", "3") \
       "ldr %[e], %[om]\n\t"                                                                            \
       "strb %[a0], [%[e]]\n\t"                                                                         \
       "strb %[a1], [%[e], #1]\n\t"                                                                     \
@@ -280,25 +303,17 @@ static void tm2_dw_quad_row(const tm2_dw3x3_packed_params *p, const int8_t *cons
   const uint32_t off2 = ((uint32_t)p->input_offset & 0xFFFFu) | ((uint32_t)p->input_offset << 16);
   const int32_t *wc = weights + (size_t)c * 6;
   int32_t wv[3][18]; /* shift v = -1, 0, +1; per tap t = 3 fy + slot: (w[c], w[c+2]) then (w[c+1], w[c+3]) */
-  for (int32_t fy = 0; fy < 3; ++fy) {
-    int32_t we[3] = {0, 0, 0}, wo[3] = {0, 0, 0};
-    if (valid[fy]) {
-      tm2_dw_lanes(wc, wc + 12, fy, we);
-      tm2_dw_lanes(wc + 6, wc + 18, fy, wo);
-    }
-    int32_t *t0 = &wv[0][6 * fy], *t1 = &wv[1][6 * fy], *t2 = &wv[2][6 * fy];
-    t1[0] = we[0], t1[1] = wo[0], t1[2] = we[1], t1[3] = wo[1], t1[4] = we[2], t1[5] = wo[2];
-    t0[0] = 0, t0[1] = 0, t0[2] = we[0], t0[3] = wo[0], t0[4] = we[1], t0[5] = wo[1];
-    t2[0] = we[1], t2[1] = wo[1], t2[2] = we[2], t2[3] = wo[2], t2[4] = 0, t2[5] = 0;
-  }
+  const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && in_w >= 3;
+  tm2_dw_weight_lanes(wc, valid, fast, wv); /* the assembly takes weights and biases doubled */
   const int32_t *wbuf = wv[1];
   const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c + 1] : 0;
   const int32_t b2 = bias != NULL ? bias[c + 2] : 0, b3 = bias != NULL ? bias[c + 3] : 0;
   const int8_t *r0 = rows[0] + c, *r1 = rows[1] + c, *r2 = rows[2] + c;
   int8_t *o = out_row + c;
-  if (p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && in_w >= 3) {
-    int32_t rec[16]; /* biases, then (m, hz, e) of each channel */
-    rec[0] = b0, rec[1] = b1, rec[2] = b2, rec[3] = b3;
+  if (fast) {
+    int32_t rec[16]; /* biases (doubled), then (m, hz, e) of each channel */
+    rec[0] = (int32_t)((uint32_t)b0 * 2u), rec[1] = (int32_t)((uint32_t)b1 * 2u);
+    rec[2] = (int32_t)((uint32_t)b2 * 2u), rec[3] = (int32_t)((uint32_t)b3 * 2u);
     for (int32_t k = 0; k < 4; ++k) {
       rec[4 + 3 * k] = rq[c + k].mult, rec[5 + 3 * k] = rq[c + k].hi, rec[6 + 3 * k] = rq[c + k].sh;
     }
@@ -316,6 +331,7 @@ static void tm2_dw_quad_row(const tm2_dw3x3_packed_params *p, const int8_t *cons
       o += (size_t)n * ch;
     }
     if (o == out_row + c + (size_t)p->out_w * ch) return;
+    tm2_dw_weight_lanes(wc, valid, 0, wv); /* the plain C below: undoubled */
   }
   const size_t c1 = (size_t)ch, c2 = 2 * (size_t)ch;
   for (int32_t ox = (int32_t)((o - (out_row + c)) / ch); ox < p->out_w; ++ox, o += ch) {

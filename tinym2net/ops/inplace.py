@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ir import Graph, Operator
+from . import packing
 from .base import Lowered
 
 # Kernel templates the band loop can drive: template -> C type of its params struct (every one has
@@ -47,13 +48,15 @@ KERNEL_PARAMS = {
 }
 # Templates whose bands run a scratch-free kernel of tm2_inplace.h on the same constants instead of their
 # own kernel. None by default: the packed 3x3 depthwise kernel keeps the transposed rows of one channel
-# quad only (32 * row_len bytes), so its bands run it directly.
+# quad only (32 * row_len bytes), so its bands run it directly. (Stride-1 3x3 depthwise layers of equal
+# shapes run in place without bands at all, on whole channel planes: see _planes.)
 DIRECT_KERNELS: dict[str, str] = {}
 # Scratch-free kernels a template's bands may run instead, slower but without the kernel's scratch: the
 # lowering offers them as ``params["inplace_alt"]`` and the planner takes one where it lowers the arena
 # (tinym2net.memory_plan: vww's 48-wide depthwise layer at the peak).
 ALT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
 WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
+PLANES_MIN_H = packing.PLANES_MIN_H  # output rows from which the whole-plane kernel pays off in place
 PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
 _ALIGN = 16
 
@@ -213,6 +216,7 @@ def offer_rows(low: Lowered) -> Lowered:
     direct = DIRECT_KERNELS.get(low.template)
     ring_offset = 0 if direct else _align(low.scratch_bytes)
     g = plan.geometry
+    planes = _planes(low, ring_offset + plan.ring_bytes) if not direct else {}
     params = {
         **low.params,
         "inplace_conv": "rows",
@@ -225,6 +229,7 @@ def offer_rows(low: Lowered) -> Lowered:
         "inplace_flat": int(plan.flat),
         "inplace_ring_offset": ring_offset,
         **_alternative(low, plan),
+        **planes,
         "inplace_rows": {
             "in_h": g.in_h,
             "in_row": g.in_row,
@@ -241,6 +246,42 @@ def offer_rows(low: Lowered) -> Lowered:
     return dataclasses.replace(low, template=WRAPPER_TEMPLATE, params=params)
 
 
+def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
+    """In-place overrides for a stride-1 3x3 depthwise layer of equal input and output shapes and at least
+    PLANES_MIN_H rows: the whole-plane kernel (``tm2_depthwise3x3_s8_planes``) on the tensor itself, no bands
+    and no ring, faster than the layer's own kernel. Channels go as many at a time (4, 2, 1) as fit in the
+    scratch the bands would take; one at a time when none does. {} otherwise."""
+    p = low.params
+    if low.template != "ops/depthwise3x3_packed.j2" or p["stride_h"] != 1:
+        return {}
+    if (p["in_h"], p["in_w"]) != (p["out_h"], p["out_w"]) or p["in_c"] != p["out_c"]:
+        return {}
+    if p["out_h"] < PLANES_MIN_H:  # columns of one group or less: the packed kernel's rows are as good
+        return {}
+    plane_len, plane_cols = packing.dw3x3_planes_geometry(p)
+    plane_ch = 1
+    for n in (4, 2):
+        if n <= p["in_c"] and packing.dw3x3_planes_scratch_bytes(n, plane_len, plane_cols) <= band_scratch:
+            plane_ch = n
+            break
+    # more channels a time (cheaper transposes, fewer calls) where the plan has the room: the planner tries them
+    wider = [
+        {"plane_ch": n, "inplace_scratch": packing.dw3x3_planes_scratch_bytes(n, plane_len, plane_cols)}
+        for n in (4, 2)
+        if plane_ch < n <= p["in_c"]
+    ]
+    return {
+        "inplace_planes": 1,
+        "plane_len": plane_len,
+        "plane_cols": plane_cols,
+        "plane_ch": plane_ch,
+        "inplace_scratch": packing.dw3x3_planes_scratch_bytes(plane_ch, plane_len, plane_cols),
+        "inplace_ring_offset": 0,
+        "inplace_slower": 0,
+        "inplace_wider": wider,
+    }
+
+
 def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:
     """``{"inplace_alt": overrides}`` for a template with a scratch-free band kernel (ALT_KERNELS), else {}."""
     alt = ALT_KERNELS.get(low.template)
@@ -249,7 +290,7 @@ def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:
     return {
         "inplace_alt": {
             "inplace_direct": alt, "inplace_scratch": plan.ring_bytes, "inplace_ring_offset": 0,
-            "inplace_slower": 1,
+            "inplace_slower": 1, "inplace_planes": 0, "inplace_wider": [],
         }
     }
 

@@ -262,6 +262,39 @@ def dw3x3_scratch_bytes(channels: int, row_len: int) -> int:
     return 2 * 4 * min(4, channels) * row_len
 
 
+def dw3x3_planes_geometry(params: dict[str, Any]) -> tuple[int, int]:
+    """(plane_len, plane_cols) of ``tm2_depthwise3x3_s8_planes``: a plane column is a transposed row along the
+    height (dw3x3_row_len of in_h, out_h, pad_h); the columns cover the input with its left padding and every
+    column the output columns read ((out_w - 1) * stride + 3)."""
+    s = params["stride_h"]
+    plane_len = dw3x3_row_len(params["in_h"], params["out_h"], s, params["pad_h"])
+    plane_cols = max(params["in_w"] + params["pad_w"], (params["out_w"] - 1) * s + 3)
+    return plane_len, plane_cols
+
+
+PLANES_MIN_H = 5  # output rows from which stride-1 layers run the whole-plane kernel in place (ops/inplace.py)
+
+
+def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Out of place, strided layers and layers of fewer than PLANES_MIN_H output rows (the others take the
+    whole-plane kernel in place) run faster on whole planes four channels a time than on the packed kernel's
+    rows of quads, with more scratch: the lowering offers that as ``params["wider"]`` (overrides, the scratch
+    included), and the memory plan takes it where the arena does not grow. [] where it does not apply."""
+    c = params["in_c"]
+    if c % 4 or params.get("batches", 1) != 1 or (params["stride_h"] == 1 and params["out_h"] >= PLANES_MIN_H):
+        return []
+    plane_len, plane_cols = dw3x3_planes_geometry(params)
+    return [{
+        "dw_planes": 1, "plane_len": plane_len, "plane_cols": plane_cols, "plane_ch": 4,
+        "scratch_bytes": dw3x3_planes_scratch_bytes(4, plane_len, plane_cols),
+    }]
+
+
+def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:
+    """TM2_DW3X3_PLANES_SCRATCH: plane_ch int16 channel planes."""
+    return 2 * plane_ch * plane_cols * plane_len
+
+
 def dw3x3_requant(
     filt: np.ndarray, bias: np.ndarray | None, mult, shift, input_offset: int, output_offset: int,
     act_min: int = -128, act_max: int = 127,
@@ -418,7 +451,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     )
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
-        params={**params, "row_len": row_len, "rq_mode": mode},
+        params={**params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params)},
         const_inputs=_bias_inputs(b),
         consts=[
             ConstArray("weights", "int32_t", pack_dw3x3_weights(w.data), weights=True),

@@ -11,7 +11,7 @@ Bad models are made in memory with :class:`~tinym2net.importer.tflite_writer.TFL
 one-layer model and variants that differ from it in one property) or cut from the MLPerf Tiny
 reference models in ``../shared/benchmarks/mlperf_tiny``.
 
-Run: ``/work/venv/bin/python benchmarks/error_messages.py [--fuzz-cases N] [--only KEY ...]``
+Run: ``.venv/bin/python benchmarks/error_messages.py [--fuzz-cases N] [--only KEY ...]``
 prints the markdown table (and, with ``--fuzz-cases``, the fuzzer's table from
 ``benchmarks/fuzz_importer.py``).
 """

@@ -28,7 +28,7 @@ signal, stopped by a sanitizer or exiting non-zero is a *crash* (must be 0); a g
 that does not compile is a *build failure* (must be 0). Mutants whose arena exceeds 8 MB are not
 run (a mutated shape can legitimately make a model huge).
 
-Run: ``/work/venv/bin/python benchmarks/fuzz_importer.py [--cases 5000] [--seed 0] [--host-runs 30]
+Run: ``.venv/bin/python benchmarks/fuzz_importer.py [--cases 5000] [--seed 0] [--host-runs 30]
 [--zoo] [--sanitize] [--models a.tflite ...]``; prints two tables (per model, per mutation kind) and
 every uncaught exception with the model and case number that reproduce it.
 """

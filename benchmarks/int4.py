@@ -1,6 +1,6 @@
 """int4 vs int8 weights: flash bytes on the MLPerf Tiny models; accuracy and bytes on the demo data sets.
 
-Table 1, MLPerf Tiny (``/work/shared/benchmarks/mlperf_tiny``): ``weights_bytes`` of the compiled int8
+Table 1, MLPerf Tiny (``../shared/benchmarks/mlperf_tiny`` beside the repository): ``weights_bytes`` of the compiled int8
 reference model and of the same model with its weights requantised to int4
 (:func:`tinym2net.int4.requantize_tflite_int4`; these models exist only as int8), and the ratio. The
 bytes are what the generated C keeps in flash for the weighted layers: filters (int4 packed two per
@@ -18,7 +18,7 @@ trained with hard labels, BatchNorm folded), then
 Accuracy is top-1 on the test split with LiteRT; bytes are tinym2net's compiled ``weights_bytes``.
 A data set that cannot be loaded is reported as such and skipped.
 
-Run: ``/work/venv/bin/python benchmarks/int4.py [--quick] [--demos posture,avdigits] [--no-demos]
+Run: ``.venv/bin/python benchmarks/int4.py [--quick] [--demos posture,avdigits] [--no-demos]
 [--epochs N] [--budget 0.7] [--json out.json]``.
 """
 

@@ -1,6 +1,6 @@
 """Activation RAM of the MLPerf Tiny reference models: tinym2net's arena vs the op-by-op bound vs TFLite Micro.
 
-For each ``.tflite`` model in the folder (default: /work/shared/benchmarks/mlperf_tiny) it prints
+For each ``.tflite`` model in the folder (default: ../shared/benchmarks/mlperf_tiny beside the repository) it prints
 
 * ``ours``: ``MemoryPlan.arena_bytes`` from :func:`tinym2net.memory_plan.plan_graph` with the default
   in-place policy (scheduled order, exact offsets, in-place convolutions where they lower the arena;
@@ -17,7 +17,7 @@ The graph comes from :mod:`tinym2net.importer` and the lowerings from :mod:`tiny
 import; otherwise (``--reader tflite``) a minimal shape reader built on the ``tflite`` flatbuffer package
 is used, with RESHAPE/SQUEEZE aliased and no scratch.
 
-Run: ``/work/venv/bin/python benchmarks/memory.py [--json out.json] [--no-tflm] [--reader tflite]``.
+Run: ``.venv/bin/python benchmarks/memory.py [--json out.json] [--no-tflm] [--reader tflite]``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tinym2net.ir import DType, Graph, Operator, OpKind, Tensor  # noqa: E402
 from tinym2net.memory_plan import plan_graph  # noqa: E402
 from tinym2net.ops.base import Lowered  # noqa: E402
 
-DEFAULT_DIR = Path("/work/shared/benchmarks/mlperf_tiny")
+DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "mlperf_tiny"
 # figures quoted in the issue, for reference
 ANCHORS = {
     "kws_ref_model": (24_272, 16_000),

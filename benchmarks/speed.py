@@ -43,7 +43,7 @@ from tinym2net.importer import parse_tflite  # noqa: E402
 from tinym2net.reference import random_inputs, run_litert  # noqa: E402
 from tinym2net.verify import compare_outputs, count_one_inference, run_on_firmware  # noqa: E402
 
-MLPERF_DIR = Path("/work/shared/benchmarks/mlperf_tiny")
+MLPERF_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "mlperf_tiny"
 MLPERF = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
 ZOO = ("depth_thermal", "audio_image")
 VARIANTS = {"reference": "-DTM2_PORTABLE", "portable": "-DTM2_PORTABLE", "dsp": ""}

@@ -561,6 +561,22 @@ def test_conv2d_packed_tail_pixels_match_reference(harness: tuple[str, Path, Pat
     _check_cases(harness, cases, "conv_tail")
 
 
+def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise layers of Kp 8 .. 128 (the exact-step loop, tm2_conv_pw_fast): both output offset forms,
+    pixel counts with 0 to 3 pixels after the last full block, even and odd out_c (odd: the general path)."""
+    rng = np.random.default_rng(31)
+    shapes = []
+    for in_c in (8, 16, 32, 64, 128):
+        for h, w in [(1, 4), (2, 3), (1, 5), (3, 3), (2, 7), (4, 4)]:
+            out_c = int(rng.choice([2, 4, 6, 10, 16, 7]))
+            shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
+                           "h": h, "w": w, "out_c": out_c, "zp": int(rng.choice([-128, -5, 9])),
+                           "act": (-128, 127)})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert sum(c.extra["mode"] == packing.RQ_HIGHMUL for c in cases) > len(cases) // 2
+    _check_cases(harness, cases, "conv_pw_fast")
+
+
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(12)
     cases = [dw_case(rng, i) for i in range(120)]

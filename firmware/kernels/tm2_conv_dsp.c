@@ -798,6 +798,31 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[b2], %[x0], %[w1], %[b2]\n\t"   \
   "ldr pc, %[entry]\n\t"
 
+/* TM2_GEMM_PROLOGUE without the jump: for the exact-step variants (TM2_GEMM_PAIRS_X), whose steps follow. */
+#define TM2_GEMM_PROLOGUE_X                 \
+  "ldr %[px], %[colm]\n\t"                 \
+  "ldr %[a2], [%[pw]], #4\n\t"             \
+  "ldr %[b2], [%[pw]], #4\n\t"             \
+  "ldr %[w0], [%[pw]], #4\n\t"             \
+  "ldr %[w1], [%[pw]], #4\n\t"             \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"   \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"   \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"   \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a3], %[x1], %[w0], %[a2]\n\t"   \
+  "smlad %[b3], %[x1], %[w1], %[b2]\n\t"   \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"
+#define TM2_GEMM_STEP3 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
+#define TM2_GEMM_STEP7 TM2_GEMM_STEP4 TM2_GEMM_STEP3
+#define TM2_GEMM_STEP15 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP7
+#define TM2_GEMM_STEP31 TM2_GEMM_STEP16 TM2_GEMM_STEP15
+#define TM2_GEMM_STEP63 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP31
+
 /* The end of one pass of TM2_GEMM_UNROLL steps: back for another pass until the column's end. Left out
  * (TM2_GEMM_ONE_PASS) when the steps after the prologue fit in one pass. */
 #define TM2_GEMM_MORE_PASSES               \
@@ -848,6 +873,41 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op), [entry] "=m"(entry)                               \
       : [colm] "m"(col), [colend] "m"(col_end), [eoff] "m"(eoff), [ocm] "m"(out_c), [wend] "m"(wend)     \
+      : "cc", "memory")
+
+/* TM2_GEMM_PAIRS for layers whose steps after the prologue are exactly STEPS (TM2_GEMM_STEP3 .. TM2_GEMM_STEP63):
+ * the steps follow the prologue straight-line (no computed jump), and the pairs loop back with one branch. */
+#define TM2_GEMM_PAIRS_X(RQ, STEPS)                                                                         \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PROLOGUE_X STEPS                                                                \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
+      "ldr %[w0], %[om]\n\t"                                                                            \
+      "ldr %[w1], %[ocm]\n\t"                                                                           \
+      "ldr %[px], %[wend]\n\t"                                                                          \
+      "strb %[a0], [%[w0]]\n\t"                                                                         \
+      "strb %[b0], [%[w0], #1]\n\t"                                                                     \
+      "add %[x0], %[w0], %[w1]\n\t"                                                                     \
+      "add %[w0], %[w0], #2\n\t"                                                                        \
+      "strb %[a1], [%[x0]]\n\t"                                                                         \
+      "strb %[b1], [%[x0], #1]\n\t"                                                                     \
+      "add %[x1], %[x0], %[w1]\n\t"                                                                     \
+      "str %[w0], %[om]\n\t"                                                                            \
+      "strb %[a2], [%[x1]]\n\t"                                                                         \
+      "strb %[b2], [%[x1], #1]\n\t"                                                                     \
+      "add %[x0], %[x1], %[w1]\n\t"                                                                     \
+      "cmp %[pw], %[px]\n\t"                                                                            \
+      "strb %[a3], [%[x0]]\n\t"                                                                         \
+      "strb %[b3], [%[x0], #1]\n\t"                                                                     \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                               \
+      : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)     \
       : "cc", "memory")
 #endif
 
@@ -962,8 +1022,83 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 }
 #endif
 
+#if TM2_CONV_USE_DSP
+/* Pointwise layers on the fast path (tm2_conv_pw_fast_ok) take their own loop: no per-call setup beyond it,
+ * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
+static inline int tm2_conv_pw_fast_ok(const tm2_conv_packed_params *p) {
+  const int32_t kp = p->depth_padded;
+  return p->filter_h == 1 && p->filter_w == 1 && p->stride_w == 1 && p->stride_h == 1 && p->pad_w == 0 &&
+         p->pad_h == 0 && p->in_w == p->out_w && (p->out_c & 1) == 0 && (kp == 8 || kp == 16 || kp == 32 ||
+         kp == 64 || kp == 128) && kp == p->in_c && p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 &&
+         p->act_max == 127 && p->batches * p->out_h * p->out_w >= 4;
+}
+
+/* The pairs of one block for steps = kp / 2 - 1 (kp 8 .. 128), RQ: TM2_GEMM_RQ_LOW or TM2_GEMM_RQ_SIGNED. */
+#define TM2_GEMM_PAIRS_KP(RQ)                     \
+  switch (kp) {                                  \
+    case 8:                                      \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP3);      \
+      break;                                     \
+    case 16:                                     \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP7);      \
+      break;                                     \
+    case 32:                                     \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP15);     \
+      break;                                     \
+    case 64:                                     \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP31);     \
+      break;                                     \
+    default:                                     \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP63);     \
+      break;                                     \
+  }
+
+/* Pointwise CONV_2D (tm2_conv_pw_fast_ok): the pixels of all batches are one contiguous run; blocks of four
+ * widened (tm2_widen4_body) and multiplied; the one to three pixels after the last full block computed pixel
+ * by pixel from a block moved back to end at the last pixel (tm2_gemm_pixel). */
+static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                             void *scratch, int8_t *output) {
+  const int32_t kp = p->depth_padded;
+  const int32_t out_c = p->out_c;
+  const int32_t zp = p->output_offset;
+  const int32_t off = p->input_offset;
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  const int32_t full_pairs = out_c >> 1;
+  uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)full_pairs * TM2_CONV_PACKED_PAIR_WORDS(kp);
+  const int8_t *src = input;
+  int8_t *op = output;
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * kp) {
+    const int32_t *pw = packed;
+    tm2_widen4_body(src, kp, kp, off, col);
+    if (zp == -128) {
+      TM2_GEMM_PAIRS_KP(TM2_GEMM_RQ_LOW)
+    } else {
+      TM2_GEMM_PAIRS_KP(TM2_GEMM_RQ_SIGNED)
+    }
+    op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+  }
+  const int32_t rest = pixels & 3;
+  if (rest) {
+    tm2_widen4_body(input + (size_t)(pixels - 4) * kp, kp, kp, off, col);
+    for (int32_t s = 4 - rest; s < 4; ++s) {
+      tm2_gemm_pixel(packed, full_pairs, kp, col + s, output + (size_t)(pixels - 4 + s) * out_c, zp);
+    }
+  }
+}
+#undef TM2_GEMM_PAIRS_KP
+#endif
+
 void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                           void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+  if (tm2_conv_pw_fast_ok(p)) {
+    tm2_conv_pw_fast(p, input, packed, scratch, output);
+    return;
+  }
+#endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
   const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);

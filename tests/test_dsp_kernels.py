@@ -577,6 +577,26 @@ def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path
     _check_cases(harness, cases, "conv_pw_fast")
 
 
+def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """3x3 filters of three channels with output rows a multiple of four pixels wide (tm2_conv_first_fast):
+    strides 1 and 2, SAME and VALID, edge blocks, both output offset forms, odd out_c (the general path)."""
+    rng = np.random.default_rng(37)
+    shapes = []
+    for stride in [(1, 1), (2, 2), (1, 2), (2, 1)]:
+        for same in (True, False):
+            for zp in (-128, 7):
+                sh, sw = stride
+                ow = 4 * int(rng.integers(1, 4))
+                w = (ow - 1) * sw + 1 if same else (ow - 1) * sw + 3
+                h = int(rng.integers(3, 10))
+                shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": same,
+                               "zp": zp, "h": h, "w": w, "out_c": int(rng.choice([2, 8, 12, 5])),
+                               "act": (-128, 127)})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert sum(c.extra["mode"] == packing.RQ_HIGHMUL for c in cases) > len(cases) // 2
+    _check_cases(harness, cases, "conv_first_fast")
+
+
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(12)
     cases = [dw_case(rng, i) for i in range(120)]

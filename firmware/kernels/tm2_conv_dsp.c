@@ -819,6 +819,7 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[b2], %[x0], %[w1], %[b2]\n\t"
 #define TM2_GEMM_STEP3 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
 #define TM2_GEMM_STEP7 TM2_GEMM_STEP4 TM2_GEMM_STEP3
+#define TM2_GEMM_STEP13 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP
 #define TM2_GEMM_STEP15 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP7
 #define TM2_GEMM_STEP31 TM2_GEMM_STEP16 TM2_GEMM_STEP15
 #define TM2_GEMM_STEP63 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP31
@@ -1089,6 +1090,51 @@ static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *inpu
   }
 }
 #undef TM2_GEMM_PAIRS_KP
+
+/* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
+ * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
+ * the input (tm2_widen_rows_3x9_4), the others by tm2_im2col_block; the pair loop with its 13 steps straight-line
+ * (TM2_GEMM_PAIRS_X). */
+static inline int tm2_conv_first_fast_ok(const tm2_conv_packed_params *p) {
+  return p->in_c == 3 && p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+         p->depth_padded == 28 && (p->out_w & 3) == 0 && (p->out_c & 1) == 0 && p->rq_mode == TM2_RQ_HIGHMUL &&
+         p->act_min == -128 && p->act_max == 127;
+}
+
+static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                void *scratch, int8_t *output) {
+  const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
+  const int32_t zp = p->output_offset, off = p->input_offset;
+  const int32_t sw = p->stride_w;
+  const int32_t ps = 3 * sw, rs = 3 * in_w;
+  uint32_t *col = (uint32_t *)scratch;
+  int8_t *bytes = (int8_t *)scratch + 8 * 28;
+  const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
+  int8_t *op = output;
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_h * in_w * 3;
+    for (int32_t oy = 0, pix0 = 0; oy < p->out_h; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_h;
+      const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;
+      for (int32_t ox = 0, ix0 = -p->pad_w; ox < out_w; ox += 4, ix0 += 4 * sw, pix0 += 4) {
+        if (rows_in && ix0 >= 0 && ix0 + 3 * sw + 3 <= in_w) {
+          tm2_widen_rows_3x9_4(in_b + (size_t)(iy0 * in_w + ix0) * 3, ps, rs, off, col);
+        } else {
+          tm2_im2col_block(p, in_b, pix0, 4, col, bytes);
+        }
+        const int32_t *pw = packed;
+        if (zp == -128) {
+          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
+        } else {
+          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+        }
+        op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+      }
+    }
+  }
+}
 #endif
 
 void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
@@ -1096,6 +1142,10 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
 #if TM2_CONV_USE_DSP
   if (tm2_conv_pw_fast_ok(p)) {
     tm2_conv_pw_fast(p, input, packed, scratch, output);
+    return;
+  }
+  if (tm2_conv_first_fast_ok(p)) {
+    tm2_conv_first_fast(p, input, packed, scratch, output);
     return;
   }
 #endif

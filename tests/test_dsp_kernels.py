@@ -49,7 +49,7 @@ KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD = 1, 2, 3, 4, 5
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
     "batches in_h in_w in_c out_h out_w out_c filter_h filter_w stride_h stride_w dilation_h dilation_w "
-    "pad_h pad_w input_offset output_offset act_min act_max depth_padded rq_mode"
+    "pad_h pad_w input_offset output_offset act_min act_max depth_padded rq_mode path"
 ).split()
 DW_FIELDS = (
     "batches in_h in_w channels out_h out_w stride pad_h pad_w input_offset output_offset act_min act_max "
@@ -243,10 +243,11 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
         "input_offset": in_off, "output_offset": zp, "act_min": act_min, "act_max": act_max,
         "depth_padded": kp, "rq_mode": mode,
     }
+    values["path"] = packing.conv_packed_path(values, kp, mode)
     return Case(
         KIND_CONV, _struct(CONV_FIELDS, values),
         [x.tobytes(), packed.tobytes(), b"", b""],
-        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode},
+        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode, "path": values["path"]},
     )
 
 
@@ -573,7 +574,7 @@ def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path
                            "h": h, "w": w, "out_c": out_c, "zp": int(rng.choice([-128, -5, 9])),
                            "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
-    assert sum(c.extra["mode"] == packing.RQ_HIGHMUL for c in cases) > len(cases) // 2
+    assert sum(c.extra["path"] == packing.CONV_PATH_POINTWISE for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_pw_fast")
 
 
@@ -593,7 +594,7 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
                                "zp": zp, "h": h, "w": w, "out_c": int(rng.choice([2, 8, 12, 5])),
                                "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
-    assert sum(c.extra["mode"] == packing.RQ_HIGHMUL for c in cases) > len(cases) // 2
+    assert sum(c.extra["path"] == packing.CONV_PATH_FIRST3X3 for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_first_fast")
 
 

@@ -1024,16 +1024,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #endif
 
 #if TM2_CONV_USE_DSP
-/* Pointwise layers on the fast path (tm2_conv_pw_fast_ok) take their own loop: no per-call setup beyond it,
+/* Pointwise layers on the fast path (TM2_CONV_PATH_POINTWISE, tm2_conv_dsp.h) take their own loop: no per-call setup beyond it,
  * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
-static inline int tm2_conv_pw_fast_ok(const tm2_conv_packed_params *p) {
-  const int32_t kp = p->depth_padded;
-  return p->filter_h == 1 && p->filter_w == 1 && p->stride_w == 1 && p->stride_h == 1 && p->pad_w == 0 &&
-         p->pad_h == 0 && p->in_w == p->out_w && (p->out_c & 1) == 0 && (kp == 8 || kp == 16 || kp == 32 ||
-         kp == 64 || kp == 128) && kp == p->in_c && p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 &&
-         p->act_max == 127 && p->batches * p->out_h * p->out_w >= 4;
-}
-
 /* The pairs of one block for steps = kp / 2 - 1 (kp 8 .. 128), RQ: TM2_GEMM_RQ_LOW or TM2_GEMM_RQ_SIGNED. */
 #define TM2_GEMM_PAIRS_KP(RQ)                     \
   switch (kp) {                                  \
@@ -1054,10 +1046,10 @@ static inline int tm2_conv_pw_fast_ok(const tm2_conv_packed_params *p) {
       break;                                     \
   }
 
-/* Pointwise CONV_2D (tm2_conv_pw_fast_ok): the pixels of all batches are one contiguous run; blocks of four
+/* Pointwise CONV_2D (TM2_CONV_PATH_POINTWISE, at least four pixels): the pixels of all batches are one contiguous run; blocks of four
  * widened (tm2_widen4_body) and multiplied; the one to three pixels after the last full block computed pixel
  * by pixel from a block moved back to end at the last pixel (tm2_gemm_pixel). */
-static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+__attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                              void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
@@ -1095,13 +1087,7 @@ static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *inpu
  * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
  * the input (tm2_widen_rows_3x9_4), the others by tm2_im2col_block; the pair loop with its 13 steps straight-line
  * (TM2_GEMM_PAIRS_X). */
-static inline int tm2_conv_first_fast_ok(const tm2_conv_packed_params *p) {
-  return p->in_c == 3 && p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
-         p->depth_padded == 28 && (p->out_w & 3) == 0 && (p->out_c & 1) == 0 && p->rq_mode == TM2_RQ_HIGHMUL &&
-         p->act_min == -128 && p->act_max == 127;
-}
-
-static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+__attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
   const int32_t zp = p->output_offset, off = p->input_offset;
@@ -1137,18 +1123,10 @@ static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *i
 }
 #endif
 
-void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                          void *scratch, int8_t *output) {
-#if TM2_CONV_USE_DSP
-  if (tm2_conv_pw_fast_ok(p)) {
-    tm2_conv_pw_fast(p, input, packed, scratch, output);
-    return;
-  }
-  if (tm2_conv_first_fast_ok(p)) {
-    tm2_conv_first_fast(p, input, packed, scratch, output);
-    return;
-  }
-#endif
+/* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the
+ * widening inlined below, then the pair loop. */
+__attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
+                                                       const int32_t *packed, void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
   const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
@@ -1257,6 +1235,23 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
       }
     }
   }
+}
+
+/* The dispatch only: the two fast loops or the general one (each its own function, so that this one stays a few
+ * loads and compares before a tail call). */
+void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                          void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+  if (p->path == TM2_CONV_PATH_POINTWISE && p->batches * p->out_h * p->out_w >= 4) {
+    tm2_conv_pw_fast(p, input, packed, scratch, output);
+    return;
+  }
+  if (p->path == TM2_CONV_PATH_FIRST3X3) {
+    tm2_conv_first_fast(p, input, packed, scratch, output);
+    return;
+  }
+#endif
+  tm2_conv_general(p, input, packed, scratch, output);
 }
 
 /* ----------------------------------------------------------------------------- depthwise 3x3 */

@@ -598,6 +598,21 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
     _check_cases(harness, cases, "conv_first_fast")
 
 
+def test_conv2d_packed_word_rows_at_edges_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Filters of one channel and four columns (kws' 10x4) whose pixels reach past the input's edges
+    (tm2_widen_rows4_edge): narrow and low inputs, words that would cross the tensor's first or last byte,
+    row dilation, strides, both output offset forms."""
+    rng = np.random.default_rng(41)
+    shapes = []
+    for kh in (1, 3, 10):
+        for h, w in [(1, 3), (2, 4), (3, 5), (12, 10), (5, 2), (9, 7)]:
+            shapes.append({"in_c": 1, "kernel": (kh, 4), "stride": (int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+                           "dilation": (int(rng.integers(1, 3)), 1), "same": True, "h": h, "w": w,
+                           "zp": int(rng.choice([-128, 4]))})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    _check_cases(harness, cases, "conv_word_rows")
+
+
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:
     rng = np.random.default_rng(12)
     cases = [dw_case(rng, i) for i in range(120)]

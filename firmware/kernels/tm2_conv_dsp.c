@@ -553,6 +553,50 @@ TM2_NO_MEMSET_CALLS static void tm2_pixel_rows(const tm2_conv_packed_params *p, 
   }
 }
 
+#if TM2_CONV_USE_DSP
+/* One pixel of filter rows of one word (in_c 1, filter_w 4, dilation_w 1: kws' 10x4 filters) that reaches past
+ * the input's edges, into one slot of the column buffer from its word w: filter rows outside the input are zero
+ * words; the others are one word from the input row with the bytes of columns outside the input replaced by the
+ * zero point (which widens to 0). A word that would reach before the input tensor's first or past its last byte
+ * is gathered byte by byte instead, so only the input tensor is read. */
+static void tm2_widen_rows4_edge(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                                 uint32_t *w) {
+  const int32_t in_w = p->in_w, in_h = p->in_h, fh = p->filter_h, dh = p->dilation_h;
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+  uint32_t *const end = w + 2 * p->depth_padded;
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  uint32_t keep = 0; /* bytes fx0 .. fx1 - 1 */
+  for (int32_t k = fx0; k < fx1; ++k) keep |= 0xFFu << (8 * k);
+  const uint32_t fill = zp4 & ~keep;
+  /* filter rows fa .. fb - 1 inside the input (none when no column is) */
+  int32_t fa = iy0 >= 0 ? 0 : (dh - 1 - iy0) / dh;
+  int32_t fb = iy0 >= in_h ? 0 : tm2_min_i32(fh, (in_h - iy0 + dh - 1) / dh);
+  if (fx0 >= fx1 || fb < fa) fa = fb = fh;
+  uint32_t *const wa = w + 8 * fa, *const wb = w + 8 * fb;
+  for (; w != wa; w += 8) w[0] = 0, w[4] = 0;
+  /* o: offset of the word of filter row fa in the input tensor (its first byte at column ix0) */
+  const int32_t ostep = dh * in_w, omax = in_h * in_w - 4;
+  for (int32_t o = (iy0 + fa * dh) * in_w + ix0; w != wb; w += 8, o += ostep) {
+    uint32_t x;
+    if (o >= 0 && o <= omax) {
+      memcpy(&x, in_b + o, 4);
+      x = (x & keep) | fill;
+    } else {
+      x = fill;
+      for (int32_t k = fx0; k < fx1; ++k) x |= (uint32_t)(uint8_t)in_b[o + k] << (8 * k);
+    }
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+  }
+  for (uint32_t *const wf = end - 2 * (p->depth_padded - 4 * fh); w != wf; w += 8) w[0] = 0, w[4] = 0;
+  for (; w < end; w += 4) w[0] = 0;
+}
+#endif
+
 /* Four pixels (repeating the last when fewer are left) whose filter rows are runs of run % 4 = 0 or 1 bytes
  * (in_c not a multiple of 4): four pixels of one output row whose taps are all inside the input are widened
  * straight from the input rows; otherwise pixel by pixel from their filter rows (tm2_pixel_rows: in the input,
@@ -602,6 +646,10 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
       {
         tm2_widen_rows(NULL, src, rstride, fh, run, kp, off, col + s);
       }
+#if TM2_CONV_USE_DSP
+    } else if (in_c == 1 && fw == 4 && p->dilation_w == 1) { /* one word per filter row */
+      tm2_widen_rows4_edge(p, in_b, oy, ox, col + s);
+#endif
     } else if (fh <= TM2_ROWS_MAX) {
       tm2_pixel_rows(p, in_b, oy, ox, buf, rows);
 #if TM2_CONV_USE_DSP

@@ -569,12 +569,12 @@ static void tm2_widen_rows4_edge(const tm2_conv_packed_params *p, const int8_t *
   const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
   uint32_t *const end = w + 2 * p->depth_padded;
   const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
-  uint32_t keep = 0; /* bytes fx0 .. fx1 - 1 */
-  for (int32_t k = fx0; k < fx1; ++k) keep |= 0xFFu << (8 * k);
+  /* bytes fx0 .. fx1 - 1 (when fx0 < fx1: fx0 <= 3, fx1 >= 1) */
+  const uint32_t keep = fx0 < fx1 ? (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u) : 0u;
   const uint32_t fill = zp4 & ~keep;
   /* filter rows fa .. fb - 1 inside the input (none when no column is) */
-  int32_t fa = iy0 >= 0 ? 0 : (dh - 1 - iy0) / dh;
-  int32_t fb = iy0 >= in_h ? 0 : tm2_min_i32(fh, (in_h - iy0 + dh - 1) / dh);
+  int32_t fa = iy0 >= 0 ? 0 : dh == 1 ? -iy0 : (dh - 1 - iy0) / dh;
+  int32_t fb = iy0 >= in_h ? 0 : tm2_min_i32(fh, dh == 1 ? in_h - iy0 : (in_h - iy0 + dh - 1) / dh);
   if (fx0 >= fx1 || fb < fa) fa = fb = fh;
   uint32_t *const wa = w + 8 * fa, *const wb = w + 8 * fb;
   for (; w != wa; w += 8) w[0] = 0, w[4] = 0;

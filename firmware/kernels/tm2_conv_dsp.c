@@ -1074,29 +1074,16 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #if TM2_CONV_USE_DSP
 /* Pointwise layers on the fast path (TM2_CONV_PATH_POINTWISE, tm2_conv_dsp.h) take their own loop: no per-call setup beyond it,
  * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
-/* The pairs of one block for steps = kp / 2 - 1 (kp 8 .. 128), RQ: TM2_GEMM_RQ_LOW or TM2_GEMM_RQ_SIGNED. */
-#define TM2_GEMM_PAIRS_KP(RQ)                     \
-  switch (kp) {                                  \
-    case 8:                                      \
-      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP3);      \
-      break;                                     \
-    case 16:                                     \
-      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP7);      \
-      break;                                     \
-    case 32:                                     \
-      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP15);     \
-      break;                                     \
-    case 64:                                     \
-      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP31);     \
-      break;                                     \
-    default:                                     \
-      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP63);     \
-      break;                                     \
+/* The full blocks of a pointwise layer for Kp = KP (steps = KP / 2 - 1 after the prologue: STEPS), RQ:
+ * TM2_GEMM_RQ_LOW or TM2_GEMM_RQ_SIGNED; KP a constant, so that the widening's branches fold. */
+#define TM2_PW_BLOCKS(KP, RQ, STEPS)                          \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_X(RQ, STEPS);                              \
+    op += 3 * out_c; /* the asm moved op by out_c */          \
   }
 
-/* Pointwise CONV_2D (TM2_CONV_PATH_POINTWISE, at least four pixels): the pixels of all batches are one contiguous run; blocks of four
- * widened (tm2_widen4_body) and multiplied; the one to three pixels after the last full block computed pixel
- * by pixel from a block moved back to end at the last pixel (tm2_gemm_pixel). */
 __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                              void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
@@ -1111,15 +1098,37 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * kp) {
-    const int32_t *pw = packed;
-    tm2_widen4_body(src, kp, kp, off, col);
-    if (zp == -128) {
-      TM2_GEMM_PAIRS_KP(TM2_GEMM_RQ_LOW)
-    } else {
-      TM2_GEMM_PAIRS_KP(TM2_GEMM_RQ_SIGNED)
-    }
-    op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+  switch (zp == -128 ? kp : kp + 1) {
+    case 8:
+      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
+      break;
+    case 9:
+      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
+      break;
+    case 16:
+      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
+      break;
+    case 17:
+      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
+      break;
+    case 32:
+      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP15)
+      break;
+    case 33:
+      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP15)
+      break;
+    case 64:
+      TM2_PW_BLOCKS(64, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP31)
+      break;
+    case 65:
+      TM2_PW_BLOCKS(64, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP31)
+      break;
+    case 128:
+      TM2_PW_BLOCKS(128, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP63)
+      break;
+    default:
+      TM2_PW_BLOCKS(128, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP63)
+      break;
   }
   const int32_t rest = pixels & 3;
   if (rest) {
@@ -1129,7 +1138,7 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
     }
   }
 }
-#undef TM2_GEMM_PAIRS_KP
+#undef TM2_PW_BLOCKS
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from

@@ -1144,6 +1144,45 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
  * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
  * the input (tm2_widen_rows_3x9_4), the others by tm2_im2col_block; the pair loop with its 13 steps straight-line
  * (TM2_GEMM_PAIRS_X). */
+/* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
+ * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
+ * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
+__attribute__((noinline)) static void tm2_first_edge_pixel(const int8_t *in_b, int32_t in_h, int32_t in_w,
+                                                           int32_t iy0, int32_t ix0, int32_t off, uint32_t off2,
+                                                           uint32_t *col) {
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  uint32_t buf[3][3];
+  const int8_t *r[3];
+  const int32_t t0 = 3 * tm2_max_i32(0, -ix0), t1 = 3 * tm2_min_i32(3, in_w - ix0); /* bytes inside */
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    const int32_t iy = iy0 + fy;
+    int8_t *d = (int8_t *)buf[fy];
+    r[fy] = d;
+    if (iy < 0 || iy >= in_h || t0 >= t1) {
+      buf[fy][0] = buf[fy][1] = buf[fy][2] = zp4;
+      continue;
+    }
+    const int8_t *src = in_b + (ptrdiff_t)(iy * in_w + ix0) * 3;
+    if (t0 == 0 && t1 == 9) {
+      r[fy] = src;
+      continue;
+    }
+    buf[fy][2] = zp4;
+    if (t0 == 0 && t1 == 6) { /* the last column outside: bytes 0 .. 5 (no read past byte 5) */
+      uint32_t x;
+      uint16_t h;
+      memcpy(&x, src, 4);
+      memcpy(&h, src + 4, 2);
+      buf[fy][0] = x;
+      buf[fy][1] = (uint32_t)h | (zp4 & 0xFFFF0000u);
+      continue;
+    }
+    buf[fy][0] = buf[fy][1] = zp4;
+    for (int32_t t = t0; t < t1; ++t) d[t] = src[t];
+  }
+  tm2_widen_rows_3x9(r[0], r[1], r[2], off2, col);
+}
+
 __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
@@ -1151,7 +1190,7 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
   const int32_t sw = p->stride_w;
   const int32_t ps = 3 * sw, rs = 3 * in_w;
   uint32_t *col = (uint32_t *)scratch;
-  int8_t *bytes = (int8_t *)scratch + 8 * 28;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
@@ -1164,8 +1203,15 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
       for (int32_t ox = 0, ix0 = -p->pad_w; ox < out_w; ox += 4, ix0 += 4 * sw, pix0 += 4) {
         if (rows_in && ix0 >= 0 && ix0 + 3 * sw + 3 <= in_w) {
           tm2_widen_rows_3x9_4(in_b + (size_t)(iy0 * in_w + ix0) * 3, ps, rs, off, col);
-        } else {
-          tm2_im2col_block(p, in_b, pix0, 4, col, bytes);
+        } else { /* pixel by pixel: inside ones straight from the input, the others tm2_first_edge_pixel */
+          for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
+            if (rows_in && ix >= 0 && ix + 3 <= in_w) {
+              const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
+              tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
+            } else {
+              tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
+            }
+          }
         }
         const int32_t *pw = packed;
         if (zp == -128) {

@@ -630,6 +630,30 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
       return;
     }
   }
+#if TM2_CONV_USE_DSP
+  if (in_c == 1 && fw == 4 && p->dilation_w == 1) { /* one word per filter row (kws' 10x4 filters) */
+    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+    const int32_t span = (fh - 1) * p->dilation_h;
+    for (int32_t s = 0; s < 4; ++s) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+      if (iy0 >= 0 && iy0 + span < p->in_h && ix0 >= 0 && ix0 + 4 <= p->in_w) {
+        const int8_t *r = in_b + (size_t)iy0 * p->in_w + ix0;
+        uint32_t *w = col + s;
+        for (int32_t fy = 0; fy < fh; ++fy, r += rstride, w += 8) {
+          uint32_t x;
+          memcpy(&x, r, 4);
+          w[0] = __sxtab16(off2, x);
+          w[4] = tm2_sxtab16_ror8(off2, x);
+        }
+        for (uint32_t *const end = col + s + 2 * kp; w != end; w += 4) w[0] = 0;
+      } else {
+        tm2_widen_rows4_edge(p, in_b, oy, ox, col + s);
+      }
+      if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
+    }
+    return;
+  }
+#endif
   for (int32_t s = 0; s < 4; ++s) {
     int8_t *buf = bytes + (size_t)s * kp;
     const int32_t iy0 = oy * p->stride_h - p->pad_h;

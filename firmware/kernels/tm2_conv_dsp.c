@@ -949,10 +949,10 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : "cc", "memory")
 
 /* TM2_GEMM_PAIRS for layers whose steps after the prologue are exactly STEPS (TM2_GEMM_STEP3 .. TM2_GEMM_STEP63):
- * the steps follow the prologue straight-line (no computed jump), and the pairs loop back with one branch. */
-#define TM2_GEMM_PAIRS_X(RQ, STEPS)                                                                         \
-  __asm__ volatile(                                                                                     \
-      "1:\n\t" TM2_GEMM_PROLOGUE_X STEPS                                                                \
+ * the steps follow the prologue straight-line (no computed jump); two pairs per loop step (TM2_GEMM_PAIR_X: one
+ * pair, its end test's flags set for the branch after it). */
+#define TM2_GEMM_PAIR_X(RQ, STEPS)                                                                          \
+      TM2_GEMM_PROLOGUE_X STEPS                                                                \
       "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
       "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
       "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
@@ -975,8 +975,12 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "add %[x0], %[x1], %[w1]\n\t"                                                                     \
       "cmp %[pw], %[px]\n\t"                                                                            \
       "strb %[a3], [%[x0]]\n\t"                                                                         \
-      "strb %[b3], [%[x0], #1]\n\t"                                                                     \
-      "bne 1b\n\t"                                                                                      \
+      "strb %[b3], [%[x0], #1]\n\t"
+
+#define TM2_GEMM_PAIRS_X(RQ, STEPS)                                                                         \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "beq 2f\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "bne 1b\n\t"           \
+      "2:\n\t"                                                                                          \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                               \

@@ -1005,32 +1005,79 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     uint32_t w0, w1, w2, w3, x0;
     pw += 2;
     qw += 2;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[w0], [%[pw]], #4\n\t"
-        "ldr %[w1], [%[pw]], #4\n\t"
-        "ldr %[w2], [%[qw]], #4\n\t"
-        "ldr %[w3], [%[qw]], #4\n\t"
-        "ldr %[x0], [%[px]], #16\n\t"
-        "smlad %[a], %[x0], %[w0], %[a]\n\t"
-        "smlad %[b], %[x0], %[w1], %[b]\n\t"
-        "smlad %[d], %[x0], %[w2], %[d]\n\t"
-        "smlad %[e], %[x0], %[w3], %[e]\n\t"
-        "ldr %[w0], [%[pw]], #4\n\t"
-        "ldr %[w1], [%[pw]], #4\n\t"
-        "ldr %[w2], [%[qw]], #4\n\t"
-        "ldr %[w3], [%[qw]], #4\n\t"
-        "ldr %[x0], [%[px]], #16\n\t"
-        "smlad %[a], %[x0], %[w0], %[a]\n\t"
-        "smlad %[b], %[x0], %[w1], %[b]\n\t"
-        "smlad %[d], %[x0], %[w2], %[d]\n\t"
-        "smlad %[e], %[x0], %[w3], %[e]\n\t"
-        "cmp %[px], %[end]\n\t"
-        "bne 1b\n\t"
-        : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
-          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
-        : [end] "r"(cend)
-        : "cc", "memory");
+    if ((kp & 7) == 0) { /* four position pairs a loop step */
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "cmp %[px], %[end]\n\t"
+          "bne 1b\n\t"
+          : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
+            [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
+          : [end] "r"(cend)
+          : "cc", "memory");
+    } else {
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "cmp %[px], %[end]\n\t"
+          "bne 1b\n\t"
+          : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
+            [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
+          : [end] "r"(cend)
+          : "cc", "memory");
+    }
     if (zp == -128) {
       o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
       o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);

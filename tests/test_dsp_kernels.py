@@ -49,7 +49,7 @@ KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_I
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
     "batches in_h in_w in_c out_h out_w out_c filter_h filter_w stride_h stride_w dilation_h dilation_w "
-    "pad_h pad_w input_offset output_offset act_min act_max depth_padded rq_mode"
+    "pad_h pad_w input_offset output_offset act_min act_max depth_padded rq_mode path"
 ).split()
 DW_FIELDS = (
     "batches in_h in_w channels out_h out_w stride pad_h pad_w input_offset output_offset act_min act_max "
@@ -258,10 +258,11 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
         "input_offset": in_off, "output_offset": zp, "act_min": act_min, "act_max": act_max,
         "depth_padded": kp, "rq_mode": mode,
     }
+    values["path"] = packing.conv_packed_path(values, kp, mode)
     return Case(
         KIND_CONV, _struct(CONV_FIELDS, values),
         [x.tobytes(), packed.tobytes(), b"", b""],
-        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode},
+        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode, "path": values["path"]},
     )
 
 
@@ -606,6 +607,57 @@ def test_conv2d_packed_tail_pixels_match_reference(harness: tuple[str, Path, Pat
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert any(c.extra["mode"] == packing.RQ_HIGHMUL for c in cases)
     _check_cases(harness, cases, "conv_tail")
+
+
+def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise layers of Kp 8 .. 128 (the exact-step loop, tm2_conv_pw_fast): both output offset forms,
+    pixel counts with 0 to 3 pixels after the last full block, even and odd out_c (odd: the general path)."""
+    rng = np.random.default_rng(31)
+    shapes = []
+    for in_c in (8, 16, 32, 64, 128):
+        for h, w in [(1, 4), (2, 3), (1, 5), (3, 3), (2, 7), (4, 4)]:
+            out_c = int(rng.choice([2, 4, 6, 10, 16, 7]))
+            shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
+                           "h": h, "w": w, "out_c": out_c, "zp": int(rng.choice([-128, -5, 9])),
+                           "act": (-128, 127)})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert sum(c.extra["path"] == packing.CONV_PATH_POINTWISE for c in cases) > len(cases) // 2
+    _check_cases(harness, cases, "conv_pw_fast")
+
+
+def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """3x3 filters of three channels with output rows a multiple of four pixels wide (tm2_conv_first_fast):
+    strides 1 and 2, SAME and VALID, edge blocks, both output offset forms, odd out_c (the general path)."""
+    rng = np.random.default_rng(37)
+    shapes = []
+    for stride in [(1, 1), (2, 2), (1, 2), (2, 1)]:
+        for same in (True, False):
+            for zp in (-128, 7):
+                sh, sw = stride
+                ow = 4 * int(rng.integers(1, 4))
+                w = (ow - 1) * sw + 1 if same else (ow - 1) * sw + 3
+                h = int(rng.integers(3, 10))
+                shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": same,
+                               "zp": zp, "h": h, "w": w, "out_c": int(rng.choice([2, 8, 12, 5])),
+                               "act": (-128, 127)})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert sum(c.extra["path"] == packing.CONV_PATH_FIRST3X3 for c in cases) > len(cases) // 2
+    _check_cases(harness, cases, "conv_first_fast")
+
+
+def test_conv2d_packed_word_rows_at_edges_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Filters of one channel and four columns (kws' 10x4) whose pixels reach past the input's edges
+    (tm2_widen_rows4_edge): narrow and low inputs, words that would cross the tensor's first or last byte,
+    row dilation, strides, both output offset forms."""
+    rng = np.random.default_rng(41)
+    shapes = []
+    for kh in (1, 3, 10):
+        for h, w in [(1, 3), (2, 4), (3, 5), (12, 10), (5, 2), (9, 7)]:
+            shapes.append({"in_c": 1, "kernel": (kh, 4), "stride": (int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+                           "dilation": (int(rng.integers(1, 3)), 1), "same": True, "h": h, "w": w,
+                           "zp": int(rng.choice([-128, 4]))})
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    _check_cases(harness, cases, "conv_word_rows")
 
 
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -553,6 +553,50 @@ TM2_NO_MEMSET_CALLS static void tm2_pixel_rows(const tm2_conv_packed_params *p, 
   }
 }
 
+#if TM2_CONV_USE_DSP
+/* One pixel of filter rows of one word (in_c 1, filter_w 4, dilation_w 1: kws' 10x4 filters) that reaches past
+ * the input's edges, into one slot of the column buffer from its word w: filter rows outside the input are zero
+ * words; the others are one word from the input row with the bytes of columns outside the input replaced by the
+ * zero point (which widens to 0). A word that would reach before the input tensor's first or past its last byte
+ * is gathered byte by byte instead, so only the input tensor is read. */
+static void tm2_widen_rows4_edge(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                                 uint32_t *w) {
+  const int32_t in_w = p->in_w, in_h = p->in_h, fh = p->filter_h, dh = p->dilation_h;
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+  uint32_t *const end = w + 2 * p->depth_padded;
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  /* bytes fx0 .. fx1 - 1 (when fx0 < fx1: fx0 <= 3, fx1 >= 1) */
+  const uint32_t keep = fx0 < fx1 ? (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u) : 0u;
+  const uint32_t fill = zp4 & ~keep;
+  /* filter rows fa .. fb - 1 inside the input (none when no column is) */
+  int32_t fa = iy0 >= 0 ? 0 : dh == 1 ? -iy0 : (dh - 1 - iy0) / dh;
+  int32_t fb = iy0 >= in_h ? 0 : tm2_min_i32(fh, dh == 1 ? in_h - iy0 : (in_h - iy0 + dh - 1) / dh);
+  if (fx0 >= fx1 || fb < fa) fa = fb = fh;
+  uint32_t *const wa = w + 8 * fa, *const wb = w + 8 * fb;
+  for (; w != wa; w += 8) w[0] = 0, w[4] = 0;
+  /* o: offset of the word of filter row fa in the input tensor (its first byte at column ix0) */
+  const int32_t ostep = dh * in_w, omax = in_h * in_w - 4;
+  for (int32_t o = (iy0 + fa * dh) * in_w + ix0; w != wb; w += 8, o += ostep) {
+    uint32_t x;
+    if (o >= 0 && o <= omax) {
+      memcpy(&x, in_b + o, 4);
+      x = (x & keep) | fill;
+    } else {
+      x = fill;
+      for (int32_t k = fx0; k < fx1; ++k) x |= (uint32_t)(uint8_t)in_b[o + k] << (8 * k);
+    }
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+  }
+  for (uint32_t *const wf = end - 2 * (p->depth_padded - 4 * fh); w != wf; w += 8) w[0] = 0, w[4] = 0;
+  for (; w < end; w += 4) w[0] = 0;
+}
+#endif
+
 /* Four pixels (repeating the last when fewer are left) whose filter rows are runs of run % 4 = 0 or 1 bytes
  * (in_c not a multiple of 4): four pixels of one output row whose taps are all inside the input are widened
  * straight from the input rows; otherwise pixel by pixel from their filter rows (tm2_pixel_rows: in the input,
@@ -586,6 +630,30 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
       return;
     }
   }
+#if TM2_CONV_USE_DSP
+  if (in_c == 1 && fw == 4 && p->dilation_w == 1) { /* one word per filter row (kws' 10x4 filters) */
+    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+    const int32_t span = (fh - 1) * p->dilation_h;
+    for (int32_t s = 0; s < 4; ++s) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+      if (iy0 >= 0 && iy0 + span < p->in_h && ix0 >= 0 && ix0 + 4 <= p->in_w) {
+        const int8_t *r = in_b + (size_t)iy0 * p->in_w + ix0;
+        uint32_t *w = col + s;
+        for (int32_t fy = 0; fy < fh; ++fy, r += rstride, w += 8) {
+          uint32_t x;
+          memcpy(&x, r, 4);
+          w[0] = __sxtab16(off2, x);
+          w[4] = tm2_sxtab16_ror8(off2, x);
+        }
+        for (uint32_t *const end = col + s + 2 * kp; w != end; w += 4) w[0] = 0;
+      } else {
+        tm2_widen_rows4_edge(p, in_b, oy, ox, col + s);
+      }
+      if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
+    }
+    return;
+  }
+#endif
   for (int32_t s = 0; s < 4; ++s) {
     int8_t *buf = bytes + (size_t)s * kp;
     const int32_t iy0 = oy * p->stride_h - p->pad_h;
@@ -602,6 +670,10 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
       {
         tm2_widen_rows(NULL, src, rstride, fh, run, kp, off, col + s);
       }
+#if TM2_CONV_USE_DSP
+    } else if (in_c == 1 && fw == 4 && p->dilation_w == 1) { /* one word per filter row */
+      tm2_widen_rows4_edge(p, in_b, oy, ox, col + s);
+#endif
     } else if (fh <= TM2_ROWS_MAX) {
       tm2_pixel_rows(p, in_b, oy, ox, buf, rows);
 #if TM2_CONV_USE_DSP
@@ -798,6 +870,32 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[b2], %[x0], %[w1], %[b2]\n\t"   \
   "ldr pc, %[entry]\n\t"
 
+/* TM2_GEMM_PROLOGUE without the jump: for the exact-step variants (TM2_GEMM_PAIRS_X), whose steps follow. */
+#define TM2_GEMM_PROLOGUE_X                 \
+  "ldr %[px], %[colm]\n\t"                 \
+  "ldr %[a2], [%[pw]], #4\n\t"             \
+  "ldr %[b2], [%[pw]], #4\n\t"             \
+  "ldr %[w0], [%[pw]], #4\n\t"             \
+  "ldr %[w1], [%[pw]], #4\n\t"             \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"   \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"   \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"   \
+  "ldr %[x0], [%[px]], #4\n\t"             \
+  "ldr %[x1], [%[px]], #4\n\t"             \
+  "smlad %[a3], %[x1], %[w0], %[a2]\n\t"   \
+  "smlad %[b3], %[x1], %[w1], %[b2]\n\t"   \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"   \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"
+#define TM2_GEMM_STEP3 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
+#define TM2_GEMM_STEP7 TM2_GEMM_STEP4 TM2_GEMM_STEP3
+#define TM2_GEMM_STEP13 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP
+#define TM2_GEMM_STEP15 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP7
+#define TM2_GEMM_STEP31 TM2_GEMM_STEP16 TM2_GEMM_STEP15
+#define TM2_GEMM_STEP63 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP31
+
 /* The end of one pass of TM2_GEMM_UNROLL steps: back for another pass until the column's end. Left out
  * (TM2_GEMM_ONE_PASS) when the steps after the prologue fit in one pass. */
 #define TM2_GEMM_MORE_PASSES               \
@@ -849,6 +947,45 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op), [entry] "=m"(entry)                               \
       : [colm] "m"(col), [colend] "m"(col_end), [eoff] "m"(eoff), [ocm] "m"(out_c), [wend] "m"(wend)     \
       : "cc", "memory")
+
+/* TM2_GEMM_PAIRS for layers whose steps after the prologue are exactly STEPS (TM2_GEMM_STEP3 .. TM2_GEMM_STEP63):
+ * the steps follow the prologue straight-line (no computed jump); two pairs per loop step (TM2_GEMM_PAIR_X: one
+ * pair, its end test's flags set for the branch after it). */
+#define TM2_GEMM_PAIR_X(RQ, STEPS)                                                                          \
+      TM2_GEMM_PROLOGUE_X STEPS                                                                \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
+      "ldr %[w0], %[om]\n\t"                                                                            \
+      "ldr %[w1], %[ocm]\n\t"                                                                           \
+      "ldr %[px], %[wend]\n\t"                                                                          \
+      "strb %[a0], [%[w0]]\n\t"                                                                         \
+      "strb %[b0], [%[w0], #1]\n\t"                                                                     \
+      "add %[x0], %[w0], %[w1]\n\t"                                                                     \
+      "add %[w0], %[w0], #2\n\t"                                                                        \
+      "strb %[a1], [%[x0]]\n\t"                                                                         \
+      "strb %[b1], [%[x0], #1]\n\t"                                                                     \
+      "add %[x1], %[x0], %[w1]\n\t"                                                                     \
+      "str %[w0], %[om]\n\t"                                                                            \
+      "strb %[a2], [%[x1]]\n\t"                                                                         \
+      "strb %[b2], [%[x1], #1]\n\t"                                                                     \
+      "add %[x0], %[x1], %[w1]\n\t"                                                                     \
+      "cmp %[pw], %[px]\n\t"                                                                            \
+      "strb %[a3], [%[x0]]\n\t"                                                                         \
+      "strb %[b3], [%[x0], #1]\n\t"
+
+#define TM2_GEMM_PAIRS_X(RQ, STEPS)                                                                         \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "beq 2f\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "bne 1b\n\t"           \
+      "2:\n\t"                                                                                          \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                               \
+      : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)     \
+      : "cc", "memory")
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -868,32 +1005,79 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     uint32_t w0, w1, w2, w3, x0;
     pw += 2;
     qw += 2;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[w0], [%[pw]], #4\n\t"
-        "ldr %[w1], [%[pw]], #4\n\t"
-        "ldr %[w2], [%[qw]], #4\n\t"
-        "ldr %[w3], [%[qw]], #4\n\t"
-        "ldr %[x0], [%[px]], #16\n\t"
-        "smlad %[a], %[x0], %[w0], %[a]\n\t"
-        "smlad %[b], %[x0], %[w1], %[b]\n\t"
-        "smlad %[d], %[x0], %[w2], %[d]\n\t"
-        "smlad %[e], %[x0], %[w3], %[e]\n\t"
-        "ldr %[w0], [%[pw]], #4\n\t"
-        "ldr %[w1], [%[pw]], #4\n\t"
-        "ldr %[w2], [%[qw]], #4\n\t"
-        "ldr %[w3], [%[qw]], #4\n\t"
-        "ldr %[x0], [%[px]], #16\n\t"
-        "smlad %[a], %[x0], %[w0], %[a]\n\t"
-        "smlad %[b], %[x0], %[w1], %[b]\n\t"
-        "smlad %[d], %[x0], %[w2], %[d]\n\t"
-        "smlad %[e], %[x0], %[w3], %[e]\n\t"
-        "cmp %[px], %[end]\n\t"
-        "bne 1b\n\t"
-        : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
-          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
-        : [end] "r"(cend)
-        : "cc", "memory");
+    if ((kp & 7) == 0) { /* four position pairs a loop step */
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "cmp %[px], %[end]\n\t"
+          "bne 1b\n\t"
+          : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
+            [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
+          : [end] "r"(cend)
+          : "cc", "memory");
+    } else {
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "ldr %[w0], [%[pw]], #4\n\t"
+          "ldr %[w1], [%[pw]], #4\n\t"
+          "ldr %[w2], [%[qw]], #4\n\t"
+          "ldr %[w3], [%[qw]], #4\n\t"
+          "ldr %[x0], [%[px]], #16\n\t"
+          "smlad %[a], %[x0], %[w0], %[a]\n\t"
+          "smlad %[b], %[x0], %[w1], %[b]\n\t"
+          "smlad %[d], %[x0], %[w2], %[d]\n\t"
+          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "cmp %[px], %[end]\n\t"
+          "bne 1b\n\t"
+          : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
+            [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
+          : [end] "r"(cend)
+          : "cc", "memory");
+    }
     if (zp == -128) {
       o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
       o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);
@@ -962,8 +1146,165 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 }
 #endif
 
-void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                          void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+/* Pointwise layers on the fast path (TM2_CONV_PATH_POINTWISE, tm2_conv_dsp.h) take their own loop: no per-call setup beyond it,
+ * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
+/* The full blocks of a pointwise layer for Kp = KP (steps = KP / 2 - 1 after the prologue: STEPS), RQ:
+ * TM2_GEMM_RQ_LOW or TM2_GEMM_RQ_SIGNED; KP a constant, so that the widening's branches fold. */
+#define TM2_PW_BLOCKS(KP, RQ, STEPS)                          \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_X(RQ, STEPS);                              \
+    op += 3 * out_c; /* the asm moved op by out_c */          \
+  }
+
+__attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                             void *scratch, int8_t *output) {
+  const int32_t kp = p->depth_padded;
+  const int32_t out_c = p->out_c;
+  const int32_t zp = p->output_offset;
+  const int32_t off = p->input_offset;
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  const int32_t full_pairs = out_c >> 1;
+  uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)full_pairs * TM2_CONV_PACKED_PAIR_WORDS(kp);
+  const int8_t *src = input;
+  int8_t *op = output;
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
+  switch (zp == -128 ? kp : kp + 1) {
+    case 8:
+      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
+      break;
+    case 9:
+      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
+      break;
+    case 16:
+      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
+      break;
+    case 17:
+      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
+      break;
+    case 32:
+      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP15)
+      break;
+    case 33:
+      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP15)
+      break;
+    case 64:
+      TM2_PW_BLOCKS(64, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP31)
+      break;
+    case 65:
+      TM2_PW_BLOCKS(64, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP31)
+      break;
+    case 128:
+      TM2_PW_BLOCKS(128, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP63)
+      break;
+    default:
+      TM2_PW_BLOCKS(128, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP63)
+      break;
+  }
+  const int32_t rest = pixels & 3;
+  if (rest) {
+    tm2_widen4_body(input + (size_t)(pixels - 4) * kp, kp, kp, off, col);
+    for (int32_t s = 4 - rest; s < 4; ++s) {
+      tm2_gemm_pixel(packed, full_pairs, kp, col + s, output + (size_t)(pixels - 4 + s) * out_c, zp);
+    }
+  }
+}
+#undef TM2_PW_BLOCKS
+
+/* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
+ * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
+ * the input (tm2_widen_rows_3x9_4), the others by tm2_im2col_block; the pair loop with its 13 steps straight-line
+ * (TM2_GEMM_PAIRS_X). */
+/* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
+ * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
+ * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
+__attribute__((noinline)) static void tm2_first_edge_pixel(const int8_t *in_b, int32_t in_h, int32_t in_w,
+                                                           int32_t iy0, int32_t ix0, int32_t off, uint32_t off2,
+                                                           uint32_t *col) {
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  uint32_t buf[3][3];
+  const int8_t *r[3];
+  const int32_t t0 = 3 * tm2_max_i32(0, -ix0), t1 = 3 * tm2_min_i32(3, in_w - ix0); /* bytes inside */
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    const int32_t iy = iy0 + fy;
+    int8_t *d = (int8_t *)buf[fy];
+    r[fy] = d;
+    if (iy < 0 || iy >= in_h || t0 >= t1) {
+      buf[fy][0] = buf[fy][1] = buf[fy][2] = zp4;
+      continue;
+    }
+    const int8_t *src = in_b + (ptrdiff_t)(iy * in_w + ix0) * 3;
+    if (t0 == 0 && t1 == 9) {
+      r[fy] = src;
+      continue;
+    }
+    buf[fy][2] = zp4;
+    if (t0 == 0 && t1 == 6) { /* the last column outside: bytes 0 .. 5 (no read past byte 5) */
+      uint32_t x;
+      uint16_t h;
+      memcpy(&x, src, 4);
+      memcpy(&h, src + 4, 2);
+      buf[fy][0] = x;
+      buf[fy][1] = (uint32_t)h | (zp4 & 0xFFFF0000u);
+      continue;
+    }
+    buf[fy][0] = buf[fy][1] = zp4;
+    for (int32_t t = t0; t < t1; ++t) d[t] = src[t];
+  }
+  tm2_widen_rows_3x9(r[0], r[1], r[2], off2, col);
+}
+
+__attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                void *scratch, int8_t *output) {
+  const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
+  const int32_t zp = p->output_offset, off = p->input_offset;
+  const int32_t sw = p->stride_w;
+  const int32_t ps = 3 * sw, rs = 3 * in_w;
+  uint32_t *col = (uint32_t *)scratch;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
+  int8_t *op = output;
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_h * in_w * 3;
+    for (int32_t oy = 0, pix0 = 0; oy < p->out_h; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_h;
+      const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;
+      for (int32_t ox = 0, ix0 = -p->pad_w; ox < out_w; ox += 4, ix0 += 4 * sw, pix0 += 4) {
+        if (rows_in && ix0 >= 0 && ix0 + 3 * sw + 3 <= in_w) {
+          tm2_widen_rows_3x9_4(in_b + (size_t)(iy0 * in_w + ix0) * 3, ps, rs, off, col);
+        } else { /* pixel by pixel: inside ones straight from the input, the others tm2_first_edge_pixel */
+          for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
+            if (rows_in && ix >= 0 && ix + 3 <= in_w) {
+              const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
+              tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
+            } else {
+              tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
+            }
+          }
+        }
+        const int32_t *pw = packed;
+        if (zp == -128) {
+          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
+        } else {
+          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+        }
+        op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+      }
+    }
+  }
+}
+#endif
+
+/* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the
+ * widening inlined below, then the pair loop. */
+__attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
+                                                       const int32_t *packed, void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
   const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
@@ -1072,6 +1413,23 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
       }
     }
   }
+}
+
+/* The dispatch only: the two fast loops or the general one (each its own function, so that this one stays a few
+ * loads and compares before a tail call). */
+void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                          void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+  if (p->path == TM2_CONV_PATH_POINTWISE && p->batches * p->out_h * p->out_w >= 4) {
+    tm2_conv_pw_fast(p, input, packed, scratch, output);
+    return;
+  }
+  if (p->path == TM2_CONV_PATH_FIRST3X3) {
+    tm2_conv_first_fast(p, input, packed, scratch, output);
+    return;
+  }
+#endif
+  tm2_conv_general(p, input, packed, scratch, output);
 }
 
 /* ----------------------------------------------------------------------------- depthwise 3x3 */

@@ -72,7 +72,18 @@ typedef struct {
   int32_t act_min, act_max;
   int32_t depth_padded; /* Kp: filter_h * filter_w * in_c rounded up to a multiple of 4 */
   int32_t rq_mode;      /* TM2_RQ_HIGHMUL or TM2_RQ_DOUBLE (records of the packed stream) */
+  int32_t path;         /* TM2_CONV_PATH_*: the loop that runs the layer, chosen at build time */
 } tm2_conv_packed_params;
+
+/* Loops of tm2_conv2d_s8_packed (the path field; tinym2net/ops/packing.py conv_packed_path decides). All need
+ * TM2_RQ_HIGHMUL records, the full int8 range (act_min -128, act_max 127) and an even out_c; without the DSP
+ * extension every layer takes the general loop.
+ *   TM2_CONV_PATH_POINTWISE: 1x1 filters, strides 1, no padding, in_w == out_w, in_c == Kp of 8, 16, 32, 64 or
+ *     128 (calls of fewer than four pixels take the general loop);
+ *   TM2_CONV_PATH_FIRST3X3: 3x3 filters of three channels (Kp 28), dilation 1, out_w a multiple of 4. */
+#define TM2_CONV_PATH_GENERAL 0
+#define TM2_CONV_PATH_POINTWISE 1
+#define TM2_CONV_PATH_FIRST3X3 2
 
 /* int32 words of one channel pair in the packed stream: two biases, Kp weight words, two 3-word records. */
 #define TM2_CONV_PACKED_PAIR_WORDS(depth_padded) ((depth_padded) + 8)

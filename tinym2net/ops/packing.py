@@ -407,6 +407,31 @@ def _bias_values(b: Tensor | None) -> np.ndarray | None:
     return None if b is None else b.data
 
 
+CONV_PATH_GENERAL, CONV_PATH_POINTWISE, CONV_PATH_FIRST3X3 = 0, 1, 2  # TM2_CONV_PATH_* of tm2_conv_dsp.h
+
+
+def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
+    """The loop of ``tm2_conv2d_s8_packed`` for a layer (the ``path`` field; conditions in tm2_conv_dsp.h):
+    pointwise layers and first layers of 3x3 filters of three channels with TM2_RQ_HIGHMUL records, the full
+    int8 range and an even out_c have their own loops."""
+    p = params
+    fast = mode == RQ_HIGHMUL and p["act_min"] == -128 and p["act_max"] == 127 and p["out_c"] % 2 == 0
+    if not fast:
+        return CONV_PATH_GENERAL
+    if (
+        p["filter_h"] == 1 and p["filter_w"] == 1 and p["stride_h"] == 1 and p["stride_w"] == 1
+        and p["pad_h"] == 0 and p["pad_w"] == 0 and p["in_w"] == p["out_w"] and kp == p["in_c"]
+        and kp in (8, 16, 32, 64, 128)
+    ):
+        return CONV_PATH_POINTWISE
+    if (
+        p["in_c"] == 3 and p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1
+        and p["dilation_w"] == 1 and kp == 28 and p["out_w"] % 4 == 0
+    ):
+        return CONV_PATH_FIRST3X3
+    return CONV_PATH_GENERAL
+
+
 def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered | None:
     """CONV_2D (int8, not grouped) -> ``tm2_conv2d_s8_packed``: one packed stream (doubled int16 weights, bias,
     requantisation records) and the column scratch; None when the sums could overflow (see pack_conv_gemm)."""
@@ -420,7 +445,7 @@ def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult,
     stream, kp, mode = packed
     return Lowered(
         template="ops/conv2d_packed.j2",
-        params={**params, "depth_padded": kp, "rq_mode": mode},
+        params={**params, "depth_padded": kp, "rq_mode": mode, "path": conv_packed_path(params, kp, mode)},
         consts=[ConstArray("packed", "int32_t", stream, weights=True)],
         scratch_bytes=(12 if params["in_c"] % 4 else 8) * kp,  # TM2_CONV_PACKED_SCRATCH
     )

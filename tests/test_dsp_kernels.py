@@ -484,7 +484,7 @@ def _linker_script(root: Path) -> Path:
     return ld
 
 
-KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c")
+KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c")
 
 
 def build_harness(root: Path, variant: str) -> Path:

@@ -212,8 +212,10 @@ def run_out_of_place(kernel: Kernel, x: np.ndarray, out_bytes: int) -> np.ndarra
     return out[:out_bytes]
 
 
-def run_in_place(lib, kernel: Kernel, plan: RowPlan, x: np.ndarray, out_bytes: int, ring_bands: int | None = None):
-    """The generated code's band loop, driven from Python: returns (output bytes, kernel calls)."""
+def run_in_place(lib, kernel: Kernel, plan: RowPlan, x: np.ndarray, out_bytes: int, ring_bands: int | None = None,
+                 where: set | None = None):
+    """The generated code's band loop, driven from Python: returns (output bytes, kernel calls). ``where``
+    collects where bands wrote: "ring", or "tensor" (output clear of every input row still to be read)."""
     g = plan.geometry
     rb = plan.ring_bands if ring_bands is None else ring_bands
     in_bytes = x.size
@@ -231,6 +233,8 @@ def run_in_place(lib, kernel: Kernel, plan: RowPlan, x: np.ndarray, out_bytes: i
         p.in_h, p.pad_h, p.out_h = band.in_h, band.pad_h, band.out_h
         kernel(p, ctypes.c_void_p(band.input), ctypes.c_void_p(band.output))
         calls += 1
+        if where is not None:
+            where.add("tensor" if data.ctypes.data <= band.output < data.ctypes.data + data.size else "ring")
     assert np.all(data[max(in_bytes, out_bytes) :] == SENTINEL), "wrote past the tensor"
     assert np.all(ring[rb * plan.band * g.out_row :] == SENTINEL), "wrote past the ring"
     return data[:out_bytes].copy(), calls
@@ -277,6 +281,7 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
     directions = set()
     planes = 0
     bands = set()
+    where = set()
     for _ in range(60):
         g, op, low, x, w, b, ms, expected = conv_case(rng, kind, pointwise=pointwise)
         want = expected.reshape(-1).view(np.int8)
@@ -289,7 +294,7 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
         for kern in kernels:
             np.testing.assert_array_equal(run_out_of_place(kern, x, want.size), want)
             for plan in _plans(low):
-                got, calls = run_in_place(lib, kern, plan, x, want.size)
+                got, calls = run_in_place(lib, kern, plan, x, want.size, where=where)
                 np.testing.assert_array_equal(got, want, err_msg=f"{op.kind.value} {low.params} {plan}")
                 assert calls == -(-plan.geometry.out_h // plan.band)
                 directions.add(plan.reverse)
@@ -310,6 +315,7 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
     assert directions == {False, True}
     assert kind is not OpKind.DEPTHWISE_CONV_2D or planes >= 2
     assert bands == ({False} if kind is OpKind.DEPTHWISE_CONV_2D else {False, True})  # wider bands: CONV_2D only
+    assert where == {"ring", "tensor"}  # bands through the ring, and bands written straight to the tensor
 
 
 def test_expanding_pointwise_runs_bottom_up_with_one_band_of_ring():

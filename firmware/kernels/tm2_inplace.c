@@ -149,6 +149,18 @@ int tm2_inplace_rows_next(const tm2_inplace_rows *g, tm2_inplace_iter *it, tm2_i
   band->in_h = tm2_max_i32(0, b - a + 1);
   band->pad_h = a - first;
   band->out_h = end - start;
+  if (it->pend_lo == it->pend_hi) {
+    /* nothing pending and the band's output clear of every input row this band and the later ones read:
+     * the kernel writes it in its final place (no ring, no copy; the rows never become pending) */
+    int32_t lo, hi;
+    tm2_ip_live_rows(g, it, it->k, &lo, &hi);
+    const int32_t o0 = start * g->out_row, o1 = end * g->out_row;
+    if (lo > hi || o1 <= lo * g->in_row || (hi + 1) * g->in_row <= o0) {
+      band->output = it->data + o0;
+      ++it->k;
+      return 1;
+    }
+  }
   band->output = it->ring + (size_t)(it->k % g->ring_bands) * g->band * g->out_row;
   if (it->pend_lo == it->pend_hi) {
     it->pend_lo = start;

@@ -152,8 +152,9 @@ int tm2_inplace_rows_next(const tm2_inplace_rows *g, tm2_inplace_iter *it, tm2_i
   if (it->pend_lo == it->pend_hi) {
     /* nothing pending and the band's output clear of every input row this band and the later ones read:
      * the kernel writes it in its final place (no ring, no copy; the rows never become pending) */
-    int32_t lo, hi;
-    tm2_ip_live_rows(g, it, it->k, &lo, &hi);
+    /* the live rows (tm2_ip_live_rows): from this band's first row down, or from the top to its last row */
+    const int32_t lo = g->reverse ? tm2_max_i32(0, -g->pad) : a;
+    const int32_t hi = g->reverse ? b : tm2_min_i32(g->in_h - 1, (g->out_h - 1) * g->stride - g->pad + g->span - 1);
     const int32_t o0 = start * g->out_row, o1 = end * g->out_row;
     if (lo > hi || o1 <= lo * g->in_row || (hi + 1) * g->in_row <= o0) {
       band->output = it->data + o0;

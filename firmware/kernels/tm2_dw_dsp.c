@@ -514,6 +514,69 @@ typedef struct {
   "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
   "strb %[o], [%[wa]]\n\t"
 
+/* Filter row of six stride-1 outputs (a group of four plus the last two: taps t0 .. t7 in words x0, x1, x2
+ * and, once x0 is used, x0 again; the fifth sum lives in o, the sixth in rc). */
+#define TM2_DWP_ROW6(R, WOFF)                \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "ldr %[x0], [%[" R "], #12]\n\t"          \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"    \
+  "smlad %[o], %[x2], %[wa], %[o]\n\t"      \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t"     \
+  "smlatb %[rc], %[x2], %[wa], %[rc]\n\t"   \
+  "smlad %[rc], %[x0], %[wb], %[rc]\n\t"
+/* The six-output tail of TM2_DWP (stride 1, low form; columns of 4k + 2 outputs: the last group and the last
+ * two together): the output pointer waits in gc, o and rc hold the fifth and sixth sums; the first filter
+ * row takes the bias (in a3) as the addend of each sum's first product; filter row 2 is read through ra
+ * (2 rb - ra: plane columns are evenly spaced), and ra / rc are put back before the column end, where the
+ * tail falls through. */
+#define TM2_DWP_SIX                                                                                     \
+  "str %[o], %[gc]\n\t"                                                                               \
+  "ldr %[a3], %[bs]\n\t"                                                                              \
+  "ldr %[x0], [%[ra]]\n\t"                                                                            \
+  "ldr %[x1], [%[ra], #4]\n\t"                                                                        \
+  "ldr %[x2], [%[ra], #8]\n\t"                                                                        \
+  "ldr %[wa], [%[wr]]\n\t"                                                                            \
+  "ldr %[wb], [%[wr], #4]\n\t"                                                                        \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"                                                              \
+  "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"                                                             \
+  "smlad %[a2], %[x1], %[wa], %[a3]\n\t"                                                              \
+  "smlad %[o], %[x2], %[wa], %[a3]\n\t"                                                               \
+  "smlatb %[rc], %[x2], %[wa], %[a3]\n\t"                                                             \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"                                                             \
+  "ldr %[x0], [%[ra], #12]\n\t"                                                                       \
+  "rsb %[ra], %[ra], %[rb], lsl #1\n\t" /* ra: filter row 2's plane column (2 rb - ra) */               \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                                                             \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"                                                              \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"                                                             \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"                                                              \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t"                                                               \
+  "smlad %[rc], %[x0], %[wb], %[rc]\n\t" TM2_DWP_ROW6("rb", "8") TM2_DWP_ROW6("ra", "16") TM2_DWP_Q     \
+  TM2_DWP_RQ_LOW("a0") TM2_DWP_RQ_LOW("a1") TM2_DWP_RQ_LOW("a2") TM2_DWP_RQ_LOW("a3") TM2_DWP_RQ_LOW("o") \
+  TM2_DWP_RQ_LOW("rc")                                                                                \
+  "ldr %[wa], %[gc]\n\t"                                                                              \
+  "ldr %[wb], %[chm]\n\t"                                                                             \
+  "strb %[a0], [%[wa]]\n\t"                                                                           \
+  "strb %[a1], [%[wa], %[wb]]\n\t"                                                                    \
+  "add %[x1], %[wa], %[wb], lsl #1\n\t"                                                               \
+  "add %[wa], %[wa], %[wb], lsl #2\n\t"                                                               \
+  "strb %[a2], [%[x1]]\n\t"                                                                           \
+  "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
+  "strb %[o], [%[wa]]\n\t"                                                                            \
+  "strb %[rc], [%[wa], %[wb]]\n\t"                                                                    \
+  "mov %[rc], %[ra]\n\t"                                                                              \
+  "rsb %[ra], %[ra], %[rb], lsl #1\n\t"
+
 /* Every output column of one channel of the plane kernel (rows: the column's three plane columns, ra / rb / rc;
  * weights wr, bias and requantisation entry fixed; the outputs of column k start at op + k * ostep, chm bytes
  * apart). Loop state in a tm2_dwp_state (stp); the tail code is turned once into the address of its tail
@@ -524,7 +587,7 @@ typedef struct {
   int32_t cc;     /*  8: columns left */
   int32_t gbytes; /* 12: output bytes the groups of four cover: groups * 4 * chm */
   int32_t radv;   /* 16: row pointer advance after a column's groups */
-  int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five) */
+  int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five, 5: six) */
   int32_t ncols;  /* 24: columns a channel */
   int32_t nch;    /* 28: channels left */
   const int16_t *cra; /* 32: the current channel's plane column 0 */
@@ -535,7 +598,7 @@ typedef struct {
   const tm2_rq *qp;   /* 52: its requantisation entry */
 } tm2_dwp_state;
 
-#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, QG, GEND)                                      \
+#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                                 \
   __asm__ volatile(                                                                                    \
       "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
@@ -552,6 +615,9 @@ typedef struct {
       "cmp %[x0], #4\n\t"                                                                              \
       "it eq\n\t"                                                                                      \
       "adreq %[x2], 14f\n\t"                                                                           \
+      "cmp %[x0], #5\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 15f\n\t"                                                                           \
       "orr %[x2], %[x2], #1\n\t"                                                                       \
       "str %[x2], %[ts]\n"                                                                             \
       "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
@@ -603,7 +669,9 @@ typedef struct {
       "12:\n\t" ROW2H ROW2("rb", "8") ROW2("rc", "16") TM2_DWP_Q "ldr %[wb], %[chm]\n\t"                 \
       RQ("a0") RQ("a1")                                                                                \
       "strb %[a0], [%[o]]\n\t"                                                                         \
-      "strb %[a1], [%[o], %[wb]]\n"                                                                    \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "b 8f\n"                                                                                         \
+      "15:\n\t" SIX                                                                                    \
       "8:\n\t"                                                                                         \
       "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
@@ -653,9 +721,9 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
   int8_t *o;
   const int32_t chm = p->channels;
   int32_t groups = p->out_w >> 2, tail = p->out_w & 3;
-  if (p->stride == 1 && p->output_offset == -128 && tail == 1 && groups > 0) {
-    --groups; /* the last group and the single last output go together (TM2_DWP_FIVE) */
-    tail = 4;
+  if (p->stride == 1 && p->output_offset == -128 && (tail == 1 || tail == 2) && groups > 0) {
+    --groups; /* the last group and the last one or two outputs go together (TM2_DWP_FIVE, TM2_DWP_SIX) */
+    tail += 3;
   }
   tm2_dwp_state st = {.ostep = ostep, .gbytes = groups * 4 * chm,
                       .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .tail = tail, .ncols = ncols,
@@ -668,18 +736,18 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
   if (p->output_offset == -128) {
     if (p->stride == 1) {
       TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+               TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
     } else {
       TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_LOW, "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+               TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
     }
   } else {
     if (p->stride == 1) {
       TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     } else {
       TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_SIGNED, "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     }
   }
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;

@@ -184,14 +184,20 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
   "asr %[" A "], %[" A "], %[x2]\n\t"           \
   "ssat %[" A "], #8, %[" A "]\n\t"
 
-/* Filter row of a group of four outputs whose row pointer R stays put (the partial last group). */
+/* Filter row of the three-output tail (a partial last group of three), row pointer R staying put: the sums
+ * of outputs 0 .. 2 only (a3 is not stored). */
 #define TM2_DWA_ROW_S1_NW(R, WOFF)           \
   "ldr %[x0], [%[" R "]]\n\t"               \
   "ldr %[x1], [%[" R "], #4]\n\t"           \
   "ldr %[x2], [%[" R "], #8]\n\t"           \
   "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
   "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
-  TM2_DWA_MACS_S1
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"
 #define TM2_DWA_ROW_S2_NW(R, WOFF)           \
   "ldr %[x0], [%[" R "]]\n\t"               \
   "ldr %[x1], [%[" R "], #4]\n\t"           \
@@ -200,8 +206,8 @@ static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, c
   "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
   TM2_DWA_MACS_S2_01 \
   "ldr %[x0], [%[" R "], #12]\n\t"          \
-  "ldr %[x1], [%[" R "], #16]\n\t"          \
-  TM2_DWA_MACS_S2_23
+  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"
 
 /* Filter row of two outputs (the last two of a row) whose row pointer R stays put, stride 1 and 2. */
 #define TM2_DWA_ROW2_S1(R, WOFF)             \

@@ -316,15 +316,15 @@ def dw_case(
 def dw_planes_case(rng: np.random.Generator, i: int, five: bool = False, six: bool = False) -> Case:
     """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
     cases also in place (input and output in one buffer). `five`: stride 1, output offset -128 and 4k + 1
-    rows (the five-output tail of the assembly, kws' 25 rows); `six`: stride 1 and 4k + 2 rows (a group
-    and the two-output tail, vww's 6 x 6 maps)."""
+    rows (the five-output tail of the assembly, kws' 25 rows); `six`: stride 1, output offset -128 and 4k + 2
+    rows (the six-output tail, vww's 6 x 6 maps; other output offsets: a group and the two-output tail)."""
     tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
     hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
     if five:
         hw = (int(rng.choice([5, 9, 13, 25])), hw[1])
     if six:
         hw = (int(rng.choice([6, 10, 14, 26])), hw[1])
-    case = dw_case(rng, i, hw, stride=1 if five or six else None, zp=-128 if five else None)
+    case = dw_case(rng, i, hw, stride=1 if five or six else None, zp=-128 if five or (six and i % 4) else None)
     values = dict(zip(DW_FIELDS, case.params, strict=True))
     plane_len, plane_cols = packing.dw3x3_planes_geometry(
         {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
@@ -485,7 +485,7 @@ def _linker_script(root: Path) -> Path:
     return ld
 
 
-KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c")
+KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c")
 
 
 def build_harness(root: Path, variant: str) -> Path:
@@ -682,6 +682,10 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     assert len(five) >= 10
     six = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[rows] % 4 == 2 and c.params[rows] > 4]
     assert len(six) >= 10
+    # the six-output tail: output offset -128 and the full int8 range ("five" but for 4k + 2 rows)
+    zp_i, lo_i, hi_i = (DW_FIELDS.index(f) for f in ("output_offset", "act_min", "act_max"))
+    six_tail = [c for c in six if (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127)]
+    assert len(six_tail) >= 5 and len(six) > len(six_tail)
     _check_cases(harness, cases, "dw_planes")
 
 

@@ -38,12 +38,19 @@ from tinym2net.ir import (
 from tinym2net.memory_plan import PlanError, plan_graph, verify_plan, with_alternatives
 from tinym2net.ops.base import Lowered, lower
 from tinym2net.ops.conv import per_channel_multipliers
-from tinym2net.ops.inplace import RowGeometry, RowPlan, conv_rows_plan, plan_rows, ring_bands_needed
+from tinym2net.ops.inplace import (
+    PIXEL_BAND,
+    RowGeometry,
+    RowPlan,
+    conv_rows_plan,
+    plan_rows,
+    ring_bands_needed,
+)
 from tinym2net.planner import Buffer, solve
 
 SENTINEL = 0x5A
 GUARD = 32
-SOURCES = [KERNELS / f for f in ("tm2_inplace.c", "tm2_conv.c", "tm2_conv_dsp.c")]
+SOURCES = [KERNELS / f for f in ("tm2_inplace.c", "tm2_conv.c", "tm2_conv_dsp.c", "tm2_dw_dsp.c")]
 HEADERS = {
     "tm2_conv_params": "tm2_conv.h",
     "tm2_dwconv_params": "tm2_conv.h",
@@ -205,8 +212,10 @@ def run_out_of_place(kernel: Kernel, x: np.ndarray, out_bytes: int) -> np.ndarra
     return out[:out_bytes]
 
 
-def run_in_place(lib, kernel: Kernel, plan: RowPlan, x: np.ndarray, out_bytes: int, ring_bands: int | None = None):
-    """The generated code's band loop, driven from Python: returns (output bytes, kernel calls)."""
+def run_in_place(lib, kernel: Kernel, plan: RowPlan, x: np.ndarray, out_bytes: int, ring_bands: int | None = None,
+                 where: set | None = None):
+    """The generated code's band loop, driven from Python: returns (output bytes, kernel calls). ``where``
+    collects where bands wrote: "ring", or "tensor" (output clear of every input row still to be read)."""
     g = plan.geometry
     rb = plan.ring_bands if ring_bands is None else ring_bands
     in_bytes = x.size
@@ -224,6 +233,8 @@ def run_in_place(lib, kernel: Kernel, plan: RowPlan, x: np.ndarray, out_bytes: i
         p.in_h, p.pad_h, p.out_h = band.in_h, band.pad_h, band.out_h
         kernel(p, ctypes.c_void_p(band.input), ctypes.c_void_p(band.output))
         calls += 1
+        if where is not None:
+            where.add("tensor" if data.ctypes.data <= band.output < data.ctypes.data + data.size else "ring")
     assert np.all(data[max(in_bytes, out_bytes) :] == SENTINEL), "wrote past the tensor"
     assert np.all(ring[rb * plan.band * g.out_row :] == SENTINEL), "wrote past the ring"
     return data[:out_bytes].copy(), calls
@@ -247,6 +258,13 @@ def _plans(low: Lowered) -> list[RowPlan]:
     other = ring_bands_needed(chosen.geometry, chosen.band, not chosen.reverse)
     if other is not None:
         out.append(RowPlan(chosen.geometry, chosen.band, other, not chosen.reverse, chosen.flat))
+    for over in low.params.get("inplace_wider") or ():  # the larger bands the planner may take
+        if "inplace_rows" in over:
+            r = over["inplace_rows"]
+            assert RowGeometry(*(r[k] for k in ("in_h", "in_row", "out_h", "out_row", "stride", "pad", "span"))) == (
+                chosen.geometry
+            )
+            out.append(RowPlan(chosen.geometry, r["band"], r["ring_bands"], bool(r["reverse"]), chosen.flat))
     return out
 
 
@@ -262,6 +280,8 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
     rng = np.random.default_rng(17 + int(pointwise) + 5 * (kind is OpKind.DEPTHWISE_CONV_2D))
     directions = set()
     planes = 0
+    bands = set()
+    where = set()
     for _ in range(60):
         g, op, low, x, w, b, ms, expected = conv_case(rng, kind, pointwise=pointwise)
         want = expected.reshape(-1).view(np.int8)
@@ -274,10 +294,11 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
         for kern in kernels:
             np.testing.assert_array_equal(run_out_of_place(kern, x, want.size), want)
             for plan in _plans(low):
-                got, calls = run_in_place(lib, kern, plan, x, want.size)
+                got, calls = run_in_place(lib, kern, plan, x, want.size, where=where)
                 np.testing.assert_array_equal(got, want, err_msg=f"{op.kind.value} {low.params} {plan}")
                 assert calls == -(-plan.geometry.out_h // plan.band)
                 directions.add(plan.reverse)
+                bands.add(plan.band > _plans(low)[0].band)
         if low.params.get("inplace_planes"):  # stride 1, equal shapes: whole planes over the tensor itself
             planes += 1
             data = np.full(want.size + GUARD, SENTINEL, np.int8)
@@ -293,6 +314,8 @@ def test_in_place_bands_equal_the_out_of_place_kernel(lib, kind, pointwise):
             assert np.all(data[want.size :] == SENTINEL) and np.all(scratch[-GUARD:] == SENTINEL)
     assert directions == {False, True}
     assert kind is not OpKind.DEPTHWISE_CONV_2D or planes >= 2
+    assert bands == ({False} if kind is OpKind.DEPTHWISE_CONV_2D else {False, True})  # wider bands: CONV_2D only
+    assert where == {"ring", "tensor"}  # bands through the ring, and bands written straight to the tensor
 
 
 def test_expanding_pointwise_runs_bottom_up_with_one_band_of_ring():
@@ -732,9 +755,17 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
     in_place = [(i, k) for i, k in vww.plan.wider_ops if i in vww.plan.overlap_ops]
     out_of_place = [(i, k) for i, k in vww.plan.wider_ops if i not in vww.plan.overlap_ops]
     assert len(in_place) >= 2 and len(out_of_place) >= 3
-    for i, k in in_place:
+    planes = [(i, k) for i, k in in_place if vww.lowered[i].params.get("inplace_planes")]
+    bands = [(i, k) for i, k in in_place if not vww.lowered[i].params.get("inplace_planes")]
+    assert len(planes) >= 2 and len(bands) >= 5
+    for i, k in planes:
         params = vww.lowered[i].params
         assert params["plane_ch"] == params["inplace_wider"][k]["plane_ch"] > 1
+        assert params["inplace_scratch"] == params["inplace_wider"][k]["inplace_scratch"]
+    for i, k in bands:  # larger row or pixel bands of the packed CONV_2D kernel
+        params = vww.lowered[i].params
+        assert params["inplace_rows"] == params["inplace_wider"][k]["inplace_rows"]
+        assert params["inplace_rows"]["band"] > (1 if not params["inplace_flat"] else PIXEL_BAND)
         assert params["inplace_scratch"] == params["inplace_wider"][k]["inplace_scratch"]
     for i, k in out_of_place:
         low = vww.lowered[i]

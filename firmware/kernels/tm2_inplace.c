@@ -20,13 +20,6 @@ static int32_t tm2_ip_band_end(const tm2_inplace_rows *g, int32_t k) {
   return tm2_min_i32(g->out_h, (k + 1) * g->band);
 }
 
-/* Ring slot of output row q: its band's slot, then its row within the band. */
-static int8_t *tm2_ip_slot(const tm2_inplace_rows *g, const tm2_inplace_iter *it, int32_t q) {
-  const int32_t k = g->reverse ? (g->out_h - 1 - q) / g->band : q / g->band;
-  const int32_t j = q - tm2_ip_band_start(g, k);
-  return it->ring + ((size_t)(k % g->ring_bands) * g->band + j) * g->out_row;
-}
-
 /* Input rows [*lo, *hi] that bands k, k+1, ... still read (conservatively: every row between the first
  * and the last one they read). Empty (lo > hi) when k is past the last band. */
 static void tm2_ip_live_rows(const tm2_inplace_rows *g, const tm2_inplace_iter *it, int32_t k, int32_t *lo,
@@ -45,35 +38,93 @@ static void tm2_ip_live_rows(const tm2_inplace_rows *g, const tm2_inplace_iter *
   }
 }
 
-/* Stores finished rows, oldest first, while their bytes hold no input row that band k onwards reads. The
- * rows of one band are contiguous in the ring and in the tensor, so each band's storable rows go in one
- * copy (pointwise layers have one-pixel rows: one copy per band, not per pixel). */
+/* n bytes from src to dst (no overlap). On Thumb-2 (no TM2_PORTABLE), word-aligned runs go 32 bytes per
+ * LDM / STM pair; the rest, and unaligned runs, by memcpy. */
+static inline void tm2_ip_copy(int8_t *dst, const int8_t *src, int32_t n) {
+#if defined(__thumb2__) && !defined(TM2_PORTABLE)
+  if (n >= 32 && (((uint32_t)(uintptr_t)dst | (uint32_t)(uintptr_t)src) & 3u) == 0) {
+    int32_t left = n - 32;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldmia %[s]!, {r3, r4, r5, r6, r8, r9, r10, r12}\n\t"
+        "stmia %[d]!, {r3, r4, r5, r6, r8, r9, r10, r12}\n\t"
+        "subs %[l], %[l], #32\n\t"
+        "bge 1b\n"
+        : [s] "+r"(src), [d] "+r"(dst), [l] "+r"(left)
+        :
+        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "cc", "memory");
+    n = left + 32;
+  }
+#endif
+  if (n > 0) memcpy(dst, src, (size_t)n);
+}
+
+/* Stores finished rows, oldest first, while their bytes hold no input row that band k onwards reads.
+ * Bottom-up: the pending rows [pend_lo, pend_hi) are stored from the top down; the storable ones are those
+ * starting at or past the end of the live input rows (which start at its first row, the same for every
+ * band), and all of them once one ends at or before the live start: found in closed form. The rows of one
+ * band are contiguous in the ring and in the tensor: one copy per band. */
+static void tm2_ip_commit_reverse(const tm2_inplace_rows *g, tm2_inplace_iter *it, int32_t k) {
+  const int32_t pend_lo = it->pend_lo;
+  int32_t top = it->pend_hi;
+  if (pend_lo >= top) return;
+  const int32_t out_row = g->out_row;
+  int32_t keep = pend_lo; /* rows [pend_lo, keep) stay pending */
+  if (k < it->bands) {
+    int32_t lo, hi;
+    tm2_ip_live_rows(g, it, k, &lo, &hi);
+    if (lo <= hi) {
+      int32_t r1 = ((hi + 1) * g->in_row - 1) / out_row; /* last row starting before the live end */
+      if (r1 > top - 1) r1 = top - 1;
+      if (r1 >= pend_lo && (r1 + 1) * out_row > lo * g->in_row) keep = r1 + 1;
+    }
+  }
+  while (top > keep) {
+    const int32_t q = top - 1;
+    const int32_t kb = (g->out_h - 1 - q) / g->band;
+    const int32_t start = tm2_ip_band_start(g, kb);
+    const int32_t first = tm2_max_i32(keep, start);
+    tm2_ip_copy(it->data + (size_t)first * out_row,
+                it->ring + ((size_t)(kb % g->ring_bands) * g->band + (first - start)) * out_row,
+                (top - first) * out_row);
+    top = first;
+  }
+  it->pend_hi = keep;
+}
+
+/* The same, top-down: the pending rows [pend_lo, pend_hi) ascend in the tensor, and in the ring modulo its
+ * ring_bands * band rows (bands start at multiples of band), so the storable ones are a prefix found in
+ * closed form: rows ending at or before the live input's start, and all of them once one lies past its end
+ * (the live rows run to the input's last row read, the same for every band). */
+static void tm2_ip_commit_forward(const tm2_inplace_rows *g, tm2_inplace_iter *it, int32_t k) {
+  const int32_t q = it->pend_lo, e = it->pend_hi;
+  if (q >= e) return;
+  const int32_t out_row = g->out_row;
+  int32_t stop = e;
+  if (k < it->bands) {
+    const int32_t lo = tm2_max_i32(0, k * g->band * g->stride - g->pad);
+    const int32_t hi = tm2_min_i32(g->in_h - 1, (g->out_h - 1) * g->stride - g->pad + g->span - 1);
+    if (lo <= hi) {
+      int32_t r1 = lo * g->in_row / out_row; /* first row ending past the live start */
+      if (r1 < q) r1 = q;
+      if (r1 < e && r1 * out_row < (hi + 1) * g->in_row) stop = r1;
+    }
+  }
+  if (stop == q) return;
+  const int32_t ring_rows = g->ring_bands * g->band;
+  const int32_t s = q % ring_rows;
+  const int32_t n1 = tm2_min_i32(stop - q, ring_rows - s);
+  int8_t *dst = it->data + (size_t)q * out_row;
+  tm2_ip_copy(dst, it->ring + (size_t)s * out_row, n1 * out_row);
+  if (n1 < stop - q) tm2_ip_copy(dst + (size_t)n1 * out_row, it->ring, (stop - q - n1) * out_row);
+  it->pend_lo = stop;
+}
+
 static void tm2_ip_commit(const tm2_inplace_rows *g, tm2_inplace_iter *it, int32_t k) {
-  int32_t lo, hi;
-  tm2_ip_live_rows(g, it, k, &lo, &hi);
-  const int32_t live_start = lo * g->in_row;
-  const int32_t live_end = (hi + 1) * g->in_row;
-  while (it->pend_lo < it->pend_hi) {
-    /* the oldest pending row and the pending rows of its band, in storing order */
-    const int32_t q = g->reverse ? it->pend_hi - 1 : it->pend_lo;
-    const int32_t kb = g->reverse ? (g->out_h - 1 - q) / g->band : q / g->band;
-    const int32_t run = g->reverse ? q - tm2_max_i32(it->pend_lo, tm2_ip_band_start(g, kb)) + 1
-                                   : tm2_min_i32(it->pend_hi, tm2_ip_band_end(g, kb)) - q;
-    int32_t n = 0;
-    for (; n < run; ++n) {
-      const int32_t r = g->reverse ? q - n : q + n;
-      const int32_t dest_start = r * g->out_row;
-      if (lo <= hi && dest_start < live_end && live_start < dest_start + g->out_row) break;
-    }
-    if (n == 0) break;
-    const int32_t first = g->reverse ? q - n + 1 : q;
-    memcpy(it->data + (size_t)first * g->out_row, tm2_ip_slot(g, it, first), (size_t)n * g->out_row);
-    if (g->reverse) {
-      it->pend_hi -= n;
-    } else {
-      it->pend_lo += n;
-    }
-    if (n < run) break;
+  if (g->reverse) {
+    tm2_ip_commit_reverse(g, it, k);
+  } else {
+    tm2_ip_commit_forward(g, it, k);
   }
 }
 
@@ -98,6 +149,19 @@ int tm2_inplace_rows_next(const tm2_inplace_rows *g, tm2_inplace_iter *it, tm2_i
   band->in_h = tm2_max_i32(0, b - a + 1);
   band->pad_h = a - first;
   band->out_h = end - start;
+  if (it->pend_lo == it->pend_hi) {
+    /* nothing pending and the band's output clear of every input row this band and the later ones read:
+     * the kernel writes it in its final place (no ring, no copy; the rows never become pending) */
+    /* the live rows (tm2_ip_live_rows): from this band's first row down, or from the top to its last row */
+    const int32_t lo = g->reverse ? tm2_max_i32(0, -g->pad) : a;
+    const int32_t hi = g->reverse ? b : tm2_min_i32(g->in_h - 1, (g->out_h - 1) * g->stride - g->pad + g->span - 1);
+    const int32_t o0 = start * g->out_row, o1 = end * g->out_row;
+    if (lo > hi || o1 <= lo * g->in_row || (hi + 1) * g->in_row <= o0) {
+      band->output = it->data + o0;
+      ++it->k;
+      return 1;
+    }
+  }
   band->output = it->ring + (size_t)(it->k % g->ring_bands) * g->band * g->out_row;
   if (it->pend_lo == it->pend_hi) {
     it->pend_lo = start;

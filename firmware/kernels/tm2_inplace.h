@@ -10,6 +10,10 @@
  * therefore computes exactly what it computes out of place (same taps, same arithmetic): bit-exact by
  * construction, whatever the kernel (reference, packed SIMD, int4).
  *
+ * Direct bands. When nothing is pending in the ring and a band's output bytes hold no input row that it or a
+ * later band reads, the kernel writes the band in its final place (no ring, no copy): expanding layers run
+ * bottom-up and shrinking ones top-down mostly go so.
+ *
  * Commit rule. A finished output row is copied from the ring to its final place only when those bytes
  * hold no input row that a band still to run reads. Bands run top to bottom (forward) or bottom to top
  * (reverse; for outputs larger than the input, where forward would never free anything); rows are

@@ -58,6 +58,8 @@ ALT_KERNELS = {"ops/depthwise3x3_packed.j2": "tm2_depthwise3x3_s8_direct"}
 WRAPPER_TEMPLATE = "ops/inplace_rows.j2"
 PLANES_MIN_H = packing.PLANES_MIN_H  # output rows from which the whole-plane kernel pays off in place
 PIXEL_BAND = 8  # pixels per kernel call for pointwise convolutions (two of the packed kernel's 4-pixel blocks)
+WIDE_PIXEL_BANDS = (64, 32, 16)  # larger pointwise bands the planner takes where the arena does not grow
+WIDE_ROW_BANDS = (4, 2)  # the same for other CONV_2D layers (output rows per band)
 _ALIGN = 16
 
 
@@ -215,7 +217,6 @@ def offer_rows(low: Lowered) -> Lowered:
         return low
     direct = DIRECT_KERNELS.get(low.template)
     ring_offset = 0 if direct else _align(low.scratch_bytes)
-    g = plan.geometry
     planes = _planes(low, ring_offset + plan.ring_bytes) if not direct else {}
     params = {
         **low.params,
@@ -229,21 +230,50 @@ def offer_rows(low: Lowered) -> Lowered:
         "inplace_flat": int(plan.flat),
         "inplace_ring_offset": ring_offset,
         **_alternative(low, plan),
+        "inplace_wider": _wider_bands(low, plan, ring_offset),
         **planes,
-        "inplace_rows": {
-            "in_h": g.in_h,
-            "in_row": g.in_row,
-            "out_h": g.out_h,
-            "out_row": g.out_row,
-            "stride": g.stride,
-            "pad": g.pad,
-            "span": g.span,
-            "band": plan.band,
-            "ring_bands": plan.ring_bands,
-            "reverse": int(plan.reverse),
-        },
+        "inplace_rows": _rows_params(plan),
     }
     return dataclasses.replace(low, template=WRAPPER_TEMPLATE, params=params)
+
+
+def _rows_params(plan: RowPlan) -> dict[str, int]:
+    """``tm2_inplace_rows`` of a row plan (the template's ``op.params.inplace_rows``)."""
+    g = plan.geometry
+    return {
+        "in_h": g.in_h,
+        "in_row": g.in_row,
+        "out_h": g.out_h,
+        "out_row": g.out_row,
+        "stride": g.stride,
+        "pad": g.pad,
+        "span": g.span,
+        "band": plan.band,
+        "ring_bands": plan.ring_bands,
+        "reverse": int(plan.reverse),
+    }
+
+
+def _wider_bands(low: Lowered, plan: RowPlan, ring_offset: int) -> list[dict[str, Any]]:
+    """Larger bands, largest first (fewer driver and kernel calls, a larger ring): overrides the planner
+    takes where the arena does not grow (MemoryPlan.wider_ops). Pointwise layers of the packed CONV_2D
+    kernel: WIDE_PIXEL_BANDS pixels whose bands all hold a multiple of four pixels or at least four;
+    other layers of the packed CONV_2D kernel: WIDE_ROW_BANDS rows. None for the depthwise kernels (their
+    planes form, or the direct kernel at the arena peak)."""
+    if low.template != "ops/conv2d_packed.j2":
+        return []
+    g = plan.geometry
+    if plan.flat:
+        sizes = [b for b in WIDE_PIXEL_BANDS if plan.band < b < g.out_h and (g.out_h % b == 0 or g.out_h % b >= 4)]
+    else:
+        sizes = [b for b in WIDE_ROW_BANDS if plan.band < b < g.out_h]
+    out: list[dict[str, Any]] = []
+    for b in sizes:
+        wide = plan_rows(g, b, flat=plan.flat)
+        if wide is None:
+            continue
+        out.append({"inplace_rows": _rows_params(wide), "inplace_scratch": ring_offset + wide.ring_bytes})
+    return out
 
 
 def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:

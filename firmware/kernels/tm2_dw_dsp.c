@@ -1,0 +1,1273 @@
+/* tinym2net int8 depthwise 3x3 convolutions on packed weights (see tm2_conv_dsp.h for layouts and
+ * arithmetic). Moved out of tm2_conv_dsp.c unchanged. Hand-written for tinym2net. C99, no heap, no state. */
+#include "tm2_conv_dsp.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "tm2_fixedpoint.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+#define TM2_CONV_USE_DSP 1
+#include <arm_acle.h>
+#else
+#define TM2_CONV_USE_DSP 0
+#endif
+
+static inline int8_t tm2_store_clamped(int32_t v, int32_t act_min, int32_t act_max) {
+  return (int8_t)tm2_clamp_i32(v, act_min, act_max);
+}
+
+#if TM2_CONV_USE_DSP
+
+/* (a + sign-extended bytes 1 and 3 of x) per int16 lane. */
+static inline uint32_t tm2_sxtab16_ror8(uint32_t a, uint32_t x) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+  return r;
+}
+
+#endif
+
+/* Halfword multiply-accumulates: SMLAD, SMLABT, SMLATB or their C equivalents. */
+#if TM2_CONV_USE_DSP
+#define tm2_dot2(x, w, acc) __smlad((x), (w), (acc))
+#define tm2_mac_bt(x, w, acc) __smlabt((int32_t)(x), (int32_t)(w), (acc))
+#define tm2_mac_tb(x, w, acc) __smlatb((int32_t)(x), (int32_t)(w), (acc))
+#else
+static inline int32_t tm2_lo16(uint32_t v) { return (int16_t)(v & 0xFFFFu); }
+static inline int32_t tm2_hi16(uint32_t v) { return (int16_t)(v >> 16); }
+static inline int32_t tm2_dot2(uint32_t x, uint32_t w, int32_t acc) {
+  return acc + tm2_lo16(x) * tm2_lo16(w) + tm2_hi16(x) * tm2_hi16(w);
+}
+static inline int32_t tm2_mac_bt(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_lo16(x) * tm2_hi16(w); }
+static inline int32_t tm2_mac_tb(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_hi16(x) * tm2_lo16(w); }
+#endif
+
+/* ----------------------------------------------------------------------------- depthwise 3x3 */
+
+/* Transposes input row `row`, channels c0 .. c0 + n - 1 (n <= 4), into the channel rows of one slot:
+ * dst[j * row_len + pad_w + x] = row[x][c0 + j] + input_offset. The rest of each row (padding columns)
+ * is zeroed once per call and never written. With the DSP extension and a full quad: one word load and
+ * two SXTAB16 per input column. */
+static inline void tm2_dw_transpose_quad(const tm2_dw3x3_packed_params *p, const int8_t *row, int32_t c0,
+                                         int32_t n, int16_t *dst) {
+  const int32_t ch = p->channels;
+  const int32_t len = p->row_len;
+  const int32_t off = p->input_offset;
+  const int32_t in_w = p->in_w;
+  const int8_t *src = row + c0;
+  dst += p->pad_w;
+#if TM2_CONV_USE_DSP
+  if (n == 4 && (ch & 3) == 0) {
+    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+    int16_t *const end = dst + in_w;
+    for (; dst != end; ++dst, src += ch) {
+      uint32_t w;
+      memcpy(&w, src, 4);
+      const uint32_t even = __sxtab16(off2, w);       /* channels c0, c0 + 2 */
+      const uint32_t odd = tm2_sxtab16_ror8(off2, w); /* channels c0 + 1, c0 + 3 */
+      dst[0] = (int16_t)even;
+      dst[len] = (int16_t)odd;
+      dst[2 * len] = (int16_t)(even >> 16);
+      dst[3 * len] = (int16_t)(odd >> 16);
+    }
+    return;
+  }
+#endif
+  for (int32_t j = 0; j < n; ++j) {
+    for (int32_t x = 0; x < in_w; ++x) dst[(size_t)j * len + x] = (int16_t)(src[(size_t)x * ch + j] + off);
+  }
+}
+
+/* One output: taps t, t+1, t+2 (t of any parity) of the three transposed rows against one channel's
+ * six weight words (w0, w1), (w1, w2) per row. */
+static inline int32_t tm2_dw_one(const int16_t *ra, const int16_t *rb, const int16_t *rc, const int32_t *wc,
+                                 int32_t t, int32_t acc) {
+  const int32_t e = t & ~1;
+  const uint32_t *xa = (const uint32_t *)(ra + e), *xb = (const uint32_t *)(rb + e);
+  const uint32_t *xc = (const uint32_t *)(rc + e);
+  if (t & 1) { /* t1 w0 + (t2 w1 + t3 w2) */
+    acc = tm2_dot2(xa[1], (uint32_t)wc[1], tm2_mac_tb(xa[0], (uint32_t)wc[0], acc));
+    acc = tm2_dot2(xb[1], (uint32_t)wc[3], tm2_mac_tb(xb[0], (uint32_t)wc[2], acc));
+    return tm2_dot2(xc[1], (uint32_t)wc[5], tm2_mac_tb(xc[0], (uint32_t)wc[4], acc));
+  }
+  /* (t0 w0 + t1 w1) + t2 w2 */
+  acc = tm2_mac_bt(xa[1], (uint32_t)wc[1], tm2_dot2(xa[0], (uint32_t)wc[0], acc));
+  acc = tm2_mac_bt(xb[1], (uint32_t)wc[3], tm2_dot2(xb[0], (uint32_t)wc[2], acc));
+  return tm2_mac_bt(xc[1], (uint32_t)wc[5], tm2_dot2(xc[0], (uint32_t)wc[4], acc));
+}
+
+/* Four outputs of one filter row, stride 1: taps in words x0 = (t0, t1), x1 = (t2, t3), x2 = (t4, t5),
+ * weights wa = (w0, w1), wb = (w1, w2). */
+#define TM2_DW_ROW4_S1(X, WA, WB)                              \
+  do {                                                         \
+    const uint32_t x0_ = (X)[0], x1_ = (X)[1], x2_ = (X)[2];   \
+    a0 = tm2_mac_bt(x1_, (WB), tm2_dot2(x0_, (WA), a0));       \
+    a1 = tm2_dot2(x1_, (WB), tm2_mac_tb(x0_, (WA), a1));       \
+    a2 = tm2_mac_bt(x2_, (WB), tm2_dot2(x1_, (WA), a2));       \
+    a3 = tm2_dot2(x2_, (WB), tm2_mac_tb(x1_, (WA), a3));       \
+  } while (0)
+
+/* The same for stride 2: output i reads word i (t_2i, t_2i+1) and the bottom half of word i + 1. */
+#define TM2_DW_ROW4_S2(X, WA, WB)                                                  \
+  do {                                                                             \
+    const uint32_t x0_ = (X)[0], x1_ = (X)[1], x2_ = (X)[2], x3_ = (X)[3], x4_ = (X)[4]; \
+    a0 = tm2_mac_bt(x1_, (WB), tm2_dot2(x0_, (WA), a0));                           \
+    a1 = tm2_mac_bt(x2_, (WB), tm2_dot2(x1_, (WA), a1));                           \
+    a2 = tm2_mac_bt(x3_, (WB), tm2_dot2(x2_, (WA), a2));                           \
+    a3 = tm2_mac_bt(x4_, (WB), tm2_dot2(x3_, (WA), a3));                           \
+  } while (0)
+
+/* Output x of a channel row as an int8 byte: requantisation (mode of the layer), offset, clamp. */
+static inline int8_t tm2_dw_out(const tm2_dw3x3_packed_params *p, int32_t acc, const tm2_rq *q) {
+  return tm2_store_clamped(tm2_rq_apply(acc, q, p->rq_mode, p->output_offset), p->act_min, p->act_max);
+}
+
+#if TM2_CONV_USE_DSP
+/* The multiply-accumulates of one filter row of four outputs, on x0..x2 (taps) and wa, wb (weights): stride 1
+ * (eight, in one run), stride 2 (outputs 0-1, then 2-3 once x0, x1 hold the next words). */
+#define TM2_DWA_MACS_S1                      \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+#define TM2_DWA_MACS_S2_01                   \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"
+#define TM2_DWA_MACS_S2_23                   \
+  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+
+/* One filter row of a group of four stride-1 outputs in assembly: taps in words x0 = (t0, t1), x1 = (t2, t3),
+ * x2 = (t4, t5) of row R (R advances by the group's 8 bytes), weights wa = (w0, w1), wb = (w1, w2) at byte
+ * WOFF of wr. Five loads in a row, eight multiply-accumulates. */
+#define TM2_DWA_ROW_S1(R, WOFF)              \
+  "ldr %[x0], [%[" R "]], #8\n\t"           \
+  "ldr %[x1], [%[" R "], #-4]\n\t"          \
+  "ldr %[x2], [%[" R "]]\n\t"               \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  TM2_DWA_MACS_S1
+
+/* The same for stride 2: output i reads word i (t_2i, t_2i+1) and the bottom of word i + 1; R advances 16. */
+#define TM2_DWA_ROW_S2(R, WOFF)              \
+  "ldr %[x0], [%[" R "]], #16\n\t"          \
+  "ldr %[x1], [%[" R "], #-12]\n\t"         \
+  "ldr %[x2], [%[" R "], #-8]\n\t"          \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  TM2_DWA_MACS_S2_01 \
+  "ldr %[x0], [%[" R "], #-4]\n\t"          \
+  "ldr %[x1], [%[" R "]]\n\t"               \
+  TM2_DWA_MACS_S2_23
+
+/* TM2_RQ_HIGHMUL of accumulator A (undoubled) to a saturated int8 value: m in x0, hz in x1, e in x2; the
+ * signed form uses wa as a temporary; the low form (output offset -128, full range) has no sign correction. */
+#define TM2_DWA_RQ_SIGNED(A)                    \
+  "add %[" A "], %[" A "], %[" A "]\n\t"        \
+  "smmlar %[wa], %[" A "], %[x0], %[x1]\n\t"    \
+  "add %[" A "], %[wa], %[" A "], asr #31\n\t"  \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWA_RQ_LOW(A)                       \
+  "add %[" A "], %[" A "], %[" A "]\n\t"        \
+  "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
+/* Filter row of the three-output tail (a partial last group of three), row pointer R staying put: the sums
+ * of outputs 0 .. 2 only (a3 is not stored). */
+#define TM2_DWA_ROW_S1_NW(R, WOFF)           \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"
+#define TM2_DWA_ROW_S2_NW(R, WOFF)           \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  TM2_DWA_MACS_S2_01 \
+  "ldr %[x0], [%[" R "], #12]\n\t"          \
+  "smlad %[a2], %[x2], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"
+
+/* Filter row of two outputs (the last two of a row) whose row pointer R stays put, stride 1 and 2. */
+#define TM2_DWA_ROW2_S1(R, WOFF)             \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+#define TM2_DWA_ROW2_S2(R, WOFF)             \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  TM2_DWA_MACS_S2_01
+
+/* Filter row of a single output (taps t0, t1, t2 in the words at R and R + 4), either stride. */
+#define TM2_DWA_ONE(R, WOFF)                 \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"
+
+/* x0 = the word at byte OFF of the quad-row state (tm2_dwq_state). */
+#define TM2_DWQ_ST(OFF) "ldr %[x0], %[stp]\n\t" "ldr %[x0], [%[x0], #" OFF "]\n\t"
+
+/* Per-channel loop state of TM2_DWQ, in memory. */
+typedef struct {
+  int32_t gt;   /*  0: groups << 3 | tail code (0 .. 3 outputs; 4: five, see TM2_DWA_FIVE_LOW) */
+  int32_t radv; /*  4: row pointer advance from one channel to the next, after its full groups */
+  int32_t cc;   /*  8: channels left */
+  int8_t *op;   /* 12: the channel's first output of the row */
+} tm2_dwq_state;
+
+/* The bias of the current channel into a0 (and a1 .. a3 for a group). */
+#define TM2_DWA_BIAS1 "ldr %[x0], %[bpm]\n\t" "ldr %[a0], [%[x0]]\n\t"
+#define TM2_DWA_BIAS4 TM2_DWA_BIAS1 "mov %[a1], %[a0]\n\t" "mov %[a2], %[a0]\n\t" "mov %[a3], %[a0]\n\t"
+/* The channel's requantisation entry: m -> x0, hz -> x1, e -> x2. */
+#define TM2_DWA_Q "ldr %[x2], %[qpm]\n\t" "ldr %[x0], [%[x2]]\n\t" "ldr %[x1], [%[x2], #4]\n\t" "ldr %[x2], [%[x2], #12]\n\t"
+
+/* Filter row of the last five outputs of a stride-1 row (a group of four plus the single last output:
+ * taps t0 .. t7 in words x0, x1, x2 and, once x0 is used, x0 again; the fifth sum lives in o). */
+#define TM2_DWA_ROW5(R, WOFF)                \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "ldr %[x0], [%[" R "], #12]\n\t"          \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"    \
+  "smlad %[o], %[x2], %[wa], %[o]\n\t"      \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t"
+
+/* The last five outputs of a stride-1 channel row, output offset -128 (TM2_DWA_RQ_LOW): the output pointer
+ * waits in the group-count slot while o holds the fifth sum. */
+#define TM2_DWA_FIVE(BIAS4, Q, RQ)                                                                      \
+  "str %[o], %[gc]\n\t" BIAS4 "mov %[o], %[a0]\n\t" TM2_DWA_ROW5("ra", "0") TM2_DWA_ROW5("rb", "8")         \
+  TM2_DWA_ROW5("rc", "16") Q RQ("a0") RQ("a1") RQ("a2") RQ("a3") RQ("o")                                  \
+  "ldr %[wa], %[gc]\n\t"                                                                               \
+  "ldr %[wb], %[chm]\n\t"                                                                              \
+  "strb %[a0], [%[wa]]\n\t"                                                                            \
+  "strb %[a1], [%[wa], %[wb]]\n\t"                                                                     \
+  "add %[wa], %[wa], %[wb], lsl #1\n\t"                                                                \
+  "strb %[a2], [%[wa]]\n\t"                                                                            \
+  "strb %[a3], [%[wa], %[wb]]\n\t"                                                                     \
+  "add %[wa], %[wa], %[wb], lsl #1\n\t"                                                                \
+  "strb %[o], [%[wa]]\n\t"
+#define TM2_DWA_FIVE_LOW TM2_DWA_FIVE(TM2_DWA_BIAS4, TM2_DWA_Q, TM2_DWA_RQ_LOW)
+
+/* One output row of the n channels of a quad (TM2_RQ_HIGHMUL, full int8 range): per channel, G full groups
+ * of four outputs, then the T = out_w % 4 last outputs (one: a single output; two or three: a group whose
+ * last outputs are not stored); then the row pointers advance by radv to the next channel's rows, and the
+ * weight, bias, requantisation and output pointers by one channel. Loop state lives in memory operands
+ * (stack slots): the group needs all fourteen usable registers. */
+#define TM2_DWQ(ROW, ROW_NW, ROW2, RQ, FIVE)                                                                  \
+  TM2_DWQX(TM2_DWA_BIAS4 ROW("ra", "0"), ROW, ROW_NW, ROW2, RQ, FIVE, "", TM2_DWA_BIAS4, TM2_DWA_BIAS1, TM2_DWA_Q, \
+           TM2_DWQ_ADV, TM2_DWQ_GSET, TM2_DWA_Q, TM2_DWQ_GEND)
+/* The group loop of the packed kernel: the group count in gc; after the requantisation, four byte stores
+ * chm apart and the count. */
+#define TM2_DWQ_GSET "str %[x0], %[gc]\n"
+#define TM2_DWQ_GEND                         \
+  "ldr %[wb], %[chm]\n\t"                   \
+  "strb %[a0], [%[o]]\n\t"                  \
+  "strb %[a1], [%[o], %[wb]]\n\t"           \
+  "add %[o], %[o], %[wb], lsl #1\n\t"       \
+  "strb %[a2], [%[o]]\n\t"                  \
+  "strb %[a3], [%[o], %[wb]]\n\t"           \
+  "add %[o], %[o], %[wb], lsl #1\n\t"       \
+  "ldr %[x0], %[gc]\n\t"                    \
+  "subs %[x0], %[x0], #1\n\t"               \
+  "str %[x0], %[gc]\n\t"                    \
+  "bne 2b\n"
+/* From one channel to the next: weights, bias and requantisation entry one channel on, the output one byte;
+ * leaves the state pointer in x1. */
+#define TM2_DWQ_ADV                          \
+  "add %[wr], %[wr], #24\n\t"               \
+  "ldr %[x0], %[bpm]\n\t"                   \
+  "add %[x0], %[x0], #4\n\t"                \
+  "str %[x0], %[bpm]\n\t"                   \
+  "ldr %[x0], %[qpm]\n\t"                   \
+  "add %[x0], %[x0], #16\n\t"               \
+  "str %[x0], %[qpm]\n\t"                   \
+  "ldr %[x1], %[stp]\n\t"                   \
+  "ldr %[x0], [%[x1], #12]\n\t"             \
+  "add %[x0], %[x0], #1\n\t"                \
+  "str %[x0], [%[x1], #12]\n\t"
+/* The same with the pieces that differ between the packed kernel and the plane kernel: HEAD (bias and first
+ * filter row of a group), PRE (run once, before the loop), BIAS4 / BIAS1 / Q of the tails, ADV (from one
+ * row to the next, after the row pointers moved by radv; leaves the state pointer in x1). */
+#define TM2_DWQX(HEAD, ROW, ROW_NW, ROW2, RQ, FIVE, PRE, BIAS4, BIAS1, Q, ADV, GSET, QG, GEND)            \
+  __asm__ volatile(                                                                                    \
+      PRE "1:\n\t" TM2_DWQ_ST("12")                                                                    \
+      "mov %[o], %[x0]\n\t" TM2_DWQ_ST("0")                                                            \
+      "lsrs %[x0], %[x0], #3\n\t"                                                                      \
+      "beq 5f\n\t" GSET                                                                                \
+      "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG                                                 \
+      RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND                                                         \
+      "5:\n\t" TM2_DWQ_ST("0")                                                                         \
+      "and %[x0], %[x0], #7\n\t"                                                                       \
+      "cmp %[x0], #1\n\t"                                                                              \
+      "blt 8f\n\t"                                                                                     \
+      "bgt 6f\n\t" BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")         \
+      Q RQ("a0")                                                                                       \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "6:\n\t"                                                                                         \
+      "cmp %[x0], #4\n\t"                                                                              \
+      "beq 7f\n\t"                                                                                     \
+      "cmp %[x0], #2\n\t"                                                                              \
+      "beq 9f\n\t" BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") Q                      \
+      RQ("a0") RQ("a1") RQ("a2")                                                                       \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
+      "strb %[a2], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "9:\n\t" BIAS1 "mov %[a1], %[a0]\n\t" ROW2("ra", "0") ROW2("rb", "8") ROW2("rc", "16") Q           \
+      RQ("a0") RQ("a1")                                                                                \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "b 8f\n"                                                                                         \
+      "7:\n\t" FIVE                                                                                    \
+      "8:\n\t" TM2_DWQ_ST("4")                                                                         \
+      "add %[ra], %[ra], %[x0]\n\t"                                                                    \
+      "add %[rb], %[rb], %[x0]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t" ADV                                                                \
+      "ldr %[x0], [%[x1], #8]\n\t"                                                                     \
+      "subs %[x0], %[x0], #1\n\t"                                                                      \
+      "str %[x0], [%[x1], #8]\n\t"                                                                     \
+      "bne 1b\n\t"                                                                                     \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "+r"(xa), [rb] "+r"(xb), [rc] "+r"(xc),    \
+        [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gcount), [bpm] "+m"(bp), [qpm] "+m"(qp), [bs] "=m"(slot[0]), \
+        [ms] "=m"(slot[1]), [hs] "=m"(slot[2]), [es] "=m"(slot[3])                                     \
+      : [chm] "m"(ch), [stp] "m"(stp)                                                                  \
+      : "cc", "memory")
+
+/* The plane kernel's form: weights and bias pre-doubled (so the requantisation skips its doubling), and each
+ * channel's bias, m, hz and e copied once per channel into stack slots (bs, ms, hs, es), from where a group
+ * loads them in runs of pipelined loads. */
+#define TM2_DWP_BIAS1 "ldr %[a0], %[bs]\n\t"
+#define TM2_DWP_BIAS4 TM2_DWP_BIAS1 "mov %[a1], %[a0]\n\t" "mov %[a2], %[a0]\n\t" "mov %[a3], %[a0]\n\t"
+#define TM2_DWP_Q "ldr %[x0], %[ms]\n\t" "ldr %[x1], %[hs]\n\t" "ldr %[x2], %[es]\n\t"
+/* First filter row of a group, the bias (in a3) as the addend of each sum's first product. */
+#define TM2_DWP_HEAD_S1                      \
+  "ldr %[a3], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]], #8\n\t"              \
+  "ldr %[x1], [%[ra], #-4]\n\t"             \
+  "ldr %[x2], [%[ra]]\n\t"                  \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"    \
+  "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"   \
+  "smlad %[a2], %[x1], %[wa], %[a3]\n\t"    \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"
+#define TM2_DWP_HEAD_S2                      \
+  "ldr %[a3], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]], #16\n\t"             \
+  "ldr %[x1], [%[ra], #-12]\n\t"            \
+  "ldr %[x2], [%[ra], #-8]\n\t"             \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wa], %[a3]\n\t"    \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"   \
+  "smlad %[a2], %[x2], %[wa], %[a3]\n\t"    \
+  "ldr %[x0], [%[ra], #-4]\n\t"             \
+  "ldr %[x1], [%[ra]]\n\t"                  \
+  "smlabt %[a2], %[x0], %[wb], %[a2]\n\t"   \
+  "smlad %[a3], %[x0], %[wa], %[a3]\n\t"    \
+  "smlabt %[a3], %[x1], %[wb], %[a3]\n\t"
+/* TM2_DWA_RQ_SIGNED / TM2_DWA_RQ_LOW of an accumulator that is already doubled. */
+#define TM2_DWP_RQ_SIGNED(A)                    \
+  "smmlar %[wa], %[" A "], %[x0], %[x1]\n\t"    \
+  "add %[" A "], %[wa], %[" A "], asr #31\n\t"  \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWP_RQ_LOW(A)                       \
+  "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+/* TM2_DWA_RQ_SIGNED / TM2_DWA_RQ_LOW of an accumulator that is already doubled. */
+#define TM2_DWP_RQ_SIGNED(A)                    \
+  "smmlar %[wa], %[" A "], %[x0], %[x1]\n\t"    \
+  "add %[" A "], %[wa], %[" A "], asr #31\n\t"  \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWP_RQ_LOW(A)                       \
+  "smmlar %[" A "], %[" A "], %[x0], %[x1]\n\t" \
+  "asr %[" A "], %[" A "], %[x2]\n\t"           \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+/* The plane kernel's rows are the output columns of one channel: same weights, bias and requantisation, the
+ * output ostep bytes on. */
+#define TM2_DWP_ADV                          \
+  "ldr %[x1], %[stp]\n\t"                   \
+  "ldr %[x0], [%[x1], #12]\n\t"             \
+  "ldr %[x2], [%[x1], #16]\n\t"             \
+  "add %[x0], %[x0], %[x2]\n\t"             \
+  "str %[x0], [%[x1], #12]\n\t"
+/* The plane kernel's group loop: gc holds the output pointer at which the groups end; the requantisation
+ * entry, chm and (low form, where wa is free) that end come in one run of loads; the stores keep their
+ * address registers away from the instruction that computes them. */
+#define TM2_DWP_GSET                         \
+  "ldr %[x1], %[chm]\n\t"                   \
+  "mul %[x1], %[x0], %[x1]\n\t"             \
+  "add %[x1], %[o], %[x1], lsl #2\n\t"      \
+  "str %[x1], %[gc]\n"
+#define TM2_DWP_QG_LOW TM2_DWP_Q "ldr %[wb], %[chm]\n\t" "ldr %[wa], %[gc]\n\t"
+#define TM2_DWP_QG_SIGNED TM2_DWP_Q "ldr %[wb], %[chm]\n\t"
+#define TM2_DWP_STORE4                       \
+  "strb %[a0], [%[o]]\n\t"                  \
+  "strb %[a1], [%[o], %[wb]]\n\t"           \
+  "add %[x1], %[o], %[wb], lsl #1\n\t"      \
+  "add %[o], %[o], %[wb], lsl #2\n\t"       \
+  "strb %[a2], [%[x1]]\n\t"                 \
+  "strb %[a3], [%[x1], %[wb]]\n\t"
+#define TM2_DWP_GEND_LOW TM2_DWP_STORE4 "cmp %[o], %[wa]\n\t" "bne 2b\n"
+#define TM2_DWP_GEND_SIGNED TM2_DWP_STORE4 "ldr %[x0], %[gc]\n\t" "cmp %[o], %[x0]\n\t" "bne 2b\n"
+/* First filter row of the two-output tail, the bias (in a1) as the addend of both sums' first products. */
+#define TM2_DWP_ROW2H_S1                     \
+  "ldr %[a1], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]]\n\t"                  \
+  "ldr %[x1], [%[ra], #4]\n\t"              \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a1]\n\t"    \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"
+#define TM2_DWP_ROW2H_S2                     \
+  "ldr %[a1], %[bs]\n\t"                    \
+  "ldr %[x0], [%[ra]]\n\t"                  \
+  "ldr %[x1], [%[ra], #4]\n\t"              \
+  "ldr %[x2], [%[ra], #8]\n\t"              \
+  "ldr %[wa], [%[wr]]\n\t"                  \
+  "ldr %[wb], [%[wr], #4]\n\t"              \
+  "smlad %[a0], %[x0], %[wa], %[a1]\n\t"    \
+  "smlad %[a1], %[x1], %[wa], %[a1]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlabt %[a1], %[x2], %[wb], %[a1]\n\t"
+/* The five-output tail of TM2_DWP (stride 1, low form): the first filter row takes the bias (in a3) as the
+ * addend of each sum's first product; the stores keep their address registers away from the instruction
+ * that computes them. */
+#define TM2_DWP_FIVE                                                                                    \
+  "str %[o], %[gc]\n\t"                                                                               \
+  "ldr %[a3], %[bs]\n\t"                                                                              \
+  "ldr %[x0], [%[ra]]\n\t"                                                                            \
+  "ldr %[x1], [%[ra], #4]\n\t"                                                                        \
+  "ldr %[x2], [%[ra], #8]\n\t"                                                                        \
+  "ldr %[wa], [%[wr]]\n\t"                                                                            \
+  "ldr %[wb], [%[wr], #4]\n\t"                                                                        \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"                                                              \
+  "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"                                                             \
+  "smlad %[a2], %[x1], %[wa], %[a3]\n\t"                                                              \
+  "smlad %[o], %[x2], %[wa], %[a3]\n\t"                                                               \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"                                                             \
+  "ldr %[x0], [%[ra], #12]\n\t"                                                                       \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                                                             \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"                                                              \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"                                                             \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"                                                              \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t" TM2_DWA_ROW5("rb", "8") TM2_DWA_ROW5("rc", "16") TM2_DWP_Q      \
+  TM2_DWP_RQ_LOW("a0") TM2_DWP_RQ_LOW("a1") TM2_DWP_RQ_LOW("a2") TM2_DWP_RQ_LOW("a3") TM2_DWP_RQ_LOW("o") \
+  "ldr %[wa], %[gc]\n\t"                                                                              \
+  "ldr %[wb], %[chm]\n\t"                                                                             \
+  "strb %[a0], [%[wa]]\n\t"                                                                           \
+  "strb %[a1], [%[wa], %[wb]]\n\t"                                                                    \
+  "add %[x1], %[wa], %[wb], lsl #1\n\t"                                                               \
+  "add %[wa], %[wa], %[wb], lsl #2\n\t"                                                               \
+  "strb %[a2], [%[x1]]\n\t"                                                                           \
+  "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
+  "strb %[o], [%[wa]]\n\t"
+
+/* Filter row of six stride-1 outputs (a group of four plus the last two: taps t0 .. t7 in words x0, x1, x2
+ * and, once x0 is used, x0 again; the fifth sum lives in o, the sixth in rc). */
+#define TM2_DWP_ROW6(R, WOFF)                \
+  "ldr %[x0], [%[" R "]]\n\t"               \
+  "ldr %[x1], [%[" R "], #4]\n\t"           \
+  "ldr %[x2], [%[" R "], #8]\n\t"           \
+  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
+  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
+  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
+  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
+  "ldr %[x0], [%[" R "], #12]\n\t"          \
+  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"    \
+  "smlad %[o], %[x2], %[wa], %[o]\n\t"      \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t"     \
+  "smlatb %[rc], %[x2], %[wa], %[rc]\n\t"   \
+  "smlad %[rc], %[x0], %[wb], %[rc]\n\t"
+/* The six-output tail of TM2_DWP (stride 1, low form; columns of 4k + 2 outputs: the last group and the last
+ * two together): the output pointer waits in gc, o and rc hold the fifth and sixth sums; the first filter
+ * row takes the bias (in a3) as the addend of each sum's first product; filter row 2 is read through ra
+ * (2 rb - ra: plane columns are evenly spaced), and ra / rc are put back before the column end, where the
+ * tail falls through. */
+#define TM2_DWP_SIX                                                                                     \
+  "str %[o], %[gc]\n\t"                                                                               \
+  "ldr %[a3], %[bs]\n\t"                                                                              \
+  "ldr %[x0], [%[ra]]\n\t"                                                                            \
+  "ldr %[x1], [%[ra], #4]\n\t"                                                                        \
+  "ldr %[x2], [%[ra], #8]\n\t"                                                                        \
+  "ldr %[wa], [%[wr]]\n\t"                                                                            \
+  "ldr %[wb], [%[wr], #4]\n\t"                                                                        \
+  "smlad %[a0], %[x0], %[wa], %[a3]\n\t"                                                              \
+  "smlatb %[a1], %[x0], %[wa], %[a3]\n\t"                                                             \
+  "smlad %[a2], %[x1], %[wa], %[a3]\n\t"                                                              \
+  "smlad %[o], %[x2], %[wa], %[a3]\n\t"                                                               \
+  "smlatb %[rc], %[x2], %[wa], %[a3]\n\t"                                                             \
+  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"                                                             \
+  "ldr %[x0], [%[ra], #12]\n\t"                                                                       \
+  "rsb %[ra], %[ra], %[rb], lsl #1\n\t" /* ra: filter row 2's plane column (2 rb - ra) */               \
+  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"                                                             \
+  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"                                                              \
+  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"                                                             \
+  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"                                                              \
+  "smlabt %[o], %[x0], %[wb], %[o]\n\t"                                                               \
+  "smlad %[rc], %[x0], %[wb], %[rc]\n\t" TM2_DWP_ROW6("rb", "8") TM2_DWP_ROW6("ra", "16") TM2_DWP_Q     \
+  TM2_DWP_RQ_LOW("a0") TM2_DWP_RQ_LOW("a1") TM2_DWP_RQ_LOW("a2") TM2_DWP_RQ_LOW("a3") TM2_DWP_RQ_LOW("o") \
+  TM2_DWP_RQ_LOW("rc")                                                                                \
+  "ldr %[wa], %[gc]\n\t"                                                                              \
+  "ldr %[wb], %[chm]\n\t"                                                                             \
+  "strb %[a0], [%[wa]]\n\t"                                                                           \
+  "strb %[a1], [%[wa], %[wb]]\n\t"                                                                    \
+  "add %[x1], %[wa], %[wb], lsl #1\n\t"                                                               \
+  "add %[wa], %[wa], %[wb], lsl #2\n\t"                                                               \
+  "strb %[a2], [%[x1]]\n\t"                                                                           \
+  "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
+  "strb %[o], [%[wa]]\n\t"                                                                            \
+  "strb %[rc], [%[wa], %[wb]]\n\t"                                                                    \
+  "mov %[rc], %[ra]\n\t"                                                                              \
+  "rsb %[ra], %[ra], %[rb], lsl #1\n\t"
+
+/* Every output column of one channel of the plane kernel (rows: the column's three plane columns, ra / rb / rc;
+ * weights wr, bias and requantisation entry fixed; the outputs of column k start at op + k * ostep, chm bytes
+ * apart). Loop state in a tm2_dwp_state (stp); the tail code is turned once into the address of its tail
+ * (ldr pc per column instead of a chain of compares). */
+typedef struct {
+  int8_t *op;     /*  0: first output of the current column */
+  int32_t ostep;  /*  4: from one column's first output to the next */
+  int32_t cc;     /*  8: columns left */
+  int32_t gbytes; /* 12: output bytes the groups of four cover: groups * 4 * chm */
+  int32_t radv;   /* 16: row pointer advance after a column's groups */
+  int32_t tail;   /* 20: tail code (0: none, 1: one output, 2: two, 3: three, 4: five, 5: six) */
+  int32_t ncols;  /* 24: columns a channel */
+  int32_t nch;    /* 28: channels left */
+  const int16_t *cra; /* 32: the current channel's plane column 0 */
+  int32_t rl2;    /* 36: bytes from one plane column to the next (filter row fy to fy + 1) */
+  int32_t ps2;    /* 40: bytes from one channel's plane to the next */
+  int8_t *cop;    /* 44: the current channel's first output */
+  const int32_t *bp;  /* 48: its (doubled) bias */
+  const tm2_rq *qp;   /* 52: its requantisation entry */
+} tm2_dwp_state;
+
+#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                                 \
+  __asm__ volatile(                                                                                    \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
+      "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
+      "adr %[x2], 8f\n\t"                                                                             \
+      "cmp %[x0], #1\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 11f\n\t"                                                                           \
+      "cmp %[x0], #2\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 12f\n\t"                                                                           \
+      "cmp %[x0], #3\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 13f\n\t"                                                                           \
+      "cmp %[x0], #4\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 14f\n\t"                                                                           \
+      "cmp %[x0], #5\n\t"                                                                              \
+      "it eq\n\t"                                                                                      \
+      "adreq %[x2], 15f\n\t"                                                                           \
+      "orr %[x2], %[x2], #1\n\t"                                                                       \
+      "str %[x2], %[ts]\n"                                                                             \
+      "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
+      "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
+      "ldr %[x0], [%[x1], #44]\n\t"                                                                    \
+      "add %[rb], %[ra], %[x2]\n\t"                                                                    \
+      "add %[rc], %[rb], %[x2]\n\t"                                                                    \
+      "str %[x0], [%[x1]]\n\t"                                                                         \
+      "ldr %[x0], [%[x1], #24]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #48]\n\t"                                                                    \
+      "str %[x0], [%[x1], #8]\n\t"                                                                     \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[x2], [%[x1], #52]\n\t"                                                                    \
+      "str %[x0], %[bs]\n\t"                                                                           \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[a0], [%[x2], #4]\n\t"                                                                     \
+      "ldr %[x2], [%[x2], #12]\n\t"                                                                    \
+      "str %[x0], %[ms]\n\t"                                                                           \
+      "str %[a0], %[hs]\n\t"                                                                           \
+      "str %[x2], %[es]\n"                                                                             \
+      "1:\n\t"                                                                                         \
+      "ldr %[o], [%[x1]]\n\t"                                                                          \
+      "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #4]\n\t"                                                                     \
+      "add %[x0], %[o], %[x0]\n\t"                                                                     \
+      "add %[x2], %[o], %[x2]\n\t"                                                                     \
+      "str %[x0], %[gc]\n\t"                                                                           \
+      "str %[x2], [%[x1]]\n\t"                                                                         \
+      "cmp %[o], %[x0]\n\t"                                                                            \
+      "beq 5f\n"                                                                                       \
+      "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
+      "5:\n\t"                                                                                         \
+      "ldr pc, %[ts]\n"                                                                                \
+      "11:\n\t" TM2_DWP_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")     \
+      TM2_DWP_Q RQ("a0")                                                                               \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "13:\n\t" TM2_DWP_BIAS4 ROW_NW("ra", "0") ROW_NW("rb", "8") ROW_NW("rc", "16") TM2_DWP_Q         \
+      RQ("a0") RQ("a1") RQ("a2")                                                                       \
+      "ldr %[wb], %[chm]\n\t"                                                                          \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "add %[o], %[o], %[wb], lsl #1\n\t"                                                              \
+      "strb %[a2], [%[o]]\n\t"                                                                         \
+      "b 8f\n"                                                                                         \
+      "14:\n\t" FIVE                                                                                   \
+      "b 8f\n"                                                                                         \
+      "12:\n\t" ROW2H ROW2("rb", "8") ROW2("rc", "16") TM2_DWP_Q "ldr %[wb], %[chm]\n\t"                 \
+      RQ("a0") RQ("a1")                                                                                \
+      "strb %[a0], [%[o]]\n\t"                                                                         \
+      "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
+      "b 8f\n"                                                                                         \
+      "15:\n\t" SIX                                                                                    \
+      "8:\n\t"                                                                                         \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
+      "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #8]\n\t"                                                                     \
+      "add %[ra], %[ra], %[x0]\n\t"                                                                    \
+      "add %[rb], %[rb], %[x0]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t"                                                                    \
+      "subs %[x2], %[x2], #1\n\t"                                                                      \
+      "str %[x2], [%[x1], #8]\n\t"                                                                     \
+      "bne 1b\n\t" /* the next channel: plane, output byte, bias, requantisation entry, weights */       \
+      "ldr %[x0], [%[x1], #32]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #40]\n\t"                                                                    \
+      "ldr %[a0], [%[x1], #44]\n\t"                                                                    \
+      "ldr %[a1], [%[x1], #48]\n\t"                                                                    \
+      "ldr %[a2], [%[x1], #52]\n\t"                                                                    \
+      "add %[x0], %[x0], %[x2]\n\t"                                                                    \
+      "add %[a0], %[a0], #1\n\t"                                                                       \
+      "add %[a1], %[a1], #4\n\t"                                                                       \
+      "add %[a2], %[a2], #16\n\t"                                                                      \
+      "str %[x0], [%[x1], #32]\n\t"                                                                    \
+      "str %[a0], [%[x1], #44]\n\t"                                                                    \
+      "str %[a1], [%[x1], #48]\n\t"                                                                    \
+      "str %[a2], [%[x1], #52]\n\t"                                                                    \
+      "add %[wr], %[wr], #24\n\t"                                                                      \
+      "ldr %[x0], [%[x1], #28]\n\t"                                                                    \
+      "subs %[x0], %[x0], #1\n\t"                                                                      \
+      "str %[x0], [%[x1], #28]\n\t"                                                                    \
+      "bne 0b\n\t"                                                                                     \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+        [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "=&r"(xa), [rb] "=&r"(xb), [rc] "=&r"(xc), \
+        [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gend), [bs] "=m"(slot[0]), [ms] "=m"(slot[1]),          \
+        [hs] "=m"(slot[2]), [es] "=m"(slot[3]), [ts] "=m"(tailpc)                                      \
+      : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
+      : "cc", "memory")
+
+/* Every output column of n channels of the plane kernel with TM2_DWPC: planes: channel 0's plane column 0
+ * (column ox reads plane columns ox * stride + 0 .. 2), columns 2 * p->row_len bytes apart, channels ps2 bytes
+ * apart; weights (six words a channel, the filter transposed) and bias (a word a channel) pre-doubled; the
+ * p->out_w outputs of a column p->channels bytes apart, the columns' first outputs ostep bytes apart, those
+ * of consecutive channels one byte; ncols columns. */
+__attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *planes,
+                                                         int32_t n, int32_t rl2, int32_t ps2, int32_t ncols,
+                                                         const int32_t *weights, const int32_t *bias,
+                                                         const tm2_rq *rq, int8_t *out, int32_t ostep) {
+  const uint32_t *xa, *xb, *xc;
+  const int32_t *wr = weights;
+  int8_t *o;
+  const int32_t chm = p->channels;
+  int32_t groups = p->out_w >> 2, tail = p->out_w & 3;
+  if (p->stride == 1 && p->output_offset == -128 && (tail == 1 || tail == 2) && groups > 0) {
+    --groups; /* the last group and the last one or two outputs go together (TM2_DWP_FIVE, TM2_DWP_SIX) */
+    tail += 3;
+  }
+  tm2_dwp_state st = {.ostep = ostep, .gbytes = groups * 4 * chm,
+                      .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16), .tail = tail, .ncols = ncols,
+                      .nch = n, .cra = planes, .rl2 = rl2, .ps2 = ps2, .cop = out, .bp = bias, .qp = rq};
+  tm2_dwp_state *stp = &st;
+  int8_t *gend;
+  uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
+  int32_t slot[4];
+  uint32_t tailpc; /* the tail's address (Thumb bit set) */
+  if (p->output_offset == -128) {
+    if (p->stride == 1) {
+      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+               TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+    } else {
+      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+               TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+    }
+  } else {
+    if (p->stride == 1) {
+      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+    } else {
+      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+    }
+  }
+  (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;
+}
+
+/* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
+static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
+                                 const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
+  static const int32_t zero_bias[4] = {0, 0, 0, 0};
+  const uint32_t *xa = (const uint32_t *)rows[0], *xb = (const uint32_t *)rows[1];
+  const uint32_t *xc = (const uint32_t *)rows[2];
+  const int32_t *wr = weights;
+  const int32_t *bp = bias != NULL ? bias : zero_bias;
+  const tm2_rq *qp = rq;
+  int8_t *o;
+  int32_t ch = p->channels;
+  int32_t groups = p->out_w >> 2, tail = p->out_w & 3;
+  if (p->stride == 1 && p->output_offset == -128 && tail == 1 && groups > 0) {
+    --groups; /* the last group and the single last output go together (TM2_DWA_FIVE_LOW) */
+    tail = 4;
+  }
+  int32_t gcount = 0;
+  tm2_dwq_state st = {.gt = groups << 3 | tail, .radv = 2 * p->row_len - groups * (p->stride == 1 ? 8 : 16),
+                      .cc = n, .op = out};
+  tm2_dwq_state *stp = &st;
+  uint32_t a0, a1, a2, a3, x0, x1, x2, wa, wb;
+  int32_t slot[4]; /* operands of TM2_DWQX that this form does not use */
+  if (p->output_offset == -128) {
+    if (p->stride == 1) {
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWA_RQ_LOW, TM2_DWA_FIVE_LOW);
+    } else {
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWA_RQ_LOW, "");
+    }
+  } else {
+    if (p->stride == 1) {
+      TM2_DWQ(TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWA_RQ_SIGNED, "");
+    } else {
+      TM2_DWQ(TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWA_RQ_SIGNED, "");
+    }
+  }
+}
+#endif
+
+/* One output row of one channel (generic requantisation): out_w outputs at o, o + ch, ...; ra / rb / rc
+ * are the channel's three transposed rows (tap 0 of output 0 at index 0), wc its six weight words. Groups
+ * of four outputs share their tap words; the last out_w % 4 outputs go one by one. */
+static void tm2_dw_channel_row(const tm2_dw3x3_packed_params *p, const int16_t *ra, const int16_t *rb,
+                               const int16_t *rc, const int32_t *wc, int32_t bias, const tm2_rq *q, int8_t *o) {
+  const int32_t ch = p->channels;
+  const int32_t stride = p->stride;
+  const int32_t out_w = p->out_w;
+  const int32_t groups = out_w >> 2;
+  const uint32_t *xa = (const uint32_t *)ra, *xb = (const uint32_t *)rb, *xc = (const uint32_t *)rc;
+  const uint32_t wa0 = (uint32_t)wc[0], wb0 = (uint32_t)wc[1], wa1 = (uint32_t)wc[2], wb1 = (uint32_t)wc[3];
+  const uint32_t wa2 = (uint32_t)wc[4], wb2 = (uint32_t)wc[5];
+  const int32_t step = 2 * stride; /* words per group of four outputs */
+  for (int32_t g = 0; g < groups; ++g, xa += step, xb += step, xc += step, o += 4 * ch) {
+    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    if (stride == 1) {
+      TM2_DW_ROW4_S1(xa, wa0, wb0);
+      TM2_DW_ROW4_S1(xb, wa1, wb1);
+      TM2_DW_ROW4_S1(xc, wa2, wb2);
+    } else {
+      TM2_DW_ROW4_S2(xa, wa0, wb0);
+      TM2_DW_ROW4_S2(xb, wa1, wb1);
+      TM2_DW_ROW4_S2(xc, wa2, wb2);
+    }
+    o[0] = tm2_dw_out(p, a0, q);
+    o[ch] = tm2_dw_out(p, a1, q);
+    o[2 * ch] = tm2_dw_out(p, a2, q);
+    o[3 * ch] = tm2_dw_out(p, a3, q);
+  }
+  for (int32_t x = 4 * groups; x < out_w; ++x, o += ch) {
+    *o = tm2_dw_out(p, tm2_dw_one(ra, rb, rc, wc, x * stride, bias), q);
+  }
+}
+
+/* Loops: channel quads (four channels, the last one possibly fewer), then output rows, then the quad's
+ * channels. Each quad keeps a ring of three transposed input rows (slot iy % 3) and a fourth slot of
+ * zeros for filter rows outside the input; an input row is transposed once per quad. */
+void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
+  const int32_t ch = p->channels;
+  const int32_t len = p->row_len;
+  const int32_t stride = p->stride;
+  const int32_t out_w = p->out_w;
+  const size_t slot_elems = (size_t)tm2_min_i32(4, ch) * len; /* the channel rows of one quad */
+  int16_t *slots = (int16_t *)scratch;
+  const int16_t *zero_slot = slots + 3 * slot_elems;
+#if TM2_CONV_USE_DSP
+  const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
+#endif
+  memset(scratch, 0, TM2_DW3X3_SCRATCH(ch, len));
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
+    int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
+    for (int32_t c0 = 0; c0 < ch; c0 += 4) {
+      const int32_t n = tm2_min_i32(4, ch - c0);
+      int32_t held[3] = {-1, -1, -1}; /* input row held by each slot */
+      for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * stride - p->pad_h;
+        const int16_t *rows[3];
+        for (int32_t fy = 0; fy < 3; ++fy) {
+          const int32_t iy = iy0 + fy;
+          if (iy < 0 || iy >= p->in_h) {
+            rows[fy] = zero_slot;
+            continue;
+          }
+          const int32_t s = iy % 3;
+          int16_t *slot = slots + (size_t)s * slot_elems;
+          if (held[s] != iy) {
+            tm2_dw_transpose_quad(p, in_b + (size_t)iy * p->in_w * ch, c0, n, slot);
+            held[s] = iy;
+          }
+          rows[fy] = slot;
+        }
+        int8_t *out_row = out_b + (size_t)oy * out_w * ch;
+#if TM2_CONV_USE_DSP
+        if (fast) {
+          tm2_dw_quad_row_fast(p, rows, n, weights + (size_t)c0 * 6, bias != NULL ? bias + c0 : NULL, rq + c0,
+                               out_row + c0);
+          continue;
+        }
+#endif
+        for (int32_t j = 0; j < n; ++j) {
+          const int32_t c = c0 + j;
+          const size_t r = (size_t)j * len;
+          tm2_dw_channel_row(p, rows[0] + r, rows[1] + r, rows[2] + r, weights + (size_t)c * 6,
+                             bias != NULL ? bias[c] : 0, &rq[c], out_row + c);
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ depthwise 3x3, whole planes */
+
+#if TM2_CONV_USE_DSP
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
+static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+#endif
+
+#if TM2_CONV_USE_DSP
+/* tm2_dw_planes_transpose for a channel quad, in assembly: per input column, the (padding, row 0) pair when
+ * head, `pairs` pairs of rows, the (last row, padding) pair when tail; one word store a channel and pair
+ * (post-incremented: a plane column is contiguous). src: row 0 of column 0 (channel c0); dst: the first
+ * pair's word of column 0 in plane 0; planes ps bytes apart, columns colb bytes apart. */
+__attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
+                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
+                                                     uint32_t *dst, int32_t colb, int32_t ps) {
+  uint32_t s, d0, d1, d2, d3, k, a, b, ea, oa, eb, ob;
+  const int8_t *srcm = src;
+  uint32_t *dstm = dst;
+  int32_t colsm = cols;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr %[s], %[srcm]\n\t"
+      "ldr %[d0], %[dstm]\n\t"
+      "ldr %[a], %[psm]\n\t"
+      "ldr %[k], %[headm]\n\t"
+      "add %[d1], %[d0], %[a]\n\t"
+      "add %[d2], %[d1], %[a]\n\t"
+      "add %[d3], %[d2], %[a]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 3f\n\t"
+      "ldr %[a], [%[s]]\n\t"
+      "add %[s], %[s], %[row]\n\t"
+      "sxtab16 %[ea], %[off2], %[a]\n\t"
+      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
+      "lsl %[b], %[ea], #16\n\t"
+      "str %[b], [%[d0]], #4\n\t"
+      "lsl %[b], %[oa], #16\n\t"
+      "str %[b], [%[d1]], #4\n\t"
+      "lsr %[b], %[ea], #16\n\t"
+      "lsl %[b], %[b], #16\n\t"
+      "str %[b], [%[d2]], #4\n\t"
+      "lsr %[b], %[oa], #16\n\t"
+      "lsl %[b], %[b], #16\n\t"
+      "str %[b], [%[d3]], #4\n"
+      "3:\n\t"
+      "ldr %[k], %[pairsm]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 4f\n"
+      "2:\n\t"
+      "ldr %[a], [%[s]]\n\t"
+      "ldr %[b], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "sxtab16 %[ea], %[off2], %[a]\n\t"
+      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
+      "sxtab16 %[eb], %[off2], %[b]\n\t"
+      "sxtab16 %[ob], %[off2], %[b], ror #8\n\t"
+      "pkhbt %[a], %[ea], %[eb], lsl #16\n\t"
+      "pkhtb %[ea], %[eb], %[ea], asr #16\n\t"
+      "pkhbt %[b], %[oa], %[ob], lsl #16\n\t"
+      "pkhtb %[oa], %[ob], %[oa], asr #16\n\t"
+      "str %[a], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n\t"
+      "str %[ea], [%[d2]], #4\n\t"
+      "str %[oa], [%[d3]], #4\n\t"
+      "subs %[k], %[k], #1\n\t"
+      "bne 2b\n"
+      "4:\n\t"
+      "ldr %[k], %[tailm]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 5f\n\t"
+      "ldr %[a], [%[s]]\n\t"
+      "sxtab16 %[ea], %[off2], %[a]\n\t"
+      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
+      "uxth %[b], %[ea]\n\t"
+      "str %[b], [%[d0]]\n\t"
+      "uxth %[b], %[oa]\n\t"
+      "str %[b], [%[d1]]\n\t"
+      "lsr %[b], %[ea], #16\n\t"
+      "str %[b], [%[d2]]\n\t"
+      "lsr %[b], %[oa], #16\n\t"
+      "str %[b], [%[d3]]\n"
+      "5:\n\t"
+      "ldr %[a], %[srcm]\n\t"
+      "ldr %[b], %[chm]\n\t"
+      "ldr %[k], %[dstm]\n\t"
+      "ldr %[ea], %[colbm]\n\t"
+      "add %[a], %[a], %[b]\n\t"
+      "add %[k], %[k], %[ea]\n\t"
+      "str %[a], %[srcm]\n\t"
+      "str %[k], %[dstm]\n\t"
+      "ldr %[a], %[colsm]\n\t"
+      "subs %[a], %[a], #1\n\t"
+      "str %[a], %[colsm]\n\t"
+      "bne 1b\n\t"
+      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [k] "=&r"(k), [a] "=&r"(a),
+        [b] "=&r"(b), [ea] "=&r"(ea), [oa] "=&r"(oa), [eb] "=&r"(eb), [ob] "=&r"(ob), [srcm] "+m"(srcm),
+        [dstm] "+m"(dstm), [colsm] "+m"(colsm)
+      : [row] "r"(row), [off2] "r"(off2), [psm] "m"(ps), [headm] "m"(head), [pairsm] "m"(pairs),
+        [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
+      : "cc", "memory");
+}
+#endif
+
+#if TM2_CONV_USE_DSP
+/* The same for a channel pair (its two planes ps bytes apart): per pair of rows, two halfword loads joined
+ * by PKHBT, SXTAB16 of the even and odd bytes. */
+__attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
+                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
+                                                     uint32_t *dst, int32_t colb, int32_t ps) {
+  uint32_t s, d0, d1, k, a, b, t, c, e;
+  const int8_t *srcm = src;
+  uint32_t *dstm = dst;
+  int32_t colsm = cols;
+  const uint32_t offh = off2 & 0xFFFF0000u, offl = off2 & 0xFFFFu; /* one lane's offset */
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr %[s], %[srcm]\n\t"
+      "ldr %[d0], %[dstm]\n\t"
+      "ldr %[a], %[psm]\n\t"
+      "ldr %[k], %[headm]\n\t"
+      "add %[d1], %[d0], %[a]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 3f\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "add %[s], %[s], %[row]\n\t"
+      "lsl %[a], %[a], #16\n\t"
+      "sxtab16 %[t], %[offh], %[a]\n\t"
+      "sxtab16 %[b], %[offh], %[a], ror #8\n\t"
+      "str %[t], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n"
+      "3:\n\t"
+      "ldr %[k], %[pairsm]\n\t"
+      "lsrs %[k], %[k], #1\n\t" /* two pairs a pass; carry: one more */
+      "beq 6f\n"
+      "2:\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "ldrh %[b], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "ldrh %[c], [%[s]]\n\t"
+      "ldrh %[e], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
+      "pkhbt %[c], %[c], %[e], lsl #16\n\t"
+      "sxtab16 %[t], %[off2], %[a]\n\t"
+      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
+      "sxtab16 %[e], %[off2], %[c]\n\t"
+      "sxtab16 %[c], %[off2], %[c], ror #8\n\t"
+      "str %[t], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n\t"
+      "str %[e], [%[d0]], #4\n\t"
+      "str %[c], [%[d1]], #4\n\t"
+      "subs %[k], %[k], #1\n\t"
+      "bne 2b\n"
+      "6:\n\t"
+      "ldr %[k], %[pairsm]\n\t"
+      "tst %[k], #1\n\t"
+      "beq 4f\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "ldrh %[b], [%[s], %[row]]\n\t"
+      "add %[s], %[s], %[row], lsl #1\n\t"
+      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
+      "sxtab16 %[t], %[off2], %[a]\n\t"
+      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
+      "str %[t], [%[d0]], #4\n\t"
+      "str %[b], [%[d1]], #4\n"
+      "4:\n\t"
+      "ldr %[k], %[tailm]\n\t"
+      "cmp %[k], #0\n\t"
+      "beq 5f\n\t"
+      "ldrh %[a], [%[s]]\n\t"
+      "sxtab16 %[t], %[offl], %[a]\n\t"
+      "sxtab16 %[b], %[offl], %[a], ror #8\n\t"
+      "str %[t], [%[d0]]\n\t"
+      "str %[b], [%[d1]]\n"
+      "5:\n\t"
+      "ldr %[a], %[srcm]\n\t"
+      "ldr %[b], %[chm]\n\t"
+      "ldr %[k], %[dstm]\n\t"
+      "ldr %[t], %[colbm]\n\t"
+      "add %[a], %[a], %[b]\n\t"
+      "add %[k], %[k], %[t]\n\t"
+      "str %[a], %[srcm]\n\t"
+      "str %[k], %[dstm]\n\t"
+      "ldr %[a], %[colsm]\n\t"
+      "subs %[a], %[a], #1\n\t"
+      "str %[a], %[colsm]\n\t"
+      "bne 1b\n\t"
+      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [k] "=&r"(k), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t),
+        [c] "=&r"(c), [e] "=&r"(e), [srcm] "+m"(srcm), [dstm] "+m"(dstm), [colsm] "+m"(colsm)
+      : [row] "r"(row), [off2] "r"(off2), [offh] "r"(offh), [offl] "r"(offl), [psm] "m"(ps), [headm] "m"(head),
+        [pairsm] "m"(pairs), [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
+      : "cc", "memory");
+}
+#endif
+
+/* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
+ * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
+ * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
+ * channel (SXTAB16 adds the offset to both lanes; PKHBT / PKHTB pair the lanes of two pixels). The pairs
+ * start at an even element (word-aligned); where that is the padding row above the input (pad_h odd), or
+ * the one below it (an odd number of rows left), that lane is written as zero -- it is padding. */
+static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8_t *in, int32_t c0, int32_t n,
+                                    int16_t *planes) {
+  const int32_t ch = p->channels, len = p->plane_len, in_h = p->in_h, in_w = p->in_w, off = p->input_offset;
+  const size_t ps = (size_t)p->plane_cols * len;
+  const size_t row = (size_t)in_w * ch; /* input bytes from one row to the next */
+  int16_t *const base = planes + (size_t)p->pad_w * len + p->pad_h;
+#if TM2_CONV_USE_DSP
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t head = p->pad_h & 1;                         /* 1: the first pair is (padding, row 0) */
+  const int32_t pairs = (in_h - head) >> 1;                  /* pairs of input rows */
+  const int32_t tail = (in_h - head) & 1;                    /* 1: the last pair is (last row, padding) */
+  int16_t *const ebase = base - head;                        /* an even element */
+  if (n == 4 && ((ch | c0) & 3) == 0) {
+    tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail,
+                       (uint32_t *)ebase, 2 * len, (int32_t)(2 * ps));
+    return;
+  }
+  if (n == 2 && (c0 & 1) == 0) {
+    tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail, (uint32_t *)ebase, 2 * len,
+                       (int32_t)(2 * ps));
+    return;
+  }
+  if (n <= 2) {
+    const uint32_t offh = (uint32_t)off << 16, offl = (uint32_t)off & 0xFFFFu; /* one lane's offset */
+    for (int32_t j0 = 0; j0 < n; j0 += 2) {
+      const int32_t two = n - j0 == 2;
+      for (int32_t ix = 0; ix < in_w; ++ix) {
+        const int8_t *src = in + (size_t)ix * ch + c0 + j0;
+        uint32_t *wa = (uint32_t *)(ebase + (size_t)j0 * ps + (size_t)ix * len);
+        uint32_t *wb = (uint32_t *)((int16_t *)wa + ps);
+        if (two) {
+          if (head) { /* bytes 2, 3: channels j0, j0 + 1 of row 0; bytes 0, 1 zero */
+            uint16_t a;
+            memcpy(&a, src, 2);
+            const uint32_t t = (uint32_t)a << 16;
+            *wa++ = __sxtab16(offh, t), *wb++ = tm2_sxtab16_ror8(offh, t);
+            src += row;
+          }
+          int32_t k = 0;
+          for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four halfword loads in a run */
+            uint16_t a, b, c, e;
+            memcpy(&a, src, 2);
+            memcpy(&b, src + row, 2);
+            memcpy(&c, src + 2 * row, 2);
+            memcpy(&e, src + 3 * row, 2);
+            const uint32_t t = (uint32_t)a | (uint32_t)b << 16; /* bytes: c0 row iy, c1, c0 row iy + 1, c1 */
+            const uint32_t u = (uint32_t)c | (uint32_t)e << 16;
+            wa[0] = __sxtab16(off2, t), wb[0] = tm2_sxtab16_ror8(off2, t);
+            wa[1] = __sxtab16(off2, u), wb[1] = tm2_sxtab16_ror8(off2, u);
+            wa += 2, wb += 2;
+          }
+          if (k < pairs) {
+            uint16_t a, b;
+            memcpy(&a, src, 2);
+            memcpy(&b, src + row, 2);
+            const uint32_t t = (uint32_t)a | (uint32_t)b << 16;
+            *wa++ = __sxtab16(off2, t), *wb++ = tm2_sxtab16_ror8(off2, t);
+            src += 2 * row;
+          }
+          if (tail) {
+            uint16_t a;
+            memcpy(&a, src, 2);
+            *wa = __sxtab16(offl, a), *wb = tm2_sxtab16_ror8(offl, a);
+          }
+        } else {
+          if (head) {
+            *wa++ = __sxtab16(offh, (uint32_t)(uint8_t)src[0] << 16);
+            src += row;
+          }
+          int32_t k = 0;
+          for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
+            const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
+            const uint32_t b3 = (uint8_t)src[3 * row];
+            wa[0] = __sxtab16(off2, b0 | b1 << 16);
+            wa[1] = __sxtab16(off2, b2 | b3 << 16);
+            wa += 2;
+          }
+          if (k < pairs) {
+            *wa++ = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
+            src += 2 * row;
+          }
+          if (tail) *wa = __sxtab16(offl, (uint32_t)(uint8_t)src[0]);
+        }
+      }
+    }
+    return;
+  }
+#endif
+  for (int32_t iy = 0; iy < in_h; ++iy) {
+    const int8_t *src = in + (size_t)iy * row + c0;
+    int16_t *d = base + iy;
+    for (int32_t ix = 0; ix < in_w; ++ix, src += ch, d += len) {
+      for (int32_t j = 0; j < n; ++j) d[(size_t)j * ps] = (int16_t)(src[j] + off);
+    }
+  }
+}
+
+void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
+  const int32_t ch = p->channels, len = p->plane_len, s = p->stride, out_w = p->out_w;
+  const int32_t pc = p->plane_ch;
+  const size_t ps = (size_t)p->plane_cols * len;
+  int16_t *const planes = (int16_t *)scratch;
+  /* the packed kernel's view: a "row" is one output column of out_h outputs, out_w * ch bytes apart; the
+   * rows of consecutive channels are one plane apart */
+  tm2_dw3x3_packed_params q = *p;
+  q.channels = out_w * ch;
+  q.out_w = p->out_h;
+  q.row_len = s * len; /* the assembly: one output column to the next (C: one channel's plane to the next) */
+#if TM2_CONV_USE_DSP
+  const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
+#else
+  const int fast = 0;
+#endif
+  const int32_t k = fast ? 2 : 1; /* the assembly takes weights and biases pre-doubled (TM2_DWP) */
+  memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
+  int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
+  int32_t bd[4];     /* the group's biases (times k) */
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
+    int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
+    for (int32_t c0 = 0; c0 < ch; c0 += pc) {
+      const int32_t n = tm2_min_i32(pc, ch - c0);
+      tm2_dw_planes_transpose(p, in_b, c0, n, planes);
+      for (int32_t j = 0; j < n; ++j) {
+        const uint32_t *wc = (const uint32_t *)weights + (size_t)(c0 + j) * 6;
+#if TM2_CONV_USE_DSP
+        if (fast) { /* lanes regrouped with PKHBT / PKHTB, doubled with SADD16 */
+          const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) of rows y = 0, 1, 2 */
+          const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
+          uint32_t *t = (uint32_t *)wt + 6 * j;
+          uint32_t v;
+          v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
+          v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
+          v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
+          v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
+          v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
+          v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+          bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * 2u) : 0;
+          continue;
+        }
+#endif
+        uint32_t w[3][3]; /* [fy][fx], times k, as int16 bit patterns */
+        for (int32_t fy = 0; fy < 3; ++fy) {
+          w[fy][0] = (uint32_t)(k * (int16_t)(wc[2 * fy] & 0xFFFFu)) & 0xFFFFu;
+          w[fy][1] = (uint32_t)(k * (int16_t)(wc[2 * fy] >> 16)) & 0xFFFFu;
+          w[fy][2] = (uint32_t)(k * (int16_t)(wc[2 * fy + 1] >> 16)) & 0xFFFFu;
+        }
+        int32_t *t = wt + 6 * j;
+        for (int32_t fx = 0; fx < 3; ++fx) {
+          t[2 * fx] = (int32_t)(w[0][fx] | w[1][fx] << 16);
+          t[2 * fx + 1] = (int32_t)(w[1][fx] | w[2][fx] << 16);
+        }
+        bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * (uint32_t)k) : 0;
+      }
+#if TM2_CONV_USE_DSP
+      if (fast) { /* every output column of the group's channels in one run of the assembly */
+        tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
+        continue;
+      }
+#endif
+      for (int32_t ox = 0; ox < out_w; ++ox) {
+        const int16_t *col = planes + (size_t)ox * s * len;
+        int8_t *o = out_b + (size_t)ox * ch + c0;
+        for (int32_t j = 0; j < n; ++j) {
+          const int16_t *r = col + (size_t)j * ps;
+          tm2_dw_channel_row(&q, r, r + len, r + 2 * len, wt + 6 * j, bd[j], &rq[c0 + j], o + j);
+        }
+      }
+    }
+  }
+}

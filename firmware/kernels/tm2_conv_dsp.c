@@ -986,6 +986,41 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                               \
       : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)     \
       : "cc", "memory")
+
+/* TM2_GEMM_PAIR_X for a build-time out_c OC: the eight stores at immediate offsets from op (no out_c load, no
+ * address adds). */
+#define TM2_GEMM_PAIR_XC(RQ, STEPS)                                                                         \
+      TM2_GEMM_PROLOGUE_X STEPS                                                                \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
+      "ldr %[w0], %[om]\n\t"                                                                            \
+      "ldr %[px], %[wend]\n\t"                                                                          \
+      "strb %[a0], [%[w0]]\n\t"                                                                         \
+      "strb %[b0], [%[w0], #1]\n\t"                                                                     \
+      "strb %[a1], [%[w0], %[c1]]\n\t"                                                                  \
+      "strb %[b1], [%[w0], %[c1b]]\n\t"                                                                 \
+      "strb %[a2], [%[w0], %[c2]]\n\t"                                                                  \
+      "strb %[b2], [%[w0], %[c2b]]\n\t"                                                                 \
+      "strb %[a3], [%[w0], %[c3]]\n\t"                                                                  \
+      "strb %[b3], [%[w0], %[c3b]]\n\t"                                                                 \
+      "add %[w0], %[w0], #2\n\t"                                                                        \
+      "cmp %[pw], %[px]\n\t"                                                                            \
+      "str %[w0], %[om]\n\t"
+
+#define TM2_GEMM_PAIRS_XC(RQ, STEPS, OC)                                                                    \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "beq 2f\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"         \
+      "2:\n\t"                                                                                          \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [wend] "m"(wend), [c1] "i"(OC), [c1b] "i"((OC) + 1), [c2] "i"(2 * (OC)),        \
+        [c2b] "i"(2 * (OC) + 1), [c3] "i"(3 * (OC)), [c3b] "i"(3 * (OC) + 1)                             \
+      : "cc", "memory")
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -1158,6 +1193,23 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_X(RQ, STEPS);                              \
     op += 3 * out_c; /* the asm moved op by out_c */          \
   }
+/* TM2_PW_BLOCKS for a build-time out_c OC (stores at immediate offsets, TM2_GEMM_PAIRS_XC). */
+#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC)                    \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_XC(RQ, STEPS, OC);                         \
+    op += 3 * (OC); /* the asm moved op by OC */              \
+  }
+/* Kp 8 and 16 (the small-K pointwise layers): out_c 16 and 32 with stores at immediate offsets. */
+#define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
+  if (out_c == 2 * (KP)) {                                     \
+    TM2_PW_BLOCKS_C(KP, RQ, STEPS, 2 * (KP))                   \
+  } else if (out_c == 4 * (KP)) {                              \
+    TM2_PW_BLOCKS_C(KP, RQ, STEPS, 4 * (KP))                   \
+  } else {                                                     \
+    TM2_PW_BLOCKS(KP, RQ, STEPS)                               \
+  }
 
 __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                              void *scratch, int8_t *output) {
@@ -1175,16 +1227,16 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
   uint32_t w0, w1, x0, x1, px;
   switch (zp == -128 ? kp : kp + 1) {
     case 8:
-      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
+      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
       break;
     case 9:
-      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
+      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
       break;
     case 16:
-      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
+      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
       break;
     case 17:
-      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
+      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
       break;
     case 32:
       TM2_PW_BLOCKS(32, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP15)
@@ -1214,6 +1266,8 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
   }
 }
 #undef TM2_PW_BLOCKS
+#undef TM2_PW_BLOCKS_C
+#undef TM2_PW_BLOCKS_SMALL
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
@@ -1289,10 +1343,26 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
           }
         }
         const int32_t *pw = packed;
-        if (zp == -128) {
-          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
-        } else {
-          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+        switch (zp == -128 ? out_c : out_c + 1) { /* the common out_c: stores at immediate offsets */
+          case 8:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 8);
+            break;
+          case 9:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 8);
+            break;
+          case 16:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 16);
+            break;
+          case 17:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 16);
+            break;
+          default:
+            if (zp == -128) {
+              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
+            } else {
+              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+            }
+            break;
         }
         op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
       }

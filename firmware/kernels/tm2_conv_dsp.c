@@ -1312,6 +1312,34 @@ __attribute__((noinline)) static void tm2_first_edge_pixel(const int8_t *in_b, i
   tm2_widen_rows_3x9(r[0], r[1], r[2], off2, col);
 }
 
+/* One block of four pixels of tm2_conv_first_fast with a tap outside the input (or rows outside it: rows_in 0),
+ * pixel by pixel: the inside ones straight from the input, the others tm2_first_edge_pixel. */
+__attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, int32_t in_h, int32_t in_w, int32_t iy0,
+                                                           int32_t ix0, int32_t sw, int rows_in, int32_t off,
+                                                           uint32_t *col) {
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t rs = 3 * in_w;
+  for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
+    if (rows_in && ix >= 0 && ix + 3 <= in_w) {
+      const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
+      tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
+    } else {
+      tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
+    }
+  }
+}
+
+/* Four pixels of 3x3 filters of three channels PS (a constant) bytes apart, straight-line: the loads at immediate
+ * offsets from the three row pointers. */
+static inline __attribute__((always_inline)) void tm2_widen_rows_3x9_4c(const int8_t *src, const int32_t ps, int32_t rs,
+                                                                        uint32_t off2, uint32_t *col) {
+  const int8_t *r1 = src + rs, *r2 = r1 + rs;
+  tm2_widen_rows_3x9(src, r1, r2, off2, col);
+  tm2_widen_rows_3x9(src + ps, r1 + ps, r2 + ps, off2, col + 1);
+  tm2_widen_rows_3x9(src + 2 * ps, r1 + 2 * ps, r2 + 2 * ps, off2, col + 2);
+  tm2_widen_rows_3x9(src + 3 * ps, r1 + 3 * ps, r2 + 3 * ps, off2, col + 3);
+}
+
 __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
@@ -1321,26 +1349,32 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
   uint32_t *col = (uint32_t *)scratch;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
+  /* blocks lo .. hi - 1 of a row have every column inside the input (the same for every row) */
+  const int32_t nblk = out_w >> 2;
+  int32_t lo = 0, hi = nblk;
+  while (lo < nblk && lo * 4 * sw - p->pad_w < 0) ++lo;
+  while (hi > lo && (hi - 1) * 4 * sw - p->pad_w + 3 * sw + 3 > in_w) --hi;
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_h * in_w * 3;
-    for (int32_t oy = 0, pix0 = 0; oy < p->out_h; ++oy) {
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_h;
       const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;
-      for (int32_t ox = 0, ix0 = -p->pad_w; ox < out_w; ox += 4, ix0 += 4 * sw, pix0 += 4) {
-        if (rows_in && ix0 >= 0 && ix0 + 3 * sw + 3 <= in_w) {
-          tm2_widen_rows_3x9_4(in_b + (size_t)(iy0 * in_w + ix0) * 3, ps, rs, off, col);
-        } else { /* pixel by pixel: inside ones straight from the input, the others tm2_first_edge_pixel */
-          for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
-            if (rows_in && ix >= 0 && ix + 3 <= in_w) {
-              const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
-              tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
-            } else {
-              tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
-            }
+      const uint32_t span = rows_in ? (uint32_t)(hi - lo) : 0u;
+      const int8_t *src = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3; /* block 0's first pixel */
+      for (int32_t blk = 0; blk < nblk; ++blk, src += 4 * ps) {
+        if ((uint32_t)(blk - lo) < span) {
+          if (sw == 1) {
+            tm2_widen_rows_3x9_4c(src, 3, rs, off2, col);
+          } else if (sw == 2) {
+            tm2_widen_rows_3x9_4c(src, 6, rs, off2, col);
+          } else {
+            tm2_widen_rows_3x9_4(src, ps, rs, off, col);
           }
+        } else {
+          tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
         }
         const int32_t *pw = packed;
         switch (zp == -128 ? out_c : out_c + 1) { /* the common out_c: stores at immediate offsets */

@@ -1331,14 +1331,49 @@ __attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, i
 
 /* Four pixels of 3x3 filters of three channels PS (a constant) bytes apart, straight-line: the loads at immediate
  * offsets from the three row pointers. */
-static inline __attribute__((always_inline)) void tm2_widen_rows_3x9_4c(const int8_t *src, const int32_t ps, int32_t rs,
-                                                                        uint32_t off2, uint32_t *col) {
-  const int8_t *r1 = src + rs, *r2 = r1 + rs;
-  tm2_widen_rows_3x9(src, r1, r2, off2, col);
-  tm2_widen_rows_3x9(src + ps, r1 + ps, r2 + ps, off2, col + 1);
-  tm2_widen_rows_3x9(src + 2 * ps, r1 + 2 * ps, r2 + 2 * ps, off2, col + 2);
-  tm2_widen_rows_3x9(src + 3 * ps, r1 + 3 * ps, r2 + 3 * ps, off2, col + 3);
+/* Pixel S (a constant) of tm2_widen_rows_3x9_4c: its six words and three bytes loaded back to back (one run of
+ * pipelined loads), at immediate offsets S * PS from the row pointers. */
+static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                                                                   const int32_t o, uint32_t off2, uint32_t *col) {
+  uint32_t x0, y0, x1, y1, x2, y2, t0, t1, t2;
+  __asm__("ldr %[x0], [%[r0], %[o0]]\n\t"
+          "ldr %[y0], [%[r0], %[o4]]\n\t"
+          "ldr %[x1], [%[r1], %[o0]]\n\t"
+          "ldr %[y1], [%[r1], %[o4]]\n\t"
+          "ldr %[x2], [%[r2], %[o0]]\n\t"
+          "ldr %[y2], [%[r2], %[o4]]\n\t"
+          "ldrb %[t0], [%[r0], %[o8]]\n\t"
+          "ldrb %[t1], [%[r1], %[o8]]\n\t"
+          "ldrb %[t2], [%[r2], %[o8]]\n\t"
+          : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [x2] "=&r"(x2), [y2] "=&r"(y2),
+            [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+          : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [o0] "i"(o), [o4] "i"(o + 4), [o8] "i"(o + 8),
+            "m"(*(const int8_t(*)[32])r0), "m"(*(const int8_t(*)[32])r1), "m"(*(const int8_t(*)[32])r2));
+  col[0] = __sxtab16(off2, x0);
+  col[4] = tm2_sxtab16_ror8(off2, x0);
+  col[8] = __sxtab16(off2, y0);
+  col[12] = tm2_sxtab16_ror8(off2, y0);
+  col[16] = __sxtab16(off2, x1);
+  col[20] = tm2_sxtab16_ror8(off2, x1);
+  col[24] = __sxtab16(off2, y1);
+  col[28] = tm2_sxtab16_ror8(off2, y1);
+  col[32] = __sxtab16(off2, x2);
+  col[36] = tm2_sxtab16_ror8(off2, x2);
+  col[40] = __sxtab16(off2, y2);
+  col[44] = tm2_sxtab16_ror8(off2, y2);
+  col[48] = __sxtab16(off2, t0 | t1 << 16);
+  col[52] = __sxtab16(off2, t2);
 }
+
+/* Four pixels of 3x3 filters of three channels PS (a constant: 3 or 6) bytes apart, straight-line. */
+#define TM2_WIDEN_3X9_4C(SRC, PS, RS, OFF2, COL)                        \
+  do {                                                                  \
+    const int8_t *r0_ = (SRC), *r1_ = r0_ + (RS), *r2_ = r1_ + (RS);     \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 0, (OFF2), (COL));                  \
+    tm2_widen_3x9_at(r0_, r1_, r2_, (PS), (OFF2), (COL) + 1);           \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 2 * (PS), (OFF2), (COL) + 2);       \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
+  } while (0)
 
 __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
@@ -1367,9 +1402,9 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
       for (int32_t blk = 0; blk < nblk; ++blk, src += 4 * ps) {
         if ((uint32_t)(blk - lo) < span) {
           if (sw == 1) {
-            tm2_widen_rows_3x9_4c(src, 3, rs, off2, col);
+            TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
           } else if (sw == 2) {
-            tm2_widen_rows_3x9_4c(src, 6, rs, off2, col);
+            TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
           } else {
             tm2_widen_rows_3x9_4(src, ps, rs, off, col);
           }

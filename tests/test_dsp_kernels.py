@@ -620,8 +620,10 @@ def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path
             shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
                            "h": h, "w": w, "out_c": out_c, "zp": int(rng.choice([-128, -5, 9])),
                            "act": (-128, 127)})
-    # Kp 8 and 16 with out_c 2 Kp and 4 Kp: the stores at immediate offsets (TM2_PW_BLOCKS_C)
-    for in_c, out_c, zp in [(8, 16, -128), (8, 16, 9), (8, 32, -5), (16, 32, -128), (16, 32, 3), (16, 64, -128)]:
+    # Kp 8 and 16 with out_c 2 Kp and 4 Kp, Kp 32 with out_c 32 and 64: the stores at immediate offsets
+    # (TM2_PW_BLOCKS_C)
+    for in_c, out_c, zp in [(8, 16, -128), (8, 16, 9), (8, 32, -5), (16, 32, -128), (16, 32, 3), (16, 64, -128),
+                            (32, 32, -128), (32, 32, 6), (32, 64, -128), (32, 64, -7)]:
         shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
                        "h": 3, "w": 5, "out_c": out_c, "zp": zp, "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]

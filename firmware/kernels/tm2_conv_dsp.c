@@ -1201,7 +1201,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_XC(RQ, STEPS, OC);                         \
     op += 3 * (OC); /* the asm moved op by OC */              \
   }
-/* Kp 8 and 16 (the small-K pointwise layers): out_c 16 and 32 with stores at immediate offsets. */
+/* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
     TM2_PW_BLOCKS_C(KP, RQ, STEPS, 2 * (KP))                   \
@@ -1209,6 +1209,15 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS_C(KP, RQ, STEPS, 4 * (KP))                   \
   } else {                                                     \
     TM2_PW_BLOCKS(KP, RQ, STEPS)                               \
+  }
+/* Kp 32: out_c 32 and 64 the same way (MobileNet's 32 -> 32 and 32 -> 64 layers). */
+#define TM2_PW_BLOCKS_32(RQ)                                   \
+  if (out_c == 32) {                                           \
+    TM2_PW_BLOCKS_C(32, RQ, TM2_GEMM_STEP15, 32)               \
+  } else if (out_c == 64) {                                    \
+    TM2_PW_BLOCKS_C(32, RQ, TM2_GEMM_STEP15, 64)               \
+  } else {                                                     \
+    TM2_PW_BLOCKS(32, RQ, TM2_GEMM_STEP15)                     \
   }
 
 __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
@@ -1239,10 +1248,10 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
       TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
       break;
     case 32:
-      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP15)
+      TM2_PW_BLOCKS_32(TM2_GEMM_RQ_LOW)
       break;
     case 33:
-      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP15)
+      TM2_PW_BLOCKS_32(TM2_GEMM_RQ_SIGNED)
       break;
     case 64:
       TM2_PW_BLOCKS(64, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP31)
@@ -1268,11 +1277,13 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
 #undef TM2_PW_BLOCKS
 #undef TM2_PW_BLOCKS_C
 #undef TM2_PW_BLOCKS_SMALL
+#undef TM2_PW_BLOCKS_32
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
- * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
- * the input (tm2_widen_rows_3x9_4), the others by tm2_im2col_block; the pair loop with its 13 steps straight-line
- * (TM2_GEMM_PAIRS_X). */
+ * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
+ * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
+ * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
+ * 8 and 16, TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
  * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
@@ -1329,8 +1340,6 @@ __attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, i
   }
 }
 
-/* Four pixels of 3x3 filters of three channels PS (a constant) bytes apart, straight-line: the loads at immediate
- * offsets from the three row pointers. */
 /* Pixel S (a constant) of tm2_widen_rows_3x9_4c: its six words and three bytes loaded back to back (one run of
  * pipelined loads), at immediate offsets S * PS from the row pointers. */
 static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t *r0, const int8_t *r1, const int8_t *r2,

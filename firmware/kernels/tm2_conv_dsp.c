@@ -988,28 +988,29 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : "cc", "memory")
 
 /* TM2_GEMM_PAIR_X for a build-time out_c OC: the eight stores at immediate offsets from op (no out_c load, no
- * address adds). */
+ * address adds); op loaded with the first channel's record words, the end of the records (into a0, stored by
+ * then) with the second's: two runs of pipelined loads instead of three. */
 #define TM2_GEMM_PAIR_XC(RQ, STEPS)                                                                         \
       TM2_GEMM_PROLOGUE_X STEPS                                                                \
       "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
       "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[px], %[om]\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                        \
+      "strb %[a0], [%[px]]\n\t"                                                                         \
+      "strb %[a1], [%[px], %[c1]]\n\t"                                                                  \
+      "strb %[a2], [%[px], %[c2]]\n\t"                                                                  \
+      "strb %[a3], [%[px], %[c3]]\n\t"                                                                  \
       "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
       "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
-      "ldr %[w0], %[om]\n\t"                                                                            \
-      "ldr %[px], %[wend]\n\t"                                                                          \
-      "strb %[a0], [%[w0]]\n\t"                                                                         \
-      "strb %[b0], [%[w0], #1]\n\t"                                                                     \
-      "strb %[a1], [%[w0], %[c1]]\n\t"                                                                  \
-      "strb %[b1], [%[w0], %[c1b]]\n\t"                                                                 \
-      "strb %[a2], [%[w0], %[c2]]\n\t"                                                                  \
-      "strb %[b2], [%[w0], %[c2b]]\n\t"                                                                 \
-      "strb %[a3], [%[w0], %[c3]]\n\t"                                                                  \
-      "strb %[b3], [%[w0], %[c3b]]\n\t"                                                                 \
-      "add %[w0], %[w0], #2\n\t"                                                                        \
-      "cmp %[pw], %[px]\n\t"                                                                            \
-      "str %[w0], %[om]\n\t"
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[a0], %[wend]\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                      \
+      "strb %[b0], [%[px], #1]\n\t"                                                                     \
+      "strb %[b1], [%[px], %[c1b]]\n\t"                                                                 \
+      "strb %[b2], [%[px], %[c2b]]\n\t"                                                                 \
+      "strb %[b3], [%[px], %[c3b]]\n\t"                                                                 \
+      "add %[px], %[px], #2\n\t"                                                                        \
+      "cmp %[pw], %[a0]\n\t"                                                                            \
+      "str %[px], %[om]\n\t"
 
 #define TM2_GEMM_PAIRS_XC(RQ, STEPS, OC)                                                                    \
   __asm__ volatile(                                                                                     \

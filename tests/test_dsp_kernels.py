@@ -648,10 +648,8 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
                                "act": (-128, 127)})
     # out_c 8 and 16 (the stores at immediate offsets), both output offset forms, both strides
     # (stride_w 3: the widening with a run-time pixel stride)
-    # (every stride_w 1 / 2, out_c 8 / 16, output offset form: TM2_FIRST_ROWS)
     for stride, out_c, zp in [((2, 2), 8, 5), ((1, 1), 16, -128), ((1, 1), 16, -3), ((2, 2), 16, -128),
-                              ((1, 1), 8, -128), ((1, 1), 8, 2), ((2, 2), 8, -128), ((2, 2), 16, 5),
-                              ((2, 1), 8, -1), ((1, 2), 16, -128), ((1, 3), 8, -128), ((2, 3), 6, 4)]:
+                              ((1, 3), 8, -128), ((2, 3), 6, 4)]:
         ow = 8
         w = (ow - 1) * stride[1] + 1
         shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": True,

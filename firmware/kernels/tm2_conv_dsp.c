@@ -1283,9 +1283,8 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
  * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
- * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line. stride_w 1 and 2 with
- * out_c 8 and 16: one block loop per stride, out_c and output offset form (TM2_FIRST_ROWS, stores at immediate
- * offsets: TM2_GEMM_PAIRS_XC); any other: the loop below (TM2_GEMM_PAIRS_X). */
+ * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
+ * 8 and 16, TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
  * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
@@ -1386,29 +1385,6 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
   } while (0)
 
-/* tm2_conv_first_fast's rows for a constant pixel stride PS (3 or 6 bytes), out_c OC (8 or 16) and RQ: the block
- * loop without run-time dispatch. */
-#define TM2_FIRST_ROWS(PS, OC, RQ)                                                                          \
-  for (int32_t b = 0; b < p->batches; ++b) {                                                              \
-    const int8_t *in_b = input + (size_t)b * in_h * in_w * 3;                                             \
-    for (int32_t oy = 0; oy < p->out_h; ++oy) {                                                           \
-      const int32_t iy0 = oy * p->stride_h - p->pad_h;                                                    \
-      const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;                                                     \
-      const uint32_t span = rows_in ? (uint32_t)(hi - lo) : 0u;                                           \
-      const int8_t *src = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3;                                  \
-      for (int32_t blk = 0; blk < nblk; ++blk, src += 4 * (PS)) {                                         \
-        if ((uint32_t)(blk - lo) < span) {                                                                \
-          TM2_WIDEN_3X9_4C(src, (PS), rs, off2, col);                                                     \
-        } else {                                                                                          \
-          tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);    \
-        }                                                                                                 \
-        const int32_t *pw = packed;                                                                       \
-        TM2_GEMM_PAIRS_XC(RQ, TM2_GEMM_STEP13, OC);                                                       \
-        op += 3 * (OC); /* the asm moved op by OC */                                                      \
-      }                                                                                                   \
-    }                                                                                                     \
-  }
-
 __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
@@ -1426,36 +1402,7 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
-  if ((sw == 1 || sw == 2) && (out_c == 8 || out_c == 16)) { /* one loop per stride, out_c and output offset form */
-    switch ((sw - 1) * 4 + (out_c == 16) * 2 + (zp != -128)) {
-      case 0:
-        TM2_FIRST_ROWS(3, 8, TM2_GEMM_RQ_LOW)
-        break;
-      case 1:
-        TM2_FIRST_ROWS(3, 8, TM2_GEMM_RQ_SIGNED)
-        break;
-      case 2:
-        TM2_FIRST_ROWS(3, 16, TM2_GEMM_RQ_LOW)
-        break;
-      case 3:
-        TM2_FIRST_ROWS(3, 16, TM2_GEMM_RQ_SIGNED)
-        break;
-      case 4:
-        TM2_FIRST_ROWS(6, 8, TM2_GEMM_RQ_LOW)
-        break;
-      case 5:
-        TM2_FIRST_ROWS(6, 8, TM2_GEMM_RQ_SIGNED)
-        break;
-      case 6:
-        TM2_FIRST_ROWS(6, 16, TM2_GEMM_RQ_LOW)
-        break;
-      default:
-        TM2_FIRST_ROWS(6, 16, TM2_GEMM_RQ_SIGNED)
-        break;
-    }
-    return;
-  }
-  for (int32_t b = 0; b < p->batches; ++b) { /* any stride and out_c */
+  for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_h * in_w * 3;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_h;
@@ -1475,17 +1422,32 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
           tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
         }
         const int32_t *pw = packed;
-        if (zp == -128) {
-          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
-        } else {
-          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+        switch (zp == -128 ? out_c : out_c + 1) { /* the common out_c: stores at immediate offsets */
+          case 8:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 8);
+            break;
+          case 9:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 8);
+            break;
+          case 16:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 16);
+            break;
+          case 17:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 16);
+            break;
+          default:
+            if (zp == -128) {
+              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
+            } else {
+              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+            }
+            break;
         }
         op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
       }
     }
   }
 }
-#undef TM2_FIRST_ROWS
 #endif
 
 /* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the

@@ -620,6 +620,12 @@ def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path
             shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
                            "h": h, "w": w, "out_c": out_c, "zp": int(rng.choice([-128, -5, 9])),
                            "act": (-128, 127)})
+    # Kp 8 and 16 with out_c 2 Kp and 4 Kp, Kp 32 with out_c 32 and 64: the stores at immediate offsets
+    # (TM2_PW_BLOCKS_C)
+    for in_c, out_c, zp in [(8, 16, -128), (8, 16, 9), (8, 32, -5), (16, 32, -128), (16, 32, 3), (16, 64, -128),
+                            (32, 32, -128), (32, 32, 6), (32, 64, -128), (32, 64, -7)]:
+        shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
+                       "h": 3, "w": 5, "out_c": out_c, "zp": zp, "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert sum(c.extra["path"] == packing.CONV_PATH_POINTWISE for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_pw_fast")
@@ -640,6 +646,14 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
                 shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": same,
                                "zp": zp, "h": h, "w": w, "out_c": int(rng.choice([2, 8, 12, 5])),
                                "act": (-128, 127)})
+    # out_c 8 and 16 (the stores at immediate offsets), both output offset forms, both strides
+    # (stride_w 3: the widening with a run-time pixel stride)
+    for stride, out_c, zp in [((2, 2), 8, 5), ((1, 1), 16, -128), ((1, 1), 16, -3), ((2, 2), 16, -128),
+                              ((1, 3), 8, -128), ((2, 3), 6, 4)]:
+        ow = 8
+        w = (ow - 1) * stride[1] + 1
+        shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": True,
+                       "zp": zp, "h": 5, "w": w, "out_c": out_c, "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert sum(c.extra["path"] == packing.CONV_PATH_FIRST3X3 for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_first_fast")

@@ -986,6 +986,42 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                               \
       : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)     \
       : "cc", "memory")
+
+/* TM2_GEMM_PAIR_X for a build-time out_c OC: the eight stores at immediate offsets from op (no out_c load, no
+ * address adds); op loaded with the first channel's record words, the end of the records (into a0, stored by
+ * then) with the second's: two runs of pipelined loads instead of three. */
+#define TM2_GEMM_PAIR_XC(RQ, STEPS)                                                                         \
+      TM2_GEMM_PROLOGUE_X STEPS                                                                \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[px], %[om]\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                        \
+      "strb %[a0], [%[px]]\n\t"                                                                         \
+      "strb %[a1], [%[px], %[c1]]\n\t"                                                                  \
+      "strb %[a2], [%[px], %[c2]]\n\t"                                                                  \
+      "strb %[a3], [%[px], %[c3]]\n\t"                                                                  \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[a0], %[wend]\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                      \
+      "strb %[b0], [%[px], #1]\n\t"                                                                     \
+      "strb %[b1], [%[px], %[c1b]]\n\t"                                                                 \
+      "strb %[b2], [%[px], %[c2b]]\n\t"                                                                 \
+      "strb %[b3], [%[px], %[c3b]]\n\t"                                                                 \
+      "add %[px], %[px], #2\n\t"                                                                        \
+      "cmp %[pw], %[a0]\n\t"                                                                            \
+      "str %[px], %[om]\n\t"
+
+#define TM2_GEMM_PAIRS_XC(RQ, STEPS, OC)                                                                    \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "beq 2f\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"         \
+      "2:\n\t"                                                                                          \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [wend] "m"(wend), [c1] "i"(OC), [c1b] "i"((OC) + 1), [c2] "i"(2 * (OC)),        \
+        [c2b] "i"(2 * (OC) + 1), [c3] "i"(3 * (OC)), [c3b] "i"(3 * (OC) + 1)                             \
+      : "cc", "memory")
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -1158,6 +1194,32 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_X(RQ, STEPS);                              \
     op += 3 * out_c; /* the asm moved op by out_c */          \
   }
+/* TM2_PW_BLOCKS for a build-time out_c OC (stores at immediate offsets, TM2_GEMM_PAIRS_XC). */
+#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC)                    \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_XC(RQ, STEPS, OC);                         \
+    op += 3 * (OC); /* the asm moved op by OC */              \
+  }
+/* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
+#define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
+  if (out_c == 2 * (KP)) {                                     \
+    TM2_PW_BLOCKS_C(KP, RQ, STEPS, 2 * (KP))                   \
+  } else if (out_c == 4 * (KP)) {                              \
+    TM2_PW_BLOCKS_C(KP, RQ, STEPS, 4 * (KP))                   \
+  } else {                                                     \
+    TM2_PW_BLOCKS(KP, RQ, STEPS)                               \
+  }
+/* Kp 32: out_c 32 and 64 the same way (MobileNet's 32 -> 32 and 32 -> 64 layers). */
+#define TM2_PW_BLOCKS_32(RQ)                                   \
+  if (out_c == 32) {                                           \
+    TM2_PW_BLOCKS_C(32, RQ, TM2_GEMM_STEP15, 32)               \
+  } else if (out_c == 64) {                                    \
+    TM2_PW_BLOCKS_C(32, RQ, TM2_GEMM_STEP15, 64)               \
+  } else {                                                     \
+    TM2_PW_BLOCKS(32, RQ, TM2_GEMM_STEP15)                     \
+  }
 
 __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                              void *scratch, int8_t *output) {
@@ -1175,22 +1237,22 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
   uint32_t w0, w1, x0, x1, px;
   switch (zp == -128 ? kp : kp + 1) {
     case 8:
-      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
+      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
       break;
     case 9:
-      TM2_PW_BLOCKS(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
+      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
       break;
     case 16:
-      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
+      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
       break;
     case 17:
-      TM2_PW_BLOCKS(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
+      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
       break;
     case 32:
-      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP15)
+      TM2_PW_BLOCKS_32(TM2_GEMM_RQ_LOW)
       break;
     case 33:
-      TM2_PW_BLOCKS(32, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP15)
+      TM2_PW_BLOCKS_32(TM2_GEMM_RQ_SIGNED)
       break;
     case 64:
       TM2_PW_BLOCKS(64, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP31)
@@ -1214,11 +1276,15 @@ __attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_par
   }
 }
 #undef TM2_PW_BLOCKS
+#undef TM2_PW_BLOCKS_C
+#undef TM2_PW_BLOCKS_SMALL
+#undef TM2_PW_BLOCKS_32
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
- * four pixels wide: blocks of four pixels of one output row; those with every tap inside widened straight from
- * the input (tm2_widen_rows_3x9_4), the others by tm2_im2col_block; the pair loop with its 13 steps straight-line
- * (TM2_GEMM_PAIRS_X). */
+ * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
+ * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
+ * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
+ * 8 and 16, TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
  * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
@@ -1258,6 +1324,67 @@ __attribute__((noinline)) static void tm2_first_edge_pixel(const int8_t *in_b, i
   tm2_widen_rows_3x9(r[0], r[1], r[2], off2, col);
 }
 
+/* One block of four pixels of tm2_conv_first_fast with a tap outside the input (or rows outside it: rows_in 0),
+ * pixel by pixel: the inside ones straight from the input, the others tm2_first_edge_pixel. */
+__attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, int32_t in_h, int32_t in_w, int32_t iy0,
+                                                           int32_t ix0, int32_t sw, int rows_in, int32_t off,
+                                                           uint32_t *col) {
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t rs = 3 * in_w;
+  for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
+    if (rows_in && ix >= 0 && ix + 3 <= in_w) {
+      const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
+      tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
+    } else {
+      tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
+    }
+  }
+}
+
+/* Pixel S (a constant) of tm2_widen_rows_3x9_4c: its six words and three bytes loaded back to back (one run of
+ * pipelined loads), at immediate offsets S * PS from the row pointers. */
+static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t *r0, const int8_t *r1, const int8_t *r2,
+                                                                   const int32_t o, uint32_t off2, uint32_t *col) {
+  uint32_t x0, y0, x1, y1, x2, y2, t0, t1, t2;
+  __asm__("ldr %[x0], [%[r0], %[o0]]\n\t"
+          "ldr %[y0], [%[r0], %[o4]]\n\t"
+          "ldr %[x1], [%[r1], %[o0]]\n\t"
+          "ldr %[y1], [%[r1], %[o4]]\n\t"
+          "ldr %[x2], [%[r2], %[o0]]\n\t"
+          "ldr %[y2], [%[r2], %[o4]]\n\t"
+          "ldrb %[t0], [%[r0], %[o8]]\n\t"
+          "ldrb %[t1], [%[r1], %[o8]]\n\t"
+          "ldrb %[t2], [%[r2], %[o8]]\n\t"
+          : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [x2] "=&r"(x2), [y2] "=&r"(y2),
+            [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+          : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [o0] "i"(o), [o4] "i"(o + 4), [o8] "i"(o + 8),
+            "m"(*(const int8_t(*)[32])r0), "m"(*(const int8_t(*)[32])r1), "m"(*(const int8_t(*)[32])r2));
+  col[0] = __sxtab16(off2, x0);
+  col[4] = tm2_sxtab16_ror8(off2, x0);
+  col[8] = __sxtab16(off2, y0);
+  col[12] = tm2_sxtab16_ror8(off2, y0);
+  col[16] = __sxtab16(off2, x1);
+  col[20] = tm2_sxtab16_ror8(off2, x1);
+  col[24] = __sxtab16(off2, y1);
+  col[28] = tm2_sxtab16_ror8(off2, y1);
+  col[32] = __sxtab16(off2, x2);
+  col[36] = tm2_sxtab16_ror8(off2, x2);
+  col[40] = __sxtab16(off2, y2);
+  col[44] = tm2_sxtab16_ror8(off2, y2);
+  col[48] = __sxtab16(off2, t0 | t1 << 16);
+  col[52] = __sxtab16(off2, t2);
+}
+
+/* Four pixels of 3x3 filters of three channels PS (a constant: 3 or 6) bytes apart, straight-line. */
+#define TM2_WIDEN_3X9_4C(SRC, PS, RS, OFF2, COL)                        \
+  do {                                                                  \
+    const int8_t *r0_ = (SRC), *r1_ = r0_ + (RS), *r2_ = r1_ + (RS);     \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 0, (OFF2), (COL));                  \
+    tm2_widen_3x9_at(r0_, r1_, r2_, (PS), (OFF2), (COL) + 1);           \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 2 * (PS), (OFF2), (COL) + 2);       \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
+  } while (0)
+
 __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
@@ -1267,32 +1394,54 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
   uint32_t *col = (uint32_t *)scratch;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
+  /* blocks lo .. hi - 1 of a row have every column inside the input (the same for every row) */
+  const int32_t nblk = out_w >> 2;
+  int32_t lo = 0, hi = nblk;
+  while (lo < nblk && lo * 4 * sw - p->pad_w < 0) ++lo;
+  while (hi > lo && (hi - 1) * 4 * sw - p->pad_w + 3 * sw + 3 > in_w) --hi;
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_h * in_w * 3;
-    for (int32_t oy = 0, pix0 = 0; oy < p->out_h; ++oy) {
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_h;
       const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;
-      for (int32_t ox = 0, ix0 = -p->pad_w; ox < out_w; ox += 4, ix0 += 4 * sw, pix0 += 4) {
-        if (rows_in && ix0 >= 0 && ix0 + 3 * sw + 3 <= in_w) {
-          tm2_widen_rows_3x9_4(in_b + (size_t)(iy0 * in_w + ix0) * 3, ps, rs, off, col);
-        } else { /* pixel by pixel: inside ones straight from the input, the others tm2_first_edge_pixel */
-          for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
-            if (rows_in && ix >= 0 && ix + 3 <= in_w) {
-              const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
-              tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
-            } else {
-              tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
-            }
+      const uint32_t span = rows_in ? (uint32_t)(hi - lo) : 0u;
+      const int8_t *src = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3; /* block 0's first pixel */
+      for (int32_t blk = 0; blk < nblk; ++blk, src += 4 * ps) {
+        if ((uint32_t)(blk - lo) < span) {
+          if (sw == 1) {
+            TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
+          } else if (sw == 2) {
+            TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
+          } else {
+            tm2_widen_rows_3x9_4(src, ps, rs, off, col);
           }
+        } else {
+          tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
         }
         const int32_t *pw = packed;
-        if (zp == -128) {
-          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
-        } else {
-          TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+        switch (zp == -128 ? out_c : out_c + 1) { /* the common out_c: stores at immediate offsets */
+          case 8:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 8);
+            break;
+          case 9:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 8);
+            break;
+          case 16:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 16);
+            break;
+          case 17:
+            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 16);
+            break;
+          default:
+            if (zp == -128) {
+              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
+            } else {
+              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+            }
+            break;
         }
         op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
       }

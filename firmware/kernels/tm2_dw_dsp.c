@@ -604,9 +604,12 @@ typedef struct {
   const tm2_rq *qp;   /* 52: its requantisation entry */
 } tm2_dwp_state;
 
-#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                                 \
-  __asm__ volatile(                                                                                    \
-      "ldr %[x1], %[stp]\n\t"                                                                          \
+/* TM2_DWPC's pieces: SETUP turns the tail code into the tail's address (ts); COLGRP starts a column (output
+ * pointer, the groups' end in gc) and runs its groups of four; TAILS jumps to the tail (ldr pc) and holds them.
+ * The forms: every column has groups and a tail (SETUP, COLGRP, TAILS); no tail (columns of 4k outputs: "",
+ * COLGRP, "": the groups fall through to the column end); no group (columns of at most three outputs or the
+ * five / six-output tail alone: SETUP, TM2_DWP_COL_NOG, TAILS: no group test, straight to the tail). */
+#define TM2_DWP_SETUP                                                                                   \
       "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
       "adr %[x2], 8f\n\t"                                                                             \
       "cmp %[x0], #1\n\t"                                                                              \
@@ -625,26 +628,8 @@ typedef struct {
       "it eq\n\t"                                                                                      \
       "adreq %[x2], 15f\n\t"                                                                           \
       "orr %[x2], %[x2], #1\n\t"                                                                       \
-      "str %[x2], %[ts]\n"                                                                             \
-      "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
-      "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
-      "ldr %[x0], [%[x1], #44]\n\t"                                                                    \
-      "add %[rb], %[ra], %[x2]\n\t"                                                                    \
-      "add %[rc], %[rb], %[x2]\n\t"                                                                    \
-      "str %[x0], [%[x1]]\n\t"                                                                         \
-      "ldr %[x0], [%[x1], #24]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #48]\n\t"                                                                    \
-      "str %[x0], [%[x1], #8]\n\t"                                                                     \
-      "ldr %[x0], [%[x2]]\n\t"                                                                         \
-      "ldr %[x2], [%[x1], #52]\n\t"                                                                    \
-      "str %[x0], %[bs]\n\t"                                                                           \
-      "ldr %[x0], [%[x2]]\n\t"                                                                         \
-      "ldr %[a0], [%[x2], #4]\n\t"                                                                     \
-      "ldr %[x2], [%[x2], #12]\n\t"                                                                    \
-      "str %[x0], %[ms]\n\t"                                                                           \
-      "str %[a0], %[hs]\n\t"                                                                           \
-      "str %[x2], %[es]\n"                                                                             \
+      "str %[x2], %[ts]\n"
+#define TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND)                                                         \
       "1:\n\t"                                                                                         \
       "ldr %[o], [%[x1]]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
@@ -656,7 +641,14 @@ typedef struct {
       "cmp %[o], %[x0]\n\t"                                                                            \
       "beq 5f\n"                                                                                       \
       "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
-      "5:\n\t"                                                                                         \
+      "5:\n\t"
+#define TM2_DWP_COL_NOG                      \
+  "1:\n\t"                                 \
+  "ldr %[o], [%[x1]]\n\t"                  \
+  "ldr %[x2], [%[x1], #4]\n\t"             \
+  "add %[x2], %[o], %[x2]\n\t"             \
+  "str %[x2], [%[x1]]\n\t"
+#define TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX)                                               \
       "ldr pc, %[ts]\n"                                                                                \
       "11:\n\t" TM2_DWP_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")     \
       TM2_DWP_Q RQ("a0")                                                                               \
@@ -677,7 +669,30 @@ typedef struct {
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
       "b 8f\n"                                                                                         \
-      "15:\n\t" SIX                                                                                    \
+      "15:\n\t" SIX
+#define TM2_DWPC(SETUP, COLGRP, TAILS)                                                                  \
+  __asm__ volatile(                                                                                    \
+      "ldr %[x1], %[stp]\n\t" SETUP                                                                    \
+      "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
+      "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
+      "ldr %[x0], [%[x1], #44]\n\t"                                                                    \
+      "add %[rb], %[ra], %[x2]\n\t"                                                                    \
+      "add %[rc], %[rb], %[x2]\n\t"                                                                    \
+      "str %[x0], [%[x1]]\n\t"                                                                         \
+      "ldr %[x0], [%[x1], #24]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #48]\n\t"                                                                    \
+      "str %[x0], [%[x1], #8]\n\t"                                                                     \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[x2], [%[x1], #52]\n\t"                                                                    \
+      "str %[x0], %[bs]\n\t"                                                                           \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[a0], [%[x2], #4]\n\t"                                                                     \
+      "ldr %[x2], [%[x2], #12]\n\t"                                                                    \
+      "str %[x0], %[ms]\n\t"                                                                           \
+      "str %[a0], %[hs]\n\t"                                                                           \
+      "str %[x2], %[es]\n"                                                                             \
+      COLGRP TAILS                                                                                     \
       "8:\n\t"                                                                                         \
       "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
@@ -713,12 +728,18 @@ typedef struct {
       : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
       : "cc", "memory")
 
+#define TM2_DWPC_ALL(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND) \
+  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX))
+#define TM2_DWPC_NOTAIL(HEAD, ROW, RQ, QG, GEND) TM2_DWPC("", TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), "")
+#define TM2_DWPC_NOG(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX) \
+  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COL_NOG, TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX))
+
 /* Every output column of n channels of the plane kernel with TM2_DWPC: planes: channel 0's plane column 0
  * (column ox reads plane columns ox * stride + 0 .. 2), columns 2 * p->row_len bytes apart, channels ps2 bytes
  * apart; weights (six words a channel, the filter transposed) and bias (a word a channel) pre-doubled; the
  * p->out_w outputs of a column p->channels bytes apart, the columns' first outputs ostep bytes apart, those
  * of consecutive channels one byte; ncols columns. */
-__attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *planes,
+__attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *planes,
                                                          int32_t n, int32_t rl2, int32_t ps2, int32_t ncols,
                                                          const int32_t *weights, const int32_t *bias,
                                                          const tm2_rq *rq, int8_t *out, int32_t ostep) {
@@ -741,19 +762,31 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
   uint32_t tailpc; /* the tail's address (Thumb bit set) */
   if (p->output_offset == -128) {
     if (p->stride == 1) {
-      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      if (tail == 0) {
+        TM2_DWPC_NOTAIL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWP_RQ_LOW, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      } else if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1, TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX);
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+                     TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      }
     } else {
-      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      if (tail == 0) {
+        TM2_DWPC_NOTAIL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWP_RQ_LOW, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      } else if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2, TM2_DWP_RQ_LOW, "", "");
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+                     TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      }
     }
   } else {
     if (p->stride == 1) {
-      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      TM2_DWPC_ALL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+                   TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     } else {
-      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      TM2_DWPC_ALL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+                   TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
     }
   }
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;

@@ -605,7 +605,8 @@ typedef struct {
 } tm2_dwp_state;
 
 /* TM2_DWPC's pieces: SETUP turns the tail code into the tail's address (ts); COLGRP starts a column (output
- * pointer, the groups' end in gc) and runs its groups of four; TAILS jumps to the tail (ldr pc) and holds them.
+ * pointer, the groups' end in gc) and runs its groups of four (at least one: columns without a group take the
+ * no-group form); TAILS jumps to the tail (ldr pc) and holds them.
  * The forms: every column has groups and a tail (SETUP, COLGRP, TAILS); no tail (columns of 4k outputs: "",
  * COLGRP, "": the groups fall through to the column end); no group (columns of at most three outputs or the
  * five / six-output tail alone: SETUP, TM2_DWP_COL_NOG, TAILS: no group test, straight to the tail). */
@@ -637,9 +638,7 @@ typedef struct {
       "add %[x0], %[o], %[x0]\n\t"                                                                     \
       "add %[x2], %[o], %[x2]\n\t"                                                                     \
       "str %[x0], %[gc]\n\t"                                                                           \
-      "str %[x2], [%[x1]]\n\t"                                                                         \
-      "cmp %[o], %[x0]\n\t"                                                                            \
-      "beq 5f\n"                                                                                       \
+      "str %[x2], [%[x1]]\n"                                                                          \
       "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
       "5:\n\t"
 #define TM2_DWP_COL_NOG                      \
@@ -669,8 +668,9 @@ typedef struct {
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
       "b 8f\n"                                                                                         \
+      ".p2align 9\n" /* (no fall-through here) the six-output tail and the column end within 512 bytes */ \
       "15:\n\t" SIX
-#define TM2_DWPC(SETUP, COLGRP, TAILS)                                                                  \
+#define TM2_DWPC(SETUP, COLGRP, TAILS, NL, NOP, BACK)                                                                \
   __asm__ volatile(                                                                                    \
       "ldr %[x1], %[stp]\n\t" SETUP                                                                    \
       "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
@@ -696,13 +696,12 @@ typedef struct {
       "8:\n\t"                                                                                         \
       "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #8]\n\t"                                                                     \
+      "ldr %[x2], [%[x1], #8]\n\t" NL                                                                  \
       "add %[ra], %[ra], %[x0]\n\t"                                                                    \
       "add %[rb], %[rb], %[x0]\n\t"                                                                    \
-      "add %[rc], %[rc], %[x0]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t" NOP                                                                \
       "subs %[x2], %[x2], #1\n\t"                                                                      \
-      "str %[x2], [%[x1], #8]\n\t"                                                                     \
-      "bne 1b\n\t" /* the next channel: plane, output byte, bias, requantisation entry, weights */       \
+      "str %[x2], [%[x1], #8]\n\t" BACK /* the next channel: plane, output byte, bias, requantisation entry, weights */       \
       "ldr %[x0], [%[x1], #32]\n\t"                                                                    \
       "ldr %[x2], [%[x1], #40]\n\t"                                                                    \
       "ldr %[a0], [%[x1], #44]\n\t"                                                                    \
@@ -728,11 +727,17 @@ typedef struct {
       : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
       : "cc", "memory")
 
-#define TM2_DWPC_ALL(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND) \
-  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX))
-#define TM2_DWPC_NOTAIL(HEAD, ROW, RQ, QG, GEND) TM2_DWPC("", TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), "")
-#define TM2_DWPC_NOG(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX) \
-  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COL_NOG, TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX))
+#define TM2_DWPC_ALL(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                             \
+  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX), \
+           "", "", "bne 1b\n\t")
+#define TM2_DWPC_NOTAIL(HEAD, ROW, RQ, QG, GEND)                                                        \
+  TM2_DWPC("", TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), "", "", "", "bne 1b\n\t")
+/* The no-group form: the column end starts the next column itself (output pointer, in the same run of loads)
+ * and jumps straight to its tail (ldrne pc); the channel's first column goes through TM2_DWP_COL_NOG. */
+#define TM2_DWPC_NOG(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX)                                                \
+  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COL_NOG, TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX),            \
+           "ldr %[o], [%[x1]]\n\t" "ldr %[a0], [%[x1], #4]\n\t",                                        \
+           "add %[a0], %[o], %[a0]\n\t" "str %[a0], [%[x1]]\n\t", "it ne\n\t" "ldrne pc, %[ts]\n\t")
 
 /* Every output column of n channels of the plane kernel with TM2_DWPC: planes: channel 0's plane column 0
  * (column ox reads plane columns ox * stride + 0 .. 2), columns 2 * p->row_len bytes apart, channels ps2 bytes
@@ -780,13 +785,21 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
                      TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
       }
     }
-  } else {
+  } else { /* (the groups run at least once: columns without a group take the no-group form) */
     if (p->stride == 1) {
-      TM2_DWPC_ALL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-                   TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1, TM2_DWP_RQ_SIGNED, "", "");
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+                     TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      }
     } else {
-      TM2_DWPC_ALL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-                   TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2, TM2_DWP_RQ_SIGNED, "", "");
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+                     TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      }
     }
   }
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;

@@ -632,21 +632,21 @@ typedef struct {
       "str %[x2], %[ts]\n"
 #define TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND)                                                         \
       "1:\n\t"                                                                                         \
-      "ldr %[o], [%[x1]]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #4]\n\t"                                                                     \
+      "ldr %[o], %[op]\n\t"                                                                            \
+      "ldr %[x0], %[gb]\n\t"                                                                           \
+      "ldr %[x2], %[ost]\n\t"                                                                          \
       "add %[x0], %[o], %[x0]\n\t"                                                                     \
       "add %[x2], %[o], %[x2]\n\t"                                                                     \
       "str %[x0], %[gc]\n\t"                                                                           \
-      "str %[x2], [%[x1]]\n"                                                                          \
+      "str %[x2], %[op]\n"                                                                          \
       "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
       "5:\n\t"
 #define TM2_DWP_COL_NOG                      \
   "1:\n\t"                                 \
-  "ldr %[o], [%[x1]]\n\t"                  \
-  "ldr %[x2], [%[x1], #4]\n\t"             \
+  "ldr %[o], %[op]\n\t"                    \
+  "ldr %[x2], %[ost]\n\t"                  \
   "add %[x2], %[o], %[x2]\n\t"             \
-  "str %[x2], [%[x1]]\n\t"
+  "str %[x2], %[op]\n\t"
 #define TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX)                                               \
       "ldr pc, %[ts]\n"                                                                                \
       "11:\n\t" TM2_DWP_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")     \
@@ -693,15 +693,15 @@ typedef struct {
       "str %[a0], %[hs]\n\t"                                                                           \
       "str %[x2], %[es]\n"                                                                             \
       COLGRP TAILS                                                                                     \
-      "8:\n\t"                                                                                         \
-      "ldr %[x1], %[stp]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #8]\n\t" NL                                                                  \
+      "8:\n\t" /* the column end: loop state straight from the stack (no state pointer) */                \
+      "ldr %[x0], %[radv]\n\t"                                                                         \
+      "ldr %[x2], %[cc]\n\t" NL                                                                        \
       "add %[ra], %[ra], %[x0]\n\t"                                                                    \
       "add %[rb], %[rb], %[x0]\n\t"                                                                    \
       "add %[rc], %[rc], %[x0]\n\t" NOP                                                                \
       "subs %[x2], %[x2], #1\n\t"                                                                      \
-      "str %[x2], [%[x1], #8]\n\t" BACK /* the next channel: plane, output byte, bias, requantisation entry, weights */       \
+      "str %[x2], %[cc]\n\t" BACK /* the next channel: plane, output byte, bias, requantisation entry, weights */ \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #32]\n\t"                                                                    \
       "ldr %[x2], [%[x1], #40]\n\t"                                                                    \
       "ldr %[a0], [%[x1], #44]\n\t"                                                                    \
@@ -723,8 +723,8 @@ typedef struct {
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
         [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "=&r"(xa), [rb] "=&r"(xb), [rc] "=&r"(xc), \
         [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gend), [bs] "=m"(slot[0]), [ms] "=m"(slot[1]),          \
-        [hs] "=m"(slot[2]), [es] "=m"(slot[3]), [ts] "=m"(tailpc)                                      \
-      : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
+        [hs] "=m"(slot[2]), [es] "=m"(slot[3]), [ts] "=m"(tailpc), [op] "+m"(st.op), [cc] "+m"(st.cc)  \
+      : [chm] "m"(chm), [stp] "m"(stp), [ost] "m"(st.ostep), [gb] "m"(st.gbytes), [radv] "m"(st.radv)  \
       : "cc", "memory")
 
 #define TM2_DWPC_ALL(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                             \
@@ -736,8 +736,8 @@ typedef struct {
  * and jumps straight to its tail (ldrne pc); the channel's first column goes through TM2_DWP_COL_NOG. */
 #define TM2_DWPC_NOG(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX)                                                \
   TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COL_NOG, TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX),            \
-           "ldr %[o], [%[x1]]\n\t" "ldr %[a0], [%[x1], #4]\n\t",                                        \
-           "add %[a0], %[o], %[a0]\n\t" "str %[a0], [%[x1]]\n\t", "it ne\n\t" "ldrne pc, %[ts]\n\t")
+           "ldr %[o], %[op]\n\t" "ldr %[a0], %[ost]\n\t",                                               \
+           "add %[a0], %[o], %[a0]\n\t" "str %[a0], %[op]\n\t", "it ne\n\t" "ldrne pc, %[ts]\n\t")
 
 /* Every output column of n channels of the plane kernel with TM2_DWPC: planes: channel 0's plane column 0
  * (column ox reads plane columns ox * stride + 0 .. 2), columns 2 * p->row_len bytes apart, channels ps2 bytes

@@ -604,9 +604,13 @@ typedef struct {
   const tm2_rq *qp;   /* 52: its requantisation entry */
 } tm2_dwp_state;
 
-#define TM2_DWPC(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                                 \
-  __asm__ volatile(                                                                                    \
-      "ldr %[x1], %[stp]\n\t"                                                                          \
+/* TM2_DWPC's pieces: SETUP turns the tail code into the tail's address (ts); COLGRP starts a column (output
+ * pointer, the groups' end in gc) and runs its groups of four (at least one: columns without a group take the
+ * no-group form); TAILS jumps to the tail (ldr pc) and holds them.
+ * The forms: every column has groups and a tail (SETUP, COLGRP, TAILS); no tail (columns of 4k outputs: "",
+ * COLGRP, "": the groups fall through to the column end); no group (columns of at most three outputs or the
+ * five / six-output tail alone: SETUP, TM2_DWP_COL_NOG, TAILS: no group test, straight to the tail). */
+#define TM2_DWP_SETUP                                                                                   \
       "ldr %[x0], [%[x1], #20]\n\t"                                                                    \
       "adr %[x2], 8f\n\t"                                                                             \
       "cmp %[x0], #1\n\t"                                                                              \
@@ -625,38 +629,25 @@ typedef struct {
       "it eq\n\t"                                                                                      \
       "adreq %[x2], 15f\n\t"                                                                           \
       "orr %[x2], %[x2], #1\n\t"                                                                       \
-      "str %[x2], %[ts]\n"                                                                             \
-      "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
-      "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
-      "ldr %[x0], [%[x1], #44]\n\t"                                                                    \
-      "add %[rb], %[ra], %[x2]\n\t"                                                                    \
-      "add %[rc], %[rb], %[x2]\n\t"                                                                    \
-      "str %[x0], [%[x1]]\n\t"                                                                         \
-      "ldr %[x0], [%[x1], #24]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #48]\n\t"                                                                    \
-      "str %[x0], [%[x1], #8]\n\t"                                                                     \
-      "ldr %[x0], [%[x2]]\n\t"                                                                         \
-      "ldr %[x2], [%[x1], #52]\n\t"                                                                    \
-      "str %[x0], %[bs]\n\t"                                                                           \
-      "ldr %[x0], [%[x2]]\n\t"                                                                         \
-      "ldr %[a0], [%[x2], #4]\n\t"                                                                     \
-      "ldr %[x2], [%[x2], #12]\n\t"                                                                    \
-      "str %[x0], %[ms]\n\t"                                                                           \
-      "str %[a0], %[hs]\n\t"                                                                           \
-      "str %[x2], %[es]\n"                                                                             \
+      "str %[x2], %[ts]\n"
+#define TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND)                                                         \
       "1:\n\t"                                                                                         \
-      "ldr %[o], [%[x1]]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #12]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #4]\n\t"                                                                     \
+      "ldr %[o], %[op]\n\t"                                                                            \
+      "ldr %[x0], %[gb]\n\t"                                                                           \
+      "ldr %[x2], %[ost]\n\t"                                                                          \
       "add %[x0], %[o], %[x0]\n\t"                                                                     \
       "add %[x2], %[o], %[x2]\n\t"                                                                     \
       "str %[x0], %[gc]\n\t"                                                                           \
-      "str %[x2], [%[x1]]\n\t"                                                                         \
-      "cmp %[o], %[x0]\n\t"                                                                            \
-      "beq 5f\n"                                                                                       \
+      "str %[x2], %[op]\n"                                                                          \
       "2:\n\t" HEAD ROW("rb", "8") ROW("rc", "16") QG RQ("a0") RQ("a1") RQ("a2") RQ("a3") GEND         \
-      "5:\n\t"                                                                                         \
+      "5:\n\t"
+#define TM2_DWP_COL_NOG                      \
+  "1:\n\t"                                 \
+  "ldr %[o], %[op]\n\t"                    \
+  "ldr %[x2], %[ost]\n\t"                  \
+  "add %[x2], %[o], %[x2]\n\t"             \
+  "str %[x2], %[op]\n\t"
+#define TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX)                                               \
       "ldr pc, %[ts]\n"                                                                                \
       "11:\n\t" TM2_DWP_BIAS1 TM2_DWA_ONE("ra", "0") TM2_DWA_ONE("rb", "8") TM2_DWA_ONE("rc", "16")     \
       TM2_DWP_Q RQ("a0")                                                                               \
@@ -677,17 +668,40 @@ typedef struct {
       "strb %[a0], [%[o]]\n\t"                                                                         \
       "strb %[a1], [%[o], %[wb]]\n\t"                                                                  \
       "b 8f\n"                                                                                         \
-      "15:\n\t" SIX                                                                                    \
-      "8:\n\t"                                                                                         \
-      "ldr %[x1], %[stp]\n\t"                                                                          \
-      "ldr %[x0], [%[x1], #16]\n\t"                                                                    \
-      "ldr %[x2], [%[x1], #8]\n\t"                                                                     \
+      ".p2align 9\n" /* (no fall-through here) the six-output tail and the column end within 512 bytes */ \
+      "15:\n\t" SIX
+#define TM2_DWPC(SETUP, COLGRP, TAILS, NL, NOP, BACK)                                                                \
+  __asm__ volatile(                                                                                    \
+      "ldr %[x1], %[stp]\n\t" SETUP                                                                    \
+      "0:\n\t" /* a channel: its rows, first output, column count, bias and requantisation slots */     \
+      "ldr %[ra], [%[x1], #32]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #36]\n\t"                                                                    \
+      "ldr %[x0], [%[x1], #44]\n\t"                                                                    \
+      "add %[rb], %[ra], %[x2]\n\t"                                                                    \
+      "add %[rc], %[rb], %[x2]\n\t"                                                                    \
+      "str %[x0], [%[x1]]\n\t"                                                                         \
+      "ldr %[x0], [%[x1], #24]\n\t"                                                                    \
+      "ldr %[x2], [%[x1], #48]\n\t"                                                                    \
+      "str %[x0], [%[x1], #8]\n\t"                                                                     \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[x2], [%[x1], #52]\n\t"                                                                    \
+      "str %[x0], %[bs]\n\t"                                                                           \
+      "ldr %[x0], [%[x2]]\n\t"                                                                         \
+      "ldr %[a0], [%[x2], #4]\n\t"                                                                     \
+      "ldr %[x2], [%[x2], #12]\n\t"                                                                    \
+      "str %[x0], %[ms]\n\t"                                                                           \
+      "str %[a0], %[hs]\n\t"                                                                           \
+      "str %[x2], %[es]\n"                                                                             \
+      COLGRP TAILS                                                                                     \
+      "8:\n\t" /* the column end: loop state straight from the stack (no state pointer) */                \
+      "ldr %[x0], %[radv]\n\t"                                                                         \
+      "ldr %[x2], %[cc]\n\t" NL                                                                        \
       "add %[ra], %[ra], %[x0]\n\t"                                                                    \
       "add %[rb], %[rb], %[x0]\n\t"                                                                    \
-      "add %[rc], %[rc], %[x0]\n\t"                                                                    \
+      "add %[rc], %[rc], %[x0]\n\t" NOP                                                                \
       "subs %[x2], %[x2], #1\n\t"                                                                      \
-      "str %[x2], [%[x1], #8]\n\t"                                                                     \
-      "bne 1b\n\t" /* the next channel: plane, output byte, bias, requantisation entry, weights */       \
+      "str %[x2], %[cc]\n\t" BACK /* the next channel: plane, output byte, bias, requantisation entry, weights */ \
+      "ldr %[x1], %[stp]\n\t"                                                                          \
       "ldr %[x0], [%[x1], #32]\n\t"                                                                    \
       "ldr %[x2], [%[x1], #40]\n\t"                                                                    \
       "ldr %[a0], [%[x1], #44]\n\t"                                                                    \
@@ -709,16 +723,28 @@ typedef struct {
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), \
         [x2] "=&r"(x2), [wa] "=&r"(wa), [wb] "=&r"(wb), [ra] "=&r"(xa), [rb] "=&r"(xb), [rc] "=&r"(xc), \
         [wr] "+r"(wr), [o] "=&r"(o), [gc] "=m"(gend), [bs] "=m"(slot[0]), [ms] "=m"(slot[1]),          \
-        [hs] "=m"(slot[2]), [es] "=m"(slot[3]), [ts] "=m"(tailpc)                                      \
-      : [chm] "m"(chm), [stp] "m"(stp)                                                                 \
+        [hs] "=m"(slot[2]), [es] "=m"(slot[3]), [ts] "=m"(tailpc), [op] "+m"(st.op), [cc] "+m"(st.cc)  \
+      : [chm] "m"(chm), [stp] "m"(stp), [ost] "m"(st.ostep), [gb] "m"(st.gbytes), [radv] "m"(st.radv)  \
       : "cc", "memory")
+
+#define TM2_DWPC_ALL(HEAD, ROW, ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX, QG, GEND)                             \
+  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX), \
+           "", "", "bne 1b\n\t")
+#define TM2_DWPC_NOTAIL(HEAD, ROW, RQ, QG, GEND)                                                        \
+  TM2_DWPC("", TM2_DWP_COLGRP(HEAD, ROW, RQ, QG, GEND), "", "", "", "bne 1b\n\t")
+/* The no-group form: the column end starts the next column itself (output pointer, in the same run of loads)
+ * and jumps straight to its tail (ldrne pc); the channel's first column goes through TM2_DWP_COL_NOG. */
+#define TM2_DWPC_NOG(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX)                                                \
+  TM2_DWPC(TM2_DWP_SETUP, TM2_DWP_COL_NOG, TM2_DWP_TAILS(ROW_NW, ROW2, ROW2H, RQ, FIVE, SIX),            \
+           "ldr %[o], %[op]\n\t" "ldr %[a0], %[ost]\n\t",                                               \
+           "add %[a0], %[o], %[a0]\n\t" "str %[a0], %[op]\n\t", "it ne\n\t" "ldrne pc, %[ts]\n\t")
 
 /* Every output column of n channels of the plane kernel with TM2_DWPC: planes: channel 0's plane column 0
  * (column ox reads plane columns ox * stride + 0 .. 2), columns 2 * p->row_len bytes apart, channels ps2 bytes
  * apart; weights (six words a channel, the filter transposed) and bias (a word a channel) pre-doubled; the
  * p->out_w outputs of a column p->channels bytes apart, the columns' first outputs ostep bytes apart, those
  * of consecutive channels one byte; ncols columns. */
-__attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *planes,
+__attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_packed_params *p, const int16_t *planes,
                                                          int32_t n, int32_t rl2, int32_t ps2, int32_t ncols,
                                                          const int32_t *weights, const int32_t *bias,
                                                          const tm2_rq *rq, int8_t *out, int32_t ostep) {
@@ -741,19 +767,39 @@ __attribute__((noinline)) static void tm2_dw_plane_cols_fast(const tm2_dw3x3_pac
   uint32_t tailpc; /* the tail's address (Thumb bit set) */
   if (p->output_offset == -128) {
     if (p->stride == 1) {
-      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      if (tail == 0) {
+        TM2_DWPC_NOTAIL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWP_RQ_LOW, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      } else if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1, TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX);
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+                     TM2_DWP_RQ_LOW, TM2_DWP_FIVE, TM2_DWP_SIX, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      }
     } else {
-      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      if (tail == 0) {
+        TM2_DWPC_NOTAIL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWP_RQ_LOW, TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      } else if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2, TM2_DWP_RQ_LOW, "", "");
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+                     TM2_DWP_RQ_LOW, "", "", TM2_DWP_QG_LOW, TM2_DWP_GEND_LOW);
+      }
     }
-  } else {
+  } else { /* (the groups run at least once: columns without a group take the no-group form) */
     if (p->stride == 1) {
-      TM2_DWPC(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
-               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1, TM2_DWP_RQ_SIGNED, "", "");
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S1, TM2_DWA_ROW_S1, TM2_DWA_ROW_S1_NW, TM2_DWA_ROW2_S1, TM2_DWP_ROW2H_S1,
+                     TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      }
     } else {
-      TM2_DWPC(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
-               TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      if (groups == 0) {
+        TM2_DWPC_NOG(TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2, TM2_DWP_RQ_SIGNED, "", "");
+      } else {
+        TM2_DWPC_ALL(TM2_DWP_HEAD_S2, TM2_DWA_ROW_S2, TM2_DWA_ROW_S2_NW, TM2_DWA_ROW2_S2, TM2_DWP_ROW2H_S2,
+                     TM2_DWP_RQ_SIGNED, "", "", TM2_DWP_QG_SIGNED, TM2_DWP_GEND_SIGNED);
+      }
     }
   }
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;

@@ -59,6 +59,7 @@ class Row:
     est_cycles: int
     bit_exact: bool
     arena_bytes: int
+    flash_bytes: int = 0  # the linked firmware's flash (code, weights, tables, vectors)
     by_function: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -140,21 +141,22 @@ def measure(name: str, variant: str, data: bytes, inputs: int, work: Path, inpla
     macs = sum(op_macs(graph, op) for op in graph.operators)
     return Row(
         name, variant, macs, speed["instructions"], speed["est_cycles"], exact, fw.compiled.arena_bytes,
-        speed.get("by_function", {}),
+        fw.build.flash_bytes, speed.get("by_function", {}),
     )
 
 
 def markdown(rows: list[Row]) -> str:
     head = (
         "| model | build | MACs | instructions | est. cycles | cycles/MAC | ms @ 64 MHz | ms @ 120 MHz | arena B "
-        "| bit-exact |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        "| flash B | bit-exact |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     )
     lines = [head]
     for r in rows:
         lines.append(
             f"| {r.model} | {r.variant} | {r.macs:,} | {r.instructions:,} | {r.est_cycles:,} | "
             f"{r.cycles_per_mac:.2f} | {r.ms(CLOCKS_HZ[0]):.1f} | {r.ms(CLOCKS_HZ[1]):.1f} | {r.arena_bytes:,} | "
+            f"{r.flash_bytes:,} | "
             f"{'yes' if r.bit_exact else 'NO'} |"
         )
     by_model: dict[str, dict[str, Row]] = {}

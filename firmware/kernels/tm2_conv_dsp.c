@@ -1221,9 +1221,11 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS(32, RQ, TM2_GEMM_STEP15)                     \
   }
 
-__attribute__((noinline)) static void tm2_conv_pw_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                             void *scratch, int8_t *output) {
-  const int32_t kp = p->depth_padded;
+/* Always inlined into one entry point per Kp (TM2_PW_ENTRY below) with kp a constant: each entry keeps only its
+ * own Kp's two block loops, so a model links the loops of the Kp values it has and no others. */
+__attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_conv_packed_params *p,
+                                                                   const int8_t *input, const int32_t *packed,
+                                                                   void *scratch, int8_t *output, const int32_t kp) {
   const int32_t out_c = p->out_c;
   const int32_t zp = p->output_offset;
   const int32_t off = p->input_offset;
@@ -1564,19 +1566,75 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
   }
 }
 
-/* The dispatch only: the two fast loops or the general one (each its own function, so that this one stays a few
- * loads and compares before a tail call). */
-void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                          void *scratch, int8_t *output) {
+/* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
+ * so that the linker keeps only the loops a model uses: the general loop, the first-layer loop, and one pointwise
+ * entry per Kp. Pointwise calls of fewer than four pixels (a band's last pixels) take the general loop. Without
+ * the DSP extension every entry is the general loop. */
+void tm2_conv2d_s8_packed_general(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                  void *scratch, int8_t *output) {
+  tm2_conv_general(p, input, packed, scratch, output);
+}
+
+void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                   void *scratch, int8_t *output) {
 #if TM2_CONV_USE_DSP
-  if (p->path == TM2_CONV_PATH_POINTWISE && p->batches * p->out_h * p->out_w >= 4) {
-    tm2_conv_pw_fast(p, input, packed, scratch, output);
-    return;
+  tm2_conv_first_fast(p, input, packed, scratch, output);
+#else
+  tm2_conv_general(p, input, packed, scratch, output);
+#endif
+}
+
+#if TM2_CONV_USE_DSP
+#define TM2_PW_ENTRY(KP)                                                                                          \
+  void tm2_conv2d_s8_packed_pw##KP(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,   \
+                                   void *scratch, int8_t *output) {                                               \
+    if (p->batches * p->out_h * p->out_w >= 4) {                                                                  \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP);                                                    \
+    } else {                                                                                                      \
+      tm2_conv_general(p, input, packed, scratch, output);                                                        \
+    }                                                                                                             \
   }
-  if (p->path == TM2_CONV_PATH_FIRST3X3) {
-    tm2_conv_first_fast(p, input, packed, scratch, output);
-    return;
+#else
+#define TM2_PW_ENTRY(KP)                                                                                          \
+  void tm2_conv2d_s8_packed_pw##KP(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,   \
+                                   void *scratch, int8_t *output) {                                               \
+    tm2_conv_general(p, input, packed, scratch, output);                                                          \
   }
 #endif
+TM2_PW_ENTRY(8)
+TM2_PW_ENTRY(16)
+TM2_PW_ENTRY(32)
+TM2_PW_ENTRY(64)
+TM2_PW_ENTRY(128)
+#undef TM2_PW_ENTRY
+
+/* Any layer: dispatches on the path field to the entry the generated code would call (the kernel tests use it;
+ * generated code names its entry directly, so that unused loops are not linked). */
+void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                          void *scratch, int8_t *output) {
+  if (p->path == TM2_CONV_PATH_POINTWISE) {
+    switch (p->depth_padded) {
+      case 8:
+        tm2_conv2d_s8_packed_pw8(p, input, packed, scratch, output);
+        return;
+      case 16:
+        tm2_conv2d_s8_packed_pw16(p, input, packed, scratch, output);
+        return;
+      case 32:
+        tm2_conv2d_s8_packed_pw32(p, input, packed, scratch, output);
+        return;
+      case 64:
+        tm2_conv2d_s8_packed_pw64(p, input, packed, scratch, output);
+        return;
+      case 128:
+        tm2_conv2d_s8_packed_pw128(p, input, packed, scratch, output);
+        return;
+      default:
+        break;
+    }
+  } else if (p->path == TM2_CONV_PATH_FIRST3X3) {
+    tm2_conv2d_s8_packed_first3x3(p, input, packed, scratch, output);
+    return;
+  }
   tm2_conv_general(p, input, packed, scratch, output);
 }

@@ -96,6 +96,22 @@ typedef struct {
  * above (bias included); scratch: TM2_CONV_PACKED_SCRATCH bytes, 4-byte aligned. */
 void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                           void *scratch, int8_t *output);
+/* The same, one loop each (the generated code calls the entry of its layer's path, so that only the loops a
+ * model uses are linked): any layer; TM2_CONV_PATH_FIRST3X3 layers; TM2_CONV_PATH_POINTWISE layers of Kp 8 .. 128. */
+void tm2_conv2d_s8_packed_general(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                  void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                   void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_pw8(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                              void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_pw16(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                               void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_pw32(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                               void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_pw64(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                               void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                void *scratch, int8_t *output);
 
 typedef struct {
   int32_t batches;

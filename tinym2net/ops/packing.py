@@ -432,6 +432,16 @@ def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
     return CONV_PATH_GENERAL
 
 
+def conv_packed_entry(path: int, kp: int) -> str:
+    """The C function the generated call names for a layer's loop (entry points of tm2_conv_dsp.h): naming the
+    loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use."""
+    if path == CONV_PATH_POINTWISE:
+        return f"tm2_conv2d_s8_packed_pw{kp}"
+    if path == CONV_PATH_FIRST3X3:
+        return "tm2_conv2d_s8_packed_first3x3"
+    return "tm2_conv2d_s8_packed_general"
+
+
 def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered | None:
     """CONV_2D (int8, not grouped) -> ``tm2_conv2d_s8_packed``: one packed stream (doubled int16 weights, bias,
     requantisation records) and the column scratch; None when the sums could overflow (see pack_conv_gemm)."""
@@ -443,9 +453,10 @@ def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult,
     if packed is None:
         return None
     stream, kp, mode = packed
+    path = conv_packed_path(params, kp, mode)
     return Lowered(
         template="ops/conv2d_packed.j2",
-        params={**params, "depth_padded": kp, "rq_mode": mode, "path": conv_packed_path(params, kp, mode)},
+        params={**params, "depth_padded": kp, "rq_mode": mode, "path": path, "entry": conv_packed_entry(path, kp)},
         consts=[ConstArray("packed", "int32_t", stream, weights=True)],
         scratch_bytes=(12 if params["in_c"] % 4 else 8) * kp,  # TM2_CONV_PACKED_SCRATCH
     )

@@ -5,35 +5,13 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "tm2_fixedpoint.h"
-
-#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
-#define TM2_CONV_USE_DSP 1
-#include <arm_acle.h>
-#else
-#define TM2_CONV_USE_DSP 0
-#endif
+#include "tm2_dsp_common.h"
 
 /* Column position of tap k: bits 0 and 1 swapped, so each group of four reads k0, k2, k1, k3. */
 static inline int32_t tm2_col_pos(int32_t k) { return (k & ~3) | ((k & 1) << 1) | ((k >> 1) & 1); }
 
 /* int16 index of column position q of pixel slot s (0..3) in the interleaved column buffer. */
 static inline int32_t tm2_col_index(int32_t q, int32_t slot) { return (q >> 1) * 8 + slot * 2 + (q & 1); }
-
-static inline int8_t tm2_store_clamped(int32_t v, int32_t act_min, int32_t act_max) {
-  return (int8_t)tm2_clamp_i32(v, act_min, act_max);
-}
-
-#if TM2_CONV_USE_DSP
-
-/* (a + sign-extended bytes 1 and 3 of x) per int16 lane. */
-static inline uint32_t tm2_sxtab16_ror8(uint32_t a, uint32_t x) {
-  uint32_t r;
-  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
-  return r;
-}
-
-#endif
 
 /* ------------------------------------------------------------------------------------------ im2col */
 
@@ -772,21 +750,6 @@ static void tm2_im2col_block(const tm2_conv_packed_params *p, const int8_t *in_b
 
 /* --------------------------------------------------------------------------------------- conv2d */
 
-/* Halfword multiply-accumulates: SMLAD, SMLABT, SMLATB or their C equivalents. */
-#if TM2_CONV_USE_DSP
-#define tm2_dot2(x, w, acc) __smlad((x), (w), (acc))
-#define tm2_mac_bt(x, w, acc) __smlabt((int32_t)(x), (int32_t)(w), (acc))
-#define tm2_mac_tb(x, w, acc) __smlatb((int32_t)(x), (int32_t)(w), (acc))
-#else
-static inline int32_t tm2_lo16(uint32_t v) { return (int16_t)(v & 0xFFFFu); }
-static inline int32_t tm2_hi16(uint32_t v) { return (int16_t)(v >> 16); }
-static inline int32_t tm2_dot2(uint32_t x, uint32_t w, int32_t acc) {
-  return acc + tm2_lo16(x) * tm2_lo16(w) + tm2_hi16(x) * tm2_hi16(w);
-}
-static inline int32_t tm2_mac_bt(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_lo16(x) * tm2_hi16(w); }
-static inline int32_t tm2_mac_tb(uint32_t x, uint32_t w, int32_t acc) { return acc + tm2_hi16(x) * tm2_lo16(w); }
-#endif
-
 /* One requantisation record (tm2_conv_dsp.h) applied to a doubled accumulator: value plus output offset,
  * not yet clamped. */
 static inline int32_t tm2_gemm_rq(int32_t acc2, const int32_t *r, int32_t mode, int32_t output_offset) {
@@ -1025,6 +988,19 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #endif
 
 #if TM2_CONV_USE_DSP
+/* One position pair of tm2_gemm_pixel's two-channel-pair loop: the pair's weight words of both channel pairs
+ * (pw, qw) and the pixel's column word (px; slots 16 bytes apart), four multiply-accumulates. */
+#define TM2_PIXEL_STEP                    \
+  "ldr %[w0], [%[pw]], #4\n\t"            \
+  "ldr %[w1], [%[pw]], #4\n\t"            \
+  "ldr %[w2], [%[qw]], #4\n\t"            \
+  "ldr %[w3], [%[qw]], #4\n\t"            \
+  "ldr %[x0], [%[px]], #16\n\t"           \
+  "smlad %[a], %[x0], %[w0], %[a]\n\t"    \
+  "smlad %[b], %[x0], %[w1], %[b]\n\t"    \
+  "smlad %[d], %[x0], %[w2], %[d]\n\t"    \
+  "smlad %[e], %[x0], %[w3], %[e]\n\t"
+
 /* Every full channel pair for one pixel: column slot col (its word of position pair j at col[4 j]), outputs at
  * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out), two channel
  * pairs at a time. For the one or two pixels after a layer's last full block: about 1.5 cycles per
@@ -1043,43 +1019,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     qw += 2;
     if ((kp & 7) == 0) { /* four position pairs a loop step */
       __asm__ volatile(
-          "1:\n\t"
-          "ldr %[w0], [%[pw]], #4\n\t"
-          "ldr %[w1], [%[pw]], #4\n\t"
-          "ldr %[w2], [%[qw]], #4\n\t"
-          "ldr %[w3], [%[qw]], #4\n\t"
-          "ldr %[x0], [%[px]], #16\n\t"
-          "smlad %[a], %[x0], %[w0], %[a]\n\t"
-          "smlad %[b], %[x0], %[w1], %[b]\n\t"
-          "smlad %[d], %[x0], %[w2], %[d]\n\t"
-          "smlad %[e], %[x0], %[w3], %[e]\n\t"
-          "ldr %[w0], [%[pw]], #4\n\t"
-          "ldr %[w1], [%[pw]], #4\n\t"
-          "ldr %[w2], [%[qw]], #4\n\t"
-          "ldr %[w3], [%[qw]], #4\n\t"
-          "ldr %[x0], [%[px]], #16\n\t"
-          "smlad %[a], %[x0], %[w0], %[a]\n\t"
-          "smlad %[b], %[x0], %[w1], %[b]\n\t"
-          "smlad %[d], %[x0], %[w2], %[d]\n\t"
-          "smlad %[e], %[x0], %[w3], %[e]\n\t"
-          "ldr %[w0], [%[pw]], #4\n\t"
-          "ldr %[w1], [%[pw]], #4\n\t"
-          "ldr %[w2], [%[qw]], #4\n\t"
-          "ldr %[w3], [%[qw]], #4\n\t"
-          "ldr %[x0], [%[px]], #16\n\t"
-          "smlad %[a], %[x0], %[w0], %[a]\n\t"
-          "smlad %[b], %[x0], %[w1], %[b]\n\t"
-          "smlad %[d], %[x0], %[w2], %[d]\n\t"
-          "smlad %[e], %[x0], %[w3], %[e]\n\t"
-          "ldr %[w0], [%[pw]], #4\n\t"
-          "ldr %[w1], [%[pw]], #4\n\t"
-          "ldr %[w2], [%[qw]], #4\n\t"
-          "ldr %[w3], [%[qw]], #4\n\t"
-          "ldr %[x0], [%[px]], #16\n\t"
-          "smlad %[a], %[x0], %[w0], %[a]\n\t"
-          "smlad %[b], %[x0], %[w1], %[b]\n\t"
-          "smlad %[d], %[x0], %[w2], %[d]\n\t"
-          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "1:\n\t" TM2_PIXEL_STEP TM2_PIXEL_STEP TM2_PIXEL_STEP TM2_PIXEL_STEP
           "cmp %[px], %[end]\n\t"
           "bne 1b\n\t"
           : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
@@ -1088,25 +1028,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
           : "cc", "memory");
     } else {
       __asm__ volatile(
-          "1:\n\t"
-          "ldr %[w0], [%[pw]], #4\n\t"
-          "ldr %[w1], [%[pw]], #4\n\t"
-          "ldr %[w2], [%[qw]], #4\n\t"
-          "ldr %[w3], [%[qw]], #4\n\t"
-          "ldr %[x0], [%[px]], #16\n\t"
-          "smlad %[a], %[x0], %[w0], %[a]\n\t"
-          "smlad %[b], %[x0], %[w1], %[b]\n\t"
-          "smlad %[d], %[x0], %[w2], %[d]\n\t"
-          "smlad %[e], %[x0], %[w3], %[e]\n\t"
-          "ldr %[w0], [%[pw]], #4\n\t"
-          "ldr %[w1], [%[pw]], #4\n\t"
-          "ldr %[w2], [%[qw]], #4\n\t"
-          "ldr %[w3], [%[qw]], #4\n\t"
-          "ldr %[x0], [%[px]], #16\n\t"
-          "smlad %[a], %[x0], %[w0], %[a]\n\t"
-          "smlad %[b], %[x0], %[w1], %[b]\n\t"
-          "smlad %[d], %[x0], %[w2], %[d]\n\t"
-          "smlad %[e], %[x0], %[w3], %[e]\n\t"
+          "1:\n\t" TM2_PIXEL_STEP TM2_PIXEL_STEP
           "cmp %[px], %[end]\n\t"
           "bne 1b\n\t"
           : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),

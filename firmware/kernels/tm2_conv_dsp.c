@@ -867,55 +867,9 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "bne 1b\n\t"
 #define TM2_GEMM_ONE_PASS ""
 
-/* Every full channel pair of one 4-pixel block, in registers: per pair the prologue, the steps (TM2_GEMM_STEP,
- * TM2_GEMM_UNROLL of them unrolled, entered at `entry`; PASSES: TM2_GEMM_MORE_PASSES or TM2_GEMM_ONE_PASS),
- * then the requantisation of the eight sums and their stores (pixel s, channels c and c + 1 at o + s * out_c),
- * and, unless that was the last pair, the next pair's prologue (no branch back). Loop state lives in memory
- * operands (stack slots): the product needs all fourteen usable registers. */
-#define TM2_GEMM_PAIRS(RQ, PASSES)                                                                      \
-  __asm__ volatile(                                                                                     \
-      "adr %[x0], 1f\n\t"                                                                               \
-      "ldr %[x1], %[eoff]\n\t"                                                                          \
-      "add %[x0], %[x0], %[x1]\n\t"                                                                     \
-      "orr %[x0], %[x0], #1\n\t"                                                                        \
-      "str %[x0], %[entry]\n\t" TM2_GEMM_PROLOGUE                                                       \
-      "1:\n\t" TM2_GEMM_STEP72 PASSES                                                                   \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
-      "ldr %[w0], %[om]\n\t"                                                                            \
-      "ldr %[w1], %[ocm]\n\t"                                                                           \
-      "ldr %[px], %[wend]\n\t"                                                                          \
-      "strb %[a0], [%[w0]]\n\t"                                                                         \
-      "strb %[b0], [%[w0], #1]\n\t"                                                                     \
-      "add %[x0], %[w0], %[w1]\n\t"                                                                     \
-      "add %[w0], %[w0], #2\n\t"                                                                        \
-      "strb %[a1], [%[x0]]\n\t"                                                                         \
-      "strb %[b1], [%[x0], #1]\n\t"                                                                     \
-      "add %[x1], %[x0], %[w1]\n\t"                                                                     \
-      "str %[w0], %[om]\n\t"                                                                            \
-      "strb %[a2], [%[x1]]\n\t"                                                                         \
-      "strb %[b2], [%[x1], #1]\n\t"                                                                     \
-      "add %[x0], %[x1], %[w1]\n\t"                                                                     \
-      "cmp %[pw], %[px]\n\t"                                                                            \
-      "strb %[a3], [%[x0]]\n\t"                                                                         \
-      "strb %[b3], [%[x0], #1]\n\t"                                                                     \
-      "beq 2f\n\t" TM2_GEMM_PROLOGUE                                                                    \
-      "2:\n\t"                                                                                          \
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
-        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
-        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op), [entry] "=m"(entry)                               \
-      : [colm] "m"(col), [colend] "m"(col_end), [eoff] "m"(eoff), [ocm] "m"(out_c), [wend] "m"(wend)     \
-      : "cc", "memory")
-
-/* TM2_GEMM_PAIRS for layers whose steps after the prologue are exactly STEPS (TM2_GEMM_STEP3 .. TM2_GEMM_STEP63):
- * the steps follow the prologue straight-line (no computed jump); two pairs per loop step (TM2_GEMM_PAIR_X: one
- * pair, its end test's flags set for the branch after it). */
-#define TM2_GEMM_PAIR_X(RQ, STEPS)                                                                          \
-      TM2_GEMM_PROLOGUE_X STEPS                                                                \
+/* The requantisation of a channel pair's eight sums (m, hz, e from its two records at pw) and their stores at
+ * the output pointer in memory (om, advanced by two channels), then the flags of the pair-end test (pw vs wend). */
+#define TM2_GEMM_RQ_STORE(RQ)                                                                             \
       "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
       "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
       "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
@@ -939,6 +893,35 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "cmp %[pw], %[px]\n\t"                                                                            \
       "strb %[a3], [%[x0]]\n\t"                                                                         \
       "strb %[b3], [%[x0], #1]\n\t"
+
+/* Every full channel pair of one 4-pixel block, in registers: per pair the prologue, the steps (TM2_GEMM_STEP,
+ * TM2_GEMM_UNROLL of them unrolled, entered at `entry`; PASSES: TM2_GEMM_MORE_PASSES or TM2_GEMM_ONE_PASS),
+ * then the requantisation of the eight sums and their stores (pixel s, channels c and c + 1 at o + s * out_c),
+ * and, unless that was the last pair, the next pair's prologue (no branch back). Loop state lives in memory
+ * operands (stack slots): the product needs all fourteen usable registers. */
+#define TM2_GEMM_PAIRS(RQ, PASSES)                                                                      \
+  __asm__ volatile(                                                                                     \
+      "adr %[x0], 1f\n\t"                                                                               \
+      "ldr %[x1], %[eoff]\n\t"                                                                          \
+      "add %[x0], %[x0], %[x1]\n\t"                                                                     \
+      "orr %[x0], %[x0], #1\n\t"                                                                        \
+      "str %[x0], %[entry]\n\t" TM2_GEMM_PROLOGUE                                                       \
+      "1:\n\t" TM2_GEMM_STEP72 PASSES                                                                   \
+      TM2_GEMM_RQ_STORE(RQ)                                                                             \
+      "beq 2f\n\t" TM2_GEMM_PROLOGUE                                                                    \
+      "2:\n\t"                                                                                          \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op), [entry] "=m"(entry)                               \
+      : [colm] "m"(col), [colend] "m"(col_end), [eoff] "m"(eoff), [ocm] "m"(out_c), [wend] "m"(wend)     \
+      : "cc", "memory")
+
+/* TM2_GEMM_PAIRS for layers whose steps after the prologue are exactly STEPS (TM2_GEMM_STEP3 .. TM2_GEMM_STEP63):
+ * the steps follow the prologue straight-line (no computed jump); two pairs per loop step (TM2_GEMM_PAIR_X: one
+ * pair, its end test's flags set for the branch after it). */
+#define TM2_GEMM_PAIR_X(RQ, STEPS)                                                                          \
+      TM2_GEMM_PROLOGUE_X STEPS                                                                \
+      TM2_GEMM_RQ_STORE(RQ)
 
 #define TM2_GEMM_PAIRS_X(RQ, STEPS)                                                                         \
   __asm__ volatile(                                                                                     \

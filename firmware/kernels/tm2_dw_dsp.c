@@ -483,25 +483,10 @@ typedef struct {
   "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
   "strb %[o], [%[wa]]\n\t"
 
-/* Filter row of six stride-1 outputs (a group of four plus the last two: taps t0 .. t7 in words x0, x1, x2
+/* Filter row of six stride-1 outputs: TM2_DWA_ROW5 and the sixth sum (a group of four plus the last two: taps t0 .. t7 in words x0, x1, x2
  * and, once x0 is used, x0 again; the fifth sum lives in o, the sixth in rc). */
 #define TM2_DWP_ROW6(R, WOFF)                \
-  "ldr %[x0], [%[" R "]]\n\t"               \
-  "ldr %[x1], [%[" R "], #4]\n\t"           \
-  "ldr %[x2], [%[" R "], #8]\n\t"           \
-  "ldr %[wa], [%[wr], #" WOFF "]\n\t"       \
-  "ldr %[wb], [%[wr], #" WOFF "+4]\n\t"     \
-  "smlad %[a0], %[x0], %[wa], %[a0]\n\t"    \
-  "smlabt %[a0], %[x1], %[wb], %[a0]\n\t"   \
-  "smlatb %[a1], %[x0], %[wa], %[a1]\n\t"   \
-  "smlad %[a1], %[x1], %[wb], %[a1]\n\t"    \
-  "ldr %[x0], [%[" R "], #12]\n\t"          \
-  "smlad %[a2], %[x1], %[wa], %[a2]\n\t"    \
-  "smlabt %[a2], %[x2], %[wb], %[a2]\n\t"   \
-  "smlatb %[a3], %[x1], %[wa], %[a3]\n\t"   \
-  "smlad %[a3], %[x2], %[wb], %[a3]\n\t"    \
-  "smlad %[o], %[x2], %[wa], %[o]\n\t"      \
-  "smlabt %[o], %[x0], %[wb], %[o]\n\t"     \
+  TM2_DWA_ROW5(R, WOFF)                     \
   "smlatb %[rc], %[x2], %[wa], %[rc]\n\t"   \
   "smlad %[rc], %[x0], %[wb], %[rc]\n\t"
 /* The six-output tail of TM2_DWP (stride 1, low form; columns of 4k + 2 outputs: the last group and the last

@@ -483,8 +483,8 @@ typedef struct {
   "strb %[a3], [%[x1], %[wb]]\n\t"                                                                    \
   "strb %[o], [%[wa]]\n\t"
 
-/* Filter row of six stride-1 outputs: TM2_DWA_ROW5 and the sixth sum (a group of four plus the last two: taps t0 .. t7 in words x0, x1, x2
- * and, once x0 is used, x0 again; the fifth sum lives in o, the sixth in rc). */
+/* Filter row of six stride-1 outputs: TM2_DWA_ROW5 and the sixth sum (a group of four plus the last two: taps
+ * t0 .. t7 in words x0, x1, x2 and, once x0 is used, x0 again; the fifth sum lives in o, the sixth in rc). */
 #define TM2_DWP_ROW6(R, WOFF)                \
   TM2_DWA_ROW5(R, WOFF)                     \
   "smlatb %[rc], %[x2], %[wa], %[rc]\n\t"   \

@@ -811,29 +811,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "asr %[" A "], %[" A "], %[x0]\n\t"                   \
   "ssat %[" A "], #8, %[" A "]\n\t"
 
-/* The first position pair of a channel pair (prologue): its sums start from the pair's biases; then the jump
- * to `entry` in the unrolled steps (so the remainder of the steps runs first). */
-#define TM2_GEMM_PROLOGUE                   \
-  "ldr %[px], %[colm]\n\t"                 \
-  "ldr %[a2], [%[pw]], #4\n\t"             \
-  "ldr %[b2], [%[pw]], #4\n\t"             \
-  "ldr %[w0], [%[pw]], #4\n\t"             \
-  "ldr %[w1], [%[pw]], #4\n\t"             \
-  "ldr %[x0], [%[px]], #4\n\t"             \
-  "ldr %[x1], [%[px]], #4\n\t"             \
-  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"   \
-  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"   \
-  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"   \
-  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"   \
-  "ldr %[x0], [%[px]], #4\n\t"             \
-  "ldr %[x1], [%[px]], #4\n\t"             \
-  "smlad %[a3], %[x1], %[w0], %[a2]\n\t"   \
-  "smlad %[b3], %[x1], %[w1], %[b2]\n\t"   \
-  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"   \
-  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"   \
-  "ldr pc, %[entry]\n\t"
-
-/* TM2_GEMM_PROLOGUE without the jump: for the exact-step variants (TM2_GEMM_PAIRS_X), whose steps follow. */
+/* The first position pair of a channel pair (prologue): its sums start from the pair's biases. The exact-step
+ * variants (TM2_GEMM_PAIRS_X) run their steps right after it. */
 #define TM2_GEMM_PROLOGUE_X                 \
   "ldr %[px], %[colm]\n\t"                 \
   "ldr %[a2], [%[pw]], #4\n\t"             \
@@ -852,6 +831,9 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[b3], %[x1], %[w1], %[b2]\n\t"   \
   "smlad %[a2], %[x0], %[w0], %[a2]\n\t"   \
   "smlad %[b2], %[x0], %[w1], %[b2]\n\t"
+/* TM2_GEMM_PROLOGUE_X, then the jump to `entry` in the unrolled steps (so the remainder of the steps runs
+ * first). */
+#define TM2_GEMM_PROLOGUE TM2_GEMM_PROLOGUE_X "ldr pc, %[entry]\n\t"
 #define TM2_GEMM_STEP3 TM2_GEMM_STEP TM2_GEMM_STEP TM2_GEMM_STEP
 #define TM2_GEMM_STEP7 TM2_GEMM_STEP4 TM2_GEMM_STEP3
 #define TM2_GEMM_STEP13 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP

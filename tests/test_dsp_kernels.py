@@ -16,6 +16,7 @@ multipliers that force the generic requantisation (left shifts, e = 1, m = 2^30)
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -214,7 +215,10 @@ def _act_range(rng: np.random.Generator, zp: int) -> tuple[int, int]:
 
 
 def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Case:
-    """A random CONV_2D case; ``shape`` fixes some of in_c, kernel, stride, dilation, same, h, w, out_c."""
+    """A random CONV_2D case; ``shape`` fixes some of in_c, kernel, stride, dilation, same, h, w, out_c, and may
+    set ``e`` (lo, hi): per-channel exponents e = -shift from lo to hi (channel 0 lo, channel 1 hi), ``dead``: one
+    dead channel (zero weights, bias +-2^30), ``rq_shift``: pack_conv_gemm's preferred TM2_RQ_HIGHMUL_E shift
+    (None, the default: TM2_RQ_HIGHMUL records)."""
     shape = shape or {}
     in_c = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16, 20]))
     kh, kw = [(1, 1), (3, 3), (2, 5), (10, 4), (3, 1), (1, 3)][int(rng.integers(0, 6))]
@@ -240,8 +244,18 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
     zp = shape.get("zp", zp)
     act_min, act_max = shape.get("act", _act_range(rng, zp))
     depth = kh * kw * in_c
-    mult, shift = _multipliers(rng, out_c, 1.0 / (np.sqrt(depth) * 128 * 70), edge=rng.random() < 0.2)
-    if bias is not None and rng.random() < 0.2:  # a dead channel as in vww: zero weights, bias +-2^30
+    if "e" in shape:  # real multipliers f 2^-e, f in [0.5, 1)
+        lo, hi = shape["e"]
+        es = rng.integers(lo, hi + 1, out_c)
+        es[: min(2, out_c)] = [lo, hi][: min(2, out_c)]
+        pairs = [quantize_multiplier(float(rng.uniform(0.5, 1.0)) * 2.0 ** -int(e)) for e in es]
+        mult, shift = np.array([q[0] for q in pairs], np.int32), np.array([q[1] for q in pairs], np.int32)
+    else:
+        mult, shift = _multipliers(rng, out_c, 1.0 / (np.sqrt(depth) * 128 * 70), edge=rng.random() < 0.2)
+    if shape.get("dead"):
+        bias = np.zeros(out_c, np.int32) if bias is None else bias
+    if bias is not None and (shape["dead"] if "dead" in shape else rng.random() < 0.2):
+        # a dead channel as in vww: zero weights, bias +-2^30
         c = int(rng.integers(0, out_c))
         if shift[c] <= 0:
             filt[c] = 0
@@ -250,7 +264,9 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
         x, filt, bias, mult, shift, out_hw=(oh, ow), stride=stride, dilation=dilation, pad=(ph, pw),
         input_offset=in_off, output_offset=zp, act_min=act_min, act_max=act_max,
     )
-    packed, kp, mode = packing.pack_conv_gemm(filt, bias, mult, shift, in_off, zp, act_min, act_max)
+    packed, kp, mode = packing.pack_conv_gemm(
+        filt, bias, mult, shift, in_off, zp, act_min, act_max, rq_shift=shape.get("rq_shift")
+    )
     values = {
         "batches": 1, "in_h": h, "in_w": w, "in_c": in_c, "out_h": oh, "out_w": ow, "out_c": out_c,
         "filter_h": kh, "filter_w": kw, "stride_h": stride[0], "stride_w": stride[1],
@@ -262,7 +278,8 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
     return Case(
         KIND_CONV, _struct(CONV_FIELDS, values),
         [x.tobytes(), packed.tobytes(), b"", b""],
-        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}", {"mode": mode, "path": values["path"]},
+        (12 if in_c % 4 else 8) * kp, want.tobytes(), f"conv#{i} {values}",
+        {"mode": mode, "path": values["path"], "rq_shift": packing.conv_rq_shift(packed, kp)},
     )
 
 
@@ -679,6 +696,127 @@ def test_conv2d_packed_word_rows_at_edges_match_reference(harness: tuple[str, Pa
                            "zp": int(rng.choice([-128, 4]))})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     _check_cases(harness, cases, "conv_word_rows")
+
+
+def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
+    """Layers of every loop for TM2_RQ_HIGHMUL_E of shift e_shift: exponents e_shift - 7 .. e_shift - 1 (scales
+    2^1 .. 2^7), output offset -128, the full int8 range."""
+    common = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+              "e": (e_shift - 7, e_shift - 1)}
+    pw = {**common, "kernel": (1, 1), "stride": (1, 1)}
+    shapes = []
+    # pointwise of every Kp (the out_c with stores at immediate offsets too, odd out_c: the general loop), pixel
+    # counts with 0 to 3 pixels after the last block (tm2_gemm_pixel) and fewer than four (the general loop)
+    for in_c, outs in [(8, (16, 32, 6)), (16, (32, 64, 10)), (32, (32, 64, 4)), (64, (2, 12)), (128, (4, 6, 7))]:
+        for out_c in outs:
+            h, w = [(2, 4), (1, 5), (3, 3), (1, 7), (1, 3)][int(rng.integers(0, 5))]
+            shapes.append({**pw, "in_c": in_c, "h": h, "w": w, "out_c": out_c})
+    shapes.append({**pw, "in_c": 64, "h": 1, "w": 2, "out_c": 8})
+    # first layers: out_c 8 and 16 (stores at immediate offsets) and others, strides 1, 2 and 3 (run-time stride)
+    for stride, out_c in [((1, 1), 8), ((2, 2), 16), ((1, 1), 6), ((1, 3), 8), ((2, 1), 16)]:
+        w = 7 * stride[1] + 1
+        shapes.append({**common, "in_c": 3, "kernel": (3, 3), "stride": stride, "h": 5, "w": w, "out_c": out_c})
+    # the general loop: one pass (Kp 144) and more (Kp 180), kws' 10x4 filters, a strided layer, odd out_c, and
+    # pixel counts that leave one or two pixels after the last block
+    for in_c, kernel, stride, h, w, out_c in [(16, (3, 3), (1, 1), 3, 3, 8), (20, (3, 3), (1, 1), 2, 3, 6),
+                                              (1, (10, 4), (2, 1), 12, 6, 8), (8, (3, 3), (2, 2), 5, 6, 5),
+                                              (4, (3, 1), (1, 1), 2, 5, 4)]:
+        shapes.append({**common, "in_c": in_c, "kernel": kernel, "stride": stride, "h": h, "w": w, "out_c": out_c})
+    for i, sh in enumerate(shapes):
+        sh["dead"] = i % 3 == 0  # constant channels: record (0, k 2^E, E)
+    return shapes
+
+
+def test_conv2d_packed_shift_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """TM2_RQ_HIGHMUL_E records (the requantisation's shift in SSAT, one entry per shift E): every loop for every
+    shift that has entry points, channel scales 2^1 .. 2^7, constant channels, tail pixels."""
+    rng = np.random.default_rng(43)
+    cases = []
+    for e_shift in packing.RQ_SHIFTS:
+        cases += [conv_case(rng, len(cases) + i, sh) for i, sh in enumerate(_shift_form_shapes(rng, e_shift))]
+    assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E for c in cases)
+    for e_shift in packing.RQ_SHIFTS:
+        paths = {c.extra["path"] for c in cases if c.extra["rq_shift"] == e_shift}
+        assert paths == {packing.CONV_PATH_GENERAL, packing.CONV_PATH_POINTWISE, packing.CONV_PATH_FIRST3X3}
+    _check_cases(harness, cases, "conv_shift")
+
+
+def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
+    """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
+    int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""
+    rng = np.random.default_rng(47)
+    common = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": 12}
+    shapes = [
+        {**common, "in_c": 32, "kernel": (1, 1), "stride": (1, 1), "h": 3, "w": 3, "out_c": 8, "e": (5, 13)},
+        {**common, "in_c": 8, "kernel": (3, 3), "stride": (1, 1), "h": 4, "w": 5, "out_c": 6, "e": (6, 14)},
+        {**common, "in_c": 3, "kernel": (3, 3), "stride": (1, 1), "h": 4, "w": 8, "out_c": 8, "e": (2, 11)},
+        {**common, "in_c": 16, "kernel": (1, 1), "stride": (1, 1), "h": 2, "w": 4, "out_c": 4, "e": (12, 13)},
+    ]
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert [c.extra["mode"] for c in cases] == [packing.RQ_HIGHMUL] * 3 + [packing.RQ_HIGHMUL_E]
+    assert cases[3].extra["rq_shift"] == 14
+    _check_cases(harness, cases, "conv_shift_fallback")
+
+
+def test_shift_records_exact() -> None:
+    """TM2_RQ_HIGHMUL_E gives the TM2_RQ_HIGHMUL value for every reachable sum (both written as the instructions
+    compute them, the SSAT included), ties of the rounding included; the checks refuse weights past int16 and
+    exponents too far apart."""
+    rng = np.random.default_rng(53)
+
+    def smmla(a: int, m: int, hz: int, rounding: bool) -> int:
+        v = (a * m + (hz << 32) + ((1 << 31) if rounding else 0)) >> 32
+        assert -(1 << 31) <= v < (1 << 31)
+        return v
+
+    for _ in range(40):
+        channels, taps = 6, int(rng.integers(1, 40))
+        w2d = rng.integers(-127, 128, (channels, taps)).astype(np.int64)
+        w2d[0, 0] = 127
+        e_pref = int(rng.choice(packing.RQ_SHIFTS))
+        e = rng.integers(e_pref - 6, e_pref, channels)
+        e[1] = e_pref - 1
+        mult = rng.integers((1 << 30) + 1, 1 << 31, channels)
+        bias = rng.integers(-3000, 3000, channels)
+        bound = packing.acc_bound(w2d, bias, 0)
+        consts: list[int | None] = [None] * channels
+        recs, mode = packing.highmul_records(mult, -e, -128, bound, consts)
+        assert mode == packing.RQ_HIGHMUL
+        shifted = packing.shift_records(recs, w2d, bound, consts, e_pref)
+        assert shifted is not None
+        recs_e, ks, e_shift = shifted
+        assert e_shift == e_pref and (ks == e_shift - e).all()
+        for c in range(channels):
+            m, hz, ec = recs[c].tolist()
+            _, hz2, _ = recs_e[c].tolist()
+            b = int(bound[c])
+            # every sum near 0, near the bounds, and the rounding's ties (v + hz = 2^e j: v = 2^e j - hz)
+            ties = [(((j << ec) - hz) << 31) // m for j in range(-3, 260, 7)]
+            sums = list(range(-300, 300)) + [b, -b, b - 1, 1 - b]
+            sums += [t + d for t in ties for d in (-1, 0, 1) if abs(t + d) <= b]
+            for acc in sums:
+                want = min(127, max(-128, smmla(2 * acc, m, hz, True) >> ec))
+                got = min(127, max(-128, smmla((2 * acc) << int(ks[c]), m, hz2, False) >> e_shift))
+                assert got == want, (acc, m, ec, int(ks[c]))
+    # k = 8 would scale 2 * 127 past int16; exponents 6 and 13 need E >= 14 and k = 8
+    w2d = np.full((2, 4), 127, np.int64)
+    bound = packing.acc_bound(w2d, None, 0)
+    recs, _ = packing.highmul_records(np.array([1 << 30 | 1] * 2), np.array([-6, -13]), -128, bound, [None, None])
+    assert packing.shift_scales(recs, w2d, bound, [None, None], 14) is None
+    assert packing.shift_records(recs, w2d, bound, [None, None], 12) is None
+    assert packing.shift_scales(recs, w2d // 2, bound, [None, None], 14) is not None  # |w| 63: 2^9 * 63 fits
+
+
+def test_shift_entries_match_packing() -> None:
+    """The shifts with entry points in tm2_conv_dsp.h, and their requantisation macros in tm2_conv_dsp.c, are
+    packing.RQ_SHIFTS."""
+    header = (KERNELS / "tm2_conv_dsp.h").read_text()
+    line = next(x for x in header.splitlines() if x.startswith("#define TM2_CONV_RQ_SHIFTS(X)"))
+    assert tuple(int(v) for v in re.findall(r"X\((\d+)\)", line)) == packing.RQ_SHIFTS
+    source = (KERNELS / "tm2_conv_dsp.c").read_text()
+    for e_shift in packing.RQ_SHIFTS:
+        assert f'#define TM2_GEMM_RQ_E{e_shift}(A) TM2_GEMM_RQ_SHIFT(A, "{e_shift}")' in source
+        assert f"#define TM2_GEMM_RQ_E{e_shift}_REC TM2_GEMM_REC2" in source
 
 
 def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

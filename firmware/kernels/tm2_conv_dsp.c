@@ -758,6 +758,7 @@ static inline int32_t tm2_gemm_rq(int32_t acc2, const int32_t *r, int32_t mode, 
     const int32_t v = (int32_t)(((int64_t)acc2 * r[0] + ((int64_t)1 << 31)) >> 32);
     return (int32_t)((uint32_t)v + (uint32_t)r[1] + (uint32_t)(acc2 >> 31)) >> r[2];
   }
+  if (mode == TM2_RQ_HIGHMUL_E) return tm2_rq_highmul_e(acc2, r[0], r[1], r[2]); /* acc2: the scaled sum */
   return tm2_mbqm(acc2 >> 1, r[0], r[2]) + output_offset;
 }
 
@@ -810,6 +811,34 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smmlar %[" A "], %[" A "], %[w0], %[w1]\n\t"         \
   "asr %[" A "], %[" A "], %[x0]\n\t"                   \
   "ssat %[" A "], #8, %[" A "]\n\t"
+/* TM2_RQ_HIGHMUL_E (m in w0, hz' in w1) with the shift E (a string) in SSAT: two instructions. One name per E
+ * of TM2_CONV_RQ_SHIFTS (TM2_GEMM_RQ_E<E>), to be passed as RQ like the two above. */
+#define TM2_GEMM_RQ_SHIFT(A, E)                        \
+  "smmla %[" A "], %[" A "], %[w0], %[w1]\n\t"          \
+  "ssat %[" A "], #8, %[" A "], asr #" E "\n\t"
+#define TM2_GEMM_RQ_E10(A) TM2_GEMM_RQ_SHIFT(A, "10")
+#define TM2_GEMM_RQ_E11(A) TM2_GEMM_RQ_SHIFT(A, "11")
+#define TM2_GEMM_RQ_E12(A) TM2_GEMM_RQ_SHIFT(A, "12")
+#define TM2_GEMM_RQ_E13(A) TM2_GEMM_RQ_SHIFT(A, "13")
+#define TM2_GEMM_RQ_E14(A) TM2_GEMM_RQ_SHIFT(A, "14")
+
+/* The loads of one record for RQ (TM2_GEMM_REC(RQ): RQ's name with _REC): m into w0, hz into w1, e into x0;
+ * TM2_RQ_HIGHMUL_E's shift is in the code, so its third word is skipped. */
+#define TM2_GEMM_REC(RQ) RQ##_REC
+#define TM2_GEMM_REC3                  \
+  "ldr %[w0], [%[pw]], #4\n\t"         \
+  "ldr %[w1], [%[pw]], #4\n\t"         \
+  "ldr %[x0], [%[pw]], #4\n\t"
+#define TM2_GEMM_REC2                  \
+  "ldr %[w0], [%[pw]], #4\n\t"         \
+  "ldr %[w1], [%[pw]], #8\n\t"
+#define TM2_GEMM_RQ_SIGNED_REC TM2_GEMM_REC3
+#define TM2_GEMM_RQ_LOW_REC TM2_GEMM_REC3
+#define TM2_GEMM_RQ_E10_REC TM2_GEMM_REC2
+#define TM2_GEMM_RQ_E11_REC TM2_GEMM_REC2
+#define TM2_GEMM_RQ_E12_REC TM2_GEMM_REC2
+#define TM2_GEMM_RQ_E13_REC TM2_GEMM_REC2
+#define TM2_GEMM_RQ_E14_REC TM2_GEMM_REC2
 
 /* The first position pair of a channel pair (prologue): its sums start from the pair's biases. The exact-step
  * variants (TM2_GEMM_PAIRS_X) run their steps right after it. */
@@ -849,15 +878,11 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "bne 1b\n\t"
 #define TM2_GEMM_ONE_PASS ""
 
-/* The requantisation of a channel pair's eight sums (m, hz, e from its two records at pw) and their stores at
- * the output pointer in memory (om, advanced by two channels), then the flags of the pair-end test (pw vs wend). */
+/* The requantisation of a channel pair's eight sums (its two records at pw) and their stores at the output
+ * pointer in memory (om, advanced by two channels), then the flags of the pair-end test (pw vs wend). */
 #define TM2_GEMM_RQ_STORE(RQ)                                                                             \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                  \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                  \
+      TM2_GEMM_REC(RQ) RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                              \
+      TM2_GEMM_REC(RQ) RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                              \
       "ldr %[w0], %[om]\n\t"                                                                            \
       "ldr %[w1], %[ocm]\n\t"                                                                           \
       "ldr %[px], %[wend]\n\t"                                                                          \
@@ -919,18 +944,12 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
  * address adds); op loaded with the first channel's record words, the end of the records (into a0, stored by
  * then) with the second's: two runs of pipelined loads instead of three. */
 #define TM2_GEMM_PAIR_XC(RQ, STEPS)                                                                         \
-      TM2_GEMM_PROLOGUE_X STEPS                                                                \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      TM2_GEMM_PROLOGUE_X STEPS TM2_GEMM_REC(RQ)                                                \
       "ldr %[px], %[om]\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                        \
       "strb %[a0], [%[px]]\n\t"                                                                         \
       "strb %[a1], [%[px], %[c1]]\n\t"                                                                  \
       "strb %[a2], [%[px], %[c2]]\n\t"                                                                  \
-      "strb %[a3], [%[px], %[c3]]\n\t"                                                                  \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
-      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "strb %[a3], [%[px], %[c3]]\n\t" TM2_GEMM_REC(RQ)                                                 \
       "ldr %[a0], %[wend]\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                      \
       "strb %[b0], [%[px], #1]\n\t"                                                                     \
       "strb %[b1], [%[px], %[c1b]]\n\t"                                                                 \
@@ -967,11 +986,12 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[e], %[x0], %[w3], %[e]\n\t"
 
 /* Every full channel pair for one pixel: column slot col (its word of position pair j at col[4 j]), outputs at
- * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out), two channel
- * pairs at a time. For the one or two pixels after a layer's last full block: about 1.5 cycles per
- * multiply-accumulate, where the block moved back to end at the last pixel would recompute three or two
- * pixels. */
-static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const uint32_t *col, int8_t *o, int32_t zp) {
+ * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out; or mode
+ * TM2_RQ_HIGHMUL_E, its shift from the records), two channel pairs at a time. For the one or two pixels after a
+ * layer's last full block: about 1.5 cycles per multiply-accumulate, where the block moved back to end at the last
+ * pixel would recompute three or two pixels. */
+static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const uint32_t *col, int8_t *o, int32_t zp,
+                           int32_t mode) {
   const uint32_t *const cend = col + 2 * kp;
   const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
   int32_t c = 0;
@@ -1001,7 +1021,12 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
           : [end] "r"(cend)
           : "cc", "memory");
     }
-    if (zp == -128) {
+    if (mode == TM2_RQ_HIGHMUL_E) {
+      o[0] = (int8_t)tm2_rq_highmul_e_s8(a, pw[0], pw[1], pw[2]);
+      o[1] = (int8_t)tm2_rq_highmul_e_s8(b, pw[3], pw[4], pw[5]);
+      o[2] = (int8_t)tm2_rq_highmul_e_s8(d, qw[0], qw[1], qw[2]);
+      o[3] = (int8_t)tm2_rq_highmul_e_s8(e, qw[3], qw[4], qw[5]);
+    } else if (zp == -128) {
       o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
       o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);
       o[2] = (int8_t)tm2_rq_highmul2_low_s8(d, qw[0], qw[1], qw[2]);
@@ -1057,7 +1082,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
           : [end] "r"(cend)
           : "cc", "memory");
     }
-    if (zp == -128) {
+    if (mode == TM2_RQ_HIGHMUL_E) {
+      o[0] = (int8_t)tm2_rq_highmul_e_s8(a, pw[0], pw[1], pw[2]);
+      o[1] = (int8_t)tm2_rq_highmul_e_s8(b, pw[3], pw[4], pw[5]);
+    } else if (zp == -128) {
       o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
       o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);
     } else {
@@ -1108,11 +1136,38 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS(32, RQ, TM2_GEMM_STEP15)                     \
   }
 
-/* Always inlined into one entry point per Kp (TM2_PW_ENTRY below) with kp a constant: each entry keeps only its
- * own Kp's two block loops, so a model links the loops of the Kp values it has and no others. */
+/* The full blocks of a pointwise layer of Kp kp (a constant) with the requantisation RQ. */
+#define TM2_PW_KP(RQ)                             \
+  switch (kp) {                                   \
+    case 8:                                       \
+      TM2_PW_BLOCKS_SMALL(8, RQ, TM2_GEMM_STEP3)  \
+      break;                                      \
+    case 16:                                      \
+      TM2_PW_BLOCKS_SMALL(16, RQ, TM2_GEMM_STEP7) \
+      break;                                      \
+    case 32:                                      \
+      TM2_PW_BLOCKS_32(RQ)                        \
+      break;                                      \
+    case 64:                                      \
+      TM2_PW_BLOCKS(64, RQ, TM2_GEMM_STEP31)      \
+      break;                                      \
+    default:                                      \
+      TM2_PW_BLOCKS(128, RQ, TM2_GEMM_STEP63)     \
+      break;                                      \
+  }
+/* The TM2_RQ_HIGHMUL_E case of shift E. */
+#define TM2_PW_CASE_E(E)        \
+  case E:                       \
+    TM2_PW_KP(TM2_GEMM_RQ_E##E) \
+    break;
+
+/* Always inlined into one entry point per Kp and shift (TM2_PW_ENTRY below) with kp and rqe constants: each entry
+ * keeps only its own block loops (TM2_RQ_HIGHMUL_E records of shift rqe; rqe 0: TM2_RQ_HIGHMUL records, both
+ * output offset forms), so a model links the loops of the Kp values and shifts it has and no others. */
 __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_conv_packed_params *p,
                                                                    const int8_t *input, const int32_t *packed,
-                                                                   void *scratch, int8_t *output, const int32_t kp) {
+                                                                   void *scratch, int8_t *output, const int32_t kp,
+                                                                   const int32_t rqe) {
   const int32_t out_c = p->out_c;
   const int32_t zp = p->output_offset;
   const int32_t off = p->input_offset;
@@ -1124,46 +1179,27 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
-  switch (zp == -128 ? kp : kp + 1) {
-    case 8:
-      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
-      break;
-    case 9:
-      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
-      break;
-    case 16:
-      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
-      break;
-    case 17:
-      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
-      break;
-    case 32:
-      TM2_PW_BLOCKS_32(TM2_GEMM_RQ_LOW)
-      break;
-    case 33:
-      TM2_PW_BLOCKS_32(TM2_GEMM_RQ_SIGNED)
-      break;
-    case 64:
-      TM2_PW_BLOCKS(64, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP31)
-      break;
-    case 65:
-      TM2_PW_BLOCKS(64, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP31)
-      break;
-    case 128:
-      TM2_PW_BLOCKS(128, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP63)
-      break;
+  switch (rqe) {
+    TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
-      TM2_PW_BLOCKS(128, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP63)
+      if (zp == -128) {
+        TM2_PW_KP(TM2_GEMM_RQ_LOW)
+      } else {
+        TM2_PW_KP(TM2_GEMM_RQ_SIGNED)
+      }
       break;
   }
   const int32_t rest = pixels & 3;
   if (rest) {
     tm2_widen4_body(input + (size_t)(pixels - 4) * kp, kp, kp, off, col);
     for (int32_t s = 4 - rest; s < 4; ++s) {
-      tm2_gemm_pixel(packed, full_pairs, kp, col + s, output + (size_t)(pixels - 4 + s) * out_c, zp);
+      tm2_gemm_pixel(packed, full_pairs, kp, col + s, output + (size_t)(pixels - 4 + s) * out_c, zp,
+                     rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL);
     }
   }
 }
+#undef TM2_PW_CASE_E
+#undef TM2_PW_KP
 #undef TM2_PW_BLOCKS
 #undef TM2_PW_BLOCKS_C
 #undef TM2_PW_BLOCKS_SMALL
@@ -1274,8 +1310,31 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
   } while (0)
 
-__attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                                void *scratch, int8_t *output) {
+/* The pair loop of tm2_conv_first_fast with the requantisation RQ: stores at immediate offsets for out_c 8 and 16. */
+#define TM2_FIRST_PAIRS(RQ)                           \
+  switch (out_c) {                                    \
+    case 8:                                           \
+      TM2_GEMM_PAIRS_XC(RQ, TM2_GEMM_STEP13, 8);      \
+      break;                                          \
+    case 16:                                          \
+      TM2_GEMM_PAIRS_XC(RQ, TM2_GEMM_STEP13, 16);     \
+      break;                                          \
+    default:                                          \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP13);          \
+      break;                                          \
+  }
+/* The TM2_RQ_HIGHMUL_E case of shift E. */
+#define TM2_FIRST_CASE_E(E)        \
+  case E:                          \
+    TM2_FIRST_PAIRS(TM2_GEMM_RQ_E##E) \
+    break;
+
+/* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
+ * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E). */
+__attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
+                                                                      const int8_t *input, const int32_t *packed,
+                                                                      void *scratch, int8_t *output,
+                                                                      const int32_t rqe) {
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
   const int32_t zp = p->output_offset, off = p->input_offset;
   const int32_t sw = p->stride_w;
@@ -1311,24 +1370,13 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
           tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
         }
         const int32_t *pw = packed;
-        switch (zp == -128 ? out_c : out_c + 1) { /* the common out_c: stores at immediate offsets */
-          case 8:
-            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 8);
-            break;
-          case 9:
-            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 8);
-            break;
-          case 16:
-            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 16);
-            break;
-          case 17:
-            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 16);
-            break;
+        switch (rqe) {
+          TM2_CONV_RQ_SHIFTS(TM2_FIRST_CASE_E)
           default:
             if (zp == -128) {
-              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13);
+              TM2_FIRST_PAIRS(TM2_GEMM_RQ_LOW)
             } else {
-              TM2_GEMM_PAIRS_X(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13);
+              TM2_FIRST_PAIRS(TM2_GEMM_RQ_SIGNED)
             }
             break;
         }
@@ -1337,12 +1385,31 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
     }
   }
 }
+#undef TM2_FIRST_CASE_E
+#undef TM2_FIRST_PAIRS
 #endif
 
+/* The TM2_RQ_HIGHMUL_E case of shift E of tm2_conv_general_body's pair loop. */
+#define TM2_GENERAL_CASE_E(E)                                   \
+  case E:                                                       \
+    if (steps <= TM2_GEMM_UNROLL) {                             \
+      TM2_GEMM_PAIRS(TM2_GEMM_RQ_E##E, TM2_GEMM_ONE_PASS);      \
+    } else {                                                    \
+      TM2_GEMM_PAIRS(TM2_GEMM_RQ_E##E, TM2_GEMM_MORE_PASSES);   \
+    }                                                           \
+    break;
+
 /* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the
- * widening inlined below, then the pair loop. */
-__attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
-                                                       const int32_t *packed, void *scratch, int8_t *output) {
+ * widening inlined below, then the pair loop. Inlined into tm2_conv_general (rqe 0: the pair loop for TM2_RQ_HIGHMUL
+ * records) and the entries tm2_conv2d_s8_packed_general_e<E> (rqe = E: for TM2_RQ_HIGHMUL_E records of shift E);
+ * every other mode runs the C loop in either. */
+__attribute__((always_inline)) static inline void tm2_conv_general_body(const tm2_conv_packed_params *p,
+                                                                        const int8_t *input, const int32_t *packed,
+                                                                        void *scratch, int8_t *output,
+                                                                        const int32_t rqe) {
+#if !TM2_CONV_USE_DSP
+  (void)rqe; /* one C loop for every mode */
+#endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
   const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
@@ -1362,7 +1429,8 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
   /* the same for in_c a multiple of 4 (dilation_w 1: filter rows are runs) */
   const int direct = first_layer || ((p->in_c & 3) == 0 && p->dilation_w == 1);
   const int32_t full_pairs = out_c / 2;
-  const int fast = mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127 && full_pairs > 0;
+  const int fast = mode == (rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL) && p->act_min == -128 && p->act_max == 127 &&
+                   full_pairs > 0;
   const int32_t steps = kp / 2 - 1; /* steps after the prologue's first position pair */
   const int32_t eoff = (steps <= TM2_GEMM_UNROLL ? TM2_GEMM_UNROLL - steps
                                                  : (TM2_GEMM_UNROLL - steps % TM2_GEMM_UNROLL) % TM2_GEMM_UNROLL) *
@@ -1413,7 +1481,7 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
       if (fast && npix == 4 && pix0 != next && pixels - next <= 2) {
         /* the block moved back: only its last one or two pixels are new, pixel by pixel */
         for (int32_t s = 4 - (pixels - next); s < 4; ++s) {
-          tm2_gemm_pixel(packed, full_pairs, kp, col + s, out_blk + (size_t)s * out_c, zp);
+          tm2_gemm_pixel(packed, full_pairs, kp, col + s, out_blk + (size_t)s * out_c, zp, mode);
         }
         cp = full_pairs;
         rec = wend;
@@ -1423,16 +1491,21 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
         const void *entry;
         int32_t a0, a1, a2, a3, b0, b1, b2, b3;
         uint32_t w0, w1, x0, x1, px;
-        if (steps <= TM2_GEMM_UNROLL) {
-          if (zp == -128) {
-            TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_ONE_PASS);
-          } else {
-            TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_ONE_PASS);
-          }
-        } else if (zp == -128) {
-          TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_MORE_PASSES);
-        } else {
-          TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_MORE_PASSES);
+        switch (rqe) {
+          TM2_CONV_RQ_SHIFTS(TM2_GENERAL_CASE_E)
+          default:
+            if (steps <= TM2_GEMM_UNROLL) {
+              if (zp == -128) {
+                TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_ONE_PASS);
+              } else {
+                TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_ONE_PASS);
+              }
+            } else if (zp == -128) {
+              TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_MORE_PASSES);
+            } else {
+              TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_MORE_PASSES);
+            }
+            break;
         }
         cp = full_pairs;
         rec = wend;
@@ -1453,75 +1526,123 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
   }
 }
 
+#undef TM2_GENERAL_CASE_E
+
+/* The general loop for TM2_RQ_HIGHMUL records (every other mode runs its C loop). */
+__attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
+                                                       const int32_t *packed, void *scratch, int8_t *output) {
+  tm2_conv_general_body(p, input, packed, scratch, output, 0);
+}
+
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
  * so that the linker keeps only the loops a model uses: the general loop, the first-layer loop, and one pointwise
- * entry per Kp. Pointwise calls of fewer than four pixels (a band's last pixels) take the general loop. Without
- * the DSP extension every entry is the general loop. */
-void tm2_conv2d_s8_packed_general(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                                  void *scratch, int8_t *output) {
-  tm2_conv_general(p, input, packed, scratch, output);
-}
+ * entry per Kp, each for TM2_RQ_HIGHMUL records and, with the suffix _e<E>, for TM2_RQ_HIGHMUL_E records of shift
+ * E (TM2_CONV_RQ_SHIFTS). Pointwise calls of fewer than four pixels (a band's last pixels) take the general loop
+ * of their records. Without the DSP extension every entry is the general loop. */
+#define TM2_CONV_ENTRY(NAME) \
+  void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output)
 
-void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                                   void *scratch, int8_t *output) {
-#if TM2_CONV_USE_DSP
-  tm2_conv_first_fast(p, input, packed, scratch, output);
-#else
-  tm2_conv_general(p, input, packed, scratch, output);
-#endif
-}
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general) { tm2_conv_general(p, input, packed, scratch, output); }
 
 #if TM2_CONV_USE_DSP
-#define TM2_PW_ENTRY(KP)                                                                                          \
-  void tm2_conv2d_s8_packed_pw##KP(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,   \
-                                   void *scratch, int8_t *output) {                                               \
-    if (p->batches * p->out_h * p->out_w >= 4) {                                                                  \
-      tm2_conv_pw_fast(p, input, packed, scratch, output, KP);                                                    \
-    } else {                                                                                                      \
-      tm2_conv_general(p, input, packed, scratch, output);                                                        \
-    }                                                                                                             \
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0); }
+
+#define TM2_PW_ENTRY(KP)                                            \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) {                     \
+    if (p->batches * p->out_h * p->out_w >= 4) {                    \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, 0);   \
+    } else {                                                        \
+      tm2_conv_general(p, input, packed, scratch, output);          \
+    }                                                               \
   }
+#define TM2_PW_ENTRY_E(KP, E)                                       \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##_e##E) {              \
+    if (p->batches * p->out_h * p->out_w >= 4) {                    \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, E);   \
+    } else {                                                        \
+      tm2_conv2d_s8_packed_general_e##E(p, input, packed, scratch, output); \
+    }                                                               \
+  }
+#define TM2_CONV_ENTRIES_E(E)                                                                                    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E); }  \
+  TM2_PW_ENTRY_E(8, E)                                                                                           \
+  TM2_PW_ENTRY_E(16, E)                                                                                          \
+  TM2_PW_ENTRY_E(32, E)                                                                                          \
+  TM2_PW_ENTRY_E(64, E)                                                                                          \
+  TM2_PW_ENTRY_E(128, E)
 #else
-#define TM2_PW_ENTRY(KP)                                                                                          \
-  void tm2_conv2d_s8_packed_pw##KP(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,   \
-                                   void *scratch, int8_t *output) {                                               \
-    tm2_conv_general(p, input, packed, scratch, output);                                                          \
-  }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
+
+#define TM2_PW_ENTRY(KP) \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_general(p, input, packed, scratch, output); }
+#define TM2_CONV_ENTRIES_E(E)                                                                                    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }         \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
 TM2_PW_ENTRY(32)
 TM2_PW_ENTRY(64)
 TM2_PW_ENTRY(128)
+TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
+#undef TM2_CONV_ENTRIES_E
+#undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
 
-/* Any layer: dispatches on the path field to the entry the generated code would call (the kernel tests use it;
- * generated code names its entry directly, so that unused loops are not linked). */
-void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
-                          void *scratch, int8_t *output) {
-  if (p->path == TM2_CONV_PATH_POINTWISE) {
-    switch (p->depth_padded) {
-      case 8:
-        tm2_conv2d_s8_packed_pw8(p, input, packed, scratch, output);
+/* The entry of a layer's path for the records' shift suffix SUF (empty, or _e<E>), then return. */
+#define TM2_CONV_DISPATCH(SUF)                                                  \
+  do {                                                                          \
+    if (p->path == TM2_CONV_PATH_POINTWISE) {                                   \
+      switch (p->depth_padded) {                                                \
+        case 8:                                                                 \
+          tm2_conv2d_s8_packed_pw8##SUF(p, input, packed, scratch, output);     \
+          return;                                                               \
+        case 16:                                                                \
+          tm2_conv2d_s8_packed_pw16##SUF(p, input, packed, scratch, output);    \
+          return;                                                               \
+        case 32:                                                                \
+          tm2_conv2d_s8_packed_pw32##SUF(p, input, packed, scratch, output);    \
+          return;                                                               \
+        case 64:                                                                \
+          tm2_conv2d_s8_packed_pw64##SUF(p, input, packed, scratch, output);    \
+          return;                                                               \
+        case 128:                                                               \
+          tm2_conv2d_s8_packed_pw128##SUF(p, input, packed, scratch, output);   \
+          return;                                                               \
+        default:                                                                \
+          break;                                                                \
+      }                                                                         \
+    } else if (p->path == TM2_CONV_PATH_FIRST3X3) {                             \
+      tm2_conv2d_s8_packed_first3x3##SUF(p, input, packed, scratch, output);    \
+      return;                                                                   \
+    }                                                                           \
+    tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
+    return;                                                                     \
+  } while (0)
+#define TM2_CONV_DISPATCH_E(E) \
+  case E:                      \
+    TM2_CONV_DISPATCH(_e##E);
+
+/* Any layer: dispatches on the path field (and, for TM2_RQ_HIGHMUL_E records, on their shift E: the third word of
+ * the first record) to the entry the generated code would call (the kernel tests use it; generated code names its
+ * entry directly, so that unused loops are not linked). */
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed) {
+  if (p->rq_mode == TM2_RQ_HIGHMUL_E) {
+    switch (packed[p->depth_padded + 4]) {
+      TM2_CONV_RQ_SHIFTS(TM2_CONV_DISPATCH_E)
+      default: /* no entry for this shift: the C loop */
+        tm2_conv_general(p, input, packed, scratch, output);
         return;
-      case 16:
-        tm2_conv2d_s8_packed_pw16(p, input, packed, scratch, output);
-        return;
-      case 32:
-        tm2_conv2d_s8_packed_pw32(p, input, packed, scratch, output);
-        return;
-      case 64:
-        tm2_conv2d_s8_packed_pw64(p, input, packed, scratch, output);
-        return;
-      case 128:
-        tm2_conv2d_s8_packed_pw128(p, input, packed, scratch, output);
-        return;
-      default:
-        break;
     }
-  } else if (p->path == TM2_CONV_PATH_FIRST3X3) {
-    tm2_conv2d_s8_packed_first3x3(p, input, packed, scratch, output);
-    return;
   }
-  tm2_conv_general(p, input, packed, scratch, output);
+  TM2_CONV_DISPATCH();
 }
+#undef TM2_CONV_DISPATCH_E
+#undef TM2_CONV_DISPATCH
+#undef TM2_CONV_ENTRY

@@ -30,7 +30,8 @@
  *     the requantisation record (3 words) of channel c, then of channel c+1.
  *   Weights and bias are doubled, so the sums are 2 * acc (the build checks |2 acc| < 2^31): that is what
  *   the one-instruction high multiply of TM2_RQ_HIGHMUL (tm2_requant.h) needs. Records: TM2_RQ_HIGHMUL
- *   (m, hz, e), or TM2_RQ_DOUBLE (m, 0, TFLite shift) applied to acc = sum / 2.
+ *   (m, hz, e), TM2_RQ_HIGHMUL_E (m, hz', E; channel c's weights and bias scaled by 2^(E - e[c]) more, E one
+ *   immediate shift for the layer), or TM2_RQ_DOUBLE (m, 0, TFLite shift) applied to acc = sum / 2.
  *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per position pair (two weight words,
  *   four column words, eight SMLAD; no unpacking in the loop). With TM2_RQ_HIGHMUL and the full int8
  *   range, all channel pairs of a block run in one assembly loop (bias, products, requantisation, stores).
@@ -71,12 +72,12 @@ typedef struct {
   int32_t output_offset; /* output zero point */
   int32_t act_min, act_max;
   int32_t depth_padded; /* Kp: filter_h * filter_w * in_c rounded up to a multiple of 4 */
-  int32_t rq_mode;      /* TM2_RQ_HIGHMUL or TM2_RQ_DOUBLE (records of the packed stream) */
+  int32_t rq_mode;      /* TM2_RQ_HIGHMUL, TM2_RQ_HIGHMUL_E or TM2_RQ_DOUBLE (records of the packed stream) */
   int32_t path;         /* TM2_CONV_PATH_*: the loop that runs the layer, chosen at build time */
 } tm2_conv_packed_params;
 
 /* Loops of tm2_conv2d_s8_packed (the path field; tinym2net/ops/packing.py conv_packed_path decides). All need
- * TM2_RQ_HIGHMUL records, the full int8 range (act_min -128, act_max 127) and an even out_c; without the DSP
+ * TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E records, the full int8 range (act_min -128, act_max 127) and an even out_c; without the DSP
  * extension every layer takes the general loop.
  *   TM2_CONV_PATH_POINTWISE: 1x1 filters, strides 1, no padding, in_w == out_w, in_c == Kp of 8, 16, 32, 64 or
  *     128 (calls of fewer than four pixels take the general loop);
@@ -112,6 +113,24 @@ void tm2_conv2d_s8_packed_pw64(const tm2_conv_packed_params *p, const int8_t *in
                                void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output);
+
+/* The shifts E of TM2_RQ_HIGHMUL_E layers that have entry points, X(E) each (tinym2net/ops/packing.py RQ_SHIFTS). */
+#define TM2_CONV_RQ_SHIFTS(X) X(10) X(11) X(12) X(13) X(14)
+/* The same loops for TM2_RQ_HIGHMUL_E records of shift E, E an immediate in the loop: one entry per loop and E,
+ * tm2_conv2d_s8_packed_general_e<E>, _first3x3_e<E>, _pw<Kp>_e<E> (E of TM2_CONV_RQ_SHIFTS). */
+#define TM2_CONV_PACKED_DECLARE(NAME) \
+  void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output);
+#define TM2_CONV_PACKED_DECLARE_E(E)                    \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_general_e##E)  \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw8_e##E)      \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw16_e##E)     \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw32_e##E)     \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw64_e##E)     \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128_e##E)
+TM2_CONV_RQ_SHIFTS(TM2_CONV_PACKED_DECLARE_E)
+#undef TM2_CONV_PACKED_DECLARE_E
+#undef TM2_CONV_PACKED_DECLARE
 
 typedef struct {
   int32_t batches;

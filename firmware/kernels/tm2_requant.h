@@ -39,7 +39,23 @@
  * When zp = -128 and the clamp is the full int8 range, the correction is left out: a negative sum gives
  * v <= 0, so both forms give at most zp = -128, which saturates to -128. Constant channels (see above) are
  * m = 0, e = 1, hz = 1 + 2 zp. The build checks every channel: m > 2^30 (or constant), 1 <= e <= 31 and
- * |v| + |hz| + 1 < 2^31; otherwise the layer's records are TM2_RQ_DOUBLE (m, 0, shift) on acc2 / 2. */
+ * |v| + |hz| + 1 < 2^31; otherwise the layer's records are TM2_RQ_DOUBLE (m, 0, shift) on acc2 / 2.
+ *
+ * TM2_RQ_HIGHMUL_E (records (m, hz', E) of the packed CONV_2D stream, output offset -128 and the full int8 range):
+ * the TM2_RQ_HIGHMUL form without its sign correction with the right shift moved into SSAT's immediate shift, one
+ * instruction less per output. E is one constant for the whole layer; channel c (exponent e, k = E - e >= 1) has
+ * its weights and bias scaled by 2^k more at build time, so its sums are acc2k = 2^k acc2, and hz' = 2^k hz +
+ * 2^(k-1). SMMLA (no rounding) gives, with X = acc2 m + hz 2^32 + 2^31 (the sum SMMLAR's form divides):
+ *   SMMLA(acc2k, m, hz') = floor((2^k acc2 m + 2^k hz 2^32 + 2^(k-1) 2^32) / 2^32) = floor(2^k X / 2^32)
+ * and nested floors of divisions by powers of two merge:
+ *   SMMLA(acc2k, m, hz') >> E = floor(2^k X / 2^(32 + e + k)) = floor(X / 2^(32 + e)) = SMMLAR(acc2, m, hz) >> e,
+ * the TM2_RQ_HIGHMUL value for every sum, so out = SSAT(SMMLA(acc2k, m, hz'), #8, asr #E), two instructions.
+ * Constant channels (zero weights and bias, output k) are (0, k 2^E, E): SMMLA gives k 2^E, shifted k. The build
+ * (tinym2net/ops/packing.py, shift_records) starts from a layer's TM2_RQ_HIGHMUL records and checks every channel:
+ * k >= 1, every scaled doubled weight 2^(k+1) w within int16, every sum within int32 (2^(k+1) (sum |w| max |x| +
+ * |bias|) < 2^31, which bounds the SMLAD partial sums too), hz' and SMMLA's result within int32 for the largest sums
+ * of either sign; a layer where the checks fail for every E keeps its TM2_RQ_HIGHMUL records. The DSP kernels take
+ * E as an immediate (one entry point per E, tm2_conv_dsp.h); the third record word holds E for the C forms. */
 #ifndef TM2_REQUANT_H
 #define TM2_REQUANT_H
 #include <stdint.h>
@@ -55,6 +71,7 @@
 #define TM2_RQ_SINGLE 2
 #define TM2_RQ_SINGLE_FAST 3
 #define TM2_RQ_HIGHMUL 4
+#define TM2_RQ_HIGHMUL_E 5
 
 typedef struct {
   int32_t mult; /* Q31 significand m */
@@ -101,6 +118,12 @@ static inline int32_t tm2_rq_single_fast_s8(int32_t acc, const tm2_rq *q) {
   return __ssat(hi >> q->sh, 8);
 }
 #endif
+
+/* TM2_RQ_HIGHMUL_E of a scaled sum acc2k (record (m, hz', E)), not yet saturated: SMMLA(acc2k, m, hz') >> E. The
+ * build checks that the high word of the 64-bit sum fits int32. */
+static inline int32_t tm2_rq_highmul_e(int32_t acc2k, int32_t m, int32_t hz, int32_t e) {
+  return (int32_t)(((int64_t)acc2k * m + (int64_t)hz * ((int64_t)1 << 32)) >> 32) >> e;
+}
 
 /* TM2_RQ_HIGHMUL on an undoubled sum acc (tm2_rq entry (m, hz, unused, e); the 3x3 depthwise kernels):
  * acc2 = 2 acc (wrapping: only constant channels, m = 0, can have |2 acc| >= 2^31, and their record
@@ -159,6 +182,17 @@ static inline int32_t tm2_rq_highmul2_low_s8(int32_t acc2, int32_t m, int32_t hz
           "ssat %[v], #8, %[v]"
           : [v] "=&r"(v)
           : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
+
+/* tm2_rq_highmul_e saturated to int8 with E from the record (a register): SMMLA, ASR, SSAT. */
+static inline int32_t tm2_rq_highmul_e_s8(int32_t acc2k, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("smmla %[v], %[a], %[m], %[hz]\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v)
+          : [a] "r"(acc2k), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
   return v;
 }
 #endif

@@ -41,6 +41,12 @@ RQ_DOUBLE_FAST = 1
 RQ_SINGLE = 2
 RQ_SINGLE_FAST = 3
 RQ_HIGHMUL = 4  # records (m, hz, e) of the packed CONV_2D stream on doubled sums (tm2_requant.h)
+RQ_HIGHMUL_E = 5  # records (m, hz', E) on sums scaled by 2^(E - e): the shift in SSAT's immediate (tm2_requant.h)
+
+# The layer-wide shifts E of TM2_RQ_HIGHMUL_E that have entry points (TM2_CONV_RQ_SHIFTS in tm2_conv_dsp.h), and
+# the one a layer takes when it can: one E for most layers of a model, so that it links one variant per loop.
+RQ_SHIFTS = (10, 11, 12, 13, 14)
+RQ_SHIFT_PREFERRED = 12
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31
@@ -180,9 +186,53 @@ def highmul_records(
     return np.array(generic, np.int64).reshape(-1, 3), RQ_DOUBLE
 
 
+def shift_scales(
+    recs: np.ndarray, w2d: np.ndarray, bound: np.ndarray, constants: list[int | None], e_shift: int
+) -> np.ndarray | None:
+    """Per channel, the exponent k = E - e by which TM2_RQ_HIGHMUL_E scales its doubled weights and bias for the
+    layer-wide shift ``e_shift`` (0 for constant channels), or None when a channel fails a check of
+    ``firmware/kernels/tm2_requant.h``: k >= 1, every 2^(k+1) w within int16, 2^(k+1) bound < 2^31 (``bound``: the
+    |acc| bounds of :func:`acc_bound`, which also bound the partial sums), hz' and SMMLA's result within int32 for
+    the sums -2^(k+1) bound and 2^(k+1) bound (it is non-decreasing in the sum). ``recs``: the layer's TM2_RQ_HIGHMUL records."""
+    ks = np.zeros(len(recs), np.int64)
+    for c, (m, hz, e) in enumerate(recs.tolist()):
+        if constants[c] is not None:
+            continue
+        k = e_shift - e
+        if k < 1:
+            return None
+        w = w2d[c] << (k + 1)
+        b = int(bound[c]) << (k + 1)
+        if w.size and (int(w.max()) > 0x7FFF or int(w.min()) < -0x8000) or b >= (1 << 31):
+            return None
+        hz2 = (hz << k) + (1 << (k - 1))
+        lo, hi = hz2 + (-b * m >> 32), hz2 + (b * m >> 32)  # SMMLA of the sums -b and b
+        if not (-(1 << 31) <= min(hz2, lo) and max(hz2, hi) < (1 << 31)):
+            return None
+        ks[c] = k
+    return ks
+
+
+def shift_records(
+    recs: np.ndarray, w2d: np.ndarray, bound: np.ndarray, constants: list[int | None], preferred: int
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(records (m, hz', E), per-channel scales k, E) of TM2_RQ_HIGHMUL_E for the first E of :data:`RQ_SHIFTS`
+    nearest ``preferred`` that passes :func:`shift_scales`, or None when none does. Constant channels (output
+    k_out: zero weights and bias) get (0, k_out 2^E, E)."""
+    for e_shift in sorted(RQ_SHIFTS, key=lambda v: (abs(v - preferred), v)):
+        ks = shift_scales(recs, w2d, bound, constants, e_shift)
+        if ks is None:
+            continue
+        out = []
+        for (m, hz, _), k, kc in zip(recs.tolist(), ks.tolist(), constants, strict=True):
+            out.append((0, kc << e_shift, e_shift) if kc is not None else (m, (hz << k) + (1 << (k - 1)), e_shift))
+        return np.array(out, np.int64).reshape(-1, 3), ks, e_shift
+    return None
+
+
 def pack_conv_gemm(
     filt: np.ndarray, bias: np.ndarray | None, mult, shift, input_offset: int, output_offset: int,
-    act_min: int = -128, act_max: int = 127,
+    act_min: int = -128, act_max: int = 127, rq_shift: int | None = RQ_SHIFT_PREFERRED,
 ) -> tuple[np.ndarray, int, int] | None:
     """CONV_2D filter ``[out_c, kh, kw, in_c]`` -> (packed int32 stream, Kp, requantisation mode), or None
     when a doubled sum could leave int32 (then the reference kernel runs the layer).
@@ -190,6 +240,9 @@ def pack_conv_gemm(
     Per channel pair (``tm2_conv_dsp.h``): the doubled biases, per position pair the int16 pairs of the
     doubled weights of channel c then c+1, then the two channels' requantisation records. Constant channels
     (:func:`constant_outputs`) get zero weights and a bias that their record turns into their output.
+    With an output offset of -128 and the full int8 range, TM2_RQ_HIGHMUL records become TM2_RQ_HIGHMUL_E
+    (:func:`shift_records`, the E of :data:`RQ_SHIFTS` nearest ``rq_shift``; weights and bias of channel c scaled
+    by 2^k[c] more) where the checks pass; ``rq_shift`` None keeps TM2_RQ_HIGHMUL.
     """
     out_c = filt.shape[0]
     w2d = filt.reshape(out_c, -1).astype(np.int64)
@@ -205,16 +258,25 @@ def pack_conv_gemm(
     if mode == RQ_DOUBLE:
         for c in np.flatnonzero(const):
             b[c] = int(constants[c]) - int(output_offset)
+    scale = np.ones(out_c, np.int64)  # per channel 2^k: the TM2_RQ_HIGHMUL_E scales
+    pad_rec = [0, 0, 1]
+    if mode == RQ_HIGHMUL and rq_shift is not None and output_offset == -128 and (act_min, act_max) == (-128, 127):
+        shifted = shift_records(recs, w2d, bound, constants, rq_shift)
+        if shifted is not None:
+            recs, ks, e_shift = shifted
+            scale = np.left_shift(1, ks)
+            mode, pad_rec = RQ_HIGHMUL_E, [0, 0, e_shift]
     kp = padded_depth4(w2d.shape[1])
     pairs = (out_c + 1) // 2
-    recs = np.concatenate([recs, np.array([[0, 0, 1]] * (2 * pairs - out_c), np.int64).reshape(-1, 3)])
+    recs = np.concatenate([recs, np.array([pad_rec] * (2 * pairs - out_c), np.int64).reshape(-1, 3)])
     order = conv_tap_positions(kp, *filt.shape[1:])
     rows = _rows_in_tap_order(w2d.astype(np.int8), 2 * pairs, kp, order).astype(np.int64) * 2  # [2 pairs, kp]
+    rows[:out_c] *= scale[:, None]
     halves = rows.reshape(pairs, 2, kp // 2, 2)  # [pair][channel of pair][position pair][lo/hi]
     words = (halves[..., 0] & 0xFFFF) | ((halves[..., 1] & 0xFFFF) << 16)  # [pair][channel][j]
     words = words.transpose(0, 2, 1).reshape(pairs, kp)  # [pair][j][channel]
     b2 = np.zeros(2 * pairs, np.int64)
-    b2[:out_c] = 2 * b
+    b2[:out_c] = 2 * b * scale
     stream = np.concatenate([b2.reshape(pairs, 2), words, recs.reshape(pairs, 6)], axis=1)
     return (stream & 0xFFFFFFFF).astype(np.uint32).view(np.int32).reshape(-1), kp, mode
 
@@ -412,10 +474,10 @@ CONV_PATH_GENERAL, CONV_PATH_POINTWISE, CONV_PATH_FIRST3X3 = 0, 1, 2  # TM2_CONV
 
 def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
     """The loop of ``tm2_conv2d_s8_packed`` for a layer (the ``path`` field; conditions in tm2_conv_dsp.h):
-    pointwise layers and first layers of 3x3 filters of three channels with TM2_RQ_HIGHMUL records, the full
-    int8 range and an even out_c have their own loops."""
+    pointwise layers and first layers of 3x3 filters of three channels with TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E
+    records, the full int8 range and an even out_c have their own loops."""
     p = params
-    fast = mode == RQ_HIGHMUL and p["act_min"] == -128 and p["act_max"] == 127 and p["out_c"] % 2 == 0
+    fast = mode in (RQ_HIGHMUL, RQ_HIGHMUL_E) and p["act_min"] == -128 and p["act_max"] == 127 and p["out_c"] % 2 == 0
     if not fast:
         return CONV_PATH_GENERAL
     if (
@@ -432,14 +494,21 @@ def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
     return CONV_PATH_GENERAL
 
 
-def conv_packed_entry(path: int, kp: int) -> str:
+def conv_rq_shift(stream: np.ndarray, kp: int) -> int:
+    """The layer-wide shift E of a TM2_RQ_HIGHMUL_E stream: the third word of its first record."""
+    return int(stream[kp + 4])
+
+
+def conv_packed_entry(path: int, kp: int, rq_shift: int = 0) -> str:
     """The C function the generated call names for a layer's loop (entry points of tm2_conv_dsp.h): naming the
-    loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use."""
+    loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use.
+    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes."""
+    suffix = f"_e{rq_shift}" if rq_shift else ""
     if path == CONV_PATH_POINTWISE:
-        return f"tm2_conv2d_s8_packed_pw{kp}"
+        return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
-        return "tm2_conv2d_s8_packed_first3x3"
-    return "tm2_conv2d_s8_packed_general"
+        return f"tm2_conv2d_s8_packed_first3x3{suffix}"
+    return f"tm2_conv2d_s8_packed_general{suffix}"
 
 
 def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered | None:
@@ -454,9 +523,10 @@ def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult,
         return None
     stream, kp, mode = packed
     path = conv_packed_path(params, kp, mode)
+    entry = conv_packed_entry(path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0)
     return Lowered(
         template="ops/conv2d_packed.j2",
-        params={**params, "depth_padded": kp, "rq_mode": mode, "path": path, "entry": conv_packed_entry(path, kp)},
+        params={**params, "depth_padded": kp, "rq_mode": mode, "path": path, "entry": entry},
         consts=[ConstArray("packed", "int32_t", stream, weights=True)],
         scratch_bytes=(12 if params["in_c"] % 4 else 8) * kp,  # TM2_CONV_PACKED_SCRATCH
     )

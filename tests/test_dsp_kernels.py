@@ -650,6 +650,10 @@ def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path
                             (32, 32, -128), (32, 32, 6), (32, 64, -128), (32, 64, -7)]:
         shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
                        "h": 3, "w": 5, "out_c": out_c, "zp": zp, "act": (-128, 127)})
+    # calls of fewer than four pixels (pixel by pixel, tm2_conv_pw_few), both output offset forms
+    for in_c, w, zp in [(8, 1, -128), (16, 3, 4), (64, 2, -128), (128, 3, -9)]:
+        shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
+                       "h": 1, "w": w, "out_c": 6, "zp": zp, "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert sum(c.extra["path"] == packing.CONV_PATH_POINTWISE for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_pw_fast")
@@ -706,7 +710,7 @@ def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
     pw = {**common, "kernel": (1, 1), "stride": (1, 1)}
     shapes = []
     # pointwise of every Kp (the out_c with stores at immediate offsets too, odd out_c: the general loop), pixel
-    # counts with 0 to 3 pixels after the last block (tm2_gemm_pixel) and fewer than four (the general loop)
+    # counts with 0 to 3 pixels after the last block (tm2_gemm_pixel) and fewer than four (tm2_conv_pw_few)
     for in_c, outs in [(8, (16, 32, 6)), (16, (32, 64, 10)), (32, (32, 64, 4)), (64, (2, 12)), (128, (4, 6, 7))]:
         for out_c in outs:
             h, w = [(2, 4), (1, 5), (3, 3), (1, 7), (1, 3)][int(rng.integers(0, 5))]

@@ -1201,6 +1201,20 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_CASE_E
 #undef TM2_PW_KP
 #undef TM2_PW_BLOCKS
+
+/* Pointwise calls of fewer than four pixels (a band's last pixels): each pixel widened into all four column slots
+ * (pixel stride 0), then its channel pairs one pixel at a time (tm2_gemm_pixel), so that the pointwise entries
+ * link no general loop. */
+__attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_params *p, const int8_t *input,
+                                                      const int32_t *packed, void *scratch, int8_t *output) {
+  const int32_t kp = p->depth_padded, out_c = p->out_c;
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  uint32_t *col = (uint32_t *)scratch;
+  for (int32_t i = 0; i < pixels; ++i) {
+    tm2_widen4(input + (size_t)i * kp, 0, kp, p->input_offset, col);
+    tm2_gemm_pixel(packed, out_c >> 1, kp, col, output + (size_t)i * out_c, p->output_offset, p->rq_mode);
+  }
+}
 #undef TM2_PW_BLOCKS_C
 #undef TM2_PW_BLOCKS_SMALL
 #undef TM2_PW_BLOCKS_32
@@ -1537,8 +1551,8 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
  * so that the linker keeps only the loops a model uses: the general loop, the first-layer loop, and one pointwise
  * entry per Kp, each for TM2_RQ_HIGHMUL records and, with the suffix _e<E>, for TM2_RQ_HIGHMUL_E records of shift
- * E (TM2_CONV_RQ_SHIFTS). Pointwise calls of fewer than four pixels (a band's last pixels) take the general loop
- * of their records. Without the DSP extension every entry is the general loop. */
+ * E (TM2_CONV_RQ_SHIFTS). Pointwise calls of fewer than four pixels (a band's last pixels) run pixel by pixel
+ * (tm2_conv_pw_few). Without the DSP extension every entry is the general loop. */
 #define TM2_CONV_ENTRY(NAME) \
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output)
 
@@ -1552,7 +1566,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
     if (p->batches * p->out_h * p->out_w >= 4) {                    \
       tm2_conv_pw_fast(p, input, packed, scratch, output, KP, 0);   \
     } else {                                                        \
-      tm2_conv_general(p, input, packed, scratch, output);          \
+      tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
   }
 #define TM2_PW_ENTRY_E(KP, E)                                       \
@@ -1560,7 +1574,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
     if (p->batches * p->out_h * p->out_w >= 4) {                    \
       tm2_conv_pw_fast(p, input, packed, scratch, output, KP, E);   \
     } else {                                                        \
-      tm2_conv2d_s8_packed_general_e##E(p, input, packed, scratch, output); \
+      tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
   }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \

@@ -33,8 +33,9 @@
  *   (m, hz, e), TM2_RQ_HIGHMUL_E (m, hz', E; channel c's weights and bias scaled by 2^(E - e[c]) more, E one
  *   immediate shift for the layer), or TM2_RQ_DOUBLE (m, 0, TFLite shift) applied to acc = sum / 2.
  *   Inner block: 4 pixels x 2 channels = 8 accumulators, 16 MACs per position pair (two weight words,
- *   four column words, eight SMLAD; no unpacking in the loop). With TM2_RQ_HIGHMUL and the full int8
- *   range, all channel pairs of a block run in one assembly loop (bias, products, requantisation, stores).
+ *   four column words, eight SMLAD; no unpacking in the loop). With TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E and the
+ *   full int8 range, all channel pairs of a block run in one assembly loop (bias, products, requantisation,
+ *   stores); TM2_RQ_HIGHMUL_E takes two instructions per output (SMMLA, SSAT with the shift E).
  *
  * DEPTHWISE_CONV_2D 3x3 (tm2_depthwise3x3_s8_packed): depth multiplier 1, dilation 1, stride 1 or 2.
  *   Channels go in quads (four at a time). For a quad, input rows are transposed into channel-major int16
@@ -77,10 +78,10 @@ typedef struct {
 } tm2_conv_packed_params;
 
 /* Loops of tm2_conv2d_s8_packed (the path field; tinym2net/ops/packing.py conv_packed_path decides). All need
- * TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E records, the full int8 range (act_min -128, act_max 127) and an even out_c; without the DSP
- * extension every layer takes the general loop.
+ * TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E records, the full int8 range (act_min -128, act_max 127) and an even out_c;
+ * without the DSP extension every layer takes the general loop.
  *   TM2_CONV_PATH_POINTWISE: 1x1 filters, strides 1, no padding, in_w == out_w, in_c == Kp of 8, 16, 32, 64 or
- *     128 (calls of fewer than four pixels take the general loop);
+ *     128 (calls of fewer than four pixels run pixel by pixel);
  *   TM2_CONV_PATH_FIRST3X3: 3x3 filters of three channels (Kp 28), dilation 1, out_w a multiple of 4. */
 #define TM2_CONV_PATH_GENERAL 0
 #define TM2_CONV_PATH_POINTWISE 1

@@ -193,7 +193,8 @@ def shift_scales(
     layer-wide shift ``e_shift`` (0 for constant channels), or None when a channel fails a check of
     ``firmware/kernels/tm2_requant.h``: k >= 1, every 2^(k+1) w within int16, 2^(k+1) bound < 2^31 (``bound``: the
     |acc| bounds of :func:`acc_bound`, which also bound the partial sums), hz' and SMMLA's result within int32 for
-    the sums -2^(k+1) bound and 2^(k+1) bound (it is non-decreasing in the sum). ``recs``: the layer's TM2_RQ_HIGHMUL records."""
+    the sums -2^(k+1) bound and 2^(k+1) bound (it is non-decreasing in the sum). ``recs``: the layer's
+    TM2_RQ_HIGHMUL records (:func:`highmul_records`)."""
     ks = np.zeros(len(recs), np.int64)
     for c, (m, hz, e) in enumerate(recs.tolist()):
         if constants[c] is not None:
@@ -206,8 +207,8 @@ def shift_scales(
         if w.size and (int(w.max()) > 0x7FFF or int(w.min()) < -0x8000) or b >= (1 << 31):
             return None
         hz2 = (hz << k) + (1 << (k - 1))
-        lo, hi = hz2 + (-b * m >> 32), hz2 + (b * m >> 32)  # SMMLA of the sums -b and b
-        if not (-(1 << 31) <= min(hz2, lo) and max(hz2, hi) < (1 << 31)):
+        low, high = hz2 + (-b * m >> 32), hz2 + (b * m >> 32)  # SMMLA of the sums -b and b
+        if not (-(1 << 31) <= min(hz2, low) and max(hz2, high) < (1 << 31)):
             return None
         ks[c] = k
     return ks

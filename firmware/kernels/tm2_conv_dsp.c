@@ -573,6 +573,68 @@ static void tm2_widen_rows4_edge(const tm2_conv_packed_params *p, const int8_t *
   for (uint32_t *const wf = end - 2 * (p->depth_padded - 4 * fh); w != wf; w += 8) w[0] = 0, w[4] = 0;
   for (; w < end; w += 4) w[0] = 0;
 }
+
+/* Filter rows of one word (in_c 1, filter_w 4), n of them rstride bytes apart from src, into one slot from its
+ * word w (row fy at w[8 fy] and w[8 fy + 4]), two rows a loop step; masked (a constant): the bytes of columns
+ * outside the input replaced by the zero point (x & keep | fill). Returns the word after the last row's. */
+static inline __attribute__((always_inline)) uint32_t *tm2_widen_word_rows(const int8_t *src, int32_t rstride,
+                                                                           int32_t n, uint32_t off2, int masked,
+                                                                           uint32_t keep, uint32_t fill,
+                                                                           uint32_t *w) {
+  for (; n >= 2; n -= 2, src += 2 * rstride, w += 16) {
+    uint32_t x, y;
+    memcpy(&x, src, 4);
+    memcpy(&y, src + rstride, 4);
+    if (masked) {
+      x = (x & keep) | fill;
+      y = (y & keep) | fill;
+    }
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+    w[8] = __sxtab16(off2, y);
+    w[12] = tm2_sxtab16_ror8(off2, y);
+  }
+  if (n) {
+    uint32_t x;
+    memcpy(&x, src, 4);
+    if (masked) x = (x & keep) | fill;
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+    w += 8;
+  }
+  return w;
+}
+
+/* One pixel of filter rows of one word (in_c 1, filter_w 4, dilation_w 1: kws' 10x4 filters; Kp = 4 filter_h)
+ * into one slot of the column buffer from its word w: filter rows outside the input are zero words, the others
+ * one word each from the input row (tm2_widen_rows4_edge's masking where columns reach past the input). Row
+ * dilation, or a word that would reach before the input tensor's first or past its last byte: that function. */
+static void tm2_widen_rows4(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                            uint32_t *w) {
+  const int32_t in_w = p->in_w, in_h = p->in_h, fh = p->filter_h;
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t fa = tm2_max_i32(0, -iy0), fb = tm2_min_i32(fh, in_h - iy0); /* filter rows inside */
+  const int32_t first = (iy0 + fa) * in_w + ix0, last = (iy0 + fb - 1) * in_w + ix0 + 4;
+  if (p->dilation_h != 1 || ix0 <= -4 || ix0 >= in_w || fa >= fb || first < 0 || last > in_h * in_w) {
+    tm2_widen_rows4_edge(p, in_b, oy, ox, w);
+    return;
+  }
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  uint32_t *const wa = w + 8 * fa, *const wend = w + 8 * fh;
+  for (; w != wa; w += 8) w[0] = 0, w[4] = 0;
+  if (ix0 >= 0 && ix0 + 4 <= in_w) {
+    w = tm2_widen_word_rows(in_b + first, in_w, fb - fa, off2, 0, 0u, 0u, w);
+  } else {
+    /* bytes fx0 .. fx1 - 1 inside the row (fx0 < fx1) */
+    const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+    const uint32_t keep = (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u);
+    const uint32_t fill = (uint32_t)(uint8_t)(-off) * 0x01010101u & ~keep;
+    w = tm2_widen_word_rows(in_b + first, in_w, fb - fa, off2, 1, keep, fill, w);
+  }
+  for (; w != wend; w += 8) w[0] = 0, w[4] = 0;
+}
 #endif
 
 /* Four pixels (repeating the last when fewer are left) whose filter rows are runs of run % 4 = 0 or 1 bytes
@@ -610,23 +672,8 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
   }
 #if TM2_CONV_USE_DSP
   if (in_c == 1 && fw == 4 && p->dilation_w == 1) { /* one word per filter row (kws' 10x4 filters) */
-    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-    const int32_t span = (fh - 1) * p->dilation_h;
     for (int32_t s = 0; s < 4; ++s) {
-      const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-      if (iy0 >= 0 && iy0 + span < p->in_h && ix0 >= 0 && ix0 + 4 <= p->in_w) {
-        const int8_t *r = in_b + (size_t)iy0 * p->in_w + ix0;
-        uint32_t *w = col + s;
-        for (int32_t fy = 0; fy < fh; ++fy, r += rstride, w += 8) {
-          uint32_t x;
-          memcpy(&x, r, 4);
-          w[0] = __sxtab16(off2, x);
-          w[4] = tm2_sxtab16_ror8(off2, x);
-        }
-        for (uint32_t *const end = col + s + 2 * kp; w != end; w += 4) w[0] = 0;
-      } else {
-        tm2_widen_rows4_edge(p, in_b, oy, ox, col + s);
-      }
+      tm2_widen_rows4(p, in_b, oy, ox, col + s);
       if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
     }
     return;

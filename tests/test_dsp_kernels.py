@@ -666,6 +666,30 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
     _check_cases(harness, cases, "conv_first_fast")
 
 
+def test_conv2d_packed_rows4_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """10x4 filters of one channel (TM2_CONV_PATH_ROWS4, tm2_conv_rows4_fast, kws' first layer): 64 output channels,
+    both output offset forms, pixel counts leaving 0 to 3 pixels after the last full block, blocks across output
+    rows, pixels past every edge of the input (words masked at the columns, rows outside), strides 1 and 2; other
+    out_c and fewer than four pixels (the general loop)."""
+    rng = np.random.default_rng(43)
+    shapes = []
+    for (h, w), stride, same in [((49, 10), (2, 2), True), ((12, 7), (1, 1), True), ((13, 9), (2, 1), True),
+                                 ((11, 5), (1, 2), False), ((10, 4), (1, 1), False), ((14, 6), (2, 2), True),
+                                 ((16, 8), (1, 1), True), ((10, 6), (1, 1), False), ((20, 11), (2, 2), False)]:
+        for zp in (-128, 6):
+            shapes.append({"in_c": 1, "kernel": (10, 4), "stride": stride, "dilation": (1, 1), "same": same,
+                           "h": h, "w": w, "out_c": 64, "zp": zp, "act": (-128, 127)})
+    shapes += [
+        {"in_c": 1, "kernel": (10, 4), "stride": (2, 2), "dilation": (1, 1), "same": True, "h": 49, "w": 10,
+         "out_c": 32, "zp": -128, "act": (-128, 127)},
+        {"in_c": 1, "kernel": (10, 4), "stride": (1, 1), "dilation": (1, 1), "same": False, "h": 10, "w": 5,
+         "out_c": 64, "zp": 3, "act": (-128, 127)},
+    ]
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert sum(c.extra["path"] == packing.CONV_PATH_ROWS4 for c in cases) > len(cases) // 2
+    _check_cases(harness, cases, "conv_rows4_fast")
+
+
 def test_conv2d_packed_word_rows_at_edges_match_reference(harness: tuple[str, Path, Path]) -> None:
     """Filters of one channel and four columns (kws' 10x4) whose pixels reach past the input's edges
     (tm2_widen_rows4_edge): narrow and low inputs, words that would cross the tensor's first or last byte,

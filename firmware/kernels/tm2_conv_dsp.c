@@ -885,6 +885,7 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_STEP7 TM2_GEMM_STEP4 TM2_GEMM_STEP3
 #define TM2_GEMM_STEP13 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP
 #define TM2_GEMM_STEP15 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP7
+#define TM2_GEMM_STEP19 TM2_GEMM_STEP16 TM2_GEMM_STEP3
 #define TM2_GEMM_STEP31 TM2_GEMM_STEP16 TM2_GEMM_STEP15
 #define TM2_GEMM_STEP63 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP31
 
@@ -1384,6 +1385,84 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
     }
   }
 }
+
+/* One pixel of tm2_conv_rows4_fast (10x4 filters of one channel) into one slot of the column buffer from its word w:
+ * all ten filter rows inside the input, straight-line, the bytes of columns outside the input (at most three)
+ * replaced by the zero point as in tm2_widen_rows4; any other pixel: tm2_widen_rows4. */
+static inline __attribute__((always_inline)) void tm2_rows4_pixel(const tm2_conv_packed_params *p, const int8_t *in_b,
+                                                                  int32_t oy, int32_t ox, uint32_t off2, uint32_t *w) {
+  const int32_t in_w = p->in_w, in_h = p->in_h;
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t first = iy0 * in_w + ix0;
+  if (iy0 < 0 || iy0 + 10 > in_h || ix0 <= -4 || ix0 >= in_w || first < 0 || first + 9 * in_w + 4 > in_h * in_w) {
+    tm2_widen_rows4(p, in_b, oy, ox, w);
+    return;
+  }
+  const int8_t *src = in_b + first;
+  uint32_t keep = ~0u, fill = 0u;
+  if (ix0 < 0 || ix0 + 4 > in_w) { /* bytes fx0 .. fx1 - 1 inside the row */
+    const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+    keep = (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u);
+    fill = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u & ~keep;
+  }
+#pragma GCC unroll 10
+  for (int32_t fy = 0; fy < 10; ++fy, src += in_w, w += 8) { /* straight-line */
+    uint32_t x;
+    memcpy(&x, src, 4);
+    x = (x & keep) | fill;
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+  }
+}
+
+/* Layers of 10x4 filters of one channel (TM2_CONV_PATH_ROWS4: kws' first layer, Kp 40) of 64 output channels on the
+ * fast path, at least four pixels: blocks of four consecutive pixels (across output rows), each pixel widened one
+ * word per filter row (tm2_widen_rows4), then the pair loop with its 19 steps straight-line and the stores at
+ * immediate offsets (TM2_GEMM_PAIRS_XC); the last one to three pixels as in tm2_conv_general (the block moved back
+ * to end at the last pixel, only its new pixels computed, tm2_gemm_pixel). */
+__attribute__((noinline)) static void tm2_conv_rows4_fast(const tm2_conv_packed_params *p, const int8_t *input,
+                                                          const int32_t *packed, void *scratch, int8_t *output) {
+  const int32_t out_c = 64, out_w = p->out_w, zp = p->output_offset;
+  const int32_t pixels = p->out_h * out_w;
+  uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(40);
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w;
+    int8_t *op = output + (size_t)b * pixels * out_c;
+    int32_t oy = 0, ox = 0;
+    for (int32_t n = pixels >> 2; n > 0; --n) {
+      for (int32_t s = 0; s < 4; ++s) {
+        tm2_rows4_pixel(p, in_b, oy, ox, off2, col + s);
+        if (++ox == out_w) ox = 0, ++oy;
+      }
+      const int32_t *pw = packed;
+      if (zp == -128) {
+        TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP19, 64);
+      } else {
+        TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP19, 64);
+      }
+      op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+    }
+    const int32_t rest = pixels & 3;
+    if (rest) {
+      const int32_t pix0 = pixels - 4;
+      oy = pix0 / out_w;
+      ox = pix0 - oy * out_w;
+      for (int32_t s = 0; s < 4; ++s) {
+        tm2_widen_rows4(p, in_b, oy, ox, col + s);
+        if (++ox == out_w) ox = 0, ++oy;
+      }
+      for (int32_t s = 4 - rest; s < 4; ++s) {
+        tm2_gemm_pixel(packed, out_c >> 1, 40, col + s, op + (s - 4 + rest) * out_c, zp);
+      }
+    }
+  }
+}
 #endif
 
 /* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the
@@ -1518,6 +1597,17 @@ void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t
 #endif
 }
 
+void tm2_conv2d_s8_packed_rows4(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+  if (p->out_c == 64 && p->depth_padded == 40 && p->out_h * p->out_w >= 4) {
+    tm2_conv_rows4_fast(p, input, packed, scratch, output);
+    return;
+  }
+#endif
+  tm2_conv_general(p, input, packed, scratch, output);
+}
+
 #if TM2_CONV_USE_DSP
 #define TM2_PW_ENTRY(KP)                                                                                          \
   void tm2_conv2d_s8_packed_pw##KP(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,   \
@@ -1568,6 +1658,9 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
     }
   } else if (p->path == TM2_CONV_PATH_FIRST3X3) {
     tm2_conv2d_s8_packed_first3x3(p, input, packed, scratch, output);
+    return;
+  } else if (p->path == TM2_CONV_PATH_ROWS4) {
+    tm2_conv2d_s8_packed_rows4(p, input, packed, scratch, output);
     return;
   }
   tm2_conv_general(p, input, packed, scratch, output);

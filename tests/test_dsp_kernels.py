@@ -661,6 +661,11 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
         w = (ow - 1) * stride[1] + 1
         shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": True,
                        "zp": zp, "h": 5, "w": w, "out_c": out_c, "act": (-128, 127)})
+    # stride 2 over an even width and height (vww's 96x96): SAME pads one column right and one row below only, the
+    # last pixel of each row has its third column past the edge (tm2_widen_rows_3x6), the last row its third row
+    for zp in (-128, 5):
+        shapes.append({"in_c": 3, "kernel": (3, 3), "stride": (2, 2), "dilation": (1, 1), "same": True,
+                       "zp": zp, "h": 10, "w": 16, "out_c": 8, "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert sum(c.extra["path"] == packing.CONV_PATH_FIRST3X3 for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_first_fast")

@@ -1261,17 +1261,47 @@ __attribute__((noinline)) static void tm2_first_edge_pixel(const int8_t *in_b, i
   tm2_widen_rows_3x9(r[0], r[1], r[2], off2, col);
 }
 
+/* tm2_widen_rows_3x9 for a pixel whose third column is the first past the input's right edge (rows r, r + rs,
+ * r + 2 rs inside the input): bytes 0 .. 5 of each row from the input (no read past byte 5), the zero point for
+ * bytes 6 .. 8 (it widens to 0), so the last bytes' position pairs are zero words. */
+static inline __attribute__((always_inline)) void tm2_widen_rows_3x6(const int8_t *r, int32_t rs, uint32_t zp4,
+                                                                     uint32_t off2, uint32_t *col) {
+  for (int32_t fy = 0; fy < 3; ++fy, r += rs, col += 16) {
+    uint32_t x;
+    uint16_t h;
+    memcpy(&x, r, 4);
+    memcpy(&h, r + 4, 2);
+    const uint32_t y = (uint32_t)h | (zp4 & 0xFFFF0000u);
+    col[0] = __sxtab16(off2, x);
+    col[4] = tm2_sxtab16_ror8(off2, x);
+    col[8] = __sxtab16(off2, y);
+    col[12] = tm2_sxtab16_ror8(off2, y);
+  }
+  col[0] = 0;
+  col[4] = 0;
+}
+
 /* One block of four pixels of tm2_conv_first_fast with a tap outside the input (or rows outside it: rows_in 0),
- * pixel by pixel: the inside ones straight from the input, the others tm2_first_edge_pixel. */
+ * pixel by pixel: those whose columns are all inside straight from the input rows, filter rows outside the input
+ * reading a row of the zero point (which widens to 0); those whose third column is the first past the right edge
+ * (SAME padding at stride 2), every row inside, tm2_widen_rows_3x6; the others tm2_first_edge_pixel. */
 __attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, int32_t in_h, int32_t in_w, int32_t iy0,
                                                            int32_t ix0, int32_t sw, int rows_in, int32_t off,
                                                            uint32_t *col) {
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  const uint32_t zrow[3] = {zp4, zp4, zp4}; /* a filter row of the zero point */
+  const int8_t *const z = (const int8_t *)zrow;
   const int32_t rs = 3 * in_w;
+  const int ok0 = iy0 >= 0 && iy0 < in_h, ok1 = iy0 + 1 >= 0 && iy0 + 1 < in_h, ok2 = iy0 + 2 >= 0 && iy0 + 2 < in_h;
   for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
-    if (rows_in && ix >= 0 && ix + 3 <= in_w) {
-      const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
-      tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
+    if (ix >= 0 && ix + 3 <= in_w) {
+      const int8_t *r0 = ok0 ? in_b + (ptrdiff_t)(iy0 * in_w + ix) * 3 : z;
+      const int8_t *r1 = ok1 ? in_b + (ptrdiff_t)((iy0 + 1) * in_w + ix) * 3 : z;
+      const int8_t *r2 = ok2 ? in_b + (ptrdiff_t)((iy0 + 2) * in_w + ix) * 3 : z;
+      tm2_widen_rows_3x9(r0, r1, r2, off2, col + s);
+    } else if (rows_in && ix >= 0 && ix + 2 == in_w) {
+      tm2_widen_rows_3x6(in_b + (size_t)(iy0 * in_w + ix) * 3, rs, zp4, off2, col + s);
     } else {
       tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
     }

@@ -673,9 +673,9 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
 
 def test_conv2d_packed_rows4_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """10x4 filters of one channel (TM2_CONV_PATH_ROWS4, tm2_conv_rows4_fast, kws' first layer): 64 output channels,
-    both output offset forms, pixel counts leaving 0 to 3 pixels after the last full block, blocks across output
-    rows, pixels past every edge of the input (words masked at the columns, rows outside), strides 1 and 2; other
-    out_c and fewer than four pixels (the general loop)."""
+    output offset -128, pixel counts leaving 0 to 3 pixels after the last full block, blocks across output rows,
+    pixels past every edge of the input (words masked at the columns, rows outside), strides 1 and 2; other output
+    offsets, other out_c and fewer than four pixels (the general loop)."""
     rng = np.random.default_rng(43)
     shapes = []
     for (h, w), stride, same in [((49, 10), (2, 2), True), ((12, 7), (1, 1), True), ((13, 9), (2, 1), True),

@@ -1446,8 +1446,8 @@ static inline __attribute__((always_inline)) void tm2_rows4_pixel(const tm2_conv
   }
 }
 
-/* Layers of 10x4 filters of one channel (TM2_CONV_PATH_ROWS4: kws' first layer, Kp 40) of 64 output channels on the
- * fast path, at least four pixels: blocks of four consecutive pixels (across output rows), each pixel widened one
+/* Layers of 10x4 filters of one channel (TM2_CONV_PATH_ROWS4: kws' first layer, Kp 40) of 64 output channels with
+ * output offset -128 (TM2_GEMM_RQ_LOW) on the fast path, at least four pixels: blocks of four consecutive pixels (across output rows), each pixel widened one
  * word per filter row (tm2_widen_rows4), then the pair loop with its 19 steps straight-line and the stores at
  * immediate offsets (TM2_GEMM_PAIRS_XC); the last one to three pixels as in tm2_conv_general (the block moved back
  * to end at the last pixel, only its new pixels computed, tm2_gemm_pixel). */
@@ -1471,11 +1471,7 @@ __attribute__((noinline)) static void tm2_conv_rows4_fast(const tm2_conv_packed_
         if (++ox == out_w) ox = 0, ++oy;
       }
       const int32_t *pw = packed;
-      if (zp == -128) {
-        TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP19, 64);
-      } else {
-        TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP19, 64);
-      }
+      TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP19, 64);
       op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
     }
     const int32_t rest = pixels & 3;
@@ -1630,7 +1626,7 @@ void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t
 void tm2_conv2d_s8_packed_rows4(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                 void *scratch, int8_t *output) {
 #if TM2_CONV_USE_DSP
-  if (p->out_c == 64 && p->depth_padded == 40 && p->out_h * p->out_w >= 4) {
+  if (p->out_c == 64 && p->output_offset == -128 && p->depth_padded == 40 && p->out_h * p->out_w >= 4) {
     tm2_conv_rows4_fast(p, input, packed, scratch, output);
     return;
   }

@@ -82,7 +82,7 @@ typedef struct {
  *     128 (calls of fewer than four pixels take the general loop);
  *   TM2_CONV_PATH_FIRST3X3: 3x3 filters of three channels (Kp 28), dilation 1, out_w a multiple of 4;
  *   TM2_CONV_PATH_ROWS4: 10x4 filters of one channel (Kp 40, kws' first layer), dilation 1 (calls of fewer than four
- *     pixels, and out_c other than 64, take the general loop). */
+ *     pixels, out_c other than 64 and output offsets other than -128 take the general loop). */
 #define TM2_CONV_PATH_GENERAL 0
 #define TM2_CONV_PATH_POINTWISE 1
 #define TM2_CONV_PATH_FIRST3X3 2

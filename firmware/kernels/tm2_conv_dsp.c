@@ -998,6 +998,46 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : [colm] "m"(col), [wend] "m"(wend), [c1] "i"(OC), [c1b] "i"((OC) + 1), [c2] "i"(2 * (OC)),        \
         [c2b] "i"(2 * (OC) + 1), [c3] "i"(3 * (OC)), [c3b] "i"(3 * (OC) + 1)                             \
       : "cc", "memory")
+
+/* Four channel pairs a loop step for a build-time out_c OC, a multiple of 8 (OC and K as assembler expressions,
+ * TM2_GEMM_XSTR): pair K (0 .. 3) of the step stores at immediate offsets 2 K (+ 1) + s OC from op; op moves by
+ * eight channels and the end of the records is tested once a step (pair 3, its second record run loading the end
+ * into a0), instead of after every pair as in TM2_GEMM_PAIR_XC. */
+#define TM2_GEMM_STR(x) #x
+#define TM2_GEMM_XSTR(x) TM2_GEMM_STR(x)
+#define TM2_GEMM_PAIR_Q(RQ, STEPS, OC, K, ENDLOAD)                                                          \
+      TM2_GEMM_PROLOGUE_X STEPS                                                                         \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[px], %[om]\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                        \
+      "strb %[a0], [%[px], #(2*" K ")]\n\t"                                                             \
+      "strb %[a1], [%[px], #(2*" K "+" OC ")]\n\t"                                                      \
+      "strb %[a2], [%[px], #(2*" K "+2*" OC ")]\n\t"                                                    \
+      "strb %[a3], [%[px], #(2*" K "+3*" OC ")]\n\t"                                                    \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t" ENDLOAD RQ("b0") RQ("b1") RQ("b2") RQ("b3")                          \
+      "strb %[b0], [%[px], #(2*" K "+1)]\n\t"                                                           \
+      "strb %[b1], [%[px], #(2*" K "+1+" OC ")]\n\t"                                                    \
+      "strb %[b2], [%[px], #(2*" K "+1+2*" OC ")]\n\t"                                                  \
+      "strb %[b3], [%[px], #(2*" K "+1+3*" OC ")]\n\t"
+
+#define TM2_GEMM_PAIRS_Q(RQ, STEPS, OC)                                                                     \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "0", "")                                   \
+      TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "1", "")                                            \
+      TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "2", "")                                            \
+      TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "3", "ldr %[a0], %[wend]\n\t")                      \
+      "add %[px], %[px], #8\n\t"                                                                        \
+      "cmp %[pw], %[a0]\n\t"                                                                            \
+      "str %[px], %[om]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [wend] "m"(wend)                                                               \
+      : "cc", "memory")
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -1137,6 +1177,14 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_XC(RQ, STEPS, OC);                         \
     op += 3 * (OC); /* the asm moved op by OC */              \
   }
+/* TM2_PW_BLOCKS_C with four channel pairs a loop step (TM2_GEMM_PAIRS_Q; OC a multiple of 8). */
+#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC)                    \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_Q(RQ, STEPS, OC);                          \
+    op += 3 * (OC); /* the asm moved op by OC */              \
+  }
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1145,6 +1193,14 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS_C(KP, RQ, STEPS, 4 * (KP))                   \
   } else {                                                     \
     TM2_PW_BLOCKS(KP, RQ, STEPS)                               \
+  }
+/* TM2_PW_BLOCKS_SMALL with output offset -128: out_c 2 Kp (vww's 8 -> 16 and 16 -> 32 layers) four channel pairs
+ * a loop step. */
+#define TM2_PW_BLOCKS_SMALL_LOW(KP, STEPS)                     \
+  if (out_c == 2 * (KP)) {                                     \
+    TM2_PW_BLOCKS_Q(KP, TM2_GEMM_RQ_LOW, STEPS, 2 * (KP))      \
+  } else {                                                     \
+    TM2_PW_BLOCKS_SMALL(KP, TM2_GEMM_RQ_LOW, STEPS)            \
   }
 /* Kp 32: out_c 32 and 64 the same way (MobileNet's 32 -> 32 and 32 -> 64 layers). */
 #define TM2_PW_BLOCKS_32(RQ)                                   \
@@ -1174,13 +1230,13 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   uint32_t w0, w1, x0, x1, px;
   switch (zp == -128 ? kp : kp + 1) {
     case 8:
-      TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP3)
+      TM2_PW_BLOCKS_SMALL_LOW(8, TM2_GEMM_STEP3)
       break;
     case 9:
       TM2_PW_BLOCKS_SMALL(8, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP3)
       break;
     case 16:
-      TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_LOW, TM2_GEMM_STEP7)
+      TM2_PW_BLOCKS_SMALL_LOW(16, TM2_GEMM_STEP7)
       break;
     case 17:
       TM2_PW_BLOCKS_SMALL(16, TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP7)
@@ -1214,14 +1270,16 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 }
 #undef TM2_PW_BLOCKS
 #undef TM2_PW_BLOCKS_C
+#undef TM2_PW_BLOCKS_Q
 #undef TM2_PW_BLOCKS_SMALL
+#undef TM2_PW_BLOCKS_SMALL_LOW
 #undef TM2_PW_BLOCKS_32
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
  * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
  * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
- * 8 and 16, TM2_GEMM_PAIRS_X otherwise). */
+ * 8 and 16, four pairs a loop step with output offset -128, TM2_GEMM_PAIRS_Q; TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
  * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
@@ -1390,14 +1448,14 @@ __attribute__((noinline)) static void tm2_conv_first_fast(const tm2_conv_packed_
         }
         const int32_t *pw = packed;
         switch (zp == -128 ? out_c : out_c + 1) { /* the common out_c: stores at immediate offsets */
-          case 8:
-            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 8);
+          case 8: /* four channel pairs: one loop step */
+            TM2_GEMM_PAIRS_Q(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 8);
             break;
           case 9:
             TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 8);
             break;
           case 16:
-            TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 16);
+            TM2_GEMM_PAIRS_Q(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP13, 16);
             break;
           case 17:
             TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_SIGNED, TM2_GEMM_STEP13, 16);

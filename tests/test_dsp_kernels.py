@@ -682,9 +682,38 @@ def test_conv2d_packed_first_layer_fast_matches_reference(harness: tuple[str, Pa
         w = (ow - 1) * stride[1] + 1
         shapes.append({"in_c": 3, "kernel": (3, 3), "stride": stride, "dilation": (1, 1), "same": True,
                        "zp": zp, "h": 5, "w": w, "out_c": out_c, "act": (-128, 127)})
+    # stride 2 over an even width and height (vww's 96x96): SAME pads one column right and one row below only, the
+    # last pixel of each row has its third column past the edge (tm2_widen_rows_3x6), the last row its third row
+    for zp in (-128, 5):
+        shapes.append({"in_c": 3, "kernel": (3, 3), "stride": (2, 2), "dilation": (1, 1), "same": True,
+                       "zp": zp, "h": 10, "w": 16, "out_c": 8, "act": (-128, 127)})
     cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
     assert sum(c.extra["path"] == packing.CONV_PATH_FIRST3X3 for c in cases) > len(cases) // 2
     _check_cases(harness, cases, "conv_first_fast")
+
+
+def test_conv2d_packed_rows4_fast_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """10x4 filters of one channel (TM2_CONV_PATH_ROWS4, tm2_conv_rows4_fast, kws' first layer): 64 output channels,
+    output offset -128, pixel counts leaving 0 to 3 pixels after the last full block, blocks across output rows,
+    pixels past every edge of the input (words masked at the columns, rows outside), strides 1 and 2; other output
+    offsets, other out_c and fewer than four pixels (the general loop)."""
+    rng = np.random.default_rng(43)
+    shapes = []
+    for (h, w), stride, same in [((49, 10), (2, 2), True), ((12, 7), (1, 1), True), ((13, 9), (2, 1), True),
+                                 ((11, 5), (1, 2), False), ((10, 4), (1, 1), False), ((14, 6), (2, 2), True),
+                                 ((16, 8), (1, 1), True), ((10, 6), (1, 1), False), ((20, 11), (2, 2), False)]:
+        for zp in (-128, 6):
+            shapes.append({"in_c": 1, "kernel": (10, 4), "stride": stride, "dilation": (1, 1), "same": same,
+                           "h": h, "w": w, "out_c": 64, "zp": zp, "act": (-128, 127)})
+    shapes += [
+        {"in_c": 1, "kernel": (10, 4), "stride": (2, 2), "dilation": (1, 1), "same": True, "h": 49, "w": 10,
+         "out_c": 32, "zp": -128, "act": (-128, 127)},
+        {"in_c": 1, "kernel": (10, 4), "stride": (1, 1), "dilation": (1, 1), "same": False, "h": 10, "w": 5,
+         "out_c": 64, "zp": 3, "act": (-128, 127)},
+    ]
+    cases = [conv_case(rng, i, sh) for i, sh in enumerate(shapes)]
+    assert sum(c.extra["path"] == packing.CONV_PATH_ROWS4 for c in cases) > len(cases) // 2
+    _check_cases(harness, cases, "conv_rows4_fast")
 
 
 def test_conv2d_packed_word_rows_at_edges_match_reference(harness: tuple[str, Path, Path]) -> None:
@@ -726,6 +755,9 @@ def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
                                               (1, (10, 4), (2, 1), 12, 6, 8), (8, (3, 3), (2, 2), 5, 6, 5),
                                               (4, (3, 1), (1, 1), 2, 5, 4)]:
         shapes.append({**common, "in_c": in_c, "kernel": kernel, "stride": stride, "h": h, "w": w, "out_c": out_c})
+    # kws' first layer (10x4 filters of one channel, 64 output channels): the rows4 loop, one pixel after the last
+    # block; the 10x4 layer of 8 output channels above takes the general loop from the rows4 entry
+    shapes.append({**common, "in_c": 1, "kernel": (10, 4), "stride": (2, 2), "h": 49, "w": 10, "out_c": 64})
     for i, sh in enumerate(shapes):
         sh["dead"] = i % 3 == 0  # constant channels: record (0, k 2^E, E)
     return shapes
@@ -741,7 +773,8 @@ def test_conv2d_packed_shift_form_matches_reference(harness: tuple[str, Path, Pa
     assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E for c in cases)
     for e_shift in packing.RQ_SHIFTS:
         paths = {c.extra["path"] for c in cases if c.extra["rq_shift"] == e_shift}
-        assert paths == {packing.CONV_PATH_GENERAL, packing.CONV_PATH_POINTWISE, packing.CONV_PATH_FIRST3X3}
+        assert paths == {packing.CONV_PATH_GENERAL, packing.CONV_PATH_POINTWISE, packing.CONV_PATH_FIRST3X3,
+                         packing.CONV_PATH_ROWS4}
     _check_cases(harness, cases, "conv_shift")
 
 

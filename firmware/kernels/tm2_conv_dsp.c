@@ -573,6 +573,68 @@ static void tm2_widen_rows4_edge(const tm2_conv_packed_params *p, const int8_t *
   for (uint32_t *const wf = end - 2 * (p->depth_padded - 4 * fh); w != wf; w += 8) w[0] = 0, w[4] = 0;
   for (; w < end; w += 4) w[0] = 0;
 }
+
+/* Filter rows of one word (in_c 1, filter_w 4), n of them rstride bytes apart from src, into one slot from its
+ * word w (row fy at w[8 fy] and w[8 fy + 4]), two rows a loop step; masked (a constant): the bytes of columns
+ * outside the input replaced by the zero point (x & keep | fill). Returns the word after the last row's. */
+static inline __attribute__((always_inline)) uint32_t *tm2_widen_word_rows(const int8_t *src, int32_t rstride,
+                                                                           int32_t n, uint32_t off2, int masked,
+                                                                           uint32_t keep, uint32_t fill,
+                                                                           uint32_t *w) {
+  for (; n >= 2; n -= 2, src += 2 * rstride, w += 16) {
+    uint32_t x, y;
+    memcpy(&x, src, 4);
+    memcpy(&y, src + rstride, 4);
+    if (masked) {
+      x = (x & keep) | fill;
+      y = (y & keep) | fill;
+    }
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+    w[8] = __sxtab16(off2, y);
+    w[12] = tm2_sxtab16_ror8(off2, y);
+  }
+  if (n) {
+    uint32_t x;
+    memcpy(&x, src, 4);
+    if (masked) x = (x & keep) | fill;
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+    w += 8;
+  }
+  return w;
+}
+
+/* One pixel of filter rows of one word (in_c 1, filter_w 4, dilation_w 1: kws' 10x4 filters; Kp = 4 filter_h)
+ * into one slot of the column buffer from its word w: filter rows outside the input are zero words, the others
+ * one word each from the input row (tm2_widen_rows4_edge's masking where columns reach past the input). Row
+ * dilation, or a word that would reach before the input tensor's first or past its last byte: that function. */
+static void tm2_widen_rows4(const tm2_conv_packed_params *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                            uint32_t *w) {
+  const int32_t in_w = p->in_w, in_h = p->in_h, fh = p->filter_h;
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t fa = tm2_max_i32(0, -iy0), fb = tm2_min_i32(fh, in_h - iy0); /* filter rows inside */
+  const int32_t first = (iy0 + fa) * in_w + ix0, last = (iy0 + fb - 1) * in_w + ix0 + 4;
+  if (p->dilation_h != 1 || ix0 <= -4 || ix0 >= in_w || fa >= fb || first < 0 || last > in_h * in_w) {
+    tm2_widen_rows4_edge(p, in_b, oy, ox, w);
+    return;
+  }
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  uint32_t *const wa = w + 8 * fa, *const wend = w + 8 * fh;
+  for (; w != wa; w += 8) w[0] = 0, w[4] = 0;
+  if (ix0 >= 0 && ix0 + 4 <= in_w) {
+    w = tm2_widen_word_rows(in_b + first, in_w, fb - fa, off2, 0, 0u, 0u, w);
+  } else {
+    /* bytes fx0 .. fx1 - 1 inside the row (fx0 < fx1) */
+    const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+    const uint32_t keep = (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u);
+    const uint32_t fill = (uint32_t)(uint8_t)(-off) * 0x01010101u & ~keep;
+    w = tm2_widen_word_rows(in_b + first, in_w, fb - fa, off2, 1, keep, fill, w);
+  }
+  for (; w != wend; w += 8) w[0] = 0, w[4] = 0;
+}
 #endif
 
 /* Four pixels (repeating the last when fewer are left) whose filter rows are runs of run % 4 = 0 or 1 bytes
@@ -610,23 +672,8 @@ static void tm2_im2col_rows(const tm2_conv_packed_params *p, const int8_t *in_b,
   }
 #if TM2_CONV_USE_DSP
   if (in_c == 1 && fw == 4 && p->dilation_w == 1) { /* one word per filter row (kws' 10x4 filters) */
-    const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-    const int32_t span = (fh - 1) * p->dilation_h;
     for (int32_t s = 0; s < 4; ++s) {
-      const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-      if (iy0 >= 0 && iy0 + span < p->in_h && ix0 >= 0 && ix0 + 4 <= p->in_w) {
-        const int8_t *r = in_b + (size_t)iy0 * p->in_w + ix0;
-        uint32_t *w = col + s;
-        for (int32_t fy = 0; fy < fh; ++fy, r += rstride, w += 8) {
-          uint32_t x;
-          memcpy(&x, r, 4);
-          w[0] = __sxtab16(off2, x);
-          w[4] = tm2_sxtab16_ror8(off2, x);
-        }
-        for (uint32_t *const end = col + s + 2 * kp; w != end; w += 4) w[0] = 0;
-      } else {
-        tm2_widen_rows4_edge(p, in_b, oy, ox, col + s);
-      }
+      tm2_widen_rows4(p, in_b, oy, ox, col + s);
       if (s + 1 < npix && ++ox == p->out_w) ox = 0, ++oy;
     }
     return;
@@ -867,6 +914,7 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_STEP7 TM2_GEMM_STEP4 TM2_GEMM_STEP3
 #define TM2_GEMM_STEP13 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP
 #define TM2_GEMM_STEP15 TM2_GEMM_STEP4 TM2_GEMM_STEP4 TM2_GEMM_STEP7
+#define TM2_GEMM_STEP19 TM2_GEMM_STEP16 TM2_GEMM_STEP3
 #define TM2_GEMM_STEP31 TM2_GEMM_STEP16 TM2_GEMM_STEP15
 #define TM2_GEMM_STEP63 TM2_GEMM_STEP16 TM2_GEMM_STEP16 TM2_GEMM_STEP31
 
@@ -968,6 +1016,41 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
       : [colm] "m"(col), [wend] "m"(wend), [c1] "i"(OC), [c1b] "i"((OC) + 1), [c2] "i"(2 * (OC)),        \
         [c2b] "i"(2 * (OC) + 1), [c3] "i"(3 * (OC)), [c3b] "i"(3 * (OC) + 1)                             \
+      : "cc", "memory")
+
+/* Four channel pairs a loop step for a build-time out_c OC, a multiple of 8 (OC and K as assembler expressions,
+ * TM2_GEMM_XSTR): pair K (0 .. 3) of the step stores at immediate offsets 2 K (+ 1) + s OC from op; op moves by
+ * eight channels and the end of the records is tested once a step (pair 3, its second record run loading the end
+ * into a0), instead of after every pair as in TM2_GEMM_PAIR_XC. */
+#define TM2_GEMM_STR(x) #x
+#define TM2_GEMM_XSTR(x) TM2_GEMM_STR(x)
+#define TM2_GEMM_PAIR_Q(RQ, STEPS, OC, K, ENDLOAD)                                                          \
+      TM2_GEMM_PROLOGUE_X STEPS TM2_GEMM_REC(RQ)                                                        \
+      "ldr %[px], %[om]\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                        \
+      "strb %[a0], [%[px], #(2*" K ")]\n\t"                                                             \
+      "strb %[a1], [%[px], #(2*" K "+" OC ")]\n\t"                                                      \
+      "strb %[a2], [%[px], #(2*" K "+2*" OC ")]\n\t"                                                    \
+      "strb %[a3], [%[px], #(2*" K "+3*" OC ")]\n\t" TM2_GEMM_REC(RQ)                                   \
+      ENDLOAD RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                                        \
+      "strb %[b0], [%[px], #(2*" K "+1)]\n\t"                                                           \
+      "strb %[b1], [%[px], #(2*" K "+1+" OC ")]\n\t"                                                    \
+      "strb %[b2], [%[px], #(2*" K "+1+2*" OC ")]\n\t"                                                  \
+      "strb %[b3], [%[px], #(2*" K "+1+3*" OC ")]\n\t"
+
+#define TM2_GEMM_PAIRS_Q(RQ, STEPS, OC)                                                                     \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "0", "")                                   \
+      TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "1", "")                                            \
+      TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "2", "")                                            \
+      TM2_GEMM_PAIR_Q(RQ, STEPS, TM2_GEMM_XSTR(OC), "3", "ldr %[a0], %[wend]\n\t")                      \
+      "add %[px], %[px], #8\n\t"                                                                        \
+      "cmp %[pw], %[a0]\n\t"                                                                            \
+      "str %[px], %[om]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [wend] "m"(wend)                                                               \
       : "cc", "memory")
 #endif
 
@@ -1117,6 +1200,14 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_XC(RQ, STEPS, OC);                         \
     op += 3 * (OC); /* the asm moved op by OC */              \
   }
+/* TM2_PW_BLOCKS_C with four channel pairs a loop step (TM2_GEMM_PAIRS_Q; OC a multiple of 8). */
+#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC)                    \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_Q(RQ, STEPS, OC);                          \
+    op += 3 * (OC); /* the asm moved op by OC */              \
+  }
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1125,6 +1216,14 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS_C(KP, RQ, STEPS, 4 * (KP))                   \
   } else {                                                     \
     TM2_PW_BLOCKS(KP, RQ, STEPS)                               \
+  }
+/* TM2_PW_BLOCKS_SMALL with output offset -128: out_c 2 Kp (vww's 8 -> 16 and 16 -> 32 layers) four channel pairs
+ * a loop step. */
+#define TM2_PW_BLOCKS_SMALL_LOW(KP, RQ, STEPS)                 \
+  if (out_c == 2 * (KP)) {                                     \
+    TM2_PW_BLOCKS_Q(KP, RQ, STEPS, 2 * (KP))                   \
+  } else {                                                     \
+    TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                         \
   }
 /* Kp 32: out_c 32 and 64 the same way (MobileNet's 32 -> 32 and 32 -> 64 layers). */
 #define TM2_PW_BLOCKS_32(RQ)                                   \
@@ -1155,10 +1254,24 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_BLOCKS(128, RQ, TM2_GEMM_STEP63)     \
       break;                                      \
   }
+/* TM2_PW_KP for the forms without sign correction (output offset -128: TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_E<E>): Kp 8
+ * and 16 with out_c 2 Kp four channel pairs a loop step. */
+#define TM2_PW_KP_LOW(RQ)                          \
+  switch (kp) {                                    \
+    case 8:                                        \
+      TM2_PW_BLOCKS_SMALL_LOW(8, RQ, TM2_GEMM_STEP3)  \
+      break;                                       \
+    case 16:                                       \
+      TM2_PW_BLOCKS_SMALL_LOW(16, RQ, TM2_GEMM_STEP7) \
+      break;                                       \
+    default:                                       \
+      TM2_PW_KP(RQ)                                \
+      break;                                       \
+  }
 /* The TM2_RQ_HIGHMUL_E case of shift E. */
-#define TM2_PW_CASE_E(E)        \
-  case E:                       \
-    TM2_PW_KP(TM2_GEMM_RQ_E##E) \
+#define TM2_PW_CASE_E(E)            \
+  case E:                           \
+    TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E) \
     break;
 
 /* Always inlined into one entry point per Kp and shift (TM2_PW_ENTRY below) with kp and rqe constants: each entry
@@ -1183,7 +1296,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
     TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
       if (zp == -128) {
-        TM2_PW_KP(TM2_GEMM_RQ_LOW)
+        TM2_PW_KP_LOW(TM2_GEMM_RQ_LOW)
       } else {
         TM2_PW_KP(TM2_GEMM_RQ_SIGNED)
       }
@@ -1216,14 +1329,16 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 #undef TM2_PW_BLOCKS_C
+#undef TM2_PW_BLOCKS_Q
 #undef TM2_PW_BLOCKS_SMALL
+#undef TM2_PW_BLOCKS_SMALL_LOW
 #undef TM2_PW_BLOCKS_32
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
  * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
  * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
- * 8 and 16, TM2_GEMM_PAIRS_X otherwise). */
+ * 8 and 16, four pairs a loop step with output offset -128, TM2_GEMM_PAIRS_Q; TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
  * widens to 0); rows whose columns reach past the input are copied into a local row of the zero point first. */
@@ -1263,17 +1378,47 @@ __attribute__((noinline)) static void tm2_first_edge_pixel(const int8_t *in_b, i
   tm2_widen_rows_3x9(r[0], r[1], r[2], off2, col);
 }
 
+/* tm2_widen_rows_3x9 for a pixel whose third column is the first past the input's right edge (rows r, r + rs,
+ * r + 2 rs inside the input): bytes 0 .. 5 of each row from the input (no read past byte 5), the zero point for
+ * bytes 6 .. 8 (it widens to 0), so the last bytes' position pairs are zero words. */
+static inline __attribute__((always_inline)) void tm2_widen_rows_3x6(const int8_t *r, int32_t rs, uint32_t zp4,
+                                                                     uint32_t off2, uint32_t *col) {
+  for (int32_t fy = 0; fy < 3; ++fy, r += rs, col += 16) {
+    uint32_t x;
+    uint16_t h;
+    memcpy(&x, r, 4);
+    memcpy(&h, r + 4, 2);
+    const uint32_t y = (uint32_t)h | (zp4 & 0xFFFF0000u);
+    col[0] = __sxtab16(off2, x);
+    col[4] = tm2_sxtab16_ror8(off2, x);
+    col[8] = __sxtab16(off2, y);
+    col[12] = tm2_sxtab16_ror8(off2, y);
+  }
+  col[0] = 0;
+  col[4] = 0;
+}
+
 /* One block of four pixels of tm2_conv_first_fast with a tap outside the input (or rows outside it: rows_in 0),
- * pixel by pixel: the inside ones straight from the input, the others tm2_first_edge_pixel. */
+ * pixel by pixel: those whose columns are all inside straight from the input rows, filter rows outside the input
+ * reading a row of the zero point (which widens to 0); those whose third column is the first past the right edge
+ * (SAME padding at stride 2), every row inside, tm2_widen_rows_3x6; the others tm2_first_edge_pixel. */
 __attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, int32_t in_h, int32_t in_w, int32_t iy0,
                                                            int32_t ix0, int32_t sw, int rows_in, int32_t off,
                                                            uint32_t *col) {
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  const uint32_t zrow[3] = {zp4, zp4, zp4}; /* a filter row of the zero point */
+  const int8_t *const z = (const int8_t *)zrow;
   const int32_t rs = 3 * in_w;
+  const int ok0 = iy0 >= 0 && iy0 < in_h, ok1 = iy0 + 1 >= 0 && iy0 + 1 < in_h, ok2 = iy0 + 2 >= 0 && iy0 + 2 < in_h;
   for (int32_t s = 0, ix = ix0; s < 4; ++s, ix += sw) {
-    if (rows_in && ix >= 0 && ix + 3 <= in_w) {
-      const int8_t *r0 = in_b + (size_t)(iy0 * in_w + ix) * 3;
-      tm2_widen_rows_3x9(r0, r0 + rs, r0 + 2 * rs, off2, col + s);
+    if (ix >= 0 && ix + 3 <= in_w) {
+      const int8_t *r0 = ok0 ? in_b + (ptrdiff_t)(iy0 * in_w + ix) * 3 : z;
+      const int8_t *r1 = ok1 ? in_b + (ptrdiff_t)((iy0 + 1) * in_w + ix) * 3 : z;
+      const int8_t *r2 = ok2 ? in_b + (ptrdiff_t)((iy0 + 2) * in_w + ix) * 3 : z;
+      tm2_widen_rows_3x9(r0, r1, r2, off2, col + s);
+    } else if (rows_in && ix >= 0 && ix + 2 == in_w) {
+      tm2_widen_rows_3x6(in_b + (size_t)(iy0 * in_w + ix) * 3, rs, zp4, off2, col + s);
     } else {
       tm2_first_edge_pixel(in_b, in_h, in_w, iy0, ix, off, off2, col + s);
     }
@@ -1337,10 +1482,24 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
       TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP13);          \
       break;                                          \
   }
+/* TM2_FIRST_PAIRS for the forms without sign correction (output offset -128): out_c 8 and 16 four channel pairs
+ * a loop step (one step for out_c 8). */
+#define TM2_FIRST_PAIRS_LOW(RQ)                       \
+  switch (out_c) {                                    \
+    case 8:                                           \
+      TM2_GEMM_PAIRS_Q(RQ, TM2_GEMM_STEP13, 8);       \
+      break;                                          \
+    case 16:                                          \
+      TM2_GEMM_PAIRS_Q(RQ, TM2_GEMM_STEP13, 16);      \
+      break;                                          \
+    default:                                          \
+      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP13);          \
+      break;                                          \
+  }
 /* The TM2_RQ_HIGHMUL_E case of shift E. */
-#define TM2_FIRST_CASE_E(E)        \
-  case E:                          \
-    TM2_FIRST_PAIRS(TM2_GEMM_RQ_E##E) \
+#define TM2_FIRST_CASE_E(E)               \
+  case E:                                 \
+    TM2_FIRST_PAIRS_LOW(TM2_GEMM_RQ_E##E) \
     break;
 
 /* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
@@ -1388,7 +1547,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
           TM2_CONV_RQ_SHIFTS(TM2_FIRST_CASE_E)
           default:
             if (zp == -128) {
-              TM2_FIRST_PAIRS(TM2_GEMM_RQ_LOW)
+              TM2_FIRST_PAIRS_LOW(TM2_GEMM_RQ_LOW)
             } else {
               TM2_FIRST_PAIRS(TM2_GEMM_RQ_SIGNED)
             }
@@ -1400,7 +1559,95 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   }
 }
 #undef TM2_FIRST_CASE_E
+#undef TM2_FIRST_PAIRS_LOW
 #undef TM2_FIRST_PAIRS
+
+/* One pixel of tm2_conv_rows4_fast (10x4 filters of one channel) into one slot of the column buffer from its word w:
+ * all ten filter rows inside the input, straight-line, the bytes of columns outside the input (at most three)
+ * replaced by the zero point as in tm2_widen_rows4; any other pixel: tm2_widen_rows4. */
+static inline __attribute__((always_inline)) void tm2_rows4_pixel(const tm2_conv_packed_params *p, const int8_t *in_b,
+                                                                  int32_t oy, int32_t ox, uint32_t off2, uint32_t *w) {
+  const int32_t in_w = p->in_w, in_h = p->in_h;
+  const int32_t iy0 = oy * p->stride_h - p->pad_h;
+  const int32_t ix0 = ox * p->stride_w - p->pad_w;
+  const int32_t first = iy0 * in_w + ix0;
+  if (iy0 < 0 || iy0 + 10 > in_h || ix0 <= -4 || ix0 >= in_w || first < 0 || first + 9 * in_w + 4 > in_h * in_w) {
+    tm2_widen_rows4(p, in_b, oy, ox, w);
+    return;
+  }
+  const int8_t *src = in_b + first;
+  uint32_t keep = ~0u, fill = 0u;
+  if (ix0 < 0 || ix0 + 4 > in_w) { /* bytes fx0 .. fx1 - 1 inside the row */
+    const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+    keep = (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u);
+    fill = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u & ~keep;
+  }
+#pragma GCC unroll 10
+  for (int32_t fy = 0; fy < 10; ++fy, src += in_w, w += 8) { /* straight-line */
+    uint32_t x;
+    memcpy(&x, src, 4);
+    x = (x & keep) | fill;
+    w[0] = __sxtab16(off2, x);
+    w[4] = tm2_sxtab16_ror8(off2, x);
+  }
+}
+
+/* The TM2_RQ_HIGHMUL_E case of shift E of tm2_conv_rows4_fast's pair loop. */
+#define TM2_ROWS4_CASE_E(E)                                       \
+  case E:                                                         \
+    TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_E##E, TM2_GEMM_STEP19, 64);     \
+    break;
+
+/* Layers of 10x4 filters of one channel (TM2_CONV_PATH_ROWS4: kws' first layer, Kp 40) of 64 output channels with
+ * output offset -128 (TM2_GEMM_RQ_LOW) on the fast path, at least four pixels: blocks of four consecutive pixels (across output rows), each pixel widened one
+ * word per filter row (tm2_widen_rows4), then the pair loop with its 19 steps straight-line and the stores at
+ * immediate offsets (TM2_GEMM_PAIRS_XC); the last one to three pixels as in tm2_conv_general (the block moved back
+ * to end at the last pixel, only its new pixels computed, tm2_gemm_pixel). */
+__attribute__((always_inline)) static inline void tm2_conv_rows4_fast(const tm2_conv_packed_params *p,
+                                                                      const int8_t *input, const int32_t *packed,
+                                                                      void *scratch, int8_t *output,
+                                                                      const int32_t rqe) {
+  const int32_t out_c = 64, out_w = p->out_w, zp = p->output_offset;
+  const int32_t pixels = p->out_h * out_w;
+  uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(40);
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w;
+    int8_t *op = output + (size_t)b * pixels * out_c;
+    int32_t oy = 0, ox = 0;
+    for (int32_t n = pixels >> 2; n > 0; --n) {
+      for (int32_t s = 0; s < 4; ++s) {
+        tm2_rows4_pixel(p, in_b, oy, ox, off2, col + s);
+        if (++ox == out_w) ox = 0, ++oy;
+      }
+      const int32_t *pw = packed;
+      switch (rqe) {
+        TM2_CONV_RQ_SHIFTS(TM2_ROWS4_CASE_E)
+        default:
+          TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_LOW, TM2_GEMM_STEP19, 64);
+          break;
+      }
+      op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+    }
+    const int32_t rest = pixels & 3;
+    if (rest) {
+      const int32_t pix0 = pixels - 4;
+      oy = pix0 / out_w;
+      ox = pix0 - oy * out_w;
+      for (int32_t s = 0; s < 4; ++s) {
+        tm2_widen_rows4(p, in_b, oy, ox, col + s);
+        if (++ox == out_w) ox = 0, ++oy;
+      }
+      for (int32_t s = 4 - rest; s < 4; ++s) {
+        tm2_gemm_pixel(packed, out_c >> 1, 40, col + s, op + (s - 4 + rest) * out_c, zp, p->rq_mode);
+      }
+    }
+  }
+}
 #endif
 
 /* The TM2_RQ_HIGHMUL_E case of shift E of tm2_conv_general_body's pair loop. */
@@ -1558,6 +1805,29 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
 
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general) { tm2_conv_general(p, input, packed, scratch, output); }
 
+/* kws' 10x4 first layer: the rows4 loop for 64 output channels without sign correction (TM2_RQ_HIGHMUL records
+ * with output offset -128, or TM2_RQ_HIGHMUL_E records of shift rqe) and at least four pixels; the general loop
+ * otherwise. */
+__attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_packed_params *p, const int8_t *input,
+                                                                 const int32_t *packed, void *scratch, int8_t *output,
+                                                                 const int32_t rqe) {
+#if TM2_CONV_USE_DSP
+  if (p->out_c == 64 && (rqe != 0 || p->output_offset == -128) && p->depth_padded == 40 && p->out_h * p->out_w >= 4) {
+    tm2_conv_rows4_fast(p, input, packed, scratch, output, rqe);
+    return;
+  }
+  if (rqe != 0) {
+    tm2_conv_general_body(p, input, packed, scratch, output, rqe);
+    return;
+  }
+#else
+  (void)rqe;
+#endif
+  tm2_conv_general(p, input, packed, scratch, output);
+}
+
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4) { tm2_conv_rows4(p, input, packed, scratch, output, 0); }
+
 #if TM2_CONV_USE_DSP
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0); }
 
@@ -1580,6 +1850,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E); }  \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_rows4(p, input, packed, scratch, output, E); }          \
   TM2_PW_ENTRY_E(8, E)                                                                                           \
   TM2_PW_ENTRY_E(16, E)                                                                                          \
   TM2_PW_ENTRY_E(32, E)                                                                                          \
@@ -1593,6 +1864,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packe
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }         \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
@@ -1634,6 +1906,9 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
       }                                                                         \
     } else if (p->path == TM2_CONV_PATH_FIRST3X3) {                             \
       tm2_conv2d_s8_packed_first3x3##SUF(p, input, packed, scratch, output);    \
+      return;                                                                   \
+    } else if (p->path == TM2_CONV_PATH_ROWS4) {                                \
+      tm2_conv2d_s8_packed_rows4##SUF(p, input, packed, scratch, output);       \
       return;                                                                   \
     }                                                                           \
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \

@@ -82,10 +82,14 @@ typedef struct {
  * without the DSP extension every layer takes the general loop.
  *   TM2_CONV_PATH_POINTWISE: 1x1 filters, strides 1, no padding, in_w == out_w, in_c == Kp of 8, 16, 32, 64 or
  *     128 (calls of fewer than four pixels run pixel by pixel);
- *   TM2_CONV_PATH_FIRST3X3: 3x3 filters of three channels (Kp 28), dilation 1, out_w a multiple of 4. */
+ *   TM2_CONV_PATH_FIRST3X3: 3x3 filters of three channels (Kp 28), dilation 1, out_w a multiple of 4;
+ *   TM2_CONV_PATH_ROWS4: 10x4 filters of one channel (Kp 40, kws' first layer), dilation 1 (calls of fewer than four
+ *     pixels, out_c other than 64 and TM2_RQ_HIGHMUL records with output offsets other than -128 take the general
+ *     loop). */
 #define TM2_CONV_PATH_GENERAL 0
 #define TM2_CONV_PATH_POINTWISE 1
 #define TM2_CONV_PATH_FIRST3X3 2
+#define TM2_CONV_PATH_ROWS4 3
 
 /* int32 words of one channel pair in the packed stream: two biases, Kp weight words, two 3-word records. */
 #define TM2_CONV_PACKED_PAIR_WORDS(depth_padded) ((depth_padded) + 8)
@@ -99,11 +103,14 @@ typedef struct {
 void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                           void *scratch, int8_t *output);
 /* The same, one loop each (the generated code calls the entry of its layer's path, so that only the loops a
- * model uses are linked): any layer; TM2_CONV_PATH_FIRST3X3 layers; TM2_CONV_PATH_POINTWISE layers of Kp 8 .. 128. */
+ * model uses are linked): any layer; TM2_CONV_PATH_FIRST3X3 layers; TM2_CONV_PATH_ROWS4 layers; TM2_CONV_PATH_POINTWISE
+ * layers of Kp 8 .. 128. */
 void tm2_conv2d_s8_packed_general(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                   void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                    void *scratch, int8_t *output);
+void tm2_conv2d_s8_packed_rows4(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_pw8(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                               void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_pw16(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
@@ -118,12 +125,13 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
 /* The shifts E of TM2_RQ_HIGHMUL_E layers that have entry points, X(E) each (tinym2net/ops/packing.py RQ_SHIFTS). */
 #define TM2_CONV_RQ_SHIFTS(X) X(10) X(11) X(12) X(13) X(14)
 /* The same loops for TM2_RQ_HIGHMUL_E records of shift E, E an immediate in the loop: one entry per loop and E,
- * tm2_conv2d_s8_packed_general_e<E>, _first3x3_e<E>, _pw<Kp>_e<E> (E of TM2_CONV_RQ_SHIFTS). */
+ * tm2_conv2d_s8_packed_general_e<E>, _first3x3_e<E>, _rows4_e<E>, _pw<Kp>_e<E> (E of TM2_CONV_RQ_SHIFTS). */
 #define TM2_CONV_PACKED_DECLARE(NAME) \
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output);
 #define TM2_CONV_PACKED_DECLARE_E(E)                    \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_general_e##E)  \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_rows4_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw8_e##E)      \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw16_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw32_e##E)     \

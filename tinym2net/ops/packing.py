@@ -470,13 +470,13 @@ def _bias_values(b: Tensor | None) -> np.ndarray | None:
     return None if b is None else b.data
 
 
-CONV_PATH_GENERAL, CONV_PATH_POINTWISE, CONV_PATH_FIRST3X3 = 0, 1, 2  # TM2_CONV_PATH_* of tm2_conv_dsp.h
+CONV_PATH_GENERAL, CONV_PATH_POINTWISE, CONV_PATH_FIRST3X3, CONV_PATH_ROWS4 = 0, 1, 2, 3  # TM2_CONV_PATH_* of tm2_conv_dsp.h
 
 
 def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
     """The loop of ``tm2_conv2d_s8_packed`` for a layer (the ``path`` field; conditions in tm2_conv_dsp.h):
-    pointwise layers and first layers of 3x3 filters of three channels with TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E
-    records, the full int8 range and an even out_c have their own loops."""
+    pointwise layers, first layers of 3x3 filters of three channels and of 10x4 filters of one channel (kws) with
+    TM2_RQ_HIGHMUL or TM2_RQ_HIGHMUL_E records, the full int8 range and an even out_c have their own loops."""
     p = params
     fast = mode in (RQ_HIGHMUL, RQ_HIGHMUL_E) and p["act_min"] == -128 and p["act_max"] == 127 and p["out_c"] % 2 == 0
     if not fast:
@@ -492,6 +492,11 @@ def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
         and p["dilation_w"] == 1 and kp == 28 and p["out_w"] % 4 == 0
     ):
         return CONV_PATH_FIRST3X3
+    if (
+        p["in_c"] == 1 and p["filter_h"] == 10 and p["filter_w"] == 4 and p["dilation_h"] == 1
+        and p["dilation_w"] == 1 and kp == 40
+    ):
+        return CONV_PATH_ROWS4
     return CONV_PATH_GENERAL
 
 
@@ -509,6 +514,8 @@ def conv_packed_entry(path: int, kp: int, rq_shift: int = 0) -> str:
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
+    if path == CONV_PATH_ROWS4:
+        return f"tm2_conv2d_s8_packed_rows4{suffix}"
     return f"tm2_conv2d_s8_packed_general{suffix}"
 
 

@@ -298,6 +298,11 @@ def dw_case(
         )
     else:  # what the lowering builds: TM2_RQ_HIGHMUL where it is exact
         rq, mode = packing.dw3x3_requant(filt, bias, mult, shift, in_off, zp, act_min, act_max)
+    # the packed weights, then the stride-2 kernel's records where it takes the layer (as the lowering)
+    variants = packing.dw3x3_s2_variants(ch, w, ow, pw, stride, mode, act_min, act_max)
+    weights = np.concatenate(
+        [packing.pack_dw3x3_weights(filt), packing.dw3x3_s2_records(filt, bias, rq, in_off, variants)]
+    )
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
         "pad_h": ph, "pad_w": pw, "input_offset": in_off, "output_offset": zp, "act_min": act_min,
@@ -305,7 +310,7 @@ def dw_case(
     }
     return Case(
         KIND_DW, _struct(DW_FIELDS, values),
-        [x.tobytes(), packing.pack_dw3x3_weights(filt).tobytes(), b"" if bias is None else bias.tobytes(),
+        [x.tobytes(), weights.tobytes(), b"" if bias is None else bias.tobytes(),
          rq.tobytes()],
         packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}",
         {"mode": mode, "zp": zp, "five": stride == 1 and ow % 4 == 1 and ow >= 5 and zp == -128
@@ -492,7 +497,8 @@ def _linker_script(root: Path) -> Path:
     return ld
 
 
-KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c")
+KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c",
+                  "tm2_dw_s2_dsp.c")
 
 
 def build_harness(root: Path, variant: str) -> Path:

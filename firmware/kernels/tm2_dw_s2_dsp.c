@@ -8,16 +8,18 @@
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
 #include <arm_acle.h>
 
-/* The per-quad record the assembly reads (int32 words, byte offsets in the macros below):
+/* The record of a channel quad the assembly reads (int32 words, byte offsets in the macros below; built at
+ * compile time, tinym2net/ops/packing.py dw3x3_s2_records):
  *   0 .. 3    the four channels' biases, input offset folded in, doubled;
- *   4 + 6 fy  filter row fy: (w0, w1) of channels c .. c + 3, then (w2 of c, w2 of c + 2) and
- *             (w2 of c + 1, w2 of c + 3), doubled int16 lanes (zero for a filter row outside the input);
+ *   4 + 6 fy  filter row fy: (tap 0, tap 1) of channels c .. c + 3, then (tap 2 of c, tap 2 of c + 2) and
+ *             (tap 2 of c + 1, tap 2 of c + 3), doubled int16 lanes (zero in a copy masked by tm2_dws2_mask
+ *             for a filter row outside the input);
  *   22 + 3 j  channel c + j's requantisation (m, hz, e). */
 #define TM2_DWS2_REC_WORDS 34
 
 /* One filter row of a pixel, row pointer R at input column 2 ox of channel c, weights at byte W of the
  * record: the words of columns 2 ox, 2 ox + 1 joined into the pairs of each channel, then column 2 ox + 2.
- * Nine loads in three runs, sixteen data-processing instructions. */
+ * Nine loads in three runs and sixteen data-processing instructions: 28 cycles for 12 multiply-accumulates. */
 #define TM2_DWS2_ROW(R, W)                   \
   "ldr %[t0], [%[" R "]]\n\t"               \
   "ldr %[t1], [%[" R "], %[ch]]\n\t"        \
@@ -209,8 +211,8 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   /* per piece k: first pixel, pixels, its first input column */
   const int32_t first[3] = {ox1, ox0, 0}, count[3] = {out_w - ox1, ox1 - ox0, ox0};
   const int32_t col[3] = {2 * ox1 - pad_w - 1, 2 * ox0 - pad_w, 0};
-  const int32_t quad_words = (count[0] > 0) + (count[1] > 0) + (count[2] > 0);
-  const int32_t wadv = quad_words * TM2_DWS2_REC_WORDS * 4;
+  const int32_t quad_words = ((count[0] > 0) + (count[1] > 0) + (count[2] > 0)) * TM2_DWS2_REC_WORDS;
+  const int32_t wadv = quad_words * 4; /* bytes from one quad's records to the next */
   const int32_t *recs[3]; /* quad 0's records */
   for (int32_t k = 0, i = 0; k < 3; ++k) {
     recs[k] = weights + (size_t)ch * 6 + i * TM2_DWS2_REC_WORDS;
@@ -246,15 +248,15 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
           for (int32_t q0 = 0; q0 < quads; q0 += TM2_DWS2_CHUNK) {
             const int32_t nq = tm2_min_i32(TM2_DWS2_CHUNK, quads - q0);
             for (int32_t q = 0; q < nq; ++q) {
-              tm2_dws2_unshare(recs[k] + (size_t)(q0 + q) * (wadv / 4), fy, off, barr[q]);
+              tm2_dws2_unshare(recs[k] + (size_t)(q0 + q) * quad_words, fy, off, barr[q]);
             }
             const size_t c = (size_t)q0 * 4;
             tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], nq, ch,
-                         recs[k] + (size_t)q0 * (wadv / 4), wadv, low, 1 << fy, &barr[0][0], ok + c);
+                         recs[k] + (size_t)q0 * quad_words, wadv, low, 1 << fy, &barr[0][0], ok + c);
           }
         } else {
           for (int32_t q = 0; q < quads; ++q) {
-            tm2_dws2_mask(recs[k] + (size_t)q * (wadv / 4), off, valid, masked);
+            tm2_dws2_mask(recs[k] + (size_t)q * quad_words, off, valid, masked);
             const size_t c = (size_t)q * 4;
             tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], 1, ch, masked, 0, low, 0,
                          NULL, ok + c);

@@ -285,11 +285,11 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
 
 def dw_case(
     rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None, stride: int | None = None,
-    zp: int | None = None,
+    zp: int | None = None, ch: int | None = None, same: bool | None = None, full_range: bool = False,
 ) -> Case:
-    ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21]))
+    ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21])) if ch is None else ch
     stride = int(rng.integers(1, 3)) if stride is None else stride
-    same = bool(rng.random() < 0.6)
+    same = bool(rng.random() < 0.6) if same is None else same
     h = int(rng.integers(3, 9)) if hw is None else hw[0]
     w = int(rng.integers(3, 17)) if hw is None else hw[1]
     oh, ph = out_size_and_pad(same, h, 3, stride)
@@ -300,7 +300,7 @@ def dw_case(
     in_off = int(rng.integers(-127, 129))
     if zp is None:
         zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
-    act_min, act_max = _act_range(rng, zp)
+    act_min, act_max = (-128, 127) if full_range else _act_range(rng, zp)
     mult, shift = _multipliers(rng, ch, 1.0 / (3 * 128 * 70), edge=rng.random() < 0.2)
     if bias is not None and rng.random() < 0.1:  # a dead channel: constant output, |2 acc| >= 2^31
         bias[0] = (1 << 30) + int(rng.integers(0, 1 << 29))
@@ -315,6 +315,11 @@ def dw_case(
         )
     else:  # what the lowering builds: TM2_RQ_HIGHMUL where it is exact
         rq, mode = packing.dw3x3_requant(filt, bias, mult, shift, in_off, zp, act_min, act_max)
+    # the packed weights, then the stride-2 kernel's records where it takes the layer (as the lowering)
+    variants = packing.dw3x3_s2_variants(ch, w, ow, pw, stride, mode, act_min, act_max)
+    weights = np.concatenate(
+        [packing.pack_dw3x3_weights(filt), packing.dw3x3_s2_records(filt, bias, rq, in_off, variants)]
+    )
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
         "pad_h": ph, "pad_w": pw, "input_offset": in_off, "output_offset": zp, "act_min": act_min,
@@ -322,7 +327,7 @@ def dw_case(
     }
     return Case(
         KIND_DW, _struct(DW_FIELDS, values),
-        [x.tobytes(), packing.pack_dw3x3_weights(filt).tobytes(), b"" if bias is None else bias.tobytes(),
+        [x.tobytes(), weights.tobytes(), b"" if bias is None else bias.tobytes(),
          rq.tobytes()],
         packing.dw3x3_scratch_bytes(ch, row_len), want.tobytes(), f"dw#{i} {values}",
         {"mode": mode, "zp": zp, "five": stride == 1 and ow % 4 == 1 and ow >= 5 and zp == -128
@@ -509,7 +514,8 @@ def _linker_script(root: Path) -> Path:
     return ld
 
 
-KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c")
+KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c",
+                  "tm2_dw_s2_dsp.c")
 
 
 def build_harness(root: Path, variant: str) -> Path:
@@ -902,6 +908,35 @@ def test_depthwise3x3_direct_matches_reference(harness: tuple[str, Path, Path]) 
     channels = [c.params[DW_FIELDS.index("channels")] for c in cases]
     assert sum(ch % 4 == 0 for ch in channels) >= 40
     _check_cases(harness, cases, "dw_direct")
+
+
+def test_depthwise3x3_s2_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_s2 (tm2_dw_s2_dsp.c), which the packed and direct kernels (and the planes kernel)
+    run for stride 2 with the DSP extension, on the records after the packed weights: one to eighteen channel
+    quads (runs of more than TM2_DWS2_CHUNK quads), SAME (odd widths: a left edge pixel; the right edge) and
+    VALID, one to twelve input rows (the first or the last filter row in the padding, or two of them), three
+    to 24 columns, both output offset forms; the same cases through the portable kernels."""
+    rng = np.random.default_rng(31)
+    cases = []
+    shapes = [(1, 3), (2, 5), (3, 3), (4, 4), (5, 7), (7, 9), (12, 24), (6, 6), (9, 4), (2, 16), (1, 8), (3, 11)]
+    for ch in (4, 8, 68, 72):
+        for hw in shapes:
+            for same in (True, False):
+                for zp in (-128, 7):
+                    i = len(cases)
+                    case = dw_case(rng, i, hw, stride=2, zp=zp, ch=ch, same=same, full_range=True)
+                    if case.params[DW_FIELDS.index("out_h")] * case.params[DW_FIELDS.index("out_w")] == 0:
+                        continue
+                    kind = KIND_DW_DIRECT if i % 2 else KIND_DW
+                    cases.append(Case(kind, case.params, case.blobs, 0 if kind == KIND_DW_DIRECT else case.scratch,
+                                      case.expected, f"dw-s2#{i} {case.label}", case.extra))
+    fields = [dict(zip(DW_FIELDS, c.params, strict=True)) for c in cases]
+    taken = [f for f, c in zip(fields, cases, strict=True) if packing.dw3x3_s2_variants(
+        f["channels"], f["in_w"], f["out_w"], f["pad_w"], f["stride"], c.extra["mode"], f["act_min"], f["act_max"])]
+    assert len(taken) >= 80
+    assert {f["pad_w"] for f in taken} == {0, 1} and {f["pad_h"] for f in taken} == {0, 1}
+    assert any(f["in_h"] < 3 for f in taken) and any(f["channels"] > 64 for f in taken)
+    _check_cases(harness, cases, "dw_s2")
 
 
 def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

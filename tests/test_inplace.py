@@ -50,7 +50,7 @@ from tinym2net.planner import Buffer, solve
 
 SENTINEL = 0x5A
 GUARD = 32
-SOURCES = [KERNELS / f for f in ("tm2_inplace.c", "tm2_conv.c", "tm2_conv_dsp.c", "tm2_dw_dsp.c")]
+SOURCES = [KERNELS / f for f in ("tm2_inplace.c", "tm2_conv.c", "tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_dw_s2_dsp.c")]
 HEADERS = {
     "tm2_conv_params": "tm2_conv.h",
     "tm2_dwconv_params": "tm2_conv.h",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tm2_dsp_common.h"
+#include "tm2_dw_s2_dsp.h"
 
 /* ----------------------------------------------------------------------------- depthwise 3x3 */
 
@@ -839,6 +840,10 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
   const int16_t *zero_slot = slots + 3 * slot_elems;
 #if TM2_CONV_USE_DSP
   const int fast = p->rq_mode == TM2_RQ_HIGHMUL && p->act_min == -128 && p->act_max == 127;
+  if (TM2_DW_S2_APPLIES(p)) { /* stride 2: straight from the input, no transposed rows */
+    tm2_depthwise3x3_s8_s2(p, input, weights, bias, rq, output);
+    return;
+  }
 #endif
   memset(scratch, 0, TM2_DW3X3_SCRATCH(ch, len));
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -1208,6 +1213,12 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
   const int fast = 0;
 #endif
   const int32_t k = fast ? 2 : 1; /* the assembly takes weights and biases pre-doubled (TM2_DWP) */
+#if TM2_CONV_USE_DSP
+  if (TM2_DW_S2_APPLIES(p)) { /* stride 2: straight from the input, no planes */
+    tm2_depthwise3x3_s8_s2(p, input, weights, bias, rq, output);
+    return;
+  }
+#endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
   int32_t bd[4];     /* the group's biases (times k) */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "tm2_dw_s2_dsp.h"
 #include "tm2_fixedpoint.h"
 #include "tm2_requant.h"
 
@@ -440,6 +441,12 @@ void tm2_depthwise3x3_s8_direct(const tm2_dw3x3_packed_params *p, const int8_t *
   const int32_t ch = p->channels, s = p->stride, off = p->input_offset;
   const int32_t in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w, pad_w = p->pad_w;
   const size_t in_row = (size_t)in_w * ch;
+#if TM2_IP_USE_DSP
+  if (TM2_DW_S2_APPLIES(p)) { /* stride 2: the pixel pairs of tm2_dw_s2_dsp.c */
+    tm2_depthwise3x3_s8_s2(p, input, weights, bias, rq, output);
+    return;
+  }
+#endif
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_h * in_row;
     int8_t *out_b = output + (size_t)b * out_h * out_w * ch;

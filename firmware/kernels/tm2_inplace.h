@@ -79,7 +79,8 @@ int tm2_inplace_rows_next(const tm2_inplace_rows *g, tm2_inplace_iter *it, tm2_i
  * layer). Same taps, same int32 sums and the same requantisation as the packed kernel: bit-exact with it.
  * With the Cortex-M DSP extension (and no TM2_PORTABLE), channel counts that are a multiple of four go four
  * at a time (one word load per tap, SXTAB16, SMLABB / SMLATT); with TM2_RQ_HIGHMUL and the full int8 range
- * every pixel runs in assembly (edge pixels on weights shifted by one column); otherwise plain C. */
+ * every pixel runs in assembly (edge pixels on weights shifted by one column); otherwise plain C. Stride-2
+ * layers that tm2_depthwise3x3_s8_s2 takes (TM2_DW_S2_APPLIES, tm2_dw_s2_dsp.h) run that kernel. */
 void tm2_depthwise3x3_s8_direct(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, int8_t *output);
 

@@ -310,6 +310,57 @@ def pack_dw3x3_weights(filt: np.ndarray) -> np.ndarray:
     return words.astype(np.uint32).view(np.int32)
 
 
+DW_S2_RECORD_WORDS = 34  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.c)
+
+
+def dw3x3_s2_variants(
+    in_c: int, in_w: int, out_w: int, pad_w: int, stride: int, mode: int, act_min: int, act_max: int
+) -> list[int]:
+    """The column shifts v (-1, 0, +1, in that order) whose records ``tm2_depthwise3x3_s8_s2`` reads, [] where
+    the kernel does not take the layer: TM2_DW_S2_APPLIES of ``tm2_dw_s2_dsp.h`` (stride 2, channels a multiple
+    of four, RQ_HIGHMUL, full int8 range, at least three input columns, at most one padding column a pixel
+    reads on either side). v = +1: a left edge pixel (pad_w 1); 0: the interior pixels; -1: a right edge."""
+    if not (stride == 2 and in_c % 4 == 0 and mode == RQ_HIGHMUL and (act_min, act_max) == (-128, 127)
+            and in_w >= 3 and pad_w <= 1 and 2 * out_w - pad_w <= in_w):
+        return []
+    ox0 = min(pad_w, out_w)
+    ox1 = max(ox0, min(out_w, (in_w - 3 + pad_w) // 2 + 1))
+    return [v for v, need in ((-1, ox1 < out_w), (0, ox1 > ox0), (1, ox0 > 0)) if need]
+
+
+def dw3x3_s2_records(
+    filt: np.ndarray, bias: np.ndarray | None, rq: np.ndarray, input_offset: int, variants: list[int]
+) -> np.ndarray:
+    """The records of ``tm2_depthwise3x3_s8_s2`` (int32, appended to the packed weights): per channel quad,
+    one record of DW_S2_RECORD_WORDS words per shift v of ``variants``. A record for v reads the three input
+    columns v to the right of the pixel's own, tap t with weight t + v (0 outside the filter), every filter
+    row inside the input: the four biases with the input offset folded in (bias + off * sum of the record's
+    weights), doubled; per filter row the doubled int16 pairs (tap 0, tap 1) of the four channels, then the
+    doubled taps 2 as (channel 0, channel 2) and (channel 1, channel 3); then (m, hz, e) per channel."""
+    if not variants:
+        return np.zeros(0, np.int32)
+    w = filt.reshape(3, 3, -1).astype(np.int64)  # [fy][fx][c]
+    channels = w.shape[2]
+    b = np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
+    table = np.asarray(rq, np.int64).reshape(channels, 4)
+    out = []
+    for c0 in range(0, channels, 4):
+        for v in variants:
+            taps = np.zeros((3, 3, 4), np.int64)  # [fy][t][j]
+            for t in range(3):
+                if 0 <= t + v <= 2:
+                    taps[:, t, :] = w[:, t + v, c0 : c0 + 4]
+            rec = [(b[c0 + j] + input_offset * int(taps[:, :, j].sum())) * 2 for j in range(4)]
+            d = (2 * taps) & 0xFFFF
+            for fy in range(3):
+                rec += [int(d[fy, 0, j] | d[fy, 1, j] << 16) for j in range(4)]
+                rec += [int(d[fy, 2, 0] | d[fy, 2, 2] << 16), int(d[fy, 2, 1] | d[fy, 2, 3] << 16)]
+            for j in range(4):
+                rec += [int(table[c0 + j, 0]), int(table[c0 + j, 1]), int(table[c0 + j, 3])]
+            out += rec
+    return (np.array(out, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
 def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:
     """int16 elements of one transposed row: the input with its left padding, and every tap the
     4-wide output groups read (stride 1: 4 * groups + 2; stride 2: 8 * groups + 2), rounded up to even."""
@@ -563,12 +614,18 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
         w.data, _bias_values(b), mult, shift, params["input_offset"], params["output_offset"],
         params["act_min"], params["act_max"],
     )
+    # the records of the stride-2 kernel (tm2_dw_s2_dsp.c) after the packed weights, where it takes the layer
+    variants = dw3x3_s2_variants(
+        params["in_c"], params["in_w"], params["out_w"], params["pad_w"], params["stride_w"], mode,
+        params["act_min"], params["act_max"],
+    )
+    s2_records = dw3x3_s2_records(w.data, _bias_values(b), rq, params["input_offset"], variants)
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
         params={**params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params)},
         const_inputs=_bias_inputs(b),
         consts=[
-            ConstArray("weights", "int32_t", pack_dw3x3_weights(w.data), weights=True),
+            ConstArray("weights", "int32_t", np.concatenate([pack_dw3x3_weights(w.data), s2_records]), weights=True),
             ConstArray("rq", "int32_t", rq),
         ],
         scratch_bytes=dw3x3_scratch_bytes(params["in_c"], row_len),

@@ -1,0 +1,269 @@
+/* tinym2net int8 depthwise 3x3 convolutions of stride 2 straight from the HWC input (see tm2_dw_s2_dsp.h).
+ * Hand-written for tinym2net. C99, no heap, no state. */
+#include "tm2_dw_s2_dsp.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+#include <arm_acle.h>
+
+/* The record of a channel quad the assembly reads (int32 words, byte offsets in the macros below; built at
+ * compile time, tinym2net/ops/packing.py dw3x3_s2_records):
+ *   0 .. 3    the four channels' biases, input offset folded in, doubled;
+ *   4 + 6 fy  filter row fy: (tap 0, tap 1) of channels c .. c + 3, then (tap 2 of c, tap 2 of c + 2) and
+ *             (tap 2 of c + 1, tap 2 of c + 3), doubled int16 lanes (zero in a copy masked by tm2_dws2_mask
+ *             for a filter row outside the input);
+ *   22 + 3 j  channel c + j's requantisation (m, hz, e). */
+#define TM2_DWS2_REC_WORDS 34
+
+/* One filter row of a pixel, row pointer R at input column 2 ox of channel c, weights at byte W of the
+ * record: the words of columns 2 ox, 2 ox + 1 joined into the pairs of each channel, then column 2 ox + 2.
+ * Nine loads in three runs and sixteen data-processing instructions: 28 cycles for 12 multiply-accumulates. */
+#define TM2_DWS2_ROW(R, W)                   \
+  "ldr %[t0], [%[" R "]]\n\t"               \
+  "ldr %[t1], [%[" R "], %[ch]]\n\t"        \
+  "ldr %[t2], [%[wp], #" W "]\n\t"          \
+  "ldr %[t3], [%[wp], #" W "+4]\n\t"        \
+  "pkhbt %[t4], %[t0], %[t1], lsl #16\n\t"  \
+  "pkhtb %[t1], %[t1], %[t0], asr #16\n\t"  \
+  "sxtb16 %[t0], %[t4]\n\t"                 \
+  "sxtb16 %[t4], %[t4], ror #8\n\t"         \
+  "smlad %[a0], %[t0], %[t2], %[a0]\n\t"    \
+  "smlad %[a1], %[t4], %[t3], %[a1]\n\t"    \
+  "ldr %[t2], [%[wp], #" W "+8]\n\t"        \
+  "ldr %[t3], [%[wp], #" W "+12]\n\t"       \
+  "sxtb16 %[t0], %[t1]\n\t"                 \
+  "sxtb16 %[t1], %[t1], ror #8\n\t"         \
+  "smlad %[a2], %[t0], %[t2], %[a2]\n\t"    \
+  "smlad %[a3], %[t1], %[t3], %[a3]\n\t"    \
+  "ldr %[t0], [%[" R "], %[ch], lsl #1]\n\t" \
+  "ldr %[t2], [%[wp], #" W "+16]\n\t"       \
+  "ldr %[t3], [%[wp], #" W "+20]\n\t"       \
+  "sxtb16 %[t1], %[t0]\n\t"                 \
+  "sxtb16 %[t0], %[t0], ror #8\n\t"         \
+  "smlabb %[a0], %[t1], %[t2], %[a0]\n\t"   \
+  "smlatt %[a2], %[t1], %[t2], %[a2]\n\t"   \
+  "smlabb %[a1], %[t0], %[t3], %[a1]\n\t"   \
+  "smlatt %[a3], %[t0], %[t3], %[a3]\n\t"
+
+/* TM2_RQ_HIGHMUL of the doubled sum A with m in M, hz in H, e in E, saturated to int8: the low form (output
+ * offset -128, full range: no sign correction) and the corrected one (H is consumed). */
+#define TM2_DWS2_RQ_LOW(A, M, H, E)                       \
+  "smmlar %[" A "], %[" A "], %[" M "], %[" H "]\n\t"     \
+  "asr %[" A "], %[" A "], %[" E "]\n\t"                  \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWS2_RQ_SIGNED(A, M, H, E)                    \
+  "smmlar %[" H "], %[" A "], %[" M "], %[" H "]\n\t"     \
+  "add %[" A "], %[" H "], %[" A "], asr #31\n\t"         \
+  "asr %[" A "], %[" A "], %[" E "]\n\t"                  \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
+/* n (>= 1) pixels of one output row for nq channel quads, in assembly: per pixel the biases, three filter
+ * rows, the requantisation of the four sums (records loaded in runs), four byte stores at o (kept in memory
+ * with the run's end pointer oe); the row pointers advance by two columns. After a quad's run the row
+ * pointers move back to its first pixel and on to the next quad (radv = 4 - 2 n ch bytes), the output to
+ * the next quad's first pixel (o - ostep, ostep = n ch - 4) and its end four bytes on, the record pointer
+ * by wadv bytes. */
+#define TM2_DWS2_RUN(RQ, BIAS, ROWS, BADV)                                                                  \
+  __asm__ volatile(                                                                                      \
+      "1:\n\t" BIAS ROWS                                                                                  \
+      "ldr %[t0], [%[wp], #88]\n\t"                                                                      \
+      "ldr %[t1], [%[wp], #92]\n\t"                                                                      \
+      "ldr %[t2], [%[wp], #96]\n\t"                                                                      \
+      "ldr %[t3], [%[wp], #100]\n\t"                                                                     \
+      "ldr %[t4], [%[wp], #104]\n\t" RQ("a0", "t0", "t1", "t2")                                          \
+      "ldr %[t2], [%[wp], #108]\n\t"                                                                     \
+      "ldr %[t0], [%[wp], #112]\n\t"                                                                     \
+      "ldr %[t1], [%[wp], #116]\n\t" RQ("a1", "t3", "t4", "t2")                                          \
+      "ldr %[t2], [%[wp], #120]\n\t"                                                                     \
+      "ldr %[t3], [%[wp], #124]\n\t"                                                                     \
+      "ldr %[t4], [%[wp], #128]\n\t" RQ("a2", "t0", "t1", "t2")                                          \
+      "ldr %[t2], [%[wp], #132]\n\t"                                                                     \
+      "ldr %[t0], %[om]\n\t"                                                                             \
+      "ldr %[t1], %[oe]\n\t" RQ("a3", "t3", "t4", "t2")                                                  \
+      "strb %[a0], [%[t0]]\n\t"                                                                          \
+      "strb %[a1], [%[t0], #1]\n\t"                                                                      \
+      "strb %[a2], [%[t0], #2]\n\t"                                                                      \
+      "strb %[a3], [%[t0], #3]\n\t"                                                                      \
+      "add %[t0], %[t0], %[ch]\n\t"                                                                      \
+      "str %[t0], %[om]\n\t"                                                                             \
+      "add %[r0], %[r0], %[ch], lsl #1\n\t"                                                              \
+      "add %[r1], %[r1], %[ch], lsl #1\n\t"                                                              \
+      "add %[r2], %[r2], %[ch], lsl #1\n\t"                                                              \
+      "cmp %[t0], %[t1]\n\t"                                                                             \
+      "bne 1b\n\t"                                                                                       \
+      "ldr %[t2], %[radv]\n\t"                                                                           \
+      "ldr %[t3], %[ostep]\n\t"                                                                          \
+      "ldr %[t4], %[wadv]\n\t"                                                                           \
+      "add %[r0], %[r0], %[t2]\n\t"                                                                      \
+      "add %[r1], %[r1], %[t2]\n\t"                                                                      \
+      "add %[r2], %[r2], %[t2]\n\t"                                                                      \
+      "sub %[t0], %[t0], %[t3]\n\t"                                                                      \
+      "add %[t1], %[t1], #4\n\t"                                                                         \
+      "add %[wp], %[wp], %[t4]\n\t"                                                                      \
+      "str %[t0], %[om]\n\t"                                                                             \
+      "str %[t1], %[oe]\n\t" BADV                                                                        \
+      "ldr %[t2], %[nq]\n\t"                                                                             \
+      "subs %[t2], %[t2], #1\n\t"                                                                        \
+      "str %[t2], %[nq]\n\t"                                                                             \
+      "bne 1b\n\t"                                                                                       \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),   \
+        [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2),      \
+        [wp] "+r"(rec), [om] "+m"(o), [oe] "+m"(oe), [nq] "+m"(nq), [bm] "+m"(bias)                     \
+      : [ch] "r"(ch), [radv] "m"(radv), [ostep] "m"(ostep), [wadv] "m"(wadv)                            \
+      : "cc", "memory")
+
+/* The biases: from the record, or (an output row with a filter row in the padding) from the array at bm,
+ * four words a quad. */
+#define TM2_DWS2_BIAS_REC                    \
+  "ldr %[a0], [%[wp]]\n\t"                  \
+  "ldr %[a1], [%[wp], #4]\n\t"              \
+  "ldr %[a2], [%[wp], #8]\n\t"              \
+  "ldr %[a3], [%[wp], #12]\n\t"
+#define TM2_DWS2_BIAS_ARR                    \
+  "ldr %[t0], %[bm]\n\t"                    \
+  "ldr %[a0], [%[t0]]\n\t"                  \
+  "ldr %[a1], [%[t0], #4]\n\t"              \
+  "ldr %[a2], [%[t0], #8]\n\t"              \
+  "ldr %[a3], [%[t0], #12]\n\t"
+#define TM2_DWS2_BADV_ARR                    \
+  "ldr %[t0], %[bm]\n\t"                    \
+  "add %[t0], %[t0], #16\n\t"               \
+  "str %[t0], %[bm]\n\t"
+#define TM2_DWS2_ROWS_ALL TM2_DWS2_ROW("r0", "16") TM2_DWS2_ROW("r1", "40") TM2_DWS2_ROW("r2", "64")
+#define TM2_DWS2_ROWS_01 TM2_DWS2_ROW("r0", "16") TM2_DWS2_ROW("r1", "40")
+#define TM2_DWS2_ROWS_12 TM2_DWS2_ROW("r1", "40") TM2_DWS2_ROW("r2", "64")
+
+/* Runs of n pixels of one output row for nq channel quads with TM2_DWS2_RUN: r0 .. r2 the filter rows' first
+ * pixel of the first quad, rec its record, the next quads' records wadv bytes apart, o its first output.
+ * skip: 0, or the filter row in the padding (1 << fy, fy = 0 or 2), which the run leaves out, its biases
+ * (the record's less that row's share of the input offset) from the array bias, four words a quad. Not
+ * inlined: the assembly needs every register, so its memory operands must be stack slots of its own
+ * frame. */
+__attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_t *r1, const int8_t *r2, int32_t n,
+                                                   int32_t nq, int32_t ch, const int32_t *rec, int32_t wadv,
+                                                   int low, int32_t skip, const int32_t *bias, int8_t *o) {
+  uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4;
+  int8_t *oe = o + (size_t)n * ch;
+  const int32_t radv = 4 - 2 * n * ch, ostep = n * ch - 4;
+  if (low) {
+    if (skip == 0) {
+      TM2_DWS2_RUN(TM2_DWS2_RQ_LOW, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+    } else if (skip == 4) {
+      TM2_DWS2_RUN(TM2_DWS2_RQ_LOW, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+    } else {
+      TM2_DWS2_RUN(TM2_DWS2_RQ_LOW, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+    }
+  } else {
+    if (skip == 0) {
+      TM2_DWS2_RUN(TM2_DWS2_RQ_SIGNED, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+    } else if (skip == 4) {
+      TM2_DWS2_RUN(TM2_DWS2_RQ_SIGNED, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+    } else {
+      TM2_DWS2_RUN(TM2_DWS2_RQ_SIGNED, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+    }
+  }
+}
+
+/* The biases of record rec less the share of the folded input offset of its filter row fy: off times the
+ * doubled weights of that row (SMUAD of a pair with (1, 1) adds its lanes). */
+static void tm2_dws2_unshare(const int32_t *rec, int32_t fy, int32_t off, int32_t out[4]) {
+  const int32_t *r = rec + 4 + 6 * fy;
+  const int32_t t2[4] = {(int16_t)r[4], (int16_t)r[5], r[4] >> 16, r[5] >> 16};
+  for (int32_t j = 0; j < 4; ++j) {
+    out[j] = (int32_t)((uint32_t)rec[j] - (uint32_t)off * (__smuad((uint32_t)r[j], 0x00010001u) + (uint32_t)t2[j]));
+  }
+}
+
+/* A copy of record rec for an output row whose filter rows fy with bit fy of valid clear lie in the padding:
+ * their weights zero, their share of the folded input offset out of the biases (more than one such row:
+ * inputs of fewer than three rows). */
+static void tm2_dws2_mask(const int32_t *rec, int32_t off, int32_t valid, int32_t out[TM2_DWS2_REC_WORDS]) {
+  memcpy(out, rec, TM2_DWS2_REC_WORDS * sizeof out[0]);
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    if (valid >> fy & 1) continue;
+    tm2_dws2_unshare(out, fy, off, out);
+    for (int32_t k = 0; k < 6; ++k) out[4 + 6 * fy + k] = 0;
+  }
+}
+
+/* Quads a run with a filter row in the padding takes at most (the size of its bias array). */
+#define TM2_DWS2_CHUNK 16
+
+/* Loops: output rows, then the pieces of the row (k = 2: the left edge, its first column in the padding;
+ * k = 1: the interior run; k = 0: the right edge), each one run of the assembly over the channel quads on
+ * the records built at compile time after the packed weights (tinym2net/ops/packing.py, dw3x3_s2_records):
+ * per quad, one record per column shift v = k - 1 the layer needs (-1, 0, +1 in that order). An output row
+ * with its first or last filter row in the padding leaves that row out, on biases without its share of the
+ * input offset, TM2_DWS2_CHUNK quads a run; other rows outside the input (inputs of fewer than three rows)
+ * go quad by quad on masked copies of the records. */
+void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                            const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+  const int32_t ch = p->channels, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w, pad_w = p->pad_w;
+  const int32_t off = p->input_offset, quads = ch / 4;
+  const size_t in_row = (size_t)in_w * ch;
+  const int low = p->output_offset == -128;
+  /* interior pixels [ox0, ox1): every tap inside the row, 0 <= 2 ox - pad_w and 2 ox - pad_w + 2 < in_w; the
+   * pixels before and after have one column outside (TM2_DW_S2_APPLIES) */
+  const int32_t ox0 = tm2_min_i32(pad_w, out_w);
+  const int32_t ox1 = tm2_max_i32(ox0, tm2_min_i32(out_w, (in_w - 3 + pad_w) / 2 + 1));
+  /* per piece k: first pixel, pixels, its first input column */
+  const int32_t first[3] = {ox1, ox0, 0}, count[3] = {out_w - ox1, ox1 - ox0, ox0};
+  const int32_t col[3] = {2 * ox1 - pad_w - 1, 2 * ox0 - pad_w, 0};
+  const int32_t quad_words = ((count[0] > 0) + (count[1] > 0) + (count[2] > 0)) * TM2_DWS2_REC_WORDS;
+  const int32_t wadv = quad_words * 4; /* bytes from one quad's records to the next */
+  const int32_t *recs[3]; /* quad 0's records */
+  for (int32_t k = 0, i = 0; k < 3; ++k) {
+    recs[k] = weights + (size_t)ch * 6 + i * TM2_DWS2_REC_WORDS;
+    i += count[k] > 0;
+  }
+  int32_t barr[TM2_DWS2_CHUNK][4];
+  int32_t masked[TM2_DWS2_REC_WORDS];
+  (void)bias, (void)rq; /* both folded into the records */
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * in_h * in_row;
+    int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+      const int32_t iy0 = 2 * oy - p->pad_h;
+      const int8_t *rows[3];
+      int32_t valid = 0, any = -1;
+      for (int32_t fy = 0; fy < 3; ++fy) {
+        if (iy0 + fy >= 0 && iy0 + fy < in_h) {
+          valid |= 1 << fy;
+          if (any < 0) any = iy0 + fy;
+        }
+      }
+      if (any < 0) any = 0; /* no row inside: every weight is zero (not reached by TFLite shapes) */
+      for (int32_t fy = 0; fy < 3; ++fy) rows[fy] = in_b + (size_t)(valid >> fy & 1 ? iy0 + fy : any) * in_row;
+      int8_t *const o = out_b + (size_t)oy * out_w * ch;
+      for (int32_t k = 0; k < 3; ++k) {
+        if (count[k] == 0) continue;
+        const size_t x = (size_t)col[k] * ch;
+        int8_t *const ok = o + (size_t)first[k] * ch;
+        if (valid == 7) {
+          tm2_dws2_run(rows[0] + x, rows[1] + x, rows[2] + x, count[k], quads, ch, recs[k], wadv, low, 0, NULL, ok);
+        } else if (valid == 3 || valid == 6) {
+          const int32_t fy = valid == 3 ? 2 : 0;
+          for (int32_t q0 = 0; q0 < quads; q0 += TM2_DWS2_CHUNK) {
+            const int32_t nq = tm2_min_i32(TM2_DWS2_CHUNK, quads - q0);
+            for (int32_t q = 0; q < nq; ++q) {
+              tm2_dws2_unshare(recs[k] + (size_t)(q0 + q) * quad_words, fy, off, barr[q]);
+            }
+            const size_t c = (size_t)q0 * 4;
+            tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], nq, ch,
+                         recs[k] + (size_t)q0 * quad_words, wadv, low, 1 << fy, &barr[0][0], ok + c);
+          }
+        } else {
+          for (int32_t q = 0; q < quads; ++q) {
+            tm2_dws2_mask(recs[k] + (size_t)q * quad_words, off, valid, masked);
+            const size_t c = (size_t)q * 4;
+            tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], 1, ch, masked, 0, low, 0,
+                         NULL, ok + c);
+          }
+        }
+      }
+    }
+  }
+}
+#endif

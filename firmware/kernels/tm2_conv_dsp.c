@@ -988,6 +988,17 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)     \
       : "cc", "memory")
 
+/* TM2_GEMM_PAIRS_X with one channel pair a loop step (a taken branch a pair): half the code of the two-pair loop,
+ * for the Kp 64 and 128 entries' out_c without a loop of their own (one Kp 128 pair is about 4 KB of code). */
+#define TM2_GEMM_PAIRS_X1(RQ, STEPS)                                                                        \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "bne 1b\n\t"                                                    \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)                                             \
+      : "cc", "memory")
+
 /* TM2_GEMM_PAIR_X for a build-time out_c OC: the eight stores at immediate offsets from op (no out_c load, no
  * address adds); op loaded with the first channel's record words, the end of the records (into a0, stored by
  * then) with the second's: two runs of pipelined loads instead of three. */
@@ -1011,6 +1022,17 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   __asm__ volatile(                                                                                     \
       "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "beq 2f\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"         \
       "2:\n\t"                                                                                          \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [wend] "m"(wend), [c1] "i"(OC), [c1b] "i"((OC) + 1), [c2] "i"(2 * (OC)),        \
+        [c2b] "i"(2 * (OC) + 1), [c3] "i"(3 * (OC)), [c3b] "i"(3 * (OC) + 1)                             \
+      : "cc", "memory")
+
+/* TM2_GEMM_PAIRS_XC with one channel pair a loop step (as TM2_GEMM_PAIRS_X1). */
+#define TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC)                                                                   \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"                                                   \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
@@ -1208,6 +1230,22 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_Q(RQ, STEPS, OC);                          \
     op += 3 * (OC); /* the asm moved op by OC */              \
   }
+/* TM2_PW_BLOCKS with one channel pair a loop step (TM2_GEMM_PAIRS_X1). */
+#define TM2_PW_BLOCKS_1(KP, RQ, STEPS)                        \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_X1(RQ, STEPS);                             \
+    op += 3 * out_c; /* the asm moved op by out_c */          \
+  }
+/* TM2_PW_BLOCKS_C with one channel pair a loop step (TM2_GEMM_PAIRS_XC1). */
+#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC)                   \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC);                        \
+    op += 3 * (OC); /* the asm moved op by OC */              \
+  }
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1255,7 +1293,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       break;                                      \
   }
 /* TM2_PW_KP for the forms without sign correction (output offset -128: TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_E<E>): Kp 8
- * and 16 with out_c 2 Kp four channel pairs a loop step. */
+ * and 16 with out_c 2 Kp and Kp 64 with out_c 64 (kws' and vww's 64 -> 64 layers) four channel pairs a loop
+ * step; Kp 128 with out_c 128 (vww's 128 -> 128 layers) stores at immediate offsets. The other out_c of Kp 64 and
+ * 128 take one pair a loop step, so that the entry's code grows by about one pair's loop code only. */
 #define TM2_PW_KP_LOW(RQ)                          \
   switch (kp) {                                    \
     case 8:                                        \
@@ -1263,6 +1303,20 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       break;                                       \
     case 16:                                       \
       TM2_PW_BLOCKS_SMALL_LOW(16, RQ, TM2_GEMM_STEP7) \
+      break;                                       \
+    case 64:                                       \
+      if (out_c == 64) {                           \
+        TM2_PW_BLOCKS_Q(64, RQ, TM2_GEMM_STEP31, 64)  \
+      } else {                                     \
+        TM2_PW_BLOCKS_1(64, RQ, TM2_GEMM_STEP31)      \
+      }                                            \
+      break;                                       \
+    case 128:                                      \
+      if (out_c == 128) {                          \
+        TM2_PW_BLOCKS_C1(128, RQ, TM2_GEMM_STEP63, 128) \
+      } else {                                     \
+        TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)       \
+      }                                            \
       break;                                       \
     default:                                       \
       TM2_PW_KP(RQ)                                \
@@ -1329,6 +1383,8 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 #undef TM2_PW_BLOCKS_C
+#undef TM2_PW_BLOCKS_C1
+#undef TM2_PW_BLOCKS_1
 #undef TM2_PW_BLOCKS_Q
 #undef TM2_PW_BLOCKS_SMALL
 #undef TM2_PW_BLOCKS_SMALL_LOW

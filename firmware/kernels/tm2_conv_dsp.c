@@ -989,7 +989,7 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : "cc", "memory")
 
 /* TM2_GEMM_PAIRS_X with one channel pair a loop step (a taken branch a pair): half the code of the two-pair loop,
- * for the Kp 64 and 128 entries' out_c without a loop of their own (one Kp 128 pair is about 4 KB of code). */
+ * for Kp 64 and 128 where no out_c-specialised loop applies (one Kp 128 pair is about 4 KB of code). */
 #define TM2_GEMM_PAIRS_X1(RQ, STEPS)                                                                        \
   __asm__ volatile(                                                                                     \
       "1:\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "bne 1b\n\t"                                                    \
@@ -1276,7 +1276,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS(32, RQ, TM2_GEMM_STEP15)                     \
   }
 
-/* The full blocks of a pointwise layer of Kp kp (a constant) with the requantisation RQ. */
+/* The full blocks of a pointwise layer of Kp kp (a constant) with the requantisation RQ; Kp 64 and 128 one channel
+ * pair a loop step (TM2_GEMM_PAIRS_X1: an entry of rqe 0 links this loop beside TM2_PW_KP_LOW's). */
 #define TM2_PW_KP(RQ)                             \
   switch (kp) {                                   \
     case 8:                                       \
@@ -1289,10 +1290,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_BLOCKS_32(RQ)                        \
       break;                                      \
     case 64:                                      \
-      TM2_PW_BLOCKS(64, RQ, TM2_GEMM_STEP31)      \
+      TM2_PW_BLOCKS_1(64, RQ, TM2_GEMM_STEP31)    \
       break;                                      \
     default:                                      \
-      TM2_PW_BLOCKS(128, RQ, TM2_GEMM_STEP63)     \
+      TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)   \
       break;                                      \
   }
 /* TM2_PW_KP for the forms without sign correction (output offset -128: TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_E<E>): Kp 8

@@ -652,8 +652,12 @@ def test_conv2d_packed_pointwise_fast_matches_reference(harness: tuple[str, Path
                            "act": (-128, 127)})
     # Kp 8 and 16 with out_c 2 Kp and 4 Kp, Kp 32 with out_c 32 and 64: the stores at immediate offsets
     # (TM2_PW_BLOCKS_C)
+    # Kp 64 with out_c 64 and output offset -128 four channel pairs a loop step (TM2_GEMM_PAIRS_Q), Kp 128 with out_c
+    # 128 stores at immediate offsets one pair a step (TM2_GEMM_PAIRS_XC1), their other out_c one pair a step
+    # (TM2_GEMM_PAIRS_X1); other output offsets two pairs a step (TM2_GEMM_PAIRS_X)
     for in_c, out_c, zp in [(8, 16, -128), (8, 16, 9), (8, 32, -5), (16, 32, -128), (16, 32, 3), (16, 64, -128),
-                            (32, 32, -128), (32, 32, 6), (32, 64, -128), (32, 64, -7)]:
+                            (32, 32, -128), (32, 32, 6), (32, 64, -128), (32, 64, -7), (64, 64, -128), (64, 64, 5),
+                            (64, 128, -128), (128, 128, -128), (128, 128, -3), (128, 256, -128)]:
         shapes.append({"in_c": in_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1), "same": True,
                        "h": 3, "w": 5, "out_c": out_c, "zp": zp, "act": (-128, 127)})
     # calls of fewer than four pixels (pixel by pixel, tm2_conv_pw_few), both output offset forms
@@ -751,6 +755,10 @@ def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
             h, w = [(2, 4), (1, 5), (3, 3), (1, 7), (1, 3)][int(rng.integers(0, 5))]
             shapes.append({**pw, "in_c": in_c, "h": h, "w": w, "out_c": out_c})
     shapes.append({**pw, "in_c": 64, "h": 1, "w": 2, "out_c": 8})
+    # Kp 64 with out_c 64 (four channel pairs a loop step) and Kp 128 with out_c 128 (stores at immediate offsets),
+    # three and two blocks
+    shapes.append({**pw, "in_c": 64, "h": 3, "w": 5, "out_c": 64})
+    shapes.append({**pw, "in_c": 128, "h": 2, "w": 5, "out_c": 128})
     # first layers: out_c 8 and 16 (stores at immediate offsets) and others, strides 1, 2 and 3 (run-time stride)
     for stride, out_c in [((1, 1), 8), ((2, 2), 16), ((1, 1), 6), ((1, 3), 8), ((2, 1), 16)]:
         w = 7 * stride[1] + 1

@@ -988,24 +988,40 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)     \
       : "cc", "memory")
 
+/* TM2_GEMM_PAIRS_X with one channel pair a loop step (a taken branch a pair): half the code of the two-pair loop,
+ * for Kp 64 and 128 where no out_c-specialised loop applies (one Kp 128 pair is about 4 KB of code). */
+#define TM2_GEMM_PAIRS_X1(RQ, STEPS)                                                                        \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_X(RQ, STEPS) "bne 1b\n\t"                                                    \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [ocm] "m"(out_c), [wend] "m"(wend)                                             \
+      : "cc", "memory")
+
 /* TM2_GEMM_PAIR_X for a build-time out_c OC: the eight stores at immediate offsets from op (no out_c load, no
  * address adds); op loaded with the first channel's record words, the end of the records (into a0, stored by
- * then) with the second's: two runs of pipelined loads instead of three. */
+ * then) with the second's: two runs of pipelined loads instead of three. The first store moves op on by the two
+ * channels (post-indexed), so the others' offsets (TM2_GEMM_XC_OFFSETS) are two less. */
 #define TM2_GEMM_PAIR_XC(RQ, STEPS)                                                                         \
       TM2_GEMM_PROLOGUE_X STEPS TM2_GEMM_REC(RQ)                                                \
       "ldr %[px], %[om]\n\t" RQ("a0") RQ("a1") RQ("a2") RQ("a3")                                        \
-      "strb %[a0], [%[px]]\n\t"                                                                         \
+      "strb %[a0], [%[px]], #2\n\t"                                                                     \
       "strb %[a1], [%[px], %[c1]]\n\t"                                                                  \
       "strb %[a2], [%[px], %[c2]]\n\t"                                                                  \
       "strb %[a3], [%[px], %[c3]]\n\t" TM2_GEMM_REC(RQ)                                                 \
       "ldr %[a0], %[wend]\n\t" RQ("b0") RQ("b1") RQ("b2") RQ("b3")                                      \
-      "strb %[b0], [%[px], #1]\n\t"                                                                     \
+      "strb %[b0], [%[px], #-1]\n\t"                                                                    \
       "strb %[b1], [%[px], %[c1b]]\n\t"                                                                 \
       "strb %[b2], [%[px], %[c2b]]\n\t"                                                                 \
       "strb %[b3], [%[px], %[c3b]]\n\t"                                                                 \
-      "add %[px], %[px], #2\n\t"                                                                        \
       "cmp %[pw], %[a0]\n\t"                                                                            \
       "str %[px], %[om]\n\t"
+/* The store offsets of TM2_GEMM_PAIR_XC (pixel s = 1 .. 3, channel c and c + 1 at s OC and s OC + 1 from the op
+ * before its move by two). */
+#define TM2_GEMM_XC_OFFSETS(OC)                                                                   \
+  [c1] "i"((OC) - 2), [c1b] "i"((OC) - 1), [c2] "i"(2 * (OC) - 2), [c2b] "i"(2 * (OC) - 1),       \
+      [c3] "i"(3 * (OC) - 2), [c3b] "i"(3 * (OC) - 1)
 
 #define TM2_GEMM_PAIRS_XC(RQ, STEPS, OC)                                                                    \
   __asm__ volatile(                                                                                     \
@@ -1014,8 +1030,17 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
-      : [colm] "m"(col), [wend] "m"(wend), [c1] "i"(OC), [c1b] "i"((OC) + 1), [c2] "i"(2 * (OC)),        \
-        [c2b] "i"(2 * (OC) + 1), [c3] "i"(3 * (OC)), [c3b] "i"(3 * (OC) + 1)                             \
+      : [colm] "m"(col), [wend] "m"(wend), TM2_GEMM_XC_OFFSETS(OC)                                      \
+      : "cc", "memory")
+
+/* TM2_GEMM_PAIRS_XC with one channel pair a loop step (as TM2_GEMM_PAIRS_X1). */
+#define TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC)                                                                   \
+  __asm__ volatile(                                                                                     \
+      "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"                                                   \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
+      : [colm] "m"(col), [wend] "m"(wend), TM2_GEMM_XC_OFFSETS(OC)                                      \
       : "cc", "memory")
 
 /* Four channel pairs a loop step for a build-time out_c OC, a multiple of 8 (OC and K as assembler expressions,
@@ -1208,6 +1233,22 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_GEMM_PAIRS_Q(RQ, STEPS, OC);                          \
     op += 3 * (OC); /* the asm moved op by OC */              \
   }
+/* TM2_PW_BLOCKS with one channel pair a loop step (TM2_GEMM_PAIRS_X1). */
+#define TM2_PW_BLOCKS_1(KP, RQ, STEPS)                        \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_X1(RQ, STEPS);                             \
+    op += 3 * out_c; /* the asm moved op by out_c */          \
+  }
+/* TM2_PW_BLOCKS_C with one channel pair a loop step (TM2_GEMM_PAIRS_XC1). */
+#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC)                   \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    tm2_widen4_body(src, (KP), (KP), off, col);               \
+    TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC);                        \
+    op += 3 * (OC); /* the asm moved op by OC */              \
+  }
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1235,7 +1276,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW_BLOCKS(32, RQ, TM2_GEMM_STEP15)                     \
   }
 
-/* The full blocks of a pointwise layer of Kp kp (a constant) with the requantisation RQ. */
+/* The full blocks of a pointwise layer of Kp kp (a constant) with the requantisation RQ; Kp 64 and 128 one channel
+ * pair a loop step (TM2_GEMM_PAIRS_X1: an entry of rqe 0 links this loop beside TM2_PW_KP_LOW's). */
 #define TM2_PW_KP(RQ)                             \
   switch (kp) {                                   \
     case 8:                                       \
@@ -1248,14 +1290,17 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_BLOCKS_32(RQ)                        \
       break;                                      \
     case 64:                                      \
-      TM2_PW_BLOCKS(64, RQ, TM2_GEMM_STEP31)      \
+      TM2_PW_BLOCKS_1(64, RQ, TM2_GEMM_STEP31)    \
       break;                                      \
     default:                                      \
-      TM2_PW_BLOCKS(128, RQ, TM2_GEMM_STEP63)     \
+      TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)   \
       break;                                      \
   }
 /* TM2_PW_KP for the forms without sign correction (output offset -128: TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_E<E>): Kp 8
- * and 16 with out_c 2 Kp four channel pairs a loop step. */
+ * and 16 with out_c 2 Kp, Kp 32 with out_c 32 (vww's 32 -> 32 layer) and Kp 64 with out_c 64 (kws' and vww's
+ * 64 -> 64 layers) four channel pairs a loop step; Kp 128 with out_c 128 (vww's 128 -> 128 layers) stores at
+ * immediate offsets. The other out_c of Kp 64 and 128 take one pair a loop step, so that the entry's code grows by
+ * about one pair's loop code only. */
 #define TM2_PW_KP_LOW(RQ)                          \
   switch (kp) {                                    \
     case 8:                                        \
@@ -1263,6 +1308,27 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       break;                                       \
     case 16:                                       \
       TM2_PW_BLOCKS_SMALL_LOW(16, RQ, TM2_GEMM_STEP7) \
+      break;                                       \
+    case 32:                                       \
+      if (out_c == 32) {                           \
+        TM2_PW_BLOCKS_Q(32, RQ, TM2_GEMM_STEP15, 32)  \
+      } else {                                     \
+        TM2_PW_BLOCKS_32(RQ)                       \
+      }                                            \
+      break;                                       \
+    case 64:                                       \
+      if (out_c == 64) {                           \
+        TM2_PW_BLOCKS_Q(64, RQ, TM2_GEMM_STEP31, 64)  \
+      } else {                                     \
+        TM2_PW_BLOCKS_1(64, RQ, TM2_GEMM_STEP31)      \
+      }                                            \
+      break;                                       \
+    case 128:                                      \
+      if (out_c == 128) {                          \
+        TM2_PW_BLOCKS_C1(128, RQ, TM2_GEMM_STEP63, 128) \
+      } else {                                     \
+        TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)       \
+      }                                            \
       break;                                       \
     default:                                       \
       TM2_PW_KP(RQ)                                \
@@ -1329,6 +1395,8 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 #undef TM2_PW_BLOCKS_C
+#undef TM2_PW_BLOCKS_C1
+#undef TM2_PW_BLOCKS_1
 #undef TM2_PW_BLOCKS_Q
 #undef TM2_PW_BLOCKS_SMALL
 #undef TM2_PW_BLOCKS_SMALL_LOW

@@ -900,190 +900,147 @@ static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
 #endif
 
 #if TM2_CONV_USE_DSP
-/* tm2_dw_planes_transpose for a channel quad, in assembly: per input column, the (padding, row 0) pair when
- * head, `pairs` pairs of rows, the (last row, padding) pair when tail; one word store a channel and pair
- * (post-incremented: a plane column is contiguous). src: row 0 of column 0 (channel c0); dst: the first
- * pair's word of column 0 in plane 0; planes ps bytes apart, columns colb bytes apart. */
-__attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
-                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
-                                                     uint32_t *dst, int32_t colb, int32_t ps) {
-  uint32_t s, d0, d1, d2, d3, k, a, b, ea, oa, eb, ob;
-  const int8_t *srcm = src;
-  uint32_t *dstm = dst;
-  int32_t colsm = cols;
-  __asm__ volatile(
-      "1:\n\t"
-      "ldr %[s], %[srcm]\n\t"
-      "ldr %[d0], %[dstm]\n\t"
-      "ldr %[a], %[psm]\n\t"
-      "ldr %[k], %[headm]\n\t"
-      "add %[d1], %[d0], %[a]\n\t"
-      "add %[d2], %[d1], %[a]\n\t"
-      "add %[d3], %[d2], %[a]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 3f\n\t"
-      "ldr %[a], [%[s]]\n\t"
-      "add %[s], %[s], %[row]\n\t"
-      "sxtab16 %[ea], %[off2], %[a]\n\t"
-      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
-      "lsl %[b], %[ea], #16\n\t"
-      "str %[b], [%[d0]], #4\n\t"
-      "lsl %[b], %[oa], #16\n\t"
-      "str %[b], [%[d1]], #4\n\t"
-      "lsr %[b], %[ea], #16\n\t"
-      "lsl %[b], %[b], #16\n\t"
-      "str %[b], [%[d2]], #4\n\t"
-      "lsr %[b], %[oa], #16\n\t"
-      "lsl %[b], %[b], #16\n\t"
-      "str %[b], [%[d3]], #4\n"
-      "3:\n\t"
-      "ldr %[k], %[pairsm]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 4f\n"
-      "2:\n\t"
-      "ldr %[a], [%[s]]\n\t"
-      "ldr %[b], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "sxtab16 %[ea], %[off2], %[a]\n\t"
-      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
-      "sxtab16 %[eb], %[off2], %[b]\n\t"
-      "sxtab16 %[ob], %[off2], %[b], ror #8\n\t"
-      "pkhbt %[a], %[ea], %[eb], lsl #16\n\t"
-      "pkhtb %[ea], %[eb], %[ea], asr #16\n\t"
-      "pkhbt %[b], %[oa], %[ob], lsl #16\n\t"
-      "pkhtb %[oa], %[ob], %[oa], asr #16\n\t"
-      "str %[a], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n\t"
-      "str %[ea], [%[d2]], #4\n\t"
-      "str %[oa], [%[d3]], #4\n\t"
-      "subs %[k], %[k], #1\n\t"
-      "bne 2b\n"
-      "4:\n\t"
-      "ldr %[k], %[tailm]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 5f\n\t"
-      "ldr %[a], [%[s]]\n\t"
-      "sxtab16 %[ea], %[off2], %[a]\n\t"
-      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
-      "uxth %[b], %[ea]\n\t"
-      "str %[b], [%[d0]]\n\t"
-      "uxth %[b], %[oa]\n\t"
-      "str %[b], [%[d1]]\n\t"
-      "lsr %[b], %[ea], #16\n\t"
-      "str %[b], [%[d2]]\n\t"
-      "lsr %[b], %[oa], #16\n\t"
-      "str %[b], [%[d3]]\n"
-      "5:\n\t"
-      "ldr %[a], %[srcm]\n\t"
-      "ldr %[b], %[chm]\n\t"
-      "ldr %[k], %[dstm]\n\t"
-      "ldr %[ea], %[colbm]\n\t"
-      "add %[a], %[a], %[b]\n\t"
-      "add %[k], %[k], %[ea]\n\t"
-      "str %[a], %[srcm]\n\t"
-      "str %[k], %[dstm]\n\t"
-      "ldr %[a], %[colsm]\n\t"
-      "subs %[a], %[a], #1\n\t"
-      "str %[a], %[colsm]\n\t"
-      "bne 1b\n\t"
-      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [k] "=&r"(k), [a] "=&r"(a),
-        [b] "=&r"(b), [ea] "=&r"(ea), [oa] "=&r"(oa), [eb] "=&r"(eb), [ob] "=&r"(ob), [srcm] "+m"(srcm),
-        [dstm] "+m"(dstm), [colsm] "+m"(colsm)
-      : [row] "r"(row), [off2] "r"(off2), [psm] "m"(ps), [headm] "m"(head), [pairsm] "m"(pairs),
-        [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
-      : "cc", "memory");
-}
-#endif
+/* tm2_dw_planes_transpose's column loop, in assembly (tm2_dw_planes_quad, tm2_dw_planes_pair): per input
+ * column, HEAD (the (padding, row 0) pair, where pad_h is odd), the `pairs` pairs of rows (a single pair
+ * first where their number is odd, then two a pass), TAIL (the (last row, padding) pair, where the rows left
+ * are odd); one word store a channel and pair, post-incremented (a plane column is contiguous). The padding
+ * lane is read from padm, bytes -input_offset, which SXTAB16 turns into 0. Then the source moves sadv bytes
+ * on (from the rows it read to the next column's row 0) and every destination cadv bytes (from the words it
+ * wrote to the next column's first), until channel 0's destination reaches endm. */
+#define TM2_DWT_LOOP(HEAD, PAIR, PAIR2, TAIL)                                                          \
+  "1:\n\t" HEAD                                                                                        \
+  "ldr %[k], %[pm]\n\t"                                                                                \
+  "lsrs %[k], %[k], #1\n\t" /* k: passes of two pairs; C: an odd pair first; Z: no pass */             \
+  "bcc 3f\n\t" PAIR                                                                                    \
+  "3:\n\t"                                                                                             \
+  "beq 4f\n"                                                                                           \
+  "2:\n\t" PAIR2                                                                                       \
+  "subs %[k], %[k], #1\n\t"                                                                            \
+  "bne 2b\n"                                                                                           \
+  "4:\n\t" TAIL
 
-#if TM2_CONV_USE_DSP
-/* The same for a channel pair (its two planes ps bytes apart): per pair of rows, two halfword loads joined
- * by PKHBT, SXTAB16 of the even and odd bytes. */
+/* A channel quad: the words a (row r) and b (row r + 1) of four channels regrouped by PKHBT / PKHTB into the
+ * bytes of channels 0, 1 (t) and 2, 3 (u) of both rows, whose even and odd bytes SXTAB16 widens, adding the
+ * input offset: channel j's (row r, row r + 1) pair. */
+#define TM2_DWT_QUAD_OUT                     \
+  "pkhbt %[t], %[a], %[b], lsl #16\n\t"     \
+  "pkhtb %[u], %[b], %[a], asr #16\n\t"     \
+  "sxtab16 %[a], %[off2], %[t]\n\t"         \
+  "sxtab16 %[b], %[off2], %[t], ror #8\n\t" \
+  "sxtab16 %[t], %[off2], %[u]\n\t"         \
+  "sxtab16 %[u], %[off2], %[u], ror #8\n\t" \
+  "str %[a], [%[d0]], #4\n\t"               \
+  "str %[b], [%[d1]], #4\n\t"               \
+  "str %[t], [%[d2]], #4\n\t"               \
+  "str %[u], [%[d3]], #4\n\t"
+#define TM2_DWT_QUAD_PAIR                    \
+  "ldr %[a], [%[s]]\n\t"                    \
+  "ldr %[b], [%[s], %[row]]\n\t"            \
+  "add %[s], %[s], %[row], lsl #1\n\t" TM2_DWT_QUAD_OUT
+#define TM2_DWT_QUAD_HEAD "ldr %[a], %[padm]\n\t" "ldr %[b], [%[s]]\n\t" "add %[s], %[s], %[row]\n\t" TM2_DWT_QUAD_OUT
+#define TM2_DWT_QUAD_TAIL "ldr %[a], [%[s]]\n\t" "ldr %[b], %[padm]\n\t" TM2_DWT_QUAD_OUT
+#define TM2_DWT_QUAD(HEAD, TAIL)                                                                       \
+  __asm__ volatile(                                                                                    \
+      TM2_DWT_LOOP(HEAD, TM2_DWT_QUAD_PAIR, TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_PAIR, TAIL)                 \
+      "add %[s], %[s], %[sadv]\n\t"                                                                    \
+      "add %[d0], %[d0], %[cadv]\n\t"                                                                  \
+      "add %[d1], %[d1], %[cadv]\n\t"                                                                  \
+      "add %[d2], %[d2], %[cadv]\n\t"                                                                  \
+      "add %[d3], %[d3], %[cadv]\n\t"                                                                  \
+      "ldr %[k], %[endm]\n\t"                                                                          \
+      "cmp %[d0], %[k]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                     \
+      : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [k] "=&r"(k),        \
+        [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)                                         \
+      : [row] "r"(row), [off2] "r"(off2), [sadv] "r"(sadv), [cadv] "r"(cadv), [padm] "m"(pad),         \
+        [pm] "m"(pairs), [endm] "m"(end)                                                               \
+      : "cc", "memory")
+
+/* tm2_dw_planes_transpose for a channel quad (TM2_DWT_LOOP): src: row 0 of column 0 (channel c0), input rows
+ * row bytes apart, columns ch; dst: the first pair's word of column 0 in plane 0; planes ps bytes apart,
+ * columns colb bytes apart. */
+__attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
+                                                     uint32_t off2, uint32_t pad, int32_t head, int32_t pairs,
+                                                     int32_t tail, uint32_t *dst, int32_t colb, int32_t ps) {
+  const int8_t *s = src;
+  uint32_t *d0 = dst, *d1 = (uint32_t *)((int8_t *)d0 + ps), *d2 = (uint32_t *)((int8_t *)d1 + ps);
+  uint32_t *d3 = (uint32_t *)((int8_t *)d2 + ps);
+  const uint32_t *const end = (const uint32_t *)((const int8_t *)dst + (size_t)cols * colb);
+  const int32_t sadv = ch - (head + 2 * pairs) * row, cadv = colb - 4 * (head + pairs + tail);
+  uint32_t k, a, b, t, u;
+  if (head) {
+    if (tail) {
+      TM2_DWT_QUAD(TM2_DWT_QUAD_HEAD, TM2_DWT_QUAD_TAIL);
+    } else {
+      TM2_DWT_QUAD(TM2_DWT_QUAD_HEAD, "");
+    }
+  } else {
+    if (tail) {
+      TM2_DWT_QUAD("", TM2_DWT_QUAD_TAIL);
+    } else {
+      TM2_DWT_QUAD("", "");
+    }
+  }
+}
+
+/* A channel pair: the halfwords a (row r) and b (row r + 1) of two channels joined by PKHBT, whose even and
+ * odd bytes SXTAB16 widens, adding the input offset: channel j's (row r, row r + 1) pair. */
+#define TM2_DWT_PAIR_OUT(A, B)                          \
+  "pkhbt %[" A "], %[" A "], %[" B "], lsl #16\n\t"    \
+  "sxtab16 %[" B "], %[off2], %[" A "], ror #8\n\t"    \
+  "sxtab16 %[" A "], %[off2], %[" A "]\n\t"            \
+  "str %[" A "], [%[d0]], #4\n\t"                      \
+  "str %[" B "], [%[d1]], #4\n\t"
+#define TM2_DWT_PAIR_PAIR                    \
+  "ldrh %[a], [%[s]]\n\t"                   \
+  "ldrh %[b], [%[s], %[row]]\n\t"           \
+  "add %[s], %[s], %[row], lsl #1\n\t" TM2_DWT_PAIR_OUT("a", "b")
+/* two pairs: four halfword loads in a run */
+#define TM2_DWT_PAIR_PAIR2                   \
+  "ldrh %[a], [%[s]]\n\t"                   \
+  "ldrh %[b], [%[s], %[row]]\n\t"           \
+  "ldrh %[c], [%[s], %[row], lsl #1]\n\t"   \
+  "ldrh %[e], [%[s], %[row3]]\n\t"          \
+  "add %[s], %[s], %[row], lsl #2\n\t" TM2_DWT_PAIR_OUT("a", "b") TM2_DWT_PAIR_OUT("c", "e")
+#define TM2_DWT_PAIR_HEAD "ldr %[a], %[padm]\n\t" "ldrh %[b], [%[s]]\n\t" "add %[s], %[s], %[row]\n\t" TM2_DWT_PAIR_OUT("a", "b")
+#define TM2_DWT_PAIR_TAIL "ldrh %[a], [%[s]]\n\t" "ldr %[b], %[padm]\n\t" TM2_DWT_PAIR_OUT("a", "b")
+#define TM2_DWT_PAIR(HEAD, TAIL)                                                                       \
+  __asm__ volatile(                                                                                    \
+      TM2_DWT_LOOP(HEAD, TM2_DWT_PAIR_PAIR, TM2_DWT_PAIR_PAIR2, TAIL)                                  \
+      "add %[s], %[s], %[sadv]\n\t"                                                                    \
+      "add %[d0], %[d0], %[cadv]\n\t"                                                                  \
+      "add %[d1], %[d1], %[cadv]\n\t"                                                                  \
+      "ldr %[k], %[endm]\n\t"                                                                          \
+      "cmp %[d0], %[k]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                     \
+      : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [k] "=&r"(k), [a] "=&r"(a), [b] "=&r"(b),          \
+        [c] "=&r"(c), [e] "=&r"(e)                                                                     \
+      : [row] "r"(row), [row3] "r"(3 * row), [off2] "r"(off2), [sadv] "r"(sadv), [cadv] "r"(cadv),     \
+        [padm] "m"(pad), [pm] "m"(pairs), [endm] "m"(end)                                              \
+      : "cc", "memory")
+
+/* The same for a channel pair (its two planes ps bytes apart). */
 __attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
-                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
-                                                     uint32_t *dst, int32_t colb, int32_t ps) {
-  uint32_t s, d0, d1, k, a, b, t, c, e;
-  const int8_t *srcm = src;
-  uint32_t *dstm = dst;
-  int32_t colsm = cols;
-  const uint32_t offh = off2 & 0xFFFF0000u, offl = off2 & 0xFFFFu; /* one lane's offset */
-  __asm__ volatile(
-      "1:\n\t"
-      "ldr %[s], %[srcm]\n\t"
-      "ldr %[d0], %[dstm]\n\t"
-      "ldr %[a], %[psm]\n\t"
-      "ldr %[k], %[headm]\n\t"
-      "add %[d1], %[d0], %[a]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 3f\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "add %[s], %[s], %[row]\n\t"
-      "lsl %[a], %[a], #16\n\t"
-      "sxtab16 %[t], %[offh], %[a]\n\t"
-      "sxtab16 %[b], %[offh], %[a], ror #8\n\t"
-      "str %[t], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n"
-      "3:\n\t"
-      "ldr %[k], %[pairsm]\n\t"
-      "lsrs %[k], %[k], #1\n\t" /* two pairs a pass; carry: one more */
-      "beq 6f\n"
-      "2:\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "ldrh %[b], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "ldrh %[c], [%[s]]\n\t"
-      "ldrh %[e], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
-      "pkhbt %[c], %[c], %[e], lsl #16\n\t"
-      "sxtab16 %[t], %[off2], %[a]\n\t"
-      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
-      "sxtab16 %[e], %[off2], %[c]\n\t"
-      "sxtab16 %[c], %[off2], %[c], ror #8\n\t"
-      "str %[t], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n\t"
-      "str %[e], [%[d0]], #4\n\t"
-      "str %[c], [%[d1]], #4\n\t"
-      "subs %[k], %[k], #1\n\t"
-      "bne 2b\n"
-      "6:\n\t"
-      "ldr %[k], %[pairsm]\n\t"
-      "tst %[k], #1\n\t"
-      "beq 4f\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "ldrh %[b], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
-      "sxtab16 %[t], %[off2], %[a]\n\t"
-      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
-      "str %[t], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n"
-      "4:\n\t"
-      "ldr %[k], %[tailm]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 5f\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "sxtab16 %[t], %[offl], %[a]\n\t"
-      "sxtab16 %[b], %[offl], %[a], ror #8\n\t"
-      "str %[t], [%[d0]]\n\t"
-      "str %[b], [%[d1]]\n"
-      "5:\n\t"
-      "ldr %[a], %[srcm]\n\t"
-      "ldr %[b], %[chm]\n\t"
-      "ldr %[k], %[dstm]\n\t"
-      "ldr %[t], %[colbm]\n\t"
-      "add %[a], %[a], %[b]\n\t"
-      "add %[k], %[k], %[t]\n\t"
-      "str %[a], %[srcm]\n\t"
-      "str %[k], %[dstm]\n\t"
-      "ldr %[a], %[colsm]\n\t"
-      "subs %[a], %[a], #1\n\t"
-      "str %[a], %[colsm]\n\t"
-      "bne 1b\n\t"
-      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [k] "=&r"(k), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t),
-        [c] "=&r"(c), [e] "=&r"(e), [srcm] "+m"(srcm), [dstm] "+m"(dstm), [colsm] "+m"(colsm)
-      : [row] "r"(row), [off2] "r"(off2), [offh] "r"(offh), [offl] "r"(offl), [psm] "m"(ps), [headm] "m"(head),
-        [pairsm] "m"(pairs), [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
-      : "cc", "memory");
+                                                     uint32_t off2, uint32_t pad, int32_t head, int32_t pairs,
+                                                     int32_t tail, uint32_t *dst, int32_t colb, int32_t ps) {
+  const int8_t *s = src;
+  uint32_t *d0 = dst, *d1 = (uint32_t *)((int8_t *)d0 + ps);
+  const uint32_t *const end = (const uint32_t *)((const int8_t *)dst + (size_t)cols * colb);
+  const int32_t sadv = ch - (head + 2 * pairs) * row, cadv = colb - 4 * (head + pairs + tail);
+  uint32_t k, a, b, c, e;
+  if (head) {
+    if (tail) {
+      TM2_DWT_PAIR(TM2_DWT_PAIR_HEAD, TM2_DWT_PAIR_TAIL);
+    } else {
+      TM2_DWT_PAIR(TM2_DWT_PAIR_HEAD, "");
+    }
+  } else {
+    if (tail) {
+      TM2_DWT_PAIR("", TM2_DWT_PAIR_TAIL);
+    } else {
+      TM2_DWT_PAIR("", "");
+    }
+  }
 }
 #endif
 
@@ -1105,13 +1062,16 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   const int32_t pairs = (in_h - head) >> 1;                  /* pairs of input rows */
   const int32_t tail = (in_h - head) & 1;                    /* 1: the last pair is (last row, padding) */
   int16_t *const ebase = base - head;                        /* an even element */
-  if (n == 4 && ((ch | c0) & 3) == 0) {
-    tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail,
-                       (uint32_t *)ebase, 2 * len, (int32_t)(2 * ps));
+  /* the padding lane's bytes: -input_offset, an int8 for every int8 zero point */
+  const int pad_ok = off >= -127 && off <= 128;
+  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+  if (pad_ok && n == 4 && ((ch | c0) & 3) == 0) {
+    tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
+                       (int32_t)(2 * ps));
     return;
   }
-  if (n == 2 && (c0 & 1) == 0) {
-    tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail, (uint32_t *)ebase, 2 * len,
+  if (pad_ok && n == 2 && (c0 & 1) == 0) {
+    tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
                        (int32_t)(2 * ps));
     return;
   }

@@ -753,6 +753,151 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;
 }
 
+/* Columns of 6k outputs (stride 1, output offset -128, full int8 range: TM2_DWP_RQ_LOW): groups of six
+ * outputs (sums in r0 .. r5), one filter row at a time: the weight words (w0x, w1x), (w1x, w2x) (r9, r10)
+ * and taps t0 .. t3 (r6, r8) in a run of loads, six multiply-accumulates, taps t4 .. t7 by LDRD into r6, r8,
+ * six more. Six sums, two tap and two weight registers leave the three row pointers and the output pointer
+ * in registers; the weights, bias and requantisation entry sit in stack slots. The six outputs go to
+ * o + k * chm (k = 0 .. 5): register offsets chm, 2 chm, 4 chm from o and from o + chm. Against groups of
+ * four (TM2_DWPC), a group loads its requantisation entry, row pointers' words and weights once for six
+ * outputs instead of four. */
+#define TM2_DW6_HEAD                     \
+  "ldr r5, %[bs]\n\t"                    \
+  "ldr r9, %[w0]\n\t"                    \
+  "ldr r10, %[w1]\n\t"                   \
+  "ldr r6, [%[ra]], #12\n\t"             \
+  "ldr r8, [%[ra], #-8]\n\t"             \
+  "smlad r0, r6, r9, r5\n\t"             \
+  "smlatb r1, r6, r9, r5\n\t"            \
+  "smlad r2, r8, r9, r5\n\t"             \
+  "smlatb r3, r8, r9, r5\n\t"            \
+  "smlabt r0, r8, r10, r0\n\t"           \
+  "smlad r1, r8, r10, r1\n\t"            \
+  "ldrd r6, r8, [%[ra], #-4]\n\t"        \
+  "smlabt r2, r6, r10, r2\n\t"           \
+  "smlad r3, r6, r10, r3\n\t"            \
+  "smlad r4, r6, r9, r5\n\t"             \
+  "smlabt r4, r8, r10, r4\n\t"           \
+  "smlatb r5, r6, r9, r5\n\t"            \
+  "smlad r5, r8, r10, r5\n\t"
+#define TM2_DW6_ROW(R, WA, WB)           \
+  "ldr r9, %[" WA "]\n\t"                \
+  "ldr r10, %[" WB "]\n\t"               \
+  "ldr r6, [%[" R "]], #12\n\t"          \
+  "ldr r8, [%[" R "], #-8]\n\t"          \
+  "smlad r0, r6, r9, r0\n\t"             \
+  "smlatb r1, r6, r9, r1\n\t"            \
+  "smlabt r0, r8, r10, r0\n\t"           \
+  "smlad r1, r8, r10, r1\n\t"            \
+  "smlad r2, r8, r9, r2\n\t"             \
+  "smlatb r3, r8, r9, r3\n\t"            \
+  "ldrd r6, r8, [%[" R "], #-4]\n\t"     \
+  "smlabt r2, r6, r10, r2\n\t"           \
+  "smlad r3, r6, r10, r3\n\t"            \
+  "smlad r4, r6, r9, r4\n\t"             \
+  "smlatb r5, r6, r9, r5\n\t"            \
+  "smlabt r4, r8, r10, r4\n\t"           \
+  "smlad r5, r8, r10, r5\n\t"
+/* TM2_DWP_RQ_LOW with m in r6, hz in r8, e in r9. */
+#define TM2_DW6_RQ(A)                    \
+  "smmlar " A ", " A ", r6, r8\n\t"      \
+  "asr " A ", " A ", r9\n\t"             \
+  "ssat " A ", #8, " A "\n\t"
+/* A group: the three filter rows, the requantisation, the six stores; o moves on six outputs. */
+#define TM2_DW6_GROUP                                                                        \
+  TM2_DW6_HEAD TM2_DW6_ROW("rb", "w2", "w3") TM2_DW6_ROW("rc", "w4", "w5")                   \
+  "ldr r6, %[ms]\n\t"                                                                        \
+  "ldr r8, %[hs]\n\t"                                                                        \
+  "ldr r9, %[es]\n\t"                                                                        \
+  "ldr r10, %[chm]\n\t" TM2_DW6_RQ("r0")                                                     \
+  "strb r0, [%[o]]\n\t" TM2_DW6_RQ("r1") TM2_DW6_RQ("r2") TM2_DW6_RQ("r3") TM2_DW6_RQ("r4")  \
+  "add r0, %[o], r10\n\t" TM2_DW6_RQ("r5")                                                   \
+  "strb r1, [%[o], r10]\n\t"                                                                 \
+  "strb r2, [%[o], r10, lsl #1]\n\t"                                                         \
+  "strb r3, [r0, r10, lsl #1]\n\t"                                                           \
+  "strb r4, [%[o], r10, lsl #2]\n\t"                                                         \
+  "strb r5, [r0, r10, lsl #2]\n\t"                                                           \
+  "add r6, r10, r10, lsl #1\n\t"                                                             \
+  "add %[o], %[o], r6, lsl #1\n\t"
+/* The last output of a column of 6k + 1 (taps t0 .. t2 at the row pointers), requantised and stored at o. */
+#define TM2_DW6_ONE_ROW(R, WA, WB)       \
+  "ldr r9, %[" WA "]\n\t"                \
+  "ldr r10, %[" WB "]\n\t"               \
+  "ldr r6, [%[" R "]]\n\t"               \
+  "ldr r8, [%[" R "], #4]\n\t"           \
+  "smlad r0, r6, r9, r0\n\t"             \
+  "smlabt r0, r8, r10, r0\n\t"
+#define TM2_DW6_ONE                                                                        \
+  "ldr r0, %[bs]\n\t" TM2_DW6_ONE_ROW("ra", "w0", "w1") TM2_DW6_ONE_ROW("rb", "w2", "w3")  \
+  TM2_DW6_ONE_ROW("rc", "w4", "w5")                                                        \
+  "ldr r6, %[ms]\n\t"                                                                      \
+  "ldr r8, %[hs]\n\t"                                                                      \
+  "ldr r9, %[es]\n\t" TM2_DW6_RQ("r0")                                                     \
+  "strb r0, [%[o]]\n\t"
+/* Every column of one channel: COLSTART, the groups (GROUPS), then the row pointers move radv bytes on to the
+ * next plane column and o by oadv to the next column's first output. */
+#define TM2_DW6_CHANNEL(COLSTART, GROUPS)                                                                \
+  __asm__ volatile(                                                                                      \
+      "1:\n\t" COLSTART GROUPS                                                                           \
+      "ldr r6, %[radv]\n\t"                                                                              \
+      "ldr r8, %[oadv]\n\t"                                                                              \
+      "ldr r9, %[cc]\n\t"                                                                                \
+      "add %[ra], %[ra], r6\n\t"                                                                         \
+      "add %[rb], %[rb], r6\n\t"                                                                         \
+      "add %[rc], %[rc], r6\n\t"                                                                         \
+      "add %[o], %[o], r8\n\t"                                                                           \
+      "subs r9, r9, #1\n\t"                                                                              \
+      "str r9, %[cc]\n\t"                                                                                \
+      "bne 1b\n\t"                                                                                       \
+      : [ra] "+r"(ra), [rb] "+r"(rb), [rc] "+r"(rc), [o] "+r"(o), [cc] "+m"(cc), [gend] "=m"(gend)       \
+      : [w0] "m"(w[0]), [w1] "m"(w[1]), [w2] "m"(w[2]), [w3] "m"(w[3]), [w4] "m"(w[4]), [w5] "m"(w[5]),  \
+        [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [chm] "m"(chm), [radv] "m"(radv),        \
+        [oadv] "m"(oadv), [gb] "m"(gbytes)                                                               \
+      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory")
+
+/* The group loop of a column: it ends where o reaches gend. */
+#define TM2_DW6_LOOP_START               \
+  "ldr r6, %[gb]\n\t"                    \
+  "add r6, %[o], r6\n\t"                 \
+  "str r6, %[gend]\n"                    \
+  "2:\n\t"
+#define TM2_DW6_LOOP_END                 \
+  "ldr r8, %[gend]\n\t"                  \
+  "cmp %[o], r8\n\t"                     \
+  "bne 2b\n\t"
+
+/* Every output column of n channels with TM2_DW6 (arguments as tm2_dw_plane_cols_fast's; p->out_w: the
+ * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes: its group
+ * loops stay within one 1 KB code page (the counting emulator's blocks split there). */
+__attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2_dw3x3_packed_params *p,
+                                                                     const int16_t *planes, int32_t n,
+                                                                     int32_t rl2, int32_t ps2, int32_t ncols,
+                                                                     const int32_t *weights, const int32_t *bias,
+                                                                     const tm2_rq *rq, int8_t *out,
+                                                                     int32_t ostep) {
+  const int32_t chm = p->channels, groups = p->out_w / 6, one = p->out_w % 6;
+  const int32_t radv = rl2 - 12 * groups, gbytes = 6 * groups * chm, oadv = ostep - gbytes;
+  for (int32_t j = 0; j < n; ++j) {
+    /* (the ten temporaries are named in the assembly; these four take the registers left) */
+    register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;
+    register const int8_t *rb __asm__("r11") = ra + rl2;
+    register const int8_t *rc __asm__("r12") = rb + rl2;
+    register int8_t *o __asm__("lr") = out + j;
+    int32_t w[6];
+    memcpy(w, weights + 6 * j, sizeof w);
+    const int32_t bs = bias[j], ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
+    int32_t cc = ncols;
+    int8_t *gend; /* the column's groups end where o reaches it */
+    if (one) {
+      TM2_DW6_CHANNEL(TM2_DW6_LOOP_START, TM2_DW6_GROUP TM2_DW6_LOOP_END TM2_DW6_ONE);
+    } else if (groups == 1) {
+      TM2_DW6_CHANNEL("", TM2_DW6_GROUP);
+    } else {
+      TM2_DW6_CHANNEL(TM2_DW6_LOOP_START, TM2_DW6_GROUP TM2_DW6_LOOP_END);
+    }
+  }
+}
+
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
 static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
                                  const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
@@ -1168,6 +1313,10 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
   const int fast = 0;
 #endif
   const int32_t k = fast ? 2 : 1; /* the assembly takes weights and biases pre-doubled (TM2_DWP) */
+#if TM2_CONV_USE_DSP
+  /* columns of 6k or 6k + 1 outputs at stride 1, output offset -128: tm2_dw_plane_cols6 */
+  const int six = s == 1 && p->output_offset == -128 && p->out_h >= 6 && p->out_h % 6 <= 1;
+#endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
   int32_t bd[4];     /* the group's biases (times k) */
@@ -1210,7 +1359,12 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       }
 #if TM2_CONV_USE_DSP
       if (fast) { /* every output column of the group's channels in one run of the assembly */
-        tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
+        if (six) {
+          tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
+        } else {
+          tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0,
+                                 ch);
+        }
         continue;
       }
 #endif

@@ -718,12 +718,14 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     short = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 2
              and c.params[rows] <= 3 and c.params[zp_i] != -128 and (c.params[lo_i], c.params[hi_i]) == (-128, 127)]
     assert len(short) >= 5
-    # tm2_dw_plane_cols6: stride 1, output offset -128, full range, 6k (one group; a loop) or 6k + 1 rows
+    # tm2_dw_plane_cols6: stride 1, output offset -128, full range, 6k or 6k + 1 rows; each of its forms (one
+    # group; an odd or even number of groups, with or without the last single output)
     cols6 = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 1
-             and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] >= 6]
-    assert len([c for c in cols6 if c.params[rows] == 6]) >= 3
-    assert len([c for c in cols6 if c.params[rows] % 6 == 0 and c.params[rows] > 6]) >= 5
-    assert len([c for c in cols6 if c.params[rows] % 6 == 1]) >= 5
+             and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] >= 6
+             and c.params[rows] % 6 <= 1]
+    forms = {("single" if c.params[rows] == 6 else ("odd", "even")[c.params[rows] // 6 % 2 == 0], c.params[rows] % 6)
+             for c in cols6}
+    assert forms == {("single", 0), ("odd", 0), ("odd", 1), ("even", 0), ("even", 1)}
     _check_cases(harness, cases, "dw_planes")
 
 

@@ -834,11 +834,11 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
   "ldr r8, %[hs]\n\t"                                                                      \
   "ldr r9, %[es]\n\t" TM2_DW6_RQ("r0")                                                     \
   "strb r0, [%[o]]\n\t"
-/* Every column of one channel: COLSTART, the groups (GROUPS), then the row pointers move radv bytes on to the
- * next plane column and o by oadv to the next column's first output. */
-#define TM2_DW6_CHANNEL(COLSTART, GROUPS)                                                                \
+/* Every column of one channel: COLUMN (its groups and the last output), then the row pointers move radv bytes
+ * on to the next plane column and o by oadv to the next column's first output. */
+#define TM2_DW6_CHANNEL(COLUMN)                                                                          \
   __asm__ volatile(                                                                                      \
-      "1:\n\t" COLSTART GROUPS                                                                           \
+      "1:\n\t" COLUMN                                                                                    \
       "ldr r6, %[radv]\n\t"                                                                              \
       "ldr r8, %[oadv]\n\t"                                                                              \
       "ldr r9, %[cc]\n\t"                                                                                \
@@ -855,7 +855,7 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
         [oadv] "m"(oadv), [gb] "m"(gbytes)                                                               \
       : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory")
 
-/* The group loop of a column: it ends where o reaches gend. */
+/* The group loop of a column: it ends where o reaches gend; with an even number of groups, two a pass. */
 #define TM2_DW6_LOOP_START               \
   "ldr r6, %[gb]\n\t"                    \
   "add r6, %[o], r6\n\t"                 \
@@ -865,6 +865,9 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
   "ldr r8, %[gend]\n\t"                  \
   "cmp %[o], r8\n\t"                     \
   "bne 2b\n\t"
+#define TM2_DW6_LOOP(G) TM2_DW6_LOOP_START G TM2_DW6_LOOP_END
+#define TM2_DW6_GROUPS_ODD TM2_DW6_LOOP(TM2_DW6_GROUP)
+#define TM2_DW6_GROUPS_EVEN TM2_DW6_LOOP(TM2_DW6_GROUP TM2_DW6_GROUP)
 
 /* Every output column of n channels with TM2_DW6 (arguments as tm2_dw_plane_cols_fast's; p->out_w: the
  * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes: its group
@@ -888,12 +891,20 @@ __attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2
     const int32_t bs = bias[j], ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
     int32_t cc = ncols;
     int8_t *gend; /* the column's groups end where o reaches it */
-    if (one) {
-      TM2_DW6_CHANNEL(TM2_DW6_LOOP_START, TM2_DW6_GROUP TM2_DW6_LOOP_END TM2_DW6_ONE);
-    } else if (groups == 1) {
-      TM2_DW6_CHANNEL("", TM2_DW6_GROUP);
+    if (groups == 1 && !one) {
+      TM2_DW6_CHANNEL(TM2_DW6_GROUP);
+    } else if (groups & 1) {
+      if (one) {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD TM2_DW6_ONE);
+      } else {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD);
+      }
     } else {
-      TM2_DW6_CHANNEL(TM2_DW6_LOOP_START, TM2_DW6_GROUP TM2_DW6_LOOP_END);
+      if (one) {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN TM2_DW6_ONE);
+      } else {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN);
+      }
     }
   }
 }

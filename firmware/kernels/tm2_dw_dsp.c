@@ -909,6 +909,65 @@ __attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2
   }
 }
 
+/* Columns of three outputs (stride 1, output offset -128, full int8 range), planes of six rows (a plane column:
+ * three words): the channel's six weight words stay in r0 .. r5 for all its columns; per output column, the
+ * three plane columns come by LDM (r8 .. r10, the row pointer ra stepping on one plane column each), six
+ * multiply-accumulates each into r6, r11, r12 (the bias, in r12, as the first products' addend); the
+ * requantisation entry then takes r8 .. r10. */
+#define TM2_DW3_COL(WA, WB, SUM0, SUM1, SUM2)                  \
+  "smlad r6, r8, " WA ", " SUM0 "\n\t"                          \
+  "smlatb r11, r8, " WA ", " SUM1 "\n\t"                        \
+  "smlabt r6, r9, " WB ", r6\n\t"                               \
+  "smlad r11, r9, " WB ", r11\n\t"                              \
+  "smlad r12, r9, " WA ", " SUM2 "\n\t"                         \
+  "smlabt r12, r10, " WB ", r12\n\t"
+#define TM2_DW3_RQ(A)                        \
+  "smmlar " A ", " A ", r8, r9\n\t"         \
+  "asr " A ", " A ", r10\n\t"               \
+  "ssat " A ", #8, " A "\n\t"
+
+/* Every output column of n channels with TM2_DW3 (arguments as tm2_dw_plane_cols_fast's; p->out_w: 3,
+ * p->row_len: 6, a plane column 12 bytes). */
+__attribute__((noinline)) static void tm2_dw_plane_cols3(const tm2_dw3x3_packed_params *p, const int16_t *planes,
+                                                         int32_t n, int32_t ps2, int32_t ncols,
+                                                         const int32_t *weights, const int32_t *bias,
+                                                         const tm2_rq *rq, int8_t *out, int32_t ostep) {
+  const int32_t chm = p->channels;
+  for (int32_t j = 0; j < n; ++j) {
+    /* (the twelve temporaries are named in the assembly; these two take the registers left) */
+    register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;
+    register int8_t *o __asm__("lr") = out + j;
+    const int32_t *const wp = weights + 6 * j;
+    const int32_t bs = bias[j], ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
+    int32_t cc = ncols;
+    __asm__ volatile(
+        "ldr r8, %[wp]\n\t"
+        "ldm r8, {r0, r1, r2, r3, r4, r5}\n"
+        "1:\n\t"
+        "ldr r12, %[bs]\n\t"
+        "ldm %[ra]!, {r8, r9, r10}\n\t" TM2_DW3_COL("r0", "r1", "r12", "r12", "r12")
+        "ldm %[ra]!, {r8, r9, r10}\n\t" TM2_DW3_COL("r2", "r3", "r6", "r11", "r12")
+        "ldm %[ra], {r8, r9, r10}\n\t" TM2_DW3_COL("r4", "r5", "r6", "r11", "r12")
+        "sub %[ra], %[ra], #12\n\t"
+        "ldr r8, %[ms]\n\t"
+        "ldr r9, %[hs]\n\t"
+        "ldr r10, %[es]\n\t" TM2_DW3_RQ("r6") TM2_DW3_RQ("r11") TM2_DW3_RQ("r12")
+        "ldr r8, %[chm]\n\t"
+        "ldr r9, %[ost]\n\t"
+        "strb r6, [%[o]]\n\t"
+        "strb r11, [%[o], r8]\n\t"
+        "strb r12, [%[o], r8, lsl #1]\n\t"
+        "add %[o], %[o], r9\n\t"
+        "ldr r10, %[cc]\n\t"
+        "subs r10, r10, #1\n\t"
+        "str r10, %[cc]\n\t"
+        "bne 1b\n\t"
+        : [ra] "+r"(ra), [o] "+r"(o), [cc] "+m"(cc)
+        : [wp] "m"(wp), [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [chm] "m"(chm), [ost] "m"(ostep)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+  }
+}
+
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
 static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
                                  const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
@@ -1327,6 +1386,8 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
 #if TM2_CONV_USE_DSP
   /* columns of 6k or 6k + 1 outputs at stride 1, output offset -128: tm2_dw_plane_cols6 */
   const int six = s == 1 && p->output_offset == -128 && p->out_h >= 6 && p->out_h % 6 <= 1;
+  /* columns of three outputs at stride 1 (planes of six rows), output offset -128: tm2_dw_plane_cols3 */
+  const int three = s == 1 && p->output_offset == -128 && p->out_h == 3 && len == 6;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1370,7 +1431,9 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       }
 #if TM2_CONV_USE_DSP
       if (fast) { /* every output column of the group's channels in one run of the assembly */
-        if (six) {
+        if (three) {
+          tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
+        } else if (six) {
           tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
         } else {
           tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0,

@@ -753,6 +753,33 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;
 }
 
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
+static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
+/* The plane kernel's weights of one channel (TM2_DWP): wc, its six packed words (w_y0, w_y1), (w_y1, w_y2) of
+ * rows y = 0, 1, 2, to t: the filter transposed, per column x (w0x, w1x), (w1x, w2x), doubled (so the
+ * requantisation skips its doubling); lanes regrouped with PKHBT / PKHTB, doubled with SADD16. */
+static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
+  const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) */
+  const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
+  uint32_t v;
+  v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
+  v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
+  v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
+  v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
+  v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
+  v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+}
+
 /* Columns of 6k outputs (stride 1, output offset -128, full int8 range: TM2_DWP_RQ_LOW): groups of six
  * outputs (sums in r0 .. r5), one filter row at a time: the weight words (w0x, w1x), (w1x, w2x) (r9, r10)
  * and taps t0 .. t3 (r6, r8) in a run of loads, six multiply-accumulates, taps t4 .. t7 by LDRD into r6, r8,
@@ -869,13 +896,14 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
 #define TM2_DW6_GROUPS_ODD TM2_DW6_LOOP(TM2_DW6_GROUP)
 #define TM2_DW6_GROUPS_EVEN TM2_DW6_LOOP(TM2_DW6_GROUP TM2_DW6_GROUP)
 
-/* Every output column of n channels with TM2_DW6 (arguments as tm2_dw_plane_cols_fast's; p->out_w: the
+/* Every output column of n channels with TM2_DW6 (arguments as tm2_dw_plane_cols_fast's, but the weights
+ * packed (six words a channel, see tm2_dw_plane_weights) and the bias as given, or NULL; p->out_w: the
  * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes: its group
  * loops stay within one 1 KB code page (the counting emulator's blocks split there). */
 __attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2_dw3x3_packed_params *p,
                                                                      const int16_t *planes, int32_t n,
                                                                      int32_t rl2, int32_t ps2, int32_t ncols,
-                                                                     const int32_t *weights, const int32_t *bias,
+                                                                     const uint32_t *weights, const int32_t *bias,
                                                                      const tm2_rq *rq, int8_t *out,
                                                                      int32_t ostep) {
   const int32_t chm = p->channels, groups = p->out_w / 6, one = p->out_w % 6;
@@ -886,9 +914,10 @@ __attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2
     register const int8_t *rb __asm__("r11") = ra + rl2;
     register const int8_t *rc __asm__("r12") = rb + rl2;
     register int8_t *o __asm__("lr") = out + j;
-    int32_t w[6];
-    memcpy(w, weights + 6 * j, sizeof w);
-    const int32_t bs = bias[j], ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
+    uint32_t w[6];
+    tm2_dw_plane_weights(weights + 6 * j, w);
+    const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] * 2u) : 0;
+    const int32_t ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
     int32_t cc = ncols;
     int8_t *gend; /* the column's groups end where o reaches it */
     if (groups == 1 && !one) {
@@ -926,19 +955,22 @@ __attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2
   "asr " A ", " A ", r10\n\t"               \
   "ssat " A ", #8, " A "\n\t"
 
-/* Every output column of n channels with TM2_DW3 (arguments as tm2_dw_plane_cols_fast's; p->out_w: 3,
+/* Every output column of n channels with TM2_DW3 (arguments as tm2_dw_plane_cols6's; p->out_w: 3,
  * p->row_len: 6, a plane column 12 bytes). */
 __attribute__((noinline)) static void tm2_dw_plane_cols3(const tm2_dw3x3_packed_params *p, const int16_t *planes,
                                                          int32_t n, int32_t ps2, int32_t ncols,
-                                                         const int32_t *weights, const int32_t *bias,
+                                                         const uint32_t *weights, const int32_t *bias,
                                                          const tm2_rq *rq, int8_t *out, int32_t ostep) {
   const int32_t chm = p->channels;
   for (int32_t j = 0; j < n; ++j) {
     /* (the twelve temporaries are named in the assembly; these two take the registers left) */
     register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;
     register int8_t *o __asm__("lr") = out + j;
-    const int32_t *const wp = weights + 6 * j;
-    const int32_t bs = bias[j], ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
+    uint32_t w[6];
+    tm2_dw_plane_weights(weights + 6 * j, w);
+    const uint32_t *const wp = w;
+    const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] * 2u) : 0;
+    const int32_t ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
     int32_t cc = ncols;
     __asm__ volatile(
         "ldr r8, %[wp]\n\t"
@@ -1099,20 +1131,6 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 }
 
 /* ------------------------------------------------------------------ depthwise 3x3, whole planes */
-
-#if TM2_CONV_USE_DSP
-/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
-static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
-  uint32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
-  uint32_t r;
-  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-#endif
 
 #if TM2_CONV_USE_DSP
 /* tm2_dw_planes_transpose's column loop, in assembly (tm2_dw_planes_quad, tm2_dw_planes_pair): per input
@@ -1398,20 +1416,23 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
       tm2_dw_planes_transpose(p, in_b, c0, n, planes);
+#if TM2_CONV_USE_DSP
+      if (fast && (three || six)) { /* (these prepare each channel's weights and bias themselves) */
+        const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;
+        const int32_t *const bg = bias != NULL ? bias + c0 : NULL;
+        if (three) {
+          tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+        } else {
+          tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+        }
+        continue;
+      }
+#endif
       for (int32_t j = 0; j < n; ++j) {
         const uint32_t *wc = (const uint32_t *)weights + (size_t)(c0 + j) * 6;
 #if TM2_CONV_USE_DSP
-        if (fast) { /* lanes regrouped with PKHBT / PKHTB, doubled with SADD16 */
-          const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) of rows y = 0, 1, 2 */
-          const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
-          uint32_t *t = (uint32_t *)wt + 6 * j;
-          uint32_t v;
-          v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
-          v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
-          v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
-          v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
-          v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
-          v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+        if (fast) {
+          tm2_dw_plane_weights(wc, (uint32_t *)wt + 6 * j);
           bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * 2u) : 0;
           continue;
         }
@@ -1431,14 +1452,7 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       }
 #if TM2_CONV_USE_DSP
       if (fast) { /* every output column of the group's channels in one run of the assembly */
-        if (three) {
-          tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
-        } else if (six) {
-          tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
-        } else {
-          tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0,
-                                 ch);
-        }
+        tm2_dw_plane_cols_fast(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wt, bd, rq + c0, out_b + c0, ch);
         continue;
       }
 #endif

@@ -1141,7 +1141,7 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
  * on (from the rows it read to the next column's row 0) and every destination cadv bytes (from the words it
  * wrote to the next column's first), until channel 0's destination reaches endm. */
 #define TM2_DWT_LOOP(HEAD, PAIR, PAIR2, TAIL)                                                          \
-  "1:\n\t" HEAD                                                                                        \
+  HEAD                                                                                                 \
   "ldr %[k], %[pm]\n\t"                                                                                \
   "lsrs %[k], %[k], #1\n\t" /* k: passes of two pairs; C: an odd pair first; Z: no pass */             \
   "bcc 3f\n\t" PAIR                                                                                    \
@@ -1172,9 +1172,12 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
   "add %[s], %[s], %[row], lsl #1\n\t" TM2_DWT_QUAD_OUT
 #define TM2_DWT_QUAD_HEAD "ldr %[a], %[padm]\n\t" "ldr %[b], [%[s]]\n\t" "add %[s], %[s], %[row]\n\t" TM2_DWT_QUAD_OUT
 #define TM2_DWT_QUAD_TAIL "ldr %[a], [%[s]]\n\t" "ldr %[b], %[padm]\n\t" TM2_DWT_QUAD_OUT
-#define TM2_DWT_QUAD(HEAD, TAIL)                                                                       \
+#define TM2_DWT_QUAD(HEAD, TAIL) \
+  TM2_DWT_QUAD_COLS(TM2_DWT_LOOP(HEAD, TM2_DWT_QUAD_PAIR, TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_PAIR, TAIL))
+/* The loop over the input columns, COLUMN writing one column's words. */
+#define TM2_DWT_QUAD_COLS(COLUMN)                                                                      \
   __asm__ volatile(                                                                                    \
-      TM2_DWT_LOOP(HEAD, TM2_DWT_QUAD_PAIR, TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_PAIR, TAIL)                 \
+      "1:\n\t" COLUMN                                                                                  \
       "add %[s], %[s], %[sadv]\n\t"                                                                    \
       "add %[d0], %[d0], %[cadv]\n\t"                                                                  \
       "add %[d1], %[d1], %[cadv]\n\t"                                                                  \
@@ -1201,7 +1204,9 @@ __attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int3
   const uint32_t *const end = (const uint32_t *)((const int8_t *)dst + (size_t)cols * colb);
   const int32_t sadv = ch - (head + 2 * pairs) * row, cadv = colb - 4 * (head + pairs + tail);
   uint32_t k, a, b, t, u;
-  if (head) {
+  if (head && pairs == 2 && tail) { /* (6 rows, SAME padding: vww's 6 x 6 maps) straight through */
+    TM2_DWT_QUAD_COLS(TM2_DWT_QUAD_HEAD TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_TAIL);
+  } else if (head) {
     if (tail) {
       TM2_DWT_QUAD(TM2_DWT_QUAD_HEAD, TM2_DWT_QUAD_TAIL);
     } else {
@@ -1239,7 +1244,7 @@ __attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int3
 #define TM2_DWT_PAIR_TAIL "ldrh %[a], [%[s]]\n\t" "ldr %[b], %[padm]\n\t" TM2_DWT_PAIR_OUT("a", "b")
 #define TM2_DWT_PAIR(HEAD, TAIL)                                                                       \
   __asm__ volatile(                                                                                    \
-      TM2_DWT_LOOP(HEAD, TM2_DWT_PAIR_PAIR, TM2_DWT_PAIR_PAIR2, TAIL)                                  \
+      "1:\n\t" TM2_DWT_LOOP(HEAD, TM2_DWT_PAIR_PAIR, TM2_DWT_PAIR_PAIR2, TAIL)                        \
       "add %[s], %[s], %[sadv]\n\t"                                                                    \
       "add %[d0], %[d0], %[cadv]\n\t"                                                                  \
       "add %[d1], %[d1], %[cadv]\n\t"                                                                  \

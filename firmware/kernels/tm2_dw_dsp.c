@@ -786,8 +786,8 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
  * six more. Six sums, two tap and two weight registers leave the three row pointers and the output pointer
  * in registers; the weights, bias and requantisation entry sit in stack slots. The six outputs go to
  * o + k * chm (k = 0 .. 5): register offsets chm, 2 chm, 4 chm from o and from o + chm. Against groups of
- * four (TM2_DWPC), a group loads its requantisation entry, row pointers' words and weights once for six
- * outputs instead of four. */
+ * four (TM2_DWPC: 73 cycles), a group (104) loads the weights and the requantisation entry and tests its loop
+ * once for six outputs instead of four. */
 #define TM2_DW6_HEAD                     \
   "ldr r5, %[bs]\n\t"                    \
   "ldr r9, %[w0]\n\t"                    \
@@ -898,8 +898,9 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
 
 /* Every output column of n channels with TM2_DW6 (arguments as tm2_dw_plane_cols_fast's, but the weights
  * packed (six words a channel, see tm2_dw_plane_weights) and the bias as given, or NULL; p->out_w: the
- * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes: its group
- * loops stay within one 1 KB code page (the counting emulator's blocks split there). */
+ * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes, so that
+ * where its loops fall among the counting emulator's 1 KB code pages (its blocks split there) does not move
+ * with the code before it. */
 __attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2_dw3x3_packed_params *p,
                                                                      const int16_t *planes, int32_t n,
                                                                      int32_t rl2, int32_t ps2, int32_t ncols,

@@ -1408,10 +1408,12 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
 #endif
   const int32_t k = fast ? 2 : 1; /* the assembly takes weights and biases pre-doubled (TM2_DWP) */
 #if TM2_CONV_USE_DSP
-  /* columns of 6k or 6k + 1 outputs at stride 1, output offset -128: tm2_dw_plane_cols6 */
-  const int six = s == 1 && p->output_offset == -128 && p->out_h >= 6 && p->out_h % 6 <= 1;
-  /* columns of three outputs at stride 1 (planes of six rows), output offset -128: tm2_dw_plane_cols3 */
-  const int three = s == 1 && p->output_offset == -128 && p->out_h == 3 && len == 6;
+  /* 1: columns of 6k or 6k + 1 outputs at stride 1, output offset -128 (tm2_dw_plane_cols6); 2: columns of three
+   * outputs at stride 1, planes of six rows, output offset -128 (tm2_dw_plane_cols3); 0: neither */
+  const int cols = !fast || s != 1 || p->output_offset != -128 ? 0
+                   : p->out_h >= 6 && p->out_h % 6 <= 1   ? 1
+                   : p->out_h == 3 && len == 6             ? 2
+                                                           : 0;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1423,10 +1425,10 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       const int32_t n = tm2_min_i32(pc, ch - c0);
       tm2_dw_planes_transpose(p, in_b, c0, n, planes);
 #if TM2_CONV_USE_DSP
-      if (fast && (three || six)) { /* (these prepare each channel's weights and bias themselves) */
+      if (cols) { /* (these prepare each channel's weights and bias themselves) */
         const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;
         const int32_t *const bg = bias != NULL ? bias + c0 : NULL;
-        if (three) {
+        if (cols == 2) {
           tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
         } else {
           tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);

@@ -336,14 +336,17 @@ def dw_case(
 
 
 def dw_planes_case(
-    rng: np.random.Generator, i: int, five: bool = False, six: bool = False, short: bool = False
+    rng: np.random.Generator, i: int, five: bool = False, six: bool = False, short: bool = False,
+    sixes: bool = False, three: bool = False,
 ) -> Case:
     """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
     cases also in place (input and output in one buffer). `five`: stride 1, output offset -128 and 4k + 1
     rows (the five-output tail of the assembly, kws' 25 rows); `six`: stride 1, output offset -128 and 4k + 2
     rows (the six-output tail, vww's 6 x 6 maps; other output offsets: a group and the two-output tail);
     `short`: stride 2, at most three rows and an output offset other than -128 (the assembly's no-group form
-    with the corrected requantisation)."""
+    with the corrected requantisation); `sixes`: stride 1, output offset -128 and mostly 6k or 6k + 1 rows
+    (tm2_dw_plane_cols6: one group or a loop of them, and the last single output); `three`: stride 1, output
+    offset -128 and mostly three rows (tm2_dw_plane_cols3)."""
     tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
     hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
     if five:
@@ -352,8 +355,12 @@ def dw_planes_case(
         hw = (int(rng.choice([6, 10, 14, 26])), hw[1])
     if short:
         hw = (int(rng.integers(3, 7)), hw[1])
-    zp = -128 if five or (six and i % 4) else int(rng.integers(-127, 128)) if short else None
-    case = dw_case(rng, i, hw, stride=1 if five or six else 2 if short else None, zp=zp)
+    if sixes:
+        hw = (int(rng.choice([6, 7, 8, 12, 13, 18, 19, 24, 26])), hw[1])
+    if three:
+        hw = (int(rng.choice([3, 5])), hw[1])
+    zp = -128 if five or sixes or three or (six and i % 4) else int(rng.integers(-127, 128)) if short else None
+    case = dw_case(rng, i, hw, stride=1 if five or six or sixes or three else 2 if short else None, zp=zp)
     values = dict(zip(DW_FIELDS, case.params, strict=True))
     plane_len, plane_cols = packing.dw3x3_planes_geometry(
         {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
@@ -886,6 +893,8 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cases = [dw_planes_case(rng, i) for i in range(160)] + [dw_planes_case(rng, 160 + i, five=True) for i in range(40)]
     cases += [dw_planes_case(rng, 200 + i, six=True) for i in range(40)]
     cases += [dw_planes_case(rng, 240 + i, short=True) for i in range(40)]
+    cases += [dw_planes_case(rng, 280 + i, sixes=True) for i in range(60)]
+    cases += [dw_planes_case(rng, 340 + i, three=True) for i in range(30)]
     assert sum(c.extra["inplace"] for c in cases) >= 20
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
     rows = DW_FIELDS.index("out_h")
@@ -902,6 +911,18 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     short = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 2
              and c.params[rows] <= 3 and c.params[zp_i] != -128 and (c.params[lo_i], c.params[hi_i]) == (-128, 127)]
     assert len(short) >= 5
+    # tm2_dw_plane_cols6: stride 1, output offset -128, full range, 6k or 6k + 1 rows; each of its forms (one
+    # group; an odd or even number of groups, with or without the last single output)
+    cols6 = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 1
+             and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] >= 6
+             and c.params[rows] % 6 <= 1]
+    forms = {("single" if c.params[rows] == 6 else ("odd", "even")[c.params[rows] // 6 % 2 == 0], c.params[rows] % 6)
+             for c in cols6}
+    assert forms == {("single", 0), ("odd", 0), ("odd", 1), ("even", 0), ("even", 1)}
+    # tm2_dw_plane_cols3: the same with three rows
+    cols3 = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 1
+             and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] == 3]
+    assert len(cols3) >= 5
     _check_cases(harness, cases, "dw_planes")
 
 

@@ -754,6 +754,254 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;
 }
 
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
+static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
+/* The plane kernel's weights of one channel (TM2_DWP): wc, its six packed words (w_y0, w_y1), (w_y1, w_y2) of
+ * rows y = 0, 1, 2, to t: the filter transposed, per column x (w0x, w1x), (w1x, w2x), doubled (so the
+ * requantisation skips its doubling); lanes regrouped with PKHBT / PKHTB, doubled with SADD16. */
+static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
+  const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) */
+  const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
+  uint32_t v;
+  v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
+  v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
+  v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
+  v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
+  v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
+  v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+}
+
+/* Columns of 6k outputs (stride 1, output offset -128, full int8 range: TM2_DWP_RQ_LOW): groups of six
+ * outputs (sums in r0 .. r5), one filter row at a time: the weight words (w0x, w1x), (w1x, w2x) (r9, r10)
+ * and taps t0 .. t3 (r6, r8) in a run of loads, six multiply-accumulates, taps t4 .. t7 by LDRD into r6, r8,
+ * six more. Six sums, two tap and two weight registers leave the three row pointers and the output pointer
+ * in registers; the weights, bias and requantisation entry sit in stack slots. The six outputs go to
+ * o + k * chm (k = 0 .. 5): register offsets chm, 2 chm, 4 chm from o and from o + chm. Against groups of
+ * four (TM2_DWPC: 73 cycles), a group (104) loads the weights and the requantisation entry and tests its loop
+ * once for six outputs instead of four. */
+#define TM2_DW6_HEAD                     \
+  "ldr r5, %[bs]\n\t"                    \
+  "ldr r9, %[w0]\n\t"                    \
+  "ldr r10, %[w1]\n\t"                   \
+  "ldr r6, [%[ra]], #12\n\t"             \
+  "ldr r8, [%[ra], #-8]\n\t"             \
+  "smlad r0, r6, r9, r5\n\t"             \
+  "smlatb r1, r6, r9, r5\n\t"            \
+  "smlad r2, r8, r9, r5\n\t"             \
+  "smlatb r3, r8, r9, r5\n\t"            \
+  "smlabt r0, r8, r10, r0\n\t"           \
+  "smlad r1, r8, r10, r1\n\t"            \
+  "ldrd r6, r8, [%[ra], #-4]\n\t"        \
+  "smlabt r2, r6, r10, r2\n\t"           \
+  "smlad r3, r6, r10, r3\n\t"            \
+  "smlad r4, r6, r9, r5\n\t"             \
+  "smlabt r4, r8, r10, r4\n\t"           \
+  "smlatb r5, r6, r9, r5\n\t"            \
+  "smlad r5, r8, r10, r5\n\t"
+#define TM2_DW6_ROW(R, WA, WB)           \
+  "ldr r9, %[" WA "]\n\t"                \
+  "ldr r10, %[" WB "]\n\t"               \
+  "ldr r6, [%[" R "]], #12\n\t"          \
+  "ldr r8, [%[" R "], #-8]\n\t"          \
+  "smlad r0, r6, r9, r0\n\t"             \
+  "smlatb r1, r6, r9, r1\n\t"            \
+  "smlabt r0, r8, r10, r0\n\t"           \
+  "smlad r1, r8, r10, r1\n\t"            \
+  "smlad r2, r8, r9, r2\n\t"             \
+  "smlatb r3, r8, r9, r3\n\t"            \
+  "ldrd r6, r8, [%[" R "], #-4]\n\t"     \
+  "smlabt r2, r6, r10, r2\n\t"           \
+  "smlad r3, r6, r10, r3\n\t"            \
+  "smlad r4, r6, r9, r4\n\t"             \
+  "smlatb r5, r6, r9, r5\n\t"            \
+  "smlabt r4, r8, r10, r4\n\t"           \
+  "smlad r5, r8, r10, r5\n\t"
+/* TM2_DWP_RQ_LOW with m in r6, hz in r8, e in r9. */
+#define TM2_DW6_RQ(A)                    \
+  "smmlar " A ", " A ", r6, r8\n\t"      \
+  "asr " A ", " A ", r9\n\t"             \
+  "ssat " A ", #8, " A "\n\t"
+/* A group: the three filter rows, the requantisation, the six stores; o moves on six outputs. */
+#define TM2_DW6_GROUP                                                                        \
+  TM2_DW6_HEAD TM2_DW6_ROW("rb", "w2", "w3") TM2_DW6_ROW("rc", "w4", "w5")                   \
+  "ldr r6, %[ms]\n\t"                                                                        \
+  "ldr r8, %[hs]\n\t"                                                                        \
+  "ldr r9, %[es]\n\t"                                                                        \
+  "ldr r10, %[chm]\n\t" TM2_DW6_RQ("r0")                                                     \
+  "strb r0, [%[o]]\n\t" TM2_DW6_RQ("r1") TM2_DW6_RQ("r2") TM2_DW6_RQ("r3") TM2_DW6_RQ("r4")  \
+  "add r0, %[o], r10\n\t" TM2_DW6_RQ("r5")                                                   \
+  "strb r1, [%[o], r10]\n\t"                                                                 \
+  "strb r2, [%[o], r10, lsl #1]\n\t"                                                         \
+  "strb r3, [r0, r10, lsl #1]\n\t"                                                           \
+  "strb r4, [%[o], r10, lsl #2]\n\t"                                                         \
+  "strb r5, [r0, r10, lsl #2]\n\t"                                                           \
+  "add r6, r10, r10, lsl #1\n\t"                                                             \
+  "add %[o], %[o], r6, lsl #1\n\t"
+/* The last output of a column of 6k + 1 (taps t0 .. t2 at the row pointers), requantised and stored at o. */
+#define TM2_DW6_ONE_ROW(R, WA, WB)       \
+  "ldr r9, %[" WA "]\n\t"                \
+  "ldr r10, %[" WB "]\n\t"               \
+  "ldr r6, [%[" R "]]\n\t"               \
+  "ldr r8, [%[" R "], #4]\n\t"           \
+  "smlad r0, r6, r9, r0\n\t"             \
+  "smlabt r0, r8, r10, r0\n\t"
+#define TM2_DW6_ONE                                                                        \
+  "ldr r0, %[bs]\n\t" TM2_DW6_ONE_ROW("ra", "w0", "w1") TM2_DW6_ONE_ROW("rb", "w2", "w3")  \
+  TM2_DW6_ONE_ROW("rc", "w4", "w5")                                                        \
+  "ldr r6, %[ms]\n\t"                                                                      \
+  "ldr r8, %[hs]\n\t"                                                                      \
+  "ldr r9, %[es]\n\t" TM2_DW6_RQ("r0")                                                     \
+  "strb r0, [%[o]]\n\t"
+/* Every column of one channel: COLUMN (its groups and the last output), then the row pointers move radv bytes
+ * on to the next plane column and o by oadv to the next column's first output. */
+#define TM2_DW6_CHANNEL(COLUMN)                                                                          \
+  __asm__ volatile(                                                                                      \
+      "1:\n\t" COLUMN                                                                                    \
+      "ldr r6, %[radv]\n\t"                                                                              \
+      "ldr r8, %[oadv]\n\t"                                                                              \
+      "ldr r9, %[cc]\n\t"                                                                                \
+      "add %[ra], %[ra], r6\n\t"                                                                         \
+      "add %[rb], %[rb], r6\n\t"                                                                         \
+      "add %[rc], %[rc], r6\n\t"                                                                         \
+      "add %[o], %[o], r8\n\t"                                                                           \
+      "subs r9, r9, #1\n\t"                                                                              \
+      "str r9, %[cc]\n\t"                                                                                \
+      "bne 1b\n\t"                                                                                       \
+      : [ra] "+r"(ra), [rb] "+r"(rb), [rc] "+r"(rc), [o] "+r"(o), [cc] "+m"(cc), [gend] "=m"(gend)       \
+      : [w0] "m"(w[0]), [w1] "m"(w[1]), [w2] "m"(w[2]), [w3] "m"(w[3]), [w4] "m"(w[4]), [w5] "m"(w[5]),  \
+        [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [chm] "m"(chm), [radv] "m"(radv),        \
+        [oadv] "m"(oadv), [gb] "m"(gbytes)                                                               \
+      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory")
+
+/* The group loop of a column: it ends where o reaches gend; with an even number of groups, two a pass. */
+#define TM2_DW6_LOOP_START               \
+  "ldr r6, %[gb]\n\t"                    \
+  "add r6, %[o], r6\n\t"                 \
+  "str r6, %[gend]\n"                    \
+  "2:\n\t"
+#define TM2_DW6_LOOP_END                 \
+  "ldr r8, %[gend]\n\t"                  \
+  "cmp %[o], r8\n\t"                     \
+  "bne 2b\n\t"
+#define TM2_DW6_LOOP(G) TM2_DW6_LOOP_START G TM2_DW6_LOOP_END
+#define TM2_DW6_GROUPS_ODD TM2_DW6_LOOP(TM2_DW6_GROUP)
+#define TM2_DW6_GROUPS_EVEN TM2_DW6_LOOP(TM2_DW6_GROUP TM2_DW6_GROUP)
+
+/* Every output column of n channels with TM2_DW6 (arguments as tm2_dw_plane_cols_fast's, but the weights
+ * packed (six words a channel, see tm2_dw_plane_weights) and the bias as given, or NULL; p->out_w: the
+ * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes, so that
+ * where its loops fall among the counting emulator's 1 KB code pages (its blocks split there) does not move
+ * with the code before it. */
+__attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2_dw3x3_packed_params *p,
+                                                                     const int16_t *planes, int32_t n,
+                                                                     int32_t rl2, int32_t ps2, int32_t ncols,
+                                                                     const uint32_t *weights, const int32_t *bias,
+                                                                     const tm2_rq *rq, int8_t *out,
+                                                                     int32_t ostep) {
+  const int32_t chm = p->channels, groups = p->out_w / 6, one = p->out_w % 6;
+  const int32_t radv = rl2 - 12 * groups, gbytes = 6 * groups * chm, oadv = ostep - gbytes;
+  for (int32_t j = 0; j < n; ++j) {
+    /* (the ten temporaries are named in the assembly; these four take the registers left) */
+    register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;
+    register const int8_t *rb __asm__("r11") = ra + rl2;
+    register const int8_t *rc __asm__("r12") = rb + rl2;
+    register int8_t *o __asm__("lr") = out + j;
+    uint32_t w[6];
+    tm2_dw_plane_weights(weights + 6 * j, w);
+    const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] * 2u) : 0;
+    const int32_t ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
+    int32_t cc = ncols;
+    int8_t *gend; /* the column's groups end where o reaches it */
+    if (groups == 1 && !one) {
+      TM2_DW6_CHANNEL(TM2_DW6_GROUP);
+    } else if (groups & 1) {
+      if (one) {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD TM2_DW6_ONE);
+      } else {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD);
+      }
+    } else {
+      if (one) {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN TM2_DW6_ONE);
+      } else {
+        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN);
+      }
+    }
+  }
+}
+
+/* Columns of three outputs (stride 1, output offset -128, full int8 range), planes of six rows (a plane column:
+ * three words): the channel's six weight words stay in r0 .. r5 for all its columns; per output column, the
+ * three plane columns come by LDM (r8 .. r10, the row pointer ra stepping on one plane column each), six
+ * multiply-accumulates each into r6, r11, r12 (the bias, in r12, as the first products' addend); the
+ * requantisation entry then takes r8 .. r10. */
+#define TM2_DW3_COL(WA, WB, SUM0, SUM1, SUM2)                  \
+  "smlad r6, r8, " WA ", " SUM0 "\n\t"                          \
+  "smlatb r11, r8, " WA ", " SUM1 "\n\t"                        \
+  "smlabt r6, r9, " WB ", r6\n\t"                               \
+  "smlad r11, r9, " WB ", r11\n\t"                              \
+  "smlad r12, r9, " WA ", " SUM2 "\n\t"                         \
+  "smlabt r12, r10, " WB ", r12\n\t"
+#define TM2_DW3_RQ(A)                        \
+  "smmlar " A ", " A ", r8, r9\n\t"         \
+  "asr " A ", " A ", r10\n\t"               \
+  "ssat " A ", #8, " A "\n\t"
+
+/* Every output column of n channels with TM2_DW3 (arguments as tm2_dw_plane_cols6's; p->out_w: 3,
+ * p->row_len: 6, a plane column 12 bytes). */
+__attribute__((noinline)) static void tm2_dw_plane_cols3(const tm2_dw3x3_packed_params *p, const int16_t *planes,
+                                                         int32_t n, int32_t ps2, int32_t ncols,
+                                                         const uint32_t *weights, const int32_t *bias,
+                                                         const tm2_rq *rq, int8_t *out, int32_t ostep) {
+  const int32_t chm = p->channels;
+  for (int32_t j = 0; j < n; ++j) {
+    /* (the twelve temporaries are named in the assembly; these two take the registers left) */
+    register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;
+    register int8_t *o __asm__("lr") = out + j;
+    uint32_t w[6];
+    tm2_dw_plane_weights(weights + 6 * j, w);
+    const uint32_t *const wp = w;
+    const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] * 2u) : 0;
+    const int32_t ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
+    int32_t cc = ncols;
+    __asm__ volatile(
+        "ldr r8, %[wp]\n\t"
+        "ldm r8, {r0, r1, r2, r3, r4, r5}\n"
+        "1:\n\t"
+        "ldr r12, %[bs]\n\t"
+        "ldm %[ra]!, {r8, r9, r10}\n\t" TM2_DW3_COL("r0", "r1", "r12", "r12", "r12")
+        "ldm %[ra]!, {r8, r9, r10}\n\t" TM2_DW3_COL("r2", "r3", "r6", "r11", "r12")
+        "ldm %[ra], {r8, r9, r10}\n\t" TM2_DW3_COL("r4", "r5", "r6", "r11", "r12")
+        "sub %[ra], %[ra], #12\n\t"
+        "ldr r8, %[ms]\n\t"
+        "ldr r9, %[hs]\n\t"
+        "ldr r10, %[es]\n\t" TM2_DW3_RQ("r6") TM2_DW3_RQ("r11") TM2_DW3_RQ("r12")
+        "ldr r8, %[chm]\n\t"
+        "ldr r9, %[ost]\n\t"
+        "strb r6, [%[o]]\n\t"
+        "strb r11, [%[o], r8]\n\t"
+        "strb r12, [%[o], r8, lsl #1]\n\t"
+        "add %[o], %[o], r9\n\t"
+        "ldr r10, %[cc]\n\t"
+        "subs r10, r10, #1\n\t"
+        "str r10, %[cc]\n\t"
+        "bne 1b\n\t"
+        : [ra] "+r"(ra), [o] "+r"(o), [cc] "+m"(cc)
+        : [wp] "m"(wp), [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [chm] "m"(chm), [ost] "m"(ostep)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+  }
+}
+
 /* One output row of channels c0 .. c0 + n - 1 with TM2_DWQ; rows[fy] are the quad's three slots. */
 static void tm2_dw_quad_row_fast(const tm2_dw3x3_packed_params *p, const int16_t *const rows[3], int32_t n,
                                  const int32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out) {
@@ -891,204 +1139,152 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 /* ------------------------------------------------------------------ depthwise 3x3, whole planes */
 
 #if TM2_CONV_USE_DSP
-/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
-static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
-  uint32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
-  uint32_t r;
-  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-#endif
+/* tm2_dw_planes_transpose's column loop, in assembly (tm2_dw_planes_quad, tm2_dw_planes_pair): per input
+ * column, HEAD (the (padding, row 0) pair, where pad_h is odd), the `pairs` pairs of rows (a single pair
+ * first where their number is odd, then two a pass), TAIL (the (last row, padding) pair, where the rows left
+ * are odd); one word store a channel and pair, post-incremented (a plane column is contiguous). The padding
+ * lane is read from padm, bytes -input_offset, which SXTAB16 turns into 0. Then the source moves sadv bytes
+ * on (from the rows it read to the next column's row 0) and every destination cadv bytes (from the words it
+ * wrote to the next column's first), until channel 0's destination reaches endm. */
+#define TM2_DWT_LOOP(HEAD, PAIR, PAIR2, TAIL)                                                          \
+  HEAD                                                                                                 \
+  "ldr %[k], %[pm]\n\t"                                                                                \
+  "lsrs %[k], %[k], #1\n\t" /* k: passes of two pairs; C: an odd pair first; Z: no pass */             \
+  "bcc 3f\n\t" PAIR                                                                                    \
+  "3:\n\t"                                                                                             \
+  "beq 4f\n"                                                                                           \
+  "2:\n\t" PAIR2                                                                                       \
+  "subs %[k], %[k], #1\n\t"                                                                            \
+  "bne 2b\n"                                                                                           \
+  "4:\n\t" TAIL
 
-#if TM2_CONV_USE_DSP
-/* tm2_dw_planes_transpose for a channel quad, in assembly: per input column, the (padding, row 0) pair when
- * head, `pairs` pairs of rows, the (last row, padding) pair when tail; one word store a channel and pair
- * (post-incremented: a plane column is contiguous). src: row 0 of column 0 (channel c0); dst: the first
- * pair's word of column 0 in plane 0; planes ps bytes apart, columns colb bytes apart. */
+/* A channel quad: the words a (row r) and b (row r + 1) of four channels regrouped by PKHBT / PKHTB into the
+ * bytes of channels 0, 1 (t) and 2, 3 (u) of both rows, whose even and odd bytes SXTAB16 widens, adding the
+ * input offset: channel j's (row r, row r + 1) pair. */
+#define TM2_DWT_QUAD_OUT                     \
+  "pkhbt %[t], %[a], %[b], lsl #16\n\t"     \
+  "pkhtb %[u], %[b], %[a], asr #16\n\t"     \
+  "sxtab16 %[a], %[off2], %[t]\n\t"         \
+  "sxtab16 %[b], %[off2], %[t], ror #8\n\t" \
+  "sxtab16 %[t], %[off2], %[u]\n\t"         \
+  "sxtab16 %[u], %[off2], %[u], ror #8\n\t" \
+  "str %[a], [%[d0]], #4\n\t"               \
+  "str %[b], [%[d1]], #4\n\t"               \
+  "str %[t], [%[d2]], #4\n\t"               \
+  "str %[u], [%[d3]], #4\n\t"
+#define TM2_DWT_QUAD_PAIR                    \
+  "ldr %[a], [%[s]]\n\t"                    \
+  "ldr %[b], [%[s], %[row]]\n\t"            \
+  "add %[s], %[s], %[row], lsl #1\n\t" TM2_DWT_QUAD_OUT
+#define TM2_DWT_QUAD_HEAD "ldr %[a], %[padm]\n\t" "ldr %[b], [%[s]]\n\t" "add %[s], %[s], %[row]\n\t" TM2_DWT_QUAD_OUT
+#define TM2_DWT_QUAD_TAIL "ldr %[a], [%[s]]\n\t" "ldr %[b], %[padm]\n\t" TM2_DWT_QUAD_OUT
+#define TM2_DWT_QUAD(HEAD, TAIL) \
+  TM2_DWT_QUAD_COLS(TM2_DWT_LOOP(HEAD, TM2_DWT_QUAD_PAIR, TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_PAIR, TAIL))
+/* The loop over the input columns, COLUMN writing one column's words. */
+#define TM2_DWT_QUAD_COLS(COLUMN)                                                                      \
+  __asm__ volatile(                                                                                    \
+      "1:\n\t" COLUMN                                                                                  \
+      "add %[s], %[s], %[sadv]\n\t"                                                                    \
+      "add %[d0], %[d0], %[cadv]\n\t"                                                                  \
+      "add %[d1], %[d1], %[cadv]\n\t"                                                                  \
+      "add %[d2], %[d2], %[cadv]\n\t"                                                                  \
+      "add %[d3], %[d3], %[cadv]\n\t"                                                                  \
+      "ldr %[k], %[endm]\n\t"                                                                          \
+      "cmp %[d0], %[k]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                     \
+      : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [k] "=&r"(k),        \
+        [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u)                                         \
+      : [row] "r"(row), [off2] "r"(off2), [sadv] "r"(sadv), [cadv] "r"(cadv), [padm] "m"(pad),         \
+        [pm] "m"(pairs), [endm] "m"(end)                                                               \
+      : "cc", "memory")
+
+/* tm2_dw_planes_transpose for a channel quad (TM2_DWT_LOOP): src: row 0 of column 0 (channel c0), input rows
+ * row bytes apart, columns ch; dst: the first pair's word of column 0 in plane 0; planes ps bytes apart,
+ * columns colb bytes apart. */
 __attribute__((noinline)) static void tm2_dw_planes_quad(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
-                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
-                                                     uint32_t *dst, int32_t colb, int32_t ps) {
-  uint32_t s, d0, d1, d2, d3, k, a, b, ea, oa, eb, ob;
-  const int8_t *srcm = src;
-  uint32_t *dstm = dst;
-  int32_t colsm = cols;
-  __asm__ volatile(
-      "1:\n\t"
-      "ldr %[s], %[srcm]\n\t"
-      "ldr %[d0], %[dstm]\n\t"
-      "ldr %[a], %[psm]\n\t"
-      "ldr %[k], %[headm]\n\t"
-      "add %[d1], %[d0], %[a]\n\t"
-      "add %[d2], %[d1], %[a]\n\t"
-      "add %[d3], %[d2], %[a]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 3f\n\t"
-      "ldr %[a], [%[s]]\n\t"
-      "add %[s], %[s], %[row]\n\t"
-      "sxtab16 %[ea], %[off2], %[a]\n\t"
-      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
-      "lsl %[b], %[ea], #16\n\t"
-      "str %[b], [%[d0]], #4\n\t"
-      "lsl %[b], %[oa], #16\n\t"
-      "str %[b], [%[d1]], #4\n\t"
-      "lsr %[b], %[ea], #16\n\t"
-      "lsl %[b], %[b], #16\n\t"
-      "str %[b], [%[d2]], #4\n\t"
-      "lsr %[b], %[oa], #16\n\t"
-      "lsl %[b], %[b], #16\n\t"
-      "str %[b], [%[d3]], #4\n"
-      "3:\n\t"
-      "ldr %[k], %[pairsm]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 4f\n"
-      "2:\n\t"
-      "ldr %[a], [%[s]]\n\t"
-      "ldr %[b], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "sxtab16 %[ea], %[off2], %[a]\n\t"
-      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
-      "sxtab16 %[eb], %[off2], %[b]\n\t"
-      "sxtab16 %[ob], %[off2], %[b], ror #8\n\t"
-      "pkhbt %[a], %[ea], %[eb], lsl #16\n\t"
-      "pkhtb %[ea], %[eb], %[ea], asr #16\n\t"
-      "pkhbt %[b], %[oa], %[ob], lsl #16\n\t"
-      "pkhtb %[oa], %[ob], %[oa], asr #16\n\t"
-      "str %[a], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n\t"
-      "str %[ea], [%[d2]], #4\n\t"
-      "str %[oa], [%[d3]], #4\n\t"
-      "subs %[k], %[k], #1\n\t"
-      "bne 2b\n"
-      "4:\n\t"
-      "ldr %[k], %[tailm]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 5f\n\t"
-      "ldr %[a], [%[s]]\n\t"
-      "sxtab16 %[ea], %[off2], %[a]\n\t"
-      "sxtab16 %[oa], %[off2], %[a], ror #8\n\t"
-      "uxth %[b], %[ea]\n\t"
-      "str %[b], [%[d0]]\n\t"
-      "uxth %[b], %[oa]\n\t"
-      "str %[b], [%[d1]]\n\t"
-      "lsr %[b], %[ea], #16\n\t"
-      "str %[b], [%[d2]]\n\t"
-      "lsr %[b], %[oa], #16\n\t"
-      "str %[b], [%[d3]]\n"
-      "5:\n\t"
-      "ldr %[a], %[srcm]\n\t"
-      "ldr %[b], %[chm]\n\t"
-      "ldr %[k], %[dstm]\n\t"
-      "ldr %[ea], %[colbm]\n\t"
-      "add %[a], %[a], %[b]\n\t"
-      "add %[k], %[k], %[ea]\n\t"
-      "str %[a], %[srcm]\n\t"
-      "str %[k], %[dstm]\n\t"
-      "ldr %[a], %[colsm]\n\t"
-      "subs %[a], %[a], #1\n\t"
-      "str %[a], %[colsm]\n\t"
-      "bne 1b\n\t"
-      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [k] "=&r"(k), [a] "=&r"(a),
-        [b] "=&r"(b), [ea] "=&r"(ea), [oa] "=&r"(oa), [eb] "=&r"(eb), [ob] "=&r"(ob), [srcm] "+m"(srcm),
-        [dstm] "+m"(dstm), [colsm] "+m"(colsm)
-      : [row] "r"(row), [off2] "r"(off2), [psm] "m"(ps), [headm] "m"(head), [pairsm] "m"(pairs),
-        [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
-      : "cc", "memory");
+                                                     uint32_t off2, uint32_t pad, int32_t head, int32_t pairs,
+                                                     int32_t tail, uint32_t *dst, int32_t colb, int32_t ps) {
+  const int8_t *s = src;
+  uint32_t *d0 = dst, *d1 = (uint32_t *)((int8_t *)d0 + ps), *d2 = (uint32_t *)((int8_t *)d1 + ps);
+  uint32_t *d3 = (uint32_t *)((int8_t *)d2 + ps);
+  const uint32_t *const end = (const uint32_t *)((const int8_t *)dst + (size_t)cols * colb);
+  const int32_t sadv = ch - (head + 2 * pairs) * row, cadv = colb - 4 * (head + pairs + tail);
+  uint32_t k, a, b, t, u;
+  if (head && pairs == 2 && tail) { /* (6 rows, SAME padding: vww's 6 x 6 maps) straight through */
+    TM2_DWT_QUAD_COLS(TM2_DWT_QUAD_HEAD TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_PAIR TM2_DWT_QUAD_TAIL);
+  } else if (head) {
+    if (tail) {
+      TM2_DWT_QUAD(TM2_DWT_QUAD_HEAD, TM2_DWT_QUAD_TAIL);
+    } else {
+      TM2_DWT_QUAD(TM2_DWT_QUAD_HEAD, "");
+    }
+  } else {
+    if (tail) {
+      TM2_DWT_QUAD("", TM2_DWT_QUAD_TAIL);
+    } else {
+      TM2_DWT_QUAD("", "");
+    }
+  }
 }
-#endif
 
-#if TM2_CONV_USE_DSP
-/* The same for a channel pair (its two planes ps bytes apart): per pair of rows, two halfword loads joined
- * by PKHBT, SXTAB16 of the even and odd bytes. */
+/* A channel pair: the halfwords a (row r) and b (row r + 1) of two channels joined by PKHBT, whose even and
+ * odd bytes SXTAB16 widens, adding the input offset: channel j's (row r, row r + 1) pair. */
+#define TM2_DWT_PAIR_OUT(A, B)                          \
+  "pkhbt %[" A "], %[" A "], %[" B "], lsl #16\n\t"    \
+  "sxtab16 %[" B "], %[off2], %[" A "], ror #8\n\t"    \
+  "sxtab16 %[" A "], %[off2], %[" A "]\n\t"            \
+  "str %[" A "], [%[d0]], #4\n\t"                      \
+  "str %[" B "], [%[d1]], #4\n\t"
+#define TM2_DWT_PAIR_PAIR                    \
+  "ldrh %[a], [%[s]]\n\t"                   \
+  "ldrh %[b], [%[s], %[row]]\n\t"           \
+  "add %[s], %[s], %[row], lsl #1\n\t" TM2_DWT_PAIR_OUT("a", "b")
+/* two pairs: four halfword loads in a run */
+#define TM2_DWT_PAIR_PAIR2                   \
+  "ldrh %[a], [%[s]]\n\t"                   \
+  "ldrh %[b], [%[s], %[row]]\n\t"           \
+  "ldrh %[c], [%[s], %[row], lsl #1]\n\t"   \
+  "ldrh %[e], [%[s], %[row3]]\n\t"          \
+  "add %[s], %[s], %[row], lsl #2\n\t" TM2_DWT_PAIR_OUT("a", "b") TM2_DWT_PAIR_OUT("c", "e")
+#define TM2_DWT_PAIR_HEAD "ldr %[a], %[padm]\n\t" "ldrh %[b], [%[s]]\n\t" "add %[s], %[s], %[row]\n\t" TM2_DWT_PAIR_OUT("a", "b")
+#define TM2_DWT_PAIR_TAIL "ldrh %[a], [%[s]]\n\t" "ldr %[b], %[padm]\n\t" TM2_DWT_PAIR_OUT("a", "b")
+#define TM2_DWT_PAIR(HEAD, TAIL)                                                                       \
+  __asm__ volatile(                                                                                    \
+      "1:\n\t" TM2_DWT_LOOP(HEAD, TM2_DWT_PAIR_PAIR, TM2_DWT_PAIR_PAIR2, TAIL)                        \
+      "add %[s], %[s], %[sadv]\n\t"                                                                    \
+      "add %[d0], %[d0], %[cadv]\n\t"                                                                  \
+      "add %[d1], %[d1], %[cadv]\n\t"                                                                  \
+      "ldr %[k], %[endm]\n\t"                                                                          \
+      "cmp %[d0], %[k]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                     \
+      : [s] "+r"(s), [d0] "+r"(d0), [d1] "+r"(d1), [k] "=&r"(k), [a] "=&r"(a), [b] "=&r"(b),          \
+        [c] "=&r"(c), [e] "=&r"(e)                                                                     \
+      : [row] "r"(row), [row3] "r"(3 * row), [off2] "r"(off2), [sadv] "r"(sadv), [cadv] "r"(cadv),     \
+        [padm] "m"(pad), [pm] "m"(pairs), [endm] "m"(end)                                              \
+      : "cc", "memory")
+
+/* The same for a channel pair (its two planes ps bytes apart). */
 __attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int32_t row, int32_t ch, int32_t cols,
-                                                     uint32_t off2, int32_t head, int32_t pairs, int32_t tail,
-                                                     uint32_t *dst, int32_t colb, int32_t ps) {
-  uint32_t s, d0, d1, k, a, b, t, c, e;
-  const int8_t *srcm = src;
-  uint32_t *dstm = dst;
-  int32_t colsm = cols;
-  const uint32_t offh = off2 & 0xFFFF0000u, offl = off2 & 0xFFFFu; /* one lane's offset */
-  __asm__ volatile(
-      "1:\n\t"
-      "ldr %[s], %[srcm]\n\t"
-      "ldr %[d0], %[dstm]\n\t"
-      "ldr %[a], %[psm]\n\t"
-      "ldr %[k], %[headm]\n\t"
-      "add %[d1], %[d0], %[a]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 3f\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "add %[s], %[s], %[row]\n\t"
-      "lsl %[a], %[a], #16\n\t"
-      "sxtab16 %[t], %[offh], %[a]\n\t"
-      "sxtab16 %[b], %[offh], %[a], ror #8\n\t"
-      "str %[t], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n"
-      "3:\n\t"
-      "ldr %[k], %[pairsm]\n\t"
-      "lsrs %[k], %[k], #1\n\t" /* two pairs a pass; carry: one more */
-      "beq 6f\n"
-      "2:\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "ldrh %[b], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "ldrh %[c], [%[s]]\n\t"
-      "ldrh %[e], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
-      "pkhbt %[c], %[c], %[e], lsl #16\n\t"
-      "sxtab16 %[t], %[off2], %[a]\n\t"
-      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
-      "sxtab16 %[e], %[off2], %[c]\n\t"
-      "sxtab16 %[c], %[off2], %[c], ror #8\n\t"
-      "str %[t], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n\t"
-      "str %[e], [%[d0]], #4\n\t"
-      "str %[c], [%[d1]], #4\n\t"
-      "subs %[k], %[k], #1\n\t"
-      "bne 2b\n"
-      "6:\n\t"
-      "ldr %[k], %[pairsm]\n\t"
-      "tst %[k], #1\n\t"
-      "beq 4f\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "ldrh %[b], [%[s], %[row]]\n\t"
-      "add %[s], %[s], %[row], lsl #1\n\t"
-      "pkhbt %[a], %[a], %[b], lsl #16\n\t"
-      "sxtab16 %[t], %[off2], %[a]\n\t"
-      "sxtab16 %[b], %[off2], %[a], ror #8\n\t"
-      "str %[t], [%[d0]], #4\n\t"
-      "str %[b], [%[d1]], #4\n"
-      "4:\n\t"
-      "ldr %[k], %[tailm]\n\t"
-      "cmp %[k], #0\n\t"
-      "beq 5f\n\t"
-      "ldrh %[a], [%[s]]\n\t"
-      "sxtab16 %[t], %[offl], %[a]\n\t"
-      "sxtab16 %[b], %[offl], %[a], ror #8\n\t"
-      "str %[t], [%[d0]]\n\t"
-      "str %[b], [%[d1]]\n"
-      "5:\n\t"
-      "ldr %[a], %[srcm]\n\t"
-      "ldr %[b], %[chm]\n\t"
-      "ldr %[k], %[dstm]\n\t"
-      "ldr %[t], %[colbm]\n\t"
-      "add %[a], %[a], %[b]\n\t"
-      "add %[k], %[k], %[t]\n\t"
-      "str %[a], %[srcm]\n\t"
-      "str %[k], %[dstm]\n\t"
-      "ldr %[a], %[colsm]\n\t"
-      "subs %[a], %[a], #1\n\t"
-      "str %[a], %[colsm]\n\t"
-      "bne 1b\n\t"
-      : [s] "=&r"(s), [d0] "=&r"(d0), [d1] "=&r"(d1), [k] "=&r"(k), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t),
-        [c] "=&r"(c), [e] "=&r"(e), [srcm] "+m"(srcm), [dstm] "+m"(dstm), [colsm] "+m"(colsm)
-      : [row] "r"(row), [off2] "r"(off2), [offh] "r"(offh), [offl] "r"(offl), [psm] "m"(ps), [headm] "m"(head),
-        [pairsm] "m"(pairs), [tailm] "m"(tail), [chm] "m"(ch), [colbm] "m"(colb)
-      : "cc", "memory");
+                                                     uint32_t off2, uint32_t pad, int32_t head, int32_t pairs,
+                                                     int32_t tail, uint32_t *dst, int32_t colb, int32_t ps) {
+  const int8_t *s = src;
+  uint32_t *d0 = dst, *d1 = (uint32_t *)((int8_t *)d0 + ps);
+  const uint32_t *const end = (const uint32_t *)((const int8_t *)dst + (size_t)cols * colb);
+  const int32_t sadv = ch - (head + 2 * pairs) * row, cadv = colb - 4 * (head + pairs + tail);
+  uint32_t k, a, b, c, e;
+  if (head) {
+    if (tail) {
+      TM2_DWT_PAIR(TM2_DWT_PAIR_HEAD, TM2_DWT_PAIR_TAIL);
+    } else {
+      TM2_DWT_PAIR(TM2_DWT_PAIR_HEAD, "");
+    }
+  } else {
+    if (tail) {
+      TM2_DWT_PAIR("", TM2_DWT_PAIR_TAIL);
+    } else {
+      TM2_DWT_PAIR("", "");
+    }
+  }
 }
 #endif
 
@@ -1110,13 +1306,16 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   const int32_t pairs = (in_h - head) >> 1;                  /* pairs of input rows */
   const int32_t tail = (in_h - head) & 1;                    /* 1: the last pair is (last row, padding) */
   int16_t *const ebase = base - head;                        /* an even element */
-  if (n == 4 && ((ch | c0) & 3) == 0) {
-    tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail,
-                       (uint32_t *)ebase, 2 * len, (int32_t)(2 * ps));
+  /* the padding lane's bytes: -input_offset, an int8 for every int8 zero point */
+  const int pad_ok = off >= -127 && off <= 128;
+  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+  if (pad_ok && n == 4 && ((ch | c0) & 3) == 0) {
+    tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
+                       (int32_t)(2 * ps));
     return;
   }
-  if (n == 2 && (c0 & 1) == 0) {
-    tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, head, pairs, tail, (uint32_t *)ebase, 2 * len,
+  if (pad_ok && n == 2 && (c0 & 1) == 0) {
+    tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
                        (int32_t)(2 * ps));
     return;
   }
@@ -1218,6 +1417,12 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
     tm2_depthwise3x3_s8_s2(p, input, weights, bias, rq, output);
     return;
   }
+  /* 1: columns of 6k or 6k + 1 outputs at stride 1, output offset -128 (tm2_dw_plane_cols6); 2: columns of three
+   * outputs at stride 1, planes of six rows, output offset -128 (tm2_dw_plane_cols3); 0: neither */
+  const int cols = !fast || s != 1 || p->output_offset != -128 ? 0
+                   : p->out_h >= 6 && p->out_h % 6 <= 1   ? 1
+                   : p->out_h == 3 && len == 6             ? 2
+                                                           : 0;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1228,20 +1433,23 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
       tm2_dw_planes_transpose(p, in_b, c0, n, planes);
+#if TM2_CONV_USE_DSP
+      if (cols) { /* (these prepare each channel's weights and bias themselves) */
+        const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;
+        const int32_t *const bg = bias != NULL ? bias + c0 : NULL;
+        if (cols == 2) {
+          tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+        } else {
+          tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+        }
+        continue;
+      }
+#endif
       for (int32_t j = 0; j < n; ++j) {
         const uint32_t *wc = (const uint32_t *)weights + (size_t)(c0 + j) * 6;
 #if TM2_CONV_USE_DSP
-        if (fast) { /* lanes regrouped with PKHBT / PKHTB, doubled with SADD16 */
-          const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) of rows y = 0, 1, 2 */
-          const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
-          uint32_t *t = (uint32_t *)wt + 6 * j;
-          uint32_t v;
-          v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
-          v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
-          v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
-          v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
-          v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
-          v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+        if (fast) {
+          tm2_dw_plane_weights(wc, (uint32_t *)wt + 6 * j);
           bd[j] = bias != NULL ? (int32_t)((uint32_t)bias[c0 + j] * 2u) : 0;
           continue;
         }

@@ -785,16 +785,14 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
  * channel (s = k + 1). Each of the nine weights is multiplied once (SMULBB / SMULTB: w_y0, w_y1 of a word (w_y0,
  * w_y1), w_y2 of (w_y1, w_y2), as GCC forms them from the C products); PKHBT pairs the low halves of the products. */
 static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, uint32_t *t) {
-  uint32_t w[3][3]; /* [y][x] */
-  for (int32_t y = 0; y < 3; ++y) {
-    w[y][0] = (uint32_t)((int16_t)wc[2 * y] * p);
-    w[y][1] = (uint32_t)(((int32_t)wc[2 * y] >> 16) * p);
-    w[y][2] = (uint32_t)(((int32_t)wc[2 * y + 1] >> 16) * p);
-  }
-  for (int32_t x = 0; x < 3; ++x) {
-    t[2 * x] = tm2_pkhbt16(w[0][x], w[1][x]);     /* (w0x, w1x) */
-    t[2 * x + 1] = tm2_pkhbt16(w[1][x], w[2][x]); /* (w1x, w2x) */
-  }
+  const int32_t a0 = (int32_t)wc[0], a1 = (int32_t)wc[2], a2 = (int32_t)wc[4]; /* (w_y0, w_y1) */
+  const int32_t b0 = (int32_t)wc[1], b1 = (int32_t)wc[3], b2 = (int32_t)wc[5]; /* (w_y1, w_y2) */
+  const uint32_t w00 = (uint32_t)((int16_t)a0 * p), w01 = (uint32_t)((a0 >> 16) * p), w02 = (uint32_t)((b0 >> 16) * p);
+  const uint32_t w10 = (uint32_t)((int16_t)a1 * p), w11 = (uint32_t)((a1 >> 16) * p), w12 = (uint32_t)((b1 >> 16) * p);
+  const uint32_t w20 = (uint32_t)((int16_t)a2 * p), w21 = (uint32_t)((a2 >> 16) * p), w22 = (uint32_t)((b2 >> 16) * p);
+  t[0] = tm2_pkhbt16(w00, w10), t[1] = tm2_pkhbt16(w10, w20); /* (w00, w10), (w10, w20) */
+  t[2] = tm2_pkhbt16(w01, w11), t[3] = tm2_pkhbt16(w11, w21); /* (w01, w11), (w11, w21) */
+  t[4] = tm2_pkhbt16(w02, w12), t[5] = tm2_pkhbt16(w12, w22); /* (w02, w12), (w12, w22) */
 }
 
 /* Columns of 6k outputs (stride 1, output offset -128, full int8 range: TM2_DWP_RQ_LOW): groups of six

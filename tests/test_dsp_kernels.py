@@ -351,8 +351,8 @@ def dw_planes_case(
     with the corrected requantisation); `sixes`: stride 1, output offset -128 and mostly 6k or 6k + 1 rows
     (tm2_dw_plane_cols6: one group or a loop of them, and the last single output); `three`: stride 1, output
     offset -128 and mostly three rows (tm2_dw_plane_cols3); `shifted`: `sixes` with small weights and larger
-    multipliers (E 12), or large multipliers (right shifts e of 4 .. 7: E 12 or 11 would scale some weight out of
-    int16; E 11 or 10), so that the layer takes TM2_RQ_HIGHMUL_E (tm2_dw_plane_cols6_e<E>, E in the entries' third word)."""
+    multipliers (E 12), or large multipliers (right shifts e of 4 .. 7: E 12 may scale some weight out of int16,
+    then the layer keeps TM2_RQ_HIGHMUL), so that the layer takes TM2_RQ_HIGHMUL_E (tm2_dw_plane_cols6_e<E>, E in the entries' third word)."""
     tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
     hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
     if five:
@@ -368,8 +368,8 @@ def dw_planes_case(
     sixes = sixes or shifted
     zp = -128 if five or sixes or three or (six and i % 4) else int(rng.integers(-127, 128)) if short else None
     case = dw_case(rng, i, hw, stride=1 if five or six or sixes or three else 2 if short else None, zp=zp,
-                   full_range=shifted, wmax=int(rng.choice([4, 10, 24])) if shifted and i % 2 else 127,
-                   acc_scale=2.0 ** -int(rng.integers(4, 7)) if shifted and not i % 2 else None)
+                   full_range=shifted, wmax=int(rng.choice([4, 10, 24])) if shifted and i % 4 else 127,
+                   acc_scale=2.0 ** -int(rng.integers(4, 7)) if shifted and not i % 4 else None)
     values = dict(zip(DW_FIELDS, case.params, strict=True))
     plane_len, plane_cols = packing.dw3x3_planes_geometry(
         {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],

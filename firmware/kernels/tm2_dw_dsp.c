@@ -966,19 +966,14 @@ TM2_DW_PLANE_COLS6(tm2_dw_plane_cols6, 0)
 #undef TM2_DW6_LDE
 #undef TM2_DW6_RQ
 #define TM2_DW6_LDE
-/* The shifts E of the TM2_RQ_HIGHMUL_E copies, X(E) each (tinym2net/ops/packing.py DW_RQ_SHIFTS): those the
- * models take (vww: 10 .. 12, kws: 12), each copy about 3 KB of flash. */
-#define TM2_DW_PLANE_RQ_SHIFTS(X) X(10) X(11) X(12)
+/* The shifts E of the TM2_RQ_HIGHMUL_E copies, X(E) each (tinym2net/ops/packing.py DW_RQ_SHIFTS): 12, the one
+ * most depthwise layers of vww and kws take; each copy is about 3 KB of flash (E 10 .. 14 would save vww another
+ * 16 K cycles for 12 KB more). */
+#define TM2_DW_PLANE_RQ_SHIFTS(X) X(12)
 #define TM2_DW6_RQ(A) "smmla " A ", " A ", r6, r8\n\t" "ssat " A ", #8, " A ", asr #" TM2_DW6_ESTR "\n\t"
 #define TM2_DW6_COLS6_E(E) TM2_DW6_COLS6_E_(E)
 /* TM2_DW6_ESTR: the E of the copy being defined, as a string */
 #define TM2_DW6_COLS6_E_(E) TM2_DW_PLANE_COLS6(tm2_dw_plane_cols6_e##E, E)
-#define TM2_DW6_ESTR "10"
-TM2_DW6_COLS6_E(10)
-#undef TM2_DW6_ESTR
-#define TM2_DW6_ESTR "11"
-TM2_DW6_COLS6_E(11)
-#undef TM2_DW6_ESTR
 #define TM2_DW6_ESTR "12"
 TM2_DW6_COLS6_E(12)
 #undef TM2_DW6_ESTR

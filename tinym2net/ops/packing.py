@@ -48,7 +48,7 @@ RQ_HIGHMUL_E = 5  # records (m, hz', E) on sums scaled by 2^(E - e): the shift i
 RQ_SHIFTS = (10, 11, 12, 13, 14)
 RQ_SHIFT_PREFERRED = 12
 # The shifts E of the depthwise plane kernel's TM2_RQ_HIGHMUL_E loops (TM2_DW_PLANE_RQ_SHIFTS in tm2_dw_dsp.c).
-DW_RQ_SHIFTS = (10, 11, 12)
+DW_RQ_SHIFTS = (12,)
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31

@@ -286,6 +286,7 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
 def dw_case(
     rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None, stride: int | None = None,
     zp: int | None = None, ch: int | None = None, same: bool | None = None, full_range: bool = False,
+    wmax: int = 127, acc_scale: float | None = None,
 ) -> Case:
     ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21])) if ch is None else ch
     stride = int(rng.integers(1, 3)) if stride is None else stride
@@ -295,13 +296,16 @@ def dw_case(
     oh, ph = out_size_and_pad(same, h, 3, stride)
     ow, pw = out_size_and_pad(same, w, 3, stride)
     x = rng.integers(-128, 128, (1, h, w, ch), dtype=np.int8)
-    filt = rng.integers(-127, 128, (1, 3, 3, ch), dtype=np.int8)
+    filt = rng.integers(-wmax, wmax + 1, (1, 3, 3, ch), dtype=np.int8)
     bias = rng.integers(-3000, 3000, ch).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
     if zp is None:
         zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     act_min, act_max = (-128, 127) if full_range else _act_range(rng, zp)
-    mult, shift = _multipliers(rng, ch, 1.0 / (3 * 128 * 70), edge=rng.random() < 0.2)
+    # (small weights, wmax, or a given acc_scale: larger multipliers, smaller right shifts e, TM2_RQ_HIGHMUL_E of the
+    # plane kernel)
+    acc_scale = 1.0 / (3 * (wmax + 1) * 70) if acc_scale is None else acc_scale
+    mult, shift = _multipliers(rng, ch, acc_scale, edge=rng.random() < 0.2)
     if bias is not None and rng.random() < 0.1:  # a dead channel: constant output, |2 acc| >= 2^31
         bias[0] = (1 << 30) + int(rng.integers(0, 1 << 29))
     want = depthwise_conv2d(
@@ -337,7 +341,7 @@ def dw_case(
 
 def dw_planes_case(
     rng: np.random.Generator, i: int, five: bool = False, six: bool = False, short: bool = False,
-    sixes: bool = False, three: bool = False,
+    sixes: bool = False, three: bool = False, shifted: bool = False,
 ) -> Case:
     """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
     cases also in place (input and output in one buffer). `five`: stride 1, output offset -128 and 4k + 1
@@ -346,7 +350,9 @@ def dw_planes_case(
     `short`: stride 2, at most three rows and an output offset other than -128 (the assembly's no-group form
     with the corrected requantisation); `sixes`: stride 1, output offset -128 and mostly 6k or 6k + 1 rows
     (tm2_dw_plane_cols6: one group or a loop of them, and the last single output); `three`: stride 1, output
-    offset -128 and mostly three rows (tm2_dw_plane_cols3)."""
+    offset -128 and mostly three rows (tm2_dw_plane_cols3); `shifted`: `sixes` with small weights and larger
+    multipliers (E 12), or large multipliers (right shifts e of 4 .. 7: E 12 may scale some weight out of int16,
+    then the layer keeps TM2_RQ_HIGHMUL), so that the layer takes TM2_RQ_HIGHMUL_E (tm2_dw_plane_cols6_e<E>, E in the entries' third word)."""
     tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
     hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
     if five:
@@ -355,12 +361,15 @@ def dw_planes_case(
         hw = (int(rng.choice([6, 10, 14, 26])), hw[1])
     if short:
         hw = (int(rng.integers(3, 7)), hw[1])
-    if sixes:
+    if sixes or shifted:
         hw = (int(rng.choice([6, 7, 8, 12, 13, 18, 19, 24, 26])), hw[1])
     if three:
         hw = (int(rng.choice([3, 5])), hw[1])
+    sixes = sixes or shifted
     zp = -128 if five or sixes or three or (six and i % 4) else int(rng.integers(-127, 128)) if short else None
-    case = dw_case(rng, i, hw, stride=1 if five or six or sixes or three else 2 if short else None, zp=zp)
+    case = dw_case(rng, i, hw, stride=1 if five or six or sixes or three else 2 if short else None, zp=zp,
+                   full_range=shifted, wmax=int(rng.choice([4, 10, 24])) if shifted and i % 4 else 127,
+                   acc_scale=2.0 ** -int(rng.integers(4, 7)) if shifted and not i % 4 else None)
     values = dict(zip(DW_FIELDS, case.params, strict=True))
     plane_len, plane_cols = packing.dw3x3_planes_geometry(
         {"stride_h": values["stride"], "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
@@ -895,6 +904,7 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cases += [dw_planes_case(rng, 240 + i, short=True) for i in range(40)]
     cases += [dw_planes_case(rng, 280 + i, sixes=True) for i in range(60)]
     cases += [dw_planes_case(rng, 340 + i, three=True) for i in range(30)]
+    cases += [dw_planes_case(rng, 370 + i, shifted=True) for i in range(160)]
     assert sum(c.extra["inplace"] for c in cases) >= 20
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
     rows = DW_FIELDS.index("out_h")
@@ -923,6 +933,14 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cols3 = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 1
              and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] == 3]
     assert len(cols3) >= 5
+    # tm2_dw_plane_cols6_e<E>: every E of DW_RQ_SHIFTS (the entries' third word), each of the forms, some with a constant
+    # channel (m = 0)
+    entries = [np.frombuffer(c.blobs[3], np.int32).reshape(-1, 4) for c in cols6]
+    shifted6 = [(c, t) for c, t in zip(cols6, entries, strict=True) if t[0, 2]]
+    assert {int(t[0, 2]) for _, t in shifted6} == set(packing.DW_RQ_SHIFTS)
+    assert {("single" if c.params[rows] == 6 else ("odd", "even")[c.params[rows] // 6 % 2 == 0], c.params[rows] % 6)
+            for c, _ in shifted6} == forms
+    assert any((t[:, 0] == 0).any() for _, t in shifted6)
     _check_cases(harness, cases, "dw_planes")
 
 

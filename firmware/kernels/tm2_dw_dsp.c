@@ -781,6 +781,20 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
   v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
 }
 
+/* The same weights times p = 2^s (s <= 14, so p is an int16) instead of doubled: the TM2_RQ_HIGHMUL_E scale of the
+ * channel (s = k + 1). Each of the nine weights is multiplied once (SMULBB / SMULTB: w_y0, w_y1 of a word (w_y0,
+ * w_y1), w_y2 of (w_y1, w_y2), as GCC forms them from the C products); PKHBT pairs the low halves of the products. */
+static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, uint32_t *t) {
+  const int32_t a0 = (int32_t)wc[0], a1 = (int32_t)wc[2], a2 = (int32_t)wc[4]; /* (w_y0, w_y1) */
+  const int32_t b0 = (int32_t)wc[1], b1 = (int32_t)wc[3], b2 = (int32_t)wc[5]; /* (w_y1, w_y2) */
+  const uint32_t w00 = (uint32_t)((int16_t)a0 * p), w01 = (uint32_t)((a0 >> 16) * p), w02 = (uint32_t)((b0 >> 16) * p);
+  const uint32_t w10 = (uint32_t)((int16_t)a1 * p), w11 = (uint32_t)((a1 >> 16) * p), w12 = (uint32_t)((b1 >> 16) * p);
+  const uint32_t w20 = (uint32_t)((int16_t)a2 * p), w21 = (uint32_t)((a2 >> 16) * p), w22 = (uint32_t)((b2 >> 16) * p);
+  t[0] = tm2_pkhbt16(w00, w10), t[1] = tm2_pkhbt16(w10, w20); /* (w00, w10), (w10, w20) */
+  t[2] = tm2_pkhbt16(w01, w11), t[3] = tm2_pkhbt16(w11, w21); /* (w01, w11), (w11, w21) */
+  t[4] = tm2_pkhbt16(w02, w12), t[5] = tm2_pkhbt16(w12, w22); /* (w02, w12), (w12, w22) */
+}
+
 /* Columns of 6k outputs (stride 1, output offset -128, full int8 range: TM2_DWP_RQ_LOW): groups of six
  * outputs (sums in r0 .. r5), one filter row at a time: the weight words (w0x, w1x), (w1x, w2x) (r9, r10)
  * and taps t0 .. t3 (r6, r8) in a run of loads, six multiply-accumulates, taps t4 .. t7 by LDRD into r6, r8,
@@ -826,17 +840,14 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
   "smlatb r5, r6, r9, r5\n\t"            \
   "smlabt r4, r8, r10, r4\n\t"           \
   "smlad r5, r8, r10, r5\n\t"
-/* TM2_DWP_RQ_LOW with m in r6, hz in r8, e in r9. */
-#define TM2_DW6_RQ(A)                    \
-  "smmlar " A ", " A ", r6, r8\n\t"      \
-  "asr " A ", " A ", r9\n\t"             \
-  "ssat " A ", #8, " A "\n\t"
+/* The requantisation of one sum A: TM2_DWP_RQ_LOW with m in r6, hz in r8, e in r9 (TM2_DW6_LDE loads e), or, for
+ * TM2_RQ_HIGHMUL_E of shift E (tm2_dw_plane_cols6_e<E>), m in r6, hz' in r8 and E in SSAT (no e to load): both
+ * defined where the functions are. */
 /* A group: the three filter rows, the requantisation, the six stores; o moves on six outputs. */
 #define TM2_DW6_GROUP                                                                        \
   TM2_DW6_HEAD TM2_DW6_ROW("rb", "w2", "w3") TM2_DW6_ROW("rc", "w4", "w5")                   \
   "ldr r6, %[ms]\n\t"                                                                        \
-  "ldr r8, %[hs]\n\t"                                                                        \
-  "ldr r9, %[es]\n\t"                                                                        \
+  "ldr r8, %[hs]\n\t" TM2_DW6_LDE                                                            \
   "ldr r10, %[chm]\n\t" TM2_DW6_RQ("r0")                                                     \
   "strb r0, [%[o]]\n\t" TM2_DW6_RQ("r1") TM2_DW6_RQ("r2") TM2_DW6_RQ("r3") TM2_DW6_RQ("r4")  \
   "add r0, %[o], r10\n\t" TM2_DW6_RQ("r5")                                                   \
@@ -859,8 +870,7 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
   "ldr r0, %[bs]\n\t" TM2_DW6_ONE_ROW("ra", "w0", "w1") TM2_DW6_ONE_ROW("rb", "w2", "w3")  \
   TM2_DW6_ONE_ROW("rc", "w4", "w5")                                                        \
   "ldr r6, %[ms]\n\t"                                                                      \
-  "ldr r8, %[hs]\n\t"                                                                      \
-  "ldr r9, %[es]\n\t" TM2_DW6_RQ("r0")                                                     \
+  "ldr r8, %[hs]\n\t" TM2_DW6_LDE TM2_DW6_RQ("r0")                                                     \
   "strb r0, [%[o]]\n\t"
 /* Every column of one channel: COLUMN (its groups and the last output), then the row pointers move radv bytes
  * on to the next plane column and o by oadv to the next column's first output. */
@@ -901,44 +911,76 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
  * packed (six words a channel, see tm2_dw_plane_weights) and the bias as given, or NULL; p->out_w: the
  * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes, so that
  * where its loops fall among the counting emulator's 1 KB code pages (its blocks split there) does not move
- * with the code before it. */
-__attribute__((noinline, aligned(512))) static void tm2_dw_plane_cols6(const tm2_dw3x3_packed_params *p,
-                                                                     const int16_t *planes, int32_t n,
-                                                                     int32_t rl2, int32_t ps2, int32_t ncols,
-                                                                     const uint32_t *weights, const int32_t *bias,
-                                                                     const tm2_rq *rq, int8_t *out,
-                                                                     int32_t ostep) {
-  const int32_t chm = p->channels, groups = p->out_w / 6, one = p->out_w % 6;
-  const int32_t radv = rl2 - 12 * groups, gbytes = 6 * groups * chm, oadv = ostep - gbytes;
-  for (int32_t j = 0; j < n; ++j) {
-    /* (the ten temporaries are named in the assembly; these four take the registers left) */
-    register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;
-    register const int8_t *rb __asm__("r11") = ra + rl2;
-    register const int8_t *rc __asm__("r12") = rb + rl2;
-    register int8_t *o __asm__("lr") = out + j;
-    uint32_t w[6];
-    tm2_dw_plane_weights(weights + 6 * j, w);
-    const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] * 2u) : 0;
-    const int32_t ms = rq[j].mult, hs = rq[j].hi, es = rq[j].sh;
-    int32_t cc = ncols;
-    int8_t *gend; /* the column's groups end where o reaches it */
-    if (groups == 1 && !one) {
-      TM2_DW6_CHANNEL(TM2_DW6_GROUP);
-    } else if (groups & 1) {
-      if (one) {
-        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD TM2_DW6_ONE);
-      } else {
-        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD);
-      }
-    } else {
-      if (one) {
-        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN TM2_DW6_ONE);
-      } else {
-        TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN);
-      }
-    }
+ * with the code before it. E 0: TM2_RQ_HIGHMUL (tm2_dw_plane_cols6); otherwise TM2_RQ_HIGHMUL_E of shift E
+ * (tm2_dw_plane_cols6_e<E>), the channel's scale 2^(k + 1) = 2^(E + 1 - e) applied to its weights and bias here and
+ * hz' = 2^k hz + 2^(k-1) formed from its TM2_RQ_HIGHMUL entry (m, hz, E, e); see dw3x3_plane_shift in packing.py. */
+#define TM2_DW_PLANE_COLS6(NAME, E)                                                                                 \
+  __attribute__((noinline, aligned(512))) static void NAME(const tm2_dw3x3_packed_params *p, const int16_t *planes, \
+                                                           int32_t n, int32_t rl2, int32_t ps2, int32_t ncols,      \
+                                                           const uint32_t *weights, const int32_t *bias,            \
+                                                           const tm2_rq *rq, int8_t *out, int32_t ostep) {          \
+    const int32_t chm = p->channels, groups = p->out_w / 6, one = p->out_w % 6;                                     \
+    const int32_t radv = rl2 - 12 * groups, gbytes = 6 * groups * chm, oadv = ostep - gbytes;                       \
+    for (int32_t j = 0; j < n; ++j) {                                                                               \
+      /* (the ten temporaries are named in the assembly; these four take the registers left) */                    \
+      register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;                           \
+      register const int8_t *rb __asm__("r11") = ra + rl2;                                                          \
+      register const int8_t *rc __asm__("r12") = rb + rl2;                                                          \
+      register int8_t *o __asm__("lr") = out + j;                                                                   \
+      uint32_t w[6];                                                                                                \
+      const int32_t sc = (E) ? (E) + 1 - rq[j].sh : 1; /* the scale's exponent k + 1 (1: doubled) */               \
+      if (E) {                                                                                                      \
+        tm2_dw_plane_weights_scaled(weights + 6 * j, (int32_t)1 << sc, w);                                          \
+      } else {                                                                                                      \
+        tm2_dw_plane_weights(weights + 6 * j, w);                                                                   \
+      }                                                                                                             \
+      const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] << sc) : 0;                                     \
+      const int32_t ms = rq[j].mult, es = rq[j].sh;                                                                 \
+      const int32_t hs = (E) ? (int32_t)(((uint32_t)rq[j].hi << (sc - 1)) + (1u << (sc - 2))) : rq[j].hi;           \
+      int32_t cc = ncols;                                                                                           \
+      int8_t *gend; /* the column's groups end where o reaches it */                                                \
+      if (groups == 1 && !one) {                                                                                    \
+        TM2_DW6_CHANNEL(TM2_DW6_GROUP);                                                                             \
+      } else if (groups & 1) {                                                                                      \
+        if (one) {                                                                                                  \
+          TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD TM2_DW6_ONE);                                                          \
+        } else {                                                                                                    \
+          TM2_DW6_CHANNEL(TM2_DW6_GROUPS_ODD);                                                                      \
+        }                                                                                                           \
+      } else {                                                                                                      \
+        if (one) {                                                                                                  \
+          TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN TM2_DW6_ONE);                                                         \
+        } else {                                                                                                    \
+          TM2_DW6_CHANNEL(TM2_DW6_GROUPS_EVEN);                                                                     \
+        }                                                                                                           \
+      }                                                                                                             \
+      (void)es;                                                                                                     \
+    }                                                                                                               \
   }
-}
+#define TM2_DW6_LDE "ldr r9, %[es]\n\t"
+#define TM2_DW6_RQ(A)                    \
+  "smmlar " A ", " A ", r6, r8\n\t"      \
+  "asr " A ", " A ", r9\n\t"             \
+  "ssat " A ", #8, " A "\n\t"
+TM2_DW_PLANE_COLS6(tm2_dw_plane_cols6, 0)
+#undef TM2_DW6_LDE
+#undef TM2_DW6_RQ
+#define TM2_DW6_LDE
+/* The shifts E of the TM2_RQ_HIGHMUL_E copies, X(E) each (tinym2net/ops/packing.py DW_RQ_SHIFTS): 12, the one
+ * most depthwise layers of vww and kws take; each copy is about 3 KB of flash (E 10 .. 14 would save vww another
+ * 16 K cycles for 12 KB more). */
+#define TM2_DW_PLANE_RQ_SHIFTS(X) X(12)
+#define TM2_DW6_RQ(A) "smmla " A ", " A ", r6, r8\n\t" "ssat " A ", #8, " A ", asr #" TM2_DW6_ESTR "\n\t"
+#define TM2_DW6_COLS6_E(E) TM2_DW6_COLS6_E_(E)
+/* TM2_DW6_ESTR: the E of the copy being defined, as a string */
+#define TM2_DW6_COLS6_E_(E) TM2_DW_PLANE_COLS6(tm2_dw_plane_cols6_e##E, E)
+#define TM2_DW6_ESTR "12"
+TM2_DW6_COLS6_E(12)
+#undef TM2_DW6_ESTR
+#undef TM2_DW6_COLS6_E_
+#undef TM2_DW6_COLS6_E
+#undef TM2_DW6_RQ
+#undef TM2_DW6_LDE
 
 /* Columns of three outputs (stride 1, output offset -128, full int8 range), planes of six rows (a plane column:
  * three words): the channel's six weight words stay in r0 .. r5 for all its columns; per output column, the
@@ -1423,6 +1465,8 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
                    : p->out_h >= 6 && p->out_h % 6 <= 1   ? 1
                    : p->out_h == 3 && len == 6             ? 2
                                                            : 0;
+  /* TM2_RQ_HIGHMUL_E's shift E of tm2_dw_plane_cols6_e<E> (the third word of the entries; 0: none) */
+  const int32_t rqe = cols == 1 ? (int32_t)rq[0].lo : 0;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1440,7 +1484,16 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
         if (cols == 2) {
           tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
         } else {
-          tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+          switch (rqe) {
+#define TM2_DW6_CASE(E)                                                                                     \
+  case E:                                                                                                   \
+    tm2_dw_plane_cols6_e##E(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch); \
+    break;
+            TM2_DW_PLANE_RQ_SHIFTS(TM2_DW6_CASE)
+#undef TM2_DW6_CASE
+            default:
+              tm2_dw_plane_cols6(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+          }
         }
         continue;
       }

@@ -47,6 +47,8 @@ RQ_HIGHMUL_E = 5  # records (m, hz', E) on sums scaled by 2^(E - e): the shift i
 # the one a layer takes when it can: one E for most layers of a model, so that it links one variant per loop.
 RQ_SHIFTS = (10, 11, 12, 13, 14)
 RQ_SHIFT_PREFERRED = 12
+# The shifts E of the depthwise plane kernel's TM2_RQ_HIGHMUL_E loops (TM2_DW_PLANE_RQ_SHIFTS in tm2_dw_dsp.c).
+DW_RQ_SHIFTS = (12,)
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31
@@ -433,8 +435,22 @@ def dw3x3_requant(
             for c, (m, hz, e) in enumerate(recs.tolist()):
                 k = constants[c]
                 table[c] = (0, 2 * k + 1, 0, 1) if k is not None else (m, hz, 0, e)
+            if output_offset == -128 and (act_min, act_max) == (-128, 127):
+                table[:, 2] = dw3x3_plane_shift(recs, w2d, bound, constants)
             return (table & 0xFFFFFFFF).astype(np.uint32).view(np.int32).reshape(-1), RQ_HIGHMUL
     return requant_table(mult, shift, output_offset, bound=bound)
+
+
+def dw3x3_plane_shift(recs: np.ndarray, w2d: np.ndarray, bound: np.ndarray, constants: list[int | None]) -> int:
+    """The layer-wide shift E with which ``tm2_dw_plane_cols6`` takes TM2_RQ_HIGHMUL_E on the fly (the third word
+    of every entry of :func:`dw3x3_requant`'s TM2_RQ_HIGHMUL table; 0: the kernel keeps TM2_RQ_HIGHMUL): the first
+    E of :data:`DW_RQ_SHIFTS` nearest RQ_SHIFT_PREFERRED that passes :func:`shift_scales` (channel c's doubled
+    weights and bias scaled by 2^(E - e[c]) in the kernel, hz' = 2^k hz + 2^(k-1); constant channels (m = 0) give
+    their output whatever the scale)."""
+    for e_shift in sorted(DW_RQ_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
+        if shift_scales(recs, w2d, bound, constants, e_shift) is not None:
+            return e_shift
+    return 0
 
 
 def acc_bound(w2d: np.ndarray, bias: np.ndarray | None, input_offset: int) -> np.ndarray:

@@ -1537,33 +1537,23 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
   } while (0)
 
-/* The pair loop of tm2_conv_first_fast with the requantisation RQ: stores at immediate offsets for out_c 8 and 16. */
-#define TM2_FIRST_PAIRS(RQ)                           \
+/* The pair loop of tm2_conv_first_fast with the requantisation RQ, out_c 8 and 16 by BLOCK8 (stores at immediate
+ * offsets: TM2_GEMM_PAIRS_XC, or TM2_GEMM_PAIRS_Q, four channel pairs a loop step, for the forms without sign
+ * correction, output offset -128). */
+#define TM2_FIRST_PAIRS_BY(BLOCK8, RQ)                \
   switch (out_c) {                                    \
     case 8:                                           \
-      TM2_GEMM_PAIRS_XC(RQ, TM2_GEMM_STEP13, 8);      \
+      BLOCK8(RQ, TM2_GEMM_STEP13, 8);                 \
       break;                                          \
     case 16:                                          \
-      TM2_GEMM_PAIRS_XC(RQ, TM2_GEMM_STEP13, 16);     \
+      BLOCK8(RQ, TM2_GEMM_STEP13, 16);                \
       break;                                          \
     default:                                          \
       TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP13);          \
       break;                                          \
   }
-/* TM2_FIRST_PAIRS for the forms without sign correction (output offset -128): out_c 8 and 16 four channel pairs
- * a loop step (one step for out_c 8). */
-#define TM2_FIRST_PAIRS_LOW(RQ)                       \
-  switch (out_c) {                                    \
-    case 8:                                           \
-      TM2_GEMM_PAIRS_Q(RQ, TM2_GEMM_STEP13, 8);       \
-      break;                                          \
-    case 16:                                          \
-      TM2_GEMM_PAIRS_Q(RQ, TM2_GEMM_STEP13, 16);      \
-      break;                                          \
-    default:                                          \
-      TM2_GEMM_PAIRS_X(RQ, TM2_GEMM_STEP13);          \
-      break;                                          \
-  }
+#define TM2_FIRST_PAIRS(RQ) TM2_FIRST_PAIRS_BY(TM2_GEMM_PAIRS_XC, RQ)
+#define TM2_FIRST_PAIRS_LOW(RQ) TM2_FIRST_PAIRS_BY(TM2_GEMM_PAIRS_Q, RQ)
 /* The TM2_RQ_HIGHMUL_E case of shift E. */
 #define TM2_FIRST_CASE_E(E)               \
   case E:                                 \
@@ -1629,6 +1619,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
 #undef TM2_FIRST_CASE_E
 #undef TM2_FIRST_PAIRS_LOW
 #undef TM2_FIRST_PAIRS
+#undef TM2_FIRST_PAIRS_BY
 
 /* One pixel of tm2_conv_rows4_fast (10x4 filters of one channel) into one slot of the column buffer from its word w:
  * all ten filter rows inside the input, straight-line, the bytes of columns outside the input (at most three)

@@ -1208,47 +1208,26 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #if TM2_CONV_USE_DSP
 /* Pointwise layers on the fast path (TM2_CONV_PATH_POINTWISE, tm2_conv_dsp.h) take their own loop: no per-call setup beyond it,
  * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
-/* The full blocks of a pointwise layer for Kp = KP (steps = KP / 2 - 1 after the prologue: STEPS), RQ:
- * TM2_GEMM_RQ_LOW or TM2_GEMM_RQ_SIGNED; KP a constant, so that the widening's branches fold. */
-#define TM2_PW_BLOCKS(KP, RQ, STEPS)                          \
+/* The full blocks of a pointwise layer for Kp = KP, a constant so that the widening's branches fold: per 4-pixel
+ * block the widening, then PAIRS (a channel-pair loop below), which moves op by OCV; op moves on by three pixels. */
+#define TM2_PW_BLOCKS_BY(KP, PAIRS, OCV)                      \
   for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
     const int32_t *pw = packed;                               \
     tm2_widen4_body(src, (KP), (KP), off, col);               \
-    TM2_GEMM_PAIRS_X(RQ, STEPS);                              \
-    op += 3 * out_c; /* the asm moved op by out_c */          \
+    PAIRS;                                                    \
+    op += 3 * (OCV); /* the asm moved op by one pixel's out_c */ \
   }
+/* TM2_PW_BLOCKS_BY with the pair loop TM2_GEMM_PAIRS_X (steps = KP / 2 - 1 after the prologue: STEPS), RQ:
+ * TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_SIGNED or TM2_GEMM_RQ_E<E>. */
+#define TM2_PW_BLOCKS(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X(RQ, STEPS), out_c)
 /* TM2_PW_BLOCKS for a build-time out_c OC (stores at immediate offsets, TM2_GEMM_PAIRS_XC). */
-#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC)                    \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
-    const int32_t *pw = packed;                               \
-    tm2_widen4_body(src, (KP), (KP), off, col);               \
-    TM2_GEMM_PAIRS_XC(RQ, STEPS, OC);                         \
-    op += 3 * (OC); /* the asm moved op by OC */              \
-  }
+#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC(RQ, STEPS, OC), OC)
 /* TM2_PW_BLOCKS_C with four channel pairs a loop step (TM2_GEMM_PAIRS_Q; OC a multiple of 8). */
-#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC)                    \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
-    const int32_t *pw = packed;                               \
-    tm2_widen4_body(src, (KP), (KP), off, col);               \
-    TM2_GEMM_PAIRS_Q(RQ, STEPS, OC);                          \
-    op += 3 * (OC); /* the asm moved op by OC */              \
-  }
+#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_Q(RQ, STEPS, OC), OC)
 /* TM2_PW_BLOCKS with one channel pair a loop step (TM2_GEMM_PAIRS_X1). */
-#define TM2_PW_BLOCKS_1(KP, RQ, STEPS)                        \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
-    const int32_t *pw = packed;                               \
-    tm2_widen4_body(src, (KP), (KP), off, col);               \
-    TM2_GEMM_PAIRS_X1(RQ, STEPS);                             \
-    op += 3 * out_c; /* the asm moved op by out_c */          \
-  }
+#define TM2_PW_BLOCKS_1(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X1(RQ, STEPS), out_c)
 /* TM2_PW_BLOCKS_C with one channel pair a loop step (TM2_GEMM_PAIRS_XC1). */
-#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC)                   \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
-    const int32_t *pw = packed;                               \
-    tm2_widen4_body(src, (KP), (KP), off, col);               \
-    TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC);                        \
-    op += 3 * (OC); /* the asm moved op by OC */              \
-  }
+#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC), OC)
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1380,6 +1359,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_CASE_E
 #undef TM2_PW_KP
 #undef TM2_PW_BLOCKS
+#undef TM2_PW_BLOCKS_BY
 
 /* Pointwise calls of fewer than four pixels (a band's last pixels): each pixel widened into all four column slots
  * (pixel stride 0), then its channel pairs one pixel at a time (tm2_gemm_pixel), so that the pointwise entries

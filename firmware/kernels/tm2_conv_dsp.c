@@ -1077,6 +1077,114 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
       : [colm] "m"(col), [wend] "m"(wend)                                                               \
       : "cc", "memory")
+
+/* Constant-column forms for TM2_RQ_HIGHMUL_E records (the pointwise loops of Kp 32 .. 128, the 10x4 first layer): the
+ * column pointer px stays at the block's column, every column load at an immediate offset (the assembler symbol
+ * tm2_k counts the position pairs), so no pair reloads it; both channels' records (m, hz) load in one run (w0, w1 for
+ * channel c, x0, x1 for c + 1) and the output pointer into w0 after all eight requantisations. Per channel pair one
+ * load fewer than the forms above. The loops start at a word boundary, so that no 32-bit instruction straddles a 1 KB
+ * code page (the counting emulator splits blocks there). TM2_GEMM_KSTEPS(N): N steps after the prologue (a decimal
+ * number). */
+#define TM2_GEMM_KSTEP                         \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px], #tm2_k]\n\t"             \
+  "ldr %[x1], [%[px], #tm2_k+4]\n\t"           \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"       \
+  "ldr %[x0], [%[px], #tm2_k+8]\n\t"           \
+  "ldr %[x1], [%[px], #tm2_k+12]\n\t"          \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"       \
+  "smlad %[a3], %[x1], %[w0], %[a3]\n\t"       \
+  "smlad %[b3], %[x1], %[w1], %[b3]\n\t"       \
+  ".set tm2_k, tm2_k + 16\n\t"
+#define TM2_GEMM_KSTEPS(N) ".set tm2_k, 16\n\t.rept " #N "\n\t" TM2_GEMM_KSTEP ".endr\n\t"
+/* The first position pair (TM2_GEMM_PROLOGUE_X without the column pointer's reload). */
+#define TM2_GEMM_KPROLOGUE                     \
+  "ldr %[a2], [%[pw]], #4\n\t"                 \
+  "ldr %[b2], [%[pw]], #4\n\t"                 \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px]]\n\t"                     \
+  "ldr %[x1], [%[px], #4]\n\t"                 \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"       \
+  "ldr %[x0], [%[px], #8]\n\t"                 \
+  "ldr %[x1], [%[px], #12]\n\t"                \
+  "smlad %[a3], %[x1], %[w0], %[a2]\n\t"       \
+  "smlad %[b3], %[x1], %[w1], %[b2]\n\t"       \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"
+/* TM2_RQ_HIGHMUL_E of accumulator A, multiplier in M, offset in H, shift E (a string). */
+#define TM2_GEMM_RQK(A, M, H, E)                        \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"     \
+  "ssat %[" A "], #8, %[" A "], asr #" E "\n\t"
+/* One channel pair of the constant-column forms up to its stores: the eight outputs in a0 .. b3, the output pointer
+ * in w0 (ENDLOAD: "" or the load of the end of the records into w1, in the same run). */
+#define TM2_GEMM_KPAIR(E, N, ENDLOAD)                                                                     \
+  TM2_GEMM_KPROLOGUE TM2_GEMM_KSTEPS(N)                                                                 \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                          \
+  "ldr %[w1], [%[pw]], #8\n\t"                                                                          \
+  "ldr %[x0], [%[pw]], #4\n\t"                                                                          \
+  "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)       \
+  TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("a3", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E)  \
+  TM2_GEMM_RQK("b1", "x0", "x1", E) TM2_GEMM_RQK("b2", "x0", "x1", E) TM2_GEMM_RQK("b3", "x0", "x1", E)  \
+  "ldr %[w0], %[om]\n\t" ENDLOAD
+/* The stores of pair K (0 .. 3) of a TM2_GEMM_PAIRS_QK step at immediate offsets 2 K (+ 1) + s OC from w0. */
+#define TM2_GEMM_KSTORE_Q(OC, K)                                  \
+  "strb %[a0], [%[w0], #(2*" K ")]\n\t"                          \
+  "strb %[a1], [%[w0], #(2*" K "+" OC ")]\n\t"                   \
+  "strb %[a2], [%[w0], #(2*" K "+2*" OC ")]\n\t"                 \
+  "strb %[a3], [%[w0], #(2*" K "+3*" OC ")]\n\t"                 \
+  "strb %[b0], [%[w0], #(2*" K "+1)]\n\t"                        \
+  "strb %[b1], [%[w0], #(2*" K "+1+" OC ")]\n\t"                 \
+  "strb %[b2], [%[w0], #(2*" K "+1+2*" OC ")]\n\t"               \
+  "strb %[b3], [%[w0], #(2*" K "+1+3*" OC ")]\n\t"
+/* TM2_GEMM_PAIRS_Q in the constant-column form: shift E and N steps after the prologue (strings), OC a build-time
+ * out_c, a multiple of 8; col: the block's column. */
+#define TM2_GEMM_PAIRS_QK(E, N, OC)                                                                     \
+  __asm__ volatile(                                                                                     \
+      ".p2align 2\n\t"                                                                                  \
+      "1:\n\t" TM2_GEMM_KPAIR(E, N, "") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "0")                       \
+      TM2_GEMM_KPAIR(E, N, "") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "1")                                 \
+      TM2_GEMM_KPAIR(E, N, "") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "2")                                 \
+      TM2_GEMM_KPAIR(E, N, "ldr %[w1], %[wend]\n\t") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "3")          \
+      "add %[w0], %[w0], #8\n\t"                                                                        \
+      "cmp %[pw], %[w1]\n\t"                                                                            \
+      "str %[w0], %[om]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [pw] "+r"(pw), [om] "+m"(op)                                                                    \
+      : [px] "r"(col), [wend] "m"(wend)                                                                 \
+      : "cc", "memory")
+/* TM2_GEMM_PAIRS_XC1 in the constant-column form (one channel pair a loop step; the first store moves the output
+ * pointer on by the pair's two channels). */
+#define TM2_GEMM_PAIRS_C1K(E, N, OC)                                                                    \
+  __asm__ volatile(                                                                                     \
+      ".p2align 2\n\t"                                                                                  \
+      "1:\n\t" TM2_GEMM_KPAIR(E, N, "ldr %[w1], %[wend]\n\t")                                          \
+      "strb %[a0], [%[w0]], #2\n\t"                                                                     \
+      "strb %[a1], [%[w0], #(" OC "-2)]\n\t"                                                            \
+      "strb %[a2], [%[w0], #(2*" OC "-2)]\n\t"                                                          \
+      "strb %[a3], [%[w0], #(3*" OC "-2)]\n\t"                                                          \
+      "strb %[b0], [%[w0], #-1]\n\t"                                                                    \
+      "strb %[b1], [%[w0], #(" OC "-1)]\n\t"                                                            \
+      "strb %[b2], [%[w0], #(2*" OC "-1)]\n\t"                                                          \
+      "strb %[b3], [%[w0], #(3*" OC "-1)]\n\t"                                                          \
+      "cmp %[pw], %[w1]\n\t"                                                                            \
+      "str %[w0], %[om]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [pw] "+r"(pw), [om] "+m"(op)                                                                    \
+      : [px] "r"(col), [wend] "m"(wend)                                                                 \
+      : "cc", "memory")
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -1313,10 +1421,26 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_KP(RQ)                                \
       break;                                       \
   }
-/* The TM2_RQ_HIGHMUL_E case of shift E. */
-#define TM2_PW_CASE_E(E)            \
-  case E:                           \
-    TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E) \
+/* TM2_PW_BLOCKS_Q and TM2_PW_BLOCKS_C1 in the constant-column form (TM2_RQ_HIGHMUL_E records of shift E; N steps
+ * after the prologue). */
+#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC), OC)
+#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC), OC)
+/* The TM2_RQ_HIGHMUL_E case of shift E: Kp 32 with out_c 32 and 64, Kp 64 with out_c 64 four channel pairs a loop
+ * step and Kp 128 with out_c 128 one pair a loop step, in the constant-column form; everything else as
+ * TM2_PW_KP_LOW. */
+#define TM2_PW_CASE_E(E)                              \
+  case E:                                             \
+    if (kp == 32 && out_c == 32) {                    \
+      TM2_PW_BLOCKS_QK(32, E, 15, 32)                 \
+    } else if (kp == 32 && out_c == 64) {             \
+      TM2_PW_BLOCKS_QK(32, E, 15, 64)                 \
+    } else if (kp == 64 && out_c == 64) {             \
+      TM2_PW_BLOCKS_QK(64, E, 31, 64)                 \
+    } else if (kp == 128 && out_c == 128) {           \
+      TM2_PW_BLOCKS_C1K(128, E, 63, 128)              \
+    } else {                                          \
+      TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E)                 \
+    }                                                 \
     break;
 
 /* Always inlined into one entry point per Kp and shift (TM2_PW_ENTRY below) with kp and rqe constants: each entry
@@ -1357,6 +1481,8 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   }
 }
 #undef TM2_PW_CASE_E
+#undef TM2_PW_BLOCKS_QK
+#undef TM2_PW_BLOCKS_C1K
 #undef TM2_PW_KP
 #undef TM2_PW_BLOCKS
 #undef TM2_PW_BLOCKS_BY
@@ -1634,7 +1760,7 @@ static inline __attribute__((always_inline)) void tm2_rows4_pixel(const tm2_conv
 /* The TM2_RQ_HIGHMUL_E case of shift E of tm2_conv_rows4_fast's pair loop. */
 #define TM2_ROWS4_CASE_E(E)                                       \
   case E:                                                         \
-    TM2_GEMM_PAIRS_XC(TM2_GEMM_RQ_E##E, TM2_GEMM_STEP19, 64);     \
+    TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), 19, 64);                 \
     break;
 
 /* Layers of 10x4 filters of one channel (TM2_CONV_PATH_ROWS4: kws' first layer, Kp 40) of 64 output channels with

@@ -780,10 +780,11 @@ def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
         w = 7 * stride[1] + 1
         shapes.append({**common, "in_c": 3, "kernel": (3, 3), "stride": stride, "h": 5, "w": w, "out_c": out_c})
     # the general loop: one pass (Kp 144) and more (Kp 180), kws' 10x4 filters, a strided layer, odd out_c, and
-    # pixel counts that leave one or two pixels after the last block
+    # pixel counts that leave one or two pixels after the last block (tm2_gemm_pixel: Kp / 2 of 0, 2, 4 and 6 mod 8,
+    # Kp 108 the six position pairs before its loop of eight)
     for in_c, kernel, stride, h, w, out_c in [(16, (3, 3), (1, 1), 3, 3, 8), (20, (3, 3), (1, 1), 2, 3, 6),
                                               (1, (10, 4), (2, 1), 12, 6, 8), (8, (3, 3), (2, 2), 5, 6, 5),
-                                              (4, (3, 1), (1, 1), 2, 5, 4)]:
+                                              (4, (3, 1), (1, 1), 2, 5, 4), (12, (3, 3), (1, 1), 3, 3, 6)]:
         shapes.append({**common, "in_c": in_c, "kernel": kernel, "stride": stride, "h": h, "w": w, "out_c": out_c})
     # kws' first layer (10x4 filters of one channel, 64 output channels): the rows4 loop, one pixel after the last
     # block; the 10x4 layer of 8 output channels above takes the general loop from the rows4 entry

@@ -1201,47 +1201,69 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "smlad %[d], %[x0], %[w2], %[d]\n\t"    \
   "smlad %[e], %[x0], %[w3], %[e]\n\t"
 
+/* TM2_PIXEL_STEP 2, 4 and 8 times; the product over position pairs of tm2_gemm_pixel's two-channel-pair loop:
+ * straight-line (TM2_PIXEL_RUN) or a loop to the column's end (TM2_PIXEL_LOOP). */
+#define TM2_PIXEL_STEP2 TM2_PIXEL_STEP TM2_PIXEL_STEP
+#define TM2_PIXEL_STEP4 TM2_PIXEL_STEP2 TM2_PIXEL_STEP2
+#define TM2_PIXEL_STEP8 TM2_PIXEL_STEP4 TM2_PIXEL_STEP4
+#define TM2_PIXEL_OPERANDS                                                                                        \
+  [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px), [w0] "=&r"(w0), \
+      [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
+#define TM2_PIXEL_RUN(STEPS) __asm__ volatile(STEPS : TM2_PIXEL_OPERANDS : : "memory")
+#define TM2_PIXEL_LOOP(STEPS) \
+  __asm__ volatile("1:\n\t" STEPS "cmp %[px], %[end]\n\t" "bne 1b\n\t" : TM2_PIXEL_OPERANDS : [end] "r"(cend) : "cc", "memory")
+/* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, shift in sh) to a saturated int8 value. */
+#define TM2_PIXEL_RQE(A, M, H)                    \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t" \
+  "asr %[" A "], %[" A "], %[sh]\n\t"              \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
 /* Every full channel pair for one pixel: column slot col (its word of position pair j at col[4 j]), outputs at
  * o, o + 1, ... (TM2_RQ_HIGHMUL records, full int8 range; zp -128 leaves the sign correction out; or mode
- * TM2_RQ_HIGHMUL_E, its shift from the records), two channel pairs at a time. For the one or two pixels after a
- * layer's last full block: about 1.5 cycles per multiply-accumulate, where the block moved back to end at the last
- * pixel would recompute three or two pixels. */
+ * TM2_RQ_HIGHMUL_E, its shift from the records), two channel pairs at a time: the biases, the position pairs up to a
+ * multiple of 8 (two and four straight-line), eight a loop step, then (TM2_RQ_HIGHMUL_E) the four requantisations in
+ * two runs of record loads. For the one or two pixels after a layer's last full block: about 1.4 cycles per
+ * multiply-accumulate, where the block moved back to end at the last pixel would recompute three or two pixels. */
 static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const uint32_t *col, int8_t *o, int32_t zp,
                            int32_t mode) {
   const uint32_t *const cend = col + 2 * kp;
   const int32_t rec_words = TM2_CONV_PACKED_PAIR_WORDS(kp);
+  const int32_t lead = (kp >> 1) & 6; /* position pairs before a multiple of 8 */
+  /* TM2_RQ_HIGHMUL_E: the layer's shift E, the third word of every record */
+  const int32_t sh = mode == TM2_RQ_HIGHMUL_E ? pw[kp + 4] : 0;
   int32_t c = 0;
   for (; c + 2 <= pairs; c += 2, o += 4) { /* two channel pairs: one column load for four channels */
     const int32_t *qw = pw + rec_words;
-    int32_t a = pw[0], b = pw[1], d = qw[0], e = qw[1];
+    int32_t a, b, d, e;
     const uint32_t *px = col;
     uint32_t w0, w1, w2, w3, x0;
-    pw += 2;
-    qw += 2;
-    if ((kp & 7) == 0) { /* four position pairs a loop step */
-      __asm__ volatile(
-          "1:\n\t" TM2_PIXEL_STEP TM2_PIXEL_STEP TM2_PIXEL_STEP TM2_PIXEL_STEP
-          "cmp %[px], %[end]\n\t"
-          "bne 1b\n\t"
-          : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
-            [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
-          : [end] "r"(cend)
-          : "cc", "memory");
-    } else {
-      __asm__ volatile(
-          "1:\n\t" TM2_PIXEL_STEP TM2_PIXEL_STEP
-          "cmp %[px], %[end]\n\t"
-          "bne 1b\n\t"
-          : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [pw] "+r"(pw), [qw] "+r"(qw), [px] "+r"(px),
-            [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0)
-          : [end] "r"(cend)
-          : "cc", "memory");
-    }
+    __asm__ volatile("ldr %[a], [%[pw]], #4\n\t"
+                     "ldr %[b], [%[pw]], #4\n\t"
+                     "ldr %[d], [%[qw]], #4\n\t"
+                     "ldr %[e], [%[qw]], #4\n\t"
+                     : [a] "=r"(a), [b] "=r"(b), [d] "=r"(d), [e] "=r"(e), [pw] "+r"(pw), [qw] "+r"(qw)
+                     :
+                     : "memory");
+    if (lead & 2) TM2_PIXEL_RUN(TM2_PIXEL_STEP2);
+    if (lead & 4) TM2_PIXEL_RUN(TM2_PIXEL_STEP4);
+    if (px != cend) TM2_PIXEL_LOOP(TM2_PIXEL_STEP8);
     if (mode == TM2_RQ_HIGHMUL_E) {
-      o[0] = (int8_t)tm2_rq_highmul_e_s8(a, pw[0], pw[1], pw[2]);
-      o[1] = (int8_t)tm2_rq_highmul_e_s8(b, pw[3], pw[4], pw[5]);
-      o[2] = (int8_t)tm2_rq_highmul_e_s8(d, qw[0], qw[1], qw[2]);
-      o[3] = (int8_t)tm2_rq_highmul_e_s8(e, qw[3], qw[4], qw[5]);
+      __asm__ volatile("ldr %[w0], [%[pw]]\n\t"
+                       "ldr %[w1], [%[pw], #4]\n\t"
+                       "ldr %[w2], [%[pw], #12]\n\t"
+                       "ldr %[w3], [%[pw], #16]\n\t" TM2_PIXEL_RQE("a", "w0", "w1") TM2_PIXEL_RQE("b", "w2", "w3")
+                       "ldr %[w0], [%[qw]]\n\t"
+                       "ldr %[w1], [%[qw], #4]\n\t"
+                       "ldr %[w2], [%[qw], #12]\n\t"
+                       "ldr %[w3], [%[qw], #16]\n\t" TM2_PIXEL_RQE("d", "w0", "w1") TM2_PIXEL_RQE("e", "w2", "w3")
+                       "strb %[a], [%[o]]\n\t"
+                       "strb %[b], [%[o], #1]\n\t"
+                       "strb %[d], [%[o], #2]\n\t"
+                       "strb %[e], [%[o], #3]\n\t"
+                       : [a] "+r"(a), [b] "+r"(b), [d] "+r"(d), [e] "+r"(e), [w0] "=&r"(w0), [w1] "=&r"(w1),
+                         [w2] "=&r"(w2), [w3] "=&r"(w3)
+                       : [pw] "r"(pw), [qw] "r"(qw), [o] "r"(o), [sh] "r"(sh)
+                       : "memory");
     } else if (zp == -128) {
       o[0] = (int8_t)tm2_rq_highmul2_low_s8(a, pw[0], pw[1], pw[2]);
       o[1] = (int8_t)tm2_rq_highmul2_low_s8(b, pw[3], pw[4], pw[5]);

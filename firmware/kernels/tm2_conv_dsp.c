@@ -1443,10 +1443,56 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_KP(RQ)                                \
       break;                                       \
   }
+/* The four pixels of a block of a pointwise layer of Kp KP (32, 64 or 128; KP contiguous bytes each from src) widened
+ * into the column (tm2_widen4_body's order), straight-line: two groups of four taps a run of eight loads, every
+ * access at an immediate offset (the assembler symbol tm2_g: the group's byte offset in a pixel), no pointer
+ * updates, no loop. */
+#define TM2_PW_WIDEN_PAIR(V0, V1, DOFF)                     \
+  "sxtab16 %[t0], %[o2], %[" V0 "]\n\t"                      \
+  "sxtab16 %[t1], %[o2], %[" V1 "]\n\t"                      \
+  "str %[t0], [%[d], #8*tm2_g+" DOFF "]\n\t"                 \
+  "str %[t1], [%[d], #8*tm2_g+" DOFF "+4]\n\t"
+#define TM2_PW_WIDEN_PAIR8(V0, V1, DOFF)                    \
+  "sxtab16 %[t0], %[o2], %[" V0 "], ror #8\n\t"              \
+  "sxtab16 %[t1], %[o2], %[" V1 "], ror #8\n\t"              \
+  "str %[t0], [%[d], #8*tm2_g+" DOFF "]\n\t"                 \
+  "str %[t1], [%[d], #8*tm2_g+" DOFF "+4]\n\t"
+#define TM2_PW_WIDEN(KP)                                                                                   \
+  do {                                                                                                     \
+    uint32_t v0_, v1_, v2_, v3_, v4_, v5_, v6_, v7_, t0_, t1_;                                            \
+    __asm__ volatile(".set tm2_g, 0\n\t"                                                                   \
+                     ".rept " #KP "/8\n\t"                                                                 \
+                     "ldr %[v0], [%[s], #tm2_g]\n\t"                                                       \
+                     "ldr %[v1], [%[s], #tm2_g+" #KP "]\n\t"                                               \
+                     "ldr %[v2], [%[s], #tm2_g+2*" #KP "]\n\t"                                             \
+                     "ldr %[v3], [%[s], #tm2_g+3*" #KP "]\n\t"                                             \
+                     "ldr %[v4], [%[s], #tm2_g+4]\n\t"                                                     \
+                     "ldr %[v5], [%[s], #tm2_g+4+" #KP "]\n\t"                                             \
+                     "ldr %[v6], [%[s], #tm2_g+4+2*" #KP "]\n\t"                                           \
+                     "ldr %[v7], [%[s], #tm2_g+4+3*" #KP "]\n\t"                                           \
+                     TM2_PW_WIDEN_PAIR("v0", "v1", "0") TM2_PW_WIDEN_PAIR("v2", "v3", "8")                  \
+                     TM2_PW_WIDEN_PAIR8("v0", "v1", "16") TM2_PW_WIDEN_PAIR8("v2", "v3", "24")              \
+                     TM2_PW_WIDEN_PAIR("v4", "v5", "32") TM2_PW_WIDEN_PAIR("v6", "v7", "40")                \
+                     TM2_PW_WIDEN_PAIR8("v4", "v5", "48") TM2_PW_WIDEN_PAIR8("v6", "v7", "56")              \
+                     ".set tm2_g, tm2_g + 8\n\t"                                                           \
+                     ".endr\n\t"                                                                           \
+                     : [v0] "=&r"(v0_), [v1] "=&r"(v1_), [v2] "=&r"(v2_), [v3] "=&r"(v3_), [v4] "=&r"(v4_), \
+                       [v5] "=&r"(v5_), [v6] "=&r"(v6_), [v7] "=&r"(v7_), [t0] "=&r"(t0_), [t1] "=&r"(t1_)  \
+                     : [s] "r"(src), [d] "r"(col), [o2] "r"(off2)                                          \
+                     : "memory");                                                                          \
+  } while (0)
+/* TM2_PW_BLOCKS_BY with the straight-line widening (TM2_PW_WIDEN). */
+#define TM2_PW_BLOCKS_BYK(KP, PAIRS, OCV)                     \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+    const int32_t *pw = packed;                               \
+    TM2_PW_WIDEN(KP);                                         \
+    PAIRS;                                                    \
+    op += 3 * (OCV); /* the asm moved op by one pixel's out_c */ \
+  }
 /* TM2_PW_BLOCKS_Q and TM2_PW_BLOCKS_C1 in the constant-column form (TM2_RQ_HIGHMUL_E records of shift E; N steps
- * after the prologue). */
-#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC), OC)
-#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC), OC)
+ * after the prologue), the straight-line widening. */
+#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC), OC)
+#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC), OC)
 /* The TM2_RQ_HIGHMUL_E case of shift E: Kp 32 with out_c 32 and 64, Kp 64 with out_c 64 four channel pairs a loop
  * step and Kp 128 with out_c 128 one pair a loop step, in the constant-column form; everything else as
  * TM2_PW_KP_LOW. */
@@ -1475,6 +1521,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   const int32_t out_c = p->out_c;
   const int32_t zp = p->output_offset;
   const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t full_pairs = out_c >> 1;
   uint32_t *col = (uint32_t *)scratch;
@@ -1505,6 +1552,10 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_CASE_E
 #undef TM2_PW_BLOCKS_QK
 #undef TM2_PW_BLOCKS_C1K
+#undef TM2_PW_BLOCKS_BYK
+#undef TM2_PW_WIDEN
+#undef TM2_PW_WIDEN_PAIR
+#undef TM2_PW_WIDEN_PAIR8
 #undef TM2_PW_KP
 #undef TM2_PW_BLOCKS
 #undef TM2_PW_BLOCKS_BY

@@ -1124,8 +1124,31 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_RQK(A, M, H, E)                        \
   "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"     \
   "ssat %[" A "], #8, %[" A "], asr #" E "\n\t"
+/* The output pointer (op) and the end of the records (wend) of the constant-column loops: with an FPU in the single
+ * registers s15 and s14 for the loop (VMOV to or from a core register: one cycle, where a load that starts a run
+ * takes two), copied there before the loop and op back after it; without one in their memory operands. */
+#if defined(__ARM_FP)
+#define TM2_GEMM_KOP_INIT                  \
+  "ldr %[w0], %[om]\n\t"                   \
+  "ldr %[w1], %[wend]\n\t"                 \
+  "vmov s15, %[w0]\n\t"                    \
+  "vmov s14, %[w1]\n\t"
+#define TM2_GEMM_KOP_GET "vmov %[w0], s15\n\t"
+#define TM2_GEMM_KEND_GET "vmov %[w1], s14\n\t"
+#define TM2_GEMM_KOP_PUT "vmov s15, %[w0]\n\t"
+#define TM2_GEMM_KOP_DONE "str %[w0], %[om]\n\t"
+#define TM2_GEMM_KCLOBBERS , "s14", "s15"
+#else
+#define TM2_GEMM_KOP_INIT ""
+#define TM2_GEMM_KOP_GET "ldr %[w0], %[om]\n\t"
+#define TM2_GEMM_KEND_GET "ldr %[w1], %[wend]\n\t"
+#define TM2_GEMM_KOP_PUT "str %[w0], %[om]\n\t"
+#define TM2_GEMM_KOP_DONE ""
+#define TM2_GEMM_KCLOBBERS
+#endif
 /* One channel pair of the constant-column forms up to its stores: the eight outputs in a0 .. b3, the output pointer
- * in w0 (ENDLOAD: "" or the load of the end of the records into w1, in the same run). */
+ * in w0 (ENDLOAD: "" or TM2_GEMM_KEND_GET, the end of the records into w1), fetched before the last requantisation
+ * so that the first store's address register is not written by the instruction right before it. */
 #define TM2_GEMM_KPAIR(E, N, ENDLOAD)                                                                     \
   TM2_GEMM_KPROLOGUE TM2_GEMM_KSTEPS(N)                                                                 \
   "ldr %[w0], [%[pw]], #4\n\t"                                                                          \
@@ -1133,8 +1156,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
   "ldr %[x0], [%[pw]], #4\n\t"                                                                          \
   "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)       \
   TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("a3", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E)  \
-  TM2_GEMM_RQK("b1", "x0", "x1", E) TM2_GEMM_RQK("b2", "x0", "x1", E) TM2_GEMM_RQK("b3", "x0", "x1", E)  \
-  "ldr %[w0], %[om]\n\t" ENDLOAD
+  TM2_GEMM_RQK("b1", "x0", "x1", E) TM2_GEMM_RQK("b2", "x0", "x1", E) TM2_GEMM_KOP_GET ENDLOAD           \
+  TM2_GEMM_RQK("b3", "x0", "x1", E)
 /* The stores of pair K (0 .. 3) of a TM2_GEMM_PAIRS_QK step at immediate offsets 2 K (+ 1) + s OC from w0. */
 #define TM2_GEMM_KSTORE_Q(OC, K)                                  \
   "strb %[a0], [%[w0], #(2*" K ")]\n\t"                          \
@@ -1149,26 +1172,27 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
  * out_c, a multiple of 8; col: the block's column. */
 #define TM2_GEMM_PAIRS_QK(E, N, OC)                                                                     \
   __asm__ volatile(                                                                                     \
+      TM2_GEMM_KOP_INIT                                                                                 \
       ".p2align 2\n\t"                                                                                  \
       "1:\n\t" TM2_GEMM_KPAIR(E, N, "") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "0")                       \
       TM2_GEMM_KPAIR(E, N, "") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "1")                                 \
       TM2_GEMM_KPAIR(E, N, "") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "2")                                 \
-      TM2_GEMM_KPAIR(E, N, "ldr %[w1], %[wend]\n\t") TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "3")          \
+      TM2_GEMM_KPAIR(E, N, TM2_GEMM_KEND_GET) TM2_GEMM_KSTORE_Q(TM2_GEMM_XSTR(OC), "3")                  \
       "add %[w0], %[w0], #8\n\t"                                                                        \
-      "cmp %[pw], %[w1]\n\t"                                                                            \
-      "str %[w0], %[om]\n\t"                                                                            \
-      "bne 1b\n\t"                                                                                      \
+      "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT                                                           \
+      "bne 1b\n\t" TM2_GEMM_KOP_DONE                                                                    \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
-      : "cc", "memory")
+      : "cc", "memory" TM2_GEMM_KCLOBBERS)
 /* TM2_GEMM_PAIRS_XC1 in the constant-column form (one channel pair a loop step; the first store moves the output
  * pointer on by the pair's two channels). */
 #define TM2_GEMM_PAIRS_C1K(E, N, OC)                                                                    \
   __asm__ volatile(                                                                                     \
+      TM2_GEMM_KOP_INIT                                                                                 \
       ".p2align 2\n\t"                                                                                  \
-      "1:\n\t" TM2_GEMM_KPAIR(E, N, "ldr %[w1], %[wend]\n\t")                                          \
+      "1:\n\t" TM2_GEMM_KPAIR(E, N, TM2_GEMM_KEND_GET)                                                  \
       "strb %[a0], [%[w0]], #2\n\t"                                                                     \
       "strb %[a1], [%[w0], #(" OC "-2)]\n\t"                                                            \
       "strb %[a2], [%[w0], #(2*" OC "-2)]\n\t"                                                          \
@@ -1177,14 +1201,13 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "strb %[b1], [%[w0], #(" OC "-1)]\n\t"                                                            \
       "strb %[b2], [%[w0], #(2*" OC "-1)]\n\t"                                                          \
       "strb %[b3], [%[w0], #(3*" OC "-1)]\n\t"                                                          \
-      "cmp %[pw], %[w1]\n\t"                                                                            \
-      "str %[w0], %[om]\n\t"                                                                            \
-      "bne 1b\n\t"                                                                                      \
+      "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT                                                           \
+      "bne 1b\n\t" TM2_GEMM_KOP_DONE                                                                    \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
-      : "cc", "memory")
+      : "cc", "memory" TM2_GEMM_KCLOBBERS)
 #endif
 
 #if TM2_CONV_USE_DSP

@@ -1823,9 +1823,30 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
 #undef TM2_FIRST_PAIRS
 #undef TM2_FIRST_PAIRS_BY
 
+/* Five filter rows of one word (rows r1, r2, r3, r4 bytes after the first at s) into one slot of the column buffer
+ * from its word w (row k at w[8 k] and w[8 k + 4]), the five words loaded in one run. */
+static inline __attribute__((always_inline)) void tm2_rows4_five(const int8_t *s, int32_t r1, int32_t r2, int32_t r3,
+                                                                 int32_t r4, uint32_t off2, uint32_t *w) {
+  uint32_t x[5];
+  __asm__ volatile("ldr %[x0], [%[s]]\n\t"
+                   "ldr %[x1], [%[s], %[r1]]\n\t"
+                   "ldr %[x2], [%[s], %[r2]]\n\t"
+                   "ldr %[x3], [%[s], %[r3]]\n\t"
+                   "ldr %[x4], [%[s], %[r4]]\n\t"
+                   : [x0] "=&r"(x[0]), [x1] "=&r"(x[1]), [x2] "=&r"(x[2]), [x3] "=&r"(x[3]), [x4] "=&r"(x[4])
+                   : [s] "r"(s), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [r4] "r"(r4)
+                   : "memory");
+#pragma GCC unroll 5
+  for (int32_t k = 0; k < 5; ++k) {
+    w[8 * k] = __sxtab16(off2, x[k]);
+    w[8 * k + 4] = tm2_sxtab16_ror8(off2, x[k]);
+  }
+}
+
 /* One pixel of tm2_conv_rows4_fast (10x4 filters of one channel) into one slot of the column buffer from its word w:
- * all ten filter rows inside the input, straight-line, the bytes of columns outside the input (at most three)
- * replaced by the zero point as in tm2_widen_rows4; any other pixel: tm2_widen_rows4. */
+ * all ten filter rows inside the input, straight-line: every column inside, two runs of five loads (tm2_rows4_five);
+ * otherwise a word per row with the bytes of columns outside the input (at most three) replaced by the zero point as
+ * in tm2_widen_rows4; any other pixel: tm2_widen_rows4. */
 static inline __attribute__((always_inline)) void tm2_rows4_pixel(const tm2_conv_packed_params *p, const int8_t *in_b,
                                                                   int32_t oy, int32_t ox, uint32_t off2, uint32_t *w) {
   const int32_t in_w = p->in_w, in_h = p->in_h;
@@ -1837,14 +1858,19 @@ static inline __attribute__((always_inline)) void tm2_rows4_pixel(const tm2_conv
     return;
   }
   const int8_t *src = in_b + first;
-  uint32_t keep = ~0u, fill = 0u;
-  if (ix0 < 0 || ix0 + 4 > in_w) { /* bytes fx0 .. fx1 - 1 inside the row */
-    const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
-    keep = (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u);
-    fill = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u & ~keep;
+  if (ix0 >= 0 && ix0 + 4 <= in_w) {
+    const int32_t r2 = 2 * in_w, r3 = 3 * in_w, r4 = 4 * in_w;
+    tm2_rows4_five(src, in_w, r2, r3, r4, off2, w);
+    tm2_rows4_five(src + r4 + in_w, in_w, r2, r3, r4, off2, w + 40);
+    return;
   }
+  /* bytes fx0 .. fx1 - 1 inside the row */
+  const int32_t fx0 = tm2_max_i32(0, -ix0), fx1 = tm2_min_i32(4, in_w - ix0);
+  const uint32_t keep = (fx1 >= 4 ? ~0u : (1u << (8 * fx1)) - 1u) & ~((1u << (8 * fx0)) - 1u);
+  uint32_t fill = (uint32_t)(uint8_t)(-p->input_offset) * 0x01010101u & ~keep;
+  __asm__("" : "+r"(fill)); /* opaque: x & keep | fill stays two instructions a row (not x ^ z & keep ^ z) */
 #pragma GCC unroll 10
-  for (int32_t fy = 0; fy < 10; ++fy, src += in_w, w += 8) { /* straight-line */
+  for (int32_t fy = 0; fy < 10; ++fy, src += in_w, w += 8) {
     uint32_t x;
     memcpy(&x, src, 4);
     x = (x & keep) | fill;

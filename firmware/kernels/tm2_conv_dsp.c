@@ -1563,13 +1563,11 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
       }
       break;
   }
-  const int32_t rest = pixels & 3;
-  if (rest) {
-    tm2_widen4_body(input + (size_t)(pixels - 4) * kp, kp, kp, off, col);
-    for (int32_t s = 4 - rest; s < 4; ++s) {
-      tm2_gemm_pixel(packed, full_pairs, kp, col + s, output + (size_t)(pixels - 4 + s) * out_c, zp,
-                     rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL);
-    }
+  /* the one to three pixels after the last block, one by one: widened into one slot (tm2_widen_tap), then
+   * tm2_gemm_pixel */
+  for (int32_t i = pixels & ~3; i < pixels; ++i) {
+    tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
+    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL);
   }
 }
 #undef TM2_PW_CASE_E

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from refops_elementwise import ref_add
 from refops_linear import (
+    avg_pool2d,
     conv2d,
     depthwise_conv2d,
     fc_per_tensor_multiplier,
@@ -46,6 +47,7 @@ KERNELS = firmware_dir() / "kernels"
 RUNTIME = firmware_dir() / "runtime"
 
 KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE, KIND_DW_DIRECT = range(1, 9)
+KIND_AVG_POOL = 20
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -69,6 +71,7 @@ HARNESS_C = r"""
 #include "tm2_fc_dsp.h"
 #include "tm2_inplace.h"
 #include "tm2_io.h"
+#include "tm2_pool.h"
 #include "tm2_requant.h"
 
 #define ARENA_BYTES (96 * 1024)
@@ -152,6 +155,11 @@ int main(int argc, char **argv) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
       tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 20 && np * 4 == sizeof(tm2_pool_params)) {
+      tm2_pool_params p;
+      memcpy(&p, params, sizeof p);
+      (void)w, (void)bias, (void)rq, (void)scratch;
+      tm2_avg_pool2d_s8(&p, (const int8_t *)in, (int8_t *)out);
     } else if (kind == 4) {
       run_requant((const int32_t *)in, (uint32_t)params[0], (int32_t *)out);
     } else if (kind == 5 && np * 4 == sizeof(tm2_add_params)) {
@@ -531,7 +539,7 @@ def _linker_script(root: Path) -> Path:
 
 
 KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c",
-                  "tm2_dw_s2_dsp.c")
+                  "tm2_dw_s2_dsp.c", "tm2_pool.c")
 
 
 def build_harness(root: Path, variant: str) -> Path:
@@ -1008,6 +1016,33 @@ def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Pa
     assert np.array_equal(got[:, 0], want), f"{variant}: {int((got[:, 0] != want).sum())} records differ"
     if variant == "dsp":  # the SMLAL forms with saturation to int8
         assert np.array_equal(got[fast, 1], np.clip(want[fast], -128, 127))
+
+
+def avg_pool_case(rng: np.random.Generator, i: int, h: int, w: int, ch: int, k: tuple[int, int] | None = None) -> Case:
+    """AVERAGE_POOL_2D of an h x w x ch input: global (k None: the window is the whole input, the DSP path for
+    channel counts of 8 k up to 255 pixels) or a k window at stride 1, SAME (the generic loop)."""
+    kh, kw = (h, w) if k is None else k
+    oh, ph = out_size_and_pad(k is not None, h, kh, 1)
+    ow, pw = out_size_and_pad(k is not None, w, kw, 1)
+    # extreme inputs in some cases: the 16-bit lane sums at their bounds (255 x -128, 255 x 127)
+    fill = [None, -128, 127][i % 3] if h * w == 255 else None
+    x = rng.integers(-128, 128, (1, h, w, ch), dtype=np.int8) if fill is None else np.full((1, h, w, ch), fill, np.int8)
+    act_min, act_max = (-128, 127) if i % 4 else (-20, 30)
+    want = avg_pool2d(x, k_hw=(kh, kw), out_hw=(oh, ow), stride=(1, 1), pad=(ph, pw), act_min=act_min,
+                      act_max=act_max)
+    values = [1, h, w, ch, oh, ow, kh, kw, 1, 1, ph, pw, act_min, act_max]
+    return Case(KIND_AVG_POOL, values, [x.tobytes(), b"", b"", b""], 0, want.tobytes(), f"avgpool#{i} {values}")
+
+
+def test_avg_pool_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Global average pooling (kws' 25 x 5 x 64: 16 channels a pass; 8 k + 8 channels: the 8-channel pass;
+    255 pixels of -128 or 127: the lane sums at their bounds) and the generic window loop."""
+    rng = np.random.default_rng(17)
+    shapes = [(25, 5, 64), (3, 3, 256), (5, 5, 24), (1, 1, 8), (2, 3, 40), (15, 17, 16), (15, 17, 16), (15, 17, 8),
+              (15, 17, 24), (16, 16, 8), (4, 4, 12), (3, 5, 7)]
+    cases = [avg_pool_case(rng, i, *s) for i, s in enumerate(shapes)]
+    cases += [avg_pool_case(rng, 100 + i, 6, 7, ch, (2, 3)) for i, ch in enumerate((8, 16, 5))]
+    _check_cases(harness, cases, "avg_pool")
 
 
 def test_add_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -47,7 +47,7 @@ KERNELS = firmware_dir() / "kernels"
 RUNTIME = firmware_dir() / "runtime"
 
 KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE, KIND_DW_DIRECT = range(1, 9)
-KIND_AVG_POOL = 20
+KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -155,6 +155,12 @@ int main(int argc, char **argv) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
       tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 21 && np * 4 == sizeof(tm2_conv_packed_params)) {
+      tm2_conv_packed_params p; /* in place: the output buffer starts as the input (out_len: the input's bytes) */
+      memcpy(&p, params, sizeof p);
+      (void)bias, (void)rq;
+      memcpy(out, in, out_len);
+      tm2_conv2d_s8_packed(&p, (const int8_t *)out, (const int32_t *)w, scratch, (int8_t *)out);
     } else if (kind == 20 && np * 4 == sizeof(tm2_pool_params)) {
       tm2_pool_params p;
       memcpy(&p, params, sizeof p);
@@ -1016,6 +1022,31 @@ def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Pa
     assert np.array_equal(got[:, 0], want), f"{variant}: {int((got[:, 0] != want).sum())} records differ"
     if variant == "dsp":  # the SMLAL forms with saturation to int8
         assert np.array_equal(got[fast, 1], np.clip(want[fast], -128, 127))
+
+
+def test_pointwise_in_place_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise layers on the pointwise path run in place over the whole tensor (out_c <= in_c: what
+    tinym2net/ops/inplace.py offers): pixel counts with 0 to 3 pixels after the last block of four and under four
+    pixels, every requantisation form; the bytes after the output keep the input's."""
+    rng = np.random.default_rng(29)
+    cases = []
+    for i, (in_c, out_c, pixels) in enumerate(
+        [(8, 8, 16), (8, 6, 13), (16, 16, 9), (16, 10, 7), (32, 32, 25), (32, 2, 6), (64, 64, 125), (64, 48, 3),
+         (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11)]
+    ):
+        for zp, shift in ((-128, None), (7, None), (-128, 12)):
+            shape = {"in_c": in_c, "out_c": out_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1),
+                     "same": True, "h": 1, "w": pixels, "zp": zp, "act": (-128, 127), "rq_shift": shift}
+            if shift:
+                shape["e"] = (shift - 7, shift - 1)
+            c = conv_case(rng, i, shape)
+            if c.extra["path"] != packing.CONV_PATH_POINTWISE:  # a multiplier the fast forms cannot take
+                continue
+            x = c.blobs[0]
+            want = c.expected + x[len(c.expected):]
+            cases.append(Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra))
+    assert len(cases) >= 30 and {c.extra["mode"] for c in cases} == {packing.RQ_HIGHMUL, packing.RQ_HIGHMUL_E}
+    _check_cases(harness, cases, "pw_inplace")
 
 
 def avg_pool_case(rng: np.random.Generator, i: int, h: int, w: int, ch: int, k: tuple[int, int] | None = None) -> Case:

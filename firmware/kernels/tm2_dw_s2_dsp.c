@@ -14,7 +14,9 @@
  *   4 + 6 fy  filter row fy: (tap 0, tap 1) of channels c .. c + 3, then (tap 2 of c, tap 2 of c + 2) and
  *             (tap 2 of c + 1, tap 2 of c + 3), doubled int16 lanes (zero in a copy masked by tm2_dws2_mask
  *             for a filter row outside the input);
- *   22 + 3 j  channel c + j's requantisation (m, hz, e). */
+ *   22 + 3 j  channel c + j's requantisation: TM2_RQ_HIGHMUL (m, hz, e), or TM2_RQ_HIGHMUL_E (m, hz', -E) with
+ *             channel c + j's biases and weights above scaled by 2^(E - e) (output offset -128, every channel
+ *             of the layer; E = TM2_DWS2_RQ_SHIFT). */
 #define TM2_DWS2_REC_WORDS 34
 
 /* One filter row of a pixel, row pointer R at input column 2 ox of channel c, weights at byte W of the
@@ -59,29 +61,51 @@
   "asr %[" A "], %[" A "], %[" E "]\n\t"                  \
   "ssat %[" A "], #8, %[" A "]\n\t"
 
+/* The requantisation of the four sums with TM2_RQ_HIGHMUL records (m, hz, e) and RQ (TM2_DWS2_RQ_LOW or _SIGNED),
+ * the records loaded in runs; the output pointer om into t0, the run's end oe into t1. */
+#define TM2_DWS2_RQ4_HIGHMUL(RQ)                                                                              \
+  "ldr %[t0], [%[wp], #88]\n\t"                                                                              \
+  "ldr %[t1], [%[wp], #92]\n\t"                                                                              \
+  "ldr %[t2], [%[wp], #96]\n\t"                                                                              \
+  "ldr %[t3], [%[wp], #100]\n\t"                                                                             \
+  "ldr %[t4], [%[wp], #104]\n\t" RQ("a0", "t0", "t1", "t2")                                                  \
+  "ldr %[t2], [%[wp], #108]\n\t"                                                                             \
+  "ldr %[t0], [%[wp], #112]\n\t"                                                                             \
+  "ldr %[t1], [%[wp], #116]\n\t" RQ("a1", "t3", "t4", "t2")                                                  \
+  "ldr %[t2], [%[wp], #120]\n\t"                                                                             \
+  "ldr %[t3], [%[wp], #124]\n\t"                                                                             \
+  "ldr %[t4], [%[wp], #128]\n\t" RQ("a2", "t0", "t1", "t2")                                                  \
+  "ldr %[t2], [%[wp], #132]\n\t"                                                                             \
+  "ldr %[t0], %[om]\n\t"                                                                                     \
+  "ldr %[t1], %[oe]\n\t" RQ("a3", "t3", "t4", "t2")
+
+/* The same with TM2_RQ_HIGHMUL_E records (m, hz', -E; output offset -128): SMMLA and SSAT with the shift E
+ * (TM2_DWS2_RQ_SHIFT) in its immediate, two record words a channel in two runs. */
+#define TM2_DWS2_RQ_SHIFT "12"
+#define TM2_DWS2_RQ_E(A, M, H)                          \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"    \
+  "ssat %[" A "], #8, %[" A "], asr #" TM2_DWS2_RQ_SHIFT "\n\t"
+#define TM2_DWS2_RQ4_E                                                                                       \
+  "ldr %[t0], [%[wp], #88]\n\t"                                                                              \
+  "ldr %[t1], [%[wp], #92]\n\t"                                                                              \
+  "ldr %[t2], [%[wp], #100]\n\t"                                                                             \
+  "ldr %[t3], [%[wp], #104]\n\t"                                                                             \
+  "ldr %[t4], [%[wp], #112]\n\t" TM2_DWS2_RQ_E("a0", "t0", "t1") TM2_DWS2_RQ_E("a1", "t2", "t3")              \
+  "ldr %[t1], [%[wp], #116]\n\t"                                                                             \
+  "ldr %[t2], [%[wp], #124]\n\t"                                                                             \
+  "ldr %[t3], [%[wp], #128]\n\t"                                                                             \
+  "ldr %[t0], %[om]\n\t" TM2_DWS2_RQ_E("a2", "t4", "t1") TM2_DWS2_RQ_E("a3", "t2", "t3")                     \
+  "ldr %[t1], %[oe]\n\t"
+
 /* n (>= 1) pixels of one output row for nq channel quads, in assembly: per pixel the biases, three filter
- * rows, the requantisation of the four sums (records loaded in runs), four byte stores at o (kept in memory
- * with the run's end pointer oe); the row pointers advance by two columns. After a quad's run the row
- * pointers move back to its first pixel and on to the next quad (radv = 4 - 2 n ch bytes), the output to
- * the next quad's first pixel (o - ostep, ostep = n ch - 4) and its end four bytes on, the record pointer
- * by wadv bytes. */
-#define TM2_DWS2_RUN(RQ, BIAS, ROWS, BADV)                                                                  \
+ * rows, the requantisation of the four sums (RQ4: TM2_DWS2_RQ4_HIGHMUL or TM2_DWS2_RQ4_E), four byte stores at
+ * o (kept in memory with the run's end pointer oe); the row pointers advance by two columns. After a quad's run
+ * the row pointers move back to its first pixel and on to the next quad (radv = 4 - 2 n ch bytes), the output
+ * to the next quad's first pixel (o - ostep, ostep = n ch - 4) and its end four bytes on, the record pointer by
+ * wadv bytes. */
+#define TM2_DWS2_RUN(RQ4, BIAS, ROWS, BADV)                                                                 \
   __asm__ volatile(                                                                                      \
-      "1:\n\t" BIAS ROWS                                                                                  \
-      "ldr %[t0], [%[wp], #88]\n\t"                                                                      \
-      "ldr %[t1], [%[wp], #92]\n\t"                                                                      \
-      "ldr %[t2], [%[wp], #96]\n\t"                                                                      \
-      "ldr %[t3], [%[wp], #100]\n\t"                                                                     \
-      "ldr %[t4], [%[wp], #104]\n\t" RQ("a0", "t0", "t1", "t2")                                          \
-      "ldr %[t2], [%[wp], #108]\n\t"                                                                     \
-      "ldr %[t0], [%[wp], #112]\n\t"                                                                     \
-      "ldr %[t1], [%[wp], #116]\n\t" RQ("a1", "t3", "t4", "t2")                                          \
-      "ldr %[t2], [%[wp], #120]\n\t"                                                                     \
-      "ldr %[t3], [%[wp], #124]\n\t"                                                                     \
-      "ldr %[t4], [%[wp], #128]\n\t" RQ("a2", "t0", "t1", "t2")                                          \
-      "ldr %[t2], [%[wp], #132]\n\t"                                                                     \
-      "ldr %[t0], %[om]\n\t"                                                                             \
-      "ldr %[t1], %[oe]\n\t" RQ("a3", "t3", "t4", "t2")                                                  \
+      "1:\n\t" BIAS ROWS RQ4                                                                              \
       "strb %[a0], [%[t0]]\n\t"                                                                          \
       "strb %[a1], [%[t0], #1]\n\t"                                                                      \
       "strb %[a2], [%[t0], #2]\n\t"                                                                      \
@@ -135,33 +159,48 @@
 #define TM2_DWS2_ROWS_01 TM2_DWS2_ROW("r0", "16") TM2_DWS2_ROW("r1", "40")
 #define TM2_DWS2_ROWS_12 TM2_DWS2_ROW("r1", "40") TM2_DWS2_ROW("r2", "64")
 
+/* The requantisation forms of tm2_dws2_run: TM2_RQ_HIGHMUL_E records (TM2_DWS2_RQ4_E), TM2_RQ_HIGHMUL without
+ * (output offset -128) and with the sign correction. */
+#define TM2_DWS2_FORM_E 0
+#define TM2_DWS2_FORM_LOW 1
+#define TM2_DWS2_FORM_SIGNED 2
+
 /* Runs of n pixels of one output row for nq channel quads with TM2_DWS2_RUN: r0 .. r2 the filter rows' first
- * pixel of the first quad, rec its record, the next quads' records wadv bytes apart, o its first output.
+ * pixel of the first quad, rec its record, the next quads' records wadv bytes apart, o its first output; form:
+ * the requantisation (TM2_DWS2_FORM_*).
  * skip: 0, or the filter row in the padding (1 << fy, fy = 0 or 2), which the run leaves out, its biases
  * (the record's less that row's share of the input offset) from the array bias, four words a quad. Not
  * inlined: the assembly needs every register, so its memory operands must be stack slots of its own
  * frame. */
 __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_t *r1, const int8_t *r2, int32_t n,
                                                    int32_t nq, int32_t ch, const int32_t *rec, int32_t wadv,
-                                                   int low, int32_t skip, const int32_t *bias, int8_t *o) {
+                                                   int form, int32_t skip, const int32_t *bias, int8_t *o) {
   uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4;
   int8_t *oe = o + (size_t)n * ch;
   const int32_t radv = 4 - 2 * n * ch, ostep = n * ch - 4;
-  if (low) {
+  if (form == TM2_DWS2_FORM_E) {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ_LOW, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ_LOW, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_RQ_LOW, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+    }
+  } else if (form == TM2_DWS2_FORM_LOW) {
+    if (skip == 0) {
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+    } else if (skip == 4) {
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+    } else {
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   } else {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ_SIGNED, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ_SIGNED, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_RQ_SIGNED, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   }
 }
@@ -203,7 +242,11 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   const int32_t ch = p->channels, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w, pad_w = p->pad_w;
   const int32_t off = p->input_offset, quads = ch / 4;
   const size_t in_row = (size_t)in_w * ch;
-  const int low = p->output_offset == -128;
+  /* the form of the records (packing.py, dw3x3_s2_records): TM2_RQ_HIGHMUL_E where the third word of a channel's
+   * requantisation is negative (-E), else TM2_RQ_HIGHMUL, with or without the sign correction */
+  const int form = weights[(size_t)ch * 6 + 24] < 0      ? TM2_DWS2_FORM_E
+                   : p->output_offset == -128 ? TM2_DWS2_FORM_LOW
+                                              : TM2_DWS2_FORM_SIGNED;
   /* interior pixels [ox0, ox1): every tap inside the row, 0 <= 2 ox - pad_w and 2 ox - pad_w + 2 < in_w; the
    * pixels before and after have one column outside (TM2_DW_S2_APPLIES) */
   const int32_t ox0 = tm2_min_i32(pad_w, out_w);
@@ -242,7 +285,7 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         const size_t x = (size_t)col[k] * ch;
         int8_t *const ok = o + (size_t)first[k] * ch;
         if (valid == 7) {
-          tm2_dws2_run(rows[0] + x, rows[1] + x, rows[2] + x, count[k], quads, ch, recs[k], wadv, low, 0, NULL, ok);
+          tm2_dws2_run(rows[0] + x, rows[1] + x, rows[2] + x, count[k], quads, ch, recs[k], wadv, form, 0, NULL, ok);
         } else if (valid == 3 || valid == 6) {
           const int32_t fy = valid == 3 ? 2 : 0;
           for (int32_t q0 = 0; q0 < quads; q0 += TM2_DWS2_CHUNK) {
@@ -252,13 +295,13 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
             }
             const size_t c = (size_t)q0 * 4;
             tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], nq, ch,
-                         recs[k] + (size_t)q0 * quad_words, wadv, low, 1 << fy, &barr[0][0], ok + c);
+                         recs[k] + (size_t)q0 * quad_words, wadv, form, 1 << fy, &barr[0][0], ok + c);
           }
         } else {
           for (int32_t q = 0; q < quads; ++q) {
             tm2_dws2_mask(recs[k] + (size_t)q * quad_words, off, valid, masked);
             const size_t c = (size_t)q * 4;
-            tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], 1, ch, masked, 0, low, 0,
+            tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], 1, ch, masked, 0, form, 0,
                          NULL, ok + c);
           }
         }

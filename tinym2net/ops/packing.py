@@ -378,9 +378,10 @@ def dw3x3_s2_records(
         b = b << ks
         rec_e = table.copy()
         for c, k in enumerate(ks.tolist()):
-            m, hz, e = int(table[c, 0]), int(table[c, 1]), int(table[c, 3])
+            m, hz = int(table[c, 0]), int(table[c, 1])
             # constant channels (m = 0, hz = 2 k_out + 1): the output k_out whatever the sum
-            rec_e[c] = (0, (hz >> 1) << e_shift, 0, -e_shift) if m == 0 else (m, (hz << k) + (1 << (k - 1)), 0, -e_shift)
+            hz_e = (hz >> 1) << e_shift if m == 0 else (hz << k) + (1 << (k - 1))
+            rec_e[c] = (m, hz_e, 0, -e_shift)
         table = rec_e
     out = []
     for c0 in range(0, channels, 4):

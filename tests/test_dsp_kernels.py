@@ -808,6 +808,24 @@ def test_conv2d_packed_shift_form_matches_reference(harness: tuple[str, Path, Pa
     _check_cases(harness, cases, "conv_shift")
 
 
+def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records (vww's 48x48 8 -> 16 layer: TM2_PW8_PAIRS, pixel pairs with
+    both pixels widened in registers): every shift E, pixel counts from 4 to 33 (even, and odd: the last pixel by
+    tm2_gemm_pixel), channel scales 2^1 .. 2^7, constant channels."""
+    rng = np.random.default_rng(53)
+    cases = []
+    for e_shift in packing.RQ_SHIFTS:
+        for j, (h, w) in enumerate([(1, 4), (1, 5), (2, 3), (1, 7), (2, 4), (3, 3), (4, 4), (1, 17), (3, 11)]):
+            sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                  "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
+                  "in_c": 8, "out_c": 16, "dead": j % 3 == 0}
+            cases.append(conv_case(rng, len(cases), sh))
+    assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
+               for c in cases)
+    assert {c.extra["rq_shift"] for c in cases} == set(packing.RQ_SHIFTS)
+    _check_cases(harness, cases, "conv_pw8_pairs")
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""

@@ -1313,10 +1313,96 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_KP(RQ)                                \
       break;                                       \
   }
-/* The TM2_RQ_HIGHMUL_E case of shift E. */
-#define TM2_PW_CASE_E(E)            \
-  case E:                           \
-    TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E) \
+/* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
+ * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
+ * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
+ * weight words in one run of loads, four SMLADs, two more weight words, four SMLADs, the record (m, hz') and the
+ * requantisation of both sums, their stores at immediate offsets (pixel B out_c = 16 bytes after pixel A). The
+ * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
+ * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
+ * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
+ * in use. About 24 cycles a channel of two outputs. */
+#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
+  "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
+  "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
+  "ldr %[a], [%[pw]" B "\n\t"                                              \
+  "smlad %[b], %[x4], %[w], %[a]\n\t"                                      \
+  "smlad %[a], %[x0], %[w], %[a]\n\t"                                      \
+  "smlad %[a], %[x1], %[t], %[a]\n\t"                                      \
+  "smlad %[b], %[x5], %[t], %[b]\n\t"                                      \
+  "ldr %[w], [%[pw], #" W2 "]\n\t"                                         \
+  "ldr %[t], [%[pw], #" W3 "]\n\t"                                         \
+  "smlad %[a], %[x2], %[w], %[a]\n\t"                                      \
+  "smlad %[b], %[x6], %[w], %[b]\n\t"                                      \
+  "smlad %[a], %[x3], %[t], %[a]\n\t"                                      \
+  "smlad %[b], %[x7], %[t], %[b]\n\t"                                      \
+  "ldr %[w], [%[pw], #" M "]\n\t"                                          \
+  "ldr %[t], [%[pw], #" H "]\n\t"                                          \
+  "smmla %[a], %[a], %[w], %[t]\n\t"                                       \
+  "ssat %[a], #8, %[a], asr #" K "\n\t"                                    \
+  "smmla %[b], %[b], %[w], %[t]\n\t"                                       \
+  "ssat %[b], #8, %[b], asr #" K "\n\t"                                    \
+  "strb %[a], [%[op], #" S0 "]\n\t"                                        \
+  "strb %[b], [%[op], #" S1 "]\n\t"
+/* Channel pair P (a string, 0 .. 7) of TM2_PW8_PAIRS with shift E: channel 2 P's bias loaded post-indexed (pw
+ * then 64 bytes on), the rest of the pair's record (tm2_conv_dsp.h: biases, then per position pair the two
+ * channels' weight words, then (m, hz', E) per channel) at offsets -60 .. -8. */
+#define TM2_PW8_CHPAIR(E, P)                                                                                    \
+  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", "(2*" P ")", "(2*" P "+16)")               \
+  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
+#define TM2_PW8_PAIRS(E)                                                                                        \
+  do {                                                                                                          \
+    const int8_t *s8 = src;                                                                                     \
+    const int8_t *const s8_end = src + (size_t)(pixels >> 1) * 16;                                              \
+    const uint32_t o2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);                                     \
+    const int32_t *pw = packed;                                                                                 \
+    uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
+    __asm__ volatile(                                                                                           \
+        "ldr %[t], %[sm]\n\t"                                                                                   \
+        "1:\n\t"                                                                                                \
+        "ldr %[a], %[o2m]\n\t"                                                                                  \
+        "ldr %[x0], [%[t]]\n\t"                                                                                 \
+        "ldr %[x2], [%[t], #4]\n\t"                                                                             \
+        "ldr %[x4], [%[t], #8]\n\t"                                                                             \
+        "ldr %[x6], [%[t], #12]\n\t"                                                                            \
+        "add %[t], %[t], #16\n\t"                                                                               \
+        "str %[t], %[sm]\n\t"                                                                                   \
+        "sxtab16 %[x1], %[a], %[x0], ror #8\n\t"                                                                \
+        "sxtab16 %[x0], %[a], %[x0]\n\t"                                                                        \
+        "sxtab16 %[x3], %[a], %[x2], ror #8\n\t"                                                                \
+        "sxtab16 %[x2], %[a], %[x2]\n\t"                                                                        \
+        "sxtab16 %[x5], %[a], %[x4], ror #8\n\t"                                                                \
+        "sxtab16 %[x4], %[a], %[x4]\n\t"                                                                        \
+        "sxtab16 %[x7], %[a], %[x6], ror #8\n\t"                                                                \
+        "sxtab16 %[x6], %[a], %[x6]\n\t"                                                                        \
+        TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
+        TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
+        "sub %[pw], %[pw], #512\n\t"                                                                            \
+        "add %[op], %[op], #32\n\t"                                                                             \
+        "ldr %[t], %[sm]\n\t"                                                                                   \
+        "ldr %[w], %[em]\n\t"                                                                                   \
+        "cmp %[t], %[w]\n\t"                                                                                    \
+        "bne 1b\n\t"                                                                                            \
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4), [x5] "=&r"(x5),       \
+          [x6] "=&r"(x6), [x7] "=&r"(x7), [a] "=&r"(a), [b] "=&r"(b), [w] "=&r"(w), [t] "=&r"(t),               \
+          [pw] "+r"(pw), [op] "+r"(op), [sm] "+m"(s8)                                                           \
+        : [em] "m"(s8_end), [o2m] "m"(o2)                                                                       \
+        : "cc", "memory");                                                                                      \
+  } while (0)
+
+/* The TM2_RQ_HIGHMUL_E case of shift E: TM2_PW8_PAIRS for Kp 8 with out_c 16 (its odd last pixel by
+ * tm2_gemm_pixel on the widened last four pixels), else the block loops. */
+#define TM2_PW_CASE_E(E)                                                                                 \
+  case E:                                                                                                \
+    if (kp == 8 && out_c == 16) {                                                                        \
+      TM2_PW8_PAIRS(#E);                                                                                 \
+      if (pixels & 1) {                                                                                  \
+        tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                               \
+        tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E); \
+      }                                                                                                  \
+      return;                                                                                            \
+    }                                                                                                    \
+    TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E)                                                                      \
     break;
 
 /* Always inlined into one entry point per Kp and shift (TM2_PW_ENTRY below) with kp and rqe constants: each entry

@@ -1470,8 +1470,10 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
- * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
- * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
+ * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), at strides 1
+ * and 2 the block after them whose last pixel has its third column the first past the right edge (SAME padding of
+ * one column) as three such pixels and tm2_widen_rows_3x6, the others pixel by pixel (tm2_first_edge_block); the
+ * pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
  * 8 and 16, four pairs a loop step with output offset -128, TM2_GEMM_PAIRS_Q; TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
@@ -1559,48 +1561,52 @@ __attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, i
   }
 }
 
-/* Pixel S (a constant) of tm2_widen_rows_3x9_4c: its six words and three bytes loaded back to back (one run of
- * pipelined loads), at immediate offsets S * PS from the row pointers. */
+/* Pixel `slot` (a constant) of TM2_WIDEN_3X9_4C, in assembly: its six words and three bytes loaded back to back
+ * (one run of pipelined loads) at immediate offsets o from the row pointers, the two bytes of rows 0 and 1 joined
+ * (ORR), each word widened by SXTAB16 (input offset added) and stored at an immediate offset into the slot's words
+ * of the column buffer (position pair j at col[4 j + slot]): 39 cycles. */
+#define TM2_W39_WORD(X, C)                                  \
+  "sxtab16 %[t1], %[o2], %[" X "]\n\t"                      \
+  "str %[t1], [%[col], #(" C ")]\n\t"                       \
+  "sxtab16 %[" X "], %[o2], %[" X "], ror #8\n\t"           \
+  "str %[" X "], [%[col], #(" C ")+16]\n\t"
 static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                                   const int32_t o, uint32_t off2, uint32_t *col) {
+                                                                   const int32_t o, uint32_t off2, uint32_t *col,
+                                                                   const int32_t slot) {
   uint32_t x0, y0, x1, y1, x2, y2, t0, t1, t2;
-  __asm__("ldr %[x0], [%[r0], %[o0]]\n\t"
-          "ldr %[y0], [%[r0], %[o4]]\n\t"
-          "ldr %[x1], [%[r1], %[o0]]\n\t"
-          "ldr %[y1], [%[r1], %[o4]]\n\t"
-          "ldr %[x2], [%[r2], %[o0]]\n\t"
-          "ldr %[y2], [%[r2], %[o4]]\n\t"
-          "ldrb %[t0], [%[r0], %[o8]]\n\t"
-          "ldrb %[t1], [%[r1], %[o8]]\n\t"
-          "ldrb %[t2], [%[r2], %[o8]]\n\t"
-          : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [x2] "=&r"(x2), [y2] "=&r"(y2),
-            [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-          : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [o0] "i"(o), [o4] "i"(o + 4), [o8] "i"(o + 8),
-            "m"(*(const int8_t(*)[32])r0), "m"(*(const int8_t(*)[32])r1), "m"(*(const int8_t(*)[32])r2));
-  col[0] = __sxtab16(off2, x0);
-  col[4] = tm2_sxtab16_ror8(off2, x0);
-  col[8] = __sxtab16(off2, y0);
-  col[12] = tm2_sxtab16_ror8(off2, y0);
-  col[16] = __sxtab16(off2, x1);
-  col[20] = tm2_sxtab16_ror8(off2, x1);
-  col[24] = __sxtab16(off2, y1);
-  col[28] = tm2_sxtab16_ror8(off2, y1);
-  col[32] = __sxtab16(off2, x2);
-  col[36] = tm2_sxtab16_ror8(off2, x2);
-  col[40] = __sxtab16(off2, y2);
-  col[44] = tm2_sxtab16_ror8(off2, y2);
-  col[48] = __sxtab16(off2, t0 | t1 << 16);
-  col[52] = __sxtab16(off2, t2);
+  __asm__ volatile(
+      "ldr %[x0], [%[r0], %[o0]]\n\t"
+      "ldr %[y0], [%[r0], %[o4]]\n\t"
+      "ldr %[x1], [%[r1], %[o0]]\n\t"
+      "ldr %[y1], [%[r1], %[o4]]\n\t"
+      "ldr %[x2], [%[r2], %[o0]]\n\t"
+      "ldr %[y2], [%[r2], %[o4]]\n\t"
+      "ldrb %[t0], [%[r0], %[o8]]\n\t"
+      "ldrb %[t1], [%[r1], %[o8]]\n\t"
+      "ldrb %[t2], [%[r2], %[o8]]\n\t"
+      "orr %[t0], %[t0], %[t1], lsl #16\n\t"
+      TM2_W39_WORD("x0", "%c[c]") TM2_W39_WORD("y0", "%c[c]+32") TM2_W39_WORD("x1", "%c[c]+64")
+      TM2_W39_WORD("y1", "%c[c]+96") TM2_W39_WORD("x2", "%c[c]+128") TM2_W39_WORD("y2", "%c[c]+160")
+      "sxtab16 %[t0], %[o2], %[t0]\n\t"
+      "str %[t0], [%[col], #(%c[c]+192)]\n\t"
+      "sxtab16 %[t2], %[o2], %[t2]\n\t"
+      "str %[t2], [%[col], #(%c[c]+208)]\n\t"
+      : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [x2] "=&r"(x2), [y2] "=&r"(y2),
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), "=m"(*(uint32_t(*)[56])col)
+      : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [o0] "i"(o), [o4] "i"(o + 4), [o8] "i"(o + 8), [o2] "r"(off2),
+        [col] "r"(col), [c] "i"(4 * slot), "m"(*(const int8_t(*)[32])r0), "m"(*(const int8_t(*)[32])r1),
+        "m"(*(const int8_t(*)[32])r2));
 }
+#undef TM2_W39_WORD
 
 /* Four pixels of 3x3 filters of three channels PS (a constant: 3 or 6) bytes apart, straight-line. */
 #define TM2_WIDEN_3X9_4C(SRC, PS, RS, OFF2, COL)                        \
   do {                                                                  \
     const int8_t *r0_ = (SRC), *r1_ = r0_ + (RS), *r2_ = r1_ + (RS);     \
-    tm2_widen_3x9_at(r0_, r1_, r2_, 0, (OFF2), (COL));                  \
-    tm2_widen_3x9_at(r0_, r1_, r2_, (PS), (OFF2), (COL) + 1);           \
-    tm2_widen_3x9_at(r0_, r1_, r2_, 2 * (PS), (OFF2), (COL) + 2);       \
-    tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 0, (OFF2), (COL), 0);               \
+    tm2_widen_3x9_at(r0_, r1_, r2_, (PS), (OFF2), (COL), 1);            \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 2 * (PS), (OFF2), (COL), 2);        \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL), 3);        \
   } while (0)
 
 /* The pair loop of tm2_conv_first_fast with the requantisation RQ, out_c 8 and 16 by BLOCK8 (stores at immediate
@@ -1638,6 +1644,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   const int32_t ps = 3 * sw, rs = 3 * in_w;
   uint32_t *col = (uint32_t *)scratch;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
   const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
   /* blocks lo .. hi - 1 of a row have every column inside the input (the same for every row) */
   const int32_t nblk = out_w >> 2;
@@ -1663,6 +1670,21 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
           } else {
             tm2_widen_rows_3x9_4(src, ps, rs, off, col);
           }
+        } else if (rows_in && (sw == 1 || sw == 2) && blk * 4 * sw - p->pad_w >= 0 &&
+                   blk * 4 * sw - p->pad_w + 3 * sw + 2 == in_w) {
+          /* the last block of a row with SAME padding of one column on the right (vww's 96x96 at stride 2):
+           * pixels 0 .. 2 inside, pixel 3's third column the first past the edge */
+          const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
+          if (sw == 1) {
+            tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
+            tm2_widen_3x9_at(r0, r1, r2, 3, off2, col, 1);
+            tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 2);
+          } else {
+            tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
+            tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 1);
+            tm2_widen_3x9_at(r0, r1, r2, 12, off2, col, 2);
+          }
+          tm2_widen_rows_3x6(src + 3 * ps, rs, zp4, off2, col + 3);
         } else {
           tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
         }

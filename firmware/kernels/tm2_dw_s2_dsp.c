@@ -62,7 +62,8 @@
   "ssat %[" A "], #8, %[" A "]\n\t"
 
 /* The requantisation of the four sums with TM2_RQ_HIGHMUL records (m, hz, e) and RQ (TM2_DWS2_RQ_LOW or _SIGNED),
- * the records loaded in runs; the output pointer om into t0, the run's end oe into t1. */
+ * the records loaded in runs, and the four byte stores at the output pointer om; then t0 = om + ch (the next
+ * pixel's) and t1 = the run's end oe. */
 #define TM2_DWS2_RQ4_HIGHMUL(RQ)                                                                              \
   "ldr %[t0], [%[wp], #88]\n\t"                                                                              \
   "ldr %[t1], [%[wp], #92]\n\t"                                                                              \
@@ -77,10 +78,16 @@
   "ldr %[t4], [%[wp], #128]\n\t" RQ("a2", "t0", "t1", "t2")                                                  \
   "ldr %[t2], [%[wp], #132]\n\t"                                                                             \
   "ldr %[t0], %[om]\n\t"                                                                                     \
-  "ldr %[t1], %[oe]\n\t" RQ("a3", "t3", "t4", "t2")
+  "ldr %[t1], %[oe]\n\t" RQ("a3", "t3", "t4", "t2")                                                          \
+  "strb %[a0], [%[t0]]\n\t"                                                                                  \
+  "strb %[a1], [%[t0], #1]\n\t"                                                                              \
+  "strb %[a2], [%[t0], #2]\n\t"                                                                              \
+  "strb %[a3], [%[t0], #3]\n\t"                                                                              \
+  "add %[t0], %[t0], %[ch]\n\t"
 
 /* The same with TM2_RQ_HIGHMUL_E records (m, hz', -E; output offset -128): SMMLA and SSAT with the shift E
- * (TM2_DWS2_RQ_SHIFT) in its immediate, two record words a channel in two runs. */
+ * (TM2_DWS2_RQ_SHIFT) in its immediate; two runs of five loads (the records of two channels and om, then those of
+ * the other two and oe), each followed by the requantisation of two sums and their stores. */
 #define TM2_DWS2_RQ_SHIFT "12"
 #define TM2_DWS2_RQ_E(A, M, H)                          \
   "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"    \
@@ -90,33 +97,39 @@
   "ldr %[t1], [%[wp], #92]\n\t"                                                                              \
   "ldr %[t2], [%[wp], #100]\n\t"                                                                             \
   "ldr %[t3], [%[wp], #104]\n\t"                                                                             \
-  "ldr %[t4], [%[wp], #112]\n\t" TM2_DWS2_RQ_E("a0", "t0", "t1") TM2_DWS2_RQ_E("a1", "t2", "t3")              \
-  "ldr %[t1], [%[wp], #116]\n\t"                                                                             \
+  "ldr %[t4], %[om]\n\t" TM2_DWS2_RQ_E("a0", "t0", "t1") TM2_DWS2_RQ_E("a1", "t2", "t3")                     \
+  "strb %[a0], [%[t4]]\n\t"                                                                                  \
+  "strb %[a1], [%[t4], #1]\n\t"                                                                              \
+  "ldr %[t0], [%[wp], #112]\n\t"                                                                             \
+  "ldr %[a0], [%[wp], #116]\n\t"                                                                             \
   "ldr %[t2], [%[wp], #124]\n\t"                                                                             \
   "ldr %[t3], [%[wp], #128]\n\t"                                                                             \
-  "ldr %[t0], %[om]\n\t" TM2_DWS2_RQ_E("a2", "t4", "t1") TM2_DWS2_RQ_E("a3", "t2", "t3")                     \
-  "ldr %[t1], %[oe]\n\t"
+  "ldr %[t1], %[oe]\n\t" TM2_DWS2_RQ_E("a2", "t0", "a0") TM2_DWS2_RQ_E("a3", "t2", "t3")                     \
+  "strb %[a2], [%[t4], #2]\n\t"                                                                              \
+  "strb %[a3], [%[t4], #3]\n\t"                                                                              \
+  "add %[t0], %[t4], %[ch]\n\t"
 
 /* n (>= 1) pixels of one output row for nq channel quads, in assembly: per pixel the biases, three filter
- * rows, the requantisation of the four sums (RQ4: TM2_DWS2_RQ4_HIGHMUL or TM2_DWS2_RQ4_E), four byte stores at
- * o (kept in memory with the run's end pointer oe); the row pointers advance by two columns. After a quad's run
- * the row pointers move back to its first pixel and on to the next quad (radv = 4 - 2 n ch bytes), the output
- * to the next quad's first pixel (o - ostep, ostep = n ch - 4) and its end four bytes on, the record pointer by
- * wadv bytes. */
-#define TM2_DWS2_RUN(RQ4, BIAS, ROWS, BADV)                                                                 \
+ * rows, the requantisation of the four sums and their byte stores at o (RQ4: TM2_DWS2_RQ4_HIGHMUL or
+ * TM2_DWS2_RQ4_E; o kept in memory with the run's end pointer oe); the row pointers advance by two columns
+ * (TM2_DWS2_PIXEL, its end test's flags set; PIXELS: the pixel loop). After a quad's run the row pointers move
+ * back to its first pixel and on to the next quad (radv = 4 - 2 n ch bytes), the output to the next quad's first
+ * pixel (o - ostep, ostep = n ch - 4) and its end four bytes on, the record pointer by wadv bytes. */
+#define TM2_DWS2_PIXEL(RQ4, BIAS, ROWS)                                                                     \
+  BIAS ROWS RQ4                                                                                          \
+  "str %[t0], %[om]\n\t"                                                                                 \
+  "add %[r0], %[r0], %[ch], lsl #1\n\t"                                                                  \
+  "add %[r1], %[r1], %[ch], lsl #1\n\t"                                                                  \
+  "add %[r2], %[r2], %[ch], lsl #1\n\t"                                                                  \
+  "cmp %[t0], %[t1]\n\t"
+/* The pixel loop of a quad: one pixel a loop step, or (TM2_DWS2_PIXELS2, the TM2_RQ_HIGHMUL_E runs) two, the
+ * first leaving the loop when it was the run's last pixel (a branch not taken instead of a taken one). */
+#define TM2_DWS2_PIXELS1(RQ4, BIAS, ROWS) "1:\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "bne 1b\n\t"
+#define TM2_DWS2_PIXELS2(RQ4, BIAS, ROWS) \
+  "1:\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "beq 3f\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "bne 1b\n\t3:\n\t"
+#define TM2_DWS2_RUN(PIXELS, RQ4, BIAS, ROWS, BADV)                                                         \
   __asm__ volatile(                                                                                      \
-      "1:\n\t" BIAS ROWS RQ4                                                                              \
-      "strb %[a0], [%[t0]]\n\t"                                                                          \
-      "strb %[a1], [%[t0], #1]\n\t"                                                                      \
-      "strb %[a2], [%[t0], #2]\n\t"                                                                      \
-      "strb %[a3], [%[t0], #3]\n\t"                                                                      \
-      "add %[t0], %[t0], %[ch]\n\t"                                                                      \
-      "str %[t0], %[om]\n\t"                                                                             \
-      "add %[r0], %[r0], %[ch], lsl #1\n\t"                                                              \
-      "add %[r1], %[r1], %[ch], lsl #1\n\t"                                                              \
-      "add %[r2], %[r2], %[ch], lsl #1\n\t"                                                              \
-      "cmp %[t0], %[t1]\n\t"                                                                             \
-      "bne 1b\n\t"                                                                                       \
+      PIXELS(RQ4, BIAS, ROWS)                                                                            \
       "ldr %[t2], %[radv]\n\t"                                                                           \
       "ldr %[t3], %[ostep]\n\t"                                                                          \
       "ldr %[t4], %[wadv]\n\t"                                                                           \
@@ -180,27 +193,32 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
   const int32_t radv = 4 - 2 * n * ch, ostep = n * ch - 4;
   if (form == TM2_DWS2_FORM_E) {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS2, TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS2, TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS2, TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   } else if (form == TM2_DWS2_FORM_LOW) {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW),
+                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW),
+                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   } else {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED),
+                   TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED),
+                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED),
+                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   }
 }

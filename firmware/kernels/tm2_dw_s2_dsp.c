@@ -112,9 +112,9 @@
 /* n (>= 1) pixels of one output row for nq channel quads, in assembly: per pixel the biases, three filter
  * rows, the requantisation of the four sums and their byte stores at o (RQ4: TM2_DWS2_RQ4_HIGHMUL or
  * TM2_DWS2_RQ4_E; o kept in memory with the run's end pointer oe); the row pointers advance by two columns
- * (TM2_DWS2_PIXEL, its end test's flags set; PIXELS: the pixel loop). After a quad's run the row pointers move
- * back to its first pixel and on to the next quad (radv = 4 - 2 n ch bytes), the output to the next quad's first
- * pixel (o - ostep, ostep = n ch - 4) and its end four bytes on, the record pointer by wadv bytes. */
+ * (TM2_DWS2_PIXEL, its end test's flags set). After a quad's run the row pointers move back to its first pixel and
+ * on to the next quad (radv = 4 - 2 n ch bytes), the output to the next quad's first pixel (o - ostep, ostep =
+ * n ch - 4) and its end four bytes on, the record pointer by wadv bytes. */
 #define TM2_DWS2_PIXEL(RQ4, BIAS, ROWS)                                                                     \
   BIAS ROWS RQ4                                                                                          \
   "str %[t0], %[om]\n\t"                                                                                 \
@@ -122,14 +122,9 @@
   "add %[r1], %[r1], %[ch], lsl #1\n\t"                                                                  \
   "add %[r2], %[r2], %[ch], lsl #1\n\t"                                                                  \
   "cmp %[t0], %[t1]\n\t"
-/* The pixel loop of a quad: one pixel a loop step, or (TM2_DWS2_PIXELS2, the TM2_RQ_HIGHMUL_E runs) two, the
- * first leaving the loop when it was the run's last pixel (a branch not taken instead of a taken one). */
-#define TM2_DWS2_PIXELS1(RQ4, BIAS, ROWS) "1:\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "bne 1b\n\t"
-#define TM2_DWS2_PIXELS2(RQ4, BIAS, ROWS) \
-  "1:\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "beq 3f\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "bne 1b\n\t3:\n\t"
-#define TM2_DWS2_RUN(PIXELS, RQ4, BIAS, ROWS, BADV)                                                         \
+#define TM2_DWS2_RUN(RQ4, BIAS, ROWS, BADV)                                                                 \
   __asm__ volatile(                                                                                      \
-      PIXELS(RQ4, BIAS, ROWS)                                                                            \
+      "1:\n\t" TM2_DWS2_PIXEL(RQ4, BIAS, ROWS) "bne 1b\n\t"                                               \
       "ldr %[t2], %[radv]\n\t"                                                                           \
       "ldr %[t3], %[ostep]\n\t"                                                                          \
       "ldr %[t4], %[wadv]\n\t"                                                                           \
@@ -193,32 +188,27 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
   const int32_t radv = 4 - 2 * n * ch, ostep = n * ch - 4;
   if (form == TM2_DWS2_FORM_E) {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS2, TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS2, TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS2, TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   } else if (form == TM2_DWS2_FORM_LOW) {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW),
-                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW),
-                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   } else {
     if (skip == 0) {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED),
-                   TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED),
-                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
     } else {
-      TM2_DWS2_RUN(TM2_DWS2_PIXELS1, TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED),
-                   TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
   }
 }

@@ -217,10 +217,17 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
  * doubled weights of that row (SMUAD of a pair with (1, 1) adds its lanes). */
 static void tm2_dws2_unshare(const int32_t *rec, int32_t fy, int32_t off, int32_t out[4]) {
   const int32_t *r = rec + 4 + 6 * fy;
-  const int32_t t2[4] = {(int16_t)r[4], (int16_t)r[5], r[4] >> 16, r[5] >> 16};
-  for (int32_t j = 0; j < 4; ++j) {
-    out[j] = (int32_t)((uint32_t)rec[j] - (uint32_t)off * (__smuad((uint32_t)r[j], 0x00010001u) + (uint32_t)t2[j]));
-  }
+  /* per channel the sum of the row's three doubled weights: its pair word's lanes (SMUAD) plus its tap 2, the low
+   * or the high half of word 4 (channels c, c + 2) or 5 (c + 1, c + 3); straight-line */
+  const uint32_t one = 0x00010001u, w4 = (uint32_t)r[4], w5 = (uint32_t)r[5], uoff = (uint32_t)off;
+  const uint32_t s0 = (uint32_t)(__smuad((uint32_t)r[0], one) + (int16_t)w4);
+  const uint32_t s1 = (uint32_t)(__smuad((uint32_t)r[1], one) + (int16_t)w5);
+  const uint32_t s2 = (uint32_t)(__smuad((uint32_t)r[2], one) + ((int32_t)w4 >> 16));
+  const uint32_t s3 = (uint32_t)(__smuad((uint32_t)r[3], one) + ((int32_t)w5 >> 16));
+  out[0] = (int32_t)((uint32_t)rec[0] - uoff * s0);
+  out[1] = (int32_t)((uint32_t)rec[1] - uoff * s1);
+  out[2] = (int32_t)((uint32_t)rec[2] - uoff * s2);
+  out[3] = (int32_t)((uint32_t)rec[3] - uoff * s3);
 }
 
 /* A copy of record rec for an output row whose filter rows fy with bit fy of valid clear lie in the padding:

@@ -1645,6 +1645,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   uint32_t *col = (uint32_t *)scratch;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  const int32_t bstep = 4 * ps, op_step = 3 * out_c; /* input bytes between blocks; op's move after the asm */
   const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
   /* blocks lo .. hi - 1 of a row have every column inside the input (the same for every row) */
   const int32_t nblk = out_w >> 2;
@@ -1659,34 +1660,39 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_h;
       const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;
-      const uint32_t span = rows_in ? (uint32_t)(hi - lo) : 0u;
-      const int8_t *src = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3; /* block 0's first pixel */
-      for (int32_t blk = 0; blk < nblk; ++blk, src += 4 * ps) {
-        if ((uint32_t)(blk - lo) < span) {
-          if (sw == 1) {
-            TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
-          } else if (sw == 2) {
+      /* the blocks by their first pixel's bytes src (block 0's at src0; it may lie before the tensor with left
+       * padding, and is then not read): the interior ones [src0 + lo bstep, + span), the others at the edges */
+      const int8_t *const src0 = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3;
+      const int8_t *const src_lo = src0 + lo * bstep;
+      const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
+      for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
+        if ((uintptr_t)(src - src_lo) < span) {
+          if (sw == 2) {
             TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
+          } else if (sw == 1) {
+            TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
           } else {
             tm2_widen_rows_3x9_4(src, ps, rs, off, col);
           }
-        } else if (rows_in && (sw == 1 || sw == 2) && blk * 4 * sw - p->pad_w >= 0 &&
-                   blk * 4 * sw - p->pad_w + 3 * sw + 2 == in_w) {
-          /* the last block of a row with SAME padding of one column on the right (vww's 96x96 at stride 2):
-           * pixels 0 .. 2 inside, pixel 3's third column the first past the edge */
-          const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
-          if (sw == 1) {
-            tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
-            tm2_widen_3x9_at(r0, r1, r2, 3, off2, col, 1);
-            tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 2);
-          } else {
-            tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
-            tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 1);
-            tm2_widen_3x9_at(r0, r1, r2, 12, off2, col, 2);
-          }
-          tm2_widen_rows_3x6(src + 3 * ps, rs, zp4, off2, col + 3);
         } else {
-          tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
+          const int32_t ix0 = (int32_t)(src - src0) / 3 - p->pad_w; /* the block's first input column */
+          if (rows_in && (sw == 1 || sw == 2) && ix0 >= 0 && ix0 + 3 * sw + 2 == in_w) {
+            /* the last block of a row with SAME padding of one column on the right (vww's 96x96 at stride 2):
+             * pixels 0 .. 2 inside, pixel 3's third column the first past the edge */
+            const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
+            if (sw == 1) {
+              tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
+              tm2_widen_3x9_at(r0, r1, r2, 3, off2, col, 1);
+              tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 2);
+            } else {
+              tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
+              tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 1);
+              tm2_widen_3x9_at(r0, r1, r2, 12, off2, col, 2);
+            }
+            tm2_widen_rows_3x6(src + 3 * ps, rs, zp4, off2, col + 3);
+          } else {
+            tm2_first_edge_block(in_b, in_h, in_w, iy0, ix0, sw, rows_in, off, col);
+          }
         }
         const int32_t *pw = packed;
         switch (rqe) {
@@ -1699,7 +1705,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
             }
             break;
         }
-        op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+        op += op_step; /* the asm moved op by out_c (two bytes per pair) */
       }
     }
   }

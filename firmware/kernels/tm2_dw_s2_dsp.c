@@ -11,20 +11,23 @@
 /* The record of a channel quad the assembly reads (int32 words, byte offsets in the macros below; built at
  * compile time, tinym2net/ops/packing.py dw3x3_s2_records):
  *   0 .. 3    the four channels' biases, input offset folded in, doubled;
- *   4 + 6 fy  filter row fy: (tap 0, tap 1) of channels c .. c + 3, then (tap 2 of c, tap 2 of c + 2) and
- *             (tap 2 of c + 1, tap 2 of c + 3), doubled int16 lanes (zero in a copy masked by tm2_dws2_mask
- *             for a filter row outside the input);
+ *   4, 8      filter rows 0 and 1: (tap 0, tap 1) of channels c .. c + 3;
+ *   12        tap 2 of filter rows 0 and 1 (row 0 low, row 1 high) of channels c .. c + 3;
+ *   16        filter row 2: (tap 0, tap 1) of channels c .. c + 3, then (tap 2 of c, tap 2 of c + 2) and
+ *             (tap 2 of c + 1, tap 2 of c + 3);
+ *             all doubled int16 lanes (zero in a copy masked by tm2_dws2_mask for a filter row outside the input);
  *   22 + 3 j  channel c + j's requantisation: TM2_RQ_HIGHMUL (m, hz, e), or TM2_RQ_HIGHMUL_E (m, hz', -E) with
  *             channel c + j's biases and weights above scaled by 2^(E - e) (output offset -128, every channel
  *             of the layer; E = TM2_DWS2_RQ_SHIFT). */
 #define TM2_DWS2_REC_WORDS 34
 
-/* One filter row of a pixel, row pointer R at input column 2 ox of channel c, weights at byte W of the
- * record: the words of columns 2 ox, 2 ox + 1 joined into the pairs of each channel, then column 2 ox + 2.
- * Nine loads in three runs and sixteen data-processing instructions: 28 cycles for 12 multiply-accumulates. */
-#define TM2_DWS2_ROW(R, W)                   \
-  "ldr %[t0], [%[" R "]]\n\t"               \
-  "ldr %[t1], [%[" R "], %[ch]]\n\t"        \
+/* Two words XA, XB (input addresses) of channels c .. c + 3 joined into the int16 pairs (XA, XB) of each channel
+ * (PKHBT / PKHTB, SXTB16) and multiplied with the pair words at byte W of the record (channels c .. c + 3): the
+ * columns 2 ox, 2 ox + 1 of one filter row, or column 2 ox + 2 of filter rows 0 and 1. Six loads in two runs and
+ * ten data-processing instructions: 18 cycles for 8 multiply-accumulates. */
+#define TM2_DWS2_PAIRS(XA, XB, W)            \
+  "ldr %[t0], " XA "\n\t"                   \
+  "ldr %[t1], " XB "\n\t"                   \
   "ldr %[t2], [%[wp], #" W "]\n\t"          \
   "ldr %[t3], [%[wp], #" W "+4]\n\t"        \
   "pkhbt %[t4], %[t0], %[t1], lsl #16\n\t"  \
@@ -38,15 +41,36 @@
   "sxtb16 %[t0], %[t1]\n\t"                 \
   "sxtb16 %[t1], %[t1], ror #8\n\t"         \
   "smlad %[a2], %[t0], %[t2], %[a2]\n\t"    \
-  "smlad %[a3], %[t1], %[t3], %[a3]\n\t"    \
-  "ldr %[t0], [%[" R "], %[ch], lsl #1]\n\t" \
-  "ldr %[t2], [%[wp], #" W "+16]\n\t"       \
-  "ldr %[t3], [%[wp], #" W "+20]\n\t"       \
-  "sxtb16 %[t1], %[t0]\n\t"                 \
-  "sxtb16 %[t0], %[t0], ror #8\n\t"         \
-  "smlabb %[a0], %[t1], %[t2], %[a0]\n\t"   \
-  "smlatt %[a2], %[t1], %[t2], %[a2]\n\t"   \
-  "smlabb %[a1], %[t0], %[t3], %[a1]\n\t"   \
+  "smlad %[a3], %[t1], %[t3], %[a3]\n\t"
+/* Columns 2 ox, 2 ox + 1 of the filter row at row pointer R (at input column 2 ox of channel c), weights at byte W. */
+#define TM2_DWS2_COLS01(R, W) TM2_DWS2_PAIRS("[%[" R "]]", "[%[" R "], %[ch]]", W)
+/* Column 2 ox + 2 of filter rows 0 and 1 (the record's vertical pairs at byte 48). */
+#define TM2_DWS2_COL2_01 TM2_DWS2_PAIRS("[%[r0], %[ch], lsl #1]", "[%[r1], %[ch], lsl #1]", "48")
+/* Column 2 ox + 2 of filter row 2: SXTB16 into (c, c + 2) and (c + 1, c + 3), SMLABB / SMLATT with the tap 2
+ * words at bytes 80 and 84. */
+#define TM2_DWS2_COL2_2                        \
+  "ldr %[t0], [%[r2], %[ch], lsl #1]\n\t"     \
+  "ldr %[t2], [%[wp], #80]\n\t"               \
+  "ldr %[t3], [%[wp], #84]\n\t"               \
+  "sxtb16 %[t1], %[t0]\n\t"                   \
+  "sxtb16 %[t0], %[t0], ror #8\n\t"           \
+  "smlabb %[a0], %[t1], %[t2], %[a0]\n\t"     \
+  "smlatt %[a2], %[t1], %[t2], %[a2]\n\t"     \
+  "smlabb %[a1], %[t0], %[t3], %[a1]\n\t"     \
+  "smlatt %[a3], %[t0], %[t3], %[a3]\n\t"
+/* Column 2 ox + 2 of filter row 1 alone (row 0 in the padding): its taps in the high halves of the vertical pairs
+ * (bytes 48 .. 60), SMLABT / SMLATT. */
+#define TM2_DWS2_COL2_1                        \
+  "ldr %[t0], [%[r1], %[ch], lsl #1]\n\t"     \
+  "ldr %[t2], [%[wp], #48]\n\t"               \
+  "ldr %[t3], [%[wp], #56]\n\t"               \
+  "ldr %[t4], [%[wp], #52]\n\t"               \
+  "sxtb16 %[t1], %[t0]\n\t"                   \
+  "sxtb16 %[t0], %[t0], ror #8\n\t"           \
+  "smlabt %[a0], %[t1], %[t2], %[a0]\n\t"     \
+  "smlatt %[a2], %[t1], %[t3], %[a2]\n\t"     \
+  "ldr %[t3], [%[wp], #60]\n\t"               \
+  "smlabt %[a1], %[t0], %[t4], %[a1]\n\t"     \
   "smlatt %[a3], %[t0], %[t3], %[a3]\n\t"
 
 /* TM2_RQ_HIGHMUL of the doubled sum A with m in M, hz in H, e in E, saturated to int8: the low form (output
@@ -163,9 +187,11 @@
   "ldr %[t0], %[bm]\n\t"                    \
   "add %[t0], %[t0], #16\n\t"               \
   "str %[t0], %[bm]\n\t"
-#define TM2_DWS2_ROWS_ALL TM2_DWS2_ROW("r0", "16") TM2_DWS2_ROW("r1", "40") TM2_DWS2_ROW("r2", "64")
-#define TM2_DWS2_ROWS_01 TM2_DWS2_ROW("r0", "16") TM2_DWS2_ROW("r1", "40")
-#define TM2_DWS2_ROWS_12 TM2_DWS2_ROW("r1", "40") TM2_DWS2_ROW("r2", "64")
+/* The filter rows of a pixel: all three, rows 0 and 1 (row 2 in the padding), rows 1 and 2 (row 0 in the padding). */
+#define TM2_DWS2_ROWS_ALL \
+  TM2_DWS2_COLS01("r0", "16") TM2_DWS2_COLS01("r1", "32") TM2_DWS2_COL2_01 TM2_DWS2_COLS01("r2", "64") TM2_DWS2_COL2_2
+#define TM2_DWS2_ROWS_01 TM2_DWS2_COLS01("r0", "16") TM2_DWS2_COLS01("r1", "32") TM2_DWS2_COL2_01
+#define TM2_DWS2_ROWS_12 TM2_DWS2_COLS01("r1", "32") TM2_DWS2_COL2_1 TM2_DWS2_COLS01("r2", "64") TM2_DWS2_COL2_2
 
 /* The requantisation forms of tm2_dws2_run: TM2_RQ_HIGHMUL_E records (TM2_DWS2_RQ4_E), TM2_RQ_HIGHMUL without
  * (output offset -128) and with the sign correction. */
@@ -213,17 +239,23 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
   }
 }
 
-/* The biases of record rec less the share of the folded input offset of its filter row fy: off times the
- * doubled weights of that row (SMUAD of a pair with (1, 1) adds its lanes). */
+/* The biases of record rec less the share of the folded input offset of its filter row fy: off times the sum of
+ * that row's doubled weights per channel (SMUAD of its pair word with (1, 1) adds the lanes; tap 2: the low (row 0)
+ * or high (row 1) half of the vertical pair word, or for row 2 the low or high half of word 20 (channels c, c + 2)
+ * or 21 (c + 1, c + 3)). */
 static void tm2_dws2_unshare(const int32_t *rec, int32_t fy, int32_t off, int32_t out[4]) {
-  const int32_t *r = rec + 4 + 6 * fy;
-  /* per channel the sum of the row's three doubled weights: its pair word's lanes (SMUAD) plus its tap 2, the low
-   * or the high half of word 4 (channels c, c + 2) or 5 (c + 1, c + 3); straight-line */
-  const uint32_t one = 0x00010001u, w4 = (uint32_t)r[4], w5 = (uint32_t)r[5], uoff = (uint32_t)off;
-  const uint32_t s0 = (uint32_t)(__smuad((uint32_t)r[0], one) + (int16_t)w4);
-  const uint32_t s1 = (uint32_t)(__smuad((uint32_t)r[1], one) + (int16_t)w5);
-  const uint32_t s2 = (uint32_t)(__smuad((uint32_t)r[2], one) + ((int32_t)w4 >> 16));
-  const uint32_t s3 = (uint32_t)(__smuad((uint32_t)r[3], one) + ((int32_t)w5 >> 16));
+  const uint32_t one = 0x00010001u, uoff = (uint32_t)off;
+  const int32_t *r = rec + (fy == 0 ? 4 : fy == 1 ? 8 : 16);
+  int32_t e0, e1, e2, e3; /* the taps 2, straight-line */
+  if (fy == 0) {
+    e0 = (int16_t)rec[12], e1 = (int16_t)rec[13], e2 = (int16_t)rec[14], e3 = (int16_t)rec[15];
+  } else if (fy == 1) {
+    e0 = rec[12] >> 16, e1 = rec[13] >> 16, e2 = rec[14] >> 16, e3 = rec[15] >> 16;
+  } else {
+    e0 = (int16_t)rec[20], e1 = (int16_t)rec[21], e2 = rec[20] >> 16, e3 = rec[21] >> 16;
+  }
+  const uint32_t s0 = __smuad((uint32_t)r[0], one) + (uint32_t)e0, s1 = __smuad((uint32_t)r[1], one) + (uint32_t)e1;
+  const uint32_t s2 = __smuad((uint32_t)r[2], one) + (uint32_t)e2, s3 = __smuad((uint32_t)r[3], one) + (uint32_t)e3;
   out[0] = (int32_t)((uint32_t)rec[0] - uoff * s0);
   out[1] = (int32_t)((uint32_t)rec[1] - uoff * s1);
   out[2] = (int32_t)((uint32_t)rec[2] - uoff * s2);
@@ -238,7 +270,12 @@ static void tm2_dws2_mask(const int32_t *rec, int32_t off, int32_t valid, int32_
   for (int32_t fy = 0; fy < 3; ++fy) {
     if (valid >> fy & 1) continue;
     tm2_dws2_unshare(out, fy, off, out);
-    for (int32_t k = 0; k < 6; ++k) out[4 + 6 * fy + k] = 0;
+    if (fy == 2) {
+      for (int32_t k = 16; k < 22; ++k) out[k] = 0;
+    } else {
+      const uint32_t keep = fy == 0 ? 0xFFFF0000u : 0x0000FFFFu; /* the other row's half of the vertical pairs */
+      for (int32_t j = 0; j < 4; ++j) out[4 * (fy + 1) + j] = 0, out[12 + j] = (int32_t)((uint32_t)out[12 + j] & keep);
+    }
   }
 }
 

@@ -359,8 +359,9 @@ def dw3x3_s2_records(
     one record of DW_S2_RECORD_WORDS words per shift v of ``variants``. A record for v reads the three input
     columns v to the right of the pixel's own, tap t with weight t + v (0 outside the filter), every filter
     row inside the input: the four biases with the input offset folded in (bias + off * sum of the record's
-    weights), doubled; per filter row the doubled int16 pairs (tap 0, tap 1) of the four channels, then the
-    doubled taps 2 as (channel 0, channel 2) and (channel 1, channel 3); then (m, hz, e) per channel.
+    weights), doubled; the doubled int16 pairs (tap 0, tap 1) of the four channels for filter rows 0 and 1, then
+    (row 0, row 1) of their taps 2, then the pairs of row 2 and its taps 2 as (channel 0, channel 2) and
+    (channel 1, channel 3); then (m, hz, e) per channel.
 
     With output offset -128 (``low``) and an E of :data:`DW_S2_RQ_SHIFTS` that passes :func:`dw3x3_s2_scales`,
     TM2_RQ_HIGHMUL_E instead: channel c's doubled weights and bias scaled by 2^k[c] and (m, hz', -E) per channel
@@ -392,9 +393,11 @@ def dw3x3_s2_records(
                     taps[:, t, :] = w[:, t + v, c0 : c0 + 4]
             rec = [(b[c0 + j] + input_offset * int(taps[:, :, j].sum())) * 2 for j in range(4)]
             d = (2 * taps) & 0xFFFF
-            for fy in range(3):
+            for fy in range(2):
                 rec += [int(d[fy, 0, j] | d[fy, 1, j] << 16) for j in range(4)]
-                rec += [int(d[fy, 2, 0] | d[fy, 2, 2] << 16), int(d[fy, 2, 1] | d[fy, 2, 3] << 16)]
+            rec += [int(d[0, 2, j] | d[1, 2, j] << 16) for j in range(4)]  # tap 2 of rows 0 and 1
+            rec += [int(d[2, 0, j] | d[2, 1, j] << 16) for j in range(4)]
+            rec += [int(d[2, 2, 0] | d[2, 2, 2] << 16), int(d[2, 2, 1] | d[2, 2, 3] << 16)]
             for j in range(4):
                 rec += [int(table[c0 + j, 0]), int(table[c0 + j, 1]), int(table[c0 + j, 3])]
             out += rec

@@ -336,7 +336,7 @@ def dw_case(
     # the packed weights, then the stride-2 kernel's records where it takes the layer (as the lowering)
     variants = packing.dw3x3_s2_variants(ch, w, ow, pw, stride, mode, act_min, act_max)
     weights = np.concatenate(
-        [packing.pack_dw3x3_weights(filt), packing.dw3x3_s2_records(filt, bias, rq, in_off, variants)]
+        [packing.pack_dw3x3_weights(filt), packing.dw3x3_s2_records(filt, bias, rq, in_off, variants, low=zp == -128)]
     )
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
@@ -823,6 +823,24 @@ def test_conv2d_packed_shift_form_matches_reference(harness: tuple[str, Path, Pa
     _check_cases(harness, cases, "conv_shift")
 
 
+def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records (vww's 48x48 8 -> 16 layer: TM2_PW8_PAIRS, pixel pairs with
+    both pixels widened in registers): every shift E, pixel counts from 4 to 33 (even, and odd: the last pixel by
+    tm2_gemm_pixel), channel scales 2^1 .. 2^7, constant channels."""
+    rng = np.random.default_rng(53)
+    cases = []
+    for e_shift in packing.RQ_SHIFTS:
+        for j, (h, w) in enumerate([(1, 4), (1, 5), (2, 3), (1, 7), (2, 4), (3, 3), (4, 4), (1, 17), (3, 11)]):
+            sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                  "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
+                  "in_c": 8, "out_c": 16, "dead": j % 3 == 0}
+            cases.append(conv_case(rng, len(cases), sh))
+    assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
+               for c in cases)
+    assert {c.extra["rq_shift"] for c in cases} == set(packing.RQ_SHIFTS)
+    _check_cases(harness, cases, "conv_pw8_pairs")
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""
@@ -977,16 +995,20 @@ def test_depthwise3x3_s2_matches_reference(harness: tuple[str, Path, Path]) -> N
     run for stride 2 with the DSP extension, on the records after the packed weights: one to eighteen channel
     quads (runs of more than TM2_DWS2_CHUNK quads), SAME (odd widths: a left edge pixel; the right edge) and
     VALID, one to twelve input rows (the first or the last filter row in the padding, or two of them), three
-    to 24 columns, both output offset forms; the same cases through the portable kernels."""
+    to 24 columns, both output offset forms, and with output offset -128 also with the records of TM2_RQ_HIGHMUL_E
+    (smaller weights, larger multipliers: right shifts below E; some with a constant channel); the same cases through
+    the portable kernels."""
     rng = np.random.default_rng(31)
     cases = []
     shapes = [(1, 3), (2, 5), (3, 3), (4, 4), (5, 7), (7, 9), (12, 24), (6, 6), (9, 4), (2, 16), (1, 8), (3, 11)]
     for ch in (4, 8, 68, 72):
         for hw in shapes:
             for same in (True, False):
-                for zp in (-128, 7):
+                for zp, shifted in ((-128, False), (7, False), (-128, True)):
                     i = len(cases)
-                    case = dw_case(rng, i, hw, stride=2, zp=zp, ch=ch, same=same, full_range=True)
+                    case = dw_case(rng, i, hw, stride=2, zp=zp, ch=ch, same=same, full_range=True,
+                                   wmax=int(rng.choice([4, 10, 24])) if shifted else 127,
+                                   acc_scale=2.0 ** -int(rng.integers(6, 10)) if shifted else None)
                     if case.params[DW_FIELDS.index("out_h")] * case.params[DW_FIELDS.index("out_w")] == 0:
                         continue
                     kind = KIND_DW_DIRECT if i % 2 else KIND_DW
@@ -998,6 +1020,15 @@ def test_depthwise3x3_s2_matches_reference(harness: tuple[str, Path, Path]) -> N
     assert len(taken) >= 80
     assert {f["pad_w"] for f in taken} == {0, 1} and {f["pad_h"] for f in taken} == {0, 1}
     assert any(f["in_h"] < 3 for f in taken) and any(f["channels"] > 64 for f in taken)
+    # the TM2_RQ_HIGHMUL_E records (a negative third requantisation word), some with a constant channel (m = 0)
+    shifted = []
+    for f, c in zip(fields, cases, strict=True):
+        words = np.frombuffer(c.blobs[1], np.int32)[6 * f["channels"]:]
+        if words.size and words[24] < 0:
+            shifted.append(words.reshape(-1, packing.DW_S2_RECORD_WORDS)[:, 22:].reshape(-1, 3))
+    assert len(shifted) >= 40 and len(taken) - len(shifted) >= 60
+    assert {int(r[0, 2]) for r in shifted} == {-e for e in packing.DW_S2_RQ_SHIFTS}
+    assert any((r[:, 0] == 0).any() for r in shifted)
     _check_cases(harness, cases, "dw_s2")
 
 

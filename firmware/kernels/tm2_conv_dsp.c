@@ -1516,22 +1516,108 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * after the prologue), the straight-line widening. */
 #define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC), OC)
 #define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC), OC)
-/* The TM2_RQ_HIGHMUL_E case of shift E: Kp 32 with out_c 32 and 64, Kp 64 with out_c 64 four channel pairs a loop
- * step and Kp 128 with out_c 128 one pair a loop step, in the constant-column form; everything else as
+/* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
+ * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
+ * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
+ * weight words in one run of loads, four SMLADs, two more weight words, four SMLADs, the record (m, hz') and the
+ * requantisation of both sums, their stores at immediate offsets (pixel B out_c = 16 bytes after pixel A). The
+ * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
+ * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
+ * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
+ * in use. About 24 cycles a channel of two outputs. */
+#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
+  "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
+  "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
+  "ldr %[a], [%[pw]" B "\n\t"                                              \
+  "smlad %[b], %[x4], %[w], %[a]\n\t"                                      \
+  "smlad %[a], %[x0], %[w], %[a]\n\t"                                      \
+  "smlad %[a], %[x1], %[t], %[a]\n\t"                                      \
+  "smlad %[b], %[x5], %[t], %[b]\n\t"                                      \
+  "ldr %[w], [%[pw], #" W2 "]\n\t"                                         \
+  "ldr %[t], [%[pw], #" W3 "]\n\t"                                         \
+  "smlad %[a], %[x2], %[w], %[a]\n\t"                                      \
+  "smlad %[b], %[x6], %[w], %[b]\n\t"                                      \
+  "smlad %[a], %[x3], %[t], %[a]\n\t"                                      \
+  "smlad %[b], %[x7], %[t], %[b]\n\t"                                      \
+  "ldr %[w], [%[pw], #" M "]\n\t"                                          \
+  "ldr %[t], [%[pw], #" H "]\n\t"                                          \
+  "smmla %[a], %[a], %[w], %[t]\n\t"                                       \
+  "ssat %[a], #8, %[a], asr #" K "\n\t"                                    \
+  "smmla %[b], %[b], %[w], %[t]\n\t"                                       \
+  "ssat %[b], #8, %[b], asr #" K "\n\t"                                    \
+  "strb %[a], [%[op], #" S0 "]\n\t"                                        \
+  "strb %[b], [%[op], #" S1 "]\n\t"
+/* Channel pair P (a string, 0 .. 7) of TM2_PW8_PAIRS with shift E: channel 2 P's bias loaded post-indexed (pw
+ * then 64 bytes on), the rest of the pair's record (tm2_conv_dsp.h: biases, then per position pair the two
+ * channels' weight words, then (m, hz', E) per channel) at offsets -60 .. -8. */
+#define TM2_PW8_CHPAIR(E, P)                                                                                    \
+  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", "(2*" P ")", "(2*" P "+16)")               \
+  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
+#define TM2_PW8_PAIRS(E)                                                                                        \
+  do {                                                                                                          \
+    const int8_t *s8 = src;                                                                                     \
+    const int8_t *const s8_end = src + (size_t)(pixels >> 1) * 16;                                              \
+    const uint32_t o2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);                                     \
+    const int32_t *pw = packed;                                                                                 \
+    uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
+    __asm__ volatile(                                                                                           \
+        "ldr %[t], %[sm]\n\t"                                                                                   \
+        "1:\n\t"                                                                                                \
+        "ldr %[a], %[o2m]\n\t"                                                                                  \
+        "ldr %[x0], [%[t]]\n\t"                                                                                 \
+        "ldr %[x2], [%[t], #4]\n\t"                                                                             \
+        "ldr %[x4], [%[t], #8]\n\t"                                                                             \
+        "ldr %[x6], [%[t], #12]\n\t"                                                                            \
+        "add %[t], %[t], #16\n\t"                                                                               \
+        "str %[t], %[sm]\n\t"                                                                                   \
+        "sxtab16 %[x1], %[a], %[x0], ror #8\n\t"                                                                \
+        "sxtab16 %[x0], %[a], %[x0]\n\t"                                                                        \
+        "sxtab16 %[x3], %[a], %[x2], ror #8\n\t"                                                                \
+        "sxtab16 %[x2], %[a], %[x2]\n\t"                                                                        \
+        "sxtab16 %[x5], %[a], %[x4], ror #8\n\t"                                                                \
+        "sxtab16 %[x4], %[a], %[x4]\n\t"                                                                        \
+        "sxtab16 %[x7], %[a], %[x6], ror #8\n\t"                                                                \
+        "sxtab16 %[x6], %[a], %[x6]\n\t"                                                                        \
+        TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
+        TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
+        "sub %[pw], %[pw], #512\n\t"                                                                            \
+        "add %[op], %[op], #32\n\t"                                                                             \
+        "ldr %[t], %[sm]\n\t"                                                                                   \
+        "ldr %[w], %[em]\n\t"                                                                                   \
+        "cmp %[t], %[w]\n\t"                                                                                    \
+        "bne 1b\n\t"                                                                                            \
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4), [x5] "=&r"(x5),       \
+          [x6] "=&r"(x6), [x7] "=&r"(x7), [a] "=&r"(a), [b] "=&r"(b), [w] "=&r"(w), [t] "=&r"(t),               \
+          [pw] "+r"(pw), [op] "+r"(op), [sm] "+m"(s8)                                                           \
+        : [em] "m"(s8_end), [o2m] "m"(o2)                                                                       \
+        : "cc", "memory");                                                                                      \
+  } while (0)
+
+/* The TM2_RQ_HIGHMUL_E case of shift E: TM2_PW8_PAIRS for Kp 8 with out_c 16 (its odd last pixel by
+ * tm2_gemm_pixel on the widened last four pixels); Kp 32 with out_c 32 and 64, Kp 64 with out_c 64 four channel
+ * pairs a loop step and Kp 128 with out_c 128 one pair a loop step, in the constant-column form; everything else as
  * TM2_PW_KP_LOW. */
-#define TM2_PW_CASE_E(E)                              \
-  case E:                                             \
-    if (kp == 32 && out_c == 32) {                    \
-      TM2_PW_BLOCKS_QK(32, E, 15, 32)                 \
-    } else if (kp == 32 && out_c == 64) {             \
-      TM2_PW_BLOCKS_QK(32, E, 15, 64)                 \
-    } else if (kp == 64 && out_c == 64) {             \
-      TM2_PW_BLOCKS_QK(64, E, 31, 64)                 \
-    } else if (kp == 128 && out_c == 128) {           \
-      TM2_PW_BLOCKS_C1K(128, E, 63, 128)              \
-    } else {                                          \
-      TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E)                 \
-    }                                                 \
+#define TM2_PW_CASE_E(E)                                                                                 \
+  case E:                                                                                                \
+    if (kp == 8 && out_c == 16) {                                                                        \
+      TM2_PW8_PAIRS(#E);                                                                                 \
+      if (pixels & 1) {                                                                                  \
+        tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                               \
+        tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E); \
+      }                                                                                                  \
+      return;                                                                                            \
+    }                                                                                                    \
+    if (kp == 32 && out_c == 32) {                                                                       \
+      TM2_PW_BLOCKS_QK(32, E, 15, 32)                                                                    \
+    } else if (kp == 32 && out_c == 64) {                                                                \
+      TM2_PW_BLOCKS_QK(32, E, 15, 64)                                                                    \
+    } else if (kp == 64 && out_c == 64) {                                                                \
+      TM2_PW_BLOCKS_QK(64, E, 31, 64)                                                                    \
+    } else if (kp == 128 && out_c == 128) {                                                              \
+      TM2_PW_BLOCKS_C1K(128, E, 63, 128)                                                                 \
+    } else {                                                                                             \
+      TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E)                                                                    \
+    }                                                                                                    \
     break;
 
 /* Always inlined into one entry point per Kp and shift (TM2_PW_ENTRY below) with kp and rqe constants: each entry
@@ -1604,8 +1690,10 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
 
 /* First layers of 3x3 filters of three channels (Kp 28, row layout) on the fast path, output rows a multiple of
  * four pixels wide: blocks of four pixels of one output row; the blocks lo .. hi - 1 of a row inside the input
- * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), the others
- * pixel by pixel (tm2_first_edge_block); the pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
+ * (the same for every row) widened straight from the input (TM2_WIDEN_3X9_4C for stride_w 1 and 2), at strides 1
+ * and 2 the block after them whose last pixel has its third column the first past the right edge (SAME padding of
+ * one column) as three such pixels and tm2_widen_rows_3x6, the others pixel by pixel (tm2_first_edge_block); the
+ * pair loop with its 13 steps straight-line (TM2_GEMM_PAIRS_XC for out_c
  * 8 and 16, four pairs a loop step with output offset -128, TM2_GEMM_PAIRS_Q; TM2_GEMM_PAIRS_X otherwise). */
 /* One pixel of a 3x3 filter of three channels (stride and padding in iy0, ix0) that reaches past the input's
  * edges, into one slot of the column buffer: filter rows outside the input read a row of the zero point (which
@@ -1693,48 +1781,52 @@ __attribute__((noinline)) static void tm2_first_edge_block(const int8_t *in_b, i
   }
 }
 
-/* Pixel S (a constant) of tm2_widen_rows_3x9_4c: its six words and three bytes loaded back to back (one run of
- * pipelined loads), at immediate offsets S * PS from the row pointers. */
+/* Pixel `slot` (a constant) of TM2_WIDEN_3X9_4C, in assembly: its six words and three bytes loaded back to back
+ * (one run of pipelined loads) at immediate offsets o from the row pointers, the two bytes of rows 0 and 1 joined
+ * (ORR), each word widened by SXTAB16 (input offset added) and stored at an immediate offset into the slot's words
+ * of the column buffer (position pair j at col[4 j + slot]): 39 cycles. */
+#define TM2_W39_WORD(X, C)                                  \
+  "sxtab16 %[t1], %[o2], %[" X "]\n\t"                      \
+  "str %[t1], [%[col], #(" C ")]\n\t"                       \
+  "sxtab16 %[" X "], %[o2], %[" X "], ror #8\n\t"           \
+  "str %[" X "], [%[col], #(" C ")+16]\n\t"
 static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t *r0, const int8_t *r1, const int8_t *r2,
-                                                                   const int32_t o, uint32_t off2, uint32_t *col) {
+                                                                   const int32_t o, uint32_t off2, uint32_t *col,
+                                                                   const int32_t slot) {
   uint32_t x0, y0, x1, y1, x2, y2, t0, t1, t2;
-  __asm__("ldr %[x0], [%[r0], %[o0]]\n\t"
-          "ldr %[y0], [%[r0], %[o4]]\n\t"
-          "ldr %[x1], [%[r1], %[o0]]\n\t"
-          "ldr %[y1], [%[r1], %[o4]]\n\t"
-          "ldr %[x2], [%[r2], %[o0]]\n\t"
-          "ldr %[y2], [%[r2], %[o4]]\n\t"
-          "ldrb %[t0], [%[r0], %[o8]]\n\t"
-          "ldrb %[t1], [%[r1], %[o8]]\n\t"
-          "ldrb %[t2], [%[r2], %[o8]]\n\t"
-          : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [x2] "=&r"(x2), [y2] "=&r"(y2),
-            [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
-          : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [o0] "i"(o), [o4] "i"(o + 4), [o8] "i"(o + 8),
-            "m"(*(const int8_t(*)[32])r0), "m"(*(const int8_t(*)[32])r1), "m"(*(const int8_t(*)[32])r2));
-  col[0] = __sxtab16(off2, x0);
-  col[4] = tm2_sxtab16_ror8(off2, x0);
-  col[8] = __sxtab16(off2, y0);
-  col[12] = tm2_sxtab16_ror8(off2, y0);
-  col[16] = __sxtab16(off2, x1);
-  col[20] = tm2_sxtab16_ror8(off2, x1);
-  col[24] = __sxtab16(off2, y1);
-  col[28] = tm2_sxtab16_ror8(off2, y1);
-  col[32] = __sxtab16(off2, x2);
-  col[36] = tm2_sxtab16_ror8(off2, x2);
-  col[40] = __sxtab16(off2, y2);
-  col[44] = tm2_sxtab16_ror8(off2, y2);
-  col[48] = __sxtab16(off2, t0 | t1 << 16);
-  col[52] = __sxtab16(off2, t2);
+  __asm__ volatile(
+      "ldr %[x0], [%[r0], %[o0]]\n\t"
+      "ldr %[y0], [%[r0], %[o4]]\n\t"
+      "ldr %[x1], [%[r1], %[o0]]\n\t"
+      "ldr %[y1], [%[r1], %[o4]]\n\t"
+      "ldr %[x2], [%[r2], %[o0]]\n\t"
+      "ldr %[y2], [%[r2], %[o4]]\n\t"
+      "ldrb %[t0], [%[r0], %[o8]]\n\t"
+      "ldrb %[t1], [%[r1], %[o8]]\n\t"
+      "ldrb %[t2], [%[r2], %[o8]]\n\t"
+      "orr %[t0], %[t0], %[t1], lsl #16\n\t"
+      TM2_W39_WORD("x0", "%c[c]") TM2_W39_WORD("y0", "%c[c]+32") TM2_W39_WORD("x1", "%c[c]+64")
+      TM2_W39_WORD("y1", "%c[c]+96") TM2_W39_WORD("x2", "%c[c]+128") TM2_W39_WORD("y2", "%c[c]+160")
+      "sxtab16 %[t0], %[o2], %[t0]\n\t"
+      "str %[t0], [%[col], #(%c[c]+192)]\n\t"
+      "sxtab16 %[t2], %[o2], %[t2]\n\t"
+      "str %[t2], [%[col], #(%c[c]+208)]\n\t"
+      : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [x2] "=&r"(x2), [y2] "=&r"(y2),
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), "=m"(*(uint32_t(*)[56])col)
+      : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [o0] "i"(o), [o4] "i"(o + 4), [o8] "i"(o + 8), [o2] "r"(off2),
+        [col] "r"(col), [c] "i"(4 * slot), "m"(*(const int8_t(*)[32])r0), "m"(*(const int8_t(*)[32])r1),
+        "m"(*(const int8_t(*)[32])r2));
 }
+#undef TM2_W39_WORD
 
 /* Four pixels of 3x3 filters of three channels PS (a constant: 3 or 6) bytes apart, straight-line. */
 #define TM2_WIDEN_3X9_4C(SRC, PS, RS, OFF2, COL)                        \
   do {                                                                  \
     const int8_t *r0_ = (SRC), *r1_ = r0_ + (RS), *r2_ = r1_ + (RS);     \
-    tm2_widen_3x9_at(r0_, r1_, r2_, 0, (OFF2), (COL));                  \
-    tm2_widen_3x9_at(r0_, r1_, r2_, (PS), (OFF2), (COL) + 1);           \
-    tm2_widen_3x9_at(r0_, r1_, r2_, 2 * (PS), (OFF2), (COL) + 2);       \
-    tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL) + 3);       \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 0, (OFF2), (COL), 0);               \
+    tm2_widen_3x9_at(r0_, r1_, r2_, (PS), (OFF2), (COL), 1);            \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 2 * (PS), (OFF2), (COL), 2);        \
+    tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL), 3);        \
   } while (0)
 
 /* The pair loop of tm2_conv_first_fast with the requantisation RQ, out_c 8 and 16 by BLOCK8 (stores at immediate
@@ -1772,6 +1864,8 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   const int32_t ps = 3 * sw, rs = 3 * in_w;
   uint32_t *col = (uint32_t *)scratch;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t zp4 = (uint32_t)(uint8_t)(-off) * 0x01010101u;
+  const int32_t bstep = 4 * ps, op_step = 3 * out_c; /* input bytes between blocks; op's move after the asm */
   const int32_t *wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(28);
   /* blocks lo .. hi - 1 of a row have every column inside the input (the same for every row) */
   const int32_t nblk = out_w >> 2;
@@ -1786,19 +1880,39 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_h;
       const int rows_in = iy0 >= 0 && iy0 + 2 < in_h;
-      const uint32_t span = rows_in ? (uint32_t)(hi - lo) : 0u;
-      const int8_t *src = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3; /* block 0's first pixel */
-      for (int32_t blk = 0; blk < nblk; ++blk, src += 4 * ps) {
-        if ((uint32_t)(blk - lo) < span) {
-          if (sw == 1) {
-            TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
-          } else if (sw == 2) {
+      /* the blocks by their first pixel's bytes src (block 0's at src0; it may lie before the tensor with left
+       * padding, and is then not read): the interior ones [src0 + lo bstep, + span), the others at the edges */
+      const int8_t *const src0 = in_b + (ptrdiff_t)(iy0 * in_w - p->pad_w) * 3;
+      const int8_t *const src_lo = src0 + lo * bstep;
+      const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
+      for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
+        if ((uintptr_t)(src - src_lo) < span) {
+          if (sw == 2) {
             TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
+          } else if (sw == 1) {
+            TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
           } else {
             tm2_widen_rows_3x9_4(src, ps, rs, off, col);
           }
         } else {
-          tm2_first_edge_block(in_b, in_h, in_w, iy0, blk * 4 * sw - p->pad_w, sw, rows_in, off, col);
+          const int32_t ix0 = (int32_t)(src - src0) / 3 - p->pad_w; /* the block's first input column */
+          if (rows_in && (sw == 1 || sw == 2) && ix0 >= 0 && ix0 + 3 * sw + 2 == in_w) {
+            /* the last block of a row with SAME padding of one column on the right (vww's 96x96 at stride 2):
+             * pixels 0 .. 2 inside, pixel 3's third column the first past the edge */
+            const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
+            if (sw == 1) {
+              tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
+              tm2_widen_3x9_at(r0, r1, r2, 3, off2, col, 1);
+              tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 2);
+            } else {
+              tm2_widen_3x9_at(r0, r1, r2, 0, off2, col, 0);
+              tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 1);
+              tm2_widen_3x9_at(r0, r1, r2, 12, off2, col, 2);
+            }
+            tm2_widen_rows_3x6(src + 3 * ps, rs, zp4, off2, col + 3);
+          } else {
+            tm2_first_edge_block(in_b, in_h, in_w, iy0, ix0, sw, rows_in, off, col);
+          }
         }
         const int32_t *pw = packed;
         switch (rqe) {
@@ -1811,7 +1925,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
             }
             break;
         }
-        op += 3 * out_c; /* the asm moved op by out_c (two bytes per pair) */
+        op += op_step; /* the asm moved op by out_c (two bytes per pair) */
       }
     }
   }

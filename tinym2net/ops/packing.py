@@ -49,6 +49,8 @@ RQ_SHIFTS = (10, 11, 12, 13, 14)
 RQ_SHIFT_PREFERRED = 12
 # The shifts E of the depthwise plane kernel's TM2_RQ_HIGHMUL_E loops (TM2_DW_PLANE_RQ_SHIFTS in tm2_dw_dsp.c).
 DW_RQ_SHIFTS = (12,)
+# The shifts E of the stride-2 depthwise kernel's TM2_RQ_HIGHMUL_E runs (TM2_DWS2_RQ_SHIFT in tm2_dw_s2_dsp.c).
+DW_S2_RQ_SHIFTS = (12,)
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31
@@ -330,21 +332,58 @@ def dw3x3_s2_variants(
     return [v for v, need in ((-1, ox1 < out_w), (0, ox1 > ox0), (1, ox0 > 0)) if need]
 
 
+def dw3x3_s2_scales(
+    w2d: np.ndarray, bias: np.ndarray, table: np.ndarray, input_offset: int
+) -> tuple[np.ndarray, int] | None:
+    """(per-channel scales k, E) of TM2_RQ_HIGHMUL_E for the records of ``tm2_depthwise3x3_s8_s2`` (the first E of
+    :data:`DW_S2_RQ_SHIFTS` nearest RQ_SHIFT_PREFERRED that passes :func:`shift_scales`), or None. ``table``: the
+    layer's TM2_RQ_HIGHMUL entries (m, hz, -, e) of :func:`dw3x3_requant` (m = 0: a constant channel, k 0). The
+    kernel's sums start from the bias with the input offset folded in and add the raw inputs (|x| <= 128), so
+    every partial sum, and the sum of a record with a filter row left out, is bounded by |bias| + (|off| + 128)
+    sum |w|: the bound the checks use."""
+    bound = np.abs(bias) + (abs(int(input_offset)) + 128) * np.abs(w2d).sum(axis=1)
+    recs = np.stack([table[:, 0], table[:, 1], table[:, 3]], axis=1)
+    constants: list[int | None] = [0 if m == 0 else None for m in table[:, 0].tolist()]
+    for e_shift in sorted(DW_S2_RQ_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
+        ks = shift_scales(recs, w2d, bound, constants, e_shift)
+        if ks is not None:
+            return ks, e_shift
+    return None
+
+
 def dw3x3_s2_records(
-    filt: np.ndarray, bias: np.ndarray | None, rq: np.ndarray, input_offset: int, variants: list[int]
+    filt: np.ndarray, bias: np.ndarray | None, rq: np.ndarray, input_offset: int, variants: list[int],
+    low: bool = False,
 ) -> np.ndarray:
     """The records of ``tm2_depthwise3x3_s8_s2`` (int32, appended to the packed weights): per channel quad,
     one record of DW_S2_RECORD_WORDS words per shift v of ``variants``. A record for v reads the three input
     columns v to the right of the pixel's own, tap t with weight t + v (0 outside the filter), every filter
     row inside the input: the four biases with the input offset folded in (bias + off * sum of the record's
-    weights), doubled; per filter row the doubled int16 pairs (tap 0, tap 1) of the four channels, then the
-    doubled taps 2 as (channel 0, channel 2) and (channel 1, channel 3); then (m, hz, e) per channel."""
+    weights), doubled; the doubled int16 pairs (tap 0, tap 1) of the four channels for filter rows 0 and 1, then
+    (row 0, row 1) of their taps 2, then the pairs of row 2 and its taps 2 as (channel 0, channel 2) and
+    (channel 1, channel 3); then (m, hz, e) per channel.
+
+    With output offset -128 (``low``) and an E of :data:`DW_S2_RQ_SHIFTS` that passes :func:`dw3x3_s2_scales`,
+    TM2_RQ_HIGHMUL_E instead: channel c's doubled weights and bias scaled by 2^k[c] and (m, hz', -E) per channel
+    (the negative third word tells the kernel the form; constant channels (0, k_out 2^E, -E))."""
     if not variants:
         return np.zeros(0, np.int32)
     w = filt.reshape(3, 3, -1).astype(np.int64)  # [fy][fx][c]
     channels = w.shape[2]
     b = np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
     table = np.asarray(rq, np.int64).reshape(channels, 4)
+    scaled = dw3x3_s2_scales(w.reshape(9, channels).T, b, table, input_offset) if low else None
+    if scaled is not None:
+        ks, e_shift = scaled
+        w = w << ks
+        b = b << ks
+        rec_e = table.copy()
+        for c, k in enumerate(ks.tolist()):
+            m, hz = int(table[c, 0]), int(table[c, 1])
+            # constant channels (m = 0, hz = 2 k_out + 1): the output k_out whatever the sum
+            hz_e = (hz >> 1) << e_shift if m == 0 else (hz << k) + (1 << (k - 1))
+            rec_e[c] = (m, hz_e, 0, -e_shift)
+        table = rec_e
     out = []
     for c0 in range(0, channels, 4):
         for v in variants:
@@ -354,9 +393,11 @@ def dw3x3_s2_records(
                     taps[:, t, :] = w[:, t + v, c0 : c0 + 4]
             rec = [(b[c0 + j] + input_offset * int(taps[:, :, j].sum())) * 2 for j in range(4)]
             d = (2 * taps) & 0xFFFF
-            for fy in range(3):
+            for fy in range(2):
                 rec += [int(d[fy, 0, j] | d[fy, 1, j] << 16) for j in range(4)]
-                rec += [int(d[fy, 2, 0] | d[fy, 2, 2] << 16), int(d[fy, 2, 1] | d[fy, 2, 3] << 16)]
+            rec += [int(d[0, 2, j] | d[1, 2, j] << 16) for j in range(4)]  # tap 2 of rows 0 and 1
+            rec += [int(d[2, 0, j] | d[2, 1, j] << 16) for j in range(4)]
+            rec += [int(d[2, 2, 0] | d[2, 2, 2] << 16), int(d[2, 2, 1] | d[2, 2, 3] << 16)]
             for j in range(4):
                 rec += [int(table[c0 + j, 0]), int(table[c0 + j, 1]), int(table[c0 + j, 3])]
             out += rec
@@ -635,7 +676,9 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
         params["in_c"], params["in_w"], params["out_w"], params["pad_w"], params["stride_w"], mode,
         params["act_min"], params["act_max"],
     )
-    s2_records = dw3x3_s2_records(w.data, _bias_values(b), rq, params["input_offset"], variants)
+    s2_records = dw3x3_s2_records(
+        w.data, _bias_values(b), rq, params["input_offset"], variants, low=params["output_offset"] == -128
+    )
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
         params={**params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params)},

@@ -406,6 +406,34 @@ def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
     }]
 
 
+def _thumb_add_imm(v: int) -> bool:
+    """Whether ADD Rd, Rn, #v encodes in Thumb-2: a 12-bit immediate (ADDW) or eight bits shifted left (the
+    modified immediates that cover the values above 4095 here)."""
+    return 0 <= v <= 4095 or (v > 0 and v >> ((v & -v).bit_length() - 1) < 256)
+
+
+def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[str, Any] | None:
+    """The constants of the specialised six-output column loop of ``tm2_depthwise3x3_s8_planes``
+    (TM2_DW_PLANE_SPEC in tm2_dw_plane6.h) for a layer on whole planes, or None where the kernel would not take
+    the six-output loop (tm2_dw_plane_cols6: stride 1, TM2_RQ_HIGHMUL, output offset -128, the full int8 range,
+    columns of 6k or 6k + 1 outputs) or an offset of the loop leaves its immediate range: the LDRD of a group's
+    last taps (2 rl2 + 12 (k - 1) + 8 <= 1020 for k groups), the STRB of its sixth output (5 chm <= 4095) and
+    the ADD moving o on a group (6 chm). e: the shift E of the entries' third word (0: none); chm: out_w * channels;
+    rl2: 2 plane_len; rows: out_h; name: the descriptor's C name."""
+    rows = params["out_h"]
+    if (
+        params["stride_h"] != 1 or mode != RQ_HIGHMUL or params["output_offset"] != -128
+        or (params["act_min"], params["act_max"]) != (-128, 127) or rows < 6 or rows % 6 > 1
+    ):
+        return None
+    chm = params["out_w"] * params["in_c"]
+    rl2 = 2 * dw3x3_planes_geometry(params)[0]
+    if 2 * rl2 + 12 * (rows // 6 - 1) + 8 > 1020 or 5 * chm > 4095 or not _thumb_add_imm(6 * chm):
+        return None
+    e = int(np.asarray(rq).reshape(-1, 4)[0, 2])
+    return {"e": e, "chm": chm, "rl2": rl2, "rows": rows, "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}"}
+
+
 def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:
     """TM2_DW3X3_PLANES_SCRATCH: plane_ch int16 channel planes."""
     return 2 * plane_ch * plane_cols * plane_len
@@ -638,7 +666,10 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     s2_records = dw3x3_s2_records(w.data, _bias_values(b), rq, params["input_offset"], variants)
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
-        params={**params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params)},
+        params={
+            **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
+            "plane_spec": dw3x3_plane_spec(params, rq, mode),
+        },
         const_inputs=_bias_inputs(b),
         consts=[
             ConstArray("weights", "int32_t", np.concatenate([pack_dw3x3_weights(w.data), s2_records]), weights=True),

@@ -406,8 +406,13 @@ def dw_planes_case(
 
 # Descriptors at the edges of the specialised loop's immediate ranges: the largest plane column for 4 and 8 groups
 # (the last LDRD at 1020), the largest output stride (5 chm <= 4095, 6 chm a modified immediate) and one whose
-# 6 chm takes ADDW
-SPEC_EDGES = (("tm2_dw6_edge_a", 12, 768, 488, 25), ("tm2_dw6_edge_b", 0, 682, 464, 48))
+# 6 chm takes ADDW; with the columns unrolled, vww's 6 x 6 x 128 (the column step a modified immediate) and the
+# largest plane columns for 5 columns of 4 groups and 2 of 4
+SPEC_EDGES = (
+    ("tm2_dw6_edge_a", 12, 768, 488, 25, 0), ("tm2_dw6_edge_b", 0, 682, 464, 48, 0),
+    ("tm2_dw6_edge_c", 0, 768, 20, 6, 6), ("tm2_dw6_edge_d", 12, 320, 160, 25, 5),
+    ("tm2_dw6_edge_e", 12, 192, 324, 24, 2),
+)
 
 # Output rows of the specialised six-output loop's cases: one group, an odd and an even number of them, with and
 # without the last single output
@@ -421,7 +426,7 @@ def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[C
     its descriptor index, the spec)."""
     while True:
         same = bool(rng.random() < 0.7)
-        hw = (rows if same else rows + 2, int(rng.integers(3, 8)) + (0 if same else 2))
+        hw = (rows if same else rows + 2, int(rng.integers(3, 11)) + (0 if same else 2))
         ch = int(rng.choice([1, 2, 3, 4, 5, 8]))
         case = dw_case(rng, i, hw, stride=1, zp=-128, ch=ch, same=same, full_range=True,
                        wmax=int(rng.choice([4, 10, 24])) if e else 127)
@@ -454,7 +459,11 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
     specs, names = [], {}
 
     def index(spec: dict) -> int:
-        name = f"tm2_dw6_e{spec['e']}_c{spec['chm']}_r{spec['rl2']}_h{spec['rows']}"
+        g, cols = spec["rows"] // 6, spec["cols"]
+        if cols and not ((cols + 1) * spec["rl2"] + 12 * (g - 1) + 8 <= 1020
+                         and packing._thumb_add_imm(abs(spec["chm"] // cols - 6 * g * spec["chm"]))):
+            spec = {**spec, "cols": 0}  # (a constant off that the unrolled columns could not assemble: the loop)
+        name = f"tm2_dw6_e{spec['e']}_c{spec['chm']}_r{spec['rl2']}_h{spec['rows']}_w{spec['cols']}"
         if name not in names:
             names[name] = len(specs)
             specs.append({**spec, "name": name})
@@ -466,10 +475,10 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
             for _ in range(3):
                 case, spec = dw_spec_case(rng, len(out), rows, e)
                 k = index(spec)
-                if len(out) % 5 == 3:  # one constant off
-                    field = ("rows", "e", "chm", "rl2")[len(out) // 5 % 4]
+                if len(out) % 4 == 3:  # one constant off
+                    field = ("rows", "e", "chm", "rl2", "cols")[len(out) // 4 % 5]
                     k = index({**spec, field: {"rows": rows + 6, "e": 12 - e, "chm": spec["chm"] + 1,
-                                               "rl2": spec["rl2"] + 4}[field]})
+                                               "rl2": spec["rl2"] + 4, "cols": spec["cols"] + 1}[field]})
                 elif len(out) % 11 == 5:
                     k = -1
                 out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
@@ -482,8 +491,9 @@ def _harness_specs() -> str:
     specs = dw_spec_cases()[1]
     lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']})" for s in specs]
     # and two that no case runs, at the edges of the immediate ranges (dw3x3_plane_spec): the assembler checks them
-    specs = (*specs, *(dict(zip(("name", "e", "chm", "rl2", "rows"), v, strict=True)) for v in SPEC_EDGES))
-    lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']})" for s in specs]
+    specs = (*specs, *(dict(zip(("name", "e", "chm", "rl2", "rows", "cols"), v, strict=True)) for v in SPEC_EDGES))
+    lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']}, {s['cols']})"
+             for s in specs]
     table = ", ".join(f"&{s['name']}" for s in specs)
     return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};"])
 
@@ -1048,14 +1058,15 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
 
 def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """tm2_depthwise3x3_s8_planes_spec: the specialised six-output loops (TM2_DW_PLANE_SPEC) of every row count of
-    SPEC_ROWS and E 0 and 12, on 1, 2 or 4 channels a time, in place and not; descriptors of another shape and none
-    (the generic loop)."""
+    SPEC_ROWS and E 0 and 12, columns unrolled or in a loop, on 1, 2 or 4 channels a time, in place and not;
+    descriptors of another shape and none (the generic loop)."""
     cases, specs = dw_spec_cases()
     taken = [c for c in cases if c.extra["spec"] >= 0 and f"'name': '{specs[c.extra['spec']]['name']}'" in c.label]
     assert {(specs[c.extra["spec"]]["rows"], specs[c.extra["spec"]]["e"]) for c in taken} == {
         (rows, e) for rows in SPEC_ROWS for e in (0, 12)
     }
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in taken} == {1, 2, 4}
+    assert {specs[c.extra["spec"]]["cols"] > 0 for c in taken} == {True, False}  # columns unrolled and a loop
     assert any(c.extra["inplace"] for c in taken) and any(not c.extra["inplace"] for c in taken)
     assert any(c.params[DW_FIELDS.index("channels")] > c.params[DW_FIELDS.index("plane_ch")] for c in taken)
     assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
@@ -1070,7 +1081,7 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     rq = np.zeros((64, 4), np.int32)
     rq[:, 2] = 12
     spec = packing.dw3x3_plane_spec(kws, rq, packing.RQ_HIGHMUL)
-    assert spec == {"e": 12, "chm": 320, "rl2": 60, "rows": 25, "name": "tm2_dw6_e12_c320_r60_h25"}
+    assert spec == {"e": 12, "chm": 320, "rl2": 60, "rows": 25, "cols": 5, "name": "tm2_dw6_e12_c320_r60_h25_w5"}
     assert packing.dw3x3_plane_spec(kws, rq, packing.RQ_DOUBLE) is None
     for change in ({"stride_h": 2}, {"output_offset": -127}, {"act_min": -127}, {"act_max": 126},
                    {"in_h": 26, "out_h": 26}, {"in_h": 5, "out_h": 5}):
@@ -1084,9 +1095,15 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
                                                                      packing.RQ_HIGHMUL)]
     last = packing.dw3x3_plane_spec({**kws, "in_h": taken[-1], "out_h": taken[-1]}, rq, packing.RQ_HIGHMUL)
     assert taken == list(range(6, taken[-1] + 1, 6)) and 1000 < 2 * last["rl2"] + 12 * (taken[-1] // 6 - 1) + 8 <= 1020
-    # the edge descriptors the harness assembles are at those limits
-    assert [2 * rl2 + 12 * (rows // 6 - 1) + 8 for _, _, _, rl2, rows in SPEC_EDGES] == [1020, 1020]
-    assert [5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, _, _ in SPEC_EDGES] == [True, True]
+    # the edge descriptors the harness assembles are at those limits (the next plane column, 4 bytes on, is not)
+    last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8 for _, _, _, rl2, rows, cols in SPEC_EDGES]
+    assert last_ldrd == [1020, 1020, 148, 1004, 1016]
+    assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, _, _, _ in SPEC_EDGES)
+    assert all(packing._thumb_add_imm(abs(chm // cols - 6 * (rows // 6) * chm))
+               for _, _, chm, _, rows, cols in SPEC_EDGES if cols)
+    # columns unrolled up to DW_SPEC_UNROLL outputs a channel (kws), not beyond (a loop)
+    assert spec["cols"] == 5
+    assert packing.dw3x3_plane_spec({**kws, "in_w": 7, "out_w": 7}, rq, packing.RQ_HIGHMUL)["cols"] == 0
 
 
 def test_depthwise3x3_direct_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -780,7 +780,7 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
 
 @pytest.mark.parametrize(
     ("name", "specs", "calls"),
-    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25"}, 4), ("vww_96_int8", None, 8)],
+    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25_w5"}, 4), ("vww_96_int8", None, 8)],
 )
 def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, calls, tmp_path):
     """The generated code defines TM2_DW_PLANE_SPEC once per distinct (E, chm, rl2, rows) of its plane layers
@@ -795,7 +795,7 @@ def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, ca
     text = (tmp_path / "src" / "model.c").read_text()
     # each layer's definition inside the guard of its name: the preprocessor keeps the first of each name
     defined = re.findall(
-        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC\((\w+), (\d+), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
+        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
     )
     assert len(defined) == text.count("TM2_DW_PLANE_SPEC(") and all(g == n.upper() for g, n, *_ in defined)
     names = {d[1] for d in defined}

@@ -1429,7 +1429,8 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   const int32_t rqe = cols == 1 ? (int32_t)rq[0].lo : 0;
   /* the specialised column loop where it was built for this layer */
   const tm2_dw6_cols scols = cols == 1 && spec != NULL && spec->e == rqe && spec->chm == q.channels &&
-                                     spec->rl2 == 2 * len && spec->rows == p->out_h
+                                     spec->rl2 == 2 * len && spec->rows == p->out_h &&
+                                     (spec->ncols == 0 || spec->ncols == out_w)
                                  ? spec->cols
                                  : NULL;
 #else

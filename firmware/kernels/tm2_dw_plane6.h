@@ -4,7 +4,7 @@
  *
  * The generic loop (tm2_dw_plane_cols6 in tm2_dw_dsp.c) reads the output stride, the group count and the plane
  * column length at run time. The generated model code instantiates TM2_DW_PLANE_SPEC once per distinct
- * (E, chm, rl2, rows) of its stride-1 depthwise layers and passes the descriptor to
+ * (E, chm, rl2, rows, columns) of its stride-1 depthwise layers and passes the descriptor to
  * tm2_depthwise3x3_s8_planes_spec; the kernel calls its column loop where the layer matches it and the generic
  * loop otherwise (and always without the DSP extension, where the descriptor holds no loop). */
 #ifndef TM2_DW_PLANE6_H
@@ -29,11 +29,11 @@ typedef void (*tm2_dw6_cols)(const tm2_dw3x3_packed_params *p, const int16_t *pl
 
 /* A specialised column loop and the layer constants it was built for: e, the shift E of the requantisation
  * entries' third word (0: TM2_RQ_HIGHMUL without E); chm, the output stride along a column (out_w * channels);
- * rl2, the bytes of one plane column (2 plane_len); rows, the outputs of a column (out_h). cols: NULL without
- * the DSP extension. */
+ * rl2, the bytes of one plane column (2 plane_len); rows, the outputs of a column (out_h); ncols, the output
+ * columns (out_w; 0: any). cols: NULL without the DSP extension. */
 typedef struct {
   tm2_dw6_cols cols;
-  int32_t e, chm, rl2, rows;
+  int32_t e, chm, rl2, rows, ncols;
 } tm2_dw6_spec;
 
 /* tm2_depthwise3x3_s8_planes with a specialised column loop (or NULL: none). */
@@ -101,15 +101,16 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 
 /* The specialised loop (TM2_DW6S): a whole output column in straight-line code, the groups of six outputs
  * unrolled by the assembler (.rept; tm2_dw6_g counts them), every address an immediate offset from the
- * column's plane column 0 (ra) or from the group's first output (o): plane row R of group g (R 0, rl2,
- * 2 rl2: ra, rb, rc of the generic loop) at ra + R + 12 g, output k of a group at o + k chm, o moving on
- * 6 chm a group. The two row pointers so freed keep four of the channel's six weight words in registers:
- * r11, r12 hold row b's (w2, w3) for the whole channel, r9, r10 row a's (w0, w1) or row c's (w4, w5).
- * Even groups take the rows in the order a, b, c (loading w4, w5), odd groups c, b, a (loading w0, w1):
- * two weight loads a group instead of six. With E 0 the requantisation's e takes r10, and each group's
+ * plane column 0 of the column (ra, plus tm2_dw6_ra where the columns are unrolled too) or from the group's
+ * first output (o): plane row R of group g (R 0, rl2, 2 rl2: ra, rb, rc of the generic loop) at
+ * ra + tm2_dw6_ra + R + 12 g, output k of a group at o + k chm, o moving on 6 chm a group. The two row
+ * pointers so freed keep four of the channel's six weight words in registers: r11, r12 hold row b's (w2, w3)
+ * for the whole channel, r9, r10 row a's (w0, w1) or row c's (w4, w5). Even units (groups and last outputs,
+ * tm2_dw6_u counts them) take the rows in the order a, b, c (loading w4, w5), odd ones c, b, a (loading w0,
+ * w1): two weight loads a group instead of six. With E 0 the requantisation's e takes r10, and each unit's
  * first row reloads its second weight word. */
 /* The offset of taps D bytes on in plane row R of the current group (an assembler expression) */
-#define TM2_DW6S_AT(R, D) "#(" R " + 12 * tm2_dw6_g + " D ")"
+#define TM2_DW6S_AT(R, D) "#(" R " + tm2_dw6_ra + 12 * tm2_dw6_g + " D ")"
 /* Plane rows a, b, c */
 #define TM2_DW6S_RA "0"
 #define TM2_DW6S_RB "%c[rl2]"
@@ -162,7 +163,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* A group: even (rows a, b, c) or odd (c, b, a); the requantisation; the six stores at immediate offsets */
 #define TM2_DW6S_GROUP                                                                                         \
   "ldr r5, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_g & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                 \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                 \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
   "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10")                              \
   ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                                    \
@@ -176,33 +177,45 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "strb r3, [%[o], #(3 * %c[chm])]\n\t"                                                                        \
   "strb r4, [%[o], #(4 * %c[chm])]\n\t"                                                                        \
   "strb r5, [%[o], #(5 * %c[chm])]\n\t"                                                                        \
-  "add %[o], %[o], #(6 * %c[chm])\n\t"
+  "add %[o], %[o], #(6 * %c[chm])\n\t"                                                                         \
+  ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
 /* One row of the last output of a column of 6k + 1 (taps t0 .. t2) */
 #define TM2_DW6S_ONE_ROW(R, WA, WB)                           \
   "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
   "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
   "smlad r0, r6, " WA ", r0\n\t"                              \
   "smlabt r0, r8, " WB ", r0\n\t"
-/* That output (tm2_dw6_g: the column's group count; rows in the order of a group of that parity), stored at o */
+/* That output (tm2_dw6_g: the column's group count; rows in the order of a group of the same unit parity), stored
+ * at o */
 #define TM2_DW6S_ONE                                                                                           \
   "ldr r0, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_g & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")              \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")              \
   TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
   "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                          \
   ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
   TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
   "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")                          \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
-  "strb r0, [%[o]]\n\t"
+  "strb r0, [%[o]]\n\t"                                                                                        \
+  ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
+/* An output column: its groups and last output */
+#define TM2_DW6S_COLUMN                                                                                        \
+  ".set tm2_dw6_g, 0\n\t"                                                                                      \
+  ".rept %c[groups]\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
+  ".endr\n\t"                                                                                                  \
+  ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"
 
-/* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2 and ROWS outputs a column
- * (ROWS 6k or 6k + 1, k > 0), and its column loop NAME##_cols (a tm2_dw6_cols; p and rl2 unused: the constants
- * stand for them). Per column: the groups and the last output (TM2_DW6S), then w0, w1 back into r9, r10 where
- * the column left w4, w5 or e there, ra on to the next plane column and o by oadv to the next column's first
- * output. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the
- * LDRD offsets (2 RL2 + 12 k + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM an ADD immediate.
- * Aligned to 512 bytes, as tm2_dw_plane_cols6. */
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS)                                                                  \
+/* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
+ * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; p
+ * and rl2 unused: the constants stand for them). COLS 0: per column the groups and the last output
+ * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
+ * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
+ * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
+ * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads. The layer's checks
+ * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
+ * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
+ * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS)                                                            \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(                                                  \
       const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2, int32_t ps2, int32_t ncols, \
       const uint32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out, int32_t ostep) {                 \
@@ -221,13 +234,24 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           "ldr r9, %[w0]\n\t"                                                                                       \
           "ldr r10, %[w1]\n\t"                                                                                      \
           "ldr r11, %[w2]\n\t"                                                                                      \
-          "ldr r12, %[w3]\n"                                                                                        \
+          "ldr r12, %[w3]\n\t"                                                                                      \
+          ".set tm2_dw6_u, 0\n\t"                                                                                  \
+          ".if %c[cols]\n\t"                                                                                       \
+          ".set tm2_dw6_x, 0\n\t"                                                                                  \
+          ".set tm2_dw6_d, %c[ch] - 6 * %c[groups] * %c[chm]\n\t"                                                   \
+          ".rept %c[cols]\n\t"                                                                                     \
+          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t" TM2_DW6S_COLUMN                                               \
+          ".if tm2_dw6_d < 0\n\t"                                                                                  \
+          "sub %[o], %[o], #(-tm2_dw6_d)\n\t"                                                                      \
+          ".else\n\t"                                                                                              \
+          "add %[o], %[o], #tm2_dw6_d\n\t"                                                                         \
+          ".endif\n\t"                                                                                             \
+          ".set tm2_dw6_x, tm2_dw6_x + 1\n\t"                                                                      \
+          ".endr\n\t"                                                                                              \
+          ".else\n"                                                                                                 \
           "1:\n\t"                                                                                                  \
-          ".set tm2_dw6_g, 0\n\t"                                                                                   \
-          ".rept %c[groups]\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                 \
-          ".endr\n\t"                                                                                               \
-          ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"                                                               \
-          ".if %c[e] == 0 || ((%c[groups] + %c[one]) & 1)\n\t"                                                      \
+          ".set tm2_dw6_ra, 0\n\t" TM2_DW6S_COLUMN                                                                 \
+          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t"                                                                  \
           "ldr r9, %[w0]\n\t"                                                                                       \
           "ldr r10, %[w1]\n\t"                                                                                      \
           ".endif\n\t"                                                                                              \
@@ -238,16 +262,19 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           "subs r8, r8, #1\n\t"                                                                                     \
           "str r8, %[cc]\n\t"                                                                                       \
           "bne 1b\n\t"                                                                                              \
+          ".endif\n\t"                                                                                             \
           : [ra] "+r"(ra), [o] "+r"(o), [cc] "+m"(cc)                                                               \
           : [w0] "m"(w[0]), [w1] "m"(w[1]), [w2] "m"(w[2]), [w3] "m"(w[3]), [w4] "m"(w[4]), [w5] "m"(w[5]),         \
             [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [oadv] "m"(oadv), [chm] "i"(CHM),               \
-            [rl2] "i"(RL2), [e] "i"(E), [groups] "i"((ROWS) / 6), [one] "i"((ROWS) % 6)                              \
+            [rl2] "i"(RL2), [e] "i"(E), [groups] "i"((ROWS) / 6), [one] "i"((ROWS) % 6), [cols] "i"(COLS),          \
+            [ch] "i"((COLS) ? (CHM) / ((COLS) ? (COLS) : 1) : 0)                                                     \
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
     }                                                                                                               \
   }                                                                                                                 \
-  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS)};
+  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS)};
 #else
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS) static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS)};
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS) \
+  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS)};
 #endif
 
 #ifdef __cplusplus

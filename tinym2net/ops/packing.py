@@ -406,6 +406,11 @@ def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
     }]
 
 
+# Outputs of a channel up to which the specialised plane loop unrolls its columns (about 6 bytes of code an output):
+# kws' 25 x 5 and vww's 12 x 12 and 6 x 6 layers
+DW_SPEC_UNROLL = 150
+
+
 def _thumb_add_imm(v: int) -> bool:
     """Whether ADD Rd, Rn, #v encodes in Thumb-2: a 12-bit immediate (ADDW) or eight bits shifted left (the
     modified immediates that cover the values above 4095 here)."""
@@ -419,7 +424,10 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     columns of 6k or 6k + 1 outputs) or an offset of the loop leaves its immediate range: the LDRD of a group's
     last taps (2 rl2 + 12 (k - 1) + 8 <= 1020 for k groups), the STRB of its sixth output (5 chm <= 4095) and
     the ADD moving o on a group (6 chm). e: the shift E of the entries' third word (0: none); chm: out_w * channels;
-    rl2: 2 plane_len; rows: out_h; name: the descriptor's C name."""
+    rl2: 2 plane_len; rows: out_h; cols: out_w where the loop unrolls the columns of a channel too (at most
+    DW_SPEC_UNROLL outputs a channel, the last column's LDRD (out_w - 1) rl2 further within range, the step from
+    one column's last output to the next one's first an ADD / SUB immediate), else 0 (a loop over the columns);
+    name: the descriptor's C name."""
     rows = params["out_h"]
     if (
         params["stride_h"] != 1 or mode != RQ_HIGHMUL or params["output_offset"] != -128
@@ -431,7 +439,17 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     if 2 * rl2 + 12 * (rows // 6 - 1) + 8 > 1020 or 5 * chm > 4095 or not _thumb_add_imm(6 * chm):
         return None
     e = int(np.asarray(rq).reshape(-1, 4)[0, 2])
-    return {"e": e, "chm": chm, "rl2": rl2, "rows": rows, "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}"}
+    out_w, groups = params["out_w"], rows // 6
+    unroll = (
+        out_w * rows <= DW_SPEC_UNROLL
+        and (out_w + 1) * rl2 + 12 * (groups - 1) + 8 <= 1020
+        and _thumb_add_imm(abs(params["in_c"] - 6 * groups * chm))
+    )
+    cols = out_w if unroll else 0
+    return {
+        "e": e, "chm": chm, "rl2": rl2, "rows": rows, "cols": cols,
+        "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}",
+    }
 
 
 def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:

@@ -421,7 +421,7 @@ SPEC_ROWS = (6, 7, 12, 13, 18, 19, 24, 25)
 
 def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[Case, dict]:
     """A layer that the specialised loop of TM2_DW_PLANE_SPEC takes (stride 1, output offset -128, full range),
-    `rows` output rows, the shift E `e` (0: TM2_RQ_HIGHMUL without E; small weights make E 12 likely), SAME or
+    `rows` output rows, the shift E `e` (0: TM2_RQ_HIGHMUL without E; smaller weights make larger E likely), SAME or
     VALID, 1 to 8 channels, 1, 2 or 4 at a time; drawn until packing.dw3x3_plane_spec gives that E. (case without
     its descriptor index, the spec)."""
     while True:
@@ -429,7 +429,8 @@ def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[C
         hw = (rows if same else rows + 2, int(rng.integers(3, 11)) + (0 if same else 2))
         ch = int(rng.choice([1, 2, 3, 4, 5, 8]))
         case = dw_case(rng, i, hw, stride=1, zp=-128, ch=ch, same=same, full_range=True,
-                       wmax=int(rng.choice([4, 10, 24])) if e else 127)
+                       wmax=int(rng.choice([4, 10, 24, 127])) if e else 127,
+                       acc_scale=2.0 ** -int(rng.integers(4, 7)) if e and rng.random() < 0.3 else None)
         values = dict(zip(DW_FIELDS, case.params, strict=True))
         geometry = {"stride_h": 1, "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
                     "in_w": values["in_w"], "out_w": values["out_w"], "pad_w": values["pad_w"]}
@@ -452,16 +453,19 @@ def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[C
 
 @functools.cache
 def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
-    """The specialised loop's cases (three of each row count and E) and the distinct descriptors they take, in the
+    """The specialised loop's cases (six of each row count: E 0 and 12, and one of the other shifts) and the distinct descriptors they take, in the
     harness's order; each case carries its descriptor's index, a few that of a descriptor differing from theirs in
     one constant (rows, E, chm or rl2: the kernel must fall back to the generic loop) or -1 (none)."""
     rng = np.random.default_rng(27)
     specs, names = [], {}
 
+    def unrolls(spec: dict, cols: int) -> bool:  # (whether `cols` columns of the spec's shape assemble unrolled)
+        g = spec["rows"] // 6
+        return (cols + 1) * spec["rl2"] + 12 * (g - 1) + 8 <= 1020 and packing._thumb_add_imm(
+            abs(spec["chm"] // cols - 6 * g * spec["chm"]))
+
     def index(spec: dict) -> int:
-        g, cols = spec["rows"] // 6, spec["cols"]
-        if cols and not ((cols + 1) * spec["rl2"] + 12 * (g - 1) + 8 <= 1020
-                         and packing._thumb_add_imm(abs(spec["chm"] // cols - 6 * g * spec["chm"]))):
+        if spec["cols"] and not unrolls(spec, spec["cols"]):
             spec = {**spec, "cols": 0}  # (a constant off that the unrolled columns could not assemble: the loop)
         name = f"tm2_dw6_e{spec['e']}_c{spec['chm']}_r{spec['rl2']}_h{spec['rows']}_w{spec['cols']}"
         if name not in names:
@@ -470,20 +474,26 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
         return names[name]
 
     out = []
-    for rows in SPEC_ROWS:
-        for e in (0, 12):
-            for _ in range(3):
-                case, spec = dw_spec_case(rng, len(out), rows, e)
-                k = index(spec)
-                if len(out) % 4 == 3:  # one constant off
-                    field = ("rows", "e", "chm", "rl2", "cols")[len(out) // 4 % 5]
-                    k = index({**spec, field: {"rows": rows + 6, "e": 12 - e, "chm": spec["chm"] + 1,
-                                               "rl2": spec["rl2"] + 4, "cols": spec["cols"] + 1}[field]})
-                elif len(out) % 11 == 5:
-                    k = -1
-                out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
-                                {**case.extra, "spec": k}))
+    for r, rows in enumerate(SPEC_ROWS):
+        # (E 12 most layers take, 0, and one of the other shifts of DW_PLANE_SHIFTS)
+        for j, e in enumerate((0, 12, 12, 0, 12, (11, 13, 14, 10)[rows % 4])):
+            case, spec = dw_spec_case(rng, len(out), rows, e)
+            k = index(spec)
+            if j == 3:  # one constant off (E 12 for the entries' 0; columns unrolled, but not the layer's count)
+                field = ("rows", "e", "chm", "rl2", "cols")[r % 5]
+                w = values_of(case)["out_w"]
+                k = index({**spec, field: {"rows": rows + 6, "e": 12, "chm": spec["chm"] + 1, "rl2": spec["rl2"] + 4,
+                                           "cols": next(c for c in range(1, 16) if c != w and unrolls(spec, c))}[field]})
+            elif j == 2 and r % 3 == 0:
+                k = -1
+            out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
+                            {**case.extra, "spec": k}))
     return tuple(out), tuple(specs)
+
+
+def values_of(case: Case) -> dict:
+    """The parameter struct of a depthwise case by field name."""
+    return dict(zip(DW_FIELDS, case.params[: len(DW_FIELDS)], strict=True))
 
 
 def _harness_specs() -> str:
@@ -1046,10 +1056,11 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
              and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] == 3]
     assert len(cols3) >= 5
     # tm2_dw_plane_cols6_e<E>: every E of DW_RQ_SHIFTS (the entries' third word), each of the forms, some with a constant
-    # channel (m = 0)
+    # channel (m = 0); the other E of DW_PLANE_SHIFTS (for the specialised loops) run as TM2_RQ_HIGHMUL here
     entries = [np.frombuffer(c.blobs[3], np.int32).reshape(-1, 4) for c in cols6]
-    shifted6 = [(c, t) for c, t in zip(cols6, entries, strict=True) if t[0, 2]]
+    shifted6 = [(c, t) for c, t in zip(cols6, entries, strict=True) if t[0, 2] in packing.DW_RQ_SHIFTS]
     assert {int(t[0, 2]) for _, t in shifted6} == set(packing.DW_RQ_SHIFTS)
+    assert {int(t[0, 2]) for t in entries} > {0, *packing.DW_RQ_SHIFTS}
     assert {("single" if c.params[rows] == 6 else ("odd", "even")[c.params[rows] // 6 % 2 == 0], c.params[rows] % 6)
             for c, _ in shifted6} == forms
     assert any((t[:, 0] == 0).any() for _, t in shifted6)
@@ -1062,9 +1073,10 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     descriptors of another shape and none (the generic loop)."""
     cases, specs = dw_spec_cases()
     taken = [c for c in cases if c.extra["spec"] >= 0 and f"'name': '{specs[c.extra['spec']]['name']}'" in c.label]
-    assert {(specs[c.extra["spec"]]["rows"], specs[c.extra["spec"]]["e"]) for c in taken} == {
+    assert {(specs[c.extra["spec"]]["rows"], specs[c.extra["spec"]]["e"]) for c in taken} >= {
         (rows, e) for rows in SPEC_ROWS for e in (0, 12)
     }
+    assert {specs[c.extra["spec"]]["e"] for c in taken} == {0, *packing.DW_PLANE_SHIFTS}
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in taken} == {1, 2, 4}
     assert {specs[c.extra["spec"]]["cols"] > 0 for c in taken} == {True, False}  # columns unrolled and a loop
     assert any(c.extra["inplace"] for c in taken) and any(not c.extra["inplace"] for c in taken)

@@ -49,6 +49,9 @@ RQ_SHIFTS = (10, 11, 12, 13, 14)
 RQ_SHIFT_PREFERRED = 12
 # The shifts E of the depthwise plane kernel's TM2_RQ_HIGHMUL_E loops (TM2_DW_PLANE_RQ_SHIFTS in tm2_dw_dsp.c).
 DW_RQ_SHIFTS = (12,)
+# The shifts E a depthwise layer's entries may carry (dw3x3_plane_shift): the specialised loops of the model code
+# (dw3x3_plane_spec) take any; the generic loop takes those of DW_RQ_SHIFTS and runs the others as TM2_RQ_HIGHMUL.
+DW_PLANE_SHIFTS = RQ_SHIFTS
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31
@@ -490,10 +493,10 @@ def dw3x3_requant(
 def dw3x3_plane_shift(recs: np.ndarray, w2d: np.ndarray, bound: np.ndarray, constants: list[int | None]) -> int:
     """The layer-wide shift E with which ``tm2_dw_plane_cols6`` takes TM2_RQ_HIGHMUL_E on the fly (the third word
     of every entry of :func:`dw3x3_requant`'s TM2_RQ_HIGHMUL table; 0: the kernel keeps TM2_RQ_HIGHMUL): the first
-    E of :data:`DW_RQ_SHIFTS` nearest RQ_SHIFT_PREFERRED that passes :func:`shift_scales` (channel c's doubled
-    weights and bias scaled by 2^(E - e[c]) in the kernel, hz' = 2^k hz + 2^(k-1); constant channels (m = 0) give
-    their output whatever the scale)."""
-    for e_shift in sorted(DW_RQ_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
+    E of :data:`DW_PLANE_SHIFTS` nearest RQ_SHIFT_PREFERRED (one of :data:`DW_RQ_SHIFTS`) that passes
+    :func:`shift_scales` (channel c's doubled weights and bias scaled by 2^(E - e[c]) in the kernel,
+    hz' = 2^k hz + 2^(k-1); constant channels (m = 0) give their output whatever the scale)."""
+    for e_shift in sorted(DW_PLANE_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
         if shift_scales(recs, w2d, bound, constants, e_shift) is not None:
             return e_shift
     return 0

@@ -1029,6 +1029,12 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cases += [dw_planes_case(rng, 370 + i, shifted=True) for i in range(160)]
     assert sum(c.extra["inplace"] for c in cases) >= 20
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
+    # the transposes' column loop (TM2_DWT_LOOP): every count of row pairs modulo 4 (four a pass), channel pairs and
+    # quads (channels a multiple of 4, stride 1: not the stride-2 kernel)
+    pch, in_h, pad_h, chs, st = (DW_FIELDS.index(f) for f in ("plane_ch", "in_h", "pad_h", "channels", "stride"))
+    loops = {(c.params[pch], (c.params[in_h] - (c.params[pad_h] & 1)) // 2 % 4) for c in cases
+             if c.params[pch] in (2, 4) and c.params[chs] % 4 == 0 and c.params[st] == 1}
+    assert loops == {(n, r) for n in (2, 4) for r in range(4)}
     rows = DW_FIELDS.index("out_h")
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128 and c.params[rows] % 4 == 1]
     assert len(five) >= 10

@@ -1137,19 +1137,23 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 #if TM2_CONV_USE_DSP
 /* tm2_dw_planes_transpose's column loop, in assembly (tm2_dw_planes_quad, tm2_dw_planes_pair): per input
  * column, HEAD (the (padding, row 0) pair, where pad_h is odd), the `pairs` pairs of rows (a single pair
- * first where their number is odd, then two a pass), TAIL (the (last row, padding) pair, where the rows left
- * are odd); one word store a channel and pair, post-incremented (a plane column is contiguous). The padding
- * lane is read from padm, bytes -input_offset, which SXTAB16 turns into 0. Then the source moves sadv bytes
- * on (from the rows it read to the next column's row 0) and every destination cadv bytes (from the words it
- * wrote to the next column's first), until channel 0's destination reaches endm. */
+ * first where their number is odd, two where it is 2 modulo 4, then four a pass: one loop test for four),
+ * TAIL (the (last row, padding) pair, where the rows left are odd); one word store a channel and pair,
+ * post-incremented (a plane column is contiguous). The padding lane is read from padm, bytes -input_offset,
+ * which SXTAB16 turns into 0. Then the source moves sadv bytes on (from the rows it read to the next column's
+ * row 0) and every destination cadv bytes (from the words it wrote to the next column's first), until
+ * channel 0's destination reaches endm. */
 #define TM2_DWT_LOOP(HEAD, PAIR, PAIR2, TAIL)                                                          \
   HEAD                                                                                                 \
   "ldr %[k], %[pm]\n\t"                                                                                \
-  "lsrs %[k], %[k], #1\n\t" /* k: passes of two pairs; C: an odd pair first; Z: no pass */             \
+  "lsrs %[k], %[k], #1\n\t" /* C: an odd pair first */                                                \
   "bcc 3f\n\t" PAIR                                                                                    \
   "3:\n\t"                                                                                             \
+  "lsrs %[k], %[k], #1\n\t" /* k: passes of four pairs; C: two pairs first; Z: no pass */             \
+  "bcc 5f\n\t" PAIR2                                                                                   \
+  "5:\n\t"                                                                                             \
   "beq 4f\n"                                                                                           \
-  "2:\n\t" PAIR2                                                                                       \
+  "2:\n\t" PAIR2 PAIR2                                                                                 \
   "subs %[k], %[k], #1\n\t"                                                                            \
   "bne 2b\n"                                                                                           \
   "4:\n\t" TAIL

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from refops_elementwise import ref_add
 from refops_linear import (
+    avg_pool2d,
     conv2d,
     depthwise_conv2d,
     fc_per_tensor_multiplier,
@@ -49,6 +50,7 @@ RUNTIME = firmware_dir() / "runtime"
 KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE, KIND_DW_DIRECT = range(1, 9)
 # tm2_depthwise3x3_s8_planes_spec with one of the harness's TM2_DW_PLANE_SPEC descriptors (out of place, in place)
 KIND_DW_SPEC, KIND_DW_SPEC_INPLACE = 9, 10
+KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -73,6 +75,7 @@ HARNESS_C = r"""
 #include "tm2_fc_dsp.h"
 #include "tm2_inplace.h"
 #include "tm2_io.h"
+#include "tm2_pool.h"
 #include "tm2_requant.h"
 
 #define ARENA_BYTES (96 * 1024)
@@ -170,6 +173,17 @@ int main(int argc, char **argv) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
       tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if (kind == 21 && np * 4 == sizeof(tm2_conv_packed_params)) {
+      tm2_conv_packed_params p; /* in place: the output buffer starts as the input (out_len: the input's bytes) */
+      memcpy(&p, params, sizeof p);
+      (void)bias, (void)rq;
+      memcpy(out, in, out_len);
+      tm2_conv2d_s8_packed(&p, (const int8_t *)out, (const int32_t *)w, scratch, (int8_t *)out);
+    } else if (kind == 20 && np * 4 == sizeof(tm2_pool_params)) {
+      tm2_pool_params p;
+      memcpy(&p, params, sizeof p);
+      (void)w, (void)bias, (void)rq, (void)scratch;
+      tm2_avg_pool2d_s8(&p, (const int8_t *)in, (int8_t *)out);
     } else if (kind == 4) {
       run_requant((const int32_t *)in, (uint32_t)params[0], (int32_t *)out);
     } else if (kind == 5 && np * 4 == sizeof(tm2_add_params)) {
@@ -653,7 +667,7 @@ def _linker_script(root: Path) -> Path:
 
 
 KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_elementwise.c", "tm2_inplace.c",
-                  "tm2_dw_s2_dsp.c")
+                  "tm2_dw_s2_dsp.c", "tm2_pool.c")
 
 
 def build_harness(root: Path, variant: str) -> Path:
@@ -1188,6 +1202,58 @@ def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Pa
     assert np.array_equal(got[:, 0], want), f"{variant}: {int((got[:, 0] != want).sum())} records differ"
     if variant == "dsp":  # the SMLAL forms with saturation to int8
         assert np.array_equal(got[fast, 1], np.clip(want[fast], -128, 127))
+
+
+def test_pointwise_in_place_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise layers on the pointwise path run in place over the whole tensor (out_c <= in_c: what
+    tinym2net/ops/inplace.py offers): pixel counts with 0 to 3 pixels after the last block of four and under four
+    pixels, every requantisation form; the bytes after the output keep the input's."""
+    rng = np.random.default_rng(29)
+    cases = []
+    for i, (in_c, out_c, pixels) in enumerate(
+        [(8, 8, 16), (8, 6, 13), (16, 16, 9), (16, 10, 7), (32, 32, 25), (32, 2, 6), (64, 64, 125), (64, 48, 3),
+         (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11)]
+    ):
+        for zp, shift in ((-128, None), (7, None), (-128, 12)):
+            shape = {"in_c": in_c, "out_c": out_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1),
+                     "same": True, "h": 1, "w": pixels, "zp": zp, "act": (-128, 127), "rq_shift": shift}
+            if shift:
+                shape["e"] = (shift - 7, shift - 1)
+            c = conv_case(rng, i, shape)
+            if c.extra["path"] != packing.CONV_PATH_POINTWISE:  # a multiplier the fast forms cannot take
+                continue
+            x = c.blobs[0]
+            want = c.expected + x[len(c.expected):]
+            cases.append(Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra))
+    assert len(cases) >= 30 and {c.extra["mode"] for c in cases} == {packing.RQ_HIGHMUL, packing.RQ_HIGHMUL_E}
+    _check_cases(harness, cases, "pw_inplace")
+
+
+def avg_pool_case(rng: np.random.Generator, i: int, h: int, w: int, ch: int, k: tuple[int, int] | None = None) -> Case:
+    """AVERAGE_POOL_2D of an h x w x ch input: global (k None: the window is the whole input, the DSP path for
+    channel counts of 8 k up to 255 pixels) or a k window at stride 1, SAME (the generic loop)."""
+    kh, kw = (h, w) if k is None else k
+    oh, ph = out_size_and_pad(k is not None, h, kh, 1)
+    ow, pw = out_size_and_pad(k is not None, w, kw, 1)
+    # extreme inputs in some cases: the 16-bit lane sums at their bounds (255 x -128, 255 x 127)
+    fill = [None, -128, 127][i % 3] if h * w == 255 else None
+    x = rng.integers(-128, 128, (1, h, w, ch), dtype=np.int8) if fill is None else np.full((1, h, w, ch), fill, np.int8)
+    act_min, act_max = (-128, 127) if i % 4 else (-20, 30)
+    want = avg_pool2d(x, k_hw=(kh, kw), out_hw=(oh, ow), stride=(1, 1), pad=(ph, pw), act_min=act_min,
+                      act_max=act_max)
+    values = [1, h, w, ch, oh, ow, kh, kw, 1, 1, ph, pw, act_min, act_max]
+    return Case(KIND_AVG_POOL, values, [x.tobytes(), b"", b"", b""], 0, want.tobytes(), f"avgpool#{i} {values}")
+
+
+def test_avg_pool_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Global average pooling (kws' 25 x 5 x 64: 16 channels a pass; 8 k + 8 channels: the 8-channel pass;
+    255 pixels of -128 or 127: the lane sums at their bounds) and the generic window loop."""
+    rng = np.random.default_rng(17)
+    shapes = [(25, 5, 64), (3, 3, 256), (5, 5, 24), (1, 1, 8), (2, 3, 40), (15, 17, 16), (15, 17, 16), (15, 17, 8),
+              (15, 17, 24), (16, 16, 8), (4, 4, 12), (3, 5, 7)]
+    cases = [avg_pool_case(rng, i, *s) for i, s in enumerate(shapes)]
+    cases += [avg_pool_case(rng, 100 + i, 6, 7, ch, (2, 3)) for i, ch in enumerate((8, 16, 5))]
+    _check_cases(harness, cases, "avg_pool")
 
 
 def test_add_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -611,7 +611,8 @@ def _host_bit_exact(model: bytes, name: str, tmp: Path, n: int) -> tuple[int, in
     c = _compiled(model, name, "all")
     write_artifact(c, tmp, model_name=name, board=None)
     text = (tmp / "src" / "model.c").read_text()
-    assert text.count("tm2_inplace_rows_next(") + text.count("in place: whole channel planes") == len(c.plan.overlap_ops)
+    in_place_calls = ("tm2_inplace_rows_next(", "in place: whole channel planes", "in place: the whole tensor")
+    assert sum(text.count(t) for t in in_place_calls) == len(c.plan.overlap_ops)
     exe = build_host_model(tmp, tmp / "model_host")
     samples = random_inputs(c.graph, n, seed=5)
     want = run_litert(model, c.graph, samples)
@@ -750,15 +751,21 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
         return compile_graph(parse_tflite(model, name=name), model)
 
     kws = compiled("kws_ref_model")
-    assert not kws.plan.wider_ops
+    # only the whole-tensor form of the four pointwise layers (smaller scratch, no ring: taken wherever in place)
+    assert kws.plan.wider_ops == ((2, 0), (4, 0), (6, 0), (8, 0))
+    assert all(kws.lowered[i].params["inplace_pointwise"] for i, _ in kws.plan.wider_ops)
     assert {kws.lowered[i].params["plane_ch"] for i in (1, 3, 5, 7)} == {2}
     vww = compiled("vww_96_int8")
     in_place = [(i, k) for i, k in vww.plan.wider_ops if i in vww.plan.overlap_ops]
     out_of_place = [(i, k) for i, k in vww.plan.wider_ops if i not in vww.plan.overlap_ops]
     assert len(in_place) >= 2 and len(out_of_place) >= 3
     planes = [(i, k) for i, k in in_place if vww.lowered[i].params.get("inplace_planes")]
-    bands = [(i, k) for i, k in in_place if not vww.lowered[i].params.get("inplace_planes")]
-    assert len(planes) >= 2 and len(bands) >= 5
+    whole = [(i, k) for i, k in in_place if vww.lowered[i].params.get("inplace_pointwise")]
+    bands = [(i, k) for i, k in in_place if (i, k) not in planes + whole]
+    assert len(planes) >= 2 and len(bands) >= 2 and len(whole) >= 5
+    for i, k in whole:  # pointwise layers no wider out than in: the kernel on the tensor itself
+        params = vww.lowered[i].params
+        assert k == 0 and params["inplace_ring_offset"] == 0 and params["out_c"] <= params["in_c"]
     for i, k in planes:
         params = vww.lowered[i].params
         assert params["plane_ch"] == params["inplace_wider"][k]["plane_ch"] > 1

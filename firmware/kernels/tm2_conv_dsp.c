@@ -1742,9 +1742,10 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
     for (int32_t next = 0; next < pixels; next += 4) {
-      /* A short last block moves back to end at the last pixel (recomputing up to three pixels with
-       * identical results, or, on the fast path, only its last one or two pixels computed, tm2_gemm_pixel);
-       * only a layer of fewer than four pixels has a block with unused slots. */
+      /* A short last block moves back to end at the last pixel (its first pixels computed again, or, on the fast
+       * path, only its last one or two pixels computed, tm2_gemm_pixel); the C loop stores only the new pixels,
+       * so that a pointwise layer may run in place (tinym2net/ops/inplace.py: its output overwrites pixels read
+       * already). Only a layer of fewer than four pixels has a block with unused slots. */
       const int32_t pix0 = next + 4 <= pixels || pixels < 4 ? next : pixels - 4;
       const int32_t npix = tm2_min_i32(4, pixels - pix0);
       if (pointwise && npix == 4) {
@@ -1817,7 +1818,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
         const int32_t *r = rec + 2 + kp;
         for (int32_t h = 0; h < 2 && 2 * cp + h < out_c; ++h, r += 3) {
           int8_t *o = out_blk + 2 * cp + h;
-          for (int32_t s = 0; s < npix; ++s) {
+          for (int32_t s = next - pix0; s < npix; ++s) { /* the new pixels only (see the block's comment) */
             o[s * out_c] = tm2_store_clamped(tm2_gemm_rq(acc[4 * h + s], r, mode, zp), p->act_min, p->act_max);
           }
         }

@@ -52,41 +52,86 @@ TM2_ALWAYS_INLINE void tm2_pool2d(const tm2_pool_params *p, const int8_t *input,
 }
 
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
-#include <arm_acle.h>
-#include <string.h>
+
+/* The rounded average of the exact sum of `count` int8 values, clamped (TFLite's division). */
+static inline int8_t tm2_avg_out(const tm2_pool_params *p, int32_t acc, int32_t count) {
+  const int32_t avg = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+  return (int8_t)tm2_clamp_i32(avg, p->act_min, p->act_max);
+}
+
+/* Eight channels' sums in the 16-bit lanes of e (c, c+2), o (c+1, c+3) of the first word and of e1, o1 for the
+ * second: the channel order of the outputs. */
+static inline void tm2_avg_out8(const tm2_pool_params *p, uint32_t e0, uint32_t o0, uint32_t e1, uint32_t o1,
+                                int32_t count, int8_t *out) {
+  const int32_t sums[8] = {(int16_t)e0, (int16_t)o0, (int16_t)(e0 >> 16), (int16_t)(o0 >> 16),
+                           (int16_t)e1, (int16_t)o1, (int16_t)(e1 >> 16), (int16_t)(o1 >> 16)};
+  for (int32_t k = 0; k < 8; ++k) out[k] = tm2_avg_out(p, sums[k], count);
+}
 
 /* Global average pooling (one output pixel whose window is the whole input, no padding) of a channel count
- * that is a multiple of eight over at most 255 pixels: eight channels at a time, two words per pixel summed
- * into 16-bit lanes by SXTAB16 (|sum| <= 255 * 128 < 2^15, so the lanes hold the exact sums), then TFLite's
- * rounded division. Returns 0 (nothing written) for other shapes. */
+ * that is a multiple of eight over at most 255 pixels: each input word of four channels is summed into two
+ * words of 16-bit lanes by SXTAB16 and SXTAB16 of the word rotated by 8 (|sum| <= 255 * 128 < 2^15, so the
+ * lanes hold the exact sums), then TFLite's rounded division. Sixteen channels a pass (four words a pixel
+ * into eight sums: the loop's pointer step and branch shared by twice the work) while at least sixteen are
+ * left, then eight. Returns 0 (nothing written) for other shapes. */
 static int tm2_avg_pool_global(const tm2_pool_params *p, const int8_t *input, int8_t *output) {
   const int32_t count = p->in_h * p->in_w, c_n = p->channels;
   if (p->out_h != 1 || p->out_w != 1 || p->pad_h != 0 || p->pad_w != 0 || p->filter_h != p->in_h ||
-      p->filter_w != p->in_w || (c_n & 7) != 0 || count > 255) {
+      p->filter_w != p->in_w || (c_n & 7) != 0 || count < 1 || count > 255) {
     return 0;
   }
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * count * c_n;
     int8_t *out = output + (size_t)b * c_n;
-    for (int32_t c0 = 0; c0 < c_n; c0 += 8) {
-      uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0; /* lanes (c, c+2), (c+1, c+3), (c+4, c+6), (c+5, c+7) */
+    int32_t c0 = 0;
+    for (; c0 + 16 <= c_n; c0 += 16) {
+      uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0, e2 = 0, o2 = 0, e3 = 0, o3 = 0;
       const int8_t *src = in_b + c0;
-      for (int32_t i = 0; i < count; ++i, src += c_n) {
-        uint32_t w0, w1;
-        memcpy(&w0, src, 4);
-        memcpy(&w1, src + 4, 4);
-        e0 = __sxtab16(e0, w0);
-        o0 = __sxtab16(o0, (w0 >> 8) | (w0 << 24));
-        e1 = __sxtab16(e1, w1);
-        o1 = __sxtab16(o1, (w1 >> 8) | (w1 << 24));
-      }
-      const int32_t sums[8] = {(int16_t)e0, (int16_t)o0, (int16_t)(e0 >> 16), (int16_t)(o0 >> 16),
-                               (int16_t)e1, (int16_t)o1, (int16_t)(e1 >> 16), (int16_t)(o1 >> 16)};
-      for (int32_t k = 0; k < 8; ++k) {
-        const int32_t acc = sums[k];
-        const int32_t avg = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-        out[c0 + k] = (int8_t)tm2_clamp_i32(avg, p->act_min, p->act_max);
-      }
+      int32_t left = count;
+      /* per pixel: three words in a run of loads, six SXTAB16, the fourth word, two more; 14 registers */
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr r0, [%[s]]\n\t"
+          "ldr r1, [%[s], #4]\n\t"
+          "ldr r2, [%[s], #8]\n\t"
+          "sxtab16 %[e0], %[e0], r0\n\t"
+          "sxtab16 %[o0], %[o0], r0, ror #8\n\t"
+          "sxtab16 %[e1], %[e1], r1\n\t"
+          "sxtab16 %[o1], %[o1], r1, ror #8\n\t"
+          "sxtab16 %[e2], %[e2], r2\n\t"
+          "sxtab16 %[o2], %[o2], r2, ror #8\n\t"
+          "ldr r0, [%[s], #12]\n\t"
+          "add %[s], %[s], %[cn]\n\t"
+          "sxtab16 %[e3], %[e3], r0\n\t"
+          "sxtab16 %[o3], %[o3], r0, ror #8\n\t"
+          "subs %[n], %[n], #1\n\t"
+          "bne 1b\n\t"
+          : [e0] "+r"(e0), [o0] "+r"(o0), [e1] "+r"(e1), [o1] "+r"(o1), [e2] "+r"(e2), [o2] "+r"(o2),
+            [e3] "+r"(e3), [o3] "+r"(o3), [s] "+r"(src), [n] "+r"(left)
+          : [cn] "r"(c_n)
+          : "r0", "r1", "r2", "cc", "memory");
+      tm2_avg_out8(p, e0, o0, e1, o1, count, out + c0);
+      tm2_avg_out8(p, e2, o2, e3, o3, count, out + c0 + 8);
+    }
+    for (; c0 < c_n; c0 += 8) {
+      uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
+      const int8_t *src = in_b + c0;
+      int32_t left = count;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr r0, [%[s]]\n\t"
+          "ldr r1, [%[s], #4]\n\t"
+          "add %[s], %[s], %[cn]\n\t"
+          "sxtab16 %[e0], %[e0], r0\n\t"
+          "sxtab16 %[o0], %[o0], r0, ror #8\n\t"
+          "sxtab16 %[e1], %[e1], r1\n\t"
+          "sxtab16 %[o1], %[o1], r1, ror #8\n\t"
+          "subs %[n], %[n], #1\n\t"
+          "bne 1b\n\t"
+          : [e0] "+r"(e0), [o0] "+r"(o0), [e1] "+r"(e1), [o1] "+r"(o1), [s] "+r"(src), [n] "+r"(left)
+          : [cn] "r"(c_n)
+          : "r0", "r1", "cc", "memory");
+      tm2_avg_out8(p, e0, o0, e1, o1, count, out + c0);
     }
   }
   return 1;

@@ -18,6 +18,10 @@ driver exactly (:func:`ring_bands_needed`). :func:`offer_rows` attaches the resu
     scratch bytes when run in place (the kernel's own scratch, 16-aligned, then the ring); the plan
     uses it instead of ``Lowered.scratch_bytes`` for an op it runs in place;
 
+Pointwise layers of the packed CONV_2D kernel's pointwise path whose output pixels are no wider than their input
+pixels also offer the kernel on the whole tensor, no bands and no ring (``params["inplace_pointwise"]``, the first
+of their ``inplace_wider`` overrides: see :func:`_pointwise`).
+
 and wraps the lowering's template in ``ops/inplace_rows.j2``, which renders the ordinary call when the
 planner kept input and output apart and the band loop when it gave them the same offset. The planner
 (:mod:`tinym2net.schedule`, :mod:`tinym2net.memory_plan`) takes the offer only where the input dies at
@@ -230,7 +234,7 @@ def offer_rows(low: Lowered) -> Lowered:
         "inplace_flat": int(plan.flat),
         "inplace_ring_offset": ring_offset,
         **_alternative(low, plan),
-        "inplace_wider": _wider_bands(low, plan, ring_offset),
+        "inplace_wider": _pointwise(low, plan) + _wider_bands(low, plan, ring_offset),
         **planes,
         "inplace_rows": _rows_params(plan),
     }
@@ -310,6 +314,23 @@ def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
         "inplace_slower": 0,
         "inplace_wider": wider,
     }
+
+
+def _pointwise(low: Lowered, plan: RowPlan) -> list[dict[str, Any]]:
+    """The whole-tensor form of a pointwise layer on the packed CONV_2D kernel's pointwise path (its ``pw<Kp>``
+    entries) whose output pixels are no wider than its input pixels, as the first of its ``inplace_wider``
+    overrides (so the planner takes it where the arena does not grow, after its choices of the other in-place
+    offers): the kernel itself on the tensor, no bands and no ring. Safe because every loop that runs such a layer
+    reads a pixel (widening it into the column scratch) before it writes that pixel's output, writes pixel i's
+    output at i * out_c <= i * in_c, and never rewrites a pixel it has written: the DSP entries' blocks of four and
+    their last pixels one by one, and the plain C loop (no DSP, TM2_PORTABLE), whose short last block moves back
+    but stores only its new pixels. [] otherwise."""
+    p = low.params
+    if low.template != "ops/conv2d_packed.j2" or not plan.flat or p.get("path") != packing.CONV_PATH_POINTWISE:
+        return []
+    if p["out_c"] > p["in_c"]:
+        return []
+    return [{"inplace_pointwise": 1, "inplace_scratch": _align(low.scratch_bytes), "inplace_ring_offset": 0}]
 
 
 def _alternative(low: Lowered, plan: RowPlan) -> dict[str, Any]:

@@ -16,6 +16,7 @@ multipliers that force the generic requantisation (left shifts, e = 1, m = 2^30)
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import struct
@@ -47,6 +48,8 @@ KERNELS = firmware_dir() / "kernels"
 RUNTIME = firmware_dir() / "runtime"
 
 KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_INPLACE, KIND_DW_DIRECT = range(1, 9)
+# tm2_depthwise3x3_s8_planes_spec with one of the harness's TM2_DW_PLANE_SPEC descriptors (out of place, in place)
+KIND_DW_SPEC, KIND_DW_SPEC_INPLACE = 9, 10
 KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
 
 # Field order of the C parameter structs (all int32).
@@ -67,6 +70,7 @@ HARNESS_C = r"""
 #include <string.h>
 
 #include "tm2_conv_dsp.h"
+#include "tm2_dw_plane6.h"
 #include "tm2_elementwise.h"
 #include "tm2_fc_dsp.h"
 #include "tm2_inplace.h"
@@ -80,6 +84,9 @@ static uint8_t arena[ARENA_BYTES] __attribute__((aligned(16)));
 static int32_t params[64];
 
 static int read_u32(uint32_t *v) { return tm2_io_read(v, 4); }
+
+/* the specialised column loops of the planes kernel's test cases, and their descriptors by index */
+/*TM2_DW_PLANE_SPECS*/
 
 /* A length-prefixed blob placed 16-aligned in the arena; NULL for length 0. */
 static void *read_blob(uint32_t *used) {
@@ -146,6 +153,17 @@ int main(int argc, char **argv) {
         src = (const int8_t *)out;
       }
       tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if ((kind == 9 || kind == 10) && np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
+      tm2_dw3x3_packed_params p; /* then the index of the descriptor (-1: NULL) */
+      memcpy(&p, params, sizeof p);
+      const int32_t k = params[np - 1];
+      const int8_t *src = (const int8_t *)in;
+      if (kind == 10) {
+        memcpy(out, in, out_len);
+        src = (const int8_t *)out;
+      }
+      tm2_depthwise3x3_s8_planes_spec(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out,
+                                      k >= 0 ? dw6_specs[k] : NULL);
     } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -400,6 +418,110 @@ def dw_planes_case(
     )
 
 
+# Descriptors at the edges of the specialised loop's immediate ranges: the largest plane column for 4 and 8 groups
+# (the last LDRD at 1020), the largest output stride (5 chm <= 4095, 6 chm a modified immediate) and one whose
+# 6 chm takes ADDW; with the columns unrolled, vww's 6 x 6 x 128 (the column step a modified immediate) and the
+# largest plane columns for 5 columns of 4 groups and 2 of 4
+SPEC_EDGES = (
+    ("tm2_dw6_edge_a", 12, 768, 488, 25, 0), ("tm2_dw6_edge_b", 0, 682, 464, 48, 0),
+    ("tm2_dw6_edge_c", 0, 768, 20, 6, 6), ("tm2_dw6_edge_d", 12, 320, 160, 25, 5),
+    ("tm2_dw6_edge_e", 12, 192, 324, 24, 2),
+)
+
+# Output rows of the specialised six-output loop's cases: one group, an odd and an even number of them, with and
+# without the last single output
+SPEC_ROWS = (6, 7, 12, 13, 18, 19, 24, 25)
+
+
+def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[Case, dict]:
+    """A layer that the specialised loop of TM2_DW_PLANE_SPEC takes (stride 1, output offset -128, full range),
+    `rows` output rows, the shift E `e` (0: TM2_RQ_HIGHMUL without E; smaller weights make larger E likely), SAME or
+    VALID, 1 to 8 channels, 1, 2 or 4 at a time; drawn until packing.dw3x3_plane_spec gives that E. (case without
+    its descriptor index, the spec)."""
+    while True:
+        same = bool(rng.random() < 0.7)
+        hw = (rows if same else rows + 2, int(rng.integers(3, 11)) + (0 if same else 2))
+        ch = int(rng.choice([1, 2, 3, 4, 5, 8]))
+        case = dw_case(rng, i, hw, stride=1, zp=-128, ch=ch, same=same, full_range=True,
+                       wmax=int(rng.choice([4, 10, 24, 127])) if e else 127,
+                       acc_scale=2.0 ** -int(rng.integers(4, 7)) if e and rng.random() < 0.3 else None)
+        values = dict(zip(DW_FIELDS, case.params, strict=True))
+        geometry = {"stride_h": 1, "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
+                    "in_w": values["in_w"], "out_w": values["out_w"], "pad_w": values["pad_w"]}
+        spec = packing.dw3x3_plane_spec(
+            {**geometry, "in_c": ch, "output_offset": -128, "act_min": -128, "act_max": 127},
+            np.frombuffer(case.blobs[3], np.int32), case.extra["mode"],
+        )
+        if spec is not None and spec["e"] == e:
+            break
+    plane_len, plane_cols = packing.dw3x3_planes_geometry(geometry)
+    plane_ch = int(rng.choice([1, 2, 4]))
+    values.update(plane_len=plane_len, plane_cols=plane_cols, plane_ch=plane_ch)
+    inplace = same and rng.random() < 0.5
+    return Case(
+        KIND_DW_SPEC_INPLACE if inplace else KIND_DW_SPEC, _struct(DW_FIELDS, values), case.blobs,
+        packing.dw3x3_planes_scratch_bytes(plane_ch, plane_len, plane_cols), case.expected,
+        f"dw-spec#{i} {values} {spec}", {**case.extra, "inplace": inplace},
+    ), spec
+
+
+@functools.cache
+def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
+    """The specialised loop's cases (six of each row count: E 0 and 12, and one of the other shifts) and the distinct descriptors they take, in the
+    harness's order; each case carries its descriptor's index, a few that of a descriptor differing from theirs in
+    one constant (rows, E, chm or rl2: the kernel must fall back to the generic loop) or -1 (none)."""
+    rng = np.random.default_rng(27)
+    specs, names = [], {}
+
+    def unrolls(spec: dict, cols: int) -> bool:  # (whether `cols` columns of the spec's shape assemble unrolled)
+        g = spec["rows"] // 6
+        return (cols + 1) * spec["rl2"] + 12 * (g - 1) + 8 <= 1020 and packing._thumb_add_imm(
+            abs(spec["chm"] // cols - 6 * g * spec["chm"]))
+
+    def index(spec: dict) -> int:
+        if spec["cols"] and not unrolls(spec, spec["cols"]):
+            spec = {**spec, "cols": 0}  # (a constant off that the unrolled columns could not assemble: the loop)
+        name = f"tm2_dw6_e{spec['e']}_c{spec['chm']}_r{spec['rl2']}_h{spec['rows']}_w{spec['cols']}"
+        if name not in names:
+            names[name] = len(specs)
+            specs.append({**spec, "name": name})
+        return names[name]
+
+    out = []
+    for r, rows in enumerate(SPEC_ROWS):
+        # (E 12 most layers take, 0, and one of the other shifts of DW_PLANE_SHIFTS)
+        for j, e in enumerate((0, 12, 12, 0, 12, (11, 13, 14, 10)[rows % 4])):
+            case, spec = dw_spec_case(rng, len(out), rows, e)
+            k = index(spec)
+            if j == 3:  # one constant off (E 12 for the entries' 0; columns unrolled, but not the layer's count)
+                field = ("rows", "e", "chm", "rl2", "cols")[r % 5]
+                w = values_of(case)["out_w"]
+                k = index({**spec, field: {"rows": rows + 6, "e": 12, "chm": spec["chm"] + 1, "rl2": spec["rl2"] + 4,
+                                           "cols": next(c for c in range(1, 16) if c != w and unrolls(spec, c))}[field]})
+            elif j == 2 and r % 3 == 0:
+                k = -1
+            out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
+                            {**case.extra, "spec": k}))
+    return tuple(out), tuple(specs)
+
+
+def values_of(case: Case) -> dict:
+    """The parameter struct of a depthwise case by field name."""
+    return dict(zip(DW_FIELDS, case.params[: len(DW_FIELDS)], strict=True))
+
+
+def _harness_specs() -> str:
+    """The harness's TM2_DW_PLANE_SPEC lines and their table (dw_spec_cases)."""
+    specs = dw_spec_cases()[1]
+    lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']})" for s in specs]
+    # and two that no case runs, at the edges of the immediate ranges (dw3x3_plane_spec): the assembler checks them
+    specs = (*specs, *(dict(zip(("name", "e", "chm", "rl2", "rows", "cols"), v, strict=True)) for v in SPEC_EDGES))
+    lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']}, {s['cols']})"
+             for s in specs]
+    table = ", ".join(f"&{s['name']}" for s in specs)
+    return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};"])
+
+
 def _single_rounding(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """TFLite's int64 MultiplyByQuantizedMultiplier: round half up of acc * m / 2^(31 - shift)."""
     total = 31 - shift.astype(np.int64)
@@ -552,7 +674,7 @@ def build_harness(root: Path, variant: str) -> Path:
     """variant: "dsp" (Cortex-M4 with DSP), "portable" (same core, -DTM2_PORTABLE) or "host"."""
     root.mkdir(parents=True, exist_ok=True)
     main = root / "harness.c"
-    main.write_text(HARNESS_C)
+    main.write_text(HARNESS_C.replace("/*TM2_DW_PLANE_SPECS*/", _harness_specs()))
     kernels = [KERNELS / name for name in KERNEL_SOURCES]
     if variant == "host":
         return host_build([main, *kernels, RUNTIME / "io_host.c"], [KERNELS, RUNTIME], root / "harness")
@@ -940,6 +1062,12 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cases += [dw_planes_case(rng, 370 + i, shifted=True) for i in range(160)]
     assert sum(c.extra["inplace"] for c in cases) >= 20
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
+    # the transposes' column loop (TM2_DWT_LOOP): every count of row pairs modulo 4 (four a pass), channel pairs and
+    # quads (channels a multiple of 4, stride 1: not the stride-2 kernel)
+    pch, in_h, pad_h, chs, st = (DW_FIELDS.index(f) for f in ("plane_ch", "in_h", "pad_h", "channels", "stride"))
+    loops = {(c.params[pch], (c.params[in_h] - (c.params[pad_h] & 1)) // 2 % 4) for c in cases
+             if c.params[pch] in (2, 4) and c.params[chs] % 4 == 0 and c.params[st] == 1}
+    assert loops == {(n, r) for n in (2, 4) for r in range(4)}
     rows = DW_FIELDS.index("out_h")
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["zp"] == -128 and c.params[rows] % 4 == 1]
     assert len(five) >= 10
@@ -967,14 +1095,66 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
              and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] == 3]
     assert len(cols3) >= 5
     # tm2_dw_plane_cols6_e<E>: every E of DW_RQ_SHIFTS (the entries' third word), each of the forms, some with a constant
-    # channel (m = 0)
+    # channel (m = 0); the other E of DW_PLANE_SHIFTS (for the specialised loops) run as TM2_RQ_HIGHMUL here
     entries = [np.frombuffer(c.blobs[3], np.int32).reshape(-1, 4) for c in cols6]
-    shifted6 = [(c, t) for c, t in zip(cols6, entries, strict=True) if t[0, 2]]
+    shifted6 = [(c, t) for c, t in zip(cols6, entries, strict=True) if t[0, 2] in packing.DW_RQ_SHIFTS]
     assert {int(t[0, 2]) for _, t in shifted6} == set(packing.DW_RQ_SHIFTS)
+    assert {int(t[0, 2]) for t in entries} > {0, *packing.DW_RQ_SHIFTS}
     assert {("single" if c.params[rows] == 6 else ("odd", "even")[c.params[rows] // 6 % 2 == 0], c.params[rows] % 6)
             for c, _ in shifted6} == forms
     assert any((t[:, 0] == 0).any() for _, t in shifted6)
     _check_cases(harness, cases, "dw_planes")
+
+
+def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_planes_spec: the specialised six-output loops (TM2_DW_PLANE_SPEC) of every row count of
+    SPEC_ROWS and E 0 and 12, columns unrolled or in a loop, on 1, 2 or 4 channels a time, in place and not;
+    descriptors of another shape and none (the generic loop)."""
+    cases, specs = dw_spec_cases()
+    taken = [c for c in cases if c.extra["spec"] >= 0 and f"'name': '{specs[c.extra['spec']]['name']}'" in c.label]
+    assert {(specs[c.extra["spec"]]["rows"], specs[c.extra["spec"]]["e"]) for c in taken} >= {
+        (rows, e) for rows in SPEC_ROWS for e in (0, 12)
+    }
+    assert {specs[c.extra["spec"]]["e"] for c in taken} == {0, *packing.DW_PLANE_SHIFTS}
+    assert {c.params[DW_FIELDS.index("plane_ch")] for c in taken} == {1, 2, 4}
+    assert {specs[c.extra["spec"]]["cols"] > 0 for c in taken} == {True, False}  # columns unrolled and a loop
+    assert any(c.extra["inplace"] for c in taken) and any(not c.extra["inplace"] for c in taken)
+    assert any(c.params[DW_FIELDS.index("channels")] > c.params[DW_FIELDS.index("plane_ch")] for c in taken)
+    assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
+    assert any(c.extra["spec"] == -1 for c in cases)
+    _check_cases(harness, list(cases), "dw_spec")
+
+
+def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
+    """packing.dw3x3_plane_spec: the six-output loop's forms only, and only shapes whose offsets stay in range."""
+    kws = {"stride_h": 1, "in_h": 25, "out_h": 25, "pad_h": 1, "in_w": 5, "out_w": 5, "pad_w": 1, "in_c": 64,
+           "output_offset": -128, "act_min": -128, "act_max": 127}
+    rq = np.zeros((64, 4), np.int32)
+    rq[:, 2] = 12
+    spec = packing.dw3x3_plane_spec(kws, rq, packing.RQ_HIGHMUL)
+    assert spec == {"e": 12, "chm": 320, "rl2": 60, "rows": 25, "cols": 5, "name": "tm2_dw6_e12_c320_r60_h25_w5"}
+    assert packing.dw3x3_plane_spec(kws, rq, packing.RQ_DOUBLE) is None
+    for change in ({"stride_h": 2}, {"output_offset": -127}, {"act_min": -127}, {"act_max": 126},
+                   {"in_h": 26, "out_h": 26}, {"in_h": 5, "out_h": 5}):
+        assert packing.dw3x3_plane_spec({**kws, **change}, rq, packing.RQ_HIGHMUL) is None, change
+    # the output stride: 5 chm an STRB offset, 6 chm an ADD immediate (768: 0x12 << 8; 770 and 820 not)
+    assert packing.dw3x3_plane_spec({**kws, "in_w": 6, "out_w": 6, "in_c": 128}, rq, packing.RQ_HIGHMUL)["chm"] == 768
+    for in_c in (154, 164):
+        assert packing.dw3x3_plane_spec({**kws, "in_c": in_c}, rq, packing.RQ_HIGHMUL) is None
+    # the plane column: the last group's LDRD at 2 rl2 + 12 (k - 1) + 8 <= 1020, k groups
+    taken = [r for r in range(6, 600, 6) if packing.dw3x3_plane_spec({**kws, "in_h": r, "out_h": r}, rq,
+                                                                     packing.RQ_HIGHMUL)]
+    last = packing.dw3x3_plane_spec({**kws, "in_h": taken[-1], "out_h": taken[-1]}, rq, packing.RQ_HIGHMUL)
+    assert taken == list(range(6, taken[-1] + 1, 6)) and 1000 < 2 * last["rl2"] + 12 * (taken[-1] // 6 - 1) + 8 <= 1020
+    # the edge descriptors the harness assembles are at those limits (the next plane column, 4 bytes on, is not)
+    last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8 for _, _, _, rl2, rows, cols in SPEC_EDGES]
+    assert last_ldrd == [1020, 1020, 148, 1004, 1016]
+    assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, _, _, _ in SPEC_EDGES)
+    assert all(packing._thumb_add_imm(abs(chm // cols - 6 * (rows // 6) * chm))
+               for _, _, chm, _, rows, cols in SPEC_EDGES if cols)
+    # columns unrolled up to DW_SPEC_UNROLL outputs a channel (kws), not beyond (a loop)
+    assert spec["cols"] == 5
+    assert packing.dw3x3_plane_spec({**kws, "in_w": 7, "out_w": 7}, rq, packing.RQ_HIGHMUL)["cols"] == 0
 
 
 def test_depthwise3x3_direct_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import random
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -782,3 +783,32 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
     lowered = {op.index: lower(op, graph) for op in graph.operators}
     narrow = {k: dataclasses.replace(v, params={**v.params, "inplace_wider": [], "wider": []}) for k, v in lowered.items()}
     assert plan_graph(graph, narrow).arena_bytes == vww.plan.arena_bytes
+
+
+@pytest.mark.parametrize(
+    ("name", "specs", "calls"),
+    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25_w5"}, 4), ("vww_96_int8", None, 8)],
+)
+def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, calls, tmp_path):
+    """The generated code defines TM2_DW_PLANE_SPEC once per distinct (E, chm, rl2, rows) of its plane layers
+    (a guard each) and passes the descriptor to each of their calls: kws' four 25 x 5 x 64 layers share one loop;
+    vww's stride-1 layers of 48, 24, 12 and 6 rows (the 3 x 3 one takes the three-output loop) one per shape."""
+    from conftest import mlperf_path
+
+    from tinym2net.artifact import write_artifact
+
+    c = _compiled(mlperf_path(name).read_bytes(), name, "needed")
+    write_artifact(c, tmp_path, model_name=name, board=None)
+    text = (tmp_path / "src" / "model.c").read_text()
+    # each layer's definition inside the guard of its name: the preprocessor keeps the first of each name
+    defined = re.findall(
+        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
+    )
+    assert len(defined) == text.count("TM2_DW_PLANE_SPEC(") and all(g == n.upper() for g, n, *_ in defined)
+    names = {d[1] for d in defined}
+    used = re.findall(r"tm2_depthwise3x3_s8_planes_spec\(.*, &(\w+)\);", text)
+    assert len(used) == calls and set(used) == names
+    if specs is not None:
+        assert names == specs
+    else:
+        assert {int(d[5]) for d in defined} == {48, 24, 12, 6}

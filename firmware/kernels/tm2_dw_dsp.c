@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tm2_dsp_common.h"
+#include "tm2_dw_plane6.h"
 #include "tm2_dw_s2_dsp.h"
 
 /* ----------------------------------------------------------------------------- depthwise 3x3 */
@@ -754,47 +755,6 @@ __attribute__((noinline, aligned(1024))) static void tm2_dw_plane_cols_fast(cons
   (void)o, (void)gend, (void)xa, (void)xb, (void)xc, (void)tailpc;
 }
 
-/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
-static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
-  uint32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
-  uint32_t r;
-  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-
-/* The plane kernel's weights of one channel (TM2_DWP): wc, its six packed words (w_y0, w_y1), (w_y1, w_y2) of
- * rows y = 0, 1, 2, to t: the filter transposed, per column x (w0x, w1x), (w1x, w2x), doubled (so the
- * requantisation skips its doubling); lanes regrouped with PKHBT / PKHTB, doubled with SADD16. */
-static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
-  const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) */
-  const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
-  uint32_t v;
-  v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
-  v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
-  v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
-  v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
-  v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
-  v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
-}
-
-/* The same weights times p = 2^s (s <= 14, so p is an int16) instead of doubled: the TM2_RQ_HIGHMUL_E scale of the
- * channel (s = k + 1). Each of the nine weights is multiplied once (SMULBB / SMULTB: w_y0, w_y1 of a word (w_y0,
- * w_y1), w_y2 of (w_y1, w_y2), as GCC forms them from the C products); PKHBT pairs the low halves of the products. */
-static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, uint32_t *t) {
-  const int32_t a0 = (int32_t)wc[0], a1 = (int32_t)wc[2], a2 = (int32_t)wc[4]; /* (w_y0, w_y1) */
-  const int32_t b0 = (int32_t)wc[1], b1 = (int32_t)wc[3], b2 = (int32_t)wc[5]; /* (w_y1, w_y2) */
-  const uint32_t w00 = (uint32_t)((int16_t)a0 * p), w01 = (uint32_t)((a0 >> 16) * p), w02 = (uint32_t)((b0 >> 16) * p);
-  const uint32_t w10 = (uint32_t)((int16_t)a1 * p), w11 = (uint32_t)((a1 >> 16) * p), w12 = (uint32_t)((b1 >> 16) * p);
-  const uint32_t w20 = (uint32_t)((int16_t)a2 * p), w21 = (uint32_t)((a2 >> 16) * p), w22 = (uint32_t)((b2 >> 16) * p);
-  t[0] = tm2_pkhbt16(w00, w10), t[1] = tm2_pkhbt16(w10, w20); /* (w00, w10), (w10, w20) */
-  t[2] = tm2_pkhbt16(w01, w11), t[3] = tm2_pkhbt16(w11, w21); /* (w01, w11), (w11, w21) */
-  t[4] = tm2_pkhbt16(w02, w12), t[5] = tm2_pkhbt16(w12, w22); /* (w02, w12), (w12, w22) */
-}
-
 /* Columns of 6k outputs (stride 1, output offset -128, full int8 range: TM2_DWP_RQ_LOW): groups of six
  * outputs (sums in r0 .. r5), one filter row at a time: the weight words (w0x, w1x), (w1x, w2x) (r9, r10)
  * and taps t0 .. t3 (r6, r8) in a run of loads, six multiply-accumulates, taps t4 .. t7 by LDRD into r6, r8,
@@ -912,8 +872,8 @@ static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, ui
  * column's outputs, 6k or 6k + 1 with k > 0: the groups, then TM2_DW6_ONE). Aligned to 512 bytes, so that
  * where its loops fall among the counting emulator's 1 KB code pages (its blocks split there) does not move
  * with the code before it. E 0: TM2_RQ_HIGHMUL (tm2_dw_plane_cols6); otherwise TM2_RQ_HIGHMUL_E of shift E
- * (tm2_dw_plane_cols6_e<E>), the channel's scale 2^(k + 1) = 2^(E + 1 - e) applied to its weights and bias here and
- * hz' = 2^k hz + 2^(k-1) formed from its TM2_RQ_HIGHMUL entry (m, hz, E, e); see dw3x3_plane_shift in packing.py. */
+ * (tm2_dw_plane_cols6_e<E>), the channel's scale applied to its weights and bias here (tm2_dw6_channel). Layers
+ * whose constants the model code specialised run TM2_DW_PLANE_SPEC's loop instead (tm2_dw_plane6.h). */
 #define TM2_DW_PLANE_COLS6(NAME, E)                                                                                 \
   __attribute__((noinline, aligned(512))) static void NAME(const tm2_dw3x3_packed_params *p, const int16_t *planes, \
                                                            int32_t n, int32_t rl2, int32_t ps2, int32_t ncols,      \
@@ -928,15 +888,9 @@ static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, ui
       register const int8_t *rc __asm__("r12") = rb + rl2;                                                          \
       register int8_t *o __asm__("lr") = out + j;                                                                   \
       uint32_t w[6];                                                                                                \
-      const int32_t sc = (E) ? (E) + 1 - rq[j].sh : 1; /* the scale's exponent k + 1 (1: doubled) */               \
-      if (E) {                                                                                                      \
-        tm2_dw_plane_weights_scaled(weights + 6 * j, (int32_t)1 << sc, w);                                          \
-      } else {                                                                                                      \
-        tm2_dw_plane_weights(weights + 6 * j, w);                                                                   \
-      }                                                                                                             \
-      const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[j] << sc) : 0;                                     \
+      int32_t bs, hs;                                                                                               \
+      tm2_dw6_channel(weights + 6 * j, bias != NULL ? bias + j : NULL, rq + j, (E), w, &bs, &hs);                   \
       const int32_t ms = rq[j].mult, es = rq[j].sh;                                                                 \
-      const int32_t hs = (E) ? (int32_t)(((uint32_t)rq[j].hi << (sc - 1)) + (1u << (sc - 2))) : rq[j].hi;           \
       int32_t cc = ncols;                                                                                           \
       int8_t *gend; /* the column's groups end where o reaches it */                                                \
       if (groups == 1 && !one) {                                                                                    \
@@ -1183,19 +1137,23 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 #if TM2_CONV_USE_DSP
 /* tm2_dw_planes_transpose's column loop, in assembly (tm2_dw_planes_quad, tm2_dw_planes_pair): per input
  * column, HEAD (the (padding, row 0) pair, where pad_h is odd), the `pairs` pairs of rows (a single pair
- * first where their number is odd, then two a pass), TAIL (the (last row, padding) pair, where the rows left
- * are odd); one word store a channel and pair, post-incremented (a plane column is contiguous). The padding
- * lane is read from padm, bytes -input_offset, which SXTAB16 turns into 0. Then the source moves sadv bytes
- * on (from the rows it read to the next column's row 0) and every destination cadv bytes (from the words it
- * wrote to the next column's first), until channel 0's destination reaches endm. */
+ * first where their number is odd, two where it is 2 modulo 4, then four a pass: one loop test for four),
+ * TAIL (the (last row, padding) pair, where the rows left are odd); one word store a channel and pair,
+ * post-incremented (a plane column is contiguous). The padding lane is read from padm, bytes -input_offset,
+ * which SXTAB16 turns into 0. Then the source moves sadv bytes on (from the rows it read to the next column's
+ * row 0) and every destination cadv bytes (from the words it wrote to the next column's first), until
+ * channel 0's destination reaches endm. */
 #define TM2_DWT_LOOP(HEAD, PAIR, PAIR2, TAIL)                                                          \
   HEAD                                                                                                 \
   "ldr %[k], %[pm]\n\t"                                                                                \
-  "lsrs %[k], %[k], #1\n\t" /* k: passes of two pairs; C: an odd pair first; Z: no pass */             \
+  "lsrs %[k], %[k], #1\n\t" /* C: an odd pair first */                                                \
   "bcc 3f\n\t" PAIR                                                                                    \
   "3:\n\t"                                                                                             \
+  "lsrs %[k], %[k], #1\n\t" /* k: passes of four pairs; C: two pairs first; Z: no pass */             \
+  "bcc 5f\n\t" PAIR2                                                                                   \
+  "5:\n\t"                                                                                             \
   "beq 4f\n"                                                                                           \
-  "2:\n\t" PAIR2                                                                                       \
+  "2:\n\t" PAIR2 PAIR2                                                                                 \
   "subs %[k], %[k], #1\n\t"                                                                            \
   "bne 2b\n"                                                                                           \
   "4:\n\t" TAIL
@@ -1438,6 +1396,12 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
 
 void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
+  tm2_depthwise3x3_s8_planes_spec(p, input, weights, bias, rq, scratch, output, NULL);
+}
+
+void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                     const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                     const tm2_dw6_spec *spec) {
   const int32_t ch = p->channels, len = p->plane_len, s = p->stride, out_w = p->out_w;
   const int32_t pc = p->plane_ch;
   const size_t ps = (size_t)p->plane_cols * len;
@@ -1467,6 +1431,14 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
                                                            : 0;
   /* TM2_RQ_HIGHMUL_E's shift E of tm2_dw_plane_cols6_e<E> (the third word of the entries; 0: none) */
   const int32_t rqe = cols == 1 ? (int32_t)rq[0].lo : 0;
+  /* the specialised column loop where it was built for this layer */
+  const tm2_dw6_cols scols = cols == 1 && spec != NULL && spec->e == rqe && spec->chm == q.channels &&
+                                     spec->rl2 == 2 * len && spec->rows == p->out_h &&
+                                     (spec->ncols == 0 || spec->ncols == out_w)
+                                 ? spec->cols
+                                 : NULL;
+#else
+  (void)spec;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1481,7 +1453,9 @@ void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *
       if (cols) { /* (these prepare each channel's weights and bias themselves) */
         const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;
         const int32_t *const bg = bias != NULL ? bias + c0 : NULL;
-        if (cols == 2) {
+        if (scols != NULL) {
+          scols(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+        } else if (cols == 2) {
           tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
         } else {
           switch (rqe) {

@@ -51,6 +51,9 @@ RQ_SHIFT_PREFERRED = 12
 DW_RQ_SHIFTS = (12,)
 # The shifts E of the stride-2 depthwise kernel's TM2_RQ_HIGHMUL_E runs (TM2_DWS2_RQ_SHIFT in tm2_dw_s2_dsp.c).
 DW_S2_RQ_SHIFTS = (12,)
+# The shifts E a depthwise layer's entries may carry (dw3x3_plane_shift): the specialised loops of the model code
+# (dw3x3_plane_spec) take any; the generic loop takes those of DW_RQ_SHIFTS and runs the others as TM2_RQ_HIGHMUL.
+DW_PLANE_SHIFTS = RQ_SHIFTS
 
 # Largest right shift of the fast double-rounding form: |acc * m| + K must stay below 2^63.
 _MAX_FAST_EXPONENT = 31
@@ -447,6 +450,52 @@ def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
     }]
 
 
+# Outputs of a channel up to which the specialised plane loop unrolls its columns (about 6 bytes of code an output):
+# kws' 25 x 5 and vww's 12 x 12 and 6 x 6 layers
+DW_SPEC_UNROLL = 150
+
+
+def _thumb_add_imm(v: int) -> bool:
+    """Whether ADD Rd, Rn, #v encodes in Thumb-2: a 12-bit immediate (ADDW) or eight bits shifted left (the
+    modified immediates that cover the values above 4095 here)."""
+    return 0 <= v <= 4095 or (v > 0 and v >> ((v & -v).bit_length() - 1) < 256)
+
+
+def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[str, Any] | None:
+    """The constants of the specialised six-output column loop of ``tm2_depthwise3x3_s8_planes``
+    (TM2_DW_PLANE_SPEC in tm2_dw_plane6.h) for a layer on whole planes, or None where the kernel would not take
+    the six-output loop (tm2_dw_plane_cols6: stride 1, TM2_RQ_HIGHMUL, output offset -128, the full int8 range,
+    columns of 6k or 6k + 1 outputs) or an offset of the loop leaves its immediate range: the LDRD of a group's
+    last taps (2 rl2 + 12 (k - 1) + 8 <= 1020 for k groups), the STRB of its sixth output (5 chm <= 4095) and
+    the ADD moving o on a group (6 chm). e: the shift E of the entries' third word (0: none); chm: out_w * channels;
+    rl2: 2 plane_len; rows: out_h; cols: out_w where the loop unrolls the columns of a channel too (at most
+    DW_SPEC_UNROLL outputs a channel, the last column's LDRD (out_w - 1) rl2 further within range, the step from
+    one column's last output to the next one's first an ADD / SUB immediate), else 0 (a loop over the columns);
+    name: the descriptor's C name."""
+    rows = params["out_h"]
+    if (
+        params["stride_h"] != 1 or mode != RQ_HIGHMUL or params["output_offset"] != -128
+        or (params["act_min"], params["act_max"]) != (-128, 127) or rows < 6 or rows % 6 > 1
+    ):
+        return None
+    chm = params["out_w"] * params["in_c"]
+    rl2 = 2 * dw3x3_planes_geometry(params)[0]
+    if 2 * rl2 + 12 * (rows // 6 - 1) + 8 > 1020 or 5 * chm > 4095 or not _thumb_add_imm(6 * chm):
+        return None
+    e = int(np.asarray(rq).reshape(-1, 4)[0, 2])
+    out_w, groups = params["out_w"], rows // 6
+    unroll = (
+        out_w * rows <= DW_SPEC_UNROLL
+        and (out_w + 1) * rl2 + 12 * (groups - 1) + 8 <= 1020
+        and _thumb_add_imm(abs(params["in_c"] - 6 * groups * chm))
+    )
+    cols = out_w if unroll else 0
+    return {
+        "e": e, "chm": chm, "rl2": rl2, "rows": rows, "cols": cols,
+        "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}",
+    }
+
+
 def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:
     """TM2_DW3X3_PLANES_SCRATCH: plane_ch int16 channel planes."""
     return 2 * plane_ch * plane_cols * plane_len
@@ -485,10 +534,10 @@ def dw3x3_requant(
 def dw3x3_plane_shift(recs: np.ndarray, w2d: np.ndarray, bound: np.ndarray, constants: list[int | None]) -> int:
     """The layer-wide shift E with which ``tm2_dw_plane_cols6`` takes TM2_RQ_HIGHMUL_E on the fly (the third word
     of every entry of :func:`dw3x3_requant`'s TM2_RQ_HIGHMUL table; 0: the kernel keeps TM2_RQ_HIGHMUL): the first
-    E of :data:`DW_RQ_SHIFTS` nearest RQ_SHIFT_PREFERRED that passes :func:`shift_scales` (channel c's doubled
-    weights and bias scaled by 2^(E - e[c]) in the kernel, hz' = 2^k hz + 2^(k-1); constant channels (m = 0) give
-    their output whatever the scale)."""
-    for e_shift in sorted(DW_RQ_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
+    E of :data:`DW_PLANE_SHIFTS` nearest RQ_SHIFT_PREFERRED (one of :data:`DW_RQ_SHIFTS`) that passes
+    :func:`shift_scales` (channel c's doubled weights and bias scaled by 2^(E - e[c]) in the kernel,
+    hz' = 2^k hz + 2^(k-1); constant channels (m = 0) give their output whatever the scale)."""
+    for e_shift in sorted(DW_PLANE_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
         if shift_scales(recs, w2d, bound, constants, e_shift) is not None:
             return e_shift
     return 0
@@ -681,7 +730,10 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     )
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
-        params={**params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params)},
+        params={
+            **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
+            "plane_spec": dw3x3_plane_spec(params, rq, mode),
+        },
         const_inputs=_bias_inputs(b),
         consts=[
             ConstArray("weights", "int32_t", np.concatenate([pack_dw3x3_weights(w.data), s2_records]), weights=True),

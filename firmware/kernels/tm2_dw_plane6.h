@@ -1,0 +1,283 @@
+/* tinym2net: the column loops of tm2_depthwise3x3_s8_planes for groups of six outputs (stride 1, output offset
+ * -128, full int8 range, columns of 6k or 6k + 1 outputs), specialised on a layer's constants. Hand-written for
+ * tinym2net. C99, no heap, no state.
+ *
+ * The generic loop (tm2_dw_plane_cols6 in tm2_dw_dsp.c) reads the output stride, the group count and the plane
+ * column length at run time. The generated model code instantiates TM2_DW_PLANE_SPEC once per distinct
+ * (E, chm, rl2, rows, columns) of its stride-1 depthwise layers and passes the descriptor to
+ * tm2_depthwise3x3_s8_planes_spec; the kernel calls its column loop where the layer matches it and the generic
+ * loop otherwise (and always without the DSP extension, where the descriptor holds no loop). */
+#ifndef TM2_DW_PLANE6_H
+#define TM2_DW_PLANE6_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm2_conv_dsp.h"
+#include "tm2_dsp_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A column loop: every output column of n channels of a group of planes. planes: channel 0's plane column 0,
+ * plane columns rl2 bytes apart, channels' planes ps2 bytes apart; ncols output columns; weights: the packed
+ * weights of the n channels (six words each); bias (or NULL) and rq: theirs; out: channel 0's first output,
+ * outputs p->channels bytes apart along the column, columns ostep bytes apart. */
+typedef void (*tm2_dw6_cols)(const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2,
+                             int32_t ps2, int32_t ncols, const uint32_t *weights, const int32_t *bias,
+                             const tm2_rq *rq, int8_t *out, int32_t ostep);
+
+/* A specialised column loop and the layer constants it was built for: e, the shift E of the requantisation
+ * entries' third word (0: TM2_RQ_HIGHMUL without E); chm, the output stride along a column (out_w * channels);
+ * rl2, the bytes of one plane column (2 plane_len); rows, the outputs of a column (out_h); ncols, the output
+ * columns (out_w; 0: any). cols: NULL without the DSP extension. */
+typedef struct {
+  tm2_dw6_cols cols;
+  int32_t e, chm, rl2, rows, ncols;
+} tm2_dw6_spec;
+
+/* tm2_depthwise3x3_s8_planes with a specialised column loop (or NULL: none). */
+void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                     const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                     const tm2_dw6_spec *spec);
+
+#if TM2_CONV_USE_DSP
+/* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
+static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+static inline uint32_t tm2_pkhtb16(uint32_t a, uint32_t b) {
+  uint32_t r;
+  __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+
+/* The plane kernel's weights of one channel (TM2_DWP): wc, its six packed words (w_y0, w_y1), (w_y1, w_y2) of
+ * rows y = 0, 1, 2, to t: the filter transposed, per column x (w0x, w1x), (w1x, w2x), doubled (so the
+ * requantisation skips its doubling); lanes regrouped with PKHBT / PKHTB, doubled with SADD16. */
+static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
+  const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) */
+  const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
+  uint32_t v;
+  v = tm2_pkhbt16(a0, a1), t[0] = __sadd16(v, v); /* (w00, w10) */
+  v = tm2_pkhbt16(a1, a2), t[1] = __sadd16(v, v); /* (w10, w20) */
+  v = tm2_pkhtb16(a0, a1), t[2] = __sadd16(v, v); /* (w01, w11) */
+  v = tm2_pkhtb16(a1, a2), t[3] = __sadd16(v, v); /* (w11, w21) */
+  v = tm2_pkhtb16(b0, b1), t[4] = __sadd16(v, v); /* (w02, w12) */
+  v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
+}
+
+/* The same weights times p = 2^s (s <= 14, so p is an int16) instead of doubled: the TM2_RQ_HIGHMUL_E scale of the
+ * channel (s = k + 1). Each of the nine weights is multiplied once (SMULBB / SMULTB: w_y0, w_y1 of a word (w_y0,
+ * w_y1), w_y2 of (w_y1, w_y2), as GCC forms them from the C products); PKHBT pairs the low halves of the products. */
+static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, uint32_t *t) {
+  const int32_t a0 = (int32_t)wc[0], a1 = (int32_t)wc[2], a2 = (int32_t)wc[4]; /* (w_y0, w_y1) */
+  const int32_t b0 = (int32_t)wc[1], b1 = (int32_t)wc[3], b2 = (int32_t)wc[5]; /* (w_y1, w_y2) */
+  const uint32_t w00 = (uint32_t)((int16_t)a0 * p), w01 = (uint32_t)((a0 >> 16) * p), w02 = (uint32_t)((b0 >> 16) * p);
+  const uint32_t w10 = (uint32_t)((int16_t)a1 * p), w11 = (uint32_t)((a1 >> 16) * p), w12 = (uint32_t)((b1 >> 16) * p);
+  const uint32_t w20 = (uint32_t)((int16_t)a2 * p), w21 = (uint32_t)((a2 >> 16) * p), w22 = (uint32_t)((b2 >> 16) * p);
+  t[0] = tm2_pkhbt16(w00, w10), t[1] = tm2_pkhbt16(w10, w20); /* (w00, w10), (w10, w20) */
+  t[2] = tm2_pkhbt16(w01, w11), t[3] = tm2_pkhbt16(w11, w21); /* (w01, w11), (w11, w21) */
+  t[4] = tm2_pkhbt16(w02, w12), t[5] = tm2_pkhbt16(w12, w22); /* (w02, w12), (w12, w22) */
+}
+
+/* One channel's words for the six-output loops: its transposed weights w (tm2_dw_plane_weights), bias *bs and
+ * hz *hs. E 0: TM2_RQ_HIGHMUL, weights and bias doubled, hz as in the entry q; otherwise TM2_RQ_HIGHMUL_E of
+ * shift E, weights and bias scaled by 2^(k + 1) = 2^(E + 1 - e) and hz' = 2^k hz + 2^(k-1) (see
+ * dw3x3_plane_shift in packing.py). */
+static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, const tm2_rq *q, int32_t E, uint32_t *w,
+                                   int32_t *bs, int32_t *hs) {
+  const int32_t sc = E ? E + 1 - q->sh : 1; /* the scale's exponent k + 1 (1: doubled) */
+  if (E) {
+    tm2_dw_plane_weights_scaled(wc, (int32_t)1 << sc, w);
+  } else {
+    tm2_dw_plane_weights(wc, w);
+  }
+  *bs = bias != NULL ? (int32_t)((uint32_t)*bias << sc) : 0;
+  *hs = E ? (int32_t)(((uint32_t)q->hi << (sc - 1)) + (1u << (sc - 2))) : q->hi;
+}
+
+/* The specialised loop (TM2_DW6S): a whole output column in straight-line code, the groups of six outputs
+ * unrolled by the assembler (.rept; tm2_dw6_g counts them), every address an immediate offset from the
+ * plane column 0 of the column (ra, plus tm2_dw6_ra where the columns are unrolled too) or from the group's
+ * first output (o): plane row R of group g (R 0, rl2, 2 rl2: ra, rb, rc of the generic loop) at
+ * ra + tm2_dw6_ra + R + 12 g, output k of a group at o + k chm, o moving on 6 chm a group. The two row
+ * pointers so freed keep four of the channel's six weight words in registers: r11, r12 hold row b's (w2, w3)
+ * for the whole channel, r9, r10 row a's (w0, w1) or row c's (w4, w5). Even units (groups and last outputs,
+ * tm2_dw6_u counts them) take the rows in the order a, b, c (loading w4, w5), odd ones c, b, a (loading w0,
+ * w1): two weight loads a group instead of six. With E 0 the requantisation's e takes r10, and each unit's
+ * first row reloads its second weight word. */
+/* The offset of taps D bytes on in plane row R of the current group (an assembler expression) */
+#define TM2_DW6S_AT(R, D) "#(" R " + tm2_dw6_ra + 12 * tm2_dw6_g + " D ")"
+/* Plane rows a, b, c */
+#define TM2_DW6S_RA "0"
+#define TM2_DW6S_RB "%c[rl2]"
+#define TM2_DW6S_RC "2 * %c[rl2]"
+/* The first row of a group (R, weights WA, WB in registers; sums from the bias in r5), as TM2_DW6_HEAD */
+#define TM2_DW6S_HEAD(R, WA, WB)                              \
+  "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
+  "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
+  "smlad r0, r6, " WA ", r5\n\t"                              \
+  "smlatb r1, r6, " WA ", r5\n\t"                             \
+  "smlad r2, r8, " WA ", r5\n\t"                              \
+  "smlatb r3, r8, " WA ", r5\n\t"                             \
+  "smlabt r0, r8, " WB ", r0\n\t"                             \
+  "smlad r1, r8, " WB ", r1\n\t"                              \
+  "ldrd r6, r8, [%[ra], " TM2_DW6S_AT(R, "8") "]\n\t"        \
+  "smlabt r2, r6, " WB ", r2\n\t"                             \
+  "smlad r3, r6, " WB ", r3\n\t"                              \
+  "smlad r4, r6, " WA ", r5\n\t"                              \
+  "smlabt r4, r8, " WB ", r4\n\t"                             \
+  "smlatb r5, r6, " WA ", r5\n\t"                             \
+  "smlad r5, r8, " WB ", r5\n\t"
+/* A further row, as TM2_DW6_ROW */
+#define TM2_DW6S_ROW(R, WA, WB)                               \
+  "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
+  "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
+  "smlad r0, r6, " WA ", r0\n\t"                              \
+  "smlatb r1, r6, " WA ", r1\n\t"                             \
+  "smlabt r0, r8, " WB ", r0\n\t"                             \
+  "smlad r1, r8, " WB ", r1\n\t"                              \
+  "smlad r2, r8, " WA ", r2\n\t"                              \
+  "smlatb r3, r8, " WA ", r3\n\t"                             \
+  "ldrd r6, r8, [%[ra], " TM2_DW6S_AT(R, "8") "]\n\t"        \
+  "smlabt r2, r6, " WB ", r2\n\t"                             \
+  "smlad r3, r6, " WB ", r3\n\t"                              \
+  "smlad r4, r6, " WA ", r4\n\t"                              \
+  "smlatb r5, r6, " WA ", r5\n\t"                             \
+  "smlabt r4, r8, " WB ", r4\n\t"                             \
+  "smlad r5, r8, " WB ", r5\n\t"
+/* With E 0: the reload of a first row's second weight word (slot WB) */
+#define TM2_DW6S_RELOAD(WB) ".if %c[e] == 0\n\t" "ldr r10, %[" WB "]\n\t" ".endif\n\t"
+/* The requantisation of sum A: TM2_RQ_HIGHMUL_E (m in r6, hz' in r8, E in SSAT) or, for E 0, TM2_RQ_HIGHMUL (e in
+ * r10), as TM2_DW6_RQ of the generic loops */
+#define TM2_DW6S_RQ(A)                                                                  \
+  ".if %c[e]\n\t"                                                                       \
+  "smmla " A ", " A ", r6, r8\n\t" "ssat " A ", #8, " A ", asr #%c[e]\n\t"              \
+  ".else\n\t"                                                                           \
+  "smmlar " A ", " A ", r6, r8\n\t" "asr " A ", " A ", r10\n\t" "ssat " A ", #8, " A "\n\t" \
+  ".endif\n\t"
+#define TM2_DW6S_Q "ldr r6, %[ms]\n\t" "ldr r8, %[hs]\n\t" ".if %c[e] == 0\n\t" "ldr r10, %[es]\n\t" ".endif\n\t"
+/* A group: even (rows a, b, c) or odd (c, b, a); the requantisation; the six stores at immediate offsets */
+#define TM2_DW6S_GROUP                                                                                         \
+  "ldr r5, %[bs]\n\t"                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                 \
+  TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10")                              \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                                    \
+  TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10")                              \
+  ".endif\n\t" TM2_DW6S_Q                                                                                      \
+  TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1") TM2_DW6S_RQ("r2") TM2_DW6S_RQ("r3") TM2_DW6S_RQ("r4") TM2_DW6S_RQ("r5")    \
+  "strb r0, [%[o]]\n\t"                                                                                        \
+  "strb r1, [%[o], #%c[chm]]\n\t"                                                                              \
+  "strb r2, [%[o], #(2 * %c[chm])]\n\t"                                                                        \
+  "strb r3, [%[o], #(3 * %c[chm])]\n\t"                                                                        \
+  "strb r4, [%[o], #(4 * %c[chm])]\n\t"                                                                        \
+  "strb r5, [%[o], #(5 * %c[chm])]\n\t"                                                                        \
+  "add %[o], %[o], #(6 * %c[chm])\n\t"                                                                         \
+  ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
+/* One row of the last output of a column of 6k + 1 (taps t0 .. t2) */
+#define TM2_DW6S_ONE_ROW(R, WA, WB)                           \
+  "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
+  "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
+  "smlad r0, r6, " WA ", r0\n\t"                              \
+  "smlabt r0, r8, " WB ", r0\n\t"
+/* That output (tm2_dw6_g: the column's group count; rows in the order of a group of the same unit parity), stored
+ * at o */
+#define TM2_DW6S_ONE                                                                                           \
+  "ldr r0, %[bs]\n\t"                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")              \
+  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                          \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
+  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")                          \
+  ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
+  "strb r0, [%[o]]\n\t"                                                                                        \
+  ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
+/* An output column: its groups and last output */
+#define TM2_DW6S_COLUMN                                                                                        \
+  ".set tm2_dw6_g, 0\n\t"                                                                                      \
+  ".rept %c[groups]\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
+  ".endr\n\t"                                                                                                  \
+  ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"
+
+/* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
+ * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; p
+ * and rl2 unused: the constants stand for them). COLS 0: per column the groups and the last output
+ * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
+ * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
+ * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
+ * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads. The layer's checks
+ * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
+ * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
+ * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS)                                                            \
+  __attribute__((noinline, aligned(512))) static void NAME##_cols(                                                  \
+      const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2, int32_t ps2, int32_t ncols, \
+      const uint32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out, int32_t ostep) {                 \
+    const int32_t oadv = ostep - 6 * ((ROWS) / 6) * (CHM);                                                          \
+    (void)p, (void)rl2;                                                                                             \
+    for (int32_t j = 0; j < n; ++j) {                                                                               \
+      /* (the twelve temporaries are named in the assembly; these two take the registers left) */                  \
+      register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;                           \
+      register int8_t *o __asm__("lr") = out + j;                                                                   \
+      uint32_t w[6];                                                                                                \
+      int32_t bs, hs;                                                                                               \
+      tm2_dw6_channel(weights + 6 * j, bias != NULL ? bias + j : NULL, rq + j, (E), w, &bs, &hs);                   \
+      const int32_t ms = rq[j].mult, es = rq[j].sh;                                                                 \
+      int32_t cc = ncols;                                                                                           \
+      __asm__ volatile(                                                                                             \
+          "ldr r9, %[w0]\n\t"                                                                                       \
+          "ldr r10, %[w1]\n\t"                                                                                      \
+          "ldr r11, %[w2]\n\t"                                                                                      \
+          "ldr r12, %[w3]\n\t"                                                                                      \
+          ".set tm2_dw6_u, 0\n\t"                                                                                  \
+          ".if %c[cols]\n\t"                                                                                       \
+          ".set tm2_dw6_x, 0\n\t"                                                                                  \
+          ".set tm2_dw6_d, %c[ch] - 6 * %c[groups] * %c[chm]\n\t"                                                   \
+          ".rept %c[cols]\n\t"                                                                                     \
+          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t" TM2_DW6S_COLUMN                                               \
+          ".if tm2_dw6_d < 0\n\t"                                                                                  \
+          "sub %[o], %[o], #(-tm2_dw6_d)\n\t"                                                                      \
+          ".else\n\t"                                                                                              \
+          "add %[o], %[o], #tm2_dw6_d\n\t"                                                                         \
+          ".endif\n\t"                                                                                             \
+          ".set tm2_dw6_x, tm2_dw6_x + 1\n\t"                                                                      \
+          ".endr\n\t"                                                                                              \
+          ".else\n"                                                                                                 \
+          "1:\n\t"                                                                                                  \
+          ".set tm2_dw6_ra, 0\n\t" TM2_DW6S_COLUMN                                                                 \
+          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t"                                                                  \
+          "ldr r9, %[w0]\n\t"                                                                                       \
+          "ldr r10, %[w1]\n\t"                                                                                      \
+          ".endif\n\t"                                                                                              \
+          "ldr r6, %[oadv]\n\t"                                                                                     \
+          "ldr r8, %[cc]\n\t"                                                                                       \
+          "add %[ra], %[ra], #%c[rl2]\n\t"                                                                          \
+          "add %[o], %[o], r6\n\t"                                                                                  \
+          "subs r8, r8, #1\n\t"                                                                                     \
+          "str r8, %[cc]\n\t"                                                                                       \
+          "bne 1b\n\t"                                                                                              \
+          ".endif\n\t"                                                                                             \
+          : [ra] "+r"(ra), [o] "+r"(o), [cc] "+m"(cc)                                                               \
+          : [w0] "m"(w[0]), [w1] "m"(w[1]), [w2] "m"(w[2]), [w3] "m"(w[3]), [w4] "m"(w[4]), [w5] "m"(w[5]),         \
+            [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [oadv] "m"(oadv), [chm] "i"(CHM),               \
+            [rl2] "i"(RL2), [e] "i"(E), [groups] "i"((ROWS) / 6), [one] "i"((ROWS) % 6), [cols] "i"(COLS),          \
+            [ch] "i"((COLS) ? (CHM) / ((COLS) ? (COLS) : 1) : 0)                                                     \
+          : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
+    }                                                                                                               \
+  }                                                                                                                 \
+  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS)};
+#else
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS) \
+  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS)};
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -421,27 +421,33 @@ def dw_planes_case(
 # Descriptors at the edges of the specialised loop's immediate ranges: the largest plane column for 4 and 8 groups
 # (the last LDRD at 1020), the largest output stride (5 chm <= 4095, 6 chm a modified immediate) and one whose
 # 6 chm takes ADDW; with the columns unrolled, vww's 6 x 6 x 128 (the column step a modified immediate) and the
-# largest plane columns for 5 columns of 4 groups and 2 of 4
+# largest plane columns for 5 columns of 4 groups and 2 of 4. Their channel pair transposes (in_h, head, row, ch, ps;
+# in_h 0: none): the longest input row (a run's eight rows 7 row = 4095 bytes apart) and the largest planes (the
+# last pair-out's plane 1 store at 4095), with a head and with a tail (s moving back by 4095 more than once a
+# column), and kws' 25 x 5 x 64
 SPEC_EDGES = (
-    ("tm2_dw6_edge_a", 12, 768, 488, 25, 0), ("tm2_dw6_edge_b", 0, 682, 464, 48, 0),
-    ("tm2_dw6_edge_c", 0, 768, 20, 6, 6), ("tm2_dw6_edge_d", 12, 320, 160, 25, 5),
-    ("tm2_dw6_edge_e", 12, 192, 324, 24, 2),
+    ("tm2_dw6_edge_a", 12, 768, 488, 25, 0, 25, 1, 585, 117, 4047),
+    ("tm2_dw6_edge_b", 0, 682, 464, 48, 0, 49, 0, 585, 13, 3999),
+    ("tm2_dw6_edge_c", 0, 768, 20, 6, 6, 0, 0, 0, 0, 0), ("tm2_dw6_edge_d", 12, 320, 160, 25, 5, 25, 1, 320, 64, 420),
+    ("tm2_dw6_edge_e", 12, 192, 324, 24, 2, 0, 0, 0, 0, 0),
 )
+SPEC_KEYS = ("name", "e", "chm", "rl2", "rows", "cols", "in_h", "head", "row", "ch", "ps")
 
 # Output rows of the specialised six-output loop's cases: one group, an odd and an even number of them, with and
 # without the last single output
 SPEC_ROWS = (6, 7, 12, 13, 18, 19, 24, 25)
 
 
-def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[Case, dict]:
+def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int, shape: tuple | None = None) -> tuple[Case, dict]:
     """A layer that the specialised loop of TM2_DW_PLANE_SPEC takes (stride 1, output offset -128, full range),
     `rows` output rows, the shift E `e` (0: TM2_RQ_HIGHMUL without E; smaller weights make larger E likely), SAME or
     VALID, 1 to 8 channels, 1, 2 or 4 at a time; drawn until packing.dw3x3_plane_spec gives that E. (case without
-    its descriptor index, the spec)."""
+    its descriptor index, the spec). shape: (same, out_w, channels, plane_ch) instead of drawn ones."""
     while True:
-        same = bool(rng.random() < 0.7)
-        hw = (rows if same else rows + 2, int(rng.integers(3, 11)) + (0 if same else 2))
-        ch = int(rng.choice([1, 2, 3, 4, 5, 8]))
+        same = bool(rng.random() < 0.7) if shape is None else shape[0]
+        out_w = int(rng.integers(3, 11)) if shape is None else shape[1]
+        hw = (rows if same else rows + 2, out_w + (0 if same else 2))
+        ch = int(rng.choice([1, 2, 3, 4, 5, 8])) if shape is None else shape[2]
         case = dw_case(rng, i, hw, stride=1, zp=-128, ch=ch, same=same, full_range=True,
                        wmax=int(rng.choice([4, 10, 24, 127])) if e else 127,
                        acc_scale=2.0 ** -int(rng.integers(4, 7)) if e and rng.random() < 0.3 else None)
@@ -455,7 +461,7 @@ def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int) -> tuple[C
         if spec is not None and spec["e"] == e:
             break
     plane_len, plane_cols = packing.dw3x3_planes_geometry(geometry)
-    plane_ch = int(rng.choice([1, 2, 4]))
+    plane_ch = int(rng.choice([1, 2, 4])) if shape is None else shape[3]
     values.update(plane_len=plane_len, plane_cols=plane_cols, plane_ch=plane_ch)
     inplace = same and rng.random() < 0.5
     return Case(
@@ -502,6 +508,13 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
                 k = -1
             out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
                             {**case.extra, "spec": k}))
+    # channel pairs of long input columns: the pair transpose's s moving on within a column (kws' 25 x 5 x 64; VALID
+    # 27 x 7 x 40, with a tail)
+    for rows, shape in ((25, (True, 5, 64, 2)), (25, (False, 5, 40, 2))):
+        case, spec = dw_spec_case(rng, len(out), rows, 12, shape)
+        k = index(spec)
+        out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
+                        {**case.extra, "spec": k}))
     return tuple(out), tuple(specs)
 
 
@@ -513,11 +526,9 @@ def values_of(case: Case) -> dict:
 def _harness_specs() -> str:
     """The harness's TM2_DW_PLANE_SPEC lines and their table (dw_spec_cases)."""
     specs = dw_spec_cases()[1]
-    lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']})" for s in specs]
-    # and two that no case runs, at the edges of the immediate ranges (dw3x3_plane_spec): the assembler checks them
-    specs = (*specs, *(dict(zip(("name", "e", "chm", "rl2", "rows", "cols"), v, strict=True)) for v in SPEC_EDGES))
-    lines = [f"TM2_DW_PLANE_SPEC({s['name']}, {s['e']}, {s['chm']}, {s['rl2']}, {s['rows']}, {s['cols']})"
-             for s in specs]
+    # and some that no case runs, at the edges of the immediate ranges (dw3x3_plane_spec): the assembler checks them
+    specs = (*specs, *(dict(zip(SPEC_KEYS, v, strict=True)) for v in SPEC_EDGES))
+    lines = [f"TM2_DW_PLANE_SPEC({', '.join(str(s[k]) for k in SPEC_KEYS)})" for s in specs]
     table = ", ".join(f"&{s['name']}" for s in specs)
     return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};"])
 
@@ -1122,6 +1133,18 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     assert any(c.params[DW_FIELDS.index("channels")] > c.params[DW_FIELDS.index("plane_ch")] for c in taken)
     assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
     assert any(c.extra["spec"] == -1 for c in cases)
+
+    def pairs(c: Case) -> tuple[int, int] | None:  # (head, tail) where the case runs the spec's pair transpose
+        v, sp = values_of(c), specs[c.extra["spec"]]
+        taken = v["plane_ch"] == 2 and v["channels"] >= 2 and sp["in_h"] == v["in_h"] and (
+            sp["head"], sp["row"], sp["ch"], sp["ps"]) == (v["pad_h"] & 1, v["in_w"] * v["channels"], v["channels"],
+                                                         2 * v["plane_cols"] * v["plane_len"])
+        return (sp["head"], (v["in_h"] - sp["head"]) & 1) if taken else None
+
+    assert {pairs(c) for c in taken} >= {(1, 0), (1, 1), (0, 0), (0, 1)}  # with a head or not, a tail or not
+    # and input columns whose runs leave the first 4095 bytes (s moves on)
+    assert any(pairs(c) and values_of(c)["in_h"] * values_of(c)["in_w"] * values_of(c)["channels"] > 4095
+               for c in taken)
     _check_cases(harness, list(cases), "dw_spec")
 
 
@@ -1132,7 +1155,8 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     rq = np.zeros((64, 4), np.int32)
     rq[:, 2] = 12
     spec = packing.dw3x3_plane_spec(kws, rq, packing.RQ_HIGHMUL)
-    assert spec == {"e": 12, "chm": 320, "rl2": 60, "rows": 25, "cols": 5, "name": "tm2_dw6_e12_c320_r60_h25_w5"}
+    assert spec == {"e": 12, "chm": 320, "rl2": 60, "rows": 25, "cols": 5, "in_h": 25, "head": 1, "row": 320,
+                    "ch": 64, "ps": 420, "name": "tm2_dw6_e12_c320_r60_h25_w5"}
     assert packing.dw3x3_plane_spec(kws, rq, packing.RQ_DOUBLE) is None
     for change in ({"stride_h": 2}, {"output_offset": -127}, {"act_min": -127}, {"act_max": 126},
                    {"in_h": 26, "out_h": 26}, {"in_h": 5, "out_h": 5}):
@@ -1147,11 +1171,23 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     last = packing.dw3x3_plane_spec({**kws, "in_h": taken[-1], "out_h": taken[-1]}, rq, packing.RQ_HIGHMUL)
     assert taken == list(range(6, taken[-1] + 1, 6)) and 1000 < 2 * last["rl2"] + 12 * (taken[-1] // 6 - 1) + 8 <= 1020
     # the edge descriptors the harness assembles are at those limits (the next plane column, 4 bytes on, is not)
-    last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8 for _, _, _, rl2, rows, cols in SPEC_EDGES]
+    last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8
+                 for _, _, _, rl2, rows, cols, *_ in SPEC_EDGES]
     assert last_ldrd == [1020, 1020, 148, 1004, 1016]
-    assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, _, _, _ in SPEC_EDGES)
+    assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, *_ in SPEC_EDGES)
     assert all(packing._thumb_add_imm(abs(chm // cols - 6 * (rows // 6) * chm))
-               for _, _, chm, _, rows, cols in SPEC_EDGES if cols)
+               for _, _, chm, _, rows, cols, *_ in SPEC_EDGES if cols)
+    # the channel pair transposes': a run's rows and the last plane 1 store (both at the limit in edges a and b)
+    last_str = [ps + 4 * (head + (in_h - head + 1) // 2 - 1) for *_, in_h, head, _, _, ps in SPEC_EDGES if in_h]
+    assert last_str == [4095, 4095, 468] and [7 * row for *_, in_h, _, row, _, _ in SPEC_EDGES if in_h] == [
+        4095, 4095, 2240]
+    # and only where they fit: the offsets past those limits take tm2_dw_planes_pair (in_h 0)
+    wide = {**kws, "in_w": 7, "out_w": 7, "in_c": 84}  # 7 row = 4116
+    assert packing.dw3x3_plane_spec(wide, rq, packing.RQ_HIGHMUL)["in_h"] == 0
+    assert packing.dw3x3_plane_spec({**wide, "in_c": 83}, rq, packing.RQ_HIGHMUL)["in_h"] == 25
+    tall = {**kws, "in_h": 96, "out_h": 96, "in_w": 18, "out_w": 18, "in_c": 1}  # ps 2 * 20 * 98, 49 pair-outs
+    assert packing.dw3x3_plane_spec(tall, rq, packing.RQ_HIGHMUL)["in_h"] == 0
+    assert packing.dw3x3_plane_spec({**tall, "in_w": 17, "out_w": 17}, rq, packing.RQ_HIGHMUL)["in_h"] == 96
     # columns unrolled up to DW_SPEC_UNROLL outputs a channel (kws), not beyond (a loop)
     assert spec["cols"] == 5
     assert packing.dw3x3_plane_spec({**kws, "in_w": 7, "out_w": 7}, rq, packing.RQ_HIGHMUL)["cols"] == 0

@@ -27,13 +27,22 @@ typedef void (*tm2_dw6_cols)(const tm2_dw3x3_packed_params *p, const int16_t *pl
                              int32_t ps2, int32_t ncols, const uint32_t *weights, const int32_t *bias,
                              const tm2_rq *rq, int8_t *out, int32_t ostep);
 
+/* A channel pair's planes from the input (a specialised tm2_dw_planes_pair): src, channel 0's byte of row 0 of
+ * input column 0; dst, the word of the first row pair of plane 0's column 0 (the second plane ps bytes on);
+ * off2, the input offset in both halves; pad, four bytes -input_offset (the padding lanes); ncols input columns. */
+typedef void (*tm2_dw6_pairs)(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, int32_t ncols);
+
 /* A specialised column loop and the layer constants it was built for: e, the shift E of the requantisation
  * entries' third word (0: TM2_RQ_HIGHMUL without E); chm, the output stride along a column (out_w * channels);
  * rl2, the bytes of one plane column (2 plane_len); rows, the outputs of a column (out_h); ncols, the output
- * columns (out_w; 0: any). cols: NULL without the DSP extension. */
+ * columns (out_w; 0: any). cols: NULL without the DSP extension. pairs: the layer's channel pair transpose
+ * (NULL: none, or no DSP extension), for in_h input rows, pad_h & 1 head, input rows row bytes apart, ch
+ * channels, planes ps bytes apart. */
 typedef struct {
   tm2_dw6_cols cols;
   int32_t e, chm, rl2, rows, ncols;
+  tm2_dw6_pairs pairs;
+  int32_t in_h, head, row, ch, ps;
 } tm2_dw6_spec;
 
 /* tm2_depthwise3x3_s8_planes with a specialised column loop (or NULL: none). */
@@ -205,6 +214,83 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   ".endr\n\t"                                                                                                  \
   ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"
 
+/* The specialised channel pair transpose (TM2_DW6T): a whole input column in straight-line code, the pair-outs
+ * of tm2_dw_planes_pair (rows 2 i - head and 2 i - head + 1 of pair-out i, a row outside the input the padding
+ * lane) four at a time: the eight halfword loads in a run (LDRH at immediate offsets from s, which moves on
+ * by an ADDW where a run's rows would leave the 4095 bytes of the offset, placed after the loads of the run
+ * before so that no load follows it), then per pair-out PKHBT, two SXTAB16 and two word stores at immediate
+ * offsets from d (plane 0, plane 1 ps bytes on). tm2_dw6t_p: the pair-out; tm2_dw6t_b: s's row offset. */
+/* Row R's offset from s */
+#define TM2_DW6T_AT(R) "#((" R ") * %c[row] - tm2_dw6t_b)"
+/* The loads of pair-out tm2_dw6t_p into A, B */
+#define TM2_DW6T_LD(A, B)                                                            \
+  ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                \
+  ".if tm2_dw6t_p < tm2_dw6t_n\n\t"                                               \
+  ".if tm2_dw6t_r >= 0\n\t" "ldrh " A ", [%[s], " TM2_DW6T_AT("tm2_dw6t_r") "]\n\t" ".endif\n\t" \
+  ".if tm2_dw6t_r + 1 < %c[inh]\n\t" "ldrh " B ", [%[s], " TM2_DW6T_AT("tm2_dw6t_r + 1") "]\n\t" ".endif\n\t" \
+  ".endif\n\t"                                                                    \
+  ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
+/* Pair-out tm2_dw6t_p from A, B (the padding lane from pad) */
+#define TM2_DW6T_OUT(A, B)                                                                      \
+  ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                           \
+  ".if tm2_dw6t_p < tm2_dw6t_n\n\t"                                                          \
+  ".if tm2_dw6t_r < 0\n\t" "pkhbt " A ", %[pad], " B ", lsl #16\n\t"                        \
+  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt " A ", " A ", %[pad], lsl #16\n\t"         \
+  ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                        \
+  "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                 \
+  "sxtab16 " A ", %[off2], " A "\n\t"                                                         \
+  "str " A ", [%[d], #(4 * tm2_dw6t_p)]\n\t"                                                  \
+  "str " B ", [%[d], #(4 * tm2_dw6t_p + %c[ps])]\n\t"                                         \
+  ".endif\n\t"                                                                               \
+  ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
+/* s on by D bytes (any D >= 0: ADDWs of at most 4095) */
+#define TM2_DW6T_ADVANCE(D)                                                                    \
+  ".rept (" D ") / 4095\n\t" "addw %[s], %[s], #4095\n\t" ".endr\n\t"                     \
+  ".if (" D ") %% 4095\n\t" "addw %[s], %[s], #((" D ") %% 4095)\n\t" ".endif\n\t"
+/* The run of pair-outs tm2_dw6t_q .. + 3: loads, s moved on for the next run where needed, pair-outs */
+#define TM2_DW6T_RUN                                                                           \
+  ".set tm2_dw6t_p, tm2_dw6t_q\n\t"                                                          \
+  TM2_DW6T_LD("r0", "r1") TM2_DW6T_LD("r2", "r3") TM2_DW6T_LD("r4", "r5") TM2_DW6T_LD("r12", "lr") \
+  ".set tm2_dw6t_f, 2 * tm2_dw6t_q + 8 - %c[head]\n\t" /* the next run's first and last rows */ \
+  ".set tm2_dw6t_l, tm2_dw6t_f + 7\n\t"                                                      \
+  ".if tm2_dw6t_l >= %c[inh]\n\t" ".set tm2_dw6t_l, %c[inh] - 1\n\t" ".endif\n\t"         \
+  ".if tm2_dw6t_q + 4 < tm2_dw6t_n && tm2_dw6t_l * %c[row] - tm2_dw6t_b > 4095\n\t"          \
+  TM2_DW6T_ADVANCE("tm2_dw6t_f * %c[row] - tm2_dw6t_b") ".set tm2_dw6t_b, tm2_dw6t_f * %c[row]\n\t" \
+  ".endif\n\t"                                                                               \
+  ".set tm2_dw6t_p, tm2_dw6t_q\n\t"                                                          \
+  TM2_DW6T_OUT("r0", "r1") TM2_DW6T_OUT("r2", "r3") TM2_DW6T_OUT("r4", "r5") TM2_DW6T_OUT("r12", "lr") \
+  ".set tm2_dw6t_q, tm2_dw6t_q + 4\n\t"
+/* Defines NAME##_pairs (a tm2_dw6_pairs) for INH input rows, HEAD (pad_h & 1), input rows ROW bytes apart,
+ * CH channels, planes PS bytes apart, plane columns RL2 bytes apart: per input column its runs, then s on to
+ * the next column's row 0 and d to the next plane column, in a loop. The layer's checks
+ * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep the offsets in range: a run's rows within 4095 bytes
+ * (7 ROW), the stores' (PS + 4 (pair-outs - 1)). */
+#define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2)                                                   \
+  __attribute__((noinline)) static void NAME##_pairs(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
+                                                     int32_t ncols) {                                         \
+    const int8_t *s = src;                                                                                    \
+    uint32_t *d = dst;                                                                                        \
+    int32_t cc = ncols;                                                                                       \
+    __asm__ volatile(                                                                                         \
+        ".set tm2_dw6t_n, %c[head] + (%c[inh] - %c[head] + 1) / 2\n"                                         \
+        "1:\n\t"                                                                                              \
+        ".set tm2_dw6t_q, 0\n\t"                                                                             \
+        ".set tm2_dw6t_b, 0\n\t"                                                                             \
+        ".rept (tm2_dw6t_n + 3) / 4\n\t" TM2_DW6T_RUN ".endr\n\t"                                          \
+        "add %[d], %[d], #%c[rl2]\n\t"                                                                       \
+        ".if %c[ch] >= tm2_dw6t_b\n\t" TM2_DW6T_ADVANCE("%c[ch] - tm2_dw6t_b")                              \
+        ".else\n\t"                                                                                          \
+        ".rept (tm2_dw6t_b - %c[ch]) / 4095\n\t" "subw %[s], %[s], #4095\n\t" ".endr\n\t"                 \
+        ".if (tm2_dw6t_b - %c[ch]) %% 4095\n\t" "subw %[s], %[s], #((tm2_dw6t_b - %c[ch]) %% 4095)\n\t" ".endif\n\t" \
+        ".endif\n\t"                                                                                         \
+        "subs %[cc], %[cc], #1\n\t"                                                                          \
+        "bne 1b\n\t"                                                                                         \
+        : [s] "+r"(s), [d] "+r"(d), [cc] "+r"(cc)                                                             \
+        : [off2] "r"(off2), [pad] "r"(pad), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
+          [ps] "i"(PS), [rl2] "i"(RL2)                                                                        \
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r12", "lr", "cc", "memory");                                   \
+  }
+
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
  * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; p
  * and rl2 unused: the constants stand for them). COLS 0: per column the groups and the last output
@@ -215,7 +301,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS)                                                            \
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS)                                                      \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(                                                  \
       const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2, int32_t ps2, int32_t ncols, \
       const uint32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out, int32_t ostep) {                 \
@@ -271,10 +357,12 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
     }                                                                                                               \
   }                                                                                                                 \
-  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS)};
+  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2)                                                \
+  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS), (INH) ? NAME##_pairs : NULL, \
+                                    (INH), (HEAD), (ROW), (CH), (PS)};
 #else
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS) \
-  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS)};
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS) \
+  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS)};
 #endif
 
 #ifdef __cplusplus

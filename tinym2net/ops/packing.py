@@ -479,7 +479,8 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     ):
         return None
     chm = params["out_w"] * params["in_c"]
-    rl2 = 2 * dw3x3_planes_geometry(params)[0]
+    plane_len, plane_cols = dw3x3_planes_geometry(params)
+    rl2 = 2 * plane_len
     if 2 * rl2 + 12 * (rows // 6 - 1) + 8 > 1020 or 5 * chm > 4095 or not _thumb_add_imm(6 * chm):
         return None
     e = int(np.asarray(rq).reshape(-1, 4)[0, 2])
@@ -490,8 +491,13 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
         and _thumb_add_imm(abs(params["in_c"] - 6 * groups * chm))
     )
     cols = out_w if unroll else 0
+    # the channel pair transpose's constants (in_h 0: none): a run's eight rows within an LDRH offset, the last
+    # pair-out's plane 1 store within an STR offset
+    head, row, ps = params["pad_h"] & 1, params["in_w"] * params["in_c"], 2 * plane_cols * plane_len
+    fits = 7 * row <= 4095 and ps + 4 * (head + (params["in_h"] - head + 1) // 2 - 1) <= 4095
     return {
         "e": e, "chm": chm, "rl2": rl2, "rows": rows, "cols": cols,
+        "in_h": params["in_h"] if fits else 0, "head": head, "row": row, "ch": params["in_c"], "ps": ps,
         "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}",
     }
 

@@ -78,15 +78,29 @@ static inline void tm2_dw_plane_weights(const uint32_t *wc, uint32_t *t) {
   v = tm2_pkhtb16(b1, b2), t[5] = __sadd16(v, v); /* (w12, w22) */
 }
 
+/* The low (SMULBB) and high (SMULTB) halfword of a times the low halfword of p */
+static inline uint32_t tm2_smulbb(uint32_t a, uint32_t p) {
+  uint32_t r;
+  __asm__("smulbb %0, %1, %2" : "=r"(r) : "r"(a), "r"(p));
+  return r;
+}
+static inline uint32_t tm2_smultb(uint32_t a, uint32_t p) {
+  uint32_t r;
+  __asm__("smultb %0, %1, %2" : "=r"(r) : "r"(a), "r"(p));
+  return r;
+}
+
 /* The same weights times p = 2^s (s <= 14, so p is an int16) instead of doubled: the TM2_RQ_HIGHMUL_E scale of the
  * channel (s = k + 1). Each of the nine weights is multiplied once (SMULBB / SMULTB: w_y0, w_y1 of a word (w_y0,
- * w_y1), w_y2 of (w_y1, w_y2), as GCC forms them from the C products); PKHBT pairs the low halves of the products. */
+ * w_y1), w_y2 of (w_y1, w_y2); in assembly, one instruction each, where GCC would extend and shift the C products
+ * in two); PKHBT pairs the low halves of the products. */
 static inline void tm2_dw_plane_weights_scaled(const uint32_t *wc, int32_t p, uint32_t *t) {
-  const int32_t a0 = (int32_t)wc[0], a1 = (int32_t)wc[2], a2 = (int32_t)wc[4]; /* (w_y0, w_y1) */
-  const int32_t b0 = (int32_t)wc[1], b1 = (int32_t)wc[3], b2 = (int32_t)wc[5]; /* (w_y1, w_y2) */
-  const uint32_t w00 = (uint32_t)((int16_t)a0 * p), w01 = (uint32_t)((a0 >> 16) * p), w02 = (uint32_t)((b0 >> 16) * p);
-  const uint32_t w10 = (uint32_t)((int16_t)a1 * p), w11 = (uint32_t)((a1 >> 16) * p), w12 = (uint32_t)((b1 >> 16) * p);
-  const uint32_t w20 = (uint32_t)((int16_t)a2 * p), w21 = (uint32_t)((a2 >> 16) * p), w22 = (uint32_t)((b2 >> 16) * p);
+  const uint32_t a0 = wc[0], a1 = wc[2], a2 = wc[4]; /* (w_y0, w_y1) */
+  const uint32_t b0 = wc[1], b1 = wc[3], b2 = wc[5]; /* (w_y1, w_y2) */
+  const uint32_t q = (uint32_t)p;
+  const uint32_t w00 = tm2_smulbb(a0, q), w01 = tm2_smultb(a0, q), w02 = tm2_smultb(b0, q);
+  const uint32_t w10 = tm2_smulbb(a1, q), w11 = tm2_smultb(a1, q), w12 = tm2_smultb(b1, q);
+  const uint32_t w20 = tm2_smulbb(a2, q), w21 = tm2_smultb(a2, q), w22 = tm2_smultb(b2, q);
   t[0] = tm2_pkhbt16(w00, w10), t[1] = tm2_pkhbt16(w10, w20); /* (w00, w10), (w10, w20) */
   t[2] = tm2_pkhbt16(w01, w11), t[3] = tm2_pkhbt16(w11, w21); /* (w01, w11), (w11, w21) */
   t[4] = tm2_pkhbt16(w02, w12), t[5] = tm2_pkhbt16(w12, w22); /* (w02, w12), (w12, w22) */
@@ -106,6 +120,62 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   }
   *bs = bias != NULL ? (int32_t)((uint32_t)*bias << sc) : 0;
   *hs = E ? (int32_t)(((uint32_t)q->hi << (sc - 1)) + (1u << (sc - 2))) : q->hi;
+}
+
+/* tm2_dw6_channel for a shift E > 0, in assembly (GCC, short of registers beside the column loop's, would keep
+ * the pointers on the stack): the nine weights of wc times p = 2^sc, sc = E + 1 - q->sh (SMULBB / SMULTB after
+ * seven loads in a run), paired by PKHBT into w; *bs = *b 2^sc (b: the bias, or a zero); *hs = q->hi 2^(sc-1) +
+ * 2^(sc-2). */
+static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const tm2_rq *q, int32_t E, uint32_t *w,
+                                     int32_t *bs, int32_t *hs) {
+  uint32_t sc, p, t1, t2, t3, t4, t5, t6;
+  __asm__(
+      "ldr %[sc], [%[q], #12]\n\t"
+      "ldr %[t1], [%[wc]]\n\t"
+      "ldr %[t2], [%[wc], #8]\n\t"
+      "ldr %[t3], [%[wc], #16]\n\t"
+      "ldr %[t4], [%[wc], #4]\n\t"
+      "ldr %[t5], [%[wc], #12]\n\t"
+      "ldr %[t6], [%[wc], #20]\n\t"
+      "rsb %[sc], %[sc], #(%c[e] + 1)\n\t" /* sc */
+      "movs %[p], #1\n\t"
+      "lsls %[p], %[p], %[sc]\n\t" /* p */
+      "smulbb %[t1], %[t1], %[p]\n\t" /* w00 */
+      "smulbb %[t2], %[t2], %[p]\n\t" /* w10 */
+      "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
+      "str %[t1], %[w0]\n\t"
+      "smulbb %[t1], %[t3], %[p]\n\t" /* w20 */
+      "pkhbt %[t1], %[t2], %[t1], lsl #16\n\t"
+      "str %[t1], %[w1]\n\t"
+      "ldr %[t1], [%[wc]]\n\t"
+      "ldr %[t2], [%[wc], #8]\n\t"
+      "smultb %[t1], %[t1], %[p]\n\t" /* w01 */
+      "smultb %[t2], %[t2], %[p]\n\t" /* w11 */
+      "smultb %[t3], %[t3], %[p]\n\t" /* w21 */
+      "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
+      "pkhbt %[t2], %[t2], %[t3], lsl #16\n\t"
+      "smultb %[t4], %[t4], %[p]\n\t" /* w02 */
+      "smultb %[t5], %[t5], %[p]\n\t" /* w12 */
+      "smultb %[t6], %[t6], %[p]\n\t" /* w22 */
+      "pkhbt %[t4], %[t4], %[t5], lsl #16\n\t"
+      "pkhbt %[t5], %[t5], %[t6], lsl #16\n\t"
+      "ldr %[t6], [%[b]]\n\t"
+      "ldr %[t3], [%[q], #4]\n\t"
+      "str %[t1], %[w2]\n\t"
+      "str %[t2], %[w3]\n\t"
+      "str %[t4], %[w4]\n\t"
+      "str %[t5], %[w5]\n\t"
+      "lsls %[t6], %[t6], %[sc]\n\t"
+      "subs %[sc], %[sc], #1\n\t"
+      "lsls %[t3], %[t3], %[sc]\n\t"
+      "add %[t3], %[t3], %[p], lsr #2\n\t"
+      "str %[t6], %[bs]\n\t"
+      "str %[t3], %[hs]\n\t"
+      : [w0] "=m"(w[0]), [w1] "=m"(w[1]), [w2] "=m"(w[2]), [w3] "=m"(w[3]), [w4] "=m"(w[4]), [w5] "=m"(w[5]),
+        [bs] "=m"(*bs), [hs] "=m"(*hs), [sc] "=&r"(sc), [p] "=&r"(p), [t1] "=&r"(t1), [t2] "=&r"(t2),
+        [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6)
+      : [wc] "r"(wc), [b] "r"(b), [q] "r"(q), [e] "i"(E)
+      : "cc", "memory");
 }
 
 /* The specialised loop (TM2_DW6S): a whole output column in straight-line code, the groups of six outputs
@@ -306,15 +376,20 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
       const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2, int32_t ps2, int32_t ncols, \
       const uint32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out, int32_t ostep) {                 \
     const int32_t oadv = ostep - 6 * ((ROWS) / 6) * (CHM);                                                          \
+    const int32_t zero = 0; /* the bias of a layer without */                                                        \
     (void)p, (void)rl2;                                                                                             \
     for (int32_t j = 0; j < n; ++j) {                                                                               \
+      uint32_t w[6];                                                                                                \
+      int32_t bs, hs;                                                                                               \
+      if (E) {                                                                                                      \
+        tm2_dw6_channel_e(weights + 6 * j, bias != NULL ? bias + j : &zero, rq + j, (E) ? (E) : 1, w, &bs, &hs);     \
+      } else {                                                                                                      \
+        tm2_dw6_channel(weights + 6 * j, bias != NULL ? bias + j : NULL, rq + j, (E), w, &bs, &hs);                 \
+      }                                                                                                             \
+      const int32_t ms = rq[j].mult, es = rq[j].sh;                                                                 \
       /* (the twelve temporaries are named in the assembly; these two take the registers left) */                  \
       register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;                           \
       register int8_t *o __asm__("lr") = out + j;                                                                   \
-      uint32_t w[6];                                                                                                \
-      int32_t bs, hs;                                                                                               \
-      tm2_dw6_channel(weights + 6 * j, bias != NULL ? bias + j : NULL, rq + j, (E), w, &bs, &hs);                   \
-      const int32_t ms = rq[j].mult, es = rq[j].sh;                                                                 \
       int32_t cc = ncols;                                                                                           \
       __asm__ volatile(                                                                                             \
           "ldr r9, %[w0]\n\t"                                                                                       \

@@ -424,12 +424,14 @@ def dw_planes_case(
 # largest plane columns for 5 columns of 4 groups and 2 of 4. Their channel pair transposes (in_h, head, row, ch, ps;
 # in_h 0: none): the longest input row (a run's eight rows 7 row = 4095 bytes apart) and the largest planes (the
 # last pair-out's plane 1 store at 4095), with a head and with a tail (s moving back by 4095 more than once a
-# column), and kws' 25 x 5 x 64
+# column), and kws' 25 x 5 x 64. And two unrolled columns of 6k + 1 outputs of 384 channels (beyond an STRB's
+# negative offset: each column's last output on its own)
 SPEC_EDGES = (
     ("tm2_dw6_edge_a", 12, 768, 488, 25, 0, 25, 1, 585, 117, 4047),
     ("tm2_dw6_edge_b", 0, 682, 464, 48, 0, 49, 0, 585, 13, 3999),
     ("tm2_dw6_edge_c", 0, 768, 20, 6, 6, 0, 0, 0, 0, 0), ("tm2_dw6_edge_d", 12, 320, 160, 25, 5, 25, 1, 320, 64, 420),
     ("tm2_dw6_edge_e", 12, 192, 324, 24, 2, 0, 0, 0, 0, 0),
+    ("tm2_dw6_edge_f", 12, 768, 20, 7, 2, 0, 0, 0, 0, 0),
 )
 SPEC_KEYS = ("name", "e", "chm", "rl2", "rows", "cols", "in_h", "head", "row", "ch", "ps")
 
@@ -1129,6 +1131,9 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     assert {specs[c.extra["spec"]]["e"] for c in taken} == {0, *packing.DW_PLANE_SHIFTS}
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in taken} == {1, 2, 4}
     assert {specs[c.extra["spec"]]["cols"] > 0 for c in taken} == {True, False}  # columns unrolled and a loop
+    # columns unrolled of 6k + 1 outputs: the last outputs of column pairs in one unit, an odd count's last alone
+    assert {specs[c.extra["spec"]]["cols"] % 2 for c in taken
+            if specs[c.extra["spec"]]["cols"] > 1 and specs[c.extra["spec"]]["rows"] % 6 == 1} == {0, 1}
     assert any(c.extra["inplace"] for c in taken) and any(not c.extra["inplace"] for c in taken)
     assert any(c.params[DW_FIELDS.index("channels")] > c.params[DW_FIELDS.index("plane_ch")] for c in taken)
     assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
@@ -1173,7 +1178,7 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     # the edge descriptors the harness assembles are at those limits (the next plane column, 4 bytes on, is not)
     last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8
                  for _, _, _, rl2, rows, cols, *_ in SPEC_EDGES]
-    assert last_ldrd == [1020, 1020, 148, 1004, 1016]
+    assert last_ldrd == [1020, 1020, 148, 1004, 1016, 68]
     assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, *_ in SPEC_EDGES)
     assert all(packing._thumb_add_imm(abs(chm // cols - 6 * (rows // 6) * chm))
                for _, _, chm, _, rows, cols, *_ in SPEC_EDGES if cols)

@@ -277,6 +277,44 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
   "strb r0, [%[o]]\n\t"                                                                                        \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
+/* The last outputs of two columns in one unit (columns unrolled, 6k + 1 outputs): that of the column before
+ * (plane column rl2 bytes back, output ch bytes back: an STRB offset down to -255) beside the current one's, in
+ * r1 and r0, the weight words and requantisation words loaded once for both */
+#define TM2_DW6S_AT2(R, D) "#(" R " + tm2_dw6_ra - %c[rl2] + 12 * tm2_dw6_g + " D ")"
+#define TM2_DW6S_TWO_ROW(R, WA, WB)                           \
+  "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
+  "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
+  "ldr r2, [%[ra], " TM2_DW6S_AT2(R, "0") "]\n\t"            \
+  "ldr r3, [%[ra], " TM2_DW6S_AT2(R, "4") "]\n\t"            \
+  "smlad r0, r6, " WA ", r0\n\t"                              \
+  "smlabt r0, r8, " WB ", r0\n\t"                             \
+  "smlad r1, r2, " WA ", r1\n\t"                              \
+  "smlabt r1, r3, " WB ", r1\n\t"
+#define TM2_DW6S_TWO                                                                                           \
+  "ldr r0, %[bs]\n\t"                                                                                          \
+  "ldr r1, %[bs]\n\t"                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10")              \
+  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10")                          \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
+  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10")                          \
+  ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1")                                                 \
+  "strb r0, [%[o]]\n\t"                                                                                        \
+  "strb r1, [%[o], #-%c[ch]]\n\t"                                                                              \
+  ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
+/* An unrolled output column tm2_dw6_x: its groups, and its last output on its own, or (channels up to 255) that
+ * of an even column left for the next one, and an odd column's with the one before (TM2_DW6S_TWO) */
+#define TM2_DW6S_COLUMN_X                                                                                      \
+  ".set tm2_dw6_g, 0\n\t"                                                                                      \
+  ".rept %c[groups]\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
+  ".endr\n\t"                                                                                                  \
+  ".if %c[one]\n\t"                                                                                            \
+  ".if %c[ch] <= 255 && (tm2_dw6_x & 1) == 0 && tm2_dw6_x + 1 < %c[cols]\n\t"                                   \
+  ".elseif %c[ch] <= 255 && (tm2_dw6_x & 1)\n\t" TM2_DW6S_TWO                                                  \
+  ".else\n\t" TM2_DW6S_ONE                                                                                     \
+  ".endif\n\t"                                                                                                 \
+  ".endif\n\t"
 /* An output column: its groups and last output */
 #define TM2_DW6S_COLUMN                                                                                        \
   ".set tm2_dw6_g, 0\n\t"                                                                                      \
@@ -401,7 +439,7 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
           ".set tm2_dw6_x, 0\n\t"                                                                                  \
           ".set tm2_dw6_d, %c[ch] - 6 * %c[groups] * %c[chm]\n\t"                                                   \
           ".rept %c[cols]\n\t"                                                                                     \
-          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t" TM2_DW6S_COLUMN                                               \
+          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t" TM2_DW6S_COLUMN_X                                             \
           ".if tm2_dw6_d < 0\n\t"                                                                                  \
           "sub %[o], %[o], #(-tm2_dw6_d)\n\t"                                                                      \
           ".else\n\t"                                                                                              \

@@ -1147,9 +1147,20 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
         return (sp["head"], (v["in_h"] - sp["head"]) & 1) if taken else None
 
     assert {pairs(c) for c in taken} >= {(1, 0), (1, 1), (0, 0), (0, 1)}  # with a head or not, a tail or not
-    # and input columns whose runs leave the first 4095 bytes (s moves on)
-    assert any(pairs(c) and values_of(c)["in_h"] * values_of(c)["in_w"] * values_of(c)["channels"] > 4095
-               for c in taken)
+    # columns unrolled (TM2_DW6T_UNROLLED), loads from s2 among them, and in a loop, s moving on within a column
+    def unrolled(c: Case) -> bool:
+        v, sp = values_of(c), specs[c.extra["spec"]]
+        n = sp["head"] + (sp["in_h"] - sp["head"] + 1) // 2
+        return ((v["in_w"] - 1) * v["channels"] + (v["in_h"] - 1) * sp["row"] <= 4320 + 4095
+                and (v["in_w"] - 1) * sp["rl2"] + sp["ps"] + 4 * (n - 1) <= 4095 and v["in_w"] * n <= 80)
+
+    def span(c: Case) -> int:  # (the last load's offset from the first)
+        v = values_of(c)
+        return (v["in_w"] - 1) * v["channels"] + (v["in_h"] - 1) * v["in_w"] * v["channels"]
+
+    assert any(pairs(c) and unrolled(c) and span(c) > 4095 for c in taken)
+    assert any(pairs(c) and not unrolled(c) and span(c) > 4095 for c in taken)
+    assert any(pairs(c) and not unrolled(c) and span(c) <= 4095 for c in taken)
     _check_cases(harness, list(cases), "dw_spec")
 
 

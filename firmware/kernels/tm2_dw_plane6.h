@@ -322,21 +322,27 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   ".endr\n\t"                                                                                                  \
   ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"
 
-/* The specialised channel pair transpose (TM2_DW6T): a whole input column in straight-line code, the pair-outs
- * of tm2_dw_planes_pair (rows 2 i - head and 2 i - head + 1 of pair-out i, a row outside the input the padding
- * lane) four at a time: the eight halfword loads in a run (LDRH at immediate offsets from s, which moves on
- * by an ADDW where a run's rows would leave the 4095 bytes of the offset, placed after the loads of the run
- * before so that no load follows it), then per pair-out PKHBT, two SXTAB16 and two word stores at immediate
- * offsets from d (plane 0, plane 1 ps bytes on). tm2_dw6t_p: the pair-out; tm2_dw6t_b: s's row offset. */
-/* Row R's offset from s */
-#define TM2_DW6T_AT(R) "#((" R ") * %c[row] - tm2_dw6t_b)"
-/* The loads of pair-out tm2_dw6t_p into A, B */
-#define TM2_DW6T_LD(A, B)                                                            \
-  ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                \
-  ".if tm2_dw6t_p < tm2_dw6t_n\n\t"                                               \
-  ".if tm2_dw6t_r >= 0\n\t" "ldrh " A ", [%[s], " TM2_DW6T_AT("tm2_dw6t_r") "]\n\t" ".endif\n\t" \
-  ".if tm2_dw6t_r + 1 < %c[inh]\n\t" "ldrh " B ", [%[s], " TM2_DW6T_AT("tm2_dw6t_r + 1") "]\n\t" ".endif\n\t" \
-  ".endif\n\t"                                                                    \
+/* The specialised channel pair transpose (TM2_DW6T): an input column in straight-line code, the pair-outs of
+ * tm2_dw_planes_pair (rows 2 i - head and 2 i - head + 1 of pair-out i, a row outside the input the padding
+ * lane) four at a time: the eight halfword loads in a run (LDRH at immediate offsets), then per pair-out PKHBT,
+ * two SXTAB16 and two word stores at immediate offsets from d (plane 0, plane 1 ps bytes on). Where every
+ * offset of the channel pair fits (TM2_DW6T_UNROLLED) the columns are unrolled too: column x's row r at
+ * x ch + r row bytes from s, or from s2 = s + 4320 beyond 4095 (LDRH offsets -255 .. 4095), its stores
+ * x rl2 bytes on; no pointer moves. Otherwise a loop over the columns: s moves on by an ADDW where a run's rows
+ * would leave the 4095 bytes of the offset (placed after the loads of the run before, so that no load follows
+ * it), and back to the next column's row 0 at its end. tm2_dw6t_p: the pair-out; tm2_dw6t_x: the column;
+ * tm2_dw6t_b: s's offset from the column's row 0 in the loop (0 unrolled). */
+/* The loads of pair-out tm2_dw6t_p into A, B; LDRH A of row R */
+#define TM2_DW6T_LDRH(A, R)                                                                    \
+  ".set tm2_dw6t_o, tm2_dw6t_x * %c[ch] + (" R ") * %c[row] - tm2_dw6t_b\n\t"                  \
+  ".if tm2_dw6t_o <= 4095\n\t" "ldrh " A ", [%[s], #tm2_dw6t_o]\n\t"                         \
+  ".else\n\t" "ldrh " A ", [%[s2], #(tm2_dw6t_o - 4320)]\n\t" ".endif\n\t"
+#define TM2_DW6T_LD(A, B)                                                                      \
+  ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                            \
+  ".if tm2_dw6t_p < tm2_dw6t_n\n\t"                                                           \
+  ".if tm2_dw6t_r >= 0\n\t" TM2_DW6T_LDRH(A, "tm2_dw6t_r") ".endif\n\t"                        \
+  ".if tm2_dw6t_r + 1 < %c[inh]\n\t" TM2_DW6T_LDRH(B, "tm2_dw6t_r + 1") ".endif\n\t"          \
+  ".endif\n\t"                                                                                \
   ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
 /* Pair-out tm2_dw6t_p from A, B (the padding lane from pad) */
 #define TM2_DW6T_OUT(A, B)                                                                      \
@@ -347,44 +353,58 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                        \
   "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                 \
   "sxtab16 " A ", %[off2], " A "\n\t"                                                         \
-  "str " A ", [%[d], #(4 * tm2_dw6t_p)]\n\t"                                                  \
-  "str " B ", [%[d], #(4 * tm2_dw6t_p + %c[ps])]\n\t"                                         \
+  "str " A ", [%[d], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p)]\n\t"             \
+  "str " B ", [%[d], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + %c[ps])]\n\t"    \
   ".endif\n\t"                                                                               \
   ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
 /* s on by D bytes (any D >= 0: ADDWs of at most 4095) */
 #define TM2_DW6T_ADVANCE(D)                                                                    \
   ".rept (" D ") / 4095\n\t" "addw %[s], %[s], #4095\n\t" ".endr\n\t"                     \
   ".if (" D ") %% 4095\n\t" "addw %[s], %[s], #((" D ") %% 4095)\n\t" ".endif\n\t"
-/* The run of pair-outs tm2_dw6t_q .. + 3: loads, s moved on for the next run where needed, pair-outs */
+/* The run of pair-outs tm2_dw6t_q .. + 3: loads, s moved on for the next run where needed (loop), pair-outs */
 #define TM2_DW6T_RUN                                                                           \
   ".set tm2_dw6t_p, tm2_dw6t_q\n\t"                                                          \
   TM2_DW6T_LD("r0", "r1") TM2_DW6T_LD("r2", "r3") TM2_DW6T_LD("r4", "r5") TM2_DW6T_LD("r12", "lr") \
   ".set tm2_dw6t_f, 2 * tm2_dw6t_q + 8 - %c[head]\n\t" /* the next run's first and last rows */ \
   ".set tm2_dw6t_l, tm2_dw6t_f + 7\n\t"                                                      \
   ".if tm2_dw6t_l >= %c[inh]\n\t" ".set tm2_dw6t_l, %c[inh] - 1\n\t" ".endif\n\t"         \
-  ".if tm2_dw6t_q + 4 < tm2_dw6t_n && tm2_dw6t_l * %c[row] - tm2_dw6t_b > 4095\n\t"          \
+  ".if tm2_dw6t_un == 0 && tm2_dw6t_q + 4 < tm2_dw6t_n && tm2_dw6t_l * %c[row] - tm2_dw6t_b > 4095\n\t" \
   TM2_DW6T_ADVANCE("tm2_dw6t_f * %c[row] - tm2_dw6t_b") ".set tm2_dw6t_b, tm2_dw6t_f * %c[row]\n\t" \
   ".endif\n\t"                                                                               \
   ".set tm2_dw6t_p, tm2_dw6t_q\n\t"                                                          \
   TM2_DW6T_OUT("r0", "r1") TM2_DW6T_OUT("r2", "r3") TM2_DW6T_OUT("r4", "r5") TM2_DW6T_OUT("r12", "lr") \
   ".set tm2_dw6t_q, tm2_dw6t_q + 4\n\t"
+/* A column's runs */
+#define TM2_DW6T_COLUMN                                                                        \
+  ".set tm2_dw6t_q, 0\n\t"                                                                   \
+  ".rept (tm2_dw6t_n + 3) / 4\n\t" TM2_DW6T_RUN ".endr\n\t"
+/* Whether the columns are unrolled (an assembler expression): the last column's last load within s2's reach, its
+ * last store within an STR offset, at most 80 pair-outs */
+#define TM2_DW6T_UNROLLED                                                                                   \
+  "((%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "                          \
+  "(%c[row] / %c[ch] - 1) * %c[rl2] + %c[ps] + 4 * (tm2_dw6t_n - 1) <= 4095 && "                           \
+  "%c[row] / %c[ch] * tm2_dw6t_n <= 80)"
 /* Defines NAME##_pairs (a tm2_dw6_pairs) for INH input rows, HEAD (pad_h & 1), input rows ROW bytes apart,
- * CH channels, planes PS bytes apart, plane columns RL2 bytes apart: per input column its runs, then s on to
- * the next column's row 0 and d to the next plane column, in a loop. The layer's checks
- * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep the offsets in range: a run's rows within 4095 bytes
- * (7 ROW), the stores' (PS + 4 (pair-outs - 1)). */
+ * CH channels (so ROW / CH input columns: ncols is not read where they are unrolled), planes PS bytes apart,
+ * plane columns RL2 bytes apart. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec) keep the
+ * loop's offsets in range: a run's rows within 4095 bytes (7 ROW), the stores' (PS + 4 (pair-outs - 1)). */
 #define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2)                                                   \
   __attribute__((noinline)) static void NAME##_pairs(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
                                                      int32_t ncols) {                                         \
-    const int8_t *s = src;                                                                                    \
+    const int8_t *s = src, *s2;                                                                               \
     uint32_t *d = dst;                                                                                        \
     int32_t cc = ncols;                                                                                       \
     __asm__ volatile(                                                                                         \
-        ".set tm2_dw6t_n, %c[head] + (%c[inh] - %c[head] + 1) / 2\n"                                         \
-        "1:\n\t"                                                                                              \
-        ".set tm2_dw6t_q, 0\n\t"                                                                             \
+        ".set tm2_dw6t_n, %c[head] + (%c[inh] - %c[head] + 1) / 2\n\t"                                       \
         ".set tm2_dw6t_b, 0\n\t"                                                                             \
-        ".rept (tm2_dw6t_n + 3) / 4\n\t" TM2_DW6T_RUN ".endr\n\t"                                          \
+        ".set tm2_dw6t_x, 0\n\t"                                                                             \
+        ".set tm2_dw6t_un, " TM2_DW6T_UNROLLED "\n\t"                                                        \
+        ".if tm2_dw6t_un\n\t"                                                                                \
+        "add %[s2], %[s], #4320\n\t"                                                                         \
+        ".rept %c[row] / %c[ch]\n\t" TM2_DW6T_COLUMN ".set tm2_dw6t_x, tm2_dw6t_x + 1\n\t" ".endr\n\t"        \
+        ".else\n"                                                                                            \
+        "1:\n\t"                                                                                              \
+        ".set tm2_dw6t_b, 0\n\t" TM2_DW6T_COLUMN                                                             \
         "add %[d], %[d], #%c[rl2]\n\t"                                                                       \
         ".if %c[ch] >= tm2_dw6t_b\n\t" TM2_DW6T_ADVANCE("%c[ch] - tm2_dw6t_b")                              \
         ".else\n\t"                                                                                          \
@@ -393,7 +413,8 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
         ".endif\n\t"                                                                                         \
         "subs %[cc], %[cc], #1\n\t"                                                                          \
         "bne 1b\n\t"                                                                                         \
-        : [s] "+r"(s), [d] "+r"(d), [cc] "+r"(cc)                                                             \
+        ".endif\n\t"                                                                                         \
+        : [s] "+r"(s), [d] "+r"(d), [cc] "+r"(cc), [s2] "=&r"(s2)                                             \
         : [off2] "r"(off2), [pad] "r"(pad), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
           [ps] "i"(PS), [rl2] "i"(RL2)                                                                        \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r12", "lr", "cc", "memory");                                   \

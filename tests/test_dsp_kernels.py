@@ -421,19 +421,23 @@ def dw_planes_case(
 # Descriptors at the edges of the specialised loop's immediate ranges: the largest plane column for 4 and 8 groups
 # (the last LDRD at 1020), the largest output stride (5 chm <= 4095, 6 chm a modified immediate) and one whose
 # 6 chm takes ADDW; with the columns unrolled, vww's 6 x 6 x 128 (the column step a modified immediate) and the
-# largest plane columns for 5 columns of 4 groups and 2 of 4. Their channel pair transposes (in_h, head, row, ch, ps;
-# in_h 0: none): the longest input row (a run's eight rows 7 row = 4095 bytes apart) and the largest planes (the
-# last pair-out's plane 1 store at 4095), with a head and with a tail (s moving back by 4095 more than once a
-# column), and kws' 25 x 5 x 64. And two unrolled columns of 6k + 1 outputs of 384 channels (beyond an STRB's
+# largest plane columns for 5 columns of 4 groups and 2 of 4. Their transposes (in_h, head, row, ch, ps, g: the
+# channels a call; in_h 0: none): the longest input row for runs of four pairs (eight rows, 7 row = 4095 bytes) and
+# for runs of three (six rows, 5 row = 4095), the largest planes (the last pair-out's plane 1 store at 4095, a quad's
+# planes 2, 3 8190 bytes on), with a head and with a tail (s moving back by 4095 more than once a column), and kws'
+# 25 x 5 x 64 in pairs and in quads. And two unrolled columns of 6k + 1 outputs of 384 channels (beyond an STRB's
 # negative offset: each column's last output on its own)
 SPEC_EDGES = (
-    ("tm2_dw6_edge_a", 12, 768, 488, 25, 0, 25, 1, 585, 117, 4047),
-    ("tm2_dw6_edge_b", 0, 682, 464, 48, 0, 49, 0, 585, 13, 3999),
-    ("tm2_dw6_edge_c", 0, 768, 20, 6, 6, 0, 0, 0, 0, 0), ("tm2_dw6_edge_d", 12, 320, 160, 25, 5, 25, 1, 320, 64, 420),
-    ("tm2_dw6_edge_e", 12, 192, 324, 24, 2, 0, 0, 0, 0, 0),
-    ("tm2_dw6_edge_f", 12, 768, 20, 7, 2, 0, 0, 0, 0, 0),
+    ("tm2_dw6_edge_a", 12, 768, 488, 25, 0, 25, 1, 585, 117, 4047, 2),
+    ("tm2_dw6_edge_b", 0, 682, 464, 48, 0, 49, 0, 585, 13, 3999, 4),
+    ("tm2_dw6_edge_c", 0, 768, 20, 6, 6, 0, 0, 0, 0, 0, 2),
+    ("tm2_dw6_edge_d", 12, 320, 160, 25, 5, 25, 1, 320, 64, 420, 2),
+    ("tm2_dw6_edge_e", 12, 192, 324, 24, 2, 0, 0, 0, 0, 0, 2),
+    ("tm2_dw6_edge_f", 12, 768, 20, 7, 2, 0, 0, 0, 0, 0, 2),
+    ("tm2_dw6_edge_g", 12, 585, 60, 25, 0, 25, 1, 819, 117, 4047, 2),
+    ("tm2_dw6_edge_h", 12, 320, 160, 25, 5, 25, 1, 320, 64, 420, 4),
 )
-SPEC_KEYS = ("name", "e", "chm", "rl2", "rows", "cols", "in_h", "head", "row", "ch", "ps")
+SPEC_KEYS = ("name", "e", "chm", "rl2", "rows", "cols", "in_h", "head", "row", "ch", "ps", "g")
 
 # Output rows of the specialised six-output loop's cases: one group, an odd and an even number of them, with and
 # without the last single output
@@ -465,6 +469,7 @@ def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int, shape: tup
     plane_len, plane_cols = packing.dw3x3_planes_geometry(geometry)
     plane_ch = int(rng.choice([1, 2, 4])) if shape is None else shape[3]
     values.update(plane_len=plane_len, plane_cols=plane_cols, plane_ch=plane_ch)
+    spec = {**spec, "g": plane_ch}  # (the descriptor's transpose: of the channels a call of its first case)
     inplace = same and rng.random() < 0.5
     return Case(
         KIND_DW_SPEC_INPLACE if inplace else KIND_DW_SPEC, _struct(DW_FIELDS, values), case.blobs,
@@ -510,9 +515,12 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
                 k = -1
             out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
                             {**case.extra, "spec": k}))
-    # channel pairs of long input columns: the pair transpose's s moving on within a column (kws' 25 x 5 x 64; VALID
-    # 27 x 7 x 40, with a tail)
-    for rows, shape in ((25, (True, 5, 64, 2)), (25, (False, 5, 40, 2))):
+    # long input columns: the transposes' s moving on within a column (kws' 25 x 5 x 64 in pairs and quads; VALID
+    # 27 x 7 x 40, with a tail; 12 x 12 x 64, runs of three pairs, 12 x 12 x 32 quads; VALID 14 x 6 x 8 quads and 20 x 5 x 6
+    # pairs, neither head nor tail)
+    for rows, shape in ((25, (True, 5, 64, 2)), (25, (False, 5, 40, 2)), (12, (True, 12, 64, 2)),
+                        (25, (True, 5, 64, 4)), (12, (True, 12, 32, 4)), (12, (False, 4, 8, 4)),
+                        (18, (False, 3, 6, 2))):
         case, spec = dw_spec_case(rng, len(out), rows, 12, shape)
         k = index(spec)
         out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
@@ -1139,14 +1147,19 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
     assert any(c.extra["spec"] == -1 for c in cases)
 
-    def pairs(c: Case) -> tuple[int, int] | None:  # (head, tail) where the case runs the spec's pair transpose
+    def transposes(c: Case, g: int) -> tuple[int, int] | None:  # (head, tail) where it runs the spec's transpose
         v, sp = values_of(c), specs[c.extra["spec"]]
-        taken = v["plane_ch"] == 2 and v["channels"] >= 2 and sp["in_h"] == v["in_h"] and (
-            sp["head"], sp["row"], sp["ch"], sp["ps"]) == (v["pad_h"] & 1, v["in_w"] * v["channels"], v["channels"],
-                                                         2 * v["plane_cols"] * v["plane_len"])
+        taken = v["plane_ch"] == sp["g"] == g and v["channels"] >= g and (g == 2 or v["channels"] % 4 == 0) and (
+            sp["in_h"], sp["head"], sp["row"], sp["ch"], sp["ps"]) == (
+            v["in_h"], v["pad_h"] & 1, v["in_w"] * v["channels"], v["channels"], 2 * v["plane_cols"] * v["plane_len"])
         return (sp["head"], (v["in_h"] - sp["head"]) & 1) if taken else None
 
-    assert {pairs(c) for c in taken} >= {(1, 0), (1, 1), (0, 0), (0, 1)}  # with a head or not, a tail or not
+    def pairs(c: Case) -> tuple[int, int] | None:
+        return transposes(c, 2)
+
+    # pairs and quads with a head or not, a tail or not
+    assert {pairs(c) for c in taken} >= {(1, 0), (1, 1), (0, 0), (0, 1)}
+    assert {transposes(c, 4) for c in taken} >= {(1, 0), (1, 1), (0, 0), (0, 1)}
     # columns unrolled (TM2_DW6T_UNROLLED), loads from s2 among them, and in a loop, s moving on within a column
     def unrolled(c: Case) -> bool:
         v, sp = values_of(c), specs[c.extra["spec"]]
@@ -1161,6 +1174,11 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     assert any(pairs(c) and unrolled(c) and span(c) > 4095 for c in taken)
     assert any(pairs(c) and not unrolled(c) and span(c) > 4095 for c in taken)
     assert any(pairs(c) and not unrolled(c) and span(c) <= 4095 for c in taken)
+    # runs of three pairs (eight rows past an offset); quads (a loop) with s moving on and not
+    assert any(pairs(c) and not unrolled(c) and 7 * values_of(c)["in_w"] * values_of(c)["channels"] > 4095
+               for c in taken)
+    assert any(transposes(c, 4) and span(c) > 4095 for c in taken)
+    assert any(transposes(c, 4) and span(c) <= 4095 for c in taken)
     _check_cases(harness, list(cases), "dw_spec")
 
 
@@ -1189,18 +1207,19 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     # the edge descriptors the harness assembles are at those limits (the next plane column, 4 bytes on, is not)
     last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8
                  for _, _, _, rl2, rows, cols, *_ in SPEC_EDGES]
-    assert last_ldrd == [1020, 1020, 148, 1004, 1016, 68]
+    assert last_ldrd == [1020, 1020, 148, 1004, 1016, 68, 164, 1004]
     assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, *_ in SPEC_EDGES)
     assert all(packing._thumb_add_imm(abs(chm // cols - 6 * (rows // 6) * chm))
                for _, _, chm, _, rows, cols, *_ in SPEC_EDGES if cols)
-    # the channel pair transposes': a run's rows and the last plane 1 store (both at the limit in edges a and b)
-    last_str = [ps + 4 * (head + (in_h - head + 1) // 2 - 1) for *_, in_h, head, _, _, ps in SPEC_EDGES if in_h]
-    assert last_str == [4095, 4095, 468] and [7 * row for *_, in_h, _, row, _, _ in SPEC_EDGES if in_h] == [
-        4095, 4095, 2240]
-    # and only where they fit: the offsets past those limits take tm2_dw_planes_pair (in_h 0)
-    wide = {**kws, "in_w": 7, "out_w": 7, "in_c": 84}  # 7 row = 4116
-    assert packing.dw3x3_plane_spec(wide, rq, packing.RQ_HIGHMUL)["in_h"] == 0
-    assert packing.dw3x3_plane_spec({**wide, "in_c": 83}, rq, packing.RQ_HIGHMUL)["in_h"] == 25
+    # the transposes': a run's rows and the last plane 1 store (at the limits in edges a, b and g)
+    last_str = [ps + 4 * (head + (in_h - head + 1) // 2 - 1) for *_, in_h, head, _, _, ps, _ in SPEC_EDGES if in_h]
+    assert last_str == [4095, 4095, 468, 4095, 468]
+    assert [(7 if row * 7 <= 4095 else 5) * row for *_, in_h, _, row, _, _, _ in SPEC_EDGES if in_h] == [
+        4095, 4095, 2240, 4095, 2240]
+    # and only where they fit: the offsets past those limits take tm2_dw_planes_pair / _quad (in_h 0)
+    wide = {**kws, "in_h": 27, "pad_h": 0, "in_w": 7, "pad_w": 0, "in_c": 117}  # (VALID) 5 row = 4095
+    assert packing.dw3x3_plane_spec(wide, rq, packing.RQ_HIGHMUL)["in_h"] == 27
+    assert packing.dw3x3_plane_spec({**wide, "in_c": 118}, rq, packing.RQ_HIGHMUL)["in_h"] == 0
     tall = {**kws, "in_h": 96, "out_h": 96, "in_w": 18, "out_w": 18, "in_c": 1}  # ps 2 * 20 * 98, 49 pair-outs
     assert packing.dw3x3_plane_spec(tall, rq, packing.RQ_HIGHMUL)["in_h"] == 0
     assert packing.dw3x3_plane_spec({**tall, "in_w": 17, "out_w": 17}, rq, packing.RQ_HIGHMUL)["in_h"] == 96

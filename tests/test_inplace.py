@@ -802,7 +802,7 @@ def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, ca
     text = (tmp_path / "src" / "model.c").read_text()
     # each layer's definition inside the guard of its name: the preprocessor keeps the first of each name
     defined = re.findall(
-        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
+        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), (\d+), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
     )
     assert len(defined) == text.count("TM2_DW_PLANE_SPEC(") and all(g == n.upper() for g, n, *_ in defined)
     names = {d[1] for d in defined}

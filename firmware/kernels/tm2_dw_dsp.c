@@ -1295,7 +1295,7 @@ __attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int3
  * start at an even element (word-aligned); where that is the padding row above the input (pad_h odd), or
  * the one below it (an odd number of rows left), that lane is written as zero -- it is padding. */
 static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8_t *in, int32_t c0, int32_t n,
-                                    int16_t *planes, tm2_dw6_pairs spairs) {
+                                    int16_t *planes, tm2_dw6_tr tr) {
   const int32_t ch = p->channels, len = p->plane_len, in_h = p->in_h, in_w = p->in_w, off = p->input_offset;
   const size_t ps = (size_t)p->plane_cols * len;
   const size_t row = (size_t)in_w * ch; /* input bytes from one row to the next */
@@ -1310,13 +1310,17 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   const int pad_ok = off >= -127 && off <= 128;
   const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   if (pad_ok && n == 4 && ((ch | c0) & 3) == 0) {
+    if (tr != NULL) {
+      tr(in + c0, (uint32_t *)ebase, off2, pad, in_w);
+      return;
+    }
     tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
                        (int32_t)(2 * ps));
     return;
   }
   if (pad_ok && n == 2 && (c0 & 1) == 0) {
-    if (spairs != NULL) {
-      spairs(in + c0, (uint32_t *)ebase, off2, pad, in_w);
+    if (tr != NULL) {
+      tr(in + c0, (uint32_t *)ebase, off2, pad, in_w);
       return;
     }
     tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
@@ -1389,7 +1393,7 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
     return;
   }
 #else
-  (void)spairs;
+  (void)tr;
 #endif
   for (int32_t iy = 0; iy < in_h; ++iy) {
     const int8_t *src = in + (size_t)iy * row + c0;
@@ -1443,15 +1447,15 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
                                      (spec->ncols == 0 || spec->ncols == out_w)
                                  ? spec->cols
                                  : NULL;
-  /* the specialised channel pair transpose where it was built for this layer's input */
-  const tm2_dw6_pairs spairs = scols != NULL && spec->pairs != NULL && spec->in_h == p->in_h &&
-                                       spec->head == (p->pad_h & 1) && spec->ch == ch &&
-                                       spec->row == p->in_w * ch && spec->ps == (int32_t)(2 * ps)
-                                   ? spec->pairs
-                                   : NULL;
+  /* the specialised transpose where it was built for this layer's input and channels a call */
+  const tm2_dw6_tr tr = scols != NULL && spec->tr != NULL && spec->in_h == p->in_h &&
+                                 spec->head == (p->pad_h & 1) && spec->ch == ch && spec->row == p->in_w * ch &&
+                                 spec->ps == (int32_t)(2 * ps) && spec->g == pc
+                             ? spec->tr
+                             : NULL;
 #else
   (void)spec;
-  const tm2_dw6_pairs spairs = NULL;
+  const tm2_dw6_tr tr = NULL;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1461,7 +1465,7 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
-      tm2_dw_planes_transpose(p, in_b, c0, n, planes, spairs);
+      tm2_dw_planes_transpose(p, in_b, c0, n, planes, tr);
 #if TM2_CONV_USE_DSP
       if (cols) { /* (these prepare each channel's weights and bias themselves) */
         const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;

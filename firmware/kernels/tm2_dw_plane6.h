@@ -27,22 +27,23 @@ typedef void (*tm2_dw6_cols)(const tm2_dw3x3_packed_params *p, const int16_t *pl
                              int32_t ps2, int32_t ncols, const uint32_t *weights, const int32_t *bias,
                              const tm2_rq *rq, int8_t *out, int32_t ostep);
 
-/* A channel pair's planes from the input (a specialised tm2_dw_planes_pair): src, channel 0's byte of row 0 of
- * input column 0; dst, the word of the first row pair of plane 0's column 0 (the second plane ps bytes on);
- * off2, the input offset in both halves; pad, four bytes -input_offset (the padding lanes); ncols input columns. */
-typedef void (*tm2_dw6_pairs)(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, int32_t ncols);
+/* The planes of a channel pair or quad from the input (a specialised tm2_dw_planes_pair / tm2_dw_planes_quad):
+ * src, channel 0's byte of row 0 of input column 0; dst, the word of the first row pair of plane 0's column 0
+ * (the next planes ps bytes on each); off2, the input offset in both halves; pad, four bytes -input_offset (the
+ * padding lanes); ncols input columns. */
+typedef void (*tm2_dw6_tr)(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, int32_t ncols);
 
 /* A specialised column loop and the layer constants it was built for: e, the shift E of the requantisation
  * entries' third word (0: TM2_RQ_HIGHMUL without E); chm, the output stride along a column (out_w * channels);
  * rl2, the bytes of one plane column (2 plane_len); rows, the outputs of a column (out_h); ncols, the output
- * columns (out_w; 0: any). cols: NULL without the DSP extension. pairs: the layer's channel pair transpose
- * (NULL: none, or no DSP extension), for in_h input rows, pad_h & 1 head, input rows row bytes apart, ch
+ * columns (out_w; 0: any). cols: NULL without the DSP extension. tr: the layer's transpose of g channels (2 or
+ * 4; NULL: none, or no DSP extension), for in_h input rows, pad_h & 1 head, input rows row bytes apart, ch
  * channels, planes ps bytes apart. */
 typedef struct {
   tm2_dw6_cols cols;
   int32_t e, chm, rl2, rows, ncols;
-  tm2_dw6_pairs pairs;
-  int32_t in_h, head, row, ch, ps;
+  tm2_dw6_tr tr;
+  int32_t in_h, head, row, ch, ps, g;
 } tm2_dw6_spec;
 
 /* tm2_depthwise3x3_s8_planes with a specialised column loop (or NULL: none). */
@@ -322,90 +323,117 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   ".endr\n\t"                                                                                                  \
   ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"
 
-/* The specialised channel pair transpose (TM2_DW6T): an input column in straight-line code, the pair-outs of
- * tm2_dw_planes_pair (rows 2 i - head and 2 i - head + 1 of pair-out i, a row outside the input the padding
- * lane) four at a time: the eight halfword loads in a run (LDRH at immediate offsets), then per pair-out PKHBT,
- * two SXTAB16 and two word stores at immediate offsets from d (plane 0, plane 1 ps bytes on). Where every
- * offset of the channel pair fits (TM2_DW6T_UNROLLED) the columns are unrolled too: column x's row r at
- * x ch + r row bytes from s, or from s2 = s + 4320 beyond 4095 (LDRH offsets -255 .. 4095), its stores
- * x rl2 bytes on; no pointer moves. Otherwise a loop over the columns: s moves on by an ADDW where a run's rows
- * would leave the 4095 bytes of the offset (placed after the loads of the run before, so that no load follows
- * it), and back to the next column's row 0 at its end. tm2_dw6t_p: the pair-out; tm2_dw6t_x: the column;
- * tm2_dw6t_b: s's offset from the column's row 0 in the loop (0 unrolled). */
-/* The loads of pair-out tm2_dw6t_p into A, B; LDRH A of row R */
-#define TM2_DW6T_LDRH(A, R)                                                                    \
+/* The specialised transpose of a channel pair or quad (TM2_DW6T): an input column in straight-line code, the
+ * pair-outs of tm2_dw_planes_pair / tm2_dw_planes_quad (rows 2 i - head and 2 i - head + 1 of pair-out i, a row
+ * outside the input the padding lane) in runs of tm2_dw6t_k: the loads of a run in a row (LDRH a pair's
+ * halfword, LDR a quad's word, at immediate offsets), then per pair-out PKHBT (and PKHTB), two (four) SXTAB16
+ * and two (four) word stores at immediate offsets (planes 0, 1 from d, ps bytes apart; a quad's planes 2, 3
+ * from d2 = d + 2 ps). Runs of four pair-outs (eight loads in r0 .. r5, r12, lr) for a pair, of three for a
+ * quad (r12, lr its regrouped words) and for a pair whose eight rows would not fit an offset. A pair's columns
+ * are unrolled too where every offset fits (TM2_DW6T_UNROLLED): column x's row r at x ch + r row bytes from s,
+ * or from s2 = s + 4320 beyond 4095 (offsets -255 .. 4095), its stores x rl2 bytes on; no pointer moves.
+ * Otherwise a loop over the columns: s moves on by an ADDW where a run's rows would leave the 4095 bytes of the
+ * offset (placed after the loads of the run before, so that no load follows it), and back to the next column's
+ * row 0 at its end. tm2_dw6t_p: the pair-out; tm2_dw6t_x: the column; tm2_dw6t_b: s's offset from the column's
+ * row 0 in the loop (0 unrolled). */
+/* A load of row R into A */
+#define TM2_DW6T_LOAD(A, R)                                                                    \
   ".set tm2_dw6t_o, tm2_dw6t_x * %c[ch] + (" R ") * %c[row] - tm2_dw6t_b\n\t"                  \
-  ".if tm2_dw6t_o <= 4095\n\t" "ldrh " A ", [%[s], #tm2_dw6t_o]\n\t"                         \
+  ".if %c[g] == 4\n\t" "ldr " A ", [%[s], #tm2_dw6t_o]\n\t"                                  \
+  ".elseif tm2_dw6t_o <= 4095\n\t" "ldrh " A ", [%[s], #tm2_dw6t_o]\n\t"                     \
   ".else\n\t" "ldrh " A ", [%[s2], #(tm2_dw6t_o - 4320)]\n\t" ".endif\n\t"
+/* The loads of pair-out tm2_dw6t_p into A, B */
 #define TM2_DW6T_LD(A, B)                                                                      \
   ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                            \
-  ".if tm2_dw6t_p < tm2_dw6t_n\n\t"                                                           \
-  ".if tm2_dw6t_r >= 0\n\t" TM2_DW6T_LDRH(A, "tm2_dw6t_r") ".endif\n\t"                        \
-  ".if tm2_dw6t_r + 1 < %c[inh]\n\t" TM2_DW6T_LDRH(B, "tm2_dw6t_r + 1") ".endif\n\t"          \
+  ".if tm2_dw6t_p < tm2_dw6t_n && tm2_dw6t_p < tm2_dw6t_q + tm2_dw6t_k\n\t"                   \
+  ".if tm2_dw6t_r >= 0\n\t" TM2_DW6T_LOAD(A, "tm2_dw6t_r") ".endif\n\t"                        \
+  ".if tm2_dw6t_r + 1 < %c[inh]\n\t" TM2_DW6T_LOAD(B, "tm2_dw6t_r + 1") ".endif\n\t"          \
   ".endif\n\t"                                                                                \
   ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
+/* The store of V to pair-out tm2_dw6t_p's word of the plane J (0 or 1) planes on from P (d or s2, d2) */
+#define TM2_DW6T_ST(V, P, J)                                                                                    \
+  "str " V ", [%[" P "], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + " J " * %c[ps])]\n\t"
 /* Pair-out tm2_dw6t_p from A, B (the padding lane from pad) */
-#define TM2_DW6T_OUT(A, B)                                                                      \
-  ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                           \
-  ".if tm2_dw6t_p < tm2_dw6t_n\n\t"                                                          \
-  ".if tm2_dw6t_r < 0\n\t" "pkhbt " A ", %[pad], " B ", lsl #16\n\t"                        \
-  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt " A ", " A ", %[pad], lsl #16\n\t"         \
-  ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                        \
-  "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                 \
-  "sxtab16 " A ", %[off2], " A "\n\t"                                                         \
-  "str " A ", [%[d], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p)]\n\t"             \
-  "str " B ", [%[d], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + %c[ps])]\n\t"    \
-  ".endif\n\t"                                                                               \
+#define TM2_DW6T_OUT(A, B)                                                                                   \
+  ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                                        \
+  ".if tm2_dw6t_p < tm2_dw6t_n && tm2_dw6t_p < tm2_dw6t_q + tm2_dw6t_k\n\t"                               \
+  ".if %c[g] == 4\n\t"                                                                                    \
+  ".if tm2_dw6t_r < 0\n\t" "pkhbt r12, %[pad], " B ", lsl #16\n\t" "pkhtb lr, " B ", %[pad], asr #16\n\t" \
+  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt r12, " A ", %[pad], lsl #16\n\t"                         \
+  "pkhtb lr, %[pad], " A ", asr #16\n\t"                                                                  \
+  ".else\n\t" "pkhbt r12, " A ", " B ", lsl #16\n\t" "pkhtb lr, " B ", " A ", asr #16\n\t" ".endif\n\t"  \
+  "sxtab16 " A ", %[off2], r12\n\t"                                                                       \
+  "sxtab16 " B ", %[off2], r12, ror #8\n\t"                                                               \
+  "sxtab16 r12, %[off2], lr\n\t"                                                                          \
+  "sxtab16 lr, %[off2], lr, ror #8\n\t"                                                                   \
+  TM2_DW6T_ST(A, "d", "0") TM2_DW6T_ST(B, "d", "1") TM2_DW6T_ST("r12", "s2", "0") TM2_DW6T_ST("lr", "s2", "1") \
+  ".else\n\t"                                                                                             \
+  ".if tm2_dw6t_r < 0\n\t" "pkhbt " A ", %[pad], " B ", lsl #16\n\t"                                     \
+  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt " A ", " A ", %[pad], lsl #16\n\t"                      \
+  ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                                     \
+  "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                              \
+  "sxtab16 " A ", %[off2], " A "\n\t"                                                                      \
+  TM2_DW6T_ST(A, "d", "0") TM2_DW6T_ST(B, "d", "1")                                                       \
+  ".endif\n\t"                                                                                            \
+  ".endif\n\t"                                                                                            \
   ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
 /* s on by D bytes (any D >= 0: ADDWs of at most 4095) */
 #define TM2_DW6T_ADVANCE(D)                                                                    \
   ".rept (" D ") / 4095\n\t" "addw %[s], %[s], #4095\n\t" ".endr\n\t"                     \
   ".if (" D ") %% 4095\n\t" "addw %[s], %[s], #((" D ") %% 4095)\n\t" ".endif\n\t"
-/* The run of pair-outs tm2_dw6t_q .. + 3: loads, s moved on for the next run where needed (loop), pair-outs */
+/* The run of pair-outs tm2_dw6t_q .. + tm2_dw6t_k - 1: loads, s moved on for the next run where needed (loop),
+ * pair-outs */
 #define TM2_DW6T_RUN                                                                           \
   ".set tm2_dw6t_p, tm2_dw6t_q\n\t"                                                          \
   TM2_DW6T_LD("r0", "r1") TM2_DW6T_LD("r2", "r3") TM2_DW6T_LD("r4", "r5") TM2_DW6T_LD("r12", "lr") \
-  ".set tm2_dw6t_f, 2 * tm2_dw6t_q + 8 - %c[head]\n\t" /* the next run's first and last rows */ \
-  ".set tm2_dw6t_l, tm2_dw6t_f + 7\n\t"                                                      \
+  ".set tm2_dw6t_f, 2 * (tm2_dw6t_q + tm2_dw6t_k) - %c[head]\n\t" /* the next run's first and last rows */ \
+  ".set tm2_dw6t_l, tm2_dw6t_f + 2 * tm2_dw6t_k - 1\n\t"                                     \
   ".if tm2_dw6t_l >= %c[inh]\n\t" ".set tm2_dw6t_l, %c[inh] - 1\n\t" ".endif\n\t"         \
-  ".if tm2_dw6t_un == 0 && tm2_dw6t_q + 4 < tm2_dw6t_n && tm2_dw6t_l * %c[row] - tm2_dw6t_b > 4095\n\t" \
+  ".if tm2_dw6t_un == 0 && tm2_dw6t_q + tm2_dw6t_k < tm2_dw6t_n && tm2_dw6t_l * %c[row] - tm2_dw6t_b > 4095\n\t" \
   TM2_DW6T_ADVANCE("tm2_dw6t_f * %c[row] - tm2_dw6t_b") ".set tm2_dw6t_b, tm2_dw6t_f * %c[row]\n\t" \
   ".endif\n\t"                                                                               \
   ".set tm2_dw6t_p, tm2_dw6t_q\n\t"                                                          \
   TM2_DW6T_OUT("r0", "r1") TM2_DW6T_OUT("r2", "r3") TM2_DW6T_OUT("r4", "r5") TM2_DW6T_OUT("r12", "lr") \
-  ".set tm2_dw6t_q, tm2_dw6t_q + 4\n\t"
+  ".set tm2_dw6t_q, tm2_dw6t_q + tm2_dw6t_k\n\t"
 /* A column's runs */
 #define TM2_DW6T_COLUMN                                                                        \
   ".set tm2_dw6t_q, 0\n\t"                                                                   \
-  ".rept (tm2_dw6t_n + 3) / 4\n\t" TM2_DW6T_RUN ".endr\n\t"
-/* Whether the columns are unrolled (an assembler expression): the last column's last load within s2's reach, its
- * last store within an STR offset, at most 80 pair-outs */
+  ".rept (tm2_dw6t_n + tm2_dw6t_k - 1) / tm2_dw6t_k\n\t" TM2_DW6T_RUN ".endr\n\t"
+/* Whether a pair's columns are unrolled (an assembler expression): the last column's last load within s2's
+ * reach, its last store within an STR offset, at most 80 pair-outs */
 #define TM2_DW6T_UNROLLED                                                                                   \
-  "((%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "                          \
+  "(%c[g] == 2 && (%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "            \
   "(%c[row] / %c[ch] - 1) * %c[rl2] + %c[ps] + 4 * (tm2_dw6t_n - 1) <= 4095 && "                           \
   "%c[row] / %c[ch] * tm2_dw6t_n <= 80)"
-/* Defines NAME##_pairs (a tm2_dw6_pairs) for INH input rows, HEAD (pad_h & 1), input rows ROW bytes apart,
- * CH channels (so ROW / CH input columns: ncols is not read where they are unrolled), planes PS bytes apart,
- * plane columns RL2 bytes apart. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec) keep the
- * loop's offsets in range: a run's rows within 4095 bytes (7 ROW), the stores' (PS + 4 (pair-outs - 1)). */
-#define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2)                                                   \
-  __attribute__((noinline)) static void NAME##_pairs(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
-                                                     int32_t ncols) {                                         \
+/* Defines NAME##_tr (a tm2_dw6_tr) of G channels (2 or 4) for INH input rows, HEAD (pad_h & 1), input rows ROW
+ * bytes apart, CH channels (so ROW / CH input columns: ncols is not read where they are unrolled), planes PS
+ * bytes apart, plane columns RL2 bytes apart. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec)
+ * keep the loop's offsets in range: a run's rows within 4095 bytes (at least six rows: 5 ROW), the stores'
+ * (PS + 4 (pair-outs - 1)). */
+#define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2, G)                                                \
+  __attribute__((noinline)) static void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
+                                                  int32_t ncols) {                                            \
     const int8_t *s = src, *s2;                                                                               \
     uint32_t *d = dst;                                                                                        \
     int32_t cc = ncols;                                                                                       \
     __asm__ volatile(                                                                                         \
         ".set tm2_dw6t_n, %c[head] + (%c[inh] - %c[head] + 1) / 2\n\t"                                       \
+        ".set tm2_dw6t_k, 3 + (%c[g] == 2 && 7 * %c[row] <= 4095)\n\t"                                       \
         ".set tm2_dw6t_b, 0\n\t"                                                                             \
         ".set tm2_dw6t_x, 0\n\t"                                                                             \
         ".set tm2_dw6t_un, " TM2_DW6T_UNROLLED "\n\t"                                                        \
         ".if tm2_dw6t_un\n\t"                                                                                \
         "add %[s2], %[s], #4320\n\t"                                                                         \
         ".rept %c[row] / %c[ch]\n\t" TM2_DW6T_COLUMN ".set tm2_dw6t_x, tm2_dw6t_x + 1\n\t" ".endr\n\t"        \
-        ".else\n"                                                                                            \
+        ".else\n\t"                                                                                          \
+        ".if %c[g] == 4\n\t" /* d2 */                                                                        \
+        ".if 2 * %c[ps] <= 4095\n\t" "addw %[s2], %[d], #(2 * %c[ps])\n\t"                                  \
+        ".else\n\t" "addw %[s2], %[d], #%c[ps]\n\t" "addw %[s2], %[s2], #%c[ps]\n\t" ".endif\n\t"            \
+        ".endif\n"                                                                                           \
         "1:\n\t"                                                                                              \
         ".set tm2_dw6t_b, 0\n\t" TM2_DW6T_COLUMN                                                             \
         "add %[d], %[d], #%c[rl2]\n\t"                                                                       \
+        ".if %c[g] == 4\n\t" "add %[s2], %[s2], #%c[rl2]\n\t" ".endif\n\t"                                   \
         ".if %c[ch] >= tm2_dw6t_b\n\t" TM2_DW6T_ADVANCE("%c[ch] - tm2_dw6t_b")                              \
         ".else\n\t"                                                                                          \
         ".rept (tm2_dw6t_b - %c[ch]) / 4095\n\t" "subw %[s], %[s], #4095\n\t" ".endr\n\t"                 \
@@ -416,7 +444,7 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
         ".endif\n\t"                                                                                         \
         : [s] "+r"(s), [d] "+r"(d), [cc] "+r"(cc), [s2] "=&r"(s2)                                             \
         : [off2] "r"(off2), [pad] "r"(pad), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
-          [ps] "i"(PS), [rl2] "i"(RL2)                                                                        \
+          [ps] "i"(PS), [rl2] "i"(RL2), [g] "i"(G)                                                            \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r12", "lr", "cc", "memory");                                   \
   }
 
@@ -430,7 +458,7 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
  * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS)                                                      \
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G)                                                   \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(                                                  \
       const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2, int32_t ps2, int32_t ncols, \
       const uint32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out, int32_t ostep) {                 \
@@ -491,12 +519,13 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
     }                                                                                                               \
   }                                                                                                                 \
-  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2)                                                \
-  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS), (INH) ? NAME##_pairs : NULL, \
-                                    (INH), (HEAD), (ROW), (CH), (PS)};
+  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
+  static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS),                               \
+                                    (INH) && ((G) == 2 || (G) == 4) ? NAME##_tr : NULL,                           \
+                                    (INH), (HEAD), (ROW), (CH), (PS), (G)};
 #else
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS) \
-  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS)};
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
+  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS), (G)};
 #endif
 
 #ifdef __cplusplus

@@ -1295,7 +1295,7 @@ __attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int3
  * start at an even element (word-aligned); where that is the padding row above the input (pad_h odd), or
  * the one below it (an odd number of rows left), that lane is written as zero -- it is padding. */
 static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8_t *in, int32_t c0, int32_t n,
-                                    int16_t *planes, tm2_dw6_tr tr) {
+                                    int16_t *planes) {
   const int32_t ch = p->channels, len = p->plane_len, in_h = p->in_h, in_w = p->in_w, off = p->input_offset;
   const size_t ps = (size_t)p->plane_cols * len;
   const size_t row = (size_t)in_w * ch; /* input bytes from one row to the next */
@@ -1310,19 +1310,11 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   const int pad_ok = off >= -127 && off <= 128;
   const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   if (pad_ok && n == 4 && ((ch | c0) & 3) == 0) {
-    if (tr != NULL) {
-      tr(in + c0, (uint32_t *)ebase, off2, pad, in_w);
-      return;
-    }
     tm2_dw_planes_quad(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
                        (int32_t)(2 * ps));
     return;
   }
   if (pad_ok && n == 2 && (c0 & 1) == 0) {
-    if (tr != NULL) {
-      tr(in + c0, (uint32_t *)ebase, off2, pad, in_w);
-      return;
-    }
     tm2_dw_planes_pair(in + c0, (int32_t)row, ch, in_w, off2, pad, head, pairs, tail, (uint32_t *)ebase, 2 * len,
                        (int32_t)(2 * ps));
     return;
@@ -1392,8 +1384,6 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
     }
     return;
   }
-#else
-  (void)tr;
 #endif
   for (int32_t iy = 0; iy < in_h; ++iy) {
     const int8_t *src = in + (size_t)iy * row + c0;
@@ -1447,15 +1437,21 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
                                      (spec->ncols == 0 || spec->ncols == out_w)
                                  ? spec->cols
                                  : NULL;
-  /* the specialised transpose where it was built for this layer's input and channels a call */
+  /* the specialised transpose where it was built for this layer's input and channels a call (as
+   * tm2_dw_planes_transpose: a channel quad of channels a multiple of four, an int8 padding byte), and its
+   * arguments (as there) */
+  const int32_t off = p->input_offset;
   const tm2_dw6_tr tr = scols != NULL && spec->tr != NULL && spec->in_h == p->in_h &&
-                                 spec->head == (p->pad_h & 1) && spec->ch == ch && spec->row == p->in_w * ch &&
-                                 spec->ps == (int32_t)(2 * ps) && spec->g == pc
-                             ? spec->tr
-                             : NULL;
+                                spec->head == (p->pad_h & 1) && spec->ch == ch && spec->row == p->in_w * ch &&
+                                spec->ps == (int32_t)(2 * ps) && spec->g == pc && (pc == 2 || (ch & 3) == 0) &&
+                                off >= -127 && off <= 128
+                            ? spec->tr
+                            : NULL;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+  uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
 #else
   (void)spec;
-  const tm2_dw6_tr tr = NULL;
 #endif
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   int32_t wt[4 * 6]; /* the group's weights, filter transposed: per column fx, (w0x, w1x), (w1x, w2x) */
@@ -1465,7 +1461,15 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
-      tm2_dw_planes_transpose(p, in_b, c0, n, planes, tr);
+#if TM2_CONV_USE_DSP
+      if (tr != NULL && n == pc) {
+        tr(in_b + c0, ebase, off2, pad, p->in_w);
+      } else {
+        tm2_dw_planes_transpose(p, in_b, c0, n, planes);
+      }
+#else
+      tm2_dw_planes_transpose(p, in_b, c0, n, planes);
+#endif
 #if TM2_CONV_USE_DSP
       if (cols) { /* (these prepare each channel's weights and bias themselves) */
         const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;

@@ -1459,6 +1459,10 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
+#if TM2_CONV_USE_DSP
+    /* the specialised column loop's arguments */
+    const tm2_dw6_args sa = {planes, (int32_t)(2 * ps), out_w, (const uint32_t *)weights, bias, rq, out_b, ch};
+#endif
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
 #if TM2_CONV_USE_DSP
@@ -1475,7 +1479,7 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
         const uint32_t *const wg = (const uint32_t *)weights + (size_t)c0 * 6;
         const int32_t *const bg = bias != NULL ? bias + c0 : NULL;
         if (scols != NULL) {
-          scols(&q, planes, n, 2 * len, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
+          scols(&sa, c0, n);
         } else if (cols == 2) {
           tm2_dw_plane_cols3(&q, planes, n, (int32_t)(2 * ps), out_w, wg, bg, rq + c0, out_b + c0, ch);
         } else {

@@ -19,13 +19,22 @@
 extern "C" {
 #endif
 
-/* A column loop: every output column of n channels of a group of planes. planes: channel 0's plane column 0,
- * plane columns rl2 bytes apart, channels' planes ps2 bytes apart; ncols output columns; weights: the packed
- * weights of the n channels (six words each); bias (or NULL) and rq: theirs; out: channel 0's first output,
- * outputs p->channels bytes apart along the column, columns ostep bytes apart. */
-typedef void (*tm2_dw6_cols)(const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2,
-                             int32_t ps2, int32_t ncols, const uint32_t *weights, const int32_t *bias,
-                             const tm2_rq *rq, int8_t *out, int32_t ostep);
+/* A column loop's arguments for a layer (one batch): planes, channel 0's plane column 0 (channels' planes ps2
+ * bytes apart); ncols output columns; weights, bias (or NULL) and rq: the layer's (packed weights, six words a
+ * channel); out: the first output of channel 0, columns ostep bytes apart. */
+typedef struct {
+  const int16_t *planes;
+  int32_t ps2, ncols;
+  const uint32_t *weights;
+  const int32_t *bias;
+  const tm2_rq *rq;
+  int8_t *out;
+  int32_t ostep;
+} tm2_dw6_args;
+
+/* A column loop: every output column of channels c0 .. c0 + n - 1, whose planes are a->planes' (plane columns
+ * rl2 bytes apart), outputs out_w * channels bytes apart along a column. */
+typedef void (*tm2_dw6_cols)(const tm2_dw6_args *a, int32_t c0, int32_t n);
 
 /* The planes of a channel pair or quad from the input (a specialised tm2_dw_planes_pair / tm2_dw_planes_quad):
  * src, channel 0's byte of row 0 of input column 0; dst, the word of the first row pair of plane 0's column 0
@@ -449,8 +458,8 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   }
 
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
- * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; p
- * and rl2 unused: the constants stand for them). COLS 0: per column the groups and the last output
+ * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; the
+ * constants stand for the plane column and the output strides). COLS 0: per column the groups and the last output
  * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
  * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
  * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
@@ -459,12 +468,15 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
 #define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G)                                                   \
-  __attribute__((noinline, aligned(512))) static void NAME##_cols(                                                  \
-      const tm2_dw3x3_packed_params *p, const int16_t *planes, int32_t n, int32_t rl2, int32_t ps2, int32_t ncols, \
-      const uint32_t *weights, const int32_t *bias, const tm2_rq *rq, int8_t *out, int32_t ostep) {                 \
-    const int32_t oadv = ostep - 6 * ((ROWS) / 6) * (CHM);                                                          \
+  __attribute__((noinline, aligned(512))) static void NAME##_cols(const tm2_dw6_args *a, int32_t c0, int32_t n) {  \
+    const int16_t *const planes = a->planes;                                                                        \
+    const int32_t ps2 = a->ps2, ncols = a->ncols;                                                                   \
+    const uint32_t *const weights = a->weights + 6 * c0;                                                            \
+    const int32_t *const bias = a->bias != NULL ? a->bias + c0 : NULL;                                              \
+    const tm2_rq *const rq = a->rq + c0;                                                                            \
+    int8_t *const out = a->out + c0;                                                                                \
+    const int32_t oadv = a->ostep - 6 * ((ROWS) / 6) * (CHM);                                                       \
     const int32_t zero = 0; /* the bias of a layer without */                                                        \
-    (void)p, (void)rl2;                                                                                             \
     for (int32_t j = 0; j < n; ++j) {                                                                               \
       uint32_t w[6];                                                                                                \
       int32_t bs, hs;                                                                                               \

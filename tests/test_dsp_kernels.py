@@ -425,7 +425,8 @@ def dw_planes_case(
 # channels a call; in_h 0: none): the longest input row for runs of four pairs (eight rows, 7 row = 4095 bytes) and
 # for runs of three (six rows, 5 row = 4095), the largest planes (the last pair-out's plane 1 store at 4095, a quad's
 # planes 2, 3 8190 bytes on), with a head and with a tail (s moving back by 4095 more than once a column), and kws'
-# 25 x 5 x 64 in pairs and in quads. And two unrolled columns of 6k + 1 outputs of 384 channels (beyond an STRB's
+# 25 x 5 x 64 in pairs and in quads; planes too large for a pair's plane 1 store from plane 0's pointer (from a
+# second one, 8190 bytes on) and for a quad's (no transpose). And two unrolled columns of 6k + 1 outputs of 384 channels (beyond an STRB's
 # negative offset: each column's last output on its own)
 SPEC_EDGES = (
     ("tm2_dw6_edge_a", 12, 768, 488, 25, 0, 25, 1, 585, 117, 4047, 2),
@@ -436,6 +437,8 @@ SPEC_EDGES = (
     ("tm2_dw6_edge_f", 12, 768, 20, 7, 2, 0, 0, 0, 0, 0, 2),
     ("tm2_dw6_edge_g", 12, 585, 60, 25, 0, 25, 1, 819, 117, 4047, 2),
     ("tm2_dw6_edge_h", 12, 320, 160, 25, 5, 25, 1, 320, 64, 420, 4),
+    ("tm2_dw6_edge_i", 12, 80, 100, 48, 0, 48, 1, 80, 2, 8190, 2),
+    ("tm2_dw6_edge_j", 12, 80, 100, 48, 0, 48, 1, 80, 2, 4000, 4),
 )
 SPEC_KEYS = ("name", "e", "chm", "rl2", "rows", "cols", "in_h", "head", "row", "ch", "ps", "g")
 
@@ -517,10 +520,10 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
                             {**case.extra, "spec": k}))
     # long input columns: the transposes' s moving on within a column (kws' 25 x 5 x 64 in pairs and quads; VALID
     # 27 x 7 x 40, with a tail; 12 x 12 x 64, runs of three pairs, 12 x 12 x 32 quads; VALID 14 x 6 x 8 quads and 20 x 5 x 6
-    # pairs, neither head nor tail)
+    # pairs, neither head nor tail; 48 x 40 x 2 pairs, plane 1 from a second pointer)
     for rows, shape in ((25, (True, 5, 64, 2)), (25, (False, 5, 40, 2)), (12, (True, 12, 64, 2)),
                         (25, (True, 5, 64, 4)), (12, (True, 12, 32, 4)), (12, (False, 4, 8, 4)),
-                        (18, (False, 3, 6, 2))):
+                        (18, (False, 3, 6, 2)), (48, (True, 40, 2, 2))):
         case, spec = dw_spec_case(rng, len(out), rows, 12, shape)
         k = index(spec)
         out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
@@ -1179,6 +1182,8 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
                for c in taken)
     assert any(transposes(c, 4) and span(c) > 4095 for c in taken)
     assert any(transposes(c, 4) and span(c) <= 4095 for c in taken)
+    # a pair's plane 1 stores from d2 (past an offset from d)
+    assert any(pairs(c) and specs[c.extra["spec"]]["ps"] + 4 * (values_of(c)["in_h"] // 2) > 4095 for c in taken)
     _check_cases(harness, list(cases), "dw_spec")
 
 
@@ -1207,22 +1212,20 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     # the edge descriptors the harness assembles are at those limits (the next plane column, 4 bytes on, is not)
     last_ldrd = [(cols + 1 if cols else 2) * rl2 + 12 * (rows // 6 - 1) + 8
                  for _, _, _, rl2, rows, cols, *_ in SPEC_EDGES]
-    assert last_ldrd == [1020, 1020, 148, 1004, 1016, 68, 164, 1004]
+    assert last_ldrd == [1020, 1020, 148, 1004, 1016, 68, 164, 1004, 292, 292]
     assert all(5 * chm <= 4095 and packing._thumb_add_imm(6 * chm) for _, _, chm, *_ in SPEC_EDGES)
     assert all(packing._thumb_add_imm(abs(chm // cols - 6 * (rows // 6) * chm))
                for _, _, chm, _, rows, cols, *_ in SPEC_EDGES if cols)
-    # the transposes': a run's rows and the last plane 1 store (at the limits in edges a, b and g)
+    # the transposes': a run's rows (at the limits in edges a, b and g) and the last plane 1 store (at 4095 in a,
+    # b and g, past it in i and j)
     last_str = [ps + 4 * (head + (in_h - head + 1) // 2 - 1) for *_, in_h, head, _, _, ps, _ in SPEC_EDGES if in_h]
-    assert last_str == [4095, 4095, 468, 4095, 468]
+    assert last_str == [4095, 4095, 468, 4095, 468, 8286, 4096]
     assert [(7 if row * 7 <= 4095 else 5) * row for *_, in_h, _, row, _, _, _ in SPEC_EDGES if in_h] == [
-        4095, 4095, 2240, 4095, 2240]
-    # and only where they fit: the offsets past those limits take tm2_dw_planes_pair / _quad (in_h 0)
+        4095, 4095, 2240, 4095, 2240, 560, 560]
+    # and only where they fit: the loads past that limit take tm2_dw_planes_pair / _quad (in_h 0)
     wide = {**kws, "in_h": 27, "pad_h": 0, "in_w": 7, "pad_w": 0, "in_c": 117}  # (VALID) 5 row = 4095
     assert packing.dw3x3_plane_spec(wide, rq, packing.RQ_HIGHMUL)["in_h"] == 27
     assert packing.dw3x3_plane_spec({**wide, "in_c": 118}, rq, packing.RQ_HIGHMUL)["in_h"] == 0
-    tall = {**kws, "in_h": 96, "out_h": 96, "in_w": 18, "out_w": 18, "in_c": 1}  # ps 2 * 20 * 98, 49 pair-outs
-    assert packing.dw3x3_plane_spec(tall, rq, packing.RQ_HIGHMUL)["in_h"] == 0
-    assert packing.dw3x3_plane_spec({**tall, "in_w": 17, "out_w": 17}, rq, packing.RQ_HIGHMUL)["in_h"] == 96
     # columns unrolled up to DW_SPEC_UNROLL outputs a channel (kws), not beyond (a loop)
     assert spec["cols"] == 5
     assert packing.dw3x3_plane_spec({**kws, "in_w": 7, "out_w": 7}, rq, packing.RQ_HIGHMUL)["cols"] == 0

@@ -382,10 +382,18 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                                     \
   "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                              \
   "sxtab16 " A ", %[off2], " A "\n\t"                                                                      \
-  TM2_DW6T_ST(A, "d", "0") TM2_DW6T_ST(B, "d", "1")                                                       \
+  TM2_DW6T_ST(A, "d", "0")                                                                                \
+  ".if tm2_dw6t_d1\n\t" TM2_DW6T_ST(B, "s2", "0") ".else\n\t" TM2_DW6T_ST(B, "d", "1") ".endif\n\t"        \
   ".endif\n\t"                                                                                            \
   ".endif\n\t"                                                                                            \
   ".set tm2_dw6t_p, tm2_dw6t_p + 1\n\t"
+/* s2 = d + D (any D > 0: ADDWs of at most 4095) */
+#define TM2_DW6T_D2(D)                                                                                        \
+  ".if (" D ") <= 4095\n\t" "addw %[s2], %[d], #(" D ")\n\t"                                              \
+  ".else\n\t" "addw %[s2], %[d], #4095\n\t"                                                               \
+  ".rept ((" D ") - 4095) / 4095\n\t" "addw %[s2], %[s2], #4095\n\t" ".endr\n\t"                        \
+  ".if ((" D ") - 4095) %% 4095\n\t" "addw %[s2], %[s2], #(((" D ") - 4095) %% 4095)\n\t" ".endif\n\t"  \
+  ".endif\n\t"
 /* s on by D bytes (any D >= 0: ADDWs of at most 4095) */
 #define TM2_DW6T_ADVANCE(D)                                                                    \
   ".rept (" D ") / 4095\n\t" "addw %[s], %[s], #4095\n\t" ".endr\n\t"                     \
@@ -417,8 +425,9 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
 /* Defines NAME##_tr (a tm2_dw6_tr) of G channels (2 or 4) for INH input rows, HEAD (pad_h & 1), input rows ROW
  * bytes apart, CH channels (so ROW / CH input columns: ncols is not read where they are unrolled), planes PS
  * bytes apart, plane columns RL2 bytes apart. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec)
- * keep the loop's offsets in range: a run's rows within 4095 bytes (at least six rows: 5 ROW), the stores'
- * (PS + 4 (pair-outs - 1)). */
+ * keep the loop's loads in range (a run's rows within 4095 bytes: at least six rows, 5 ROW); a pair's plane 1
+ * stores go from d2 = d + PS (in s2) where they would not fit an offset from d, and a quad's transpose is only
+ * taken where they do (TM2_DW6T_QUAD_FITS). */
 #define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2, G)                                                \
   __attribute__((noinline)) static void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
                                                   int32_t ncols) {                                            \
@@ -431,18 +440,18 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
         ".set tm2_dw6t_b, 0\n\t"                                                                             \
         ".set tm2_dw6t_x, 0\n\t"                                                                             \
         ".set tm2_dw6t_un, " TM2_DW6T_UNROLLED "\n\t"                                                        \
+        /* a pair's plane 1 from d2 = d + ps where its last store would not fit an offset from d */          \
+        ".set tm2_dw6t_d1, %c[g] == 2 && %c[ps] + 4 * (tm2_dw6t_n - 1) > 4095\n\t"                            \
         ".if tm2_dw6t_un\n\t"                                                                                \
         "add %[s2], %[s], #4320\n\t"                                                                         \
         ".rept %c[row] / %c[ch]\n\t" TM2_DW6T_COLUMN ".set tm2_dw6t_x, tm2_dw6t_x + 1\n\t" ".endr\n\t"        \
         ".else\n\t"                                                                                          \
-        ".if %c[g] == 4\n\t" /* d2 */                                                                        \
-        ".if 2 * %c[ps] <= 4095\n\t" "addw %[s2], %[d], #(2 * %c[ps])\n\t"                                  \
-        ".else\n\t" "addw %[s2], %[d], #%c[ps]\n\t" "addw %[s2], %[s2], #%c[ps]\n\t" ".endif\n\t"            \
-        ".endif\n"                                                                                           \
+        ".if %c[g] == 4\n\t" TM2_DW6T_D2("2 * %c[ps]") ".endif\n\t"                                        \
+        ".if tm2_dw6t_d1\n\t" TM2_DW6T_D2("%c[ps]") ".endif\n"                                               \
         "1:\n\t"                                                                                              \
         ".set tm2_dw6t_b, 0\n\t" TM2_DW6T_COLUMN                                                             \
         "add %[d], %[d], #%c[rl2]\n\t"                                                                       \
-        ".if %c[g] == 4\n\t" "add %[s2], %[s2], #%c[rl2]\n\t" ".endif\n\t"                                   \
+        ".if %c[g] == 4 || tm2_dw6t_d1\n\t" "add %[s2], %[s2], #%c[rl2]\n\t" ".endif\n\t"                   \
         ".if %c[ch] >= tm2_dw6t_b\n\t" TM2_DW6T_ADVANCE("%c[ch] - tm2_dw6t_b")                              \
         ".else\n\t"                                                                                          \
         ".rept (tm2_dw6t_b - %c[ch]) / 4095\n\t" "subw %[s], %[s], #4095\n\t" ".endr\n\t"                 \
@@ -456,6 +465,10 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
           [ps] "i"(PS), [rl2] "i"(RL2), [g] "i"(G)                                                            \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r12", "lr", "cc", "memory");                                   \
   }
+
+/* Whether a quad's planes 1 and 3 are within a store offset of planes 0 and 2 (PS + 4 (pair-outs - 1) <= 4095;
+ * else no specialised transpose) */
+#define TM2_DW6T_QUAD_FITS(INH, HEAD, PS) ((PS) + 4 * ((HEAD) + ((INH) - (HEAD) + 1) / 2 - 1) <= 4095)
 
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
  * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; the
@@ -533,7 +546,9 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   }                                                                                                                 \
   TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
   static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS),                               \
-                                    (INH) && ((G) == 2 || (G) == 4) ? NAME##_tr : NULL,                           \
+                                    (INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS)))       \
+                                        ? NAME##_tr                                                               \
+                                        : NULL,                                                                   \
                                     (INH), (HEAD), (ROW), (CH), (PS), (G)};
 #else
 #define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \

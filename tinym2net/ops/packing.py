@@ -491,10 +491,10 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
         and _thumb_add_imm(abs(params["in_c"] - 6 * groups * chm))
     )
     cols = out_w if unroll else 0
-    # the transpose's constants (in_h 0: none): a run's rows (at least six) within a load offset, the last
-    # pair-out's plane 1 store within an STR offset
+    # the transpose's constants (in_h 0: none): a run's rows (at least six) within a load offset (the stores: see
+    # TM2_DW6T_DEFINE)
     head, row, ps = params["pad_h"] & 1, params["in_w"] * params["in_c"], 2 * plane_cols * plane_len
-    fits = 5 * row <= 4095 and ps + 4 * (head + (params["in_h"] - head + 1) // 2 - 1) <= 4095
+    fits = 5 * row <= 4095
     return {
         "e": e, "chm": chm, "rl2": rl2, "rows": rows, "cols": cols,
         "in_h": params["in_h"] if fits else 0, "head": head, "row": row, "ch": params["in_c"], "ps": ps,

@@ -11,6 +11,11 @@ static inline void tm2_pool_window(int32_t origin, int32_t size, int32_t extent,
   *end = tm2_min_i32(size, extent - origin);
 }
 
+/* TFLite's average of a sum of `count` values: the division rounded half away from zero. */
+static inline int32_t tm2_avg_round(int32_t acc, int32_t count) {
+  return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+}
+
 /* The window loop of both kernels: every output pixel's window, clipped to the input, reduced channel by
  * channel (is_max: the maximum; else the rounded average), then clamped. Each kernel passes a constant. */
 TM2_ALWAYS_INLINE void tm2_pool2d(const tm2_pool_params *p, const int8_t *input, int8_t *output, int is_max) {
@@ -41,9 +46,7 @@ TM2_ALWAYS_INLINE void tm2_pool2d(const tm2_pool_params *p, const int8_t *input,
             }
           }
           /* count is >= 1 for every window TFLite's padding can produce; guard anyway. */
-          if (!is_max && count > 0) {
-            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-          }
+          if (!is_max && count > 0) acc = tm2_avg_round(acc, count);
           out[c] = (int8_t)tm2_clamp_i32(acc, p->act_min, p->act_max);
         }
       }
@@ -53,10 +56,9 @@ TM2_ALWAYS_INLINE void tm2_pool2d(const tm2_pool_params *p, const int8_t *input,
 
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
 
-/* The rounded average of the exact sum of `count` int8 values, clamped (TFLite's division). */
+/* The rounded average of the exact sum of `count` int8 values, clamped. */
 static inline int8_t tm2_avg_out(const tm2_pool_params *p, int32_t acc, int32_t count) {
-  const int32_t avg = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-  return (int8_t)tm2_clamp_i32(avg, p->act_min, p->act_max);
+  return (int8_t)tm2_clamp_i32(tm2_avg_round(acc, count), p->act_min, p->act_max);
 }
 
 /* Eight channels' sums in the 16-bit lanes of e (c, c+2), o (c+1, c+3) of the first word and of e1, o1 for the

@@ -18,14 +18,14 @@ driver exactly (:func:`ring_bands_needed`). :func:`offer_rows` attaches the resu
     scratch bytes when run in place (the kernel's own scratch, 16-aligned, then the ring); the plan
     uses it instead of ``Lowered.scratch_bytes`` for an op it runs in place;
 
-Pointwise layers of the packed CONV_2D kernel's pointwise path whose output pixels are no wider than their input
-pixels also offer the kernel on the whole tensor, no bands and no ring (``params["inplace_pointwise"]``, the first
-of their ``inplace_wider`` overrides: see :func:`_pointwise`).
-
 and wraps the lowering's template in ``ops/inplace_rows.j2``, which renders the ordinary call when the
 planner kept input and output apart and the band loop when it gave them the same offset. The planner
 (:mod:`tinym2net.schedule`, :mod:`tinym2net.memory_plan`) takes the offer only where the input dies at
 this op and the overlap saves more than the ring costs.
+
+Pointwise layers of the packed CONV_2D kernel's pointwise path whose output pixels are no wider than their input
+pixels also offer the kernel on the whole tensor, no bands and no ring (``params["inplace_pointwise"]``, the first
+of their ``inplace_wider`` overrides: see :func:`_pointwise`).
 """
 
 from __future__ import annotations

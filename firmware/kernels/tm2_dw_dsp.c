@@ -1394,6 +1394,32 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
   }
 }
 
+#if TM2_CONV_USE_DSP
+/* The column loop of spec where it was built for this layer (stride 1, TM2_RQ_HIGHMUL, output offset -128, the
+ * full int8 range, columns of 6k or 6k + 1 outputs, and every constant of the loop: E, chm, rl2, rows, columns),
+ * else NULL; and in *tr the spec's transpose where that was built for this layer's input and channels a call
+ * (as tm2_dw_planes_transpose: a channel quad of channels a multiple of four, an int8 padding byte), else NULL. */
+static tm2_dw6_cols tm2_dw_spec_parts(const tm2_dw3x3_packed_params *p, const tm2_rq *rq, const tm2_dw6_spec *spec,
+                                      tm2_dw6_tr *tr) {
+  const int32_t ch = p->channels, len = p->plane_len, pc = p->plane_ch, off = p->input_offset;
+  *tr = NULL;
+  if (spec == NULL || p->stride != 1 || p->rq_mode != TM2_RQ_HIGHMUL || p->act_min != -128 || p->act_max != 127 ||
+      p->output_offset != -128 || p->out_h < 6 || p->out_h % 6 > 1) {
+    return NULL;
+  }
+  if (spec->e != (int32_t)rq[0].lo || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
+      (spec->ncols != 0 && spec->ncols != p->out_w)) {
+    return NULL;
+  }
+  if (spec->tr != NULL && spec->in_h == p->in_h && spec->head == (p->pad_h & 1) && spec->ch == ch &&
+      spec->row == p->in_w * ch && spec->ps == 2 * p->plane_cols * len && spec->g == pc &&
+      (pc == 2 || (ch & 3) == 0) && off >= -127 && off <= 128) {
+    *tr = spec->tr;
+  }
+  return spec->cols;
+}
+#endif
+
 void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
   tm2_depthwise3x3_s8_planes_spec(p, input, weights, bias, rq, scratch, output, NULL);
@@ -1431,22 +1457,10 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
                                                            : 0;
   /* TM2_RQ_HIGHMUL_E's shift E of tm2_dw_plane_cols6_e<E> (the third word of the entries; 0: none) */
   const int32_t rqe = cols == 1 ? (int32_t)rq[0].lo : 0;
-  /* the specialised column loop where it was built for this layer */
-  const tm2_dw6_cols scols = cols == 1 && spec != NULL && spec->e == rqe && spec->chm == q.channels &&
-                                     spec->rl2 == 2 * len && spec->rows == p->out_h &&
-                                     (spec->ncols == 0 || spec->ncols == out_w)
-                                 ? spec->cols
-                                 : NULL;
-  /* the specialised transpose where it was built for this layer's input and channels a call (as
-   * tm2_dw_planes_transpose: a channel quad of channels a multiple of four, an int8 padding byte), and its
-   * arguments (as there) */
+  /* the specialised column loop and transpose where they were built for this layer */
+  tm2_dw6_tr tr = NULL;
+  const tm2_dw6_cols scols = cols == 1 ? tm2_dw_spec_parts(p, rq, spec, &tr) : NULL;
   const int32_t off = p->input_offset;
-  const tm2_dw6_tr tr = scols != NULL && spec->tr != NULL && spec->in_h == p->in_h &&
-                                spec->head == (p->pad_h & 1) && spec->ch == ch && spec->row == p->in_w * ch &&
-                                spec->ps == (int32_t)(2 * ps) && spec->g == pc && (pc == 2 || (ch & 3) == 0) &&
-                                off >= -127 && off <= 128
-                            ? spec->tr
-                            : NULL;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
@@ -1535,4 +1549,35 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
       }
     }
   }
+}
+
+void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                      const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                      const tm2_dw6_spec *spec) {
+#if TM2_CONV_USE_DSP
+  const int32_t ch = p->channels, pc = p->plane_ch, len = p->plane_len;
+  tm2_dw6_tr tr;
+  const tm2_dw6_cols cols = tm2_dw_spec_parts(p, rq, spec, &tr);
+  /* the generator took this entry for a layer its descriptor covers whole (dw3x3_plane_spec's "whole"); a layer
+   * it does not cover stops here rather than computing wrong outputs */
+  if (cols == NULL || tr == NULL || ch % pc != 0) __builtin_trap();
+  int16_t *const planes = (int16_t *)scratch;
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+  uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
+  memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
+    const tm2_dw6_args sa = {planes, 2 * p->plane_cols * len, p->out_w, (const uint32_t *)weights, bias, rq,
+                             output + (size_t)b * p->out_h * p->out_w * ch, ch};
+    for (int32_t c0 = 0; c0 < ch; c0 += pc) {
+      tr(in_b + c0, ebase, off2, pad, p->in_w);
+      cols(&sa, c0, pc);
+    }
+  }
+#else
+  (void)spec;
+  tm2_depthwise3x3_s8_planes(p, input, weights, bias, rq, scratch, output);
+#endif
 }

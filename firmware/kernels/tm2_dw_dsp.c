@@ -1288,6 +1288,33 @@ __attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int3
 }
 #endif
 
+#if TM2_CONV_USE_DSP
+/* One input column of one channel into its plane column (as tm2_dw_planes_transpose): src, the channel's byte of
+ * the column's row 0, rows row bytes apart; wa, the word of the column's first row pair (an even element);
+ * head, pairs, tail: a first pair of (padding, row 0), the pairs of rows, a last pair of (last row, padding);
+ * off2: the input offset in both halves (the padding lanes stay zero). */
+static inline void tm2_dw_plane_column1(const int8_t *src, size_t row, uint32_t *wa, int32_t head, int32_t pairs,
+                                        int32_t tail, uint32_t off2) {
+  if (head) {
+    *wa++ = __sxtab16(off2 & 0xFFFF0000u, (uint32_t)(uint8_t)src[0] << 16);
+    src += row;
+  }
+  int32_t k = 0;
+  for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
+    const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
+    const uint32_t b3 = (uint8_t)src[3 * row];
+    wa[0] = __sxtab16(off2, b0 | b1 << 16);
+    wa[1] = __sxtab16(off2, b2 | b3 << 16);
+    wa += 2;
+  }
+  if (k < pairs) {
+    *wa++ = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
+    src += 2 * row;
+  }
+  if (tail) *wa = __sxtab16(off2 & 0xFFFFu, (uint32_t)(uint8_t)src[0]);
+}
+#endif
+
 /* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
  * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
  * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
@@ -1362,23 +1389,7 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
             *wa = __sxtab16(offl, a), *wb = tm2_sxtab16_ror8(offl, a);
           }
         } else {
-          if (head) {
-            *wa++ = __sxtab16(offh, (uint32_t)(uint8_t)src[0] << 16);
-            src += row;
-          }
-          int32_t k = 0;
-          for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
-            const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
-            const uint32_t b3 = (uint8_t)src[3 * row];
-            wa[0] = __sxtab16(off2, b0 | b1 << 16);
-            wa[1] = __sxtab16(off2, b2 | b3 << 16);
-            wa += 2;
-          }
-          if (k < pairs) {
-            *wa++ = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
-            src += 2 * row;
-          }
-          if (tail) *wa = __sxtab16(offl, (uint32_t)(uint8_t)src[0]);
+          tm2_dw_plane_column1(src, row, wa, head, pairs, tail, off2);
         }
       }
     }
@@ -1560,7 +1571,7 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
   const tm2_dw6_cols cols = tm2_dw_spec_parts(p, rq, spec, &tr);
   /* the generator took this entry for a layer its descriptor covers whole (dw3x3_plane_spec's "whole"); a layer
    * it does not cover stops here rather than computing wrong outputs */
-  if (cols == NULL || tr == NULL || ch % pc != 0) __builtin_trap();
+  if (cols == NULL || (tr == NULL && pc != 1) || ch % pc != 0) __builtin_trap();
   int16_t *const planes = (int16_t *)scratch;
   const int32_t off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
@@ -1572,7 +1583,15 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
     const tm2_dw6_args sa = {planes, 2 * p->plane_cols * len, p->out_w, (const uint32_t *)weights, bias, rq,
                              output + (size_t)b * p->out_h * p->out_w * ch, ch};
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
-      tr(in_b + c0, ebase, off2, pad, p->in_w);
+      if (pc == 1) { /* one channel a call (no specialised transpose): column by column */
+        const int32_t head = p->pad_h & 1;
+        for (int32_t ix = 0; ix < p->in_w; ++ix) {
+          tm2_dw_plane_column1(in_b + (size_t)ix * ch + c0, (size_t)p->in_w * ch, (uint32_t *)((int16_t *)ebase + (size_t)ix * len),
+                               head, (p->in_h - head) >> 1, (p->in_h - head) & 1, off2);
+        }
+      } else {
+        tr(in_b + c0, ebase, off2, pad, p->in_w);
+      }
       cols(&sa, c0, pc);
     }
   }

@@ -53,6 +53,8 @@ KIND_DW_SPEC, KIND_DW_SPEC_INPLACE = 9, 10
 KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
 # tm2_depthwise3x3_s8_planes_whole with a descriptor covering the layer whole (out of place, in place)
 KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE = 22, 23
+# tm2_depthwise3x3_s8_s2_spec with one of the harness's TM2_DWS2_SPEC runs
+KIND_DW_S2_SPEC = 11
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -73,6 +75,7 @@ HARNESS_C = r"""
 
 #include "tm2_conv_dsp.h"
 #include "tm2_dw_plane6.h"
+#include "tm2_dw_s2_dsp.h"
 #include "tm2_elementwise.h"
 #include "tm2_fc_dsp.h"
 #include "tm2_inplace.h"
@@ -89,6 +92,9 @@ static int read_u32(uint32_t *v) { return tm2_io_read(v, 4); }
 
 /* the specialised column loops of the planes kernel's test cases, and their descriptors by index */
 /*TM2_DW_PLANE_SPECS*/
+
+/* the specialised runs of the stride-2 kernel's test cases, by index (NULL without the DSP extension) */
+/*TM2_DWS2_SPECS*/
 
 /* A length-prefixed blob placed 16-aligned in the arena; NULL for length 0. */
 static void *read_blob(uint32_t *used) {
@@ -171,6 +177,12 @@ int main(int argc, char **argv) {
         tm2_depthwise3x3_s8_planes_spec(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out,
                                         k >= 0 ? dw6_specs[k] : NULL);
       }
+    } else if (kind == 11 && np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
+      tm2_dw3x3_packed_params p; /* then the index of the run (-1: NULL); scratch length 0: NULL */
+      memcpy(&p, params, sizeof p);
+      const int32_t k = params[np - 1];
+      tm2_depthwise3x3_s8_s2_spec(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, scratch_len ? scratch : NULL,
+                                  (int8_t *)out, k >= 0 ? dws2_specs[k] : NULL);
     } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -554,6 +566,82 @@ def _harness_specs() -> str:
     return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};"])
 
 
+# Runs of TM2_DWS2_SPEC that no case takes, at the edge of the immediate range (dw3x3_s2_spec: 2 row + 2 ch <= 4095):
+# the assembler checks them
+S2_SPEC_EDGES = (("E", 4, 2040), ("LOW", 128, 1919))
+
+
+@functools.cache
+def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
+    """Cases of tm2_depthwise3x3_s8_s2_spec and the distinct runs (TM2_DWS2_SPEC) they take, in the harness's order:
+    layers that the stride-2 kernel takes with output offset -128, every other one with small weights and larger
+    multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn until packing.dw3x3_s2_spec gives
+    a run), odd and even input sizes, SAME (odd: the first
+    row and column in the padding, even: the last ones) and VALID, one to 64 channel quads (128 and 256 channels,
+    narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256). Each case carries
+    its run's index; some that of a run for other channels or rows (the kernel must take the generic run) or -1
+    (none). Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
+    rng = np.random.default_rng(41)
+    specs: list[dict] = []
+    names: dict[str, int] = {}
+
+    def index(spec: dict) -> int:
+        if spec["name"] not in names:
+            names[spec["name"]] = len(specs)
+            specs.append(spec)
+        return names[spec["name"]]
+
+    out = []
+    shapes = [(5, 7), (6, 6), (7, 9), (4, 4), (12, 24), (9, 4), (3, 3), (8, 11), (11, 8), (2, 5), (13, 6), (6, 13)]
+    for ch in (4, 8, 16, 72, 128, 256):
+        for hw in shapes if ch < 128 else [hw for hw in shapes if hw[1] <= 7]:
+            for same in (True, False):
+                i = len(out)
+                for _ in range(50):
+                    shifted = i % 2 == 0
+                    case = dw_case(rng, i, hw, stride=2, zp=-128, ch=ch, same=same, full_range=True,
+                                   wmax=int(rng.choice([4, 10, 24])) if shifted else 127,
+                                   acc_scale=2.0 ** -int(rng.integers(6, 10)) if shifted else None)
+                    values = values_of(case)
+                    if values["out_h"] * values["out_w"] == 0:
+                        break
+                    geometry = {"in_c": ch, "in_w": hw[1], "out_w": values["out_w"], "pad_w": values["pad_w"],
+                                "stride_w": 2, "act_min": -128, "act_max": 127, "output_offset": -128}
+                    spec = packing.dw3x3_s2_spec(geometry, np.frombuffer(case.blobs[1], np.int32)[6 * ch:])
+                    if spec is not None:
+                        break
+                if values["out_h"] * values["out_w"] == 0 or spec is None:
+                    continue
+                k = index(spec)
+                if i % 7 == 3:  # the run of other channels or rows
+                    other = {**spec, "ch": ch + 4} if i % 2 else {**spec, "row": spec["row"] + ch}
+                    name = f"tm2_dws2_{other['rq'].lower()}_c{other['ch']}_r{other['row']}"
+                    k = index({**other, "name": name}) if 2 * other["row"] + 2 * other["ch"] <= 4095 else -1
+                elif i % 11 == 5:
+                    k = -1
+                scratch = 0
+                if i % 3 == 1:
+                    scratch = packing.dw3x3_scratch_bytes(ch, values["row_len"])
+                elif i % 3 == 2:
+                    geo = {"stride_h": 2, "in_h": hw[0], "out_h": values["out_h"], "pad_h": values["pad_h"],
+                           "in_w": hw[1], "out_w": values["out_w"], "pad_w": values["pad_w"]}
+                    plane_len, plane_cols = packing.dw3x3_planes_geometry(geo)
+                    values.update(plane_len=plane_len, plane_cols=plane_cols, plane_ch=4)
+                    scratch = packing.dw3x3_planes_scratch_bytes(4, plane_len, plane_cols)
+                out.append(Case(KIND_DW_S2_SPEC, [*_struct(DW_FIELDS, values), k], case.blobs, scratch, case.expected,
+                                f"dw-s2-spec#{i} {values} run {k}", {**case.extra, "spec": k}))
+    return tuple(out), tuple(specs)
+
+
+def _harness_s2_specs() -> str:
+    """The harness's TM2_DWS2_SPEC lines and their table (dw_s2_spec_cases), then those of S2_SPEC_EDGES."""
+    specs = [*dw_s2_spec_cases()[1],
+             *({"rq": q, "ch": c, "row": r, "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r in S2_SPEC_EDGES)]
+    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['ch']}, {s['row']})" for s in specs]
+    table = ", ".join(f"TM2_DWS2_SPEC_REF({s['name']})" for s in specs)
+    return "\n".join([*lines, f"static const tm2_dws2_spec *const dws2_specs[] = {{{table}}};"])
+
+
 def _single_rounding(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """TFLite's int64 MultiplyByQuantizedMultiplier: round half up of acc * m / 2^(31 - shift)."""
     total = 31 - shift.astype(np.int64)
@@ -706,7 +794,8 @@ def build_harness(root: Path, variant: str) -> Path:
     """variant: "dsp" (Cortex-M4 with DSP), "portable" (same core, -DTM2_PORTABLE) or "host"."""
     root.mkdir(parents=True, exist_ok=True)
     main = root / "harness.c"
-    main.write_text(HARNESS_C.replace("/*TM2_DW_PLANE_SPECS*/", _harness_specs()))
+    main.write_text(HARNESS_C.replace("/*TM2_DW_PLANE_SPECS*/", _harness_specs()).replace(
+        "/*TM2_DWS2_SPECS*/", _harness_s2_specs()))
     kernels = [KERNELS / name for name in KERNEL_SOURCES]
     if variant == "host":
         return host_build([main, *kernels, RUNTIME / "io_host.c"], [KERNELS, RUNTIME], root / "harness")
@@ -1339,6 +1428,26 @@ def test_depthwise3x3_s2_matches_reference(harness: tuple[str, Path, Path]) -> N
     assert {int(r[0, 2]) for r in shifted} == {-e for e in packing.DW_S2_RQ_SHIFTS}
     assert any((r[:, 0] == 0).any() for r in shifted)
     _check_cases(harness, cases, "dw_s2")
+
+
+def test_depthwise3x3_s2_spec_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_s2_spec: the stride-2 kernel with the specialised runs of TM2_DWS2_SPEC (immediate
+    offsets from one input pointer) on the rows with every filter row inside the input, the generic run on the
+    others and where the run's channels or rows are not the layer's (or none is given); without the DSP extension
+    the direct, packed or planes kernel (dw_s2_spec_cases)."""
+    cases, specs = dw_s2_spec_cases()
+    fields = [values_of(c) for c in cases]
+    assert len(cases) >= 80 and len(specs) >= 10
+    assert {f["pad_w"] for f in fields} == {0, 1} and {f["pad_h"] for f in fields} == {0, 1}
+    assert any(f["in_h"] < 3 for f in fields) and {f["channels"] for f in fields} == {4, 8, 16, 72, 128, 256}
+    assert {f["in_h"] % 2 for f in fields} == {0, 1} and {f["in_w"] % 2 for f in fields} == {0, 1}
+    runs = [c.extra["spec"] for c in cases]
+    matched = [specs[k]["ch"] == f["channels"] and specs[k]["row"] == f["in_w"] * f["channels"]
+               for k, f in zip(runs, fields, strict=True) if k >= 0]
+    assert sum(matched) >= 60 and not all(matched) and -1 in runs
+    forms = [specs[k]["rq"] for k in runs if k >= 0]
+    assert forms.count("E") >= 25 and forms.count("LOW") >= 25
+    _check_cases(harness, list(cases), "dw_s2_spec")
 
 
 def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "tm2_inplace.h"
+
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
 #include <arm_acle.h>
 
@@ -112,7 +114,6 @@
 /* The same with TM2_RQ_HIGHMUL_E records (m, hz', -E; output offset -128): SMMLA and SSAT with the shift E
  * (TM2_DWS2_RQ_SHIFT) in its immediate; two runs of five loads (the records of two channels and om, then those of
  * the other two and oe), each followed by the requantisation of two sums and their stores. */
-#define TM2_DWS2_RQ_SHIFT "12"
 #define TM2_DWS2_RQ_E(A, M, H)                          \
   "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"    \
   "ssat %[" A "], #8, %[" A "], asr #" TM2_DWS2_RQ_SHIFT "\n\t"
@@ -192,12 +193,6 @@
   TM2_DWS2_COLS01("r0", "16") TM2_DWS2_COLS01("r1", "32") TM2_DWS2_COL2_01 TM2_DWS2_COLS01("r2", "64") TM2_DWS2_COL2_2
 #define TM2_DWS2_ROWS_01 TM2_DWS2_COLS01("r0", "16") TM2_DWS2_COLS01("r1", "32") TM2_DWS2_COL2_01
 #define TM2_DWS2_ROWS_12 TM2_DWS2_COLS01("r1", "32") TM2_DWS2_COL2_1 TM2_DWS2_COLS01("r2", "64") TM2_DWS2_COL2_2
-
-/* The requantisation forms of tm2_dws2_run: TM2_RQ_HIGHMUL_E records (TM2_DWS2_RQ4_E), TM2_RQ_HIGHMUL without
- * (output offset -128) and with the sign correction. */
-#define TM2_DWS2_FORM_E 0
-#define TM2_DWS2_FORM_LOW 1
-#define TM2_DWS2_FORM_SIGNED 2
 
 /* Runs of n pixels of one output row for nq channel quads with TM2_DWS2_RUN: r0 .. r2 the filter rows' first
  * pixel of the first quad, rec its record, the next quads' records wadv bytes apart, o its first output; form:
@@ -282,15 +277,17 @@ static void tm2_dws2_mask(const int32_t *rec, int32_t off, int32_t valid, int32_
 /* Quads a run with a filter row in the padding takes at most (the size of its bias array). */
 #define TM2_DWS2_CHUNK 16
 
-/* Loops: output rows, then the pieces of the row (k = 2: the left edge, its first column in the padding;
- * k = 1: the interior run; k = 0: the right edge), each one run of the assembly over the channel quads on
+/* The layer (tm2_depthwise3x3_s8_s2); rows with every filter row inside the input on spec's run where spec is
+ * one built for the layer's channels, input rows and form of the records (TM2_DWS2_FORM_*). Loops: output rows,
+ * then the pieces of the row (k = 2: the left edge, its first column in the padding; k = 1: the interior run;
+ * k = 0: the right edge), each one run of the assembly over the channel quads on
  * the records built at compile time after the packed weights (tinym2net/ops/packing.py, dw3x3_s2_records):
  * per quad, one record per column shift v = k - 1 the layer needs (-1, 0, +1 in that order). An output row
  * with its first or last filter row in the padding leaves that row out, on biases without its share of the
  * input offset, TM2_DWS2_CHUNK quads a run; other rows outside the input (inputs of fewer than three rows)
  * go quad by quad on masked copies of the records. */
-void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
-                            const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                           int8_t *output, const tm2_dws2_spec *spec) {
   const int32_t ch = p->channels, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w, pad_w = p->pad_w;
   const int32_t off = p->input_offset, quads = ch / 4;
   const size_t in_row = (size_t)in_w * ch;
@@ -299,6 +296,8 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   const int form = weights[(size_t)ch * 6 + 24] < 0      ? TM2_DWS2_FORM_E
                    : p->output_offset == -128 ? TM2_DWS2_FORM_LOW
                                               : TM2_DWS2_FORM_SIGNED;
+  const tm2_dws2_run_fn run =
+      spec != NULL && spec->form == form && spec->ch == ch && spec->row == (int32_t)in_row ? spec->run : NULL;
   /* interior pixels [ox0, ox1): every tap inside the row, 0 <= 2 ox - pad_w and 2 ox - pad_w + 2 < in_w; the
    * pixels before and after have one column outside (TM2_DW_S2_APPLIES) */
   const int32_t ox0 = tm2_min_i32(pad_w, out_w);
@@ -315,12 +314,19 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   }
   int32_t barr[TM2_DWS2_CHUNK][4];
   int32_t masked[TM2_DWS2_REC_WORDS];
-  (void)bias, (void)rq; /* both folded into the records */
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * in_h * in_row;
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = 2 * oy - p->pad_h;
+      if (run != NULL && iy0 >= 0 && iy0 + 2 < in_h) { /* every filter row inside: the specialised run */
+        const int8_t *const r0 = in_b + (size_t)iy0 * in_row;
+        int8_t *const o = out_b + (size_t)oy * out_w * ch;
+        for (int32_t k = 0; k < 3; ++k) {
+          if (count[k] > 0) run(r0 + (size_t)col[k] * ch, count[k], quads, recs[k], wadv, o + (size_t)first[k] * ch);
+        }
+        continue;
+      }
       const int8_t *rows[3];
       int32_t valid = 0, any = -1;
       for (int32_t fy = 0; fy < 3; ++fy) {
@@ -361,4 +367,32 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
     }
   }
 }
+
+void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                            const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+  (void)bias, (void)rq; /* both folded into the records */
+  tm2_dws2_layer(p, input, weights, output, NULL);
+}
 #endif
+
+void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                 const tm2_dws2_spec *spec) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+  if (TM2_DW_S2_APPLIES(p)) {
+    tm2_dws2_layer(p, input, weights, output, spec);
+  } else { /* (not for a layer the lowering gave a spec) */
+    tm2_depthwise3x3_s8_direct(p, input, weights, bias, rq, output);
+  }
+  (void)scratch;
+#else
+  (void)spec;
+  if (scratch == NULL) {
+    tm2_depthwise3x3_s8_direct(p, input, weights, bias, rq, output);
+  } else if (p->plane_ch > 0) {
+    tm2_depthwise3x3_s8_planes(p, input, weights, bias, rq, scratch, output);
+  } else {
+    tm2_depthwise3x3_s8_packed(p, input, weights, bias, rq, scratch, output);
+  }
+#endif
+}

@@ -10,6 +10,32 @@
 extern "C" {
 #endif
 
+/* The requantisation forms of the stride-2 kernel's records: TM2_RQ_HIGHMUL_E, TM2_RQ_HIGHMUL without (output offset
+ * -128) and with the sign correction. */
+#define TM2_DWS2_FORM_E 0
+#define TM2_DWS2_FORM_LOW 1
+#define TM2_DWS2_FORM_SIGNED 2
+
+/* A run of tm2_depthwise3x3_s8_s2 specialised for one layer shape (TM2_DWS2_SPEC): n (>= 1) pixels of one output
+ * row for nq channel quads, every filter row inside the input; r: filter row 0 at the first pixel's input column
+ * 2 ox (channel c of the first quad), rec: that quad's record, the next quads' wadv bytes apart, o: its first
+ * output. form, ch and row: the records' form (TM2_DWS2_FORM_E or _LOW), the channels and the input row bytes
+ * (in_w * ch) it was built for. */
+typedef void (*tm2_dws2_run_fn)(const int8_t *r, int32_t n, int32_t nq, const int32_t *rec, int32_t wadv, int8_t *o);
+typedef struct {
+  tm2_dws2_run_fn run;
+  int32_t form, ch, row;
+} tm2_dws2_spec;
+
+/* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with a specialised run (spec, TM2_DWS2_SPEC_REF):
+ * with the DSP extension tm2_depthwise3x3_s8_s2, on that run where spec's form, ch and row are the layer's (else the
+ * generic run; tm2_depthwise3x3_s8_direct where the kernel does not take the layer,
+ * which the lowering does not give a spec); without it the call the layer would have made:
+ * tm2_depthwise3x3_s8_direct (scratch NULL), _planes (plane_ch set) or _packed. */
+void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                 const tm2_dws2_spec *spec);
+
 /* Whether tm2_depthwise3x3_s8_s2 takes the layer: the DSP extension (and no TM2_PORTABLE), stride 2, a
  * channel count that is a multiple of four, TM2_RQ_HIGHMUL records, the full int8 output range, an input
  * at least three columns wide and at most one padding column on either side that a pixel reads (SAME and
@@ -33,8 +59,163 @@ extern "C" {
  * records). */
 void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                             const int32_t *bias, const tm2_rq *rq, int8_t *output);
+
+/* The shift E of the records of TM2_RQ_HIGHMUL_E (DW_S2_RQ_SHIFTS in tinym2net/ops/packing.py). */
+#define TM2_DWS2_RQ_SHIFT "12"
+
+/* The specialised run (tm2_dws2_run_fn) of channels CH and input rows of ROW bytes, for records of form RQ (E:
+ * TM2_RQ_HIGHMUL_E, LOW: TM2_RQ_HIGHMUL, output offset -128): every input word at an immediate offset from one
+ * pointer (filter row fy, column k of the pixel: fy ROW + k CH, at most 4095: tinym2net/ops/packing.py
+ * dw3x3_s2_spec), the output pointer in a register, so seven temporaries: each group of columns loads its two
+ * input words and four weight words in one run. Per pixel: the biases with the words of filter row 0 (columns
+ * 2 ox, 2 ox + 1; TM2_DWS2S_FIRST) in one run of ten loads, then filter row 1, column 2 ox + 2 of filter rows 0
+ * and 1 (vertical pairs), filter row 2 (TM2_DWS2S_PAIRS), column 2 ox + 2 of filter row 2 with the first
+ * requantisation records, the other records with the run's end in a second run, four byte stores at immediate
+ * offsets (TM2_DWS2S_TAIL_E; TM2_DWS2S_TAIL_LOW: the records (m, hz, e) in three runs). The input pointer moves
+ * on to the next pixel in the load of column 2 ox (post-indexed, where 2 CH fits its 8-bit immediate: the later
+ * loads' offsets less tm2_dws2s_d = 2 CH, else 0 and an ADD), the output pointer in the store of channel c's
+ * output (post-indexed, where CH fits). */
+#define TM2_DWS2S_FIRST(CH)             \
+  "ldr %[t1], [%[p], #" CH "]\n\t"      \
+  ".if tm2_dws2s_d\n\t"                 \
+  "ldr %[t0], [%[p]], #tm2_dws2s_d\n\t" \
+  ".else\n\t"                           \
+  "ldr %[t0], [%[p]]\n\t"               \
+  ".endif\n\t"
+#define TM2_DWS2S_PAIRS(XA, XB, W)               \
+  "ldr %[t0], [%[p], #(" XA ")-tm2_dws2s_d]\n\t" \
+  "ldr %[t1], [%[p], #(" XB ")-tm2_dws2s_d]\n\t" TM2_DWS2S_MACS(W)
+#define TM2_DWS2S_MACS(W)                  \
+  "ldr %[t2], [%[wp], #" W "]\n\t"         \
+  "ldr %[t3], [%[wp], #" W "+4]\n\t"       \
+  "ldr %[t5], [%[wp], #" W "+8]\n\t"       \
+  "ldr %[t6], [%[wp], #" W "+12]\n\t"      \
+  "pkhbt %[t4], %[t0], %[t1], lsl #16\n\t" \
+  "pkhtb %[t1], %[t1], %[t0], asr #16\n\t" \
+  "sxtb16 %[t0], %[t4]\n\t"                \
+  "sxtb16 %[t4], %[t4], ror #8\n\t"        \
+  "smlad %[a0], %[t0], %[t2], %[a0]\n\t"   \
+  "smlad %[a1], %[t4], %[t3], %[a1]\n\t"   \
+  "sxtb16 %[t0], %[t1]\n\t"                \
+  "sxtb16 %[t1], %[t1], ror #8\n\t"        \
+  "smlad %[a2], %[t0], %[t5], %[a2]\n\t"   \
+  "smlad %[a3], %[t1], %[t6], %[a3]\n\t"
+/* Column 2 ox + 2 of filter row 2 (its taps at bytes 80, 84 of the record, SMLABB / SMLATT), channel c's first two
+ * requantisation words and the word at byte W2 loaded in its run. */
+#define TM2_DWS2S_COL22(X22, W2)                  \
+  "ldr %[t0], [%[p], #(" X22 ")-tm2_dws2s_d]\n\t" \
+  "ldr %[t2], [%[wp], #80]\n\t"                   \
+  "ldr %[t3], [%[wp], #84]\n\t"                   \
+  "ldr %[t4], [%[wp], #88]\n\t"                   \
+  "ldr %[t5], [%[wp], #92]\n\t"                   \
+  "ldr %[t6], [%[wp], #" W2 "]\n\t"               \
+  "sxtb16 %[t1], %[t0]\n\t"                       \
+  "sxtb16 %[t0], %[t0], ror #8\n\t"               \
+  "smlabb %[a0], %[t1], %[t2], %[a0]\n\t"         \
+  "smlatt %[a2], %[t1], %[t2], %[a2]\n\t"         \
+  "smlabb %[a1], %[t0], %[t3], %[a1]\n\t"         \
+  "smlatt %[a3], %[t0], %[t3], %[a3]\n\t"
+/* The four output bytes, and the next pixel's pointers (the loop's flags set). */
+#define TM2_DWS2S_STORE(CH)         \
+  "strb %[a1], [%[o], #1]\n\t"      \
+  "strb %[a2], [%[o], #2]\n\t"      \
+  "strb %[a3], [%[o], #3]\n\t"      \
+  ".if " CH " <= 255\n\t"           \
+  "strb %[a0], [%[o]], #" CH "\n\t" \
+  ".else\n\t"                       \
+  "strb %[a0], [%[o]]\n\t"          \
+  "add %[o], %[o], #" CH "\n\t"     \
+  ".endif\n\t"                      \
+  ".if tm2_dws2s_d == 0\n\t"        \
+  "add %[p], %[p], #2*" CH "\n\t"   \
+  ".endif\n\t"                      \
+  "cmp %[o], %[t5]\n\t"
+/* Column 2 ox + 2 of filter row 2, the records of TM2_RQ_HIGHMUL_E (m, hz') of channels c and c + 1 (m) in its run,
+ * channel c's requantisation; the rest of the records and the run's end oe in one run, the requantisation of
+ * channels c + 1 .. c + 3, the stores. */
+#define TM2_DWS2S_TAIL_E(X22, CH)                         \
+  TM2_DWS2S_COL22(X22, "100")                             \
+  "smmla %[a0], %[a0], %[t4], %[t5]\n\t"                  \
+  "ssat %[a0], #8, %[a0], asr #" TM2_DWS2_RQ_SHIFT "\n\t" \
+  "ldr %[t0], [%[wp], #104]\n\t"                          \
+  "ldr %[t1], [%[wp], #112]\n\t"                          \
+  "ldr %[t2], [%[wp], #116]\n\t"                          \
+  "ldr %[t3], [%[wp], #124]\n\t"                          \
+  "ldr %[t4], [%[wp], #128]\n\t"                          \
+  "ldr %[t5], %[oe]\n\t"                                  \
+  "smmla %[a1], %[a1], %[t6], %[t0]\n\t"                  \
+  "ssat %[a1], #8, %[a1], asr #" TM2_DWS2_RQ_SHIFT "\n\t" \
+  "smmla %[a2], %[a2], %[t1], %[t2]\n\t"                  \
+  "ssat %[a2], #8, %[a2], asr #" TM2_DWS2_RQ_SHIFT "\n\t" \
+  "smmla %[a3], %[a3], %[t3], %[t4]\n\t"                  \
+  "ssat %[a3], #8, %[a3], asr #" TM2_DWS2_RQ_SHIFT "\n\t" TM2_DWS2S_STORE(CH)
+/* The same with TM2_RQ_HIGHMUL records (m, hz, e; output offset -128): SMMLAR, ASR by e, SSAT; the records in three
+ * runs (those of channel c with column 2 ox + 2's, then two channels', then the last one's with oe). */
+#define TM2_DWS2S_RQ_LOW(A, M, H, E)                  \
+  "smmlar %[" A "], %[" A "], %[" M "], %[" H "]\n\t" \
+  "asr %[" A "], %[" A "], %[" E "]\n\t"              \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+#define TM2_DWS2S_TAIL_LOW(X22, CH)                                       \
+  TM2_DWS2S_COL22(X22, "96") TM2_DWS2S_RQ_LOW("a0", "t4", "t5", "t6")     \
+  "ldr %[t0], [%[wp], #100]\n\t"                                          \
+  "ldr %[t1], [%[wp], #104]\n\t"                                          \
+  "ldr %[t2], [%[wp], #108]\n\t"                                          \
+  "ldr %[t3], [%[wp], #112]\n\t"                                          \
+  "ldr %[t4], [%[wp], #116]\n\t"                                          \
+  "ldr %[t6], [%[wp], #120]\n\t" TM2_DWS2S_RQ_LOW("a1", "t0", "t1", "t2") \
+      TM2_DWS2S_RQ_LOW("a2", "t3", "t4", "t6")                            \
+  "ldr %[t0], [%[wp], #124]\n\t"                                          \
+  "ldr %[t1], [%[wp], #128]\n\t"                                          \
+  "ldr %[t2], [%[wp], #132]\n\t"                                          \
+  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_LOW("a3", "t0", "t1", "t2") TM2_DWS2S_STORE(CH)
+/* The run: the pixel loop; after a quad's run the input pointer moves back to its first pixel and on to the next
+ * quad (radv = 4 - 2 n CH bytes), the output to the next quad's first pixel (o - ostep, ostep = n CH - 4) and the
+ * end four bytes on, the record pointer by wadv bytes. Not inlined: the assembly takes every register. */
+#define TM2_DWS2_SPEC(name, RQ, CH, ROW)                                                                          \
+  __attribute__((noinline)) static void name##_run(const int8_t *p, int32_t n, int32_t nq, const int32_t *rec,    \
+                                                   int32_t wadv, int8_t *o) {                                     \
+    uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                          \
+    int8_t *oe = o + n * (CH);                                                                                    \
+    const int32_t radv = 4 - 2 * n * (CH), ostep = n * (CH)-4;                                                    \
+    __asm__ volatile(                                                                                             \
+        ".if 2*" #CH " <= 255\n\t"                                                                                \
+        ".set tm2_dws2s_d, 2*" #CH "\n\t"                                                                         \
+        ".else\n\t"                                                                                               \
+        ".set tm2_dws2s_d, 0\n\t"                                                                                 \
+        ".endif\n\t"                                                                                              \
+        "1:\n\t"                                                                                                  \
+        "ldr %[a0], [%[wp]]\n\t"                                                                                  \
+        "ldr %[a1], [%[wp], #4]\n\t"                                                                              \
+        "ldr %[a2], [%[wp], #8]\n\t"                                                                              \
+        "ldr %[a3], [%[wp], #12]\n\t" TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16")                                   \
+            TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32") TM2_DWS2S_PAIRS("2*" #CH, #ROW "+2*" #CH, "48")             \
+                TM2_DWS2S_PAIRS("2*" #ROW, "2*" #ROW "+" #CH, "64") TM2_DWS2S_TAIL_##RQ("2*" #ROW "+2*" #CH, #CH) \
+        "bne 1b\n\t"                                                                                              \
+        "ldr %[t0], %[radv]\n\t"                                                                                  \
+        "ldr %[t1], %[ostep]\n\t"                                                                                 \
+        "ldr %[t2], %[wadv]\n\t"                                                                                  \
+        "ldr %[t3], %[nq]\n\t"                                                                                    \
+        "add %[p], %[p], %[t0]\n\t"                                                                               \
+        "sub %[o], %[o], %[t1]\n\t"                                                                               \
+        "add %[wp], %[wp], %[t2]\n\t"                                                                             \
+        "add %[t5], %[t5], #4\n\t"                                                                                \
+        "subs %[t3], %[t3], #1\n\t"                                                                               \
+        "str %[t5], %[oe]\n\t"                                                                                    \
+        "str %[t3], %[nq]\n\t"                                                                                    \
+        "bne 1b\n\t"                                                                                              \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),         \
+          [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6), [p] "+r"(p),            \
+          [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe), [nq] "+m"(nq)                                               \
+        : [radv] "m"(radv), [ostep] "m"(ostep), [wadv] "m"(wadv)                                                  \
+        : "cc", "memory");                                                                                        \
+  }                                                                                                               \
+  static const tm2_dws2_spec name = {name##_run, TM2_DWS2_FORM_##RQ, CH, ROW};
+#define TM2_DWS2_SPEC_REF(name) (&name)
 #else
 #define TM2_DW_S2_APPLIES(p) 0
+/* Without the DSP extension: no specialised run (tm2_depthwise3x3_s8_s2_spec makes the layer's usual call). */
+#define TM2_DWS2_SPEC(name, RQ, CH, ROW)
+#define TM2_DWS2_SPEC_REF(name) NULL
 #endif
 
 #ifdef __cplusplus

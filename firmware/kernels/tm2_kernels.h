@@ -6,6 +6,7 @@
 #include "tm2_fc.h"
 #include "tm2_conv_dsp.h"
 #include "tm2_dw_plane6.h"
+#include "tm2_dw_s2_dsp.h"
 #include "tm2_fc_dsp.h"
 #include "tm2_int4.h"
 #include "tm2_pool.h"

@@ -407,6 +407,26 @@ def dw3x3_s2_records(
     return (np.array(out, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
+def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any] | None:
+    """The constants of the specialised run of ``tm2_depthwise3x3_s8_s2`` (TM2_DWS2_SPEC in tm2_dw_s2_dsp.h) for a
+    layer, or None where it would not run: the kernel takes the layer with records of TM2_RQ_HIGHMUL_E (``records``
+    of :func:`dw3x3_s2_records`: its form in the third requantisation word of the first record) or TM2_RQ_HIGHMUL
+    with output offset -128, and interior pixels (shift 0), and the load of a pixel's last input word (filter row 2,
+    column 2 ox + 2: 2 row + 2 ch bytes on) stays within the 12-bit immediate. rq: the form ("E" or "LOW"); ch:
+    channels; row: bytes of an input row (in_w * ch); name: the C name."""
+    ch, row = params["in_c"], params["in_w"] * params["in_c"]
+    variants = dw3x3_s2_variants(
+        ch, params["in_w"], params["out_w"], params["pad_w"], params["stride_w"], RQ_HIGHMUL, params["act_min"],
+        params["act_max"],
+    )
+    if records.size == 0 or 0 not in variants or 2 * row + 2 * ch > 4095:
+        return None
+    rq = "E" if records[24] < 0 else "LOW" if params["output_offset"] == -128 else None
+    if rq is None:
+        return None
+    return {"rq": rq, "ch": ch, "row": row, "name": f"tm2_dws2_{rq.lower()}_c{ch}_r{row}"}
+
+
 def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:
     """int16 elements of one transposed row: the input with its left padding, and every tap the
     4-wide output groups read (stride 1: 4 * groups + 2; stride 2: 8 * groups + 2), rounded up to even."""
@@ -750,6 +770,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
         params={
             **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
             "plane_spec": dw3x3_plane_spec(params, rq, mode),
+            "s2_spec": dw3x3_s2_spec(params, s2_records),
         },
         const_inputs=_bias_inputs(b),
         consts=[

@@ -1829,6 +1829,129 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL), 3);        \
   } while (0)
 
+#if defined(__ARM_FP)
+/* The FPU-register form of tm2_conv_first_fast's interior blocks, for out_c 8 and TM2_RQ_HIGHMUL_E records of shift E
+ * (vww's 96x96 first layer): pixels 2 and 3 widened into their slots of the column buffer as before
+ * (tm2_widen_3x9_at), pixels 0 and 1 into the single registers s0 .. s27 instead (position pair j of pixel s in
+ * s(2 j + s)), in the same asm statement as the product, so that nothing else can use those registers in between. A
+ * step loads the position pair's two weight words and pixels 2 and 3's column words in one run, then fetches pixels
+ * 0 and 1's by one VMOV of two registers (two cycles, no new run of loads): 15 cycles for 16 multiply-accumulates,
+ * where TM2_GEMM_STEP takes 16 (its six loads need two runs: fourteen registers hold the eight sums, the two
+ * pointers and at most four loaded words). The output pointer waits in s28; the four channel pairs run straight-line
+ * and store at immediate offsets. */
+/* One word X of a pixel's rows widened by SXTAB16 (the input offset in x1): bytes 0 and 2 into SA, 1 and 3 into SB. */
+#define TM2_FS_WORD(X, SA, SB)                          \
+  "sxtab16 %[px], %[x1], %[" X "]\n\t"                  \
+  "vmov " SA ", %[px]\n\t"                              \
+  "sxtab16 %[" X "], %[x1], %[" X "], ror #8\n\t"       \
+  "vmov " SB ", %[" X "]\n\t"
+/* One pixel (its row pointers in w0, w1, x0): its rows' six words and three bytes in one run of loads, widened into
+ * the fourteen single registers S0 .. S13 (position pair j in Sj; the ninth bytes of rows 0 and 1 joined by ORR, as
+ * in tm2_widen_3x9_at). */
+#define TM2_FS_PIXEL(S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13)                      \
+  "ldr %[a0], [%[w0]]\n\t"                                                                          \
+  "ldr %[a1], [%[w0], #4]\n\t"                                                                      \
+  "ldr %[a2], [%[w1]]\n\t"                                                                          \
+  "ldr %[a3], [%[w1], #4]\n\t"                                                                      \
+  "ldr %[b0], [%[x0]]\n\t"                                                                          \
+  "ldr %[b1], [%[x0], #4]\n\t"                                                                      \
+  "ldrb %[b2], [%[w0], #8]\n\t"                                                                     \
+  "ldrb %[b3], [%[w1], #8]\n\t"                                                                     \
+  "ldrb %[pw], [%[x0], #8]\n\t"                                                                     \
+  "orr %[b2], %[b2], %[b3], lsl #16\n\t" TM2_FS_WORD("a0", S0, S1) TM2_FS_WORD("a1", S2, S3)        \
+  TM2_FS_WORD("a2", S4, S5) TM2_FS_WORD("a3", S6, S7) TM2_FS_WORD("b0", S8, S9)                     \
+  TM2_FS_WORD("b1", S10, S11)                                                                       \
+  "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
+  "vmov " S12 ", %[b2]\n\t"                                                                         \
+  "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
+  "vmov " S13 ", %[pw]\n\t"
+/* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column buffer (slots 2 and 3 at
+ * px + 16 J), pixels 0 and 1 from SA, SB. */
+#define TM2_FS_STEP(J, SA, SB)                          \
+  "ldr %[w0], [%[pw]], #4\n\t"                          \
+  "ldr %[w1], [%[pw]], #4\n\t"                          \
+  "ldr %[x0], [%[px], #(16*" J "+8)]\n\t"               \
+  "ldr %[x1], [%[px], #(16*" J "+12)]\n\t"              \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                \
+  "smlad %[a3], %[x1], %[w0], %[a3]\n\t"                \
+  "smlad %[b3], %[x1], %[w1], %[b3]\n\t"                \
+  "vmov %[x0], %[x1], " SA ", " SB "\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+/* One channel pair (K: "0" .. "3"): position pair 0 from the biases, the other thirteen, the eight requantisations
+ * (both records in one run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s
+ * from it. */
+#define TM2_FS_PAIR(K)                                                                                      \
+  "ldr %[a0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[b0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[w1], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[x0], [%[px], #8]\n\t"                                                                            \
+  "ldr %[x1], [%[px], #12]\n\t"                                                                           \
+  "smlad %[a2], %[x0], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b2], %[x0], %[w1], %[b0]\n\t"                                                                  \
+  "smlad %[a3], %[x1], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b3], %[x1], %[w1], %[b0]\n\t"                                                                  \
+  "vmov %[x0], %[x1], s0, s1\n\t"                                                                         \
+  "smlad %[a1], %[x1], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b1], %[x1], %[w1], %[b0]\n\t"                                                                  \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                                                                  \
+  TM2_FS_STEP("1", "s2", "s3") TM2_FS_STEP("2", "s4", "s5") TM2_FS_STEP("3", "s6", "s7")                  \
+  TM2_FS_STEP("4", "s8", "s9") TM2_FS_STEP("5", "s10", "s11") TM2_FS_STEP("6", "s12", "s13")              \
+  TM2_FS_STEP("7", "s14", "s15") TM2_FS_STEP("8", "s16", "s17") TM2_FS_STEP("9", "s18", "s19")            \
+  TM2_FS_STEP("10", "s20", "s21") TM2_FS_STEP("11", "s22", "s23") TM2_FS_STEP("12", "s24", "s25")         \
+  TM2_FS_STEP("13", "s26", "s27")                                                                         \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[w1], [%[pw]], #8\n\t"                                                                            \
+  "ldr %[x0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[x1], [%[pw]], #8\n\t" TM2_FS_RQ("a0", "w0", "w1") TM2_FS_RQ("a1", "w0", "w1")                   \
+  TM2_FS_RQ("a2", "w0", "w1") TM2_FS_RQ("a3", "w0", "w1") TM2_FS_RQ("b0", "x0", "x1")                     \
+  TM2_FS_RQ("b1", "x0", "x1") TM2_FS_RQ("b2", "x0", "x1")                                                 \
+  "vmov %[w0], s28\n\t" TM2_FS_RQ("b3", "x0", "x1")                                                       \
+  "strb %[a0], [%[w0], #(2*" K ")]\n\t"                                                                   \
+  "strb %[a1], [%[w0], #(2*" K "+8)]\n\t"                                                                 \
+  "strb %[a2], [%[w0], #(2*" K "+16)]\n\t"                                                                \
+  "strb %[a3], [%[w0], #(2*" K "+24)]\n\t"                                                                \
+  "strb %[b0], [%[w0], #(2*" K "+1)]\n\t"                                                                 \
+  "strb %[b1], [%[w0], #(2*" K "+9)]\n\t"                                                                 \
+  "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
+  "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
+#define TM2_FS_RQ(A, M, H)                               \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
+  "ssat %[" A "], #8, %[" A "], asr %[e]\n\t"
+/* The whole block: src the first pixel's first row, rs the row stride, ps the pixel stride (bytes), col the column
+ * buffer (pixels 2 and 3 in slots 2 and 3 already), op the block's output, E the shift (a constant). */
+#define TM2_FIRST_S8_BLOCK(E)                                                                               \
+  __asm__ volatile(                                                                                         \
+      "ldr %[x1], %[opm]\n\t"                                                                               \
+      "ldr %[w0], %[srcm]\n\t"                                                                              \
+      "ldr %[px], %[rsm]\n\t"                                                                               \
+      "vmov s28, %[x1]\n\t"                                                                                 \
+      "ldr %[x1], %[o2m]\n\t"                                                                               \
+      "add %[w1], %[w0], %[px]\n\t"                                                                         \
+      "add %[x0], %[w1], %[px]\n\t" TM2_FS_PIXEL("s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16",  \
+                                                 "s18", "s20", "s22", "s24", "s26")                        \
+      "ldr %[px], %[psm]\n\t"                                                                               \
+      "add %[w0], %[w0], %[px]\n\t"                                                                         \
+      "add %[w1], %[w1], %[px]\n\t"                                                                         \
+      "add %[x0], %[x0], %[px]\n\t" TM2_FS_PIXEL("s1", "s3", "s5", "s7", "s9", "s11", "s13", "s15", "s17",  \
+                                                 "s19", "s21", "s23", "s25", "s27")                        \
+      "ldr %[pw], %[pkm]\n\t"                                                                               \
+      "ldr %[px], %[colm]\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")           \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
+        [px] "=&r"(px), [pw] "=&r"(pwr)                                                                     \
+      : [opm] "m"(op), [srcm] "m"(src), [rsm] "m"(rs), [psm] "m"(ps), [o2m] "m"(off2), [colm] "m"(col),     \
+        [pkm] "m"(packed), [e] "i"(E)                                                                       \
+      : "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",  \
+        "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27",  \
+        "s28")
+#endif
+
 /* The pair loop of tm2_conv_first_fast with the requantisation RQ, out_c 8 and 16 by BLOCK8 (stores at immediate
  * offsets: TM2_GEMM_PAIRS_XC, or TM2_GEMM_PAIRS_Q, four channel pairs a loop step, for the forms without sign
  * correction, output offset -128). */
@@ -1886,6 +2009,23 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       const int8_t *const src_lo = src0 + lo * bstep;
       const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
+#if defined(__ARM_FP)
+        if (rqe != 0 && out_c == 8 && (sw == 1 || sw == 2) && (uintptr_t)(src - src_lo) < span) {
+          /* the FPU-register form (TM2_FIRST_S8_BLOCK): pixels 2 and 3 into the column buffer here */
+          const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
+          if (sw == 2) {
+            tm2_widen_3x9_at(r0, r1, r2, 12, off2, col, 2);
+            tm2_widen_3x9_at(r0, r1, r2, 18, off2, col, 3);
+          } else {
+            tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 2);
+            tm2_widen_3x9_at(r0, r1, r2, 9, off2, col, 3);
+          }
+          uint32_t pwr;
+          TM2_FIRST_S8_BLOCK(rqe ? rqe : 1);
+          op += 4 * 8;
+          continue;
+        }
+#endif
         if ((uintptr_t)(src - src_lo) < span) {
           if (sw == 2) {
             TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
@@ -1931,6 +2071,14 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   }
 }
 #undef TM2_FIRST_CASE_E
+#if defined(__ARM_FP)
+#undef TM2_FIRST_S8_BLOCK
+#undef TM2_FS_RQ
+#undef TM2_FS_PAIR
+#undef TM2_FS_STEP
+#undef TM2_FS_PIXEL
+#undef TM2_FS_WORD
+#endif
 #undef TM2_FIRST_PAIRS_LOW
 #undef TM2_FIRST_PAIRS
 #undef TM2_FIRST_PAIRS_BY

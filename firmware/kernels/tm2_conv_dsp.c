@@ -1830,41 +1830,57 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   } while (0)
 
 #if defined(__ARM_FP)
-/* The FPU-register form of tm2_conv_first_fast's interior blocks, for out_c 8 and TM2_RQ_HIGHMUL_E records of shift E
- * (vww's 96x96 first layer): pixels 2 and 3 widened into their slots of the column buffer as before
- * (tm2_widen_3x9_at), pixels 0 and 1 into the single registers s0 .. s27 instead (position pair j of pixel s in
- * s(2 j + s)), in the same asm statement as the product, so that nothing else can use those registers in between. A
- * step loads the position pair's two weight words and pixels 2 and 3's column words in one run, then fetches pixels
- * 0 and 1's by one VMOV of two registers (two cycles, no new run of loads): 15 cycles for 16 multiply-accumulates,
- * where TM2_GEMM_STEP takes 16 (its six loads need two runs: fourteen registers hold the eight sums, the two
- * pointers and at most four loaded words). The output pointer waits in s28; the four channel pairs run straight-line
- * and store at immediate offsets. */
-/* One word X of a pixel's rows widened by SXTAB16 (the input offset in x1): bytes 0 and 2 into SA, 1 and 3 into SB. */
+/* The FPU-register form of tm2_conv_first_fast's interior blocks, for stride_w 2, out_c 8 and TM2_RQ_HIGHMUL_E records
+ * of shift E (vww's 96x96 first layer): one asm statement runs every interior block of an output row. Per block,
+ * pixels 0 and 1 are widened into the single registers s0 .. s27 (position pair j of pixel s in s(2 j + s)), pixels
+ * 2 and 3 into their slots of the column buffer; a step of the product then loads the position pair's two weight
+ * words and pixels 2 and 3's column words in one run and fetches pixels 0 and 1's by one VMOV of two registers (two
+ * cycles, no new run of loads): 15 cycles for 16 multiply-accumulates, where TM2_GEMM_STEP takes 16 (its six loads
+ * need two runs: fourteen registers hold the eight sums, the two pointers and at most four loaded words). The four
+ * channel pairs run straight-line and store at immediate offsets from the output pointer; it, the block's input
+ * and the row's end wait in s28 .. s30 (VMOV: one cycle), so that the loop needs no memory besides its operands. */
+/* One word X of a pixel's rows widened by SXTAB16 (the input offset in x1) into registers: bytes 0 and 2 into SA, 1
+ * and 3 into SB (px the scratch register). */
 #define TM2_FS_WORD(X, SA, SB)                          \
   "sxtab16 %[px], %[x1], %[" X "]\n\t"                  \
   "vmov " SA ", %[px]\n\t"                              \
   "sxtab16 %[" X "], %[x1], %[" X "], ror #8\n\t"       \
   "vmov " SB ", %[" X "]\n\t"
-/* One pixel (its row pointers in w0, w1, x0): its rows' six words and three bytes in one run of loads, widened into
- * the fourteen single registers S0 .. S13 (position pair j in Sj; the ninth bytes of rows 0 and 1 joined by ORR, as
- * in tm2_widen_3x9_at). */
-#define TM2_FS_PIXEL(S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13)                      \
-  "ldr %[a0], [%[w0]]\n\t"                                                                          \
-  "ldr %[a1], [%[w0], #4]\n\t"                                                                      \
-  "ldr %[a2], [%[w1]]\n\t"                                                                          \
-  "ldr %[a3], [%[w1], #4]\n\t"                                                                      \
-  "ldr %[b0], [%[x0]]\n\t"                                                                          \
-  "ldr %[b1], [%[x0], #4]\n\t"                                                                      \
-  "ldrb %[b2], [%[w0], #8]\n\t"                                                                     \
-  "ldrb %[b3], [%[w1], #8]\n\t"                                                                     \
-  "ldrb %[pw], [%[x0], #8]\n\t"                                                                     \
-  "orr %[b2], %[b2], %[b3], lsl #16\n\t" TM2_FS_WORD("a0", S0, S1) TM2_FS_WORD("a1", S2, S3)        \
-  TM2_FS_WORD("a2", S4, S5) TM2_FS_WORD("a3", S6, S7) TM2_FS_WORD("b0", S8, S9)                     \
-  TM2_FS_WORD("b1", S10, S11)                                                                       \
+/* The same into the column buffer at px + C and px + C + 16 (b3 the scratch register). */
+#define TM2_FM_WORD(X, C)                               \
+  "sxtab16 %[b3], %[x1], %[" X "]\n\t"                  \
+  "str %[b3], [%[px], #(" C ")]\n\t"                    \
+  "sxtab16 %[" X "], %[x1], %[" X "], ror #8\n\t"       \
+  "str %[" X "], [%[px], #(" C ")+16]\n\t"
+/* The loads of the pixel O bytes on (a decimal string) from the row pointers w0, w1, x0: its rows' six words and
+ * three bytes in one run (the ninth bytes of rows 0 and 1 joined by ORR, as in tm2_widen_3x9_at). */
+#define TM2_FS_LOAD(O)                                  \
+  "ldr %[a0], [%[w0], #" O "]\n\t"                      \
+  "ldr %[a1], [%[w0], #" O "+4]\n\t"                    \
+  "ldr %[a2], [%[w1], #" O "]\n\t"                      \
+  "ldr %[a3], [%[w1], #" O "+4]\n\t"                    \
+  "ldr %[b0], [%[x0], #" O "]\n\t"                      \
+  "ldr %[b1], [%[x0], #" O "+4]\n\t"                    \
+  "ldrb %[b2], [%[w0], #" O "+8]\n\t"                   \
+  "ldrb %[b3], [%[w1], #" O "+8]\n\t"                   \
+  "ldrb %[pw], [%[x0], #" O "+8]\n\t"                   \
+  "orr %[b2], %[b2], %[b3], lsl #16\n\t"
+/* Pixel 0 or 1 (O: "0" or "6") into the single registers S0 .. S13 (position pair j in Sj). */
+#define TM2_FS_PIXEL(O, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13)                   \
+  TM2_FS_LOAD(O) TM2_FS_WORD("a0", S0, S1) TM2_FS_WORD("a1", S2, S3) TM2_FS_WORD("a2", S4, S5)      \
+  TM2_FS_WORD("a3", S6, S7) TM2_FS_WORD("b0", S8, S9) TM2_FS_WORD("b1", S10, S11)                   \
   "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
   "vmov " S12 ", %[b2]\n\t"                                                                         \
   "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
   "vmov " S13 ", %[pw]\n\t"
+/* Pixel 2 or 3 (O: "12" or "18") into its slot of the column buffer (C: its first word's offset, "8" or "12"). */
+#define TM2_FM_PIXEL(O, C)                                                                          \
+  TM2_FS_LOAD(O) TM2_FM_WORD("a0", C) TM2_FM_WORD("a1", C "+32") TM2_FM_WORD("a2", C "+64")          \
+  TM2_FM_WORD("a3", C "+96") TM2_FM_WORD("b0", C "+128") TM2_FM_WORD("b1", C "+160")                \
+  "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
+  "str %[b2], [%[px], #(" C ")+192]\n\t"                                                            \
+  "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
+  "str %[pw], [%[px], #(" C ")+208]\n\t"
 /* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column buffer (slots 2 and 3 at
  * px + 16 J), pixels 0 and 1 from SA, SB. */
 #define TM2_FS_STEP(J, SA, SB)                          \
@@ -1881,6 +1897,10 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
   "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
   "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+/* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, the shift operand e). */
+#define TM2_FS_RQ(A, M, H)                               \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
+  "ssat %[" A "], #8, %[" A "], asr %[e]\n\t"
 /* One channel pair (K: "0" .. "3"): position pair 0 from the biases, the other thirteen, the eight requantisations
  * (both records in one run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s
  * from it. */
@@ -1920,36 +1940,46 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "strb %[b1], [%[w0], #(2*" K "+9)]\n\t"                                                                 \
   "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
   "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
-#define TM2_FS_RQ(A, M, H)                               \
-  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
-  "ssat %[" A "], #8, %[" A "], asr %[e]\n\t"
-/* The whole block: src the first pixel's first row, rs the row stride, ps the pixel stride (bytes), col the column
- * buffer (pixels 2 and 3 in slots 2 and 3 already), op the block's output, E the shift (a constant). */
-#define TM2_FIRST_S8_BLOCK(E)                                                                               \
+/* Every interior block of one output row, from the block whose first pixel's first row starts at src to the one
+ * at stop (excluded; blocks 24 bytes apart): rs the row stride, col the column buffer, op the first block's output
+ * (moved on by 32 bytes a block), E the shift (a constant). */
+#define TM2_FIRST_S8_ROW(E)                                                                                 \
   __asm__ volatile(                                                                                         \
-      "ldr %[x1], %[opm]\n\t"                                                                               \
-      "ldr %[w0], %[srcm]\n\t"                                                                              \
+      "ldr %[w0], %[opm]\n\t"                                                                               \
+      "ldr %[w1], %[srcm]\n\t"                                                                              \
+      "ldr %[x0], %[stopm]\n\t"                                                                             \
+      "vmov s28, %[w0]\n\t"                                                                                 \
+      "vmov s29, %[w1]\n\t"                                                                                 \
+      "vmov s30, %[x0]\n\t"                                                                                 \
+      "1:\n\t"                                                                                              \
       "ldr %[px], %[rsm]\n\t"                                                                               \
-      "vmov s28, %[x1]\n\t"                                                                                 \
       "ldr %[x1], %[o2m]\n\t"                                                                               \
+      "vmov %[w0], s29\n\t"                                                                                 \
       "add %[w1], %[w0], %[px]\n\t"                                                                         \
-      "add %[x0], %[w1], %[px]\n\t" TM2_FS_PIXEL("s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16",  \
-                                                 "s18", "s20", "s22", "s24", "s26")                        \
-      "ldr %[px], %[psm]\n\t"                                                                               \
-      "add %[w0], %[w0], %[px]\n\t"                                                                         \
-      "add %[w1], %[w1], %[px]\n\t"                                                                         \
-      "add %[x0], %[x0], %[px]\n\t" TM2_FS_PIXEL("s1", "s3", "s5", "s7", "s9", "s11", "s13", "s15", "s17",  \
-                                                 "s19", "s21", "s23", "s25", "s27")                        \
-      "ldr %[pw], %[pkm]\n\t"                                                                               \
-      "ldr %[px], %[colm]\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")           \
+      "add %[x0], %[w1], %[px]\n\t"                                                                         \
+      TM2_FS_PIXEL("0", "s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16", "s18", "s20", "s22",      \
+                   "s24", "s26")                                                                            \
+      TM2_FS_PIXEL("6", "s1", "s3", "s5", "s7", "s9", "s11", "s13", "s15", "s17", "s19", "s21", "s23",      \
+                   "s25", "s27")                                                                            \
+      "ldr %[px], %[colm]\n\t" TM2_FM_PIXEL("12", "8") TM2_FM_PIXEL("18", "12")                              \
+      "ldr %[pw], %[pkm]\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")            \
+      "vmov %[w1], s29\n\t"                                                                                 \
+      "vmov %[x0], s30\n\t"                                                                                 \
+      "add %[w0], %[w0], #32\n\t"                                                                           \
+      "add %[w1], %[w1], #24\n\t"                                                                           \
+      "vmov s28, %[w0]\n\t"                                                                                 \
+      "vmov s29, %[w1]\n\t"                                                                                 \
+      "cmp %[w1], %[x0]\n\t"                                                                                \
+      "bne 1b\n\t"                                                                                          \
+      "str %[w0], %[opm]\n\t"                                                                               \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
-        [px] "=&r"(px), [pw] "=&r"(pwr)                                                                     \
-      : [opm] "m"(op), [srcm] "m"(src), [rsm] "m"(rs), [psm] "m"(ps), [o2m] "m"(off2), [colm] "m"(col),     \
+        [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op)                                                     \
+      : [srcm] "m"(src), [stopm] "m"(stop), [rsm] "m"(rs), [o2m] "m"(off2), [colm] "m"(col),                \
         [pkm] "m"(packed), [e] "i"(E)                                                                       \
-      : "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",  \
-        "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27",  \
-        "s28")
+      : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",    \
+        "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",   \
+        "s27", "s28", "s29", "s30")
 #endif
 
 /* The pair loop of tm2_conv_first_fast with the requantisation RQ, out_c 8 and 16 by BLOCK8 (stores at immediate
@@ -2010,19 +2040,12 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
 #if defined(__ARM_FP)
-        if (rqe != 0 && out_c == 8 && (sw == 1 || sw == 2) && (uintptr_t)(src - src_lo) < span) {
-          /* the FPU-register form (TM2_FIRST_S8_BLOCK): pixels 2 and 3 into the column buffer here */
-          const int8_t *r0 = src, *r1 = src + rs, *r2 = src + 2 * rs;
-          if (sw == 2) {
-            tm2_widen_3x9_at(r0, r1, r2, 12, off2, col, 2);
-            tm2_widen_3x9_at(r0, r1, r2, 18, off2, col, 3);
-          } else {
-            tm2_widen_3x9_at(r0, r1, r2, 6, off2, col, 2);
-            tm2_widen_3x9_at(r0, r1, r2, 9, off2, col, 3);
-          }
+        if (rqe != 0 && out_c == 8 && sw == 2 && src == src_lo && span != 0) {
+          /* every interior block of the row in the FPU-register form (TM2_FIRST_S8_ROW, op moved on there) */
+          const int8_t *const stop = src_lo + span;
           uint32_t pwr;
-          TM2_FIRST_S8_BLOCK(rqe ? rqe : 1);
-          op += 4 * 8;
+          TM2_FIRST_S8_ROW(rqe ? rqe : 1);
+          src = stop - bstep;
           continue;
         }
 #endif
@@ -2072,11 +2095,14 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
 }
 #undef TM2_FIRST_CASE_E
 #if defined(__ARM_FP)
-#undef TM2_FIRST_S8_BLOCK
-#undef TM2_FS_RQ
+#undef TM2_FIRST_S8_ROW
 #undef TM2_FS_PAIR
+#undef TM2_FS_RQ
 #undef TM2_FS_STEP
+#undef TM2_FM_PIXEL
 #undef TM2_FS_PIXEL
+#undef TM2_FS_LOAD
+#undef TM2_FM_WORD
 #undef TM2_FS_WORD
 #endif
 #undef TM2_FIRST_PAIRS_LOW

@@ -1356,6 +1356,99 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     pw += 6;
   }
 }
+
+/* One position pair J (a decimal string, 0 .. 31) of tm2_pw_blocks3's three-pixel product: its two weight words and
+ * the three pixels' column words (slots 0 .. 2 at px + 16 J) in one run of loads, six multiply-accumulates: 12
+ * cycles for 12. */
+#define TM2_B3_STEP(J)                                  \
+  "ldr %[w0], [%[pw]], #4\n\t"                          \
+  "ldr %[w1], [%[pw]], #4\n\t"                          \
+  "ldr %[x0], [%[px], #(16*" J ")]\n\t"                 \
+  "ldr %[x1], [%[px], #(16*" J "+4)]\n\t"               \
+  "ldr %[x2], [%[px], #(16*" J "+8)]\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"                \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"                \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
+#define TM2_B3_STEP4(J)                                                                                        \
+  TM2_B3_STEP("(4*" #J ")") TM2_B3_STEP("(4*" #J "+1)") TM2_B3_STEP("(4*" #J "+2)") TM2_B3_STEP("(4*" #J "+3)")
+/* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, the shift in x2). */
+#define TM2_B3_RQ(A, M, H)                               \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
+  "asr %[" A "], %[" A "], %[x2]\n\t"                     \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
+/* Pointwise layers of TM2_RQ_HIGHMUL_E records (shift from the records) whose pixel count is a multiple of three but
+ * not of four (vww's 3x3 planes: 9 pixels, whose blocks of four leave one pixel for tm2_gemm_pixel at about 1.4
+ * cycles per multiply-accumulate), Kp a multiple of 64, even out_c: blocks of three pixels at one cycle per
+ * multiply-accumulate. Per block the three pixels are widened into slots 0 .. 2 of the column buffer
+ * (tm2_widen_tap), then per channel pair (one asm statement for all of them, loop state in memory operands) the
+ * sums start from the biases and run over the position pairs 32 a loop step (TM2_B3_STEP; the column's end in
+ * the one register left), then the six
+ * requantisations and stores (pixel s, channels c and c + 1 at o + s out_c). A block's outputs are stored after its
+ * inputs were read, so that the layer may run in place as the other pointwise loops do. */
+__attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const int32_t *packed, int32_t kp,
+                                                      int32_t out_c, int32_t pixels, int32_t off, uint32_t *col,
+                                                      int8_t *output) {
+  const int32_t sh = packed[kp + 4]; /* the layer's shift E, the third word of every record */
+  const uint32_t *const col_end = col + 2 * kp;
+  const int32_t *const wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(kp);
+  for (int32_t i = 0; i < pixels; i += 3) {
+    const int8_t *src = input + (size_t)i * kp;
+    tm2_widen_tap(src, kp >> 2, off, col);
+    tm2_widen_tap(src + kp, kp >> 2, off, col + 1);
+    tm2_widen_tap(src + 2 * kp, kp >> 2, off, col + 2);
+    int8_t *op = output + (size_t)i * out_c;
+    const int32_t *pw = packed;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t w0, w1, x0, x1, x2, px;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[px], %[colm]\n\t"
+        "ldr %[b0], [%[pw], #4]\n\t"
+        "ldr %[b1], [%[pw], #4]\n\t"
+        "ldr %[b2], [%[pw], #4]\n\t"
+        "ldr %[a0], [%[pw]]\n\t"
+        "ldr %[a1], [%[pw]]\n\t"
+        "ldr %[a2], [%[pw]], #8\n\t"
+        "2:\n\t" TM2_B3_STEP4(0) TM2_B3_STEP4(1) TM2_B3_STEP4(2) TM2_B3_STEP4(3) TM2_B3_STEP4(4) TM2_B3_STEP4(5)
+        TM2_B3_STEP4(6) TM2_B3_STEP4(7)
+        "add %[px], %[px], #512\n\t"
+        "cmp %[px], %[cend]\n\t"
+        "bne 2b\n\t"
+        "ldr %[w0], [%[pw]], #4\n\t"
+        "ldr %[w1], [%[pw]], #8\n\t"
+        "ldr %[x0], [%[pw]], #4\n\t"
+        "ldr %[x1], [%[pw]], #8\n\t"
+        "ldr %[x2], %[shm]\n\t" TM2_B3_RQ("a0", "w0", "w1") TM2_B3_RQ("a1", "w0", "w1") TM2_B3_RQ("a2", "w0", "w1")
+        TM2_B3_RQ("b0", "x0", "x1") TM2_B3_RQ("b1", "x0", "x1") TM2_B3_RQ("b2", "x0", "x1")
+        "ldr %[w0], %[om]\n\t"
+        "ldr %[w1], %[ocm]\n\t"
+        "ldr %[x2], %[wendm]\n\t"
+        "strb %[a0], [%[w0]]\n\t"
+        "strb %[b0], [%[w0], #1]\n\t"
+        "add %[x0], %[w0], %[w1]\n\t"
+        "add %[w0], %[w0], #2\n\t"
+        "strb %[a1], [%[x0]]\n\t"
+        "strb %[b1], [%[x0], #1]\n\t"
+        "add %[x0], %[x0], %[w1]\n\t"
+        "str %[w0], %[om]\n\t"
+        "strb %[a2], [%[x0]]\n\t"
+        "strb %[b2], [%[x0], #1]\n\t"
+        "cmp %[pw], %[x2]\n\t"
+        "bne 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [px] "=&r"(px),
+          [pw] "+r"(pw), [om] "+m"(op)
+        : [cend] "r"(col_end), [colm] "m"(col), [shm] "m"(sh), [ocm] "m"(out_c), [wendm] "m"(wend)
+        : "cc", "memory");
+  }
+}
+#undef TM2_B3_RQ
+#undef TM2_B3_STEP4
+#undef TM2_B3_STEP
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -1639,6 +1732,10 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
+  if (rqe != 0 && (kp & 63) == 0 && (out_c & 1) == 0 && pixels % 3 == 0 && (pixels & 3) != 0) {
+    tm2_pw_blocks3(input, packed, kp, out_c, pixels, off, col, output); /* no pixels left for tm2_gemm_pixel */
+    return;
+  }
   switch (rqe) {
     TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
@@ -2275,6 +2372,14 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
+#if TM2_CONV_USE_DSP
+    if (fast && rqe != 0 && pointwise && p->in_c == kp && (kp & 63) == 0 && (out_c & 1) == 0 && pixels % 3 == 0 &&
+        (pixels & 3) != 0) {
+      /* blocks of three pixels (vww's 3x3 planes of Kp 256): no pixels left for tm2_gemm_pixel */
+      tm2_pw_blocks3(in_b, packed, kp, out_c, pixels, p->input_offset, col, out_b);
+      continue;
+    }
+#endif
     for (int32_t next = 0; next < pixels; next += 4) {
       /* A short last block moves back to end at the last pixel (its first pixels computed again, or, on the fast
        * path, only its last one or two pixels computed, tm2_gemm_pixel); the C loop stores only the new pixels,

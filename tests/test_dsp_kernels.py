@@ -1017,32 +1017,33 @@ def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str
 
 
 def test_conv2d_packed_pointwise_blocks3_match_reference(harness: tuple[str, Path, Path]) -> None:
-    """Pointwise layers of TM2_RQ_HIGHMUL_E records whose pixel count is a multiple of three but not of four, Kp a
-    multiple of 64 and out_c even (tm2_pw_blocks3, blocks of three pixels: vww's 3x3 planes of Kp 128 from the
-    pointwise entry and of Kp 256 from the general loop): 3 to 33 pixels (1 to 3 pixels past the last multiple of
-    four), Kp 64 to 256 (one to four loop steps of 32 position pairs), out_c 2 to 128, every shift, channel scales
-    2^1 .. 2^7, constant channels; odd out_c, Kp 96 and TM2_RQ_HIGHMUL records take the other loops."""
+    """Pointwise layers of TM2_RQ_HIGHMUL_E records whose pixel count is a multiple of three but not of four and
+    out_c even, Kp 128 or a multiple of 64 past the pointwise entries (tm2_pw_blocks3, blocks of three pixels: vww's
+    3x3 planes of Kp 128 from the pointwise entry and of Kp 256 from _generalpw_e<E>): 3 to 33 pixels (1 to 3 pixels
+    past the last multiple of four), Kp 128 to 256 (two to four loop steps of 32 position pairs), out_c 2 to 128,
+    every shift, channel scales 2^1 .. 2^7, constant channels; Kp 64, odd out_c, Kp 96 and the other records take
+    the other loops."""
     rng = np.random.default_rng(59)
     cases = []
-    shapes = [(64, 2, (1, 3)), (64, 6, (2, 3)), (128, 128, (3, 3)), (128, 10, (3, 5)), (256, 64, (3, 3)),
+    shapes = [(64, 2, (1, 3)), (128, 6, (2, 3)), (128, 128, (3, 3)), (128, 10, (3, 5)), (256, 64, (3, 3)),
               (256, 4, (3, 7)), (192, 8, (1, 9)), (256, 14, (3, 11)), (128, 7, (3, 3)), (96, 6, (3, 3)),
-              (64, 12, (3, 4)), (256, 6, (1, 6))]
+              (64, 12, (3, 3)), (256, 6, (1, 6)), (128, 4, (1, 3)), (256, 12, (3, 4))]
     for j, (in_c, out_c, (h, w)) in enumerate(shapes):
         e_shift = packing.RQ_SHIFTS[j % len(packing.RQ_SHIFTS)]
         sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
               "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
               "in_c": in_c, "out_c": out_c, "dead": j % 3 == 0}
         cases.append(conv_case(rng, len(cases), sh))
-    for in_c, out_c in [(128, 8), (256, 6)]:  # TM2_RQ_HIGHMUL records: the blocks of four and tm2_gemm_pixel
+    for in_c, out_c in [(128, 8), (256, 6)]:  # other records: the blocks of four and tm2_gemm_pixel
         cases.append(conv_case(rng, len(cases), {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127),
                                                  "kernel": (1, 1), "stride": (1, 1), "h": 3, "w": 3, "in_c": in_c,
                                                  "out_c": out_c}))
     blocks3 = [in_c for (in_c, out_c, (h, w)), c in zip(shapes, cases, strict=False)
                if c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] in (packing.CONV_PATH_POINTWISE,
                                                                                  packing.CONV_PATH_GENERAL)
-               and in_c % 64 == 0 and out_c % 2 == 0 and h * w % 3 == 0 and h * w % 4 != 0]
-    assert len(blocks3) >= 8 and set(blocks3) == {64, 128, 192, 256}
-    assert [c.extra["mode"] for c in cases[-2:]] == [packing.RQ_HIGHMUL] * 2
+               and in_c in (128, 192, 256) and out_c % 2 == 0 and h * w % 3 == 0 and h * w % 4 != 0]
+    assert len(blocks3) >= 5 and set(blocks3) == {128, 192, 256}
+    assert all(c.extra["mode"] != packing.RQ_HIGHMUL_E for c in cases[-2:])
     _check_cases(harness, cases, "conv_pw_blocks3")
 
 

@@ -1382,8 +1382,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 
 /* Pointwise layers of TM2_RQ_HIGHMUL_E records (shift from the records) whose pixel count is a multiple of three but
  * not of four (vww's 3x3 planes: 9 pixels, whose blocks of four leave one pixel for tm2_gemm_pixel at about 1.4
- * cycles per multiply-accumulate), Kp a multiple of 64, even out_c: blocks of three pixels at one cycle per
- * multiply-accumulate. Per block the three pixels are widened into slots 0 .. 2 of the column buffer
+ * cycles per multiply-accumulate), even out_c, Kp 128 (the entries _pw128_e<E>) or a multiple of 64 past the
+ * pointwise entries (_generalpw_e<E>: vww's Kp 256): blocks of three pixels at one cycle per multiply-accumulate. Per block the three pixels are widened into slots 0 .. 2 of the column buffer
  * (tm2_widen_tap), then per channel pair (one asm statement for all of them, loop state in memory operands) the
  * sums start from the biases and run over the position pairs 32 a loop step (TM2_B3_STEP; the column's end in
  * the one register left), then the six
@@ -1732,7 +1732,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
-  if (rqe != 0 && (kp & 63) == 0 && (out_c & 1) == 0 && pixels % 3 == 0 && (pixels & 3) != 0) {
+  if (rqe != 0 && kp == 128 && (pixels & 3) != 0 && (out_c & 1) == 0 && pixels % 3 == 0) {
     tm2_pw_blocks3(input, packed, kp, out_c, pixels, off, col, output); /* no pixels left for tm2_gemm_pixel */
     return;
   }
@@ -2103,11 +2103,15 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     break;
 
 /* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
- * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E). */
+ * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E); s2o8 (the entries _first3x3s2o8_e<E>): the
+ * FPU-register form of the interior blocks for stride_w 2 and out_c 8, which the others leave out (4 KB of code). */
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,
-                                                                      const int32_t rqe) {
+                                                                      const int32_t rqe, const int s2o8) {
+#if !defined(__ARM_FP)
+  (void)s2o8; /* no FPU-register form */
+#endif
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
   const int32_t zp = p->output_offset, off = p->input_offset;
   const int32_t sw = p->stride_w;
@@ -2136,18 +2140,19 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       const int8_t *const src_lo = src0 + lo * bstep;
       const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
-#if defined(__ARM_FP)
-        if (rqe != 0 && out_c == 8 && sw == 2 && src == src_lo && span != 0) {
-          /* every interior block of the row in the FPU-register form (TM2_FIRST_S8_ROW, op moved on there) */
-          const int8_t *const stop = src_lo + span;
-          uint32_t pwr;
-          TM2_FIRST_S8_ROW(rqe ? rqe : 1);
-          src = stop - bstep;
-          continue;
-        }
-#endif
         if ((uintptr_t)(src - src_lo) < span) {
           if (sw == 2) {
+#if defined(__ARM_FP)
+            if (s2o8 && rqe != 0 && out_c == 8) {
+              /* this row's first interior block: all of them in the FPU-register form (TM2_FIRST_S8_ROW, op moved
+               * on there) */
+              const int8_t *const stop = src_lo + span;
+              uint32_t pwr;
+              TM2_FIRST_S8_ROW(rqe ? rqe : 1);
+              src = stop - bstep;
+              continue;
+            }
+#endif
             TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
           } else if (sw == 1) {
             TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);
@@ -2337,9 +2342,10 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4_fast(const tm2_
 __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm2_conv_packed_params *p,
                                                                         const int8_t *input, const int32_t *packed,
                                                                         void *scratch, int8_t *output,
-                                                                        const int32_t rqe) {
+                                                                        const int32_t rqe, const int pw3) {
 #if !TM2_CONV_USE_DSP
   (void)rqe; /* one C loop for every mode */
+  (void)pw3;
 #endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
@@ -2373,8 +2379,8 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
 #if TM2_CONV_USE_DSP
-    if (fast && rqe != 0 && pointwise && p->in_c == kp && (kp & 63) == 0 && (out_c & 1) == 0 && pixels % 3 == 0 &&
-        (pixels & 3) != 0) {
+    if (pw3 && rqe != 0 && (pixels & 3) != 0 && pointwise && fast && p->in_c == kp && (kp & 63) == 0 && (out_c & 1) == 0 &&
+        pixels % 3 == 0) {
       /* blocks of three pixels (vww's 3x3 planes of Kp 256): no pixels left for tm2_gemm_pixel */
       tm2_pw_blocks3(in_b, packed, kp, out_c, pixels, p->input_offset, col, out_b);
       continue;
@@ -2471,7 +2477,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
 /* The general loop for TM2_RQ_HIGHMUL records (every other mode runs its C loop). */
 __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
                                                        const int32_t *packed, void *scratch, int8_t *output) {
-  tm2_conv_general_body(p, input, packed, scratch, output, 0);
+  tm2_conv_general_body(p, input, packed, scratch, output, 0, 0);
 }
 
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
@@ -2496,7 +2502,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
     return;
   }
   if (rqe != 0) {
-    tm2_conv_general_body(p, input, packed, scratch, output, rqe);
+    tm2_conv_general_body(p, input, packed, scratch, output, rqe, 0);
     return;
   }
 #else
@@ -2508,7 +2514,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4) { tm2_conv_rows4(p, input, packed, scratch, output, 0); }
 
 #if TM2_CONV_USE_DSP
-TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0); }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0, 0); }
 
 #define TM2_PW_ENTRY(KP)                                            \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) {                     \
@@ -2527,8 +2533,14 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
     }                                                               \
   }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E); }  \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_generalpw_e##E) {                                                          \
+    tm2_conv_general_body(p, input, packed, scratch, output, E, 1);                                              \
+  }                                                                                                              \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) {                                                       \
+    tm2_conv_first_fast(p, input, packed, scratch, output, E, 1);                                                \
+  }                                                                                                              \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_rows4(p, input, packed, scratch, output, E); }          \
   TM2_PW_ENTRY_E(8, E)                                                                                           \
   TM2_PW_ENTRY_E(16, E)                                                                                          \
@@ -2542,7 +2554,9 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packe
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_general(p, input, packed, scratch, output); }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_generalpw_e##E) { tm2_conv_general(p, input, packed, scratch, output); }   \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }         \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
@@ -2593,8 +2607,18 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
     return;                                                                     \
   } while (0)
-#define TM2_CONV_DISPATCH_E(E) \
-  case E:                      \
+#define TM2_CONV_DISPATCH_E(E)                                                                   \
+  case E:                                                                                        \
+    if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {                \
+      tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);                 \
+      return;                                                                                    \
+    }                                                                                            \
+    if (p->path == TM2_CONV_PATH_GENERAL && (p->depth_padded & 63) == 0 && p->depth_padded == p->in_c && \
+        p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && \
+        p->pad_w == 0 && p->in_w == p->out_w) {                                                  \
+      tm2_conv2d_s8_packed_generalpw_e##E(p, input, packed, scratch, output);                    \
+      return;                                                                                    \
+    }                                                                                            \
     TM2_CONV_DISPATCH(_e##E);
 
 /* Any layer: dispatches on the path field (and, for TM2_RQ_HIGHMUL_E records, on their shift E: the third word of

@@ -1018,10 +1018,10 @@ def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str
 
 def test_conv2d_packed_pointwise_blocks3_match_reference(harness: tuple[str, Path, Path]) -> None:
     """Pointwise layers of TM2_RQ_HIGHMUL_E records whose pixel count is a multiple of three but not of four and
-    out_c even, Kp 128 or a multiple of 64 past the pointwise entries (tm2_pw_blocks3, blocks of three pixels: vww's
+    out_c even, Kp 128 or a multiple of 128 past the pointwise entries (tm2_pw_blocks3, blocks of three pixels: vww's
     3x3 planes of Kp 128 from the pointwise entry and of Kp 256 from _generalpw_e<E>): 3 to 33 pixels (1 to 3 pixels
-    past the last multiple of four), Kp 128 to 256 (two to four loop steps of 32 position pairs), out_c 2 to 128,
-    every shift, channel scales 2^1 .. 2^7, constant channels; Kp 64, odd out_c, Kp 96 and the other records take
+    past the last multiple of four), Kp 128 and 256 (one and two loop steps of 64 position pairs), out_c 2 to 128,
+    every shift, channel scales 2^1 .. 2^7, constant channels; Kp 64, 96 and 192, odd out_c and the other records take
     the other loops."""
     rng = np.random.default_rng(59)
     cases = []
@@ -1041,8 +1041,8 @@ def test_conv2d_packed_pointwise_blocks3_match_reference(harness: tuple[str, Pat
     blocks3 = [in_c for (in_c, out_c, (h, w)), c in zip(shapes, cases, strict=False)
                if c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] in (packing.CONV_PATH_POINTWISE,
                                                                                  packing.CONV_PATH_GENERAL)
-               and in_c in (128, 192, 256) and out_c % 2 == 0 and h * w % 3 == 0 and h * w % 4 != 0]
-    assert len(blocks3) >= 5 and set(blocks3) == {128, 192, 256}
+               and in_c in (128, 256) and out_c % 2 == 0 and h * w % 3 == 0 and h * w % 4 != 0]
+    assert len(blocks3) >= 5 and set(blocks3) == {128, 256}
     assert all(c.extra["mode"] != packing.RQ_HIGHMUL_E for c in cases[-2:])
     _check_cases(harness, cases, "conv_pw_blocks3")
 
@@ -1379,7 +1379,7 @@ def test_pointwise_in_place_matches_reference(harness: tuple[str, Path, Path]) -
     for i, (in_c, out_c, pixels) in enumerate(
         [(8, 8, 16), (8, 6, 13), (16, 16, 9), (16, 10, 7), (32, 32, 25), (32, 2, 6), (64, 64, 125), (64, 48, 3),
          (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11),
-         # tm2_pw_blocks3 (shift form, Kp a multiple of 64, pixels a multiple of three but not of four)
+         # tm2_pw_blocks3 (shift form, Kp 128 and 256, pixels a multiple of three but not of four; Kp 64 not)
          (64, 64, 9), (128, 96, 15), (256, 64, 9), (256, 32, 6)]
     ):
         for zp, shift in ((-128, None), (7, None), (-128, 12)):

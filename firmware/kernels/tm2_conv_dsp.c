@@ -1357,7 +1357,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   }
 }
 
-/* One position pair J (a decimal string, 0 .. 31) of tm2_pw_blocks3's three-pixel product: its two weight words and
+/* One position pair J (a decimal string, 0 .. 63) of tm2_pw_blocks3's three-pixel product: its two weight words and
  * the three pixels' column words (slots 0 .. 2 at px + 16 J) in one run of loads, six multiply-accumulates: 12
  * cycles for 12. */
 #define TM2_B3_STEP(J)                                  \
@@ -1382,10 +1382,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 
 /* Pointwise layers of TM2_RQ_HIGHMUL_E records (shift from the records) whose pixel count is a multiple of three but
  * not of four (vww's 3x3 planes: 9 pixels, whose blocks of four leave one pixel for tm2_gemm_pixel at about 1.4
- * cycles per multiply-accumulate), even out_c, Kp 128 (the entries _pw128_e<E>) or a multiple of 64 past the
+ * cycles per multiply-accumulate), even out_c, Kp 128 (the entries _pw128_e<E>) or a multiple of 128 past the
  * pointwise entries (_generalpw_e<E>: vww's Kp 256): blocks of three pixels at one cycle per multiply-accumulate. Per block the three pixels are widened into slots 0 .. 2 of the column buffer
  * (tm2_widen_tap), then per channel pair (one asm statement for all of them, loop state in memory operands) the
- * sums start from the biases and run over the position pairs 32 a loop step (TM2_B3_STEP; the column's end in
+ * sums start from the biases and run over the position pairs 64 a loop step (TM2_B3_STEP; the column's end in
  * the one register left), then the six
  * requantisations and stores (pixel s, channels c and c + 1 at o + s out_c). A block's outputs are stored after its
  * inputs were read, so that the layer may run in place as the other pointwise loops do. */
@@ -1414,8 +1414,9 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
         "ldr %[a1], [%[pw]]\n\t"
         "ldr %[a2], [%[pw]], #8\n\t"
         "2:\n\t" TM2_B3_STEP4(0) TM2_B3_STEP4(1) TM2_B3_STEP4(2) TM2_B3_STEP4(3) TM2_B3_STEP4(4) TM2_B3_STEP4(5)
-        TM2_B3_STEP4(6) TM2_B3_STEP4(7)
-        "add %[px], %[px], #512\n\t"
+        TM2_B3_STEP4(6) TM2_B3_STEP4(7) TM2_B3_STEP4(8) TM2_B3_STEP4(9) TM2_B3_STEP4(10) TM2_B3_STEP4(11)
+        TM2_B3_STEP4(12) TM2_B3_STEP4(13) TM2_B3_STEP4(14) TM2_B3_STEP4(15)
+        "add %[px], %[px], #1024\n\t"
         "cmp %[px], %[cend]\n\t"
         "bne 2b\n\t"
         "ldr %[w0], [%[pw]], #4\n\t"
@@ -2379,7 +2380,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
 #if TM2_CONV_USE_DSP
-    if (pw3 && rqe != 0 && (pixels & 3) != 0 && pointwise && fast && p->in_c == kp && (kp & 63) == 0 && (out_c & 1) == 0 &&
+    if (pw3 && rqe != 0 && (pixels & 3) != 0 && pointwise && fast && p->in_c == kp && (kp & 127) == 0 && (out_c & 1) == 0 &&
         pixels % 3 == 0) {
       /* blocks of three pixels (vww's 3x3 planes of Kp 256): no pixels left for tm2_gemm_pixel */
       tm2_pw_blocks3(in_b, packed, kp, out_c, pixels, p->input_offset, col, out_b);
@@ -2613,7 +2614,7 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
       tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);                 \
       return;                                                                                    \
     }                                                                                            \
-    if (p->path == TM2_CONV_PATH_GENERAL && (p->depth_padded & 63) == 0 && p->depth_padded == p->in_c && \
+    if (p->path == TM2_CONV_PATH_GENERAL && (p->depth_padded & 127) == 0 && p->depth_padded == p->in_c && \
         p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && \
         p->pad_w == 0 && p->in_w == p->out_w) {                                                  \
       tm2_conv2d_s8_packed_generalpw_e##E(p, input, packed, scratch, output);                    \

@@ -673,7 +673,7 @@ def conv_packed_entry(path: int, kp: int, rq_shift: int = 0, params: dict[str, A
     loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use.
     ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. With the layer's
     ``params``, TM2_RQ_HIGHMUL_E layers also get the entries only some models need (tm2_conv_dsp.c): ``first3x3s2o8``
-    (stride_w 2, out_c 8: the FPU-register form) and ``generalpw`` (pointwise layers of Kp a multiple of 64 past the
+    (stride_w 2, out_c 8: the FPU-register form) and ``generalpw`` (pointwise layers of Kp a multiple of 128 past the
     pointwise entries: blocks of three pixels where the pixel count asks for them)."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if path == CONV_PATH_POINTWISE:
@@ -685,7 +685,7 @@ def conv_packed_entry(path: int, kp: int, rq_shift: int = 0, params: dict[str, A
     if path == CONV_PATH_ROWS4:
         return f"tm2_conv2d_s8_packed_rows4{suffix}"
     if (
-        rq_shift and params is not None and kp % 64 == 0 and kp == params["in_c"] and params["filter_h"] == 1
+        rq_shift and params is not None and kp % 128 == 0 and kp == params["in_c"] and params["filter_h"] == 1
         and params["filter_w"] == 1 and params["stride_h"] == 1 and params["stride_w"] == 1 and params["pad_h"] == 0
         and params["pad_w"] == 0 and params["in_w"] == params["out_w"]
     ):

@@ -2038,10 +2038,10 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "strb %[b1], [%[w0], #(2*" K "+9)]\n\t"                                                                 \
   "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
   "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
-/* Every interior block of one output row, from the block whose first pixel's first row starts at src to the one
- * at stop (excluded; blocks 24 bytes apart): rs the row stride, col the column buffer, op the first block's output
- * (moved on by 32 bytes a block), E the shift (a constant). */
-#define TM2_FIRST_S8_ROW(E)                                                                                 \
+/* Every block of one output row from the one whose first pixel's first row starts at SRC to the one at STOP
+ * (excluded; blocks 24 bytes apart; SRC, STOP and the row stride RS lvalues): col the column buffer, op the first
+ * block's output (moved on by 32 bytes a block), E the shift (a constant). */
+#define TM2_FIRST_S8_ROW(E, SRC, STOP, RS)                                                                  \
   __asm__ volatile(                                                                                         \
       "ldr %[w0], %[opm]\n\t"                                                                               \
       "ldr %[w1], %[srcm]\n\t"                                                                              \
@@ -2073,7 +2073,7 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
         [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op)                                                     \
-      : [srcm] "m"(src), [stopm] "m"(stop), [rsm] "m"(rs), [o2m] "m"(off2), [colm] "m"(col),                \
+      : [srcm] "m"(SRC), [stopm] "m"(STOP), [rsm] "m"(RS), [o2m] "m"(off2), [colm] "m"(col),                \
         [pkm] "m"(packed), [e] "i"(E)                                                                       \
       : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",    \
         "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",   \
@@ -2103,9 +2103,35 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     TM2_FIRST_PAIRS_LOW(TM2_GEMM_RQ_E##E) \
     break;
 
+/* A block of four pixels at stride_w 2 with a tap outside the input, for TM2_FIRST_S8_ROW: the nine input columns
+ * ix0 .. ix0 + 8 of rows iy0 .. iy0 + 2 (three channels each) as three rows of 28 bytes, the zero point (which widens
+ * to 0) for the columns and rows outside the input. */
+static inline __attribute__((always_inline)) void tm2_first_s8_edge_rows(const int8_t *in_b, int32_t in_h,
+                                                                         int32_t in_w, int32_t iy0, int32_t ix0,
+                                                                         uint32_t zp4, uint32_t buf[3][7]) {
+  const int32_t c0 = tm2_max_i32(0, -ix0), c1 = tm2_min_i32(9, in_w - ix0); /* the columns inside */
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    uint32_t *d = buf[fy];
+    const int32_t iy = iy0 + fy;
+    const int8_t *src = in_b + ((ptrdiff_t)iy * in_w + ix0) * 3;
+    if (iy < 0 || iy >= in_h || c0 >= c1) {
+      for (int32_t k = 0; k < 7; ++k) d[k] = zp4;
+    } else if (c0 == 0 && c1 >= 8) { /* the right edge (vww's last block of a row) or none: six words, three bytes */
+      memcpy(d, src, 24);
+      d[6] = zp4;
+      if (c1 == 9) memcpy(&d[6], src + 24, 3);
+    } else {
+      for (int32_t k = 0; k < 7; ++k) d[k] = zp4;
+      memcpy((int8_t *)d + 3 * c0, src + 3 * c0, (size_t)(3 * (c1 - c0)));
+    }
+  }
+}
+
 /* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
- * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E); s2o8 (the entries _first3x3s2o8_e<E>): the
- * FPU-register form of the interior blocks for stride_w 2 and out_c 8, which the others leave out (4 KB of code). */
+ * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E); s2o8 (the entries _first3x3s2o8_e<E>, for
+ * layers of stride_w 2 and out_c 8 only: packing.conv_packed_entry and the dispatcher name them for those): every
+ * block in the FPU-register form (TM2_FIRST_S8_ROW; the blocks with a tap outside the input from a copy of their
+ * rows, tm2_first_s8_edge_rows), which the other entries leave out (4 KB of code), and none of the other loops. */
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,
@@ -2141,19 +2167,25 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       const int8_t *const src_lo = src0 + lo * bstep;
       const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
+#if defined(__ARM_FP)
+        if (s2o8) { /* stride_w 2, out_c 8: the FPU-register form (op moved on there) */
+          uint32_t pwr;
+          if ((uintptr_t)(src - src_lo) < span) { /* this row's first interior block: all of them */
+            const int8_t *const stop = src_lo + span;
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, stop, rs);
+            src = stop - bstep;
+          } else { /* a block at an edge: from a copy of its rows */
+            uint32_t buf[3][7];
+            tm2_first_s8_edge_rows(in_b, in_h, in_w, iy0, (int32_t)(src - src0) / 3 - p->pad_w, zp4, buf);
+            const int8_t *bsrc = (const int8_t *)buf, *bstop = bsrc + 24;
+            const int32_t brs = 28;
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, bstop, brs);
+          }
+          continue;
+        }
+#endif
         if ((uintptr_t)(src - src_lo) < span) {
           if (sw == 2) {
-#if defined(__ARM_FP)
-            if (s2o8 && rqe != 0 && out_c == 8) {
-              /* this row's first interior block: all of them in the FPU-register form (TM2_FIRST_S8_ROW, op moved
-               * on there) */
-              const int8_t *const stop = src_lo + span;
-              uint32_t pwr;
-              TM2_FIRST_S8_ROW(rqe ? rqe : 1);
-              src = stop - bstep;
-              continue;
-            }
-#endif
             TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
           } else if (sw == 1) {
             TM2_WIDEN_3X9_4C(src, 3, rs, off2, col);

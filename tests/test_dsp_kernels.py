@@ -1084,6 +1084,66 @@ def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path,
     _check_cases(harness, cases, "conv_pw8_pairs")
 
 
+def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """3x3 filters of three channels at stride_w 2 with out_c 8 and TM2_RQ_HIGHMUL_E records (vww's first layer: the
+    interior blocks of each row in the FPU-register form, TM2_FIRST_S8_ROW): every shift, one to four interior blocks
+    a row, SAME over even widths (one column padded on the right only, as vww's 96) and odd ones (one on each side),
+    VALID, stride_h 1 and 2, rows at the top and bottom edges, channel scales 2^1 .. 2^7, constant channels; out_c 16
+    and stride_w 1 (the other loops) alongside."""
+    rng = np.random.default_rng(61)
+    cases = []
+    j = 0
+    for stride in [(2, 2), (1, 2)]:
+        for same, extra in [(True, 0), (True, -1), (False, 1)]:
+            for ow in (4, 8, 12, 20):
+                e_shift = packing.RQ_SHIFTS[j % len(packing.RQ_SHIFTS)]
+                w = 2 * ow + extra  # SAME: 2 ow (pad right) or 2 ow - 1 (pad both); VALID: 2 ow + 1
+                sh = {"dilation": (1, 1), "same": same, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                      "e": (e_shift - 7, e_shift - 1), "kernel": (3, 3), "stride": stride, "in_c": 3, "out_c": 8,
+                      "h": int(rng.integers(3, 9)), "w": w, "dead": j % 3 == 0}
+                cases.append(conv_case(rng, len(cases), sh))
+                j += 1
+    for stride, out_c in [((2, 2), 16), ((1, 1), 8)]:
+        cases.append(conv_case(rng, len(cases), {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127),
+                                                 "rq_shift": 12, "e": (5, 11), "kernel": (3, 3), "stride": stride,
+                                                 "in_c": 3, "out_c": out_c, "h": 6, "w": 16}))
+    fpu = [c for c in cases[:-2] if c.extra["path"] == packing.CONV_PATH_FIRST3X3
+           and c.extra["mode"] == packing.RQ_HIGHMUL_E]
+    assert len(fpu) == len(cases) - 2 and {c.extra["rq_shift"] for c in fpu} == set(packing.RQ_SHIFTS)
+    _check_cases(harness, cases, "conv_first_fpu")
+
+
+def test_conv2d_packed_pointwise_blocks3_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise layers of TM2_RQ_HIGHMUL_E records whose pixel count is a multiple of three but not of four and
+    out_c even, Kp 128 or a multiple of 128 past the pointwise entries (tm2_pw_blocks3, blocks of three pixels: vww's
+    3x3 planes of Kp 128 from the pointwise entry and of Kp 256 from _generalpw_e<E>): 3 to 33 pixels (1 to 3 pixels
+    past the last multiple of four), Kp 128 and 256 (one and two loop steps of 64 position pairs), out_c 2 to 128,
+    every shift, channel scales 2^1 .. 2^7, constant channels; Kp 64, 96 and 192, odd out_c and the other records take
+    the other loops."""
+    rng = np.random.default_rng(59)
+    cases = []
+    shapes = [(64, 2, (1, 3)), (128, 6, (2, 3)), (128, 128, (3, 3)), (128, 10, (3, 5)), (256, 64, (3, 3)),
+              (256, 4, (3, 7)), (192, 8, (1, 9)), (256, 14, (3, 11)), (128, 7, (3, 3)), (96, 6, (3, 3)),
+              (64, 12, (3, 3)), (256, 6, (1, 6)), (128, 4, (1, 3)), (256, 12, (3, 4))]
+    for j, (in_c, out_c, (h, w)) in enumerate(shapes):
+        e_shift = packing.RQ_SHIFTS[j % len(packing.RQ_SHIFTS)]
+        sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+              "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
+              "in_c": in_c, "out_c": out_c, "dead": j % 3 == 0}
+        cases.append(conv_case(rng, len(cases), sh))
+    for in_c, out_c in [(128, 8), (256, 6)]:  # other records: the blocks of four and tm2_gemm_pixel
+        cases.append(conv_case(rng, len(cases), {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127),
+                                                 "kernel": (1, 1), "stride": (1, 1), "h": 3, "w": 3, "in_c": in_c,
+                                                 "out_c": out_c}))
+    blocks3 = [in_c for (in_c, out_c, (h, w)), c in zip(shapes, cases, strict=False)
+               if c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] in (packing.CONV_PATH_POINTWISE,
+                                                                                 packing.CONV_PATH_GENERAL)
+               and in_c in (128, 256) and out_c % 2 == 0 and h * w % 3 == 0 and h * w % 4 != 0]
+    assert len(blocks3) >= 5 and set(blocks3) == {128, 256}
+    assert all(c.extra["mode"] != packing.RQ_HIGHMUL_E for c in cases[-2:])
+    _check_cases(harness, cases, "conv_pw_blocks3")
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""
@@ -1482,7 +1542,9 @@ def test_pointwise_in_place_matches_reference(harness: tuple[str, Path, Path]) -
     cases = []
     for i, (in_c, out_c, pixels) in enumerate(
         [(8, 8, 16), (8, 6, 13), (16, 16, 9), (16, 10, 7), (32, 32, 25), (32, 2, 6), (64, 64, 125), (64, 48, 3),
-         (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11)]
+         (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11),
+         # tm2_pw_blocks3 (shift form, Kp 128 and 256, pixels a multiple of three but not of four; Kp 64 not)
+         (64, 64, 9), (128, 96, 15), (256, 64, 9), (256, 32, 6)]
     ):
         for zp, shift in ((-128, None), (7, None), (-128, 12)):
             shape = {"in_c": in_c, "out_c": out_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1),

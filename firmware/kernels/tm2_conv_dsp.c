@@ -1356,6 +1356,100 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     pw += 6;
   }
 }
+
+/* One position pair J (a decimal string, 0 .. 63) of tm2_pw_blocks3's three-pixel product: its two weight words and
+ * the three pixels' column words (slots 0 .. 2 at px + 16 J) in one run of loads, six multiply-accumulates: 12
+ * cycles for 12. */
+#define TM2_B3_STEP(J)                                  \
+  "ldr %[w0], [%[pw]], #4\n\t"                          \
+  "ldr %[w1], [%[pw]], #4\n\t"                          \
+  "ldr %[x0], [%[px], #(16*" J ")]\n\t"                 \
+  "ldr %[x1], [%[px], #(16*" J "+4)]\n\t"               \
+  "ldr %[x2], [%[px], #(16*" J "+8)]\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"                \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"                \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
+#define TM2_B3_STEP4(J)                                                                                        \
+  TM2_B3_STEP("(4*" #J ")") TM2_B3_STEP("(4*" #J "+1)") TM2_B3_STEP("(4*" #J "+2)") TM2_B3_STEP("(4*" #J "+3)")
+/* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, the shift in x2). */
+#define TM2_B3_RQ(A, M, H)                               \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
+  "asr %[" A "], %[" A "], %[x2]\n\t"                     \
+  "ssat %[" A "], #8, %[" A "]\n\t"
+
+/* Pointwise layers of TM2_RQ_HIGHMUL_E records (shift from the records) whose pixel count is a multiple of three but
+ * not of four (vww's 3x3 planes: 9 pixels, whose blocks of four leave one pixel for tm2_gemm_pixel at about 1.4
+ * cycles per multiply-accumulate), even out_c, Kp 128 (the entries _pw128_e<E>) or a multiple of 128 past the
+ * pointwise entries (_generalpw_e<E>: vww's Kp 256): blocks of three pixels at one cycle per multiply-accumulate. Per block the three pixels are widened into slots 0 .. 2 of the column buffer
+ * (tm2_widen_tap), then per channel pair (one asm statement for all of them, loop state in memory operands) the
+ * sums start from the biases and run over the position pairs 64 a loop step (TM2_B3_STEP; the column's end in
+ * the one register left), then the six
+ * requantisations and stores (pixel s, channels c and c + 1 at o + s out_c). A block's outputs are stored after its
+ * inputs were read, so that the layer may run in place as the other pointwise loops do. */
+__attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const int32_t *packed, int32_t kp,
+                                                      int32_t out_c, int32_t pixels, int32_t off, uint32_t *col,
+                                                      int8_t *output) {
+  const int32_t sh = packed[kp + 4]; /* the layer's shift E, the third word of every record */
+  const uint32_t *const col_end = col + 2 * kp;
+  const int32_t *const wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(kp);
+  for (int32_t i = 0; i < pixels; i += 3) {
+    const int8_t *src = input + (size_t)i * kp;
+    tm2_widen_tap(src, kp >> 2, off, col);
+    tm2_widen_tap(src + kp, kp >> 2, off, col + 1);
+    tm2_widen_tap(src + 2 * kp, kp >> 2, off, col + 2);
+    int8_t *op = output + (size_t)i * out_c;
+    const int32_t *pw = packed;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t w0, w1, x0, x1, x2, px;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[px], %[colm]\n\t"
+        "ldr %[b0], [%[pw], #4]\n\t"
+        "ldr %[b1], [%[pw], #4]\n\t"
+        "ldr %[b2], [%[pw], #4]\n\t"
+        "ldr %[a0], [%[pw]]\n\t"
+        "ldr %[a1], [%[pw]]\n\t"
+        "ldr %[a2], [%[pw]], #8\n\t"
+        "2:\n\t" TM2_B3_STEP4(0) TM2_B3_STEP4(1) TM2_B3_STEP4(2) TM2_B3_STEP4(3) TM2_B3_STEP4(4) TM2_B3_STEP4(5)
+        TM2_B3_STEP4(6) TM2_B3_STEP4(7) TM2_B3_STEP4(8) TM2_B3_STEP4(9) TM2_B3_STEP4(10) TM2_B3_STEP4(11)
+        TM2_B3_STEP4(12) TM2_B3_STEP4(13) TM2_B3_STEP4(14) TM2_B3_STEP4(15)
+        "add %[px], %[px], #1024\n\t"
+        "cmp %[px], %[cend]\n\t"
+        "bne 2b\n\t"
+        "ldr %[w0], [%[pw]], #4\n\t"
+        "ldr %[w1], [%[pw]], #8\n\t"
+        "ldr %[x0], [%[pw]], #4\n\t"
+        "ldr %[x1], [%[pw]], #8\n\t"
+        "ldr %[x2], %[shm]\n\t" TM2_B3_RQ("a0", "w0", "w1") TM2_B3_RQ("a1", "w0", "w1") TM2_B3_RQ("a2", "w0", "w1")
+        TM2_B3_RQ("b0", "x0", "x1") TM2_B3_RQ("b1", "x0", "x1") TM2_B3_RQ("b2", "x0", "x1")
+        "ldr %[w0], %[om]\n\t"
+        "ldr %[w1], %[ocm]\n\t"
+        "ldr %[x2], %[wendm]\n\t"
+        "strb %[a0], [%[w0]]\n\t"
+        "strb %[b0], [%[w0], #1]\n\t"
+        "add %[x0], %[w0], %[w1]\n\t"
+        "add %[w0], %[w0], #2\n\t"
+        "strb %[a1], [%[x0]]\n\t"
+        "strb %[b1], [%[x0], #1]\n\t"
+        "add %[x0], %[x0], %[w1]\n\t"
+        "str %[w0], %[om]\n\t"
+        "strb %[a2], [%[x0]]\n\t"
+        "strb %[b2], [%[x0], #1]\n\t"
+        "cmp %[pw], %[x2]\n\t"
+        "bne 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [px] "=&r"(px),
+          [pw] "+r"(pw), [om] "+m"(op)
+        : [cend] "r"(col_end), [colm] "m"(col), [shm] "m"(sh), [ocm] "m"(out_c), [wendm] "m"(wend)
+        : "cc", "memory");
+  }
+}
+#undef TM2_B3_RQ
+#undef TM2_B3_STEP4
+#undef TM2_B3_STEP
 #endif
 
 #if TM2_CONV_USE_DSP
@@ -1639,6 +1733,10 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
+  if (rqe != 0 && kp == 128 && (pixels & 3) != 0 && (out_c & 1) == 0 && pixels % 3 == 0) {
+    tm2_pw_blocks3(input, packed, kp, out_c, pixels, off, col, output); /* no pixels left for tm2_gemm_pixel */
+    return;
+  }
   switch (rqe) {
     TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
@@ -1829,6 +1927,159 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     tm2_widen_3x9_at(r0_, r1_, r2_, 3 * (PS), (OFF2), (COL), 3);        \
   } while (0)
 
+#if defined(__ARM_FP)
+/* The FPU-register form of tm2_conv_first_fast's interior blocks, for stride_w 2, out_c 8 and TM2_RQ_HIGHMUL_E records
+ * of shift E (vww's 96x96 first layer): one asm statement runs every interior block of an output row. Per block,
+ * pixels 0 and 1 are widened into the single registers s0 .. s27 (position pair j of pixel s in s(2 j + s)), pixels
+ * 2 and 3 into their slots of the column buffer; a step of the product then loads the position pair's two weight
+ * words and pixels 2 and 3's column words in one run and fetches pixels 0 and 1's by one VMOV of two registers (two
+ * cycles, no new run of loads): 15 cycles for 16 multiply-accumulates, where TM2_GEMM_STEP takes 16 (its six loads
+ * need two runs: fourteen registers hold the eight sums, the two pointers and at most four loaded words). The four
+ * channel pairs run straight-line and store at immediate offsets from the output pointer; it, the block's input
+ * and the row's end wait in s28 .. s30 (VMOV: one cycle), so that the loop needs no memory besides its operands. */
+/* One word X of a pixel's rows widened by SXTAB16 (the input offset in x1) into registers: bytes 0 and 2 into SA, 1
+ * and 3 into SB (px the scratch register). */
+#define TM2_FS_WORD(X, SA, SB)                          \
+  "sxtab16 %[px], %[x1], %[" X "]\n\t"                  \
+  "vmov " SA ", %[px]\n\t"                              \
+  "sxtab16 %[" X "], %[x1], %[" X "], ror #8\n\t"       \
+  "vmov " SB ", %[" X "]\n\t"
+/* The same into the column buffer at px + C and px + C + 16 (b3 the scratch register). */
+#define TM2_FM_WORD(X, C)                               \
+  "sxtab16 %[b3], %[x1], %[" X "]\n\t"                  \
+  "str %[b3], [%[px], #(" C ")]\n\t"                    \
+  "sxtab16 %[" X "], %[x1], %[" X "], ror #8\n\t"       \
+  "str %[" X "], [%[px], #(" C ")+16]\n\t"
+/* The loads of the pixel O bytes on (a decimal string) from the row pointers w0, w1, x0: its rows' six words and
+ * three bytes in one run (the ninth bytes of rows 0 and 1 joined by ORR, as in tm2_widen_3x9_at). */
+#define TM2_FS_LOAD(O)                                  \
+  "ldr %[a0], [%[w0], #" O "]\n\t"                      \
+  "ldr %[a1], [%[w0], #" O "+4]\n\t"                    \
+  "ldr %[a2], [%[w1], #" O "]\n\t"                      \
+  "ldr %[a3], [%[w1], #" O "+4]\n\t"                    \
+  "ldr %[b0], [%[x0], #" O "]\n\t"                      \
+  "ldr %[b1], [%[x0], #" O "+4]\n\t"                    \
+  "ldrb %[b2], [%[w0], #" O "+8]\n\t"                   \
+  "ldrb %[b3], [%[w1], #" O "+8]\n\t"                   \
+  "ldrb %[pw], [%[x0], #" O "+8]\n\t"                   \
+  "orr %[b2], %[b2], %[b3], lsl #16\n\t"
+/* Pixel 0 or 1 (O: "0" or "6") into the single registers S0 .. S13 (position pair j in Sj). */
+#define TM2_FS_PIXEL(O, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13)                   \
+  TM2_FS_LOAD(O) TM2_FS_WORD("a0", S0, S1) TM2_FS_WORD("a1", S2, S3) TM2_FS_WORD("a2", S4, S5)      \
+  TM2_FS_WORD("a3", S6, S7) TM2_FS_WORD("b0", S8, S9) TM2_FS_WORD("b1", S10, S11)                   \
+  "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
+  "vmov " S12 ", %[b2]\n\t"                                                                         \
+  "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
+  "vmov " S13 ", %[pw]\n\t"
+/* Pixel 2 or 3 (O: "12" or "18") into its slot of the column buffer (C: its first word's offset, "8" or "12"). */
+#define TM2_FM_PIXEL(O, C)                                                                          \
+  TM2_FS_LOAD(O) TM2_FM_WORD("a0", C) TM2_FM_WORD("a1", C "+32") TM2_FM_WORD("a2", C "+64")          \
+  TM2_FM_WORD("a3", C "+96") TM2_FM_WORD("b0", C "+128") TM2_FM_WORD("b1", C "+160")                \
+  "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
+  "str %[b2], [%[px], #(" C ")+192]\n\t"                                                            \
+  "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
+  "str %[pw], [%[px], #(" C ")+208]\n\t"
+/* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column buffer (slots 2 and 3 at
+ * px + 16 J), pixels 0 and 1 from SA, SB. */
+#define TM2_FS_STEP(J, SA, SB)                          \
+  "ldr %[w0], [%[pw]], #4\n\t"                          \
+  "ldr %[w1], [%[pw]], #4\n\t"                          \
+  "ldr %[x0], [%[px], #(16*" J "+8)]\n\t"               \
+  "ldr %[x1], [%[px], #(16*" J "+12)]\n\t"              \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                \
+  "smlad %[a3], %[x1], %[w0], %[a3]\n\t"                \
+  "smlad %[b3], %[x1], %[w1], %[b3]\n\t"                \
+  "vmov %[x0], %[x1], " SA ", " SB "\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+/* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, the shift operand e). */
+#define TM2_FS_RQ(A, M, H)                               \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
+  "ssat %[" A "], #8, %[" A "], asr %[e]\n\t"
+/* One channel pair (K: "0" .. "3"): position pair 0 from the biases, the other thirteen, the eight requantisations
+ * (both records in one run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s
+ * from it. */
+#define TM2_FS_PAIR(K)                                                                                      \
+  "ldr %[a0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[b0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[w1], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[x0], [%[px], #8]\n\t"                                                                            \
+  "ldr %[x1], [%[px], #12]\n\t"                                                                           \
+  "smlad %[a2], %[x0], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b2], %[x0], %[w1], %[b0]\n\t"                                                                  \
+  "smlad %[a3], %[x1], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b3], %[x1], %[w1], %[b0]\n\t"                                                                  \
+  "vmov %[x0], %[x1], s0, s1\n\t"                                                                         \
+  "smlad %[a1], %[x1], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b1], %[x1], %[w1], %[b0]\n\t"                                                                  \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                                                                  \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                                                                  \
+  TM2_FS_STEP("1", "s2", "s3") TM2_FS_STEP("2", "s4", "s5") TM2_FS_STEP("3", "s6", "s7")                  \
+  TM2_FS_STEP("4", "s8", "s9") TM2_FS_STEP("5", "s10", "s11") TM2_FS_STEP("6", "s12", "s13")              \
+  TM2_FS_STEP("7", "s14", "s15") TM2_FS_STEP("8", "s16", "s17") TM2_FS_STEP("9", "s18", "s19")            \
+  TM2_FS_STEP("10", "s20", "s21") TM2_FS_STEP("11", "s22", "s23") TM2_FS_STEP("12", "s24", "s25")         \
+  TM2_FS_STEP("13", "s26", "s27")                                                                         \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[w1], [%[pw]], #8\n\t"                                                                            \
+  "ldr %[x0], [%[pw]], #4\n\t"                                                                            \
+  "ldr %[x1], [%[pw]], #8\n\t" TM2_FS_RQ("a0", "w0", "w1") TM2_FS_RQ("a1", "w0", "w1")                   \
+  TM2_FS_RQ("a2", "w0", "w1") TM2_FS_RQ("a3", "w0", "w1") TM2_FS_RQ("b0", "x0", "x1")                     \
+  TM2_FS_RQ("b1", "x0", "x1") TM2_FS_RQ("b2", "x0", "x1")                                                 \
+  "vmov %[w0], s28\n\t" TM2_FS_RQ("b3", "x0", "x1")                                                       \
+  "strb %[a0], [%[w0], #(2*" K ")]\n\t"                                                                   \
+  "strb %[a1], [%[w0], #(2*" K "+8)]\n\t"                                                                 \
+  "strb %[a2], [%[w0], #(2*" K "+16)]\n\t"                                                                \
+  "strb %[a3], [%[w0], #(2*" K "+24)]\n\t"                                                                \
+  "strb %[b0], [%[w0], #(2*" K "+1)]\n\t"                                                                 \
+  "strb %[b1], [%[w0], #(2*" K "+9)]\n\t"                                                                 \
+  "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
+  "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
+/* Every block of one output row from the one whose first pixel's first row starts at SRC to the one at STOP
+ * (excluded; blocks 24 bytes apart; SRC, STOP and the row stride RS lvalues): col the column buffer, op the first
+ * block's output (moved on by 32 bytes a block), E the shift (a constant). */
+#define TM2_FIRST_S8_ROW(E, SRC, STOP, RS)                                                                  \
+  __asm__ volatile(                                                                                         \
+      "ldr %[w0], %[opm]\n\t"                                                                               \
+      "ldr %[w1], %[srcm]\n\t"                                                                              \
+      "ldr %[x0], %[stopm]\n\t"                                                                             \
+      "vmov s28, %[w0]\n\t"                                                                                 \
+      "vmov s29, %[w1]\n\t"                                                                                 \
+      "vmov s30, %[x0]\n\t"                                                                                 \
+      "1:\n\t"                                                                                              \
+      "ldr %[px], %[rsm]\n\t"                                                                               \
+      "ldr %[x1], %[o2m]\n\t"                                                                               \
+      "vmov %[w0], s29\n\t"                                                                                 \
+      "add %[w1], %[w0], %[px]\n\t"                                                                         \
+      "add %[x0], %[w1], %[px]\n\t"                                                                         \
+      TM2_FS_PIXEL("0", "s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16", "s18", "s20", "s22",      \
+                   "s24", "s26")                                                                            \
+      TM2_FS_PIXEL("6", "s1", "s3", "s5", "s7", "s9", "s11", "s13", "s15", "s17", "s19", "s21", "s23",      \
+                   "s25", "s27")                                                                            \
+      "ldr %[px], %[colm]\n\t" TM2_FM_PIXEL("12", "8") TM2_FM_PIXEL("18", "12")                              \
+      "ldr %[pw], %[pkm]\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")            \
+      "vmov %[w1], s29\n\t"                                                                                 \
+      "vmov %[x0], s30\n\t"                                                                                 \
+      "add %[w0], %[w0], #32\n\t"                                                                           \
+      "add %[w1], %[w1], #24\n\t"                                                                           \
+      "vmov s28, %[w0]\n\t"                                                                                 \
+      "vmov s29, %[w1]\n\t"                                                                                 \
+      "cmp %[w1], %[x0]\n\t"                                                                                \
+      "bne 1b\n\t"                                                                                          \
+      "str %[w0], %[opm]\n\t"                                                                               \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
+        [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op)                                                     \
+      : [srcm] "m"(SRC), [stopm] "m"(STOP), [rsm] "m"(RS), [o2m] "m"(off2), [colm] "m"(col),                \
+        [pkm] "m"(packed), [e] "i"(E)                                                                       \
+      : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",    \
+        "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",   \
+        "s27", "s28", "s29", "s30")
+#endif
+
 /* The pair loop of tm2_conv_first_fast with the requantisation RQ, out_c 8 and 16 by BLOCK8 (stores at immediate
  * offsets: TM2_GEMM_PAIRS_XC, or TM2_GEMM_PAIRS_Q, four channel pairs a loop step, for the forms without sign
  * correction, output offset -128). */
@@ -1852,12 +2103,42 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
     TM2_FIRST_PAIRS_LOW(TM2_GEMM_RQ_E##E) \
     break;
 
+/* A block of four pixels at stride_w 2 with a tap outside the input, for TM2_FIRST_S8_ROW: the nine input columns
+ * ix0 .. ix0 + 8 of rows iy0 .. iy0 + 2 (three channels each) as three rows of 28 bytes, the zero point (which widens
+ * to 0) for the columns and rows outside the input. */
+static inline __attribute__((always_inline)) void tm2_first_s8_edge_rows(const int8_t *in_b, int32_t in_h,
+                                                                         int32_t in_w, int32_t iy0, int32_t ix0,
+                                                                         uint32_t zp4, uint32_t buf[3][7]) {
+  const int32_t c0 = tm2_max_i32(0, -ix0), c1 = tm2_min_i32(9, in_w - ix0); /* the columns inside */
+  for (int32_t fy = 0; fy < 3; ++fy) {
+    uint32_t *d = buf[fy];
+    const int32_t iy = iy0 + fy;
+    const int8_t *src = in_b + ((ptrdiff_t)iy * in_w + ix0) * 3;
+    if (iy < 0 || iy >= in_h || c0 >= c1) {
+      for (int32_t k = 0; k < 7; ++k) d[k] = zp4;
+    } else if (c0 == 0 && c1 >= 8) { /* the right edge (vww's last block of a row) or none: six words, three bytes */
+      memcpy(d, src, 24);
+      d[6] = zp4;
+      if (c1 == 9) memcpy(&d[6], src + 24, 3);
+    } else {
+      for (int32_t k = 0; k < 7; ++k) d[k] = zp4;
+      memcpy((int8_t *)d + 3 * c0, src + 3 * c0, (size_t)(3 * (c1 - c0)));
+    }
+  }
+}
+
 /* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
- * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E). */
+ * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E); s2o8 (the entries _first3x3s2o8_e<E>, for
+ * layers of stride_w 2 and out_c 8 only: packing.conv_packed_entry and the dispatcher name them for those): every
+ * block in the FPU-register form (TM2_FIRST_S8_ROW; the blocks with a tap outside the input from a copy of their
+ * rows, tm2_first_s8_edge_rows), which the other entries leave out (4 KB of code), and none of the other loops. */
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,
-                                                                      const int32_t rqe) {
+                                                                      const int32_t rqe, const int s2o8) {
+#if !defined(__ARM_FP)
+  (void)s2o8; /* no FPU-register form */
+#endif
   const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
   const int32_t zp = p->output_offset, off = p->input_offset;
   const int32_t sw = p->stride_w;
@@ -1886,6 +2167,23 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       const int8_t *const src_lo = src0 + lo * bstep;
       const uintptr_t span = rows_in ? (uintptr_t)((hi - lo) * bstep) : 0u;
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
+#if defined(__ARM_FP)
+        if (s2o8) { /* stride_w 2, out_c 8: the FPU-register form (op moved on there) */
+          uint32_t pwr;
+          if ((uintptr_t)(src - src_lo) < span) { /* this row's first interior block: all of them */
+            const int8_t *const stop = src_lo + span;
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, stop, rs);
+            src = stop - bstep;
+          } else { /* a block at an edge: from a copy of its rows */
+            uint32_t buf[3][7];
+            tm2_first_s8_edge_rows(in_b, in_h, in_w, iy0, (int32_t)(src - src0) / 3 - p->pad_w, zp4, buf);
+            const int8_t *bsrc = (const int8_t *)buf, *bstop = bsrc + 24;
+            const int32_t brs = 28;
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, bstop, brs);
+          }
+          continue;
+        }
+#endif
         if ((uintptr_t)(src - src_lo) < span) {
           if (sw == 2) {
             TM2_WIDEN_3X9_4C(src, 6, rs, off2, col);
@@ -1931,6 +2229,17 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   }
 }
 #undef TM2_FIRST_CASE_E
+#if defined(__ARM_FP)
+#undef TM2_FIRST_S8_ROW
+#undef TM2_FS_PAIR
+#undef TM2_FS_RQ
+#undef TM2_FS_STEP
+#undef TM2_FM_PIXEL
+#undef TM2_FS_PIXEL
+#undef TM2_FS_LOAD
+#undef TM2_FM_WORD
+#undef TM2_FS_WORD
+#endif
 #undef TM2_FIRST_PAIRS_LOW
 #undef TM2_FIRST_PAIRS
 #undef TM2_FIRST_PAIRS_BY
@@ -2066,9 +2375,10 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4_fast(const tm2_
 __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm2_conv_packed_params *p,
                                                                         const int8_t *input, const int32_t *packed,
                                                                         void *scratch, int8_t *output,
-                                                                        const int32_t rqe) {
+                                                                        const int32_t rqe, const int pw3) {
 #if !TM2_CONV_USE_DSP
   (void)rqe; /* one C loop for every mode */
+  (void)pw3;
 #endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
@@ -2101,6 +2411,14 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
+#if TM2_CONV_USE_DSP
+    if (pw3 && rqe != 0 && (pixels & 3) != 0 && pointwise && fast && p->in_c == kp && (kp & 127) == 0 && (out_c & 1) == 0 &&
+        pixels % 3 == 0) {
+      /* blocks of three pixels (vww's 3x3 planes of Kp 256): no pixels left for tm2_gemm_pixel */
+      tm2_pw_blocks3(in_b, packed, kp, out_c, pixels, p->input_offset, col, out_b);
+      continue;
+    }
+#endif
     for (int32_t next = 0; next < pixels; next += 4) {
       /* A short last block moves back to end at the last pixel (its first pixels computed again, or, on the fast
        * path, only its last one or two pixels computed, tm2_gemm_pixel); the C loop stores only the new pixels,
@@ -2192,7 +2510,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
 /* The general loop for TM2_RQ_HIGHMUL records (every other mode runs its C loop). */
 __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
                                                        const int32_t *packed, void *scratch, int8_t *output) {
-  tm2_conv_general_body(p, input, packed, scratch, output, 0);
+  tm2_conv_general_body(p, input, packed, scratch, output, 0, 0);
 }
 
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
@@ -2217,7 +2535,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
     return;
   }
   if (rqe != 0) {
-    tm2_conv_general_body(p, input, packed, scratch, output, rqe);
+    tm2_conv_general_body(p, input, packed, scratch, output, rqe, 0);
     return;
   }
 #else
@@ -2229,7 +2547,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4) { tm2_conv_rows4(p, input, packed, scratch, output, 0); }
 
 #if TM2_CONV_USE_DSP
-TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0); }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0, 0); }
 
 #define TM2_PW_ENTRY(KP)                                            \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) {                     \
@@ -2248,8 +2566,14 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
     }                                                               \
   }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E); }  \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_generalpw_e##E) {                                                          \
+    tm2_conv_general_body(p, input, packed, scratch, output, E, 1);                                              \
+  }                                                                                                              \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) {                                                       \
+    tm2_conv_first_fast(p, input, packed, scratch, output, E, 1);                                                \
+  }                                                                                                              \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_rows4(p, input, packed, scratch, output, E); }          \
   TM2_PW_ENTRY_E(8, E)                                                                                           \
   TM2_PW_ENTRY_E(16, E)                                                                                          \
@@ -2263,7 +2587,9 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packe
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_general(p, input, packed, scratch, output); }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_generalpw_e##E) { tm2_conv_general(p, input, packed, scratch, output); }   \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }         \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
@@ -2314,8 +2640,18 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
     return;                                                                     \
   } while (0)
-#define TM2_CONV_DISPATCH_E(E) \
-  case E:                      \
+#define TM2_CONV_DISPATCH_E(E)                                                                   \
+  case E:                                                                                        \
+    if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {                \
+      tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);                 \
+      return;                                                                                    \
+    }                                                                                            \
+    if (p->path == TM2_CONV_PATH_GENERAL && (p->depth_padded & 127) == 0 && p->depth_padded == p->in_c && \
+        p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && \
+        p->pad_w == 0 && p->in_w == p->out_w) {                                                  \
+      tm2_conv2d_s8_packed_generalpw_e##E(p, input, packed, scratch, output);                    \
+      return;                                                                                    \
+    }                                                                                            \
     TM2_CONV_DISPATCH(_e##E);
 
 /* Any layer: dispatches on the path field (and, for TM2_RQ_HIGHMUL_E records, on their shift E: the third word of

@@ -125,12 +125,16 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
 /* The shifts E of TM2_RQ_HIGHMUL_E layers that have entry points, X(E) each (tinym2net/ops/packing.py RQ_SHIFTS). */
 #define TM2_CONV_RQ_SHIFTS(X) X(10) X(11) X(12) X(13) X(14)
 /* The same loops for TM2_RQ_HIGHMUL_E records of shift E, E an immediate in the loop: one entry per loop and E,
- * tm2_conv2d_s8_packed_general_e<E>, _first3x3_e<E>, _rows4_e<E>, _pw<Kp>_e<E> (E of TM2_CONV_RQ_SHIFTS). */
+ * tm2_conv2d_s8_packed_general_e<E>, _first3x3_e<E>, _rows4_e<E>, _pw<Kp>_e<E> (E of TM2_CONV_RQ_SHIFTS); and
+ * _first3x3s2o8_e<E> (TM2_CONV_PATH_FIRST3X3 layers of stride_w 2 and out_c 8), _generalpw_e<E> (pointwise layers of
+ * Kp a multiple of 128 off TM2_CONV_PATH_POINTWISE), which only those layers' models link. */
 #define TM2_CONV_PACKED_DECLARE(NAME) \
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output);
 #define TM2_CONV_PACKED_DECLARE_E(E)                    \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_general_e##E)  \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3s2o8_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_generalpw_e##E) \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_rows4_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw8_e##E)      \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw16_e##E)     \

@@ -699,17 +699,28 @@ def conv_rq_shift(stream: np.ndarray, kp: int) -> int:
     return int(stream[kp + 4])
 
 
-def conv_packed_entry(path: int, kp: int, rq_shift: int = 0) -> str:
+def conv_packed_entry(path: int, kp: int, rq_shift: int = 0, params: dict[str, Any] | None = None) -> str:
     """The C function the generated call names for a layer's loop (entry points of tm2_conv_dsp.h): naming the
     loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use.
-    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes."""
+    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. With the layer's
+    ``params``, TM2_RQ_HIGHMUL_E layers also get the entries only some models need (tm2_conv_dsp.c): ``first3x3s2o8``
+    (stride_w 2, out_c 8: the FPU-register form) and ``generalpw`` (pointwise layers of Kp a multiple of 128 past the
+    pointwise entries: blocks of three pixels where the pixel count asks for them)."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if path == CONV_PATH_POINTWISE:
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
+        if rq_shift and params is not None and params["out_c"] == 8 and params["stride_w"] == 2:
+            return f"tm2_conv2d_s8_packed_first3x3s2o8{suffix}"
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
     if path == CONV_PATH_ROWS4:
         return f"tm2_conv2d_s8_packed_rows4{suffix}"
+    if (
+        rq_shift and params is not None and kp % 128 == 0 and kp == params["in_c"] and params["filter_h"] == 1
+        and params["filter_w"] == 1 and params["stride_h"] == 1 and params["stride_w"] == 1 and params["pad_h"] == 0
+        and params["pad_w"] == 0 and params["in_w"] == params["out_w"]
+    ):
+        return f"tm2_conv2d_s8_packed_generalpw{suffix}"
     return f"tm2_conv2d_s8_packed_general{suffix}"
 
 
@@ -725,7 +736,7 @@ def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult,
         return None
     stream, kp, mode = packed
     path = conv_packed_path(params, kp, mode)
-    entry = conv_packed_entry(path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0)
+    entry = conv_packed_entry(path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0, params)
     return Lowered(
         template="ops/conv2d_packed.j2",
         params={**params, "depth_padded": kp, "rq_mode": mode, "path": path, "entry": entry},

@@ -935,6 +935,8 @@ def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
     # three and two blocks
     shapes.append({**pw, "in_c": 64, "h": 3, "w": 5, "out_c": 64})
     shapes.append({**pw, "in_c": 128, "h": 2, "w": 5, "out_c": 128})
+    # Kp 16 with out_c 32 (four channel pairs a loop step, the constant-column form): three blocks and three pixels
+    shapes.append({**pw, "in_c": 16, "h": 3, "w": 5, "out_c": 32})
     # first layers: out_c 8 and 16 (stores at immediate offsets) and others, strides 1, 2 and 3 (run-time stride)
     for stride, out_c in [((1, 1), 8), ((2, 2), 16), ((1, 1), 6), ((1, 3), 8), ((2, 1), 16)]:
         w = 7 * stride[1] + 1
@@ -1311,14 +1313,18 @@ def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Pa
 
 
 def test_pointwise_in_place_matches_reference(harness: tuple[str, Path, Path]) -> None:
-    """Pointwise layers on the pointwise path run in place over the whole tensor (out_c <= in_c: what
-    tinym2net/ops/inplace.py offers): pixel counts with 0 to 3 pixels after the last block of four and under four
-    pixels, every requantisation form; the bytes after the output keep the input's."""
+    """Pointwise layers on the pointwise path run in place over the whole tensor (what tinym2net/ops/inplace.py
+    offers): out_c <= in_c from the first pixel up, expanding layers (out_c > in_c, the output over the input and
+    the bytes after it) from the last pixel down, vww's 8 -> 16 pixel pairs with an odd last pixel among them; pixel
+    counts with 0 to 3 pixels after the last block of four and under four pixels, every requantisation form; the
+    bytes after the output keep the input's."""
     rng = np.random.default_rng(29)
     cases = []
     for i, (in_c, out_c, pixels) in enumerate(
         [(8, 8, 16), (8, 6, 13), (16, 16, 9), (16, 10, 7), (32, 32, 25), (32, 2, 6), (64, 64, 125), (64, 48, 3),
-         (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11)]
+         (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11),
+         (8, 16, 13), (8, 16, 10), (8, 16, 3), (16, 32, 11), (16, 24, 9), (32, 64, 14), (32, 40, 5), (64, 128, 7),
+         (64, 66, 2), (128, 256, 9), (8, 32, 6), (16, 64, 4)]
     ):
         for zp, shift in ((-128, None), (7, None), (-128, 12)):
             shape = {"in_c": in_c, "out_c": out_c, "kernel": (1, 1), "stride": (1, 1), "dilation": (1, 1),

@@ -1362,25 +1362,26 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 /* Pointwise layers on the fast path (TM2_CONV_PATH_POINTWISE, tm2_conv_dsp.h) take their own loop: no per-call setup beyond it,
  * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
 /* The full blocks of a pointwise layer for Kp = KP, a constant so that the widening's branches fold: per 4-pixel
- * block the widening, then PAIRS (a channel-pair loop below), which moves op by OCV; op moves on by three pixels. */
-#define TM2_PW_BLOCKS_BY(KP, PAIRS, OCV)                      \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+ * block the widening, then PAIRS (a channel-pair loop below), which moves op by one pixel's out_c; then src and
+ * op move to the next block (bstep, ostep: up, or down for expanding layers, tm2_conv_pw_fast). */
+#define TM2_PW_BLOCKS_BY(KP, PAIRS)                           \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {   \
     const int32_t *pw = packed;                               \
     tm2_widen4_body(src, (KP), (KP), off, col);               \
     PAIRS;                                                    \
-    op += 3 * (OCV); /* the asm moved op by one pixel's out_c */ \
+    op += ostep;                                              \
   }
 /* TM2_PW_BLOCKS_BY with the pair loop TM2_GEMM_PAIRS_X (steps = KP / 2 - 1 after the prologue: STEPS), RQ:
  * TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_SIGNED or TM2_GEMM_RQ_E<E>. */
-#define TM2_PW_BLOCKS(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X(RQ, STEPS), out_c)
+#define TM2_PW_BLOCKS(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X(RQ, STEPS))
 /* TM2_PW_BLOCKS for a build-time out_c OC (stores at immediate offsets, TM2_GEMM_PAIRS_XC). */
-#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC(RQ, STEPS, OC), OC)
+#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC(RQ, STEPS, OC))
 /* TM2_PW_BLOCKS_C with four channel pairs a loop step (TM2_GEMM_PAIRS_Q; OC a multiple of 8). */
-#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_Q(RQ, STEPS, OC), OC)
+#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_Q(RQ, STEPS, OC))
 /* TM2_PW_BLOCKS with one channel pair a loop step (TM2_GEMM_PAIRS_X1). */
-#define TM2_PW_BLOCKS_1(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X1(RQ, STEPS), out_c)
+#define TM2_PW_BLOCKS_1(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X1(RQ, STEPS))
 /* TM2_PW_BLOCKS_C with one channel pair a loop step (TM2_GEMM_PAIRS_XC1). */
-#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC), OC)
+#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC))
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1505,17 +1506,17 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
                      : "memory");                                                                          \
   } while (0)
 /* TM2_PW_BLOCKS_BY with the straight-line widening (TM2_PW_WIDEN). */
-#define TM2_PW_BLOCKS_BYK(KP, PAIRS, OCV)                     \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+#define TM2_PW_BLOCKS_BYK(KP, PAIRS)                          \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {   \
     const int32_t *pw = packed;                               \
     TM2_PW_WIDEN(KP);                                         \
     PAIRS;                                                    \
-    op += 3 * (OCV); /* the asm moved op by one pixel's out_c */ \
+    op += ostep;                                              \
   }
 /* TM2_PW_BLOCKS_Q and TM2_PW_BLOCKS_C1 in the constant-column form (TM2_RQ_HIGHMUL_E records of shift E; N steps
  * after the prologue), the straight-line widening. */
-#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC), OC)
-#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC), OC)
+#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC))
+#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC))
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
  * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
@@ -1524,7 +1525,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
  * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
  * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
- * in use. About 24 cycles a channel of two outputs. */
+ * in use. About 24 cycles a channel of two outputs. The layer expands (16 > 8 channels), so it runs from the last
+ * pixel down (see tm2_conv_pw_fast): an odd last pixel first (tm2_gemm_pixel on the widened last four pixels), then
+ * the pixel pairs from the last. */
 #define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
   "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
   "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
@@ -1555,10 +1558,15 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
 #define TM2_PW8_PAIRS(E)                                                                                        \
   do {                                                                                                          \
-    const int8_t *s8 = src;                                                                                     \
-    const int8_t *const s8_end = src + (size_t)(pixels >> 1) * 16;                                              \
+    if (pixels & 1) {                                                                                           \
+      tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                                        \
+      tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E);          \
+    }                                                                                                           \
+    const int8_t *s8 = input + (size_t)((pixels >> 1) - 1) * 16;  /* the last pair's bytes */                   \
+    const uintptr_t s8_end = (uintptr_t)input - 16;                 /* where s8 stops: before the first pair */ \
     const uint32_t o2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);                                     \
     const int32_t *pw = packed;                                                                                 \
+    int8_t *op = output + (size_t)((pixels >> 1) - 1) * 32;                                                     \
     uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
     __asm__ volatile(                                                                                           \
         "ldr %[t], %[sm]\n\t"                                                                                   \
@@ -1568,7 +1576,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "ldr %[x2], [%[t], #4]\n\t"                                                                             \
         "ldr %[x4], [%[t], #8]\n\t"                                                                             \
         "ldr %[x6], [%[t], #12]\n\t"                                                                            \
-        "add %[t], %[t], #16\n\t"                                                                               \
+        "sub %[t], %[t], #16\n\t"                                                                               \
         "str %[t], %[sm]\n\t"                                                                                   \
         "sxtab16 %[x1], %[a], %[x0], ror #8\n\t"                                                                \
         "sxtab16 %[x0], %[a], %[x0]\n\t"                                                                        \
@@ -1581,7 +1589,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
         TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
         "sub %[pw], %[pw], #512\n\t"                                                                            \
-        "add %[op], %[op], #32\n\t"                                                                             \
+        "sub %[op], %[op], #32\n\t"                                                                             \
         "ldr %[t], %[sm]\n\t"                                                                                   \
         "ldr %[w], %[em]\n\t"                                                                                   \
         "cmp %[t], %[w]\n\t"                                                                                    \
@@ -1593,21 +1601,19 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         : "cc", "memory");                                                                                      \
   } while (0)
 
-/* The TM2_RQ_HIGHMUL_E case of shift E: TM2_PW8_PAIRS for Kp 8 with out_c 16 (its odd last pixel by
- * tm2_gemm_pixel on the widened last four pixels); Kp 32 with out_c 32 and 64, Kp 64 with out_c 64 four channel
- * pairs a loop step and Kp 128 with out_c 128 one pair a loop step, in the constant-column form; everything else as
- * TM2_PW_KP_LOW. */
+/* The TM2_RQ_HIGHMUL_E case of shift E for Kp 8 with out_c 16: TM2_PW8_PAIRS. */
+#define TM2_PW8_CASE_E(E) \
+  case E:                 \
+    TM2_PW8_PAIRS(#E);    \
+    break;
+/* The TM2_RQ_HIGHMUL_E case of shift E of the 4-pixel blocks: Kp 16 with out_c 32, Kp 32 with out_c 32 and 64, Kp 64
+ * with out_c 64 four channel pairs a loop step and Kp 128 with out_c 128 one pair a loop step, in the constant-column
+ * form; everything else as TM2_PW_KP_LOW. */
 #define TM2_PW_CASE_E(E)                                                                                 \
   case E:                                                                                                \
-    if (kp == 8 && out_c == 16) {                                                                        \
-      TM2_PW8_PAIRS(#E);                                                                                 \
-      if (pixels & 1) {                                                                                  \
-        tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                               \
-        tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E); \
-      }                                                                                                  \
-      return;                                                                                            \
-    }                                                                                                    \
-    if (kp == 32 && out_c == 32) {                                                                       \
+    if (kp == 16 && out_c == 32) {                                                                       \
+      TM2_PW_BLOCKS_QK(16, E, 7, 32)                                                                     \
+    } else if (kp == 32 && out_c == 32) {                                                                \
       TM2_PW_BLOCKS_QK(32, E, 15, 32)                                                                    \
     } else if (kp == 32 && out_c == 64) {                                                                \
       TM2_PW_BLOCKS_QK(32, E, 15, 64)                                                                    \
@@ -1634,9 +1640,34 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t full_pairs = out_c >> 1;
   uint32_t *col = (uint32_t *)scratch;
+  if (rqe != 0 && kp == 8 && out_c == 16) {
+    switch (rqe) {
+      TM2_CONV_RQ_SHIFTS(TM2_PW8_CASE_E)
+      default:
+        break;
+    }
+    return;
+  }
+  /* Expanding layers (out_c > Kp = in_c) run from the last pixel down, the others from the first up: pixel i's
+   * output then overwrites only input pixels read already (at or after i when expanding, i out_c >= i Kp; at or
+   * before i otherwise), so that either may run in place over the whole tensor (tinym2net/ops/inplace.py). The one to
+   * three pixels after the last block go one by one (widened into one slot, tm2_widen_tap, then tm2_gemm_pixel):
+   * first, from the last down, or last. The blocks' pointers: src and op at the first block to run, then per block
+   * bstep input bytes and ostep output bytes on (the pair loops move op by one pixel's out_c). */
+  const int rev = out_c > kp;
+  const int32_t first = rev ? (pixels >> 2) - 1 : 0;
+  int32_t bstep = 4 * kp;
+  __asm__("" : "+r"(bstep)); /* opaque: -4 Kp is no literal-pool word (the .rept loops hide the pool's distance) */
+  if (rev) bstep = -bstep;
+  const int32_t ostep = rev ? -5 * out_c : 3 * out_c;
   const int32_t *wend = packed + (size_t)full_pairs * TM2_CONV_PACKED_PAIR_WORDS(kp);
-  const int8_t *src = input;
-  int8_t *op = output;
+  const int8_t *src = input + (size_t)first * 4 * kp;
+  int8_t *op = output + (size_t)first * 4 * out_c;
+  const int32_t rq_mode = rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL;
+  for (int32_t i = pixels - 1; rev && i >= (pixels & ~3); --i) {
+    tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
+    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rq_mode);
+  }
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
   switch (rqe) {
@@ -1649,13 +1680,12 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
       }
       break;
   }
-  /* the one to three pixels after the last block, one by one: widened into one slot (tm2_widen_tap), then
-   * tm2_gemm_pixel */
-  for (int32_t i = pixels & ~3; i < pixels; ++i) {
+  for (int32_t i = pixels & ~3; !rev && i < pixels; ++i) {
     tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
-    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL);
+    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rq_mode);
   }
 }
+#undef TM2_PW8_CASE_E
 #undef TM2_PW_CASE_E
 #undef TM2_PW_BLOCKS_QK
 #undef TM2_PW_BLOCKS_C1K
@@ -1669,13 +1699,14 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 
 /* Pointwise calls of fewer than four pixels (a band's last pixels): each pixel widened into all four column slots
  * (pixel stride 0), then its channel pairs one pixel at a time (tm2_gemm_pixel), so that the pointwise entries
- * link no general loop. */
+ * link no general loop; from the last pixel down for expanding layers (as tm2_conv_pw_fast). */
 __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_params *p, const int8_t *input,
                                                       const int32_t *packed, void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded, out_c = p->out_c;
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   uint32_t *col = (uint32_t *)scratch;
-  for (int32_t i = 0; i < pixels; ++i) {
+  for (int32_t k = 0; k < pixels; ++k) {
+    const int32_t i = out_c > kp ? pixels - 1 - k : k;
     tm2_widen4(input + (size_t)i * kp, 0, kp, p->input_offset, col);
     tm2_gemm_pixel(packed, out_c >> 1, kp, col, output + (size_t)i * out_c, p->output_offset, p->rq_mode);
   }
@@ -2259,17 +2290,37 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
+/* The pointwise entries without the DSP extension: the general loop, expanding layers (out_c > in_c) one block of
+ * four pixels a call from the last block down (each block widened before its outputs are stored, the first one to
+ * three pixels last), so that they may run in place over the whole tensor as with the DSP entries
+ * (tm2_conv_pw_fast). */
+__attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_params *p, const int8_t *input,
+                                                          const int32_t *packed, void *scratch, int8_t *output) {
+  if (p->out_c <= p->in_c) {
+    tm2_conv_general(p, input, packed, scratch, output);
+    return;
+  }
+  tm2_conv_packed_params q = *p;
+  q.batches = 1;
+  q.in_w = q.out_w = 1;
+  for (int32_t end = p->batches * p->out_h * p->out_w; end > 0; end -= 4) {
+    const int32_t n = tm2_min_i32(4, end);
+    q.in_h = q.out_h = n;
+    tm2_conv_general(&q, input + (size_t)(end - n) * p->in_c, packed, scratch, output + (size_t)(end - n) * p->out_c);
+  }
+}
+
 #define TM2_PW_ENTRY(KP) \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }         \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }      \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)

@@ -1033,16 +1033,6 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : [colm] "m"(col), [wend] "m"(wend), TM2_GEMM_XC_OFFSETS(OC)                                      \
       : "cc", "memory")
 
-/* TM2_GEMM_PAIRS_XC with one channel pair a loop step (as TM2_GEMM_PAIRS_X1). */
-#define TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC)                                                                   \
-  __asm__ volatile(                                                                                     \
-      "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"                                                   \
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
-        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
-        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
-      : [colm] "m"(col), [wend] "m"(wend), TM2_GEMM_XC_OFFSETS(OC)                                      \
-      : "cc", "memory")
-
 /* Four channel pairs a loop step for a build-time out_c OC, a multiple of 8 (OC and K as assembler expressions,
  * TM2_GEMM_XSTR): pair K (0 .. 3) of the step stores at immediate offsets 2 K (+ 1) + s OC from op; op moves by
  * eight channels and the end of the records is tested once a step (pair 3, its second record run loading the end
@@ -1137,6 +1127,9 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_KEND_GET "vmov %[w1], s14\n\t"
 #define TM2_GEMM_KOP_PUT "vmov s15, %[w0]\n\t"
 #define TM2_GEMM_KOP_DONE "str %[w0], %[om]\n\t"
+#define TM2_GEMM_KOP_GET_X1 "vmov %[x1], s15\n\t"
+#define TM2_GEMM_KOP_PUT_X1 "vmov s15, %[x1]\n\t"
+#define TM2_GEMM_KOP_DONE_X1 "str %[x1], %[om]\n\t"
 #define TM2_GEMM_KCLOBBERS , "s14", "s15"
 #else
 #define TM2_GEMM_KOP_INIT ""
@@ -1144,6 +1137,9 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_KEND_GET "ldr %[w1], %[wend]\n\t"
 #define TM2_GEMM_KOP_PUT "str %[w0], %[om]\n\t"
 #define TM2_GEMM_KOP_DONE ""
+#define TM2_GEMM_KOP_GET_X1 "ldr %[x1], %[om]\n\t"
+#define TM2_GEMM_KOP_PUT_X1 "str %[x1], %[om]\n\t"
+#define TM2_GEMM_KOP_DONE_X1 ""
 #define TM2_GEMM_KCLOBBERS
 #endif
 /* One channel pair of the constant-column forms up to its stores: the eight outputs in a0 .. b3, the output pointer
@@ -1186,8 +1182,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
       : "cc", "memory" TM2_GEMM_KCLOBBERS)
-/* TM2_GEMM_PAIRS_XC1 in the constant-column form (one channel pair a loop step; the first store moves the output
- * pointer on by the pair's two channels). */
+/* One channel pair a loop step in the constant-column form for a build-time out_c OC (a string; the first store moves
+ * the output pointer on by the pair's two channels, the others at immediate offsets from it). */
 #define TM2_GEMM_PAIRS_C1K(E, N, OC)                                                                    \
   __asm__ volatile(                                                                                     \
       TM2_GEMM_KOP_INIT                                                                                 \
@@ -1203,6 +1199,32 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       "strb %[b3], [%[w0], #(3*" OC "-1)]\n\t"                                                          \
       "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT                                                           \
       "bne 1b\n\t" TM2_GEMM_KOP_DONE                                                                    \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [pw] "+r"(pw), [om] "+m"(op)                                                                    \
+      : [px] "r"(col), [wend] "m"(wend)                                                                 \
+      : "cc", "memory" TM2_GEMM_KCLOBBERS)
+/* TM2_GEMM_PAIRS_C1K for TM2_RQ_HIGHMUL records with output offset -128 (TM2_GEMM_RQ_LOW: m, hz and e of a channel,
+ * three words): each channel's record in a run of three loads (w0, w1, x0), its four requantisations and stores, the
+ * output pointer in x1. */
+#define TM2_GEMM_PAIRS_C1KL(N, OC)                                                                      \
+  __asm__ volatile(                                                                                     \
+      TM2_GEMM_KOP_INIT                                                                                 \
+      ".p2align 2\n\t"                                                                                  \
+      "1:\n\t" TM2_GEMM_KPROLOGUE TM2_GEMM_KSTEPS(N) TM2_GEMM_REC3 TM2_GEMM_KOP_GET_X1                   \
+      TM2_GEMM_RQ_LOW("a0") TM2_GEMM_RQ_LOW("a1") TM2_GEMM_RQ_LOW("a2") TM2_GEMM_RQ_LOW("a3")           \
+      "strb %[a0], [%[x1]], #2\n\t"                                                                     \
+      "strb %[a1], [%[x1], #(" OC "-2)]\n\t"                                                            \
+      "strb %[a2], [%[x1], #(2*" OC "-2)]\n\t"                                                          \
+      "strb %[a3], [%[x1], #(3*" OC "-2)]\n\t" TM2_GEMM_REC3                                             \
+      TM2_GEMM_RQ_LOW("b0") TM2_GEMM_RQ_LOW("b1") TM2_GEMM_RQ_LOW("b2") TM2_GEMM_RQ_LOW("b3")           \
+      TM2_GEMM_KEND_GET                                                                                 \
+      "strb %[b0], [%[x1], #-1]\n\t"                                                                    \
+      "strb %[b1], [%[x1], #(" OC "-1)]\n\t"                                                            \
+      "strb %[b2], [%[x1], #(2*" OC "-1)]\n\t"                                                          \
+      "strb %[b3], [%[x1], #(3*" OC "-1)]\n\t"                                                          \
+      "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT_X1                                                        \
+      "bne 1b\n\t" TM2_GEMM_KOP_DONE_X1                                                                 \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
@@ -1380,8 +1402,6 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_Q(RQ, STEPS, OC))
 /* TM2_PW_BLOCKS with one channel pair a loop step (TM2_GEMM_PAIRS_X1). */
 #define TM2_PW_BLOCKS_1(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X1(RQ, STEPS))
-/* TM2_PW_BLOCKS_C with one channel pair a loop step (TM2_GEMM_PAIRS_XC1). */
-#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC))
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1431,9 +1451,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   }
 /* TM2_PW_KP for the forms without sign correction (output offset -128: TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_E<E>): Kp 8
  * and 16 with out_c 2 Kp, Kp 32 with out_c 32 (vww's 32 -> 32 layer) and Kp 64 with out_c 64 (kws' and vww's
- * 64 -> 64 layers) four channel pairs a loop step; Kp 128 with out_c 128 (vww's 128 -> 128 layers) stores at
- * immediate offsets. The other out_c of Kp 64 and 128 take one pair a loop step, so that the entry's code grows by
- * about one pair's loop code only. */
+ * 64 -> 64 layers) four channel pairs a loop step. The other out_c of Kp 64 and 128 take one pair a loop step, so
+ * that the entry's code grows by about one pair's loop code only (Kp 128 with out_c 128, vww's 128 -> 128 layers,
+ * in the constant-column form before this: TM2_PW_CASE_E, tm2_conv_pw_fast). */
 #define TM2_PW_KP_LOW(RQ)                          \
   switch (kp) {                                    \
     case 8:                                        \
@@ -1457,11 +1477,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       }                                            \
       break;                                       \
     case 128:                                      \
-      if (out_c == 128) {                          \
-        TM2_PW_BLOCKS_C1(128, RQ, TM2_GEMM_STEP63, 128) \
-      } else {                                     \
-        TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)       \
-      }                                            \
+      TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)    \
       break;                                       \
     default:                                       \
       TM2_PW_KP(RQ)                                \
@@ -1513,10 +1529,13 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     PAIRS;                                                    \
     op += ostep;                                              \
   }
-/* TM2_PW_BLOCKS_Q and TM2_PW_BLOCKS_C1 in the constant-column form (TM2_RQ_HIGHMUL_E records of shift E; N steps
- * after the prologue), the straight-line widening. */
+/* TM2_PW_BLOCKS_Q and one channel pair a loop step (stores at immediate offsets) in the constant-column form
+ * (TM2_RQ_HIGHMUL_E records of shift E; N steps after the prologue), the straight-line widening. */
 #define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC))
 #define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC))
+/* TM2_PW_BLOCKS_C1K for TM2_RQ_HIGHMUL records with output offset -128 (TM2_GEMM_PAIRS_C1KL), with the widening of
+ * tm2_widen4_body (the straight-line one would add its 2.5 KB of code to the entry for about 90 cycles a block). */
+#define TM2_PW_BLOCKS_C1KL(KP, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_C1KL(N, #OC))
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
  * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
@@ -1673,7 +1692,9 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   switch (rqe) {
     TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
-      if (zp == -128) {
+      if (zp == -128 && kp == 128 && out_c == 128) {
+        TM2_PW_BLOCKS_C1KL(128, 63, 128)
+      } else if (zp == -128) {
         TM2_PW_KP_LOW(TM2_GEMM_RQ_LOW)
       } else {
         TM2_PW_KP(TM2_GEMM_RQ_SIGNED)
@@ -1689,6 +1710,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_CASE_E
 #undef TM2_PW_BLOCKS_QK
 #undef TM2_PW_BLOCKS_C1K
+#undef TM2_PW_BLOCKS_C1KL
 #undef TM2_PW_BLOCKS_BYK
 #undef TM2_PW_WIDEN
 #undef TM2_PW_WIDEN_PAIR
@@ -1712,7 +1734,6 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 #undef TM2_PW_BLOCKS_C
-#undef TM2_PW_BLOCKS_C1
 #undef TM2_PW_BLOCKS_1
 #undef TM2_PW_BLOCKS_Q
 #undef TM2_PW_BLOCKS_SMALL

@@ -989,6 +989,39 @@ def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path,
     _check_cases(harness, cases, "conv_pw8_pairs")
 
 
+def test_conv2d_packed_pw128_three_pixel_blocks_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Kp 128 with out_c 256 and TM2_RQ_HIGHMUL_E records (vww's 3 x 3 128 -> 256 layer): pixel counts a multiple of
+    three and not of four run in blocks of three pixels (tm2_conv2d_s8_packed_pw128x3_e<E>: the 3-pixel call, whose
+    block reads its pixels one by one, 6, 9 and 15 pixels), other counts in blocks of four; both in place too (the
+    layer expands: from the last pixel down); constant channels, two shifts."""
+    rng = np.random.default_rng(59)
+    cases = []
+    for e_shift in (12, 14):
+        for j, (h, w) in enumerate([(1, 3), (2, 3), (3, 3), (3, 5), (1, 7), (2, 4)]):
+            sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                  "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
+                  "in_c": 128, "out_c": 256, "dead": j % 3 == 0}
+            c = conv_case(rng, len(cases), sh)
+            assert c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
+            cases.append(c)
+            cases.append(Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, c.expected, f"in place {c.label}",
+                              c.extra))
+    _check_cases(harness, cases, "conv_pw128x3")
+
+
+def test_pointwise_entry_names() -> None:
+    """The generated call names the loop: pw<Kp>[_e<E>], and pw128x3_e<E> for Kp 128 -> 256 with TM2_RQ_HIGHMUL_E
+    records over a pixel count that is a multiple of three and not of four."""
+    pw = packing.CONV_PATH_POINTWISE
+    assert packing.conv_packed_entry(pw, 128, 14, 256, 9) == "tm2_conv2d_s8_packed_pw128x3_e14"
+    assert packing.conv_packed_entry(pw, 128, 12, 256, 6) == "tm2_conv2d_s8_packed_pw128x3_e12"
+    assert packing.conv_packed_entry(pw, 128, 14, 256, 12) == "tm2_conv2d_s8_packed_pw128_e14"
+    assert packing.conv_packed_entry(pw, 128, 14, 256, 7) == "tm2_conv2d_s8_packed_pw128_e14"
+    assert packing.conv_packed_entry(pw, 128, 14, 128, 9) == "tm2_conv2d_s8_packed_pw128_e14"
+    assert packing.conv_packed_entry(pw, 128, 0, 256, 9) == "tm2_conv2d_s8_packed_pw128"
+    assert packing.conv_packed_entry(pw, 64, 12) == "tm2_conv2d_s8_packed_pw64_e12"
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""

@@ -1130,6 +1130,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_KOP_GET_X1 "vmov %[x1], s15\n\t"
 #define TM2_GEMM_KOP_PUT_X1 "vmov s15, %[x1]\n\t"
 #define TM2_GEMM_KOP_DONE_X1 "str %[x1], %[om]\n\t"
+#define TM2_GEMM_KEND_INIT_X2 "ldr %[x2], %[wend]\n\t" "vmov s14, %[x2]\n\t"
+#define TM2_GEMM_KEND_GET_X2 "vmov %[x2], s14\n\t"
 #define TM2_GEMM_KCLOBBERS , "s14", "s15"
 #else
 #define TM2_GEMM_KOP_INIT ""
@@ -1140,6 +1142,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_KOP_GET_X1 "ldr %[x1], %[om]\n\t"
 #define TM2_GEMM_KOP_PUT_X1 "str %[x1], %[om]\n\t"
 #define TM2_GEMM_KOP_DONE_X1 ""
+#define TM2_GEMM_KEND_INIT_X2 ""
+#define TM2_GEMM_KEND_GET_X2 "ldr %[x2], %[wend]\n\t"
 #define TM2_GEMM_KCLOBBERS
 #endif
 /* One channel pair of the constant-column forms up to its stores: the eight outputs in a0 .. b3, the output pointer
@@ -1229,6 +1233,66 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
+      : "cc", "memory" TM2_GEMM_KCLOBBERS)
+/* The constant-column form for blocks of three pixels (column slots 0 .. 2 at px): six sums a channel pair, so that
+ * the output pointer op stays in a register (thirteen registers besides it). A position pair is two weight words
+ * and three column words in one run of loads (six cycles) and six SMLADs: one cycle per multiply-accumulate, like the
+ * 4-pixel step; for layers whose pixel count is a multiple of three and not of four (vww's last two pointwise
+ * layers, 3 x 3 pixels), where 4-pixel blocks leave one or two pixels to tm2_gemm_pixel. */
+#define TM2_GEMM_K3STEP                        \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px], #tm2_k]\n\t"             \
+  "ldr %[x1], [%[px], #tm2_k+4]\n\t"           \
+  "ldr %[x2], [%[px], #tm2_k+8]\n\t"           \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"       \
+  ".set tm2_k, tm2_k + 16\n\t"
+/* The first position pair: the sums start from the pair's biases (a2, b2). */
+#define TM2_GEMM_K3PROLOGUE                    \
+  "ldr %[a2], [%[pw]], #4\n\t"                 \
+  "ldr %[b2], [%[pw]], #4\n\t"                 \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px]]\n\t"                     \
+  "ldr %[x1], [%[px], #4]\n\t"                 \
+  "ldr %[x2], [%[px], #8]\n\t"                 \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
+/* Every channel pair of a 3-pixel block, one a loop step: shift E and N steps after the prologue (strings), OC a
+ * build-time out_c (a string); both channels' records (m, hz') in one run, the stores at immediate offsets from op
+ * (the first moves it on by the pair's two channels), the end of the records from s14 (or memory). */
+#define TM2_GEMM_PAIRS_3K(E, N, OC)                                                                      \
+  __asm__ volatile(                                                                                     \
+      TM2_GEMM_KEND_INIT_X2                                                                             \
+      ".p2align 2\n\t"                                                                                  \
+      "1:\n\t" TM2_GEMM_K3PROLOGUE ".set tm2_k, 16\n\t.rept " N "\n\t" TM2_GEMM_K3STEP ".endr\n\t"         \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #8\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)   \
+      TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E) TM2_GEMM_RQK("b1", "x0", "x1", E) \
+      TM2_GEMM_RQK("b2", "x0", "x1", E) TM2_GEMM_KEND_GET_X2                                             \
+      "strb %[a0], [%[op]], #2\n\t"                                                                     \
+      "strb %[a1], [%[op], #(" OC "-2)]\n\t"                                                            \
+      "strb %[a2], [%[op], #(2*" OC "-2)]\n\t"                                                          \
+      "strb %[b0], [%[op], #-1]\n\t"                                                                    \
+      "strb %[b1], [%[op], #(" OC "-1)]\n\t"                                                            \
+      "strb %[b2], [%[op], #(2*" OC "-1)]\n\t"                                                          \
+      "cmp %[pw], %[x2]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), \
+        [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [pw] "+r"(pw),  \
+        [op] "+r"(op)                                                                                   \
+      : [px] "r"(px), [wend] "m"(wend)                                                                  \
       : "cc", "memory" TM2_GEMM_KCLOBBERS)
 #endif
 
@@ -1630,7 +1694,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * form; everything else as TM2_PW_KP_LOW. */
 #define TM2_PW_CASE_E(E)                                                                                 \
   case E:                                                                                                \
-    if (kp == 16 && out_c == 32) {                                                                       \
+    if (kp == 8 && out_c == 16) {                                                                        \
+      /* not here: TM2_PW8_CASE_E (so that the compiler drops TM2_PW_KP_LOW's loops of this shape) */        \
+    } else if (kp == 16 && out_c == 32) {                                                                \
       TM2_PW_BLOCKS_QK(16, E, 7, 32)                                                                     \
     } else if (kp == 32 && out_c == 32) {                                                                \
       TM2_PW_BLOCKS_QK(32, E, 15, 32)                                                                    \
@@ -1659,6 +1725,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t full_pairs = out_c >> 1;
   uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)full_pairs * TM2_CONV_PACKED_PAIR_WORDS(kp);
   if (rqe != 0 && kp == 8 && out_c == 16) {
     switch (rqe) {
       TM2_CONV_RQ_SHIFTS(TM2_PW8_CASE_E)
@@ -1676,10 +1743,11 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   const int rev = out_c > kp;
   const int32_t first = rev ? (pixels >> 2) - 1 : 0;
   int32_t bstep = 4 * kp;
-  __asm__("" : "+r"(bstep)); /* opaque: -4 Kp is no literal-pool word (the .rept loops hide the pool's distance) */
+  /* opaque: -4 Kp needs no literal-pool word (the .rept loops of this function hide their size from the compiler,
+   * which may then place the pool out of a load's reach) */
+  __asm__("" : "+r"(bstep));
   if (rev) bstep = -bstep;
   const int32_t ostep = rev ? -5 * out_c : 3 * out_c;
-  const int32_t *wend = packed + (size_t)full_pairs * TM2_CONV_PACKED_PAIR_WORDS(kp);
   const int8_t *src = input + (size_t)first * 4 * kp;
   int8_t *op = output + (size_t)first * 4 * out_c;
   const int32_t rq_mode = rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL;
@@ -1731,6 +1799,50 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
     const int32_t i = out_c > kp ? pixels - 1 - k : k;
     tm2_widen4(input + (size_t)i * kp, 0, kp, p->input_offset, col);
     tm2_gemm_pixel(packed, out_c >> 1, kp, col, output + (size_t)i * out_c, p->output_offset, p->rq_mode);
+  }
+}
+
+/* Kp 128 with out_c 256 and TM2_RQ_HIGHMUL_E records of shift rqe in blocks of three pixels (TM2_GEMM_PAIRS_3K; the
+ * entries tm2_conv2d_s8_packed_pw128x3_e<E>, which the generated code names for layers whose pixel count is a
+ * multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's 3 x 3 128 -> 256 layer,
+ * where 4-pixel blocks leave a pixel to tm2_gemm_pixel). The layer expands, so it runs from the last pixel down (see
+ * tm2_conv_pw_fast): the one or two pixels after the last block of three first, one by one, then the blocks from
+ * the last. Block j's pixels 3 j .. 3 j + 2 are widened with the pixel before them into slots 0 .. 3 and read from
+ * slot 1 (block 0 with pixel 3 after them, read from slot 0, or, in a call of three pixels, one by one), so that no
+ * read passes the tensor's last pixel. */
+__attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_packed_params *p, const int8_t *input,
+                                                               const int32_t *packed, void *scratch, int8_t *output,
+                                                               const int32_t rqe) {
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  const int32_t off = p->input_offset;
+  uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)128 * TM2_CONV_PACKED_PAIR_WORDS(128);
+  const int32_t blocks = pixels / 3;
+  for (int32_t i = pixels - 1; i >= 3 * blocks; --i) {
+    tm2_widen_tap(input + (size_t)i * 128, 32, off, col);
+    tm2_gemm_pixel(packed, 128, 128, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
+  }
+  for (int32_t j = blocks - 1; j >= 0; --j) {
+    const int32_t *pw = packed;
+    const uint32_t *px = col + (j ? 1 : 0);
+    int8_t *op = output + (size_t)j * 3 * 256;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t w0, w1, x0, x1, x2;
+    if (j || pixels >= 4) {
+      tm2_widen4_body(input + (size_t)(j ? 3 * j - 1 : 0) * 128, 128, 128, off, col);
+    } else {
+      for (int32_t s = 0; s < 3; ++s) tm2_widen_tap(input + (size_t)s * 128, 32, off, col + s);
+    }
+#define TM2_PW3_CASE_E(E)                     \
+  case E:                                     \
+    TM2_GEMM_PAIRS_3K(#E, "63", "256");       \
+    break;
+    switch (rqe) {
+      TM2_CONV_RQ_SHIFTS(TM2_PW3_CASE_E)
+      default:
+        break;
+    }
+#undef TM2_PW3_CASE_E
   }
 }
 #undef TM2_PW_BLOCKS_C
@@ -2299,6 +2411,15 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
       tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
   }
+/* Kp 128 with out_c 256 in blocks of three pixels (tm2_conv_pw3); calls of fewer than three pixels pixel by pixel. */
+#define TM2_PW3_ENTRY_E(E)                                          \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) {               \
+    if (p->batches * p->out_h * p->out_w >= 3) {                    \
+      tm2_conv_pw3(p, input, packed, scratch, output, E);           \
+    } else {                                                        \
+      tm2_conv_pw_few(p, input, packed, scratch, output);           \
+    }                                                               \
+  }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E); }  \
@@ -2307,7 +2428,8 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW_ENTRY_E(16, E)                                                                                          \
   TM2_PW_ENTRY_E(32, E)                                                                                          \
   TM2_PW_ENTRY_E(64, E)                                                                                          \
-  TM2_PW_ENTRY_E(128, E)
+  TM2_PW_ENTRY_E(128, E)                                                                                         \
+  TM2_PW3_ENTRY_E(E)
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
@@ -2341,7 +2463,8 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
@@ -2350,6 +2473,7 @@ TM2_PW_ENTRY(64)
 TM2_PW_ENTRY(128)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
 #undef TM2_CONV_ENTRIES_E
+#undef TM2_PW3_ENTRY_E
 #undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
 
@@ -2386,9 +2510,20 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
     return;                                                                     \
   } while (0)
-#define TM2_CONV_DISPATCH_E(E) \
-  case E:                      \
+#define TM2_CONV_DISPATCH_E(E)                                                                 \
+  case E:                                                                                      \
+    if (p->path == TM2_CONV_PATH_POINTWISE && tm2_conv_pw3_layer(p)) {                         \
+      tm2_conv2d_s8_packed_pw128x3_e##E(p, input, packed, scratch, output);                    \
+      return;                                                                                  \
+    }                                                                                          \
     TM2_CONV_DISPATCH(_e##E);
+
+/* Whether a pointwise layer with TM2_RQ_HIGHMUL_E records takes the entry in blocks of three pixels
+ * (tm2_conv2d_s8_packed_pw128x3_e<E>): the rule of tinym2net/ops/packing.py conv_packed_entry. */
+static int tm2_conv_pw3_layer(const tm2_conv_packed_params *p) {
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  return p->depth_padded == 128 && p->out_c == 256 && pixels % 3 == 0 && pixels % 4 != 0;
+}
 
 /* Any layer: dispatches on the path field (and, for TM2_RQ_HIGHMUL_E records, on their shift E: the third word of
  * the first record) to the entry the generated code would call (the kernel tests use it; generated code names its

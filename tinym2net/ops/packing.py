@@ -668,12 +668,17 @@ def conv_rq_shift(stream: np.ndarray, kp: int) -> int:
     return int(stream[kp + 4])
 
 
-def conv_packed_entry(path: int, kp: int, rq_shift: int = 0) -> str:
+def conv_packed_entry(path: int, kp: int, rq_shift: int = 0, out_c: int = 0, pixels: int = 0) -> str:
     """The C function the generated call names for a layer's loop (entry points of tm2_conv_dsp.h): naming the
     loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use.
-    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes."""
+    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. Pointwise layers of
+    Kp 128 with ``out_c`` 256 and TM2_RQ_HIGHMUL_E records whose ``pixels`` (batches x out_h x out_w) are a multiple
+    of three and not of four run in blocks of three pixels (``_pw128x3_e<E>``; vww's 3 x 3 128 -> 256 layer), where
+    blocks of four would leave a pixel to the slower one-pixel loop (the dispatcher's tm2_conv_pw3_layer)."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if path == CONV_PATH_POINTWISE:
+        if rq_shift and kp == 128 and out_c == 256 and pixels % 3 == 0 and pixels % 4 != 0:
+            return f"tm2_conv2d_s8_packed_pw128x3{suffix}"
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
@@ -694,7 +699,10 @@ def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult,
         return None
     stream, kp, mode = packed
     path = conv_packed_path(params, kp, mode)
-    entry = conv_packed_entry(path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0)
+    pixels = params["batches"] * params["out_h"] * params["out_w"]
+    entry = conv_packed_entry(
+        path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0, params["out_c"], pixels
+    )
     return Lowered(
         template="ops/conv2d_packed.j2",
         params={**params, "depth_padded": kp, "rq_mode": mode, "path": path, "entry": entry},

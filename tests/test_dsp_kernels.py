@@ -78,7 +78,7 @@ HARNESS_C = r"""
 #include "tm2_pool.h"
 #include "tm2_requant.h"
 
-#define ARENA_BYTES (96 * 1024)
+#define ARENA_BYTES (160 * 1024) /* a Kp 256 -> 256 layer: 135 KB of packed weights */
 #define GUARD 16
 static uint8_t arena[ARENA_BYTES] __attribute__((aligned(16)));
 static int32_t params[64];
@@ -989,37 +989,50 @@ def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path,
     _check_cases(harness, cases, "conv_pw8_pairs")
 
 
-def test_conv2d_packed_pw128_three_pixel_blocks_match_reference(harness: tuple[str, Path, Path]) -> None:
-    """Kp 128 with out_c 256 and TM2_RQ_HIGHMUL_E records (vww's 3 x 3 128 -> 256 layer): pixel counts a multiple of
-    three and not of four run in blocks of three pixels (tm2_conv2d_s8_packed_pw128x3_e<E>: the 3-pixel call, whose
-    block reads its pixels one by one, 6, 9 and 15 pixels), other counts in blocks of four; both in place too (the
-    layer expands: from the last pixel down); constant channels, two shifts."""
+def test_conv2d_packed_three_pixel_blocks_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise Kp 128 and 256 with out_c 256 and TM2_RQ_HIGHMUL_E records (vww's 3 x 3 128 -> 256 and 256 -> 256
+    layers): pixel counts a multiple of three and not of four run in blocks of three pixels
+    (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>: the 3-pixel call, whose block reads its pixels one by one, 6, 9 and 15
+    pixels), other counts in blocks of four (Kp 128) or the general loop (Kp 256); in place too (from the last pixel
+    down; not the general loop); constant channels, two shifts."""
     rng = np.random.default_rng(59)
     cases = []
-    for e_shift in (12, 14):
+    for e_shift, in_c in ((12, 128), (14, 128), (12, 256)):
         for j, (h, w) in enumerate([(1, 3), (2, 3), (3, 3), (3, 5), (1, 7), (2, 4)]):
             sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
                   "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
-                  "in_c": 128, "out_c": 256, "dead": j % 3 == 0}
+                  "in_c": in_c, "out_c": 256, "dead": j % 3 == 0}
             c = conv_case(rng, len(cases), sh)
-            assert c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
+            assert c.extra["mode"] == packing.RQ_HIGHMUL_E
             cases.append(c)
+            if in_c == 256 and (h * w % 3 or h * w % 4 == 0):  # the general loop: not offered in place
+                continue
             cases.append(Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, c.expected, f"in place {c.label}",
                               c.extra))
-    _check_cases(harness, cases, "conv_pw128x3")
+    _check_cases(harness, cases, "conv_pw_x3")
 
 
 def test_pointwise_entry_names() -> None:
-    """The generated call names the loop: pw<Kp>[_e<E>], and pw128x3_e<E> for Kp 128 -> 256 with TM2_RQ_HIGHMUL_E
-    records over a pixel count that is a multiple of three and not of four."""
-    pw = packing.CONV_PATH_POINTWISE
-    assert packing.conv_packed_entry(pw, 128, 14, 256, 9) == "tm2_conv2d_s8_packed_pw128x3_e14"
-    assert packing.conv_packed_entry(pw, 128, 12, 256, 6) == "tm2_conv2d_s8_packed_pw128x3_e12"
-    assert packing.conv_packed_entry(pw, 128, 14, 256, 12) == "tm2_conv2d_s8_packed_pw128_e14"
-    assert packing.conv_packed_entry(pw, 128, 14, 256, 7) == "tm2_conv2d_s8_packed_pw128_e14"
-    assert packing.conv_packed_entry(pw, 128, 14, 128, 9) == "tm2_conv2d_s8_packed_pw128_e14"
-    assert packing.conv_packed_entry(pw, 128, 0, 256, 9) == "tm2_conv2d_s8_packed_pw128"
-    assert packing.conv_packed_entry(pw, 64, 12) == "tm2_conv2d_s8_packed_pw64_e12"
+    """The generated call names the loop: pw<Kp>[_e<E>], and pw<Kp>x3_e<E> for pointwise Kp 128 and 256 -> 256 with
+    TM2_RQ_HIGHMUL_E records over a pixel count that is a multiple of three and not of four."""
+    def params(in_c, out_c, h, w, act=(-128, 127)):
+        return {"batches": 1, "in_h": h, "in_w": w, "in_c": in_c, "out_h": h, "out_w": w, "out_c": out_c,
+                "filter_h": 1, "filter_w": 1, "stride_h": 1, "stride_w": 1, "pad_h": 0, "pad_w": 0,
+                "act_min": act[0], "act_max": act[1]}
+
+    e = packing.RQ_HIGHMUL_E
+    assert packing.conv_blocks3(params(128, 256, 3, 3), 128, e) and packing.conv_blocks3(params(256, 256, 2, 3), 256, e)
+    assert not packing.conv_blocks3(params(128, 256, 3, 4), 128, e)  # a multiple of four
+    assert not packing.conv_blocks3(params(128, 256, 1, 7), 128, e)  # not of three
+    assert not packing.conv_blocks3(params(128, 128, 3, 3), 128, e)
+    assert not packing.conv_blocks3(params(64, 256, 3, 3), 64, e)
+    assert not packing.conv_blocks3(params(128, 256, 3, 3), 128, packing.RQ_HIGHMUL)
+    assert not packing.conv_blocks3(params(128, 256, 3, 3, (-128, 100)), 128, e)
+    pw, general = packing.CONV_PATH_POINTWISE, packing.CONV_PATH_GENERAL
+    assert packing.conv_packed_entry(pw, 128, 14, True) == "tm2_conv2d_s8_packed_pw128x3_e14"
+    assert packing.conv_packed_entry(general, 256, 12, True) == "tm2_conv2d_s8_packed_pw256x3_e12"
+    assert packing.conv_packed_entry(pw, 128, 14) == "tm2_conv2d_s8_packed_pw128_e14"
+    assert packing.conv_packed_entry(general, 256, 12) == "tm2_conv2d_s8_packed_general_e12"
 
 
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:

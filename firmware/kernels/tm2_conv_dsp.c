@@ -1802,25 +1802,27 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 
-/* Kp 128 with out_c 256 and TM2_RQ_HIGHMUL_E records of shift rqe in blocks of three pixels (TM2_GEMM_PAIRS_3K; the
- * entries tm2_conv2d_s8_packed_pw128x3_e<E>, which the generated code names for layers whose pixel count is a
- * multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's 3 x 3 128 -> 256 layer,
- * where 4-pixel blocks leave a pixel to tm2_gemm_pixel). The layer expands, so it runs from the last pixel down (see
- * tm2_conv_pw_fast): the one or two pixels after the last block of three first, one by one, then the blocks from
- * the last. Block j's pixels 3 j .. 3 j + 2 are widened with the pixel before them into slots 0 .. 3 and read from
- * slot 1 (block 0 with pixel 3 after them, read from slot 0, or, in a call of three pixels, one by one), so that no
- * read passes the tensor's last pixel. */
+/* Kp kp (128 or 256, a constant) with out_c 256 and TM2_RQ_HIGHMUL_E records of shift rqe in blocks of three pixels
+ * (TM2_GEMM_PAIRS_3K; the entries tm2_conv2d_s8_packed_pw<Kp>x3_e<E>, which the generated code names for pointwise
+ * layers whose pixel count is a multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's
+ * 3 x 3 128 -> 256 and 256 -> 256 layers, where 4-pixel blocks leave a pixel to tm2_gemm_pixel). From the last pixel
+ * down (as tm2_conv_pw_fast for expanding layers; the same order serves 256 -> 256): the one or two pixels after
+ * the last block of three first, one by one, then the blocks from the last. Block j's pixels 3 j .. 3 j + 2 are
+ * widened with the pixel before them into slots 0 .. 3 and read from slot 1 (block 0 with pixel 3 after them, read
+ * from slot 0, or, in a call of three pixels, one by one), so that no read passes the tensor's last pixel. */
 __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_packed_params *p, const int8_t *input,
                                                                const int32_t *packed, void *scratch, int8_t *output,
-                                                               const int32_t rqe) {
+                                                               const int32_t kp, const int32_t rqe) {
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   const int32_t off = p->input_offset;
   uint32_t *col = (uint32_t *)scratch;
-  const int32_t *wend = packed + (size_t)128 * TM2_CONV_PACKED_PAIR_WORDS(128);
-  const int32_t blocks = pixels / 3;
+  const int32_t *wend = packed + (size_t)128 * TM2_CONV_PACKED_PAIR_WORDS(kp);
+  int32_t three = 3;
+  __asm__("" : "+r"(three)); /* opaque: a division, no literal-pool word (see tm2_conv_pw_fast's bstep) */
+  const int32_t blocks = pixels / three;
   for (int32_t i = pixels - 1; i >= 3 * blocks; --i) {
-    tm2_widen_tap(input + (size_t)i * 128, 32, off, col);
-    tm2_gemm_pixel(packed, 128, 128, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
+    tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
+    tm2_gemm_pixel(packed, 128, kp, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
   }
   for (int32_t j = blocks - 1; j >= 0; --j) {
     const int32_t *pw = packed;
@@ -1829,13 +1831,17 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
     int32_t a0, a1, a2, b0, b1, b2;
     uint32_t w0, w1, x0, x1, x2;
     if (j || pixels >= 4) {
-      tm2_widen4_body(input + (size_t)(j ? 3 * j - 1 : 0) * 128, 128, 128, off, col);
+      tm2_widen4_body(input + (size_t)(j ? 3 * j - 1 : 0) * kp, kp, kp, off, col);
     } else {
-      for (int32_t s = 0; s < 3; ++s) tm2_widen_tap(input + (size_t)s * 128, 32, off, col + s);
+      for (int32_t s = 0; s < 3; ++s) tm2_widen_tap(input + (size_t)s * kp, kp >> 2, off, col + s);
     }
-#define TM2_PW3_CASE_E(E)                     \
-  case E:                                     \
-    TM2_GEMM_PAIRS_3K(#E, "63", "256");       \
+#define TM2_PW3_CASE_E(E)                                     \
+  case E:                                                     \
+    if (kp == 128) {                                          \
+      TM2_GEMM_PAIRS_3K(#E, "63", "256");                     \
+    } else {                                                  \
+      TM2_GEMM_PAIRS_3K(#E, "127", "256");                    \
+    }                                                         \
     break;
     switch (rqe) {
       TM2_CONV_RQ_SHIFTS(TM2_PW3_CASE_E)
@@ -2411,11 +2417,12 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
       tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
   }
-/* Kp 128 with out_c 256 in blocks of three pixels (tm2_conv_pw3); calls of fewer than three pixels pixel by pixel. */
-#define TM2_PW3_ENTRY_E(E)                                          \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) {               \
+/* Kp KP (128, 256) with out_c 256 in blocks of three pixels (tm2_conv_pw3); calls of fewer than three pixels pixel by
+ * pixel. */
+#define TM2_PW3_ENTRY_E(KP, E)                                      \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##x3_e##E) {            \
     if (p->batches * p->out_h * p->out_w >= 3) {                    \
-      tm2_conv_pw3(p, input, packed, scratch, output, E);           \
+      tm2_conv_pw3(p, input, packed, scratch, output, KP, E);       \
     } else {                                                        \
       tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
@@ -2429,7 +2436,8 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW_ENTRY_E(32, E)                                                                                          \
   TM2_PW_ENTRY_E(64, E)                                                                                          \
   TM2_PW_ENTRY_E(128, E)                                                                                         \
-  TM2_PW3_ENTRY_E(E)
+  TM2_PW3_ENTRY_E(128, E)                                                                                        \
+  TM2_PW3_ENTRY_E(256, E)
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
@@ -2464,7 +2472,8 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw256x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
@@ -2512,17 +2521,25 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
   } while (0)
 #define TM2_CONV_DISPATCH_E(E)                                                                 \
   case E:                                                                                      \
-    if (p->path == TM2_CONV_PATH_POINTWISE && tm2_conv_pw3_layer(p)) {                         \
-      tm2_conv2d_s8_packed_pw128x3_e##E(p, input, packed, scratch, output);                    \
+    if (tm2_conv_pw3_layer(p)) {                                                               \
+      if (p->depth_padded == 128) {                                                            \
+        tm2_conv2d_s8_packed_pw128x3_e##E(p, input, packed, scratch, output);                  \
+      } else {                                                                                 \
+        tm2_conv2d_s8_packed_pw256x3_e##E(p, input, packed, scratch, output);                  \
+      }                                                                                        \
       return;                                                                                  \
     }                                                                                          \
     TM2_CONV_DISPATCH(_e##E);
 
-/* Whether a pointwise layer with TM2_RQ_HIGHMUL_E records takes the entry in blocks of three pixels
- * (tm2_conv2d_s8_packed_pw128x3_e<E>): the rule of tinym2net/ops/packing.py conv_packed_entry. */
+/* Whether a layer with TM2_RQ_HIGHMUL_E records takes an entry in blocks of three pixels
+ * (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>): the rule of tinym2net/ops/packing.py conv_packed_entry (pointwise, Kp = in_c
+ * of 128 or 256, out_c 256, the full int8 range, a pixel count that is a multiple of three and not of four). */
 static int tm2_conv_pw3_layer(const tm2_conv_packed_params *p) {
   const int32_t pixels = p->batches * p->out_h * p->out_w;
-  return p->depth_padded == 128 && p->out_c == 256 && pixels % 3 == 0 && pixels % 4 != 0;
+  return p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+         p->pad_w == 0 && p->in_w == p->out_w && p->in_c == p->depth_padded &&
+         (p->depth_padded == 128 || p->depth_padded == 256) && p->out_c == 256 && p->act_min == -128 &&
+         p->act_max == 127 && pixels % 3 == 0 && pixels % 4 != 0;
 }
 
 /* Any layer: dispatches on the path field (and, for TM2_RQ_HIGHMUL_E records, on their shift E: the third word of

@@ -126,8 +126,8 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
 #define TM2_CONV_RQ_SHIFTS(X) X(10) X(11) X(12) X(13) X(14)
 /* The same loops for TM2_RQ_HIGHMUL_E records of shift E, E an immediate in the loop: one entry per loop and E,
  * tm2_conv2d_s8_packed_general_e<E>, _first3x3_e<E>, _rows4_e<E>, _pw<Kp>_e<E> (E of TM2_CONV_RQ_SHIFTS); and
- * _pw128x3_e<E>, pointwise Kp 128 with out_c 256 in blocks of three pixels, for pixel counts a multiple of three and
- * not of four (tinym2net/ops/packing.py conv_packed_entry). */
+ * _pw128x3_e<E> and _pw256x3_e<E>, pointwise Kp 128 and 256 with out_c 256 in blocks of three pixels, for pixel
+ * counts a multiple of three and not of four (tinym2net/ops/packing.py conv_packed_entry). */
 #define TM2_CONV_PACKED_DECLARE(NAME) \
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output);
 #define TM2_CONV_PACKED_DECLARE_E(E)                    \
@@ -139,7 +139,8 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw32_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw64_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128_e##E)    \
-  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128x3_e##E)
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128x3_e##E)  \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw256x3_e##E)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_PACKED_DECLARE_E)
 #undef TM2_CONV_PACKED_DECLARE_E
 #undef TM2_CONV_PACKED_DECLARE

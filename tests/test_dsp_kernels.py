@@ -83,7 +83,7 @@ HARNESS_C = r"""
 #include "tm2_pool.h"
 #include "tm2_requant.h"
 
-#define ARENA_BYTES (96 * 1024)
+#define ARENA_BYTES (160 * 1024) /* a Kp 256 -> 256 layer: 135 KB of packed weights */
 #define GUARD 16
 static uint8_t arena[ARENA_BYTES] __attribute__((aligned(16)));
 static int32_t params[64];
@@ -1032,6 +1032,8 @@ def _shift_form_shapes(rng: np.random.Generator, e_shift: int) -> list[dict]:
     # three and two blocks
     shapes.append({**pw, "in_c": 64, "h": 3, "w": 5, "out_c": 64})
     shapes.append({**pw, "in_c": 128, "h": 2, "w": 5, "out_c": 128})
+    # Kp 16 with out_c 32 (four channel pairs a loop step, the constant-column form): three blocks and three pixels
+    shapes.append({**pw, "in_c": 16, "h": 3, "w": 5, "out_c": 32})
     # first layers: out_c 8 and 16 (stores at immediate offsets) and others, strides 1, 2 and 3 (run-time stride)
     for stride, out_c in [((1, 1), 8), ((2, 2), 16), ((1, 1), 6), ((1, 3), 8), ((2, 1), 16)]:
         w = 7 * stride[1] + 1
@@ -1113,35 +1115,50 @@ def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str
     _check_cases(harness, cases, "conv_first_fpu")
 
 
-def test_conv2d_packed_pointwise_blocks3_match_reference(harness: tuple[str, Path, Path]) -> None:
-    """Pointwise layers of TM2_RQ_HIGHMUL_E records whose pixel count is a multiple of three but not of four and
-    out_c even, Kp 128 or a multiple of 128 past the pointwise entries (tm2_pw_blocks3, blocks of three pixels: vww's
-    3x3 planes of Kp 128 from the pointwise entry and of Kp 256 from _generalpw_e<E>): 3 to 33 pixels (1 to 3 pixels
-    past the last multiple of four), Kp 128 and 256 (one and two loop steps of 64 position pairs), out_c 2 to 128,
-    every shift, channel scales 2^1 .. 2^7, constant channels; Kp 64, 96 and 192, odd out_c and the other records take
-    the other loops."""
+def test_conv2d_packed_three_pixel_blocks_match_reference(harness: tuple[str, Path, Path]) -> None:
+    """Pointwise Kp 128 and 256 with out_c 256 and TM2_RQ_HIGHMUL_E records (vww's 3 x 3 128 -> 256 and 256 -> 256
+    layers): pixel counts a multiple of three and not of four run in blocks of three pixels
+    (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>: the 3-pixel call, whose block reads its pixels one by one, 6, 9 and 15
+    pixels), other counts in blocks of four (Kp 128) or the general loop (Kp 256); in place too (from the last pixel
+    down; not the general loop); constant channels, two shifts."""
     rng = np.random.default_rng(59)
     cases = []
-    shapes = [(64, 2, (1, 3)), (128, 6, (2, 3)), (128, 128, (3, 3)), (128, 10, (3, 5)), (256, 64, (3, 3)),
-              (256, 4, (3, 7)), (192, 8, (1, 9)), (256, 14, (3, 11)), (128, 7, (3, 3)), (96, 6, (3, 3)),
-              (64, 12, (3, 3)), (256, 6, (1, 6)), (128, 4, (1, 3)), (256, 12, (3, 4))]
-    for j, (in_c, out_c, (h, w)) in enumerate(shapes):
-        e_shift = packing.RQ_SHIFTS[j % len(packing.RQ_SHIFTS)]
-        sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
-              "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
-              "in_c": in_c, "out_c": out_c, "dead": j % 3 == 0}
-        cases.append(conv_case(rng, len(cases), sh))
-    for in_c, out_c in [(128, 8), (256, 6)]:  # other records: the blocks of four and tm2_gemm_pixel
-        cases.append(conv_case(rng, len(cases), {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127),
-                                                 "kernel": (1, 1), "stride": (1, 1), "h": 3, "w": 3, "in_c": in_c,
-                                                 "out_c": out_c}))
-    blocks3 = [in_c for (in_c, out_c, (h, w)), c in zip(shapes, cases, strict=False)
-               if c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] in (packing.CONV_PATH_POINTWISE,
-                                                                                 packing.CONV_PATH_GENERAL)
-               and in_c in (128, 256) and out_c % 2 == 0 and h * w % 3 == 0 and h * w % 4 != 0]
-    assert len(blocks3) >= 5 and set(blocks3) == {128, 256}
-    assert all(c.extra["mode"] != packing.RQ_HIGHMUL_E for c in cases[-2:])
-    _check_cases(harness, cases, "conv_pw_blocks3")
+    for e_shift, in_c in ((12, 128), (14, 128), (12, 256)):
+        for j, (h, w) in enumerate([(1, 3), (2, 3), (3, 3), (3, 5), (1, 7), (2, 4)]):
+            sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                  "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
+                  "in_c": in_c, "out_c": 256, "dead": j % 3 == 0}
+            c = conv_case(rng, len(cases), sh)
+            assert c.extra["mode"] == packing.RQ_HIGHMUL_E
+            cases.append(c)
+            if in_c == 256 and (h * w % 3 or h * w % 4 == 0):  # the general loop: not offered in place
+                continue
+            cases.append(Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, c.expected, f"in place {c.label}",
+                              c.extra))
+    _check_cases(harness, cases, "conv_pw_x3")
+
+
+def test_pointwise_entry_names() -> None:
+    """The generated call names the loop: pw<Kp>[_e<E>], and pw<Kp>x3_e<E> for pointwise Kp 128 and 256 -> 256 with
+    TM2_RQ_HIGHMUL_E records over a pixel count that is a multiple of three and not of four."""
+    def params(in_c, out_c, h, w, act=(-128, 127)):
+        return {"batches": 1, "in_h": h, "in_w": w, "in_c": in_c, "out_h": h, "out_w": w, "out_c": out_c,
+                "filter_h": 1, "filter_w": 1, "stride_h": 1, "stride_w": 1, "pad_h": 0, "pad_w": 0,
+                "act_min": act[0], "act_max": act[1]}
+
+    e = packing.RQ_HIGHMUL_E
+    assert packing.conv_blocks3(params(128, 256, 3, 3), 128, e) and packing.conv_blocks3(params(256, 256, 2, 3), 256, e)
+    assert not packing.conv_blocks3(params(128, 256, 3, 4), 128, e)  # a multiple of four
+    assert not packing.conv_blocks3(params(128, 256, 1, 7), 128, e)  # not of three
+    assert not packing.conv_blocks3(params(128, 128, 3, 3), 128, e)
+    assert not packing.conv_blocks3(params(64, 256, 3, 3), 64, e)
+    assert not packing.conv_blocks3(params(128, 256, 3, 3), 128, packing.RQ_HIGHMUL)
+    assert not packing.conv_blocks3(params(128, 256, 3, 3, (-128, 100)), 128, e)
+    pw, general = packing.CONV_PATH_POINTWISE, packing.CONV_PATH_GENERAL
+    assert packing.conv_packed_entry(pw, 128, 14, True) == "tm2_conv2d_s8_packed_pw128x3_e14"
+    assert packing.conv_packed_entry(general, 256, 12, True) == "tm2_conv2d_s8_packed_pw256x3_e12"
+    assert packing.conv_packed_entry(pw, 128, 14) == "tm2_conv2d_s8_packed_pw128_e14"
+    assert packing.conv_packed_entry(general, 256, 12) == "tm2_conv2d_s8_packed_general_e12"
 
 
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
@@ -1535,15 +1552,19 @@ def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Pa
 
 
 def test_pointwise_in_place_matches_reference(harness: tuple[str, Path, Path]) -> None:
-    """Pointwise layers on the pointwise path run in place over the whole tensor (out_c <= in_c: what
-    tinym2net/ops/inplace.py offers): pixel counts with 0 to 3 pixels after the last block of four and under four
-    pixels, every requantisation form; the bytes after the output keep the input's."""
+    """Pointwise layers on the pointwise path run in place over the whole tensor (what tinym2net/ops/inplace.py
+    offers): out_c <= in_c from the first pixel up, expanding layers (out_c > in_c, the output over the input and
+    the bytes after it) from the last pixel down, vww's 8 -> 16 pixel pairs with an odd last pixel among them; pixel
+    counts with 0 to 3 pixels after the last block of four and under four pixels, every requantisation form; the
+    bytes after the output keep the input's."""
     rng = np.random.default_rng(29)
     cases = []
     for i, (in_c, out_c, pixels) in enumerate(
         [(8, 8, 16), (8, 6, 13), (16, 16, 9), (16, 10, 7), (32, 32, 25), (32, 2, 6), (64, 64, 125), (64, 48, 3),
          (128, 128, 10), (128, 64, 2), (16, 16, 1), (8, 4, 11),
-         # tm2_pw_blocks3 (shift form, Kp 128 and 256, pixels a multiple of three but not of four; Kp 64 not)
+         (8, 16, 13), (8, 16, 10), (8, 16, 3), (16, 32, 11), (16, 24, 9), (32, 64, 14), (32, 40, 5), (64, 128, 7),
+         (64, 66, 2), (128, 256, 9), (8, 32, 6), (16, 64, 4),
+         # pixels a multiple of three but not of four, out_c other than 256 (blocks of four, the last one moved back)
          (64, 64, 9), (128, 96, 15), (256, 64, 9), (256, 32, 6)]
     ):
         for zp, shift in ((-128, None), (7, None), (-128, 12)):

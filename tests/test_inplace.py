@@ -762,10 +762,13 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
     planes = [(i, k) for i, k in in_place if vww.lowered[i].params.get("inplace_planes")]
     whole = [(i, k) for i, k in in_place if vww.lowered[i].params.get("inplace_pointwise")]
     bands = [(i, k) for i, k in in_place if (i, k) not in planes + whole]
-    assert len(planes) >= 2 and len(bands) >= 2 and len(whole) >= 5
-    for i, k in whole:  # pointwise layers no wider out than in: the kernel on the tensor itself
+    assert len(planes) >= 2 and len(bands) >= 1 and len(whole) >= 9
+    for i, k in whole:  # pointwise layers: the kernel on the tensor itself
         params = vww.lowered[i].params
-        assert k == 0 and params["inplace_ring_offset"] == 0 and params["out_c"] <= params["in_c"]
+        assert k == 0 and params["inplace_ring_offset"] == 0
+    # the expanding ones (8 -> 16 at 48 x 48 at the arena peak, 16 -> 32, 32 -> 64, 64 -> 128) too, from the last
+    # pixel down
+    assert sum(vww.lowered[i].params["out_c"] > vww.lowered[i].params["in_c"] for i, _ in whole) == 4
     for i, k in planes:
         params = vww.lowered[i].params
         assert params["plane_ch"] == params["inplace_wider"][k]["plane_ch"] > 1

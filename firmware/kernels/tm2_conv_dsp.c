@@ -1033,16 +1033,6 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       : [colm] "m"(col), [wend] "m"(wend), TM2_GEMM_XC_OFFSETS(OC)                                      \
       : "cc", "memory")
 
-/* TM2_GEMM_PAIRS_XC with one channel pair a loop step (as TM2_GEMM_PAIRS_X1). */
-#define TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC)                                                                   \
-  __asm__ volatile(                                                                                     \
-      "1:\n\t" TM2_GEMM_PAIR_XC(RQ, STEPS) "bne 1b\n\t"                                                   \
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
-        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
-        [px] "=&r"(px), [pw] "+r"(pw), [om] "+m"(op)                                                    \
-      : [colm] "m"(col), [wend] "m"(wend), TM2_GEMM_XC_OFFSETS(OC)                                      \
-      : "cc", "memory")
-
 /* Four channel pairs a loop step for a build-time out_c OC, a multiple of 8 (OC and K as assembler expressions,
  * TM2_GEMM_XSTR): pair K (0 .. 3) of the step stores at immediate offsets 2 K (+ 1) + s OC from op; op moves by
  * eight channels and the end of the records is tested once a step (pair 3, its second record run loading the end
@@ -1137,6 +1127,11 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_KEND_GET "vmov %[w1], s14\n\t"
 #define TM2_GEMM_KOP_PUT "vmov s15, %[w0]\n\t"
 #define TM2_GEMM_KOP_DONE "str %[w0], %[om]\n\t"
+#define TM2_GEMM_KOP_GET_X1 "vmov %[x1], s15\n\t"
+#define TM2_GEMM_KOP_PUT_X1 "vmov s15, %[x1]\n\t"
+#define TM2_GEMM_KOP_DONE_X1 "str %[x1], %[om]\n\t"
+#define TM2_GEMM_KEND_INIT_X2 "ldr %[x2], %[wend]\n\t" "vmov s14, %[x2]\n\t"
+#define TM2_GEMM_KEND_GET_X2 "vmov %[x2], s14\n\t"
 #define TM2_GEMM_KCLOBBERS , "s14", "s15"
 #else
 #define TM2_GEMM_KOP_INIT ""
@@ -1144,6 +1139,11 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
 #define TM2_GEMM_KEND_GET "ldr %[w1], %[wend]\n\t"
 #define TM2_GEMM_KOP_PUT "str %[w0], %[om]\n\t"
 #define TM2_GEMM_KOP_DONE ""
+#define TM2_GEMM_KOP_GET_X1 "ldr %[x1], %[om]\n\t"
+#define TM2_GEMM_KOP_PUT_X1 "str %[x1], %[om]\n\t"
+#define TM2_GEMM_KOP_DONE_X1 ""
+#define TM2_GEMM_KEND_INIT_X2 ""
+#define TM2_GEMM_KEND_GET_X2 "ldr %[x2], %[wend]\n\t"
 #define TM2_GEMM_KCLOBBERS
 #endif
 /* One channel pair of the constant-column forms up to its stores: the eight outputs in a0 .. b3, the output pointer
@@ -1186,8 +1186,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
       : "cc", "memory" TM2_GEMM_KCLOBBERS)
-/* TM2_GEMM_PAIRS_XC1 in the constant-column form (one channel pair a loop step; the first store moves the output
- * pointer on by the pair's two channels). */
+/* One channel pair a loop step in the constant-column form for a build-time out_c OC (a string; the first store moves
+ * the output pointer on by the pair's two channels, the others at immediate offsets from it). */
 #define TM2_GEMM_PAIRS_C1K(E, N, OC)                                                                    \
   __asm__ volatile(                                                                                     \
       TM2_GEMM_KOP_INIT                                                                                 \
@@ -1207,6 +1207,92 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
+      : "cc", "memory" TM2_GEMM_KCLOBBERS)
+/* TM2_GEMM_PAIRS_C1K for TM2_RQ_HIGHMUL records with output offset -128 (TM2_GEMM_RQ_LOW: m, hz and e of a channel,
+ * three words): each channel's record in a run of three loads (w0, w1, x0), its four requantisations and stores, the
+ * output pointer in x1. */
+#define TM2_GEMM_PAIRS_C1KL(N, OC)                                                                      \
+  __asm__ volatile(                                                                                     \
+      TM2_GEMM_KOP_INIT                                                                                 \
+      ".p2align 2\n\t"                                                                                  \
+      "1:\n\t" TM2_GEMM_KPROLOGUE TM2_GEMM_KSTEPS(N) TM2_GEMM_REC3 TM2_GEMM_KOP_GET_X1                   \
+      TM2_GEMM_RQ_LOW("a0") TM2_GEMM_RQ_LOW("a1") TM2_GEMM_RQ_LOW("a2") TM2_GEMM_RQ_LOW("a3")           \
+      "strb %[a0], [%[x1]], #2\n\t"                                                                     \
+      "strb %[a1], [%[x1], #(" OC "-2)]\n\t"                                                            \
+      "strb %[a2], [%[x1], #(2*" OC "-2)]\n\t"                                                          \
+      "strb %[a3], [%[x1], #(3*" OC "-2)]\n\t" TM2_GEMM_REC3                                             \
+      TM2_GEMM_RQ_LOW("b0") TM2_GEMM_RQ_LOW("b1") TM2_GEMM_RQ_LOW("b2") TM2_GEMM_RQ_LOW("b3")           \
+      TM2_GEMM_KEND_GET                                                                                 \
+      "strb %[b0], [%[x1], #-1]\n\t"                                                                    \
+      "strb %[b1], [%[x1], #(" OC "-1)]\n\t"                                                            \
+      "strb %[b2], [%[x1], #(2*" OC "-1)]\n\t"                                                          \
+      "strb %[b3], [%[x1], #(3*" OC "-1)]\n\t"                                                          \
+      "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT_X1                                                        \
+      "bne 1b\n\t" TM2_GEMM_KOP_DONE_X1                                                                 \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
+        [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),  \
+        [pw] "+r"(pw), [om] "+m"(op)                                                                    \
+      : [px] "r"(col), [wend] "m"(wend)                                                                 \
+      : "cc", "memory" TM2_GEMM_KCLOBBERS)
+/* The constant-column form for blocks of three pixels (column slots 0 .. 2 at px): six sums a channel pair, so that
+ * the output pointer op stays in a register (thirteen registers besides it). A position pair is two weight words
+ * and three column words in one run of loads (six cycles) and six SMLADs: one cycle per multiply-accumulate, like the
+ * 4-pixel step; for layers whose pixel count is a multiple of three and not of four (vww's last two pointwise
+ * layers, 3 x 3 pixels), where 4-pixel blocks leave one or two pixels to tm2_gemm_pixel. */
+#define TM2_GEMM_K3STEP                        \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px], #tm2_k]\n\t"             \
+  "ldr %[x1], [%[px], #tm2_k+4]\n\t"           \
+  "ldr %[x2], [%[px], #tm2_k+8]\n\t"           \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"       \
+  ".set tm2_k, tm2_k + 16\n\t"
+/* The first position pair: the sums start from the pair's biases (a2, b2). */
+#define TM2_GEMM_K3PROLOGUE                    \
+  "ldr %[a2], [%[pw]], #4\n\t"                 \
+  "ldr %[b2], [%[pw]], #4\n\t"                 \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px]]\n\t"                     \
+  "ldr %[x1], [%[px], #4]\n\t"                 \
+  "ldr %[x2], [%[px], #8]\n\t"                 \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
+/* Every channel pair of a 3-pixel block, one a loop step: shift E and N steps after the prologue (strings), OC a
+ * build-time out_c (a string); both channels' records (m, hz') in one run, the stores at immediate offsets from op
+ * (the first moves it on by the pair's two channels), the end of the records from s14 (or memory). */
+#define TM2_GEMM_PAIRS_3K(E, N, OC)                                                                      \
+  __asm__ volatile(                                                                                     \
+      TM2_GEMM_KEND_INIT_X2                                                                             \
+      ".p2align 2\n\t"                                                                                  \
+      "1:\n\t" TM2_GEMM_K3PROLOGUE ".set tm2_k, 16\n\t.rept " N "\n\t" TM2_GEMM_K3STEP ".endr\n\t"         \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[w1], [%[pw]], #8\n\t"                                                                      \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                      \
+      "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)   \
+      TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E) TM2_GEMM_RQK("b1", "x0", "x1", E) \
+      TM2_GEMM_RQK("b2", "x0", "x1", E) TM2_GEMM_KEND_GET_X2                                             \
+      "strb %[a0], [%[op]], #2\n\t"                                                                     \
+      "strb %[a1], [%[op], #(" OC "-2)]\n\t"                                                            \
+      "strb %[a2], [%[op], #(2*" OC "-2)]\n\t"                                                          \
+      "strb %[b0], [%[op], #-1]\n\t"                                                                    \
+      "strb %[b1], [%[op], #(" OC "-1)]\n\t"                                                            \
+      "strb %[b2], [%[op], #(2*" OC "-1)]\n\t"                                                          \
+      "cmp %[pw], %[x2]\n\t"                                                                            \
+      "bne 1b\n\t"                                                                                      \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), \
+        [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [pw] "+r"(pw),  \
+        [op] "+r"(op)                                                                                   \
+      : [px] "r"(px), [wend] "m"(wend)                                                                  \
       : "cc", "memory" TM2_GEMM_KCLOBBERS)
 #endif
 
@@ -1357,96 +1443,6 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   }
 }
 
-/* One position pair J (a decimal string, 0 .. 63) of tm2_pw_blocks3's three-pixel product: its two weight words and
- * the three pixels' column words (slots 0 .. 2 at px + 16 J) in one run of loads, six multiply-accumulates: 12
- * cycles for 12. */
-#define TM2_B3_STEP(J)                                  \
-  "ldr %[w0], [%[pw]], #4\n\t"                          \
-  "ldr %[w1], [%[pw]], #4\n\t"                          \
-  "ldr %[x0], [%[px], #(16*" J ")]\n\t"                 \
-  "ldr %[x1], [%[px], #(16*" J "+4)]\n\t"               \
-  "ldr %[x2], [%[px], #(16*" J "+8)]\n\t"               \
-  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
-  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
-  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
-  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"                \
-  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"                \
-  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
-#define TM2_B3_STEP4(J)                                                                                        \
-  TM2_B3_STEP("(4*" #J ")") TM2_B3_STEP("(4*" #J "+1)") TM2_B3_STEP("(4*" #J "+2)") TM2_B3_STEP("(4*" #J "+3)")
-/* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, the shift in x2). */
-#define TM2_B3_RQ(A, M, H)                               \
-  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
-  "asr %[" A "], %[" A "], %[x2]\n\t"                     \
-  "ssat %[" A "], #8, %[" A "]\n\t"
-
-/* Pointwise layers of TM2_RQ_HIGHMUL_E records (shift from the records) whose pixel count is a multiple of three but
- * not of four (vww's 3x3 planes: 9 pixels, whose blocks of four leave one pixel for tm2_gemm_pixel at about 1.4
- * cycles per multiply-accumulate), even out_c, Kp 128 (the entries _pw128_e<E>) or a multiple of 128 past the
- * pointwise entries (_generalpw_e<E>: vww's Kp 256): blocks of three pixels at one cycle per multiply-accumulate. Per block the three pixels are widened into slots 0 .. 2 of the column buffer
- * (tm2_widen_tap), then per channel pair (one asm statement for all of them, loop state in memory operands) the
- * sums start from the biases and run over the position pairs 64 a loop step (TM2_B3_STEP; the column's end in
- * the one register left), then the six
- * requantisations and stores (pixel s, channels c and c + 1 at o + s out_c). A block's outputs are stored after its
- * inputs were read, so that the layer may run in place as the other pointwise loops do. */
-__attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const int32_t *packed, int32_t kp,
-                                                      int32_t out_c, int32_t pixels, int32_t off, uint32_t *col,
-                                                      int8_t *output) {
-  const int32_t sh = packed[kp + 4]; /* the layer's shift E, the third word of every record */
-  const uint32_t *const col_end = col + 2 * kp;
-  const int32_t *const wend = packed + (size_t)(out_c >> 1) * TM2_CONV_PACKED_PAIR_WORDS(kp);
-  for (int32_t i = 0; i < pixels; i += 3) {
-    const int8_t *src = input + (size_t)i * kp;
-    tm2_widen_tap(src, kp >> 2, off, col);
-    tm2_widen_tap(src + kp, kp >> 2, off, col + 1);
-    tm2_widen_tap(src + 2 * kp, kp >> 2, off, col + 2);
-    int8_t *op = output + (size_t)i * out_c;
-    const int32_t *pw = packed;
-    int32_t a0, a1, a2, b0, b1, b2;
-    uint32_t w0, w1, x0, x1, x2, px;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[px], %[colm]\n\t"
-        "ldr %[b0], [%[pw], #4]\n\t"
-        "ldr %[b1], [%[pw], #4]\n\t"
-        "ldr %[b2], [%[pw], #4]\n\t"
-        "ldr %[a0], [%[pw]]\n\t"
-        "ldr %[a1], [%[pw]]\n\t"
-        "ldr %[a2], [%[pw]], #8\n\t"
-        "2:\n\t" TM2_B3_STEP4(0) TM2_B3_STEP4(1) TM2_B3_STEP4(2) TM2_B3_STEP4(3) TM2_B3_STEP4(4) TM2_B3_STEP4(5)
-        TM2_B3_STEP4(6) TM2_B3_STEP4(7) TM2_B3_STEP4(8) TM2_B3_STEP4(9) TM2_B3_STEP4(10) TM2_B3_STEP4(11)
-        TM2_B3_STEP4(12) TM2_B3_STEP4(13) TM2_B3_STEP4(14) TM2_B3_STEP4(15)
-        "add %[px], %[px], #1024\n\t"
-        "cmp %[px], %[cend]\n\t"
-        "bne 2b\n\t"
-        "ldr %[w0], [%[pw]], #4\n\t"
-        "ldr %[w1], [%[pw]], #8\n\t"
-        "ldr %[x0], [%[pw]], #4\n\t"
-        "ldr %[x1], [%[pw]], #8\n\t"
-        "ldr %[x2], %[shm]\n\t" TM2_B3_RQ("a0", "w0", "w1") TM2_B3_RQ("a1", "w0", "w1") TM2_B3_RQ("a2", "w0", "w1")
-        TM2_B3_RQ("b0", "x0", "x1") TM2_B3_RQ("b1", "x0", "x1") TM2_B3_RQ("b2", "x0", "x1")
-        "ldr %[w0], %[om]\n\t"
-        "ldr %[w1], %[ocm]\n\t"
-        "ldr %[x2], %[wendm]\n\t"
-        "strb %[a0], [%[w0]]\n\t"
-        "strb %[b0], [%[w0], #1]\n\t"
-        "add %[x0], %[w0], %[w1]\n\t"
-        "add %[w0], %[w0], #2\n\t"
-        "strb %[a1], [%[x0]]\n\t"
-        "strb %[b1], [%[x0], #1]\n\t"
-        "add %[x0], %[x0], %[w1]\n\t"
-        "str %[w0], %[om]\n\t"
-        "strb %[a2], [%[x0]]\n\t"
-        "strb %[b2], [%[x0], #1]\n\t"
-        "cmp %[pw], %[x2]\n\t"
-        "bne 1b\n\t"
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
-          [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [px] "=&r"(px),
-          [pw] "+r"(pw), [om] "+m"(op)
-        : [cend] "r"(col_end), [colm] "m"(col), [shm] "m"(sh), [ocm] "m"(out_c), [wendm] "m"(wend)
-        : "cc", "memory");
-  }
-}
 #undef TM2_B3_RQ
 #undef TM2_B3_STEP4
 #undef TM2_B3_STEP
@@ -1456,25 +1452,24 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
 /* Pointwise layers on the fast path (TM2_CONV_PATH_POINTWISE, tm2_conv_dsp.h) take their own loop: no per-call setup beyond it,
  * and the channel pairs' steps straight-line (TM2_GEMM_PAIRS_X). */
 /* The full blocks of a pointwise layer for Kp = KP, a constant so that the widening's branches fold: per 4-pixel
- * block the widening, then PAIRS (a channel-pair loop below), which moves op by OCV; op moves on by three pixels. */
-#define TM2_PW_BLOCKS_BY(KP, PAIRS, OCV)                      \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+ * block the widening, then PAIRS (a channel-pair loop below), which moves op by one pixel's out_c; then src and
+ * op move to the next block (bstep, ostep: up, or down for expanding layers, tm2_conv_pw_fast). */
+#define TM2_PW_BLOCKS_BY(KP, PAIRS)                           \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {   \
     const int32_t *pw = packed;                               \
     tm2_widen4_body(src, (KP), (KP), off, col);               \
     PAIRS;                                                    \
-    op += 3 * (OCV); /* the asm moved op by one pixel's out_c */ \
+    op += ostep;                                              \
   }
 /* TM2_PW_BLOCKS_BY with the pair loop TM2_GEMM_PAIRS_X (steps = KP / 2 - 1 after the prologue: STEPS), RQ:
  * TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_SIGNED or TM2_GEMM_RQ_E<E>. */
-#define TM2_PW_BLOCKS(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X(RQ, STEPS), out_c)
+#define TM2_PW_BLOCKS(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X(RQ, STEPS))
 /* TM2_PW_BLOCKS for a build-time out_c OC (stores at immediate offsets, TM2_GEMM_PAIRS_XC). */
-#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC(RQ, STEPS, OC), OC)
+#define TM2_PW_BLOCKS_C(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC(RQ, STEPS, OC))
 /* TM2_PW_BLOCKS_C with four channel pairs a loop step (TM2_GEMM_PAIRS_Q; OC a multiple of 8). */
-#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_Q(RQ, STEPS, OC), OC)
+#define TM2_PW_BLOCKS_Q(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_Q(RQ, STEPS, OC))
 /* TM2_PW_BLOCKS with one channel pair a loop step (TM2_GEMM_PAIRS_X1). */
-#define TM2_PW_BLOCKS_1(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X1(RQ, STEPS), out_c)
-/* TM2_PW_BLOCKS_C with one channel pair a loop step (TM2_GEMM_PAIRS_XC1). */
-#define TM2_PW_BLOCKS_C1(KP, RQ, STEPS, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_XC1(RQ, STEPS, OC), OC)
+#define TM2_PW_BLOCKS_1(KP, RQ, STEPS) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_X1(RQ, STEPS))
 /* Kp 8 and 16 (the small-K pointwise layers): out_c 2 Kp and 4 Kp with stores at immediate offsets. */
 #define TM2_PW_BLOCKS_SMALL(KP, RQ, STEPS)                     \
   if (out_c == 2 * (KP)) {                                     \
@@ -1524,9 +1519,9 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
   }
 /* TM2_PW_KP for the forms without sign correction (output offset -128: TM2_GEMM_RQ_LOW, TM2_GEMM_RQ_E<E>): Kp 8
  * and 16 with out_c 2 Kp, Kp 32 with out_c 32 (vww's 32 -> 32 layer) and Kp 64 with out_c 64 (kws' and vww's
- * 64 -> 64 layers) four channel pairs a loop step; Kp 128 with out_c 128 (vww's 128 -> 128 layers) stores at
- * immediate offsets. The other out_c of Kp 64 and 128 take one pair a loop step, so that the entry's code grows by
- * about one pair's loop code only. */
+ * 64 -> 64 layers) four channel pairs a loop step. The other out_c of Kp 64 and 128 take one pair a loop step, so
+ * that the entry's code grows by about one pair's loop code only (Kp 128 with out_c 128, vww's 128 -> 128 layers,
+ * in the constant-column form before this: TM2_PW_CASE_E, tm2_conv_pw_fast). */
 #define TM2_PW_KP_LOW(RQ)                          \
   switch (kp) {                                    \
     case 8:                                        \
@@ -1550,11 +1545,7 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
       }                                            \
       break;                                       \
     case 128:                                      \
-      if (out_c == 128) {                          \
-        TM2_PW_BLOCKS_C1(128, RQ, TM2_GEMM_STEP63, 128) \
-      } else {                                     \
-        TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)       \
-      }                                            \
+      TM2_PW_BLOCKS_1(128, RQ, TM2_GEMM_STEP63)    \
       break;                                       \
     default:                                       \
       TM2_PW_KP(RQ)                                \
@@ -1599,17 +1590,20 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
                      : "memory");                                                                          \
   } while (0)
 /* TM2_PW_BLOCKS_BY with the straight-line widening (TM2_PW_WIDEN). */
-#define TM2_PW_BLOCKS_BYK(KP, PAIRS, OCV)                     \
-  for (int32_t n = pixels >> 2; n > 0; --n, src += 4 * (KP)) { \
+#define TM2_PW_BLOCKS_BYK(KP, PAIRS)                          \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {   \
     const int32_t *pw = packed;                               \
     TM2_PW_WIDEN(KP);                                         \
     PAIRS;                                                    \
-    op += 3 * (OCV); /* the asm moved op by one pixel's out_c */ \
+    op += ostep;                                              \
   }
-/* TM2_PW_BLOCKS_Q and TM2_PW_BLOCKS_C1 in the constant-column form (TM2_RQ_HIGHMUL_E records of shift E; N steps
- * after the prologue), the straight-line widening. */
-#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC), OC)
-#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC), OC)
+/* TM2_PW_BLOCKS_Q and one channel pair a loop step (stores at immediate offsets) in the constant-column form
+ * (TM2_RQ_HIGHMUL_E records of shift E; N steps after the prologue), the straight-line widening. */
+#define TM2_PW_BLOCKS_QK(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_QK(TM2_GEMM_XSTR(E), N, OC))
+#define TM2_PW_BLOCKS_C1K(KP, E, N, OC) TM2_PW_BLOCKS_BYK(KP, TM2_GEMM_PAIRS_C1K(TM2_GEMM_XSTR(E), N, #OC))
+/* TM2_PW_BLOCKS_C1K for TM2_RQ_HIGHMUL records with output offset -128 (TM2_GEMM_PAIRS_C1KL), with the widening of
+ * tm2_widen4_body (the straight-line one would add its 2.5 KB of code to the entry for about 90 cycles a block). */
+#define TM2_PW_BLOCKS_C1KL(KP, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_C1KL(N, #OC))
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
  * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
@@ -1618,7 +1612,9 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
  * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
  * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
  * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
- * in use. About 24 cycles a channel of two outputs. */
+ * in use. About 24 cycles a channel of two outputs. The layer expands (16 > 8 channels), so it runs from the last
+ * pixel down (see tm2_conv_pw_fast): an odd last pixel first (tm2_gemm_pixel on the widened last four pixels), then
+ * the pixel pairs from the last. */
 #define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
   "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
   "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
@@ -1649,10 +1645,15 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
   TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
 #define TM2_PW8_PAIRS(E)                                                                                        \
   do {                                                                                                          \
-    const int8_t *s8 = src;                                                                                     \
-    const int8_t *const s8_end = src + (size_t)(pixels >> 1) * 16;                                              \
+    if (pixels & 1) {                                                                                           \
+      tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                                        \
+      tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E);          \
+    }                                                                                                           \
+    const int8_t *s8 = input + (size_t)((pixels >> 1) - 1) * 16;  /* the last pair's bytes */                   \
+    const uintptr_t s8_end = (uintptr_t)input - 16;                 /* where s8 stops: before the first pair */ \
     const uint32_t o2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);                                     \
     const int32_t *pw = packed;                                                                                 \
+    int8_t *op = output + (size_t)((pixels >> 1) - 1) * 32;                                                     \
     uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
     __asm__ volatile(                                                                                           \
         "ldr %[t], %[sm]\n\t"                                                                                   \
@@ -1662,7 +1663,7 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
         "ldr %[x2], [%[t], #4]\n\t"                                                                             \
         "ldr %[x4], [%[t], #8]\n\t"                                                                             \
         "ldr %[x6], [%[t], #12]\n\t"                                                                            \
-        "add %[t], %[t], #16\n\t"                                                                               \
+        "sub %[t], %[t], #16\n\t"                                                                               \
         "str %[t], %[sm]\n\t"                                                                                   \
         "sxtab16 %[x1], %[a], %[x0], ror #8\n\t"                                                                \
         "sxtab16 %[x0], %[a], %[x0]\n\t"                                                                        \
@@ -1675,7 +1676,7 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
         TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
         TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
         "sub %[pw], %[pw], #512\n\t"                                                                            \
-        "add %[op], %[op], #32\n\t"                                                                             \
+        "sub %[op], %[op], #32\n\t"                                                                             \
         "ldr %[t], %[sm]\n\t"                                                                                   \
         "ldr %[w], %[em]\n\t"                                                                                   \
         "cmp %[t], %[w]\n\t"                                                                                    \
@@ -1687,21 +1688,21 @@ __attribute__((noinline)) static void tm2_pw_blocks3(const int8_t *input, const 
         : "cc", "memory");                                                                                      \
   } while (0)
 
-/* The TM2_RQ_HIGHMUL_E case of shift E: TM2_PW8_PAIRS for Kp 8 with out_c 16 (its odd last pixel by
- * tm2_gemm_pixel on the widened last four pixels); Kp 32 with out_c 32 and 64, Kp 64 with out_c 64 four channel
- * pairs a loop step and Kp 128 with out_c 128 one pair a loop step, in the constant-column form; everything else as
- * TM2_PW_KP_LOW. */
+/* The TM2_RQ_HIGHMUL_E case of shift E for Kp 8 with out_c 16: TM2_PW8_PAIRS. */
+#define TM2_PW8_CASE_E(E) \
+  case E:                 \
+    TM2_PW8_PAIRS(#E);    \
+    break;
+/* The TM2_RQ_HIGHMUL_E case of shift E of the 4-pixel blocks: Kp 16 with out_c 32, Kp 32 with out_c 32 and 64, Kp 64
+ * with out_c 64 four channel pairs a loop step and Kp 128 with out_c 128 one pair a loop step, in the constant-column
+ * form; everything else as TM2_PW_KP_LOW. */
 #define TM2_PW_CASE_E(E)                                                                                 \
   case E:                                                                                                \
     if (kp == 8 && out_c == 16) {                                                                        \
-      TM2_PW8_PAIRS(#E);                                                                                 \
-      if (pixels & 1) {                                                                                  \
-        tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                               \
-        tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E); \
-      }                                                                                                  \
-      return;                                                                                            \
-    }                                                                                                    \
-    if (kp == 32 && out_c == 32) {                                                                       \
+      /* not here: TM2_PW8_CASE_E (so that the compiler drops TM2_PW_KP_LOW's loops of this shape) */        \
+    } else if (kp == 16 && out_c == 32) {                                                                \
+      TM2_PW_BLOCKS_QK(16, E, 7, 32)                                                                     \
+    } else if (kp == 32 && out_c == 32) {                                                                \
       TM2_PW_BLOCKS_QK(32, E, 15, 32)                                                                    \
     } else if (kp == 32 && out_c == 64) {                                                                \
       TM2_PW_BLOCKS_QK(32, E, 15, 64)                                                                    \
@@ -1729,34 +1730,59 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
   const int32_t full_pairs = out_c >> 1;
   uint32_t *col = (uint32_t *)scratch;
   const int32_t *wend = packed + (size_t)full_pairs * TM2_CONV_PACKED_PAIR_WORDS(kp);
-  const int8_t *src = input;
-  int8_t *op = output;
-  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
-  uint32_t w0, w1, x0, x1, px;
-  if (rqe != 0 && kp == 128 && (pixels & 3) != 0 && (out_c & 1) == 0 && pixels % 3 == 0) {
-    tm2_pw_blocks3(input, packed, kp, out_c, pixels, off, col, output); /* no pixels left for tm2_gemm_pixel */
+  if (rqe != 0 && kp == 8 && out_c == 16) {
+    switch (rqe) {
+      TM2_CONV_RQ_SHIFTS(TM2_PW8_CASE_E)
+      default:
+        break;
+    }
     return;
   }
+  /* Expanding layers (out_c > Kp = in_c) run from the last pixel down, the others from the first up: pixel i's
+   * output then overwrites only input pixels read already (at or after i when expanding, i out_c >= i Kp; at or
+   * before i otherwise), so that either may run in place over the whole tensor (tinym2net/ops/inplace.py). The one to
+   * three pixels after the last block go one by one (widened into one slot, tm2_widen_tap, then tm2_gemm_pixel):
+   * first, from the last down, or last. The blocks' pointers: src and op at the first block to run, then per block
+   * bstep input bytes and ostep output bytes on (the pair loops move op by one pixel's out_c). */
+  const int rev = out_c > kp;
+  const int32_t first = rev ? (pixels >> 2) - 1 : 0;
+  int32_t bstep = 4 * kp;
+  /* opaque: -4 Kp needs no literal-pool word (the .rept loops of this function hide their size from the compiler,
+   * which may then place the pool out of a load's reach) */
+  __asm__("" : "+r"(bstep));
+  if (rev) bstep = -bstep;
+  const int32_t ostep = rev ? -5 * out_c : 3 * out_c;
+  const int8_t *src = input + (size_t)first * 4 * kp;
+  int8_t *op = output + (size_t)first * 4 * out_c;
+  const int32_t rq_mode = rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL;
+  for (int32_t i = pixels - 1; rev && i >= (pixels & ~3); --i) {
+    tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
+    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rq_mode);
+  }
+  int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+  uint32_t w0, w1, x0, x1, px;
   switch (rqe) {
     TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
-      if (zp == -128) {
+      if (zp == -128 && kp == 128 && out_c == 128) {
+        TM2_PW_BLOCKS_C1KL(128, 63, 128)
+      } else if (zp == -128) {
         TM2_PW_KP_LOW(TM2_GEMM_RQ_LOW)
       } else {
         TM2_PW_KP(TM2_GEMM_RQ_SIGNED)
       }
       break;
   }
-  /* the one to three pixels after the last block, one by one: widened into one slot (tm2_widen_tap), then
-   * tm2_gemm_pixel */
-  for (int32_t i = pixels & ~3; i < pixels; ++i) {
+  for (int32_t i = pixels & ~3; !rev && i < pixels; ++i) {
     tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
-    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rqe ? TM2_RQ_HIGHMUL_E : TM2_RQ_HIGHMUL);
+    tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rq_mode);
   }
 }
+#undef TM2_PW8_CASE_E
 #undef TM2_PW_CASE_E
 #undef TM2_PW_BLOCKS_QK
 #undef TM2_PW_BLOCKS_C1K
+#undef TM2_PW_BLOCKS_C1KL
 #undef TM2_PW_BLOCKS_BYK
 #undef TM2_PW_WIDEN
 #undef TM2_PW_WIDEN_PAIR
@@ -1767,19 +1793,69 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 
 /* Pointwise calls of fewer than four pixels (a band's last pixels): each pixel widened into all four column slots
  * (pixel stride 0), then its channel pairs one pixel at a time (tm2_gemm_pixel), so that the pointwise entries
- * link no general loop. */
+ * link no general loop; from the last pixel down for expanding layers (as tm2_conv_pw_fast). */
 __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_params *p, const int8_t *input,
                                                       const int32_t *packed, void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded, out_c = p->out_c;
   const int32_t pixels = p->batches * p->out_h * p->out_w;
   uint32_t *col = (uint32_t *)scratch;
-  for (int32_t i = 0; i < pixels; ++i) {
+  for (int32_t k = 0; k < pixels; ++k) {
+    const int32_t i = out_c > kp ? pixels - 1 - k : k;
     tm2_widen4(input + (size_t)i * kp, 0, kp, p->input_offset, col);
     tm2_gemm_pixel(packed, out_c >> 1, kp, col, output + (size_t)i * out_c, p->output_offset, p->rq_mode);
   }
 }
+
+/* Kp kp (128 or 256, a constant) with out_c 256 and TM2_RQ_HIGHMUL_E records of shift rqe in blocks of three pixels
+ * (TM2_GEMM_PAIRS_3K; the entries tm2_conv2d_s8_packed_pw<Kp>x3_e<E>, which the generated code names for pointwise
+ * layers whose pixel count is a multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's
+ * 3 x 3 128 -> 256 and 256 -> 256 layers, where 4-pixel blocks leave a pixel to tm2_gemm_pixel). From the last pixel
+ * down (as tm2_conv_pw_fast for expanding layers; the same order serves 256 -> 256): the one or two pixels after
+ * the last block of three first, one by one, then the blocks from the last. Block j's pixels 3 j .. 3 j + 2 are
+ * widened with the pixel before them into slots 0 .. 3 and read from slot 1 (block 0 with pixel 3 after them, read
+ * from slot 0, or, in a call of three pixels, one by one), so that no read passes the tensor's last pixel. */
+__attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_packed_params *p, const int8_t *input,
+                                                               const int32_t *packed, void *scratch, int8_t *output,
+                                                               const int32_t kp, const int32_t rqe) {
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  const int32_t off = p->input_offset;
+  uint32_t *col = (uint32_t *)scratch;
+  const int32_t *wend = packed + (size_t)128 * TM2_CONV_PACKED_PAIR_WORDS(kp);
+  int32_t three = 3;
+  __asm__("" : "+r"(three)); /* opaque: a division, no literal-pool word (see tm2_conv_pw_fast's bstep) */
+  const int32_t blocks = pixels / three;
+  for (int32_t i = pixels - 1; i >= 3 * blocks; --i) {
+    tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
+    tm2_gemm_pixel(packed, 128, kp, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
+  }
+  for (int32_t j = blocks - 1; j >= 0; --j) {
+    const int32_t *pw = packed;
+    const uint32_t *px = col + (j ? 1 : 0);
+    int8_t *op = output + (size_t)j * 3 * 256;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t w0, w1, x0, x1, x2;
+    if (j || pixels >= 4) {
+      tm2_widen4_body(input + (size_t)(j ? 3 * j - 1 : 0) * kp, kp, kp, off, col);
+    } else {
+      for (int32_t s = 0; s < 3; ++s) tm2_widen_tap(input + (size_t)s * kp, kp >> 2, off, col + s);
+    }
+#define TM2_PW3_CASE_E(E)                                     \
+  case E:                                                     \
+    if (kp == 128) {                                          \
+      TM2_GEMM_PAIRS_3K(#E, "63", "256");                     \
+    } else {                                                  \
+      TM2_GEMM_PAIRS_3K(#E, "127", "256");                    \
+    }                                                         \
+    break;
+    switch (rqe) {
+      TM2_CONV_RQ_SHIFTS(TM2_PW3_CASE_E)
+      default:
+        break;
+    }
+#undef TM2_PW3_CASE_E
+  }
+}
 #undef TM2_PW_BLOCKS_C
-#undef TM2_PW_BLOCKS_C1
 #undef TM2_PW_BLOCKS_1
 #undef TM2_PW_BLOCKS_Q
 #undef TM2_PW_BLOCKS_SMALL
@@ -2375,10 +2451,9 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4_fast(const tm2_
 __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm2_conv_packed_params *p,
                                                                         const int8_t *input, const int32_t *packed,
                                                                         void *scratch, int8_t *output,
-                                                                        const int32_t rqe, const int pw3) {
+                                                                        const int32_t rqe) {
 #if !TM2_CONV_USE_DSP
   (void)rqe; /* one C loop for every mode */
-  (void)pw3;
 #endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
@@ -2411,14 +2486,6 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
     int8_t *out_b = output + (size_t)b * pixels * out_c;
-#if TM2_CONV_USE_DSP
-    if (pw3 && rqe != 0 && (pixels & 3) != 0 && pointwise && fast && p->in_c == kp && (kp & 127) == 0 && (out_c & 1) == 0 &&
-        pixels % 3 == 0) {
-      /* blocks of three pixels (vww's 3x3 planes of Kp 256): no pixels left for tm2_gemm_pixel */
-      tm2_pw_blocks3(in_b, packed, kp, out_c, pixels, p->input_offset, col, out_b);
-      continue;
-    }
-#endif
     for (int32_t next = 0; next < pixels; next += 4) {
       /* A short last block moves back to end at the last pixel (its first pixels computed again, or, on the fast
        * path, only its last one or two pixels computed, tm2_gemm_pixel); the C loop stores only the new pixels,
@@ -2510,7 +2577,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
 /* The general loop for TM2_RQ_HIGHMUL records (every other mode runs its C loop). */
 __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
                                                        const int32_t *packed, void *scratch, int8_t *output) {
-  tm2_conv_general_body(p, input, packed, scratch, output, 0, 0);
+  tm2_conv_general_body(p, input, packed, scratch, output, 0);
 }
 
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
@@ -2535,7 +2602,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
     return;
   }
   if (rqe != 0) {
-    tm2_conv_general_body(p, input, packed, scratch, output, rqe, 0);
+    tm2_conv_general_body(p, input, packed, scratch, output, rqe);
     return;
   }
 #else
@@ -2565,11 +2632,18 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
       tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
   }
+/* Kp KP (128, 256) with out_c 256 in blocks of three pixels (tm2_conv_pw3); calls of fewer than three pixels pixel by
+ * pixel. */
+#define TM2_PW3_ENTRY_E(KP, E)                                      \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##x3_e##E) {            \
+    if (p->batches * p->out_h * p->out_w >= 3) {                    \
+      tm2_conv_pw3(p, input, packed, scratch, output, KP, E);       \
+    } else {                                                        \
+      tm2_conv_pw_few(p, input, packed, scratch, output);           \
+    }                                                               \
+  }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E, 0); } \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_generalpw_e##E) {                                                          \
-    tm2_conv_general_body(p, input, packed, scratch, output, E, 1);                                              \
-  }                                                                                                              \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) {                                                       \
     tm2_conv_first_fast(p, input, packed, scratch, output, E, 1);                                                \
@@ -2579,23 +2653,46 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW_ENTRY_E(16, E)                                                                                          \
   TM2_PW_ENTRY_E(32, E)                                                                                          \
   TM2_PW_ENTRY_E(64, E)                                                                                          \
-  TM2_PW_ENTRY_E(128, E)
+  TM2_PW_ENTRY_E(128, E)                                                                                         \
+  TM2_PW3_ENTRY_E(128, E)                                                                                        \
+  TM2_PW3_ENTRY_E(256, E)
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
+/* The pointwise entries without the DSP extension: the general loop, expanding layers (out_c > in_c) one block of
+ * four pixels a call from the last block down (each block widened before its outputs are stored, the first one to
+ * three pixels last), so that they may run in place over the whole tensor as with the DSP entries
+ * (tm2_conv_pw_fast). */
+__attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_params *p, const int8_t *input,
+                                                          const int32_t *packed, void *scratch, int8_t *output) {
+  if (p->out_c <= p->in_c) {
+    tm2_conv_general(p, input, packed, scratch, output);
+    return;
+  }
+  tm2_conv_packed_params q = *p;
+  q.batches = 1;
+  q.in_w = q.out_w = 1;
+  for (int32_t end = p->batches * p->out_h * p->out_w; end > 0; end -= 4) {
+    const int32_t n = tm2_min_i32(4, end);
+    q.in_h = q.out_h = n;
+    tm2_conv_general(&q, input + (size_t)(end - n) * p->in_c, packed, scratch, output + (size_t)(end - n) * p->out_c);
+  }
+}
+
 #define TM2_PW_ENTRY(KP) \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_generalpw_e##E) { tm2_conv_general(p, input, packed, scratch, output); }   \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }         \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }      \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw32_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw256x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
@@ -2604,6 +2701,7 @@ TM2_PW_ENTRY(64)
 TM2_PW_ENTRY(128)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
 #undef TM2_CONV_ENTRIES_E
+#undef TM2_PW3_ENTRY_E
 #undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
 
@@ -2640,19 +2738,32 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
     return;                                                                     \
   } while (0)
-#define TM2_CONV_DISPATCH_E(E)                                                                   \
-  case E:                                                                                        \
-    if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {                \
-      tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);                 \
-      return;                                                                                    \
-    }                                                                                            \
-    if (p->path == TM2_CONV_PATH_GENERAL && (p->depth_padded & 127) == 0 && p->depth_padded == p->in_c && \
-        p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && \
-        p->pad_w == 0 && p->in_w == p->out_w) {                                                  \
-      tm2_conv2d_s8_packed_generalpw_e##E(p, input, packed, scratch, output);                    \
-      return;                                                                                    \
-    }                                                                                            \
+#define TM2_CONV_DISPATCH_E(E)                                                                 \
+  case E:                                                                                      \
+    if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {              \
+      tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);               \
+      return;                                                                                  \
+    }                                                                                          \
+    if (tm2_conv_pw3_layer(p)) {                                                               \
+      if (p->depth_padded == 128) {                                                            \
+        tm2_conv2d_s8_packed_pw128x3_e##E(p, input, packed, scratch, output);                  \
+      } else {                                                                                 \
+        tm2_conv2d_s8_packed_pw256x3_e##E(p, input, packed, scratch, output);                  \
+      }                                                                                        \
+      return;                                                                                  \
+    }                                                                                          \
     TM2_CONV_DISPATCH(_e##E);
+
+/* Whether a layer with TM2_RQ_HIGHMUL_E records takes an entry in blocks of three pixels
+ * (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>): the rule of tinym2net/ops/packing.py conv_packed_entry (pointwise, Kp = in_c
+ * of 128 or 256, out_c 256, the full int8 range, a pixel count that is a multiple of three and not of four). */
+static int tm2_conv_pw3_layer(const tm2_conv_packed_params *p) {
+  const int32_t pixels = p->batches * p->out_h * p->out_w;
+  return p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+         p->pad_w == 0 && p->in_w == p->out_w && p->in_c == p->depth_padded &&
+         (p->depth_padded == 128 || p->depth_padded == 256) && p->out_c == 256 && p->act_min == -128 &&
+         p->act_max == 127 && pixels % 3 == 0 && pixels % 4 != 0;
+}
 
 /* Any layer: dispatches on the path field (and, for TM2_RQ_HIGHMUL_E records, on their shift E: the third word of
  * the first record) to the entry the generated code would call (the kernel tests use it; generated code names its

@@ -23,9 +23,8 @@ planner kept input and output apart and the band loop when it gave them the same
 (:mod:`tinym2net.schedule`, :mod:`tinym2net.memory_plan`) takes the offer only where the input dies at
 this op and the overlap saves more than the ring costs.
 
-Pointwise layers of the packed CONV_2D kernel's pointwise path whose output pixels are no wider than their input
-pixels also offer the kernel on the whole tensor, no bands and no ring (``params["inplace_pointwise"]``, the first
-of their ``inplace_wider`` overrides: see :func:`_pointwise`).
+Pointwise layers of the packed CONV_2D kernel's pointwise path also offer the kernel on the whole tensor, no bands
+and no ring (``params["inplace_pointwise"]``, the first of their ``inplace_wider`` overrides: see :func:`_pointwise`).
 """
 
 from __future__ import annotations
@@ -318,17 +317,18 @@ def _planes(low: Lowered, band_scratch: int) -> dict[str, Any]:
 
 def _pointwise(low: Lowered, plan: RowPlan) -> list[dict[str, Any]]:
     """The whole-tensor form of a pointwise layer on the packed CONV_2D kernel's pointwise path (its ``pw<Kp>``
-    entries) whose output pixels are no wider than its input pixels, as the first of its ``inplace_wider``
-    overrides (so the planner takes it where the arena does not grow, after its choices of the other in-place
-    offers): the kernel itself on the tensor, no bands and no ring. Safe because every loop that runs such a layer
-    reads a pixel (widening it into the column scratch) before it writes that pixel's output, writes pixel i's
-    output at i * out_c <= i * in_c, and never rewrites a pixel it has written: the DSP entries' blocks of four and
-    their last pixels one by one, and the plain C loop (no DSP, TM2_PORTABLE), whose short last block moves back
-    but stores only its new pixels. [] otherwise."""
+    entries), as the first of its ``inplace_wider`` overrides (so the planner takes it where the arena does not
+    grow, after its choices of the other in-place offers): the kernel itself on the tensor, no bands and no ring.
+    Safe because every loop that runs such a layer reads a pixel (widening it into the column scratch, or into
+    registers) before it writes that pixel's output, never rewrites a pixel it has written, and overwrites only
+    input pixels it has read: pixel i's output lies at i * out_c, at or before pixel i's input (i * in_c) when the
+    layer does not expand, and the loops then run from the first pixel up (the DSP entries' blocks of four and their
+    last pixels one by one; the plain C loop without DSP, whose short last block moves back but stores only its new
+    pixels); at or after it when it expands (out_c > in_c), and every loop then runs from the last pixel down (the
+    DSP entries' blocks, pixel pairs and single pixels; without DSP the C loop one block of four a call). [] for
+    other layers."""
     p = low.params
     if low.template != "ops/conv2d_packed.j2" or not plan.flat or p.get("path") != packing.CONV_PATH_POINTWISE:
-        return []
-    if p["out_c"] > p["in_c"]:
         return []
     return [{"inplace_pointwise": 1, "inplace_scratch": _align(low.scratch_bytes), "inplace_ring_offset": 0}]
 

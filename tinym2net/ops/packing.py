@@ -667,6 +667,14 @@ def _bias_values(b: Tensor | None) -> np.ndarray | None:
 CONV_PATH_GENERAL, CONV_PATH_POINTWISE, CONV_PATH_FIRST3X3, CONV_PATH_ROWS4 = 0, 1, 2, 3  # TM2_CONV_PATH_* of tm2_conv_dsp.h
 
 
+def _pointwise_shape(p: dict[str, Any], kp: int) -> bool:
+    """1x1 filters, strides 1, no padding, in_w == out_w, in_c == Kp (a multiple of 4)."""
+    return (
+        p["filter_h"] == 1 and p["filter_w"] == 1 and p["stride_h"] == 1 and p["stride_w"] == 1
+        and p["pad_h"] == 0 and p["pad_w"] == 0 and p["in_w"] == p["out_w"] and kp == p["in_c"]
+    )
+
+
 def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
     """The loop of ``tm2_conv2d_s8_packed`` for a layer (the ``path`` field; conditions in tm2_conv_dsp.h):
     pointwise layers, first layers of 3x3 filters of three channels and of 10x4 filters of one channel (kws) with
@@ -675,11 +683,7 @@ def conv_packed_path(params: dict[str, Any], kp: int, mode: int) -> int:
     fast = mode in (RQ_HIGHMUL, RQ_HIGHMUL_E) and p["act_min"] == -128 and p["act_max"] == 127 and p["out_c"] % 2 == 0
     if not fast:
         return CONV_PATH_GENERAL
-    if (
-        p["filter_h"] == 1 and p["filter_w"] == 1 and p["stride_h"] == 1 and p["stride_w"] == 1
-        and p["pad_h"] == 0 and p["pad_w"] == 0 and p["in_w"] == p["out_w"] and kp == p["in_c"]
-        and kp in (8, 16, 32, 64, 128)
-    ):
+    if _pointwise_shape(p, kp) and kp in (8, 16, 32, 64, 128):
         return CONV_PATH_POINTWISE
     if (
         p["in_c"] == 3 and p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1
@@ -699,14 +703,18 @@ def conv_rq_shift(stream: np.ndarray, kp: int) -> int:
     return int(stream[kp + 4])
 
 
-def conv_packed_entry(path: int, kp: int, rq_shift: int = 0, params: dict[str, Any] | None = None) -> str:
+def conv_packed_entry(
+    path: int, kp: int, rq_shift: int = 0, blocks3: bool = False, params: dict[str, Any] | None = None
+) -> str:
     """The C function the generated call names for a layer's loop (entry points of tm2_conv_dsp.h): naming the
     loop rather than the dispatcher ``tm2_conv2d_s8_packed`` lets the linker drop the loops a model does not use.
-    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. With the layer's
-    ``params``, TM2_RQ_HIGHMUL_E layers also get the entries only some models need (tm2_conv_dsp.c): ``first3x3s2o8``
-    (stride_w 2, out_c 8: the FPU-register form) and ``generalpw`` (pointwise layers of Kp a multiple of 128 past the
-    pointwise entries: blocks of three pixels where the pixel count asks for them)."""
+    ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. ``blocks3``
+    (:func:`conv_blocks3`): the loop in blocks of three pixels, ``_pw<Kp>x3_e<E>``. With the layer's ``params``, a
+    first layer of TM2_RQ_HIGHMUL_E records, stride_w 2 and out_c 8 gets ``first3x3s2o8`` (the FPU-register form,
+    an entry only such models link)."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
+    if blocks3 and rq_shift:
+        return f"tm2_conv2d_s8_packed_pw{kp}x3{suffix}"
     if path == CONV_PATH_POINTWISE:
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
@@ -715,13 +723,20 @@ def conv_packed_entry(path: int, kp: int, rq_shift: int = 0, params: dict[str, A
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
     if path == CONV_PATH_ROWS4:
         return f"tm2_conv2d_s8_packed_rows4{suffix}"
-    if (
-        rq_shift and params is not None and kp % 128 == 0 and kp == params["in_c"] and params["filter_h"] == 1
-        and params["filter_w"] == 1 and params["stride_h"] == 1 and params["stride_w"] == 1 and params["pad_h"] == 0
-        and params["pad_w"] == 0 and params["in_w"] == params["out_w"]
-    ):
-        return f"tm2_conv2d_s8_packed_generalpw{suffix}"
     return f"tm2_conv2d_s8_packed_general{suffix}"
+
+
+def conv_blocks3(params: dict[str, Any], kp: int, mode: int) -> bool:
+    """Whether a layer runs in blocks of three pixels (``tm2_conv2d_s8_packed_pw<Kp>x3_e<E>``; the dispatcher's
+    tm2_conv_pw3_layer): pointwise of Kp 128 or 256 with out_c 256, TM2_RQ_HIGHMUL_E records and the full int8 range
+    over a pixel count that is a multiple of three and not of four (vww's 3 x 3 128 -> 256 and 256 -> 256 layers),
+    where blocks of four would leave one or two pixels to the slower one-pixel loop."""
+    p = params
+    pixels = p["batches"] * p["out_h"] * p["out_w"]
+    return (
+        mode == RQ_HIGHMUL_E and _pointwise_shape(p, kp) and kp in (128, 256) and p["out_c"] == 256
+        and (p["act_min"], p["act_max"]) == (-128, 127) and pixels % 3 == 0 and pixels % 4 != 0
+    )
 
 
 def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered | None:
@@ -736,7 +751,9 @@ def lower_conv_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult,
         return None
     stream, kp, mode = packed
     path = conv_packed_path(params, kp, mode)
-    entry = conv_packed_entry(path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0, params)
+    entry = conv_packed_entry(
+        path, kp, conv_rq_shift(stream, kp) if mode == RQ_HIGHMUL_E else 0, conv_blocks3(params, kp, mode), params
+    )
     return Lowered(
         template="ops/conv2d_packed.j2",
         params={**params, "depth_padded": kp, "rq_mode": mode, "path": path, "entry": entry},

@@ -1163,6 +1163,16 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
             if specs[c.extra["spec"]]["cols"] > 1 and specs[c.extra["spec"]]["rows"] % 6 == 1} == {0, 1}
     assert any(c.extra["inplace"] for c in taken) and any(not c.extra["inplace"] for c in taken)
     assert any(c.params[DW_FIELDS.index("channels")] > c.params[DW_FIELDS.index("plane_ch")] for c in taken)
+    # columns unrolled on input columns the descriptor knows (row / ch): SAME, the padding plane columns skipped (the
+    # first column's row a, the last's row c; with 6k + 1 outputs, in the last outputs of column pairs and alone),
+    # and VALID (none)
+    def skips(c: Case) -> tuple[int, int, int] | None:
+        v, sp = values_of(c), specs[c.extra["spec"]]
+        if sp["cols"] and sp["ch"] == v["channels"] and sp["row"] == v["in_w"] * v["channels"]:
+            return v["pad_w"], sp["rows"] % 6, sp["cols"] % 2 if sp["rows"] % 6 else 0
+        return None
+
+    assert {skips(c) for c in taken} >= {(1, 0, 0), (1, 1, 0), (1, 1, 1), (0, 0, 0)}
     assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
     assert any(c.extra["spec"] == -1 for c in cases)
 

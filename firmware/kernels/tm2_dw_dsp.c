@@ -1539,7 +1539,11 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   /* the specialised column loop where it was built for this layer */
   const tm2_dw6_cols scols = cols == 1 && spec != NULL && spec->e == rqe && spec->chm == q.channels &&
                                      spec->rl2 == 2 * len && spec->rows == p->out_h &&
-                                     (spec->ncols == 0 || spec->ncols == out_w)
+                                     (spec->ncols == 0 || spec->ncols == out_w) &&
+                                     /* (the unrolled columns skip the padding of these input columns) */
+                                     (spec->ncols == 0 || spec->ch == 0 ||
+                                      (spec->ch == ch && spec->row == p->in_w * ch &&
+                                       2 * p->pad_w == out_w + 2 - p->in_w))
                                  ? spec->cols
                                  : NULL;
   /* the specialised transpose where it was built for this layer's input and channels a call (as

@@ -249,15 +249,23 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   "smmlar " A ", " A ", r6, r8\n\t" "asr " A ", " A ", r10\n\t" "ssat " A ", #8, " A "\n\t" \
   ".endif\n\t"
 #define TM2_DW6S_Q "ldr r6, %[ms]\n\t" "ldr r8, %[hs]\n\t" ".if %c[e] == 0\n\t" "ldr r10, %[es]\n\t" ".endif\n\t"
-/* A group: even (rows a, b, c) or odd (c, b, a); the requantisation; the six stores at immediate offsets */
+/* A group: even (rows a, b, c) or odd (c, b, a), without row a where tm2_dw6_sa is set or row c where tm2_dw6_sc
+ * is (plane columns of padding: their products are zero; row b then the first); the requantisation; the six
+ * stores at immediate offsets. The weight words of the next unit's first row are loaded all the same. */
 #define TM2_DW6S_GROUP                                                                                         \
   "ldr r5, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                 \
+  ".if (tm2_dw6_u & 1) == 0\n\t"                                                                               \
+  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10")                              \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                                    \
+  ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t"                                                                     \
+  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10") ".endif\n\t"                                 \
+  ".else\n\t"                                                                                                   \
+  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10")                              \
+  ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t"                                                                     \
+  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10") ".endif\n\t"                                 \
   ".endif\n\t" TM2_DW6S_Q                                                                                      \
   TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1") TM2_DW6S_RQ("r2") TM2_DW6S_RQ("r3") TM2_DW6S_RQ("r4") TM2_DW6S_RQ("r5")    \
   "strb r0, [%[o]]\n\t"                                                                                        \
@@ -268,22 +276,24 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   "strb r5, [%[o], #(5 * %c[chm])]\n\t"                                                                        \
   "add %[o], %[o], #(6 * %c[chm])\n\t"                                                                         \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
-/* One row of the last output of a column of 6k + 1 (taps t0 .. t2) */
-#define TM2_DW6S_ONE_ROW(R, WA, WB)                           \
+/* One row of the last output of a column of 6k + 1 (taps t0 .. t2), none where SKIP is set */
+#define TM2_DW6S_ONE_ROW(R, WA, WB, SKIP)                     \
+  ".if (" SKIP ") == 0\n\t"                                   \
   "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
   "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
   "smlad r0, r6, " WA ", r0\n\t"                              \
-  "smlabt r0, r8, " WB ", r0\n\t"
+  "smlabt r0, r8, " WB ", r0\n\t"                             \
+  ".endif\n\t"
 /* That output (tm2_dw6_g: the column's group count; rows in the order of a group of the same unit parity), stored
  * at o */
 #define TM2_DW6S_ONE                                                                                           \
   "ldr r0, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")              \
-  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                          \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
-  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa") \
+  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")            \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")                   \
+  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa")            \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
   "strb r0, [%[o]]\n\t"                                                                                        \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
@@ -291,24 +301,33 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
  * (plane column rl2 bytes back, output ch bytes back: an STRB offset down to -255) beside the current one's, in
  * r1 and r0, the weight words and requantisation words loaded once for both */
 #define TM2_DW6S_AT2(R, D) "#(" R " + tm2_dw6_ra - %c[rl2] + 12 * tm2_dw6_g + " D ")"
-#define TM2_DW6S_TWO_ROW(R, WA, WB)                           \
+/* (the current column's part none where S0 is set, the one before's none where S1 is) */
+#define TM2_DW6S_TWO_ROW(R, WA, WB, S0, S1)                   \
+  ".if (" S0 ") == 0\n\t"                                     \
   "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
   "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
+  ".endif\n\t"                                                \
+  ".if (" S1 ") == 0\n\t"                                     \
   "ldr r2, [%[ra], " TM2_DW6S_AT2(R, "0") "]\n\t"            \
   "ldr r3, [%[ra], " TM2_DW6S_AT2(R, "4") "]\n\t"            \
+  ".endif\n\t"                                                \
+  ".if (" S0 ") == 0\n\t"                                     \
   "smlad r0, r6, " WA ", r0\n\t"                              \
   "smlabt r0, r8, " WB ", r0\n\t"                             \
+  ".endif\n\t"                                                \
+  ".if (" S1 ") == 0\n\t"                                     \
   "smlad r1, r2, " WA ", r1\n\t"                              \
-  "smlabt r1, r3, " WB ", r1\n\t"
+  "smlabt r1, r3, " WB ", r1\n\t"                             \
+  ".endif\n\t"
 #define TM2_DW6S_TWO                                                                                           \
   "ldr r0, %[bs]\n\t"                                                                                          \
   "ldr r1, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10")              \
-  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10")                          \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
-  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10")                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
+  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1")                                                 \
   "strb r0, [%[o]]\n\t"                                                                                        \
   "strb r1, [%[o], #-%c[ch]]\n\t"                                                                              \
@@ -470,13 +489,19 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
  * else no specialised transpose) */
 #define TM2_DW6T_QUAD_FITS(INH, HEAD, PS) ((PS) + 4 * ((HEAD) + ((INH) - (HEAD) + 1) / 2 - 1) <= 4095)
 
+/* The input columns of a layer whose columns are unrolled and whose input rows are known (ROW / CH; else 0) */
+#define TM2_DW6S_INW(COLS, ROW, CH) ((COLS) && (CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
+
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
  * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; the
  * constants stand for the plane column and the output strides). COLS 0: per column the groups and the last output
  * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
  * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
  * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
- * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads. The layer's checks
+ * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads; where the input columns are known
+ * too (ROW / CH, the left padding (COLS + 2 - ROW / CH) / 2), a column's taps in the padding plane columns are
+ * skipped (rows a of the first column, c of the last: tm2_dw6_sa, tm2_dw6_sc; the driver takes the loop only for
+ * a layer of those input columns and padding). The layer's checks
  * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
@@ -509,11 +534,18 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
           "ldr r11, %[w2]\n\t"                                                                                      \
           "ldr r12, %[w3]\n\t"                                                                                      \
           ".set tm2_dw6_u, 0\n\t"                                                                                  \
+          ".set tm2_dw6_sa, 0\n\t" ".set tm2_dw6_sc, 0\n\t" ".set tm2_dw6_sa1, 0\n\t" ".set tm2_dw6_sc1, 0\n\t"          \
           ".if %c[cols]\n\t"                                                                                       \
           ".set tm2_dw6_x, 0\n\t"                                                                                  \
           ".set tm2_dw6_d, %c[ch] - 6 * %c[groups] * %c[chm]\n\t"                                                   \
           ".rept %c[cols]\n\t"                                                                                     \
-          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t" TM2_DW6S_COLUMN_X                                             \
+          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t"                                                              \
+          ".if %c[inw]\n\t" /* the padding plane columns of column x (rows a, c) and of the one before */        \
+          ".set tm2_dw6_sa, tm2_dw6_x < %c[padl]\n\t"                                                             \
+          ".set tm2_dw6_sc, tm2_dw6_x + 2 >= %c[padl] + %c[inw]\n\t"                                              \
+          ".set tm2_dw6_sa1, tm2_dw6_x - 1 < %c[padl]\n\t"                                                        \
+          ".set tm2_dw6_sc1, tm2_dw6_x + 1 >= %c[padl] + %c[inw]\n\t"                                             \
+          ".endif\n\t" TM2_DW6S_COLUMN_X                                                                          \
           ".if tm2_dw6_d < 0\n\t"                                                                                  \
           "sub %[o], %[o], #(-tm2_dw6_d)\n\t"                                                                      \
           ".else\n\t"                                                                                              \
@@ -540,7 +572,8 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
           : [w0] "m"(w[0]), [w1] "m"(w[1]), [w2] "m"(w[2]), [w3] "m"(w[3]), [w4] "m"(w[4]), [w5] "m"(w[5]),         \
             [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [oadv] "m"(oadv), [chm] "i"(CHM),               \
             [rl2] "i"(RL2), [e] "i"(E), [groups] "i"((ROWS) / 6), [one] "i"((ROWS) % 6), [cols] "i"(COLS),          \
-            [ch] "i"((COLS) ? (CHM) / ((COLS) ? (COLS) : 1) : 0)                                                     \
+            [ch] "i"((COLS) ? (CHM) / ((COLS) ? (COLS) : 1) : 0), [inw] "i"(TM2_DW6S_INW(COLS, ROW, CH)),            \
+            [padl] "i"(((COLS) + 2 - TM2_DW6S_INW(COLS, ROW, CH)) / 2)                                                 \
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
     }                                                                                                               \
   }                                                                                                                 \

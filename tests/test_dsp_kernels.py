@@ -21,7 +21,7 @@ import re
 import shutil
 import struct
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
@@ -51,6 +51,8 @@ KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_I
 # tm2_depthwise3x3_s8_planes_spec with one of the harness's TM2_DW_PLANE_SPEC descriptors (out of place, in place)
 KIND_DW_SPEC, KIND_DW_SPEC_INPLACE = 9, 10
 KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
+# tm2_depthwise3x3_s8_planes_whole with a descriptor covering the layer whole (out of place, in place)
+KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE = 22, 23
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -153,17 +155,22 @@ int main(int argc, char **argv) {
         src = (const int8_t *)out;
       }
       tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
-    } else if ((kind == 9 || kind == 10) && np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
+    } else if ((kind == 9 || kind == 10 || kind == 22 || kind == 23) &&
+               np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
       tm2_dw3x3_packed_params p; /* then the index of the descriptor (-1: NULL) */
       memcpy(&p, params, sizeof p);
       const int32_t k = params[np - 1];
       const int8_t *src = (const int8_t *)in;
-      if (kind == 10) {
+      if (kind == 10 || kind == 23) {
         memcpy(out, in, out_len);
         src = (const int8_t *)out;
       }
-      tm2_depthwise3x3_s8_planes_spec(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out,
-                                      k >= 0 ? dw6_specs[k] : NULL);
+      if (kind >= 22) {
+        tm2_depthwise3x3_s8_planes_whole(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out, dw6_specs[k]);
+      } else {
+        tm2_depthwise3x3_s8_planes_spec(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out,
+                                        k >= 0 ? dw6_specs[k] : NULL);
+      }
     } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -470,7 +477,8 @@ def dw_spec_case(rng: np.random.Generator, i: int, rows: int, e: int, shape: tup
         geometry = {"stride_h": 1, "in_h": values["in_h"], "out_h": values["out_h"], "pad_h": values["pad_h"],
                     "in_w": values["in_w"], "out_w": values["out_w"], "pad_w": values["pad_w"]}
         spec = packing.dw3x3_plane_spec(
-            {**geometry, "in_c": ch, "output_offset": -128, "act_min": -128, "act_max": 127},
+            {**geometry, "in_c": ch, "input_offset": values["input_offset"], "output_offset": -128, "act_min": -128,
+             "act_max": 127},
             np.frombuffer(case.blobs[3], np.int32), case.extra["mode"],
         )
         if spec is not None and spec["e"] == e:
@@ -1151,7 +1159,7 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     SPEC_ROWS and E 0 and 12, columns unrolled or in a loop, on 1, 2 or 4 channels a time, in place and not;
     descriptors of another shape and none (the generic loop)."""
     cases, specs = dw_spec_cases()
-    taken = [c for c in cases if c.extra["spec"] >= 0 and f"'name': '{specs[c.extra['spec']]['name']}'" in c.label]
+    taken = [c for c in cases if c.extra["spec"] >= 0 and f"'name': '{specs[c.extra['spec']]['name']}_i" in c.label]
     assert {(specs[c.extra["spec"]]["rows"], specs[c.extra["spec"]]["e"]) for c in taken} >= {
         (rows, e) for rows in SPEC_ROWS for e in (0, 12)
     }
@@ -1213,15 +1221,54 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
     _check_cases(harness, list(cases), "dw_spec")
 
 
+def test_depthwise3x3_planes_whole_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_planes_whole: the cases of the specialised loops whose descriptor covers them whole by
+    dw3x3_plane_spec's own account (its "whole" lists their channels a call, and the descriptor is theirs: the
+    harness keeps the first of each loop's name), pairs and quads, with a head or not, in place and not, through
+    the specialised transpose and loop alone (a case the descriptor did not cover would trap)."""
+    cases, specs = dw_spec_cases()
+    whole = []
+    for c in cases:
+        v, k = values_of(c), c.extra["spec"]
+        if k < 0:
+            continue
+        geometry = {key: v[key] for key in ("in_h", "out_h", "pad_h", "in_w", "out_w", "pad_w")}
+        mine = packing.dw3x3_plane_spec(
+            {**geometry, "stride_h": 1, "in_c": v["channels"], "input_offset": v["input_offset"],
+             "output_offset": -128, "act_min": -128, "act_max": 127},
+            np.frombuffer(c.blobs[3], np.int32), c.extra["mode"],
+        )
+        sp = specs[k]
+        loop, transpose = ("e", "chm", "rl2", "rows"), ("in_h", "head", "row", "ch", "ps")
+        if mine is None or v["plane_ch"] not in mine["whole"] or sp["cols"] not in (0, mine["cols"]):
+            continue
+        if any(mine[key] != sp[key] for key in loop):
+            continue
+        # (one channel a call: the plain transpose; else the descriptor's, built for these channels a call)
+        if v["plane_ch"] == 1 or (v["plane_ch"] == sp["g"] and all(mine[key] == sp[key] for key in transpose)):
+            kind = KIND_DW_WHOLE_INPLACE if c.extra["inplace"] else KIND_DW_WHOLE
+            whole.append(replace(c, kind=kind, label=c.label.replace("dw-spec", "dw-whole")))
+    assert {(values_of(c)["pad_h"] & 1, values_of(c)["plane_ch"]) for c in whole} == {
+        (head, g) for head in (0, 1) for g in (1, 2, 4)}
+    assert {c.kind for c in whole} == {KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE}
+    assert any(values_of(c)["channels"] > values_of(c)["plane_ch"] for c in whole)
+    _check_cases(harness, whole, "dw_whole")
+
+
 def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     """packing.dw3x3_plane_spec: the six-output loop's forms only, and only shapes whose offsets stay in range."""
     kws = {"stride_h": 1, "in_h": 25, "out_h": 25, "pad_h": 1, "in_w": 5, "out_w": 5, "pad_w": 1, "in_c": 64,
-           "output_offset": -128, "act_min": -128, "act_max": 127}
+           "input_offset": 0, "output_offset": -128, "act_min": -128, "act_max": 127}
     rq = np.zeros((64, 4), np.int32)
     rq[:, 2] = 12
     spec = packing.dw3x3_plane_spec(kws, rq, packing.RQ_HIGHMUL)
     assert spec == {"e": 12, "chm": 320, "rl2": 60, "rows": 25, "cols": 5, "in_h": 25, "head": 1, "row": 320,
-                    "ch": 64, "ps": 420, "name": "tm2_dw6_e12_c320_r60_h25_w5"}
+                    "ch": 64, "ps": 420, "whole": [1, 2, 4], "name": "tm2_dw6_e12_c320_r60_h25_w5_i25_1_320_64_420"}
+    # covered whole: pairs and quads of channels a multiple of their count, an int8 padding byte, a transpose
+    for change, whole in (({"in_c": 62}, [1, 2]), ({"in_c": 63}, [1]), ({"input_offset": 128}, [1, 2, 4]),
+                          ({"input_offset": -127}, [1, 2, 4]), ({"input_offset": 129}, [1]),
+                          ({"input_offset": -128}, [1])):
+        assert packing.dw3x3_plane_spec({**kws, **change}, rq, packing.RQ_HIGHMUL)["whole"] == whole, change
     assert packing.dw3x3_plane_spec(kws, rq, packing.RQ_DOUBLE) is None
     for change in ({"stride_h": 2}, {"output_offset": -127}, {"act_min": -127}, {"act_max": 126},
                    {"in_h": 26, "out_h": 26}, {"in_h": 5, "out_h": 5}):
@@ -1252,6 +1299,14 @@ def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:
     wide = {**kws, "in_h": 27, "pad_h": 0, "in_w": 7, "pad_w": 0, "in_c": 117}  # (VALID) 5 row = 4095
     assert packing.dw3x3_plane_spec(wide, rq, packing.RQ_HIGHMUL)["in_h"] == 27
     assert packing.dw3x3_plane_spec({**wide, "in_c": 118}, rq, packing.RQ_HIGHMUL)["in_h"] == 0
+    assert packing.dw3x3_plane_spec({**wide, "in_c": 118}, rq, packing.RQ_HIGHMUL)["whole"] == [1]
+    # quads only where planes 1 and 3 are a store offset away (TM2_DW6T_QUAD_FITS: ps + 4 (pair-outs - 1) <= 4095)
+    tall = {**kws, "in_h": 37, "out_h": 37, "in_w": 50, "out_w": 50, "in_c": 4}
+    quads = [w for w in range(40, 60) if 4 in packing.dw3x3_plane_spec(
+        {**tall, "in_w": w, "out_w": w}, rq, packing.RQ_HIGHMUL)["whole"]]
+    last = packing.dw3x3_plane_spec({**tall, "in_w": quads[-1], "out_w": quads[-1]}, rq, packing.RQ_HIGHMUL)
+    assert quads == list(range(40, quads[-1] + 1)) and quads[-1] < 59
+    assert 4095 - 2 * last["rl2"] < last["ps"] + 4 * (last["head"] + (37 - last["head"] + 1) // 2 - 1) <= 4095
     # columns unrolled up to DW_SPEC_UNROLL outputs a channel (kws), not beyond (a loop)
     assert spec["cols"] == 5
     assert packing.dw3x3_plane_spec({**kws, "in_w": 7, "out_w": 7}, rq, packing.RQ_HIGHMUL)["cols"] == 0

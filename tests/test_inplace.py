@@ -787,12 +787,14 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
 
 @pytest.mark.parametrize(
     ("name", "specs", "calls"),
-    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25_w5"}, 4), ("vww_96_int8", None, 8)],
+    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25_w5_i25_1_320_64_420_g2"}, 4), ("vww_96_int8", None, 8)],
 )
 def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, calls, tmp_path):
-    """The generated code defines TM2_DW_PLANE_SPEC once per distinct (E, chm, rl2, rows) of its plane layers
-    (a guard each) and passes the descriptor to each of their calls: kws' four 25 x 5 x 64 layers share one loop;
-    vww's stride-1 layers of 48, 24, 12 and 6 rows (the 3 x 3 one takes the three-output loop) one per shape."""
+    """The generated code defines TM2_DW_PLANE_SPEC once per distinct set of its constants (every one in the
+    name) of its plane layers (a guard each) and passes the descriptor to each of their calls, all of them on
+    the entry without the generic loops (tm2_depthwise3x3_s8_planes_whole): kws' four 25 x 5 x 64 layers share
+    one loop; vww's stride-1 layers of 48, 24, 12 and 6 rows (the 3 x 3 one takes the three-output loop) one per
+    shape and shift."""
     from conftest import mlperf_path
 
     from tinym2net.artifact import write_artifact
@@ -806,8 +808,11 @@ def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, ca
     )
     assert len(defined) == text.count("TM2_DW_PLANE_SPEC(") and all(g == n.upper() for g, n, *_ in defined)
     names = {d[1] for d in defined}
-    used = re.findall(r"tm2_depthwise3x3_s8_planes_spec\(.*, &(\w+)\);", text)
-    assert len(used) == calls and set(used) == names
+    used = re.findall(r"tm2_depthwise3x3_s8_planes_whole\(.*, &(\w+)\);", text)
+    assert len(used) == calls and set(used) == names and "tm2_depthwise3x3_s8_planes_spec(" not in text
+    # the name holds every constant of the definition
+    for _, n, e, chm, rl2, rows, cols, in_h, head, row, ch, ps, g in defined:
+        assert n == f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}_i{in_h}_{head}_{row}_{ch}_{ps}_g{g}"
     if specs is not None:
         assert names == specs
     else:

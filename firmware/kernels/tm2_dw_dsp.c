@@ -1288,6 +1288,33 @@ __attribute__((noinline)) static void tm2_dw_planes_pair(const int8_t *src, int3
 }
 #endif
 
+#if TM2_CONV_USE_DSP
+/* One input column of one channel into its plane column (as tm2_dw_planes_transpose): src, the channel's byte of
+ * the column's row 0, rows row bytes apart; wa, the word of the column's first row pair (an even element);
+ * head, pairs, tail: a first pair of (padding, row 0), the pairs of rows, a last pair of (last row, padding);
+ * off2: the input offset in both halves (the padding lanes stay zero). */
+static inline void tm2_dw_plane_column1(const int8_t *src, size_t row, uint32_t *wa, int32_t head, int32_t pairs,
+                                        int32_t tail, uint32_t off2) {
+  if (head) {
+    *wa++ = __sxtab16(off2 & 0xFFFF0000u, (uint32_t)(uint8_t)src[0] << 16);
+    src += row;
+  }
+  int32_t k = 0;
+  for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
+    const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
+    const uint32_t b3 = (uint8_t)src[3 * row];
+    wa[0] = __sxtab16(off2, b0 | b1 << 16);
+    wa[1] = __sxtab16(off2, b2 | b3 << 16);
+    wa += 2;
+  }
+  if (k < pairs) {
+    *wa++ = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
+    src += 2 * row;
+  }
+  if (tail) *wa = __sxtab16(off2 & 0xFFFFu, (uint32_t)(uint8_t)src[0]);
+}
+#endif
+
 /* Channels c0 .. c0 + n - 1 of the input into their planes (column-major, see tm2_depthwise3x3_s8_planes):
  * planes[j * pstride + (ix + pad_w) * L + iy + pad_h] = input[iy][ix][c0 + j] + input_offset. A plane column
  * is contiguous, so with the DSP extension two input rows go at once: one word store of an int16 pair per
@@ -1362,23 +1389,7 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
             *wa = __sxtab16(offl, a), *wb = tm2_sxtab16_ror8(offl, a);
           }
         } else {
-          if (head) {
-            *wa++ = __sxtab16(offh, (uint32_t)(uint8_t)src[0] << 16);
-            src += row;
-          }
-          int32_t k = 0;
-          for (; k + 2 <= pairs; k += 2, src += 4 * row) { /* four rows: four byte loads in a run */
-            const uint32_t b0 = (uint8_t)src[0], b1 = (uint8_t)src[row], b2 = (uint8_t)src[2 * row];
-            const uint32_t b3 = (uint8_t)src[3 * row];
-            wa[0] = __sxtab16(off2, b0 | b1 << 16);
-            wa[1] = __sxtab16(off2, b2 | b3 << 16);
-            wa += 2;
-          }
-          if (k < pairs) {
-            *wa++ = __sxtab16(off2, (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[row] << 16);
-            src += 2 * row;
-          }
-          if (tail) *wa = __sxtab16(offl, (uint32_t)(uint8_t)src[0]);
+          tm2_dw_plane_column1(src, row, wa, head, pairs, tail, off2);
         }
       }
     }
@@ -1532,6 +1543,37 @@ __attribute__((noinline)) static void tm2_dw3x3_s8_small3(const tm2_dw3x3_packed
 }
 #endif
 
+#if TM2_CONV_USE_DSP
+/* The column loop of spec where it was built for this layer (stride 1, TM2_RQ_HIGHMUL, output offset -128, the
+ * full int8 range, columns of 6k or 6k + 1 outputs, and every constant of the loop: E, chm, rl2, rows, columns),
+ * else NULL; and in *tr the spec's transpose where that was built for this layer's input and channels a call
+ * (as tm2_dw_planes_transpose: a channel quad of channels a multiple of four, an int8 padding byte), else NULL. */
+static tm2_dw6_cols tm2_dw_spec_parts(const tm2_dw3x3_packed_params *p, const tm2_rq *rq, const tm2_dw6_spec *spec,
+                                      tm2_dw6_tr *tr) {
+  const int32_t ch = p->channels, len = p->plane_len, pc = p->plane_ch, off = p->input_offset;
+  *tr = NULL;
+  if (spec == NULL || p->stride != 1 || p->rq_mode != TM2_RQ_HIGHMUL || p->act_min != -128 || p->act_max != 127 ||
+      p->output_offset != -128 || p->out_h < 6 || p->out_h % 6 > 1) {
+    return NULL;
+  }
+  if (spec->e != (int32_t)rq[0].lo || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
+      (spec->ncols != 0 && spec->ncols != p->out_w)) {
+    return NULL;
+  }
+  /* unrolled columns on the descriptor's input columns skip their padding (TM2_DW_PLANE_SPEC): only those */
+  if (spec->ncols != 0 && spec->ch != 0 &&
+      (spec->ch != ch || spec->row != p->in_w * ch || 2 * p->pad_w != p->out_w + 2 - p->in_w)) {
+    return NULL;
+  }
+  if (spec->tr != NULL && spec->in_h == p->in_h && spec->head == (p->pad_h & 1) && spec->ch == ch &&
+      spec->row == p->in_w * ch && spec->ps == 2 * p->plane_cols * len && spec->g == pc &&
+      (pc == 2 || (ch & 3) == 0) && off >= -127 && off <= 128) {
+    *tr = spec->tr;
+  }
+  return spec->cols;
+}
+#endif
+
 void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
   tm2_depthwise3x3_s8_planes_spec(p, input, weights, bias, rq, scratch, output, NULL);
@@ -1573,26 +1615,10 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
                                                            : 0;
   /* TM2_RQ_HIGHMUL_E's shift E of tm2_dw_plane_cols6_e<E> (the third word of the entries; 0: none) */
   const int32_t rqe = cols == 1 ? (int32_t)rq[0].lo : 0;
-  /* the specialised column loop where it was built for this layer */
-  const tm2_dw6_cols scols = cols == 1 && spec != NULL && spec->e == rqe && spec->chm == q.channels &&
-                                     spec->rl2 == 2 * len && spec->rows == p->out_h &&
-                                     (spec->ncols == 0 || spec->ncols == out_w) &&
-                                     /* (the unrolled columns skip the padding of these input columns) */
-                                     (spec->ncols == 0 || spec->ch == 0 ||
-                                      (spec->ch == ch && spec->row == p->in_w * ch &&
-                                       2 * p->pad_w == out_w + 2 - p->in_w))
-                                 ? spec->cols
-                                 : NULL;
-  /* the specialised transpose where it was built for this layer's input and channels a call (as
-   * tm2_dw_planes_transpose: a channel quad of channels a multiple of four, an int8 padding byte), and its
-   * arguments (as there) */
+  /* the specialised column loop and transpose where they were built for this layer */
+  tm2_dw6_tr tr = NULL;
+  const tm2_dw6_cols scols = cols == 1 ? tm2_dw_spec_parts(p, rq, spec, &tr) : NULL;
   const int32_t off = p->input_offset;
-  const tm2_dw6_tr tr = scols != NULL && spec->tr != NULL && spec->in_h == p->in_h &&
-                                spec->head == (p->pad_h & 1) && spec->ch == ch && spec->row == p->in_w * ch &&
-                                spec->ps == (int32_t)(2 * ps) && spec->g == pc && (pc == 2 || (ch & 3) == 0) &&
-                                off >= -127 && off <= 128
-                            ? spec->tr
-                            : NULL;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
@@ -1681,4 +1707,43 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
       }
     }
   }
+}
+
+void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                      const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                      const tm2_dw6_spec *spec) {
+#if TM2_CONV_USE_DSP
+  const int32_t ch = p->channels, pc = p->plane_ch, len = p->plane_len;
+  tm2_dw6_tr tr;
+  const tm2_dw6_cols cols = tm2_dw_spec_parts(p, rq, spec, &tr);
+  /* the generator took this entry for a layer its descriptor covers whole (dw3x3_plane_spec's "whole"); a layer
+   * it does not cover stops here rather than computing wrong outputs */
+  if (cols == NULL || (tr == NULL && pc != 1) || ch % pc != 0) __builtin_trap();
+  int16_t *const planes = (int16_t *)scratch;
+  const int32_t off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+  uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
+  memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
+    const tm2_dw6_args sa = {planes, 2 * p->plane_cols * len, p->out_w, (const uint32_t *)weights, bias, rq,
+                             output + (size_t)b * p->out_h * p->out_w * ch, ch};
+    for (int32_t c0 = 0; c0 < ch; c0 += pc) {
+      if (pc == 1) { /* one channel a call (no specialised transpose): column by column */
+        const int32_t head = p->pad_h & 1;
+        for (int32_t ix = 0; ix < p->in_w; ++ix) {
+          tm2_dw_plane_column1(in_b + (size_t)ix * ch + c0, (size_t)p->in_w * ch, (uint32_t *)((int16_t *)ebase + (size_t)ix * len),
+                               head, (p->in_h - head) >> 1, (p->in_h - head) & 1, off2);
+        }
+      } else {
+        tr(in_b + c0, ebase, off2, pad, p->in_w);
+      }
+      cols(&sa, c0, pc);
+    }
+  }
+#else
+  (void)spec;
+  tm2_depthwise3x3_s8_planes(p, input, weights, bias, rq, scratch, output);
+#endif
 }

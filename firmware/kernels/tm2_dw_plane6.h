@@ -60,6 +60,14 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
                                      const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                      const tm2_dw6_spec *spec);
 
+/* tm2_depthwise3x3_s8_planes for a layer spec covers whole: every channel group through spec's transpose and
+ * column loop (the generator takes it where dw3x3_plane_spec lists the layer's plane_ch in "whole"; a layer it
+ * does not cover traps). It references neither the generic loops nor the generic transposes, so a model whose
+ * planes layers all take it links none of them. Without the DSP extension: tm2_depthwise3x3_s8_planes. */
+void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                      const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                      const tm2_dw6_spec *spec);
+
 #if TM2_CONV_USE_DSP
 /* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
 static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {

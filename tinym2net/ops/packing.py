@@ -471,7 +471,13 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     rl2: 2 plane_len; rows: out_h; cols: out_w where the loop unrolls the columns of a channel too (at most
     DW_SPEC_UNROLL outputs a channel, the last column's LDRD (out_w - 1) rl2 further within range, the step from
     one column's last output to the next one's first an ADD / SUB immediate), else 0 (a loop over the columns);
-    name: the descriptor's C name."""
+    in_h, head, row, ch, ps: the transpose's (in_h 0: none); whole: the channels a call (plane_ch) for which the
+    descriptor covers the layer whole, every group through its column loop and its transpose (the kernel's checks
+    in tm2_dw_spec_parts, tm2_dw_dsp.c: a pair, or a quad of channels a multiple of four whose planes 1 and 3 are a
+    store offset away, TM2_DW6T_QUAD_FITS; channels a multiple of plane_ch; an int8 padding byte) or, one channel
+    a call, the plain one-channel transpose (any layer the loop takes), so that the
+    model calls ``tm2_depthwise3x3_s8_planes_whole`` and links no generic loop; name: the descriptor's C name
+    without the channels a call (the template appends ``_g<plane_ch>``), every constant in it."""
     rows = params["out_h"]
     if (
         params["stride_h"] != 1 or mode != RQ_HIGHMUL or params["output_offset"] != -128
@@ -494,11 +500,16 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     # the transpose's constants (in_h 0: none): a run's rows (at least six) within a load offset (the stores: see
     # TM2_DW6T_DEFINE)
     head, row, ps = params["pad_h"] & 1, params["in_w"] * params["in_c"], 2 * plane_cols * plane_len
-    fits = 5 * row <= 4095
+    in_h = params["in_h"] if 5 * row <= 4095 else 0
+    ch, off = params["in_c"], params["input_offset"]
+    quad_fits = ps + 4 * (head + (in_h - head + 1) // 2 - 1) <= 4095
+    whole = [1] + ([] if in_h == 0 or not -127 <= off <= 128 else [
+        g for g in (2, 4) if ch % g == 0 and (g == 2 or quad_fits)
+    ])
     return {
         "e": e, "chm": chm, "rl2": rl2, "rows": rows, "cols": cols,
-        "in_h": params["in_h"] if fits else 0, "head": head, "row": row, "ch": params["in_c"], "ps": ps,
-        "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}",
+        "in_h": in_h, "head": head, "row": row, "ch": ch, "ps": ps, "whole": whole,
+        "name": f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}_i{in_h}_{head}_{row}_{ch}_{ps}",
     }
 
 

@@ -392,7 +392,7 @@ def dw_case(
 
 def dw_planes_case(
     rng: np.random.Generator, i: int, five: bool = False, six: bool = False, short: bool = False,
-    sixes: bool = False, three: bool = False, shifted: bool = False,
+    sixes: bool = False, three: bool = False, shifted: bool = False, small3: bool = False,
 ) -> Case:
     """tm2_depthwise3x3_s8_planes: a dw_case run on whole channel planes, 1 to 4 at a time; stride-1 SAME
     cases also in place (input and output in one buffer). `five`: stride 1, output offset -128 and 4k + 1
@@ -403,7 +403,9 @@ def dw_planes_case(
     (tm2_dw_plane_cols6: one group or a loop of them, and the last single output); `three`: stride 1, output
     offset -128 and mostly three rows (tm2_dw_plane_cols3); `shifted`: `sixes` with small weights and larger
     multipliers (E 12), or large multipliers (right shifts e of 4 .. 7: E 12 may scale some weight out of int16,
-    then the layer keeps TM2_RQ_HIGHMUL), so that the layer takes TM2_RQ_HIGHMUL_E (tm2_dw_plane_cols6_e<E>, E in the entries' third word)."""
+    then the layer keeps TM2_RQ_HIGHMUL), so that the layer takes TM2_RQ_HIGHMUL_E (tm2_dw_plane_cols6_e<E>, E in the entries' third word);
+    `small3`: 3 x 3 maps, stride 1, SAME, output offset -128, the full range, 1 to 300 channels (tm2_dw3x3_s8_small3,
+    with weights up to 127 or small ones and larger multipliers: E 0 or not in the entries)."""
     tall = rng.random() < 0.5  # tall and narrow, as kws (25 x 5): long plane columns
     hw = (int(rng.integers(3, 31)), int(rng.integers(3, 8))) if tall else (int(rng.integers(3, 13)), int(rng.integers(3, 13)))
     if five:
@@ -416,10 +418,14 @@ def dw_planes_case(
         hw = (int(rng.choice([6, 7, 8, 12, 13, 18, 19, 24, 26])), hw[1])
     if three:
         hw = (int(rng.choice([3, 5])), hw[1])
+    if small3:
+        hw = (3, 3)
     sixes = sixes or shifted
-    zp = -128 if five or sixes or three or (six and i % 4) else int(rng.integers(-127, 128)) if short else None
-    case = dw_case(rng, i, hw, stride=1 if five or six or sixes or three else 2 if short else None, zp=zp,
-                   full_range=shifted, wmax=int(rng.choice([4, 10, 24])) if shifted and i % 4 else 127,
+    zp = -128 if five or sixes or three or small3 or (six and i % 4) else int(rng.integers(-127, 128)) if short else None
+    case = dw_case(rng, i, hw, stride=1 if five or six or sixes or three or small3 else 2 if short else None, zp=zp,
+                   ch=int(rng.choice([1, 2, 3, 4, 5, 8, 13, 64, 256, 300])) if small3 else None,
+                   same=True if small3 else None, full_range=shifted or small3,
+                   wmax=int(rng.choice([4, 10, 24])) if (shifted or small3) and i % 4 else 127,
                    acc_scale=2.0 ** -int(rng.integers(4, 7)) if shifted and not i % 4 else None)
     values = dict(zip(DW_FIELDS, case.params, strict=True))
     plane_len, plane_cols = packing.dw3x3_planes_geometry(
@@ -1258,6 +1264,7 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cases += [dw_planes_case(rng, 280 + i, sixes=True) for i in range(60)]
     cases += [dw_planes_case(rng, 340 + i, three=True) for i in range(30)]
     cases += [dw_planes_case(rng, 370 + i, shifted=True) for i in range(160)]
+    cases += [dw_planes_case(rng, 530 + i, small3=True) for i in range(40)]
     assert sum(c.extra["inplace"] for c in cases) >= 20
     assert {c.params[DW_FIELDS.index("plane_ch")] for c in cases} == {1, 2, 4}
     # the transposes' column loop (TM2_DWT_LOOP): every count of row pairs modulo 4 (four a pass), channel pairs and
@@ -1292,6 +1299,15 @@ def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) 
     cols3 = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.params[stride_i] == 1
              and (c.params[zp_i], c.params[lo_i], c.params[hi_i]) == (-128, -128, 127) and c.params[rows] == 3]
     assert len(cols3) >= 5
+    # tm2_dw3x3_s8_small3: 3 x 3 maps (padding 1) of one to 300 channels, in place and not, E 0 and other E in the
+    # entries (the kernel takes TM2_RQ_HIGHMUL whatever E), a constant channel
+    inh_i, inw_i = DW_FIELDS.index("in_h"), DW_FIELDS.index("in_w")
+    small3 = [c for c in cols3 if (c.params[inh_i], c.params[inw_i]) == (3, 3)]
+    assert {c.params[chs] for c in small3} >= {1, 2, 3, 4, 256, 300}
+    assert sum(c.extra["inplace"] for c in small3) >= 5 and sum(not c.extra["inplace"] for c in small3) >= 5
+    e3 = {int(np.frombuffer(c.blobs[3], np.int32).reshape(-1, 4)[0, 2]) for c in small3}
+    assert 0 in e3 and len(e3) > 1
+    assert any((np.frombuffer(c.blobs[3], np.int32).reshape(-1, 4)[:, 0] == 0).any() for c in small3)
     # tm2_dw_plane_cols6_e<E>: every E of DW_RQ_SHIFTS (the entries' third word), each of the forms, some with a constant
     # channel (m = 0); the other E of DW_PLANE_SHIFTS (for the specialised loops) run as TM2_RQ_HIGHMUL here
     entries = [np.frombuffer(c.blobs[3], np.int32).reshape(-1, 4) for c in cols6]
@@ -1321,6 +1337,16 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
             if specs[c.extra["spec"]]["cols"] > 1 and specs[c.extra["spec"]]["rows"] % 6 == 1} == {0, 1}
     assert any(c.extra["inplace"] for c in taken) and any(not c.extra["inplace"] for c in taken)
     assert any(c.params[DW_FIELDS.index("channels")] > c.params[DW_FIELDS.index("plane_ch")] for c in taken)
+    # columns unrolled on input columns the descriptor knows (row / ch): SAME, the padding plane columns skipped (the
+    # first column's row a, the last's row c; with 6k + 1 outputs, in the last outputs of column pairs and alone),
+    # and VALID (none)
+    def skips(c: Case) -> tuple[int, int, int] | None:
+        v, sp = values_of(c), specs[c.extra["spec"]]
+        if sp["cols"] and sp["ch"] == v["channels"] and sp["row"] == v["in_w"] * v["channels"]:
+            return v["pad_w"], sp["rows"] % 6, sp["cols"] % 2 if sp["rows"] % 6 else 0
+        return None
+
+    assert {skips(c) for c in taken} >= {(1, 0, 0), (1, 1, 0), (1, 1, 1), (0, 0, 0)}
     assert len(cases) - len(taken) - sum(c.extra["spec"] == -1 for c in cases) >= 8
     assert any(c.extra["spec"] == -1 for c in cases)
 

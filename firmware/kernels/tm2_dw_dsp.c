@@ -1406,6 +1406,144 @@ static void tm2_dw_planes_transpose(const tm2_dw3x3_packed_params *p, const int8
 }
 
 #if TM2_CONV_USE_DSP
+/* 3 x 3 maps of stride 1 and SAME padding (TM2_DW3S_APPLIES), one channel at a time straight from the input: no
+ * planes, no scratch; the loop over the channels in the assembly, its pointers (input, output, weights, bias,
+ * requantisation entry) moved on in stack slots. A channel's nine inputs are read first (nine LDRB), so that its
+ * outputs may overwrite them (in place). Input row iy (bytes v0, v1, v2 of columns 0 .. 2) becomes two int16 pair
+ * words X = (v0, v1) and Y = (v1, v2) (PKHBT, SXTAB16 adding the input offset), doubled (SADD16: the
+ * requantisation takes doubled sums, TM2_DWP; the bias doubled too), all six in r0 .. r5. Output row oy takes the
+ * filter rows fy whose input row oy - 1 + fy is inside the map (the padding rows skipped), each against the
+ * channel's packed words a = (w0, w1), b = (w1, w2) of row fy: the padding columns fall out of the pairs, four
+ * multiplies for the row's three outputs (input columns -1 .. 1: X . b; 0 .. 2: X . a + v2 w2; 1 .. 3: Y . a).
+ * The sums start from the bias and take TM2_RQ_HIGHMUL as tm2_dw_plane_cols3 does. Pixels are ch bytes apart in
+ * the input and the output. */
+#define TM2_DW3S_ROW(FY, FIRST, X, Y)          \
+  "ldr r10, [%[w], #(8 * " FY ")]\n\t"         \
+  "ldr r11, [%[w], #(8 * " FY " + 4)]\n\t"     \
+  ".if " FIRST "\n\t"                          \
+  "smlad r6, " X ", r11, r12\n\t"              \
+  "smlad r8, " X ", r10, r12\n\t"              \
+  "smlad r9, " Y ", r10, r12\n\t"              \
+  ".else\n\t"                                  \
+  "smlad r6, " X ", r11, r6\n\t"               \
+  "smlad r8, " X ", r10, r8\n\t"               \
+  "smlad r9, " Y ", r10, r9\n\t"               \
+  ".endif\n\t"                                 \
+  "smlatt r8, " Y ", r11, r8\n\t"
+#define TM2_DW3S_RQ(A)                  \
+  "smmlar " A ", " A ", r10, r11\n\t"   \
+  "asr " A ", " A ", r12\n\t"           \
+  "ssat " A ", #8, " A "\n\t"
+/* The requantisation of an output row's sums r6, r8, r9, their stores at o, o + ch, o + 2 ch, o on by 3 ch */
+#define TM2_DW3S_STORE                                                      \
+  "ldr r10, %[ms]\n\t"                                                      \
+  "ldr r11, %[hs]\n\t"                                                      \
+  "ldr r12, %[es]\n\t" TM2_DW3S_RQ("r6") TM2_DW3S_RQ("r8") TM2_DW3S_RQ("r9") \
+  "ldr r10, %[ch]\n\t"                                                      \
+  "ldr r11, %[ch3]\n\t"                                                     \
+  "strb r6, [%[o]]\n\t"                                                     \
+  "strb r8, [%[o], r10]\n\t"                                                \
+  "strb r9, [%[o], r10, lsl #1]\n\t"                                        \
+  "add %[o], %[o], r11\n\t"
+/* Input row iy's words from its bytes A, B, C (clobbered) into X, Y, doubled; r12 holds the offset in both lanes */
+#define TM2_DW3S_PAIRS(A, B, C, X, Y)        \
+  "pkhbt " B ", " B ", " C ", lsl #16\n\t"  \
+  "pkhbt " A ", " A ", " B ", lsl #16\n\t"  \
+  "sxtab16 " X ", r12, " A "\n\t"           \
+  "sxtab16 " Y ", r12, " B "\n\t"           \
+  "sadd16 " X ", " X ", " X "\n\t"          \
+  "sadd16 " Y ", " Y ", " Y "\n\t"
+
+/* Whether tm2_dw3x3_s8_small3 takes a layer: 3 x 3 maps in and out, stride 1, padding 1, TM2_RQ_HIGHMUL of output
+ * offset -128 and the full int8 range (as tm2_dw_plane_cols3), the output on the input (in place) or apart. */
+#define TM2_DW3S_APPLIES(p, in, out)                                                                             \
+  ((p)->in_h == 3 && (p)->in_w == 3 && (p)->out_h == 3 && (p)->out_w == 3 && (p)->stride == 1 &&               \
+   (p)->pad_h == 1 && (p)->pad_w == 1 && (p)->rq_mode == TM2_RQ_HIGHMUL && (p)->output_offset == -128 &&         \
+   (p)->act_min == -128 && (p)->act_max == 127 &&                                                               \
+   ((in) == (out) || (out) + (size_t)9 * (p)->channels * (p)->batches <= (in) ||                                \
+    (in) + (size_t)9 * (p)->channels * (p)->batches <= (out)))
+
+__attribute__((noinline)) static void tm2_dw3x3_s8_small3(const tm2_dw3x3_packed_params *p, const int8_t *input,
+                                                          const uint32_t *weights, const int32_t *bias,
+                                                          const tm2_rq *rq, int8_t *output) {
+  const int32_t ch = p->channels, ch3 = 3 * ch, off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  const int32_t zero = 0;                        /* the bias of a layer without (bstep 0) */
+  const int32_t bstep = bias != NULL ? 4 : 0;
+  const uint32_t *const wend = weights + 6 * ch; /* the loop's end: channel ch's weights */
+  if (ch <= 0) return;
+  for (int32_t b = 0; b < p->batches; ++b) {
+    /* the channel loop's pointers (moved on a channel in the assembly) and the channel's stack slots */
+    const int8_t *inp = input + (size_t)b * 9 * ch;
+    int8_t *op = output + (size_t)b * 9 * ch;
+    const uint32_t *wp = weights;
+    const int32_t *bp = bias != NULL ? bias : &zero;
+    const tm2_rq *qp = rq;
+    int32_t bs, ms, hs, es;
+    /* (the twelve temporaries are named in the assembly; these two take the registers left) */
+    register const uint32_t *w __asm__("r7");
+    register int8_t *o __asm__("lr");
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr r0, %[qp]\n\t"
+        "ldr r1, %[bp]\n\t"
+        "ldr %[w], %[inp]\n\t" /* w: the input from here to the LDRB */
+        "ldr r2, [r0]\n\t"
+        "ldr r3, [r0, #4]\n\t"
+        "ldr r4, [r0, #12]\n\t"
+        "ldr r5, [r1]\n\t"
+        "ldr r10, %[ch]\n\t"
+        "ldr r11, %[ch3]\n\t"
+        "ldr r12, %[bstep]\n\t"
+        "ldr %[o], %[op]\n\t"
+        "add r0, r0, #16\n\t"
+        "add r1, r1, r12\n\t"
+        "add r12, %[o], #1\n\t"
+        "str r0, %[qp]\n\t"
+        "str r1, %[bp]\n\t"
+        "str r12, %[op]\n\t"
+        "str r2, %[ms]\n\t"
+        "str r3, %[hs]\n\t"
+        "str r4, %[es]\n\t"
+        "lsls r5, r5, #1\n\t"
+        "str r5, %[bs]\n\t"
+        "add r12, %[w], r11\n\t" /* input row 1 */
+        "add r6, r12, r11\n\t"   /* input row 2 */
+        "ldrb r0, [%[w]]\n\t"
+        "ldrb r1, [%[w], r10]\n\t"
+        "ldrb r2, [%[w], r10, lsl #1]\n\t"
+        "ldrb r3, [r12]\n\t"
+        "ldrb r4, [r12, r10]\n\t"
+        "ldrb r5, [r12, r10, lsl #1]\n\t"
+        "ldrb r8, [r6]\n\t"
+        "ldrb r9, [r6, r10]\n\t"
+        "ldrb r11, [r6, r10, lsl #1]\n\t"
+        "ldr r12, %[off2]\n\t"
+        "add r10, %[w], #1\n\t"
+        "str r10, %[inp]\n\t"
+        "ldr %[w], %[wp]\n\t" TM2_DW3S_PAIRS("r0", "r1", "r2", "r0", "r1")
+        TM2_DW3S_PAIRS("r3", "r4", "r5", "r2", "r3") TM2_DW3S_PAIRS("r8", "r9", "r11", "r4", "r5")
+        /* output row 0: input rows 0, 1 (filter rows 1, 2) */
+        "ldr r12, %[bs]\n\t" TM2_DW3S_ROW("1", "1", "r0", "r1") TM2_DW3S_ROW("2", "0", "r2", "r3") TM2_DW3S_STORE
+        /* output row 1: input rows 0 .. 2 */
+        "ldr r12, %[bs]\n\t" TM2_DW3S_ROW("0", "1", "r0", "r1") TM2_DW3S_ROW("1", "0", "r2", "r3")
+        TM2_DW3S_ROW("2", "0", "r4", "r5") TM2_DW3S_STORE
+        /* output row 2: input rows 1, 2 (filter rows 0, 1) */
+        "ldr r12, %[bs]\n\t" TM2_DW3S_ROW("0", "1", "r2", "r3") TM2_DW3S_ROW("1", "0", "r4", "r5") TM2_DW3S_STORE
+        "add %[w], %[w], #24\n\t"
+        "ldr r0, %[wend]\n\t"
+        "str %[w], %[wp]\n\t"
+        "cmp %[w], r0\n\t"
+        "bne 1b\n\t"
+        : [w] "=&r"(w), [o] "=&r"(o), [inp] "+m"(inp), [op] "+m"(op), [wp] "+m"(wp), [bp] "+m"(bp), [qp] "+m"(qp),
+          [bs] "=m"(bs), [ms] "=m"(ms), [hs] "=m"(hs), [es] "=m"(es)
+        : [bstep] "m"(bstep), [wend] "m"(wend), [ch] "m"(ch), [ch3] "m"(ch3), [off2] "m"(off2)
+        : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+  }
+}
+#endif
+
+#if TM2_CONV_USE_DSP
 /* The column loop of spec where it was built for this layer (stride 1, TM2_RQ_HIGHMUL, output offset -128, the
  * full int8 range, columns of 6k or 6k + 1 outputs, and every constant of the loop: E, chm, rl2, rows, columns),
  * else NULL; and in *tr the spec's transpose where that was built for this layer's input and channels a call
@@ -1420,6 +1558,11 @@ static tm2_dw6_cols tm2_dw_spec_parts(const tm2_dw3x3_packed_params *p, const tm
   }
   if (spec->e != (int32_t)rq[0].lo || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
       (spec->ncols != 0 && spec->ncols != p->out_w)) {
+    return NULL;
+  }
+  /* unrolled columns on the descriptor's input columns skip their padding (TM2_DW_PLANE_SPEC): only those */
+  if (spec->ncols != 0 && spec->ch != 0 &&
+      (spec->ch != ch || spec->row != p->in_w * ch || 2 * p->pad_w != p->out_w + 2 - p->in_w)) {
     return NULL;
   }
   if (spec->tr != NULL && spec->in_h == p->in_h && spec->head == (p->pad_h & 1) && spec->ch == ch &&
@@ -1458,6 +1601,10 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
 #if TM2_CONV_USE_DSP
   if (TM2_DW_S2_APPLIES(p)) { /* stride 2: straight from the input, no planes */
     tm2_depthwise3x3_s8_s2(p, input, weights, bias, rq, output);
+    return;
+  }
+  if (TM2_DW3S_APPLIES(p, input, output)) { /* 3 x 3 maps: straight from the input, no planes */
+    tm2_dw3x3_s8_small3(p, input, (const uint32_t *)weights, bias, rq, output);
     return;
   }
   /* 1: columns of 6k or 6k + 1 outputs at stride 1, output offset -128 (tm2_dw_plane_cols6); 2: columns of three

@@ -140,62 +140,6 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   *hs = E ? (int32_t)(((uint32_t)q->hi << (sc - 1)) + (1u << (sc - 2))) : q->hi;
 }
 
-/* tm2_dw6_channel for a shift E > 0, in assembly (GCC, short of registers beside the column loop's, would keep
- * the pointers on the stack): the nine weights of wc times p = 2^sc, sc = E + 1 - q->sh (SMULBB / SMULTB after
- * seven loads in a run), paired by PKHBT into w; *bs = *b 2^sc (b: the bias, or a zero); *hs = q->hi 2^(sc-1) +
- * 2^(sc-2). */
-static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const tm2_rq *q, int32_t E, uint32_t *w,
-                                     int32_t *bs, int32_t *hs) {
-  uint32_t sc, p, t1, t2, t3, t4, t5, t6;
-  __asm__(
-      "ldr %[sc], [%[q], #12]\n\t"
-      "ldr %[t1], [%[wc]]\n\t"
-      "ldr %[t2], [%[wc], #8]\n\t"
-      "ldr %[t3], [%[wc], #16]\n\t"
-      "ldr %[t4], [%[wc], #4]\n\t"
-      "ldr %[t5], [%[wc], #12]\n\t"
-      "ldr %[t6], [%[wc], #20]\n\t"
-      "rsb %[sc], %[sc], #(%c[e] + 1)\n\t" /* sc */
-      "movs %[p], #1\n\t"
-      "lsls %[p], %[p], %[sc]\n\t" /* p */
-      "smulbb %[t1], %[t1], %[p]\n\t" /* w00 */
-      "smulbb %[t2], %[t2], %[p]\n\t" /* w10 */
-      "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
-      "str %[t1], %[w0]\n\t"
-      "smulbb %[t1], %[t3], %[p]\n\t" /* w20 */
-      "pkhbt %[t1], %[t2], %[t1], lsl #16\n\t"
-      "str %[t1], %[w1]\n\t"
-      "ldr %[t1], [%[wc]]\n\t"
-      "ldr %[t2], [%[wc], #8]\n\t"
-      "smultb %[t1], %[t1], %[p]\n\t" /* w01 */
-      "smultb %[t2], %[t2], %[p]\n\t" /* w11 */
-      "smultb %[t3], %[t3], %[p]\n\t" /* w21 */
-      "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
-      "pkhbt %[t2], %[t2], %[t3], lsl #16\n\t"
-      "smultb %[t4], %[t4], %[p]\n\t" /* w02 */
-      "smultb %[t5], %[t5], %[p]\n\t" /* w12 */
-      "smultb %[t6], %[t6], %[p]\n\t" /* w22 */
-      "pkhbt %[t4], %[t4], %[t5], lsl #16\n\t"
-      "pkhbt %[t5], %[t5], %[t6], lsl #16\n\t"
-      "ldr %[t6], [%[b]]\n\t"
-      "ldr %[t3], [%[q], #4]\n\t"
-      "str %[t1], %[w2]\n\t"
-      "str %[t2], %[w3]\n\t"
-      "str %[t4], %[w4]\n\t"
-      "str %[t5], %[w5]\n\t"
-      "lsls %[t6], %[t6], %[sc]\n\t"
-      "subs %[sc], %[sc], #1\n\t"
-      "lsls %[t3], %[t3], %[sc]\n\t"
-      "add %[t3], %[t3], %[p], lsr #2\n\t"
-      "str %[t6], %[bs]\n\t"
-      "str %[t3], %[hs]\n\t"
-      : [w0] "=m"(w[0]), [w1] "=m"(w[1]), [w2] "=m"(w[2]), [w3] "=m"(w[3]), [w4] "=m"(w[4]), [w5] "=m"(w[5]),
-        [bs] "=m"(*bs), [hs] "=m"(*hs), [sc] "=&r"(sc), [p] "=&r"(p), [t1] "=&r"(t1), [t2] "=&r"(t2),
-        [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6)
-      : [wc] "r"(wc), [b] "r"(b), [q] "r"(q), [e] "i"(E)
-      : "cc", "memory");
-}
-
 /* The specialised loop (TM2_DW6S): a whole output column in straight-line code, the groups of six outputs
  * unrolled by the assembler (.rept; tm2_dw6_g counts them), every address an immediate offset from the
  * plane column 0 of the column (ra, plus tm2_dw6_ra where the columns are unrolled too) or from the group's
@@ -256,16 +200,24 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   ".else\n\t"                                                                           \
   "smmlar " A ", " A ", r6, r8\n\t" "asr " A ", " A ", r10\n\t" "ssat " A ", #8, " A "\n\t" \
   ".endif\n\t"
-#define TM2_DW6S_Q "ldr r6, %[ms]\n\t" "ldr r8, %[hs]\n\t" ".if %c[e] == 0\n\t" "ldr r10, %[es]\n\t" ".endif\n\t"
-/* A group: even (rows a, b, c) or odd (c, b, a); the requantisation; the six stores at immediate offsets */
+#define TM2_DW6S_Q "ldrd r6, r8, %[mh]\n\t" ".if %c[e] == 0\n\t" "ldr r10, %[es]\n\t" ".endif\n\t"
+/* A group: even (rows a, b, c) or odd (c, b, a), without row a where tm2_dw6_sa is set or row c where tm2_dw6_sc
+ * is (plane columns of padding: their products are zero; row b then the first); the requantisation; the six
+ * stores at immediate offsets. The weight words of the next unit's first row are loaded all the same. */
 #define TM2_DW6S_GROUP                                                                                         \
   "ldr r5, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                 \
+  ".if (tm2_dw6_u & 1) == 0\n\t"                                                                               \
+  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10")                              \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                                    \
+  ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t"                                                                     \
+  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10") ".endif\n\t"                                 \
+  ".else\n\t"                                                                                                   \
+  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10")                              \
+  ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t"                                                                     \
+  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10") ".endif\n\t"                                 \
   ".endif\n\t" TM2_DW6S_Q                                                                                      \
   TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1") TM2_DW6S_RQ("r2") TM2_DW6S_RQ("r3") TM2_DW6S_RQ("r4") TM2_DW6S_RQ("r5")    \
   "strb r0, [%[o]]\n\t"                                                                                        \
@@ -274,24 +226,30 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
   "strb r3, [%[o], #(3 * %c[chm])]\n\t"                                                                        \
   "strb r4, [%[o], #(4 * %c[chm])]\n\t"                                                                        \
   "strb r5, [%[o], #(5 * %c[chm])]\n\t"                                                                        \
-  "add %[o], %[o], #(6 * %c[chm])\n\t"                                                                         \
+  /* o on to the next group (tm2_dw6_mg: and, after a column's last group, to the next column's first output) */ \
+  ".set tm2_dw6_v, 6 * %c[chm]\n\t"                                                                            \
+  ".if tm2_dw6_mg && tm2_dw6_g == tm2_dw6_ng - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v + tm2_dw6_d\n\t" ".endif\n\t"  \
+  ".if tm2_dw6_v < 0\n\t" "sub %[o], %[o], #(-tm2_dw6_v)\n\t"                                                  \
+  ".elseif tm2_dw6_v > 0\n\t" "add %[o], %[o], #tm2_dw6_v\n\t" ".endif\n\t"                                     \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
-/* One row of the last output of a column of 6k + 1 (taps t0 .. t2) */
-#define TM2_DW6S_ONE_ROW(R, WA, WB)                           \
+/* One row of the last output of a column of 6k + 1 (taps t0 .. t2), none where SKIP is set */
+#define TM2_DW6S_ONE_ROW(R, WA, WB, SKIP)                     \
+  ".if (" SKIP ") == 0\n\t"                                   \
   "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
   "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
   "smlad r0, r6, " WA ", r0\n\t"                              \
-  "smlabt r0, r8, " WB ", r0\n\t"
+  "smlabt r0, r8, " WB ", r0\n\t"                             \
+  ".endif\n\t"
 /* That output (tm2_dw6_g: the column's group count; rows in the order of a group of the same unit parity), stored
  * at o */
 #define TM2_DW6S_ONE                                                                                           \
   "ldr r0, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")              \
-  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                          \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
-  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10")                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa") \
+  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")            \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")                   \
+  TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa")            \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
   "strb r0, [%[o]]\n\t"                                                                                        \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
@@ -299,46 +257,55 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
  * (plane column rl2 bytes back, output ch bytes back: an STRB offset down to -255) beside the current one's, in
  * r1 and r0, the weight words and requantisation words loaded once for both */
 #define TM2_DW6S_AT2(R, D) "#(" R " + tm2_dw6_ra - %c[rl2] + 12 * tm2_dw6_g + " D ")"
-#define TM2_DW6S_TWO_ROW(R, WA, WB)                           \
+/* (the current column's part none where S0 is set, the one before's none where S1 is) */
+#define TM2_DW6S_TWO_ROW(R, WA, WB, S0, S1)                   \
+  ".if (" S0 ") == 0\n\t"                                     \
   "ldr r6, [%[ra], " TM2_DW6S_AT(R, "0") "]\n\t"             \
   "ldr r8, [%[ra], " TM2_DW6S_AT(R, "4") "]\n\t"             \
+  ".endif\n\t"                                                \
+  ".if (" S1 ") == 0\n\t"                                     \
   "ldr r2, [%[ra], " TM2_DW6S_AT2(R, "0") "]\n\t"            \
   "ldr r3, [%[ra], " TM2_DW6S_AT2(R, "4") "]\n\t"            \
+  ".endif\n\t"                                                \
+  ".if (" S0 ") == 0\n\t"                                     \
   "smlad r0, r6, " WA ", r0\n\t"                              \
   "smlabt r0, r8, " WB ", r0\n\t"                             \
+  ".endif\n\t"                                                \
+  ".if (" S1 ") == 0\n\t"                                     \
   "smlad r1, r2, " WA ", r1\n\t"                              \
-  "smlabt r1, r3, " WB ", r1\n\t"
+  "smlabt r1, r3, " WB ", r1\n\t"                             \
+  ".endif\n\t"
 #define TM2_DW6S_TWO                                                                                           \
   "ldr r0, %[bs]\n\t"                                                                                          \
   "ldr r1, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10")              \
-  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10")                          \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10")                                 \
-  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12")                                                                  \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10")                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
+  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
+  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
+  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1")                                                 \
   "strb r0, [%[o]]\n\t"                                                                                        \
-  "strb r1, [%[o], #-%c[ch]]\n\t"                                                                              \
+  "strb r1, [%[o], #-tm2_dw6_ch]\n\t"                                                                              \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
 /* An unrolled output column tm2_dw6_x: its groups, and its last output on its own, or (channels up to 255) that
  * of an even column left for the next one, and an odd column's with the one before (TM2_DW6S_TWO) */
 #define TM2_DW6S_COLUMN_X                                                                                      \
   ".set tm2_dw6_g, 0\n\t"                                                                                      \
-  ".rept %c[groups]\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
+  ".rept tm2_dw6_ng\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
   ".endr\n\t"                                                                                                  \
-  ".if %c[one]\n\t"                                                                                            \
-  ".if %c[ch] <= 255 && (tm2_dw6_x & 1) == 0 && tm2_dw6_x + 1 < %c[cols]\n\t"                                   \
-  ".elseif %c[ch] <= 255 && (tm2_dw6_x & 1)\n\t" TM2_DW6S_TWO                                                  \
+  ".if tm2_dw6_one\n\t"                                                                                            \
+  ".if tm2_dw6_ch <= 255 && (tm2_dw6_x & 1) == 0 && tm2_dw6_x + 1 < %c[cols]\n\t"                                   \
+  ".elseif tm2_dw6_ch <= 255 && (tm2_dw6_x & 1)\n\t" TM2_DW6S_TWO                                                  \
   ".else\n\t" TM2_DW6S_ONE                                                                                     \
   ".endif\n\t"                                                                                                 \
   ".endif\n\t"
 /* An output column: its groups and last output */
 #define TM2_DW6S_COLUMN                                                                                        \
   ".set tm2_dw6_g, 0\n\t"                                                                                      \
-  ".rept %c[groups]\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
+  ".rept tm2_dw6_ng\n\t" TM2_DW6S_GROUP ".set tm2_dw6_g, tm2_dw6_g + 1\n\t"                                   \
   ".endr\n\t"                                                                                                  \
-  ".if %c[one]\n\t" TM2_DW6S_ONE ".endif\n\t"
+  ".if tm2_dw6_one\n\t" TM2_DW6S_ONE ".endif\n\t"
 
 /* The specialised transpose of a channel pair or quad (TM2_DW6T): an input column in straight-line code, the
  * pair-outs of tm2_dw_planes_pair / tm2_dw_planes_quad (rows 2 i - head and 2 i - head + 1 of pair-out i, a row
@@ -478,54 +445,160 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
  * else no specialised transpose) */
 #define TM2_DW6T_QUAD_FITS(INH, HEAD, PS) ((PS) + 4 * ((HEAD) + ((INH) - (HEAD) + 1) / 2 - 1) <= 4095)
 
+/* A channel's set-up in the loop over the channels (TM2_DW_PLANE_SPEC): its six packed weight words, bias and
+ * requantisation entry from the pointers wp, bp, qp (each moved on to the next channel's; bp over zeros for a
+ * layer without bias), the words w0, w1, w4, w5 of the transposed filter, bs, (ms, hs) and es into the stack slots
+ * the column code reloads, w0 .. w3 into r9 .. r12; ra and o from rap and op (moved on by a plane and one byte);
+ * cc from ncols for a loop over the columns. E > 0 (TM2_RQ_HIGHMUL_E): the nine weights times p = 2^sc,
+ * sc = E + 1 - e (SMULBB / SMULTB, p in o until o is loaded), paired by PKHBT; bs = bias 2^sc; hs = hz 2^(sc-1) +
+ * 2^(sc-2) (see dw3x3_plane_shift in packing.py). E 0 (TM2_RQ_HIGHMUL): the lanes regrouped by PKHBT / PKHTB and
+ * doubled (SADD16), bs = 2 bias, hs = hz, es = e (as tm2_dw6_channel). */
+#define TM2_DW6S_SETUP                                                                   \
+  "ldr r0, %[wp]\n\t"                                                                    \
+  "ldr r1, %[qp]\n\t"                                                                    \
+  "ldr r2, %[bp]\n\t"                                                                    \
+  "ldr r6, [r1, #12]\n\t" /* e */                                                        \
+  "ldr r3, [r0]\n\t"      /* a0 = (w00, w01) */                                          \
+  "ldr r4, [r0, #8]\n\t"  /* a1 = (w10, w11) */                                          \
+  "ldr r5, [r0, #16]\n\t" /* a2 = (w20, w21) */                                          \
+  "ldr r8, [r0, #4]\n\t"  /* b0 = (w01, w02) */                                          \
+  "ldr r9, [r0, #12]\n\t" /* b1 = (w11, w12) */                                          \
+  "ldr r10, [r0, #20]\n\t" /* b2 = (w21, w22) */                                         \
+  "ldr r11, [r2]\n\t"     /* bias */                                                     \
+  "ldr r12, [r1, #4]\n\t" /* hz */                                                       \
+  "ldr %[ra], [r1]\n\t"   /* m */                                                        \
+  "add r0, r0, #24\n\t"                                                                  \
+  "add r1, r1, #16\n\t"                                                                  \
+  "str r0, %[wp]\n\t"                                                                    \
+  "str r1, %[qp]\n\t"                                                                    \
+  "add r2, r2, #4\n\t"                                                                   \
+  "str r2, %[bp]\n\t"                                                                    \
+  ".if %c[e]\n\t"                                                                        \
+  "rsb r6, r6, #(%c[e] + 1)\n\t" /* sc */                                                \
+  "movs %[o], #1\n\t"                                                                    \
+  "lsls %[o], %[o], r6\n\t" /* p */                                                      \
+  "smulbb r0, r3, %[o]\n\t" /* w00 */                                                    \
+  "smulbb r1, r4, %[o]\n\t" /* w10 */                                                    \
+  "smulbb r2, r5, %[o]\n\t" /* w20 */                                                    \
+  "pkhbt r2, r1, r2, lsl #16\n\t" /* (w10, w20) */                                       \
+  "pkhbt r0, r0, r1, lsl #16\n\t" /* (w00, w10) */                                       \
+  "smultb r3, r3, %[o]\n\t" /* w01 */                                                    \
+  "smultb r4, r4, %[o]\n\t" /* w11 */                                                    \
+  "smultb r5, r5, %[o]\n\t" /* w21 */                                                    \
+  "pkhbt r5, r4, r5, lsl #16\n\t" /* (w11, w21) */                                       \
+  "pkhbt r3, r3, r4, lsl #16\n\t" /* (w01, w11) */                                       \
+  "smultb r8, r8, %[o]\n\t" /* w02 */                                                    \
+  "smultb r9, r9, %[o]\n\t" /* w12 */                                                    \
+  "smultb r10, r10, %[o]\n\t" /* w22 */                                                  \
+  "pkhbt r10, r9, r10, lsl #16\n\t" /* (w12, w22) */                                     \
+  "pkhbt r8, r8, r9, lsl #16\n\t" /* (w02, w12) */                                       \
+  "lsls r11, r11, r6\n\t"                                                                \
+  "subs r6, r6, #1\n\t"                                                                  \
+  "lsls r12, r12, r6\n\t"                                                                \
+  "add r12, r12, %[o], lsr #2\n\t"                                                       \
+  ".else\n\t"                                                                            \
+  "pkhbt r0, r3, r4, lsl #16\n\t" /* (w00, w10) */                                       \
+  "pkhbt r2, r4, r5, lsl #16\n\t" /* (w10, w20) */                                       \
+  "pkhtb r3, r4, r3, asr #16\n\t" /* (w01, w11) */                                       \
+  "pkhtb r5, r5, r4, asr #16\n\t" /* (w11, w21) */                                       \
+  "pkhtb r8, r9, r8, asr #16\n\t" /* (w02, w12) */                                       \
+  "pkhtb r10, r10, r9, asr #16\n\t" /* (w12, w22) */                                     \
+  "sadd16 r0, r0, r0\n\t"                                                                \
+  "sadd16 r2, r2, r2\n\t"                                                                \
+  "sadd16 r3, r3, r3\n\t"                                                                \
+  "sadd16 r5, r5, r5\n\t"                                                                \
+  "sadd16 r8, r8, r8\n\t"                                                                \
+  "sadd16 r10, r10, r10\n\t"                                                             \
+  "lsls r11, r11, #1\n\t"                                                                \
+  "str r6, %[es]\n\t"                                                                    \
+  ".endif\n\t"                                                                           \
+  "str r0, %[w0]\n\t"                                                                    \
+  "str r2, %[w1]\n\t"                                                                    \
+  "str r8, %[w4]\n\t"                                                                    \
+  "str r10, %[w5]\n\t"                                                                   \
+  "str r11, %[bs]\n\t"                                                                   \
+  "strd %[ra], r12, %[mh]\n\t"                                                           \
+  "ldr %[ra], %[rap]\n\t"                                                                \
+  "ldr %[o], %[op]\n\t"                                                                  \
+  "ldr r1, %[ps2]\n\t"                                                                   \
+  ".if %c[cols] == 0 || %c[inw] == 0 || tm2_dw6_pl == 0\n\t" /* (else the first unit skips row a) */ \
+  "mov r9, r0\n\t"                                                                       \
+  "mov r10, r2\n\t"                                                                      \
+  ".endif\n\t"                                                                           \
+  "mov r11, r3\n\t"                                                                      \
+  "mov r12, r5\n\t"                                                                      \
+  "add r1, %[ra], r1\n\t"                                                                \
+  "str r1, %[rap]\n\t"                                                                   \
+  "add r1, %[o], #1\n\t"                                                                 \
+  "str r1, %[op]\n\t"                                                                    \
+  ".if %c[cols] == 0\n\t" "ldr r1, %[ncols]\n\t" "str r1, %[cc]\n\t" ".endif\n\t"
+
+/* The input columns of a layer whose columns are unrolled and whose input rows are known (ROW / CH; else 0) */
+#define TM2_DW6S_INW(COLS, ROW, CH) ((COLS) && (CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
+
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
  * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; the
  * constants stand for the plane column and the output strides). COLS 0: per column the groups and the last output
  * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
  * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
  * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
- * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads. The layer's checks
+ * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads; where the input columns are known
+ * too (ROW / CH, the left padding (COLS + 2 - ROW / CH) / 2), a column's taps in the padding plane columns are
+ * skipped (rows a of the first column, c of the last: tm2_dw6_sa, tm2_dw6_sc; the driver takes the loop only for
+ * a layer of those input columns and padding). The layer's checks
  * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
 #define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G)                                                   \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(const tm2_dw6_args *a, int32_t c0, int32_t n) {  \
-    const int16_t *const planes = a->planes;                                                                        \
+    /* the channel loop's pointers (moved on a channel in the assembly) and constants */                            \
+    const uint32_t *wp = a->weights + 6 * c0;                                                                       \
+    const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                            \
+    const int32_t *bp = a->bias != NULL ? a->bias + c0 : zeros;                                                     \
+    const uint32_t *const wend = wp + 6 * n;                                                                        \
+    const tm2_rq *qp = a->rq + c0;                                                                                  \
+    const int8_t *rap = (const int8_t *)a->planes;                                                                  \
+    int8_t *op = a->out + c0;                                                                                       \
     const int32_t ps2 = a->ps2, ncols = a->ncols;                                                                   \
-    const uint32_t *const weights = a->weights + 6 * c0;                                                            \
-    const int32_t *const bias = a->bias != NULL ? a->bias + c0 : NULL;                                              \
-    const tm2_rq *const rq = a->rq + c0;                                                                            \
-    int8_t *const out = a->out + c0;                                                                                \
     const int32_t oadv = a->ostep - 6 * ((ROWS) / 6) * (CHM);                                                       \
-    const int32_t zero = 0; /* the bias of a layer without */                                                        \
-    for (int32_t j = 0; j < n; ++j) {                                                                               \
-      uint32_t w[6];                                                                                                \
-      int32_t bs, hs;                                                                                               \
-      if (E) {                                                                                                      \
-        tm2_dw6_channel_e(weights + 6 * j, bias != NULL ? bias + j : &zero, rq + j, (E) ? (E) : 1, w, &bs, &hs);     \
-      } else {                                                                                                      \
-        tm2_dw6_channel(weights + 6 * j, bias != NULL ? bias + j : NULL, rq + j, (E), w, &bs, &hs);                 \
-      }                                                                                                             \
-      const int32_t ms = rq[j].mult, es = rq[j].sh;                                                                 \
-      /* (the twelve temporaries are named in the assembly; these two take the registers left) */                  \
-      register const int8_t *ra __asm__("r7") = (const int8_t *)planes + (size_t)j * ps2;                           \
-      register int8_t *o __asm__("lr") = out + j;                                                                   \
-      int32_t cc = ncols;                                                                                           \
+    int32_t cc;                                                                                                     \
+    uint32_t w[4]; /* the transposed filter's words w0, w1, w4, w5 (w2, w3 stay in r11, r12) */                  \
+    int32_t bs, es;                                                                                                 \
+    uint64_t mh; /* m, hs: one LDRD */                                                                              \
+    /* (the twelve temporaries are named in the assembly; these two take the registers left) */                    \
+    register const int8_t *ra __asm__("r7");                                                                        \
+    register int8_t *o __asm__("lr");                                                                               \
+    if (n > 0) {                                                                                                    \
       __asm__ volatile(                                                                                             \
-          "ldr r9, %[w0]\n\t"                                                                                       \
-          "ldr r10, %[w1]\n\t"                                                                                      \
-          "ldr r11, %[w2]\n\t"                                                                                      \
-          "ldr r12, %[w3]\n\t"                                                                                      \
+          /* the groups and the last single output of a column, the channels, the left padding */               \
+          ".set tm2_dw6_ng, %c[rows] / 6\n\t"                                                                     \
+          ".set tm2_dw6_one, %c[rows] - 6 * tm2_dw6_ng\n\t"                                                       \
+          ".set tm2_dw6_ch, 0\n\t"                                                                                \
+          ".if %c[cols]\n\t" ".set tm2_dw6_ch, %c[chm] / %c[cols]\n\t" ".endif\n\t"                                \
+          ".set tm2_dw6_pl, (%c[cols] + 2 - %c[inw]) / 2\n"                                                       \
+          "2:\n\t" TM2_DW6S_SETUP                                                                                   \
           ".set tm2_dw6_u, 0\n\t"                                                                                  \
+          ".set tm2_dw6_mg, 0\n\t"                                                                                 \
+          ".set tm2_dw6_sa, 0\n\t" ".set tm2_dw6_sc, 0\n\t" ".set tm2_dw6_sa1, 0\n\t" ".set tm2_dw6_sc1, 0\n\t"          \
           ".if %c[cols]\n\t"                                                                                       \
           ".set tm2_dw6_x, 0\n\t"                                                                                  \
-          ".set tm2_dw6_d, %c[ch] - 6 * %c[groups] * %c[chm]\n\t"                                                   \
+          ".set tm2_dw6_d, tm2_dw6_ch - 6 * tm2_dw6_ng * %c[chm]\n\t"                                                   \
+          /* columns of 6k outputs: the column step joined to the last group's (an ADDW / SUBW immediate) */      \
+          ".set tm2_dw6_mg, tm2_dw6_one == 0 && 6 * %c[chm] + tm2_dw6_d <= 4095 && 6 * %c[chm] + tm2_dw6_d >= -4095\n\t" \
           ".rept %c[cols]\n\t"                                                                                     \
-          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t" TM2_DW6S_COLUMN_X                                             \
+          ".set tm2_dw6_ra, tm2_dw6_x * %c[rl2]\n\t"                                                              \
+          ".if %c[inw]\n\t" /* the padding plane columns of column x (rows a, c) and of the one before */        \
+          ".set tm2_dw6_sa, tm2_dw6_x < tm2_dw6_pl\n\t"                                                             \
+          ".set tm2_dw6_sc, tm2_dw6_x + 2 >= tm2_dw6_pl + %c[inw]\n\t"                                              \
+          ".set tm2_dw6_sa1, tm2_dw6_x - 1 < tm2_dw6_pl\n\t"                                                        \
+          ".set tm2_dw6_sc1, tm2_dw6_x + 1 >= tm2_dw6_pl + %c[inw]\n\t"                                             \
+          ".endif\n\t" TM2_DW6S_COLUMN_X                                                                          \
+          ".if tm2_dw6_mg == 0\n\t"                                                                                \
           ".if tm2_dw6_d < 0\n\t"                                                                                  \
           "sub %[o], %[o], #(-tm2_dw6_d)\n\t"                                                                      \
           ".else\n\t"                                                                                              \
           "add %[o], %[o], #tm2_dw6_d\n\t"                                                                         \
+          ".endif\n\t"                                                                                             \
           ".endif\n\t"                                                                                             \
           ".set tm2_dw6_x, tm2_dw6_x + 1\n\t"                                                                      \
           ".endr\n\t"                                                                                              \
@@ -544,11 +617,15 @@ static inline void tm2_dw6_channel_e(const uint32_t *wc, const int32_t *b, const
           "str r8, %[cc]\n\t"                                                                                       \
           "bne 1b\n\t"                                                                                              \
           ".endif\n\t"                                                                                             \
-          : [ra] "+r"(ra), [o] "+r"(o), [cc] "+m"(cc)                                                               \
-          : [w0] "m"(w[0]), [w1] "m"(w[1]), [w2] "m"(w[2]), [w3] "m"(w[3]), [w4] "m"(w[4]), [w5] "m"(w[5]),         \
-            [bs] "m"(bs), [ms] "m"(ms), [hs] "m"(hs), [es] "m"(es), [oadv] "m"(oadv), [chm] "i"(CHM),               \
-            [rl2] "i"(RL2), [e] "i"(E), [groups] "i"((ROWS) / 6), [one] "i"((ROWS) % 6), [cols] "i"(COLS),          \
-            [ch] "i"((COLS) ? (CHM) / ((COLS) ? (COLS) : 1) : 0)                                                     \
+          "ldr r0, %[wp]\n\t"                                                                                       \
+          "ldr r1, %[wend]\n\t"                                                                                     \
+          "cmp r0, r1\n\t"                                                                                          \
+          "bne 2b\n\t"                                                                                              \
+          : [ra] "=&r"(ra), [o] "=&r"(o), [cc] "=m"(cc), [wp] "+m"(wp), [bp] "+m"(bp), [qp] "+m"(qp),               \
+            [rap] "+m"(rap), [op] "+m"(op), [w0] "=m"(w[0]), [w1] "=m"(w[1]), [w4] "=m"(w[2]), [w5] "=m"(w[3]),     \
+            [bs] "=m"(bs), [mh] "=m"(mh), [es] "=m"(es)                                                             \
+          : [wend] "m"(wend), [ps2] "m"(ps2), [ncols] "m"(ncols), [oadv] "m"(oadv), [chm] "i"(CHM),                 \
+            [rl2] "i"(RL2), [e] "i"(E), [rows] "i"(ROWS), [cols] "i"(COLS), [inw] "i"(TM2_DW6S_INW(COLS, ROW, CH))  \
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
     }                                                                                                               \
   }                                                                                                                 \

@@ -1756,10 +1756,36 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
  * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
  * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
- * in use. About 24 cycles a channel of two outputs. The layer expands (16 > 8 channels), so it runs from the last
- * pixel down (see tm2_conv_pw_fast): an odd last pixel first (tm2_gemm_pixel on the widened last four pixels), then
- * the pixel pairs from the last. */
-#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
+ * in use. About 24 cycles a channel of two outputs (23 with an FPU: the sixteen channels' records (m, hz') wait in
+ * s0 .. s31 for the whole layer, one VMOV of two registers each, two cycles, where their run of two loads takes
+ * three). The layer expands (16 > 8 channels), so it runs from the last pixel down (see tm2_conv_pw_fast): an odd
+ * last pixel first (tm2_gemm_pixel on the widened last four pixels), then the pixel pairs from the last. */
+/* A channel's record (m, hz') into w and t: from the single registers SM, SM + 1 (SMH: "SM, SM + 1") with an FPU,
+ * else from offsets M and H of pw. TM2_PW8_RECS: the sixteen records into s0 .. s31 before the loop (channel 2 P + c
+ * of pair P in s(4 P + 2 c), s(4 P + 2 c + 1)). */
+#if defined(__ARM_FP)
+#define TM2_PW8_REC(M, H, SMH) "vmov %[w], %[t], " SMH "\n\t"
+#define TM2_PW8_RECS1(P, S0, S1, S2, S3)                \
+  "vldr " S0 ", [%[pw], #(64*" P "+40)]\n\t"           \
+  "vldr " S1 ", [%[pw], #(64*" P "+44)]\n\t"           \
+  "vldr " S2 ", [%[pw], #(64*" P "+52)]\n\t"           \
+  "vldr " S3 ", [%[pw], #(64*" P "+56)]\n\t"
+#define TM2_PW8_RECS                                                                                            \
+  TM2_PW8_RECS1("0", "s0", "s1", "s2", "s3") TM2_PW8_RECS1("1", "s4", "s5", "s6", "s7")                         \
+  TM2_PW8_RECS1("2", "s8", "s9", "s10", "s11") TM2_PW8_RECS1("3", "s12", "s13", "s14", "s15")                   \
+  TM2_PW8_RECS1("4", "s16", "s17", "s18", "s19") TM2_PW8_RECS1("5", "s20", "s21", "s22", "s23")                 \
+  TM2_PW8_RECS1("6", "s24", "s25", "s26", "s27") TM2_PW8_RECS1("7", "s28", "s29", "s30", "s31")
+#define TM2_PW8_CLOBBERS                                                                                        \
+  , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
+      "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+#else
+#define TM2_PW8_REC(M, H, SMH)                          \
+  "ldr %[w], [%[pw], #" M "]\n\t"                       \
+  "ldr %[t], [%[pw], #" H "]\n\t"
+#define TM2_PW8_RECS ""
+#define TM2_PW8_CLOBBERS
+#endif
+#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, SMH, S0, S1)                  \
   "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
   "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
   "ldr %[a], [%[pw]" B "\n\t"                                              \
@@ -1773,8 +1799,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   "smlad %[b], %[x6], %[w], %[b]\n\t"                                      \
   "smlad %[a], %[x3], %[t], %[a]\n\t"                                      \
   "smlad %[b], %[x7], %[t], %[b]\n\t"                                      \
-  "ldr %[w], [%[pw], #" M "]\n\t"                                          \
-  "ldr %[t], [%[pw], #" H "]\n\t"                                          \
+  TM2_PW8_REC(M, H, SMH)                                                   \
   "smmla %[a], %[a], %[w], %[t]\n\t"                                       \
   "ssat %[a], #8, %[a], asr #" K "\n\t"                                    \
   "smmla %[b], %[b], %[w], %[t]\n\t"                                       \
@@ -1784,9 +1809,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 /* Channel pair P (a string, 0 .. 7) of TM2_PW8_PAIRS with shift E: channel 2 P's bias loaded post-indexed (pw
  * then 64 bytes on), the rest of the pair's record (tm2_conv_dsp.h: biases, then per position pair the two
  * channels' weight words, then (m, hz', E) per channel) at offsets -60 .. -8. */
-#define TM2_PW8_CHPAIR(E, P)                                                                                    \
-  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", "(2*" P ")", "(2*" P "+16)")               \
-  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
+#define TM2_PW8_CHPAIR(E, P, SMH0, SMH1)                                                                        \
+  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", SMH0, "(2*" P ")", "(2*" P "+16)")         \
+  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", SMH1, "(2*" P "+1)", "(2*" P "+17)")
 #define TM2_PW8_PAIRS(E)                                                                                        \
   do {                                                                                                          \
     if (pixels & 1) {                                                                                           \
@@ -1800,7 +1825,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     int8_t *op = output + (size_t)((pixels >> 1) - 1) * 32;                                                     \
     uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
     __asm__ volatile(                                                                                           \
-        "ldr %[t], %[sm]\n\t"                                                                                   \
+        TM2_PW8_RECS "ldr %[t], %[sm]\n\t"                                                                      \
         "1:\n\t"                                                                                                \
         "ldr %[a], %[o2m]\n\t"                                                                                  \
         "ldr %[x0], [%[t]]\n\t"                                                                                 \
@@ -1817,8 +1842,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "sxtab16 %[x4], %[a], %[x4]\n\t"                                                                        \
         "sxtab16 %[x7], %[a], %[x6], ror #8\n\t"                                                                \
         "sxtab16 %[x6], %[a], %[x6]\n\t"                                                                        \
-        TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
-        TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
+        TM2_PW8_CHPAIR(E, "0", "s0, s1", "s2, s3") TM2_PW8_CHPAIR(E, "1", "s4, s5", "s6, s7")                   \
+        TM2_PW8_CHPAIR(E, "2", "s8, s9", "s10, s11") TM2_PW8_CHPAIR(E, "3", "s12, s13", "s14, s15")             \
+        TM2_PW8_CHPAIR(E, "4", "s16, s17", "s18, s19") TM2_PW8_CHPAIR(E, "5", "s20, s21", "s22, s23")           \
+        TM2_PW8_CHPAIR(E, "6", "s24, s25", "s26, s27") TM2_PW8_CHPAIR(E, "7", "s28, s29", "s30, s31")           \
         "sub %[pw], %[pw], #512\n\t"                                                                            \
         "sub %[op], %[op], #32\n\t"                                                                             \
         "ldr %[t], %[sm]\n\t"                                                                                   \
@@ -1829,7 +1856,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
           [x6] "=&r"(x6), [x7] "=&r"(x7), [a] "=&r"(a), [b] "=&r"(b), [w] "=&r"(w), [t] "=&r"(t),               \
           [pw] "+r"(pw), [op] "+r"(op), [sm] "+m"(s8)                                                           \
         : [em] "m"(s8_end), [o2m] "m"(o2)                                                                       \
-        : "cc", "memory");                                                                                      \
+        : "cc", "memory" TM2_PW8_CLOBBERS);                                                                     \
   } while (0)
 
 /* The TM2_RQ_HIGHMUL_E case of shift E for Kp 8 with out_c 16: TM2_PW8_PAIRS. */

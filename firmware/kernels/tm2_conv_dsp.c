@@ -1742,8 +1742,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #define TM2_PF_S32                                                                                           \
   TM2_PF_S16, "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
       "s30", "s31"
-#define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN16("16"), TM2_PF_STEPS16, TM2_PF_S16)
-#define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN32, TM2_PF_STEPS32, TM2_PF_S32)
+#define TM2_PW_BLOCKS_F16(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN16("16"), TM2_PF_STEPS16, TM2_PF_S16)
+#define TM2_PW_BLOCKS_F32(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN32, TM2_PF_STEPS32, TM2_PF_S32)
 #else
 #define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_QK(16, E, 7, OC)
 #define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_QK(32, E, 15, OC)

@@ -1604,6 +1604,152 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 /* TM2_PW_BLOCKS_C1K for TM2_RQ_HIGHMUL records with output offset -128 (TM2_GEMM_PAIRS_C1KL), with the widening of
  * tm2_widen4_body (the straight-line one would add its 2.5 KB of code to the entry for about 90 cycles a block). */
 #define TM2_PW_BLOCKS_C1KL(KP, N, OC) TM2_PW_BLOCKS_BY(KP, TM2_GEMM_PAIRS_C1KL(N, #OC))
+#if defined(__ARM_FP)
+/* The FPU-register form of TM2_PW_BLOCKS_QK for Kp 16 and 32 (vww's 16 -> 32, 32 -> 32 and 32 -> 64 layers; the
+ * form of tm2_conv_first_fast's TM2_FIRST_S8_ROW): per 4-pixel block one asm statement widens pixels 0 and 1's
+ * position pairs 1 .. Kp/2 - 1 into the single registers s2 .. s(Kp - 1) (pair j of pixel s in s(2 j + s)), their
+ * pair 0 and pixels 2 and 3 into the column buffer (pair 0 of pixel s at 4 s; pair j of pixels 2 and 3 at 8 j + 8
+ * and 8 j + 12), then runs the channel pairs four a loop step. A step of the product loads the position pair's two
+ * weight words and pixels 2 and 3's column words in one run and fetches pixels 0 and 1's by one VMOV of two
+ * registers (two cycles): 15 cycles for 16 multiply-accumulates, where TM2_GEMM_KSTEP takes 16 (its six loads need
+ * two runs: fourteen registers hold the eight sums, the two pointers and at most four loaded words). The first
+ * position pair loads all four pixels' words with the biases and weights in one run (a0, a1 are free until its
+ * SMLADs). The output pointer and the end of the records wait in s0 and s1 (VMOV: one cycle); the input pointer
+ * uses pw's register and the input offset pair x1's during the widening. The whole block is widened before its
+ * first store, so that expanding layers may run in place from the last block down (tm2_conv_pw_fast). */
+/* Pixels 0 .. 3's words at byte O of their pixels (src in pw, Kp KP: decimal strings) in one run of eight loads: a0
+ * .. a3 at O, b0 .. b3 at O + 4. */
+#define TM2_PF_LOAD8(KP, O)                             \
+  "ldr %[a0], [%[pw], #" O "]\n\t"                      \
+  "ldr %[a1], [%[pw], #" O "+" KP "]\n\t"               \
+  "ldr %[a2], [%[pw], #" O "+2*" KP "]\n\t"             \
+  "ldr %[a3], [%[pw], #" O "+3*" KP "]\n\t"             \
+  "ldr %[b0], [%[pw], #" O "+4]\n\t"                    \
+  "ldr %[b1], [%[pw], #" O "+4+" KP "]\n\t"             \
+  "ldr %[b2], [%[pw], #" O "+4+2*" KP "]\n\t"           \
+  "ldr %[b3], [%[pw], #" O "+4+3*" KP "]\n\t"
+/* Pixels 0 and 1's widened words of a position pair (w0, w1) into single registers SA, SB, or (pair 0) the column. */
+#define TM2_PF_S(SA, SB) "vmov " SA ", %[w0]\n\t" "vmov " SB ", %[w1]\n\t"
+#define TM2_PF_M0 "str %[w0], [%[px]]\n\t" "str %[w1], [%[px], #4]\n\t"
+/* The four pixels' words V0 .. V3 (V: "a" or "b") widened by SXTAB16 (input offset pair in x1): bytes 0 and 2 are
+ * position pair P (a decimal string), bytes 1 and 3 pair P + 1; pixels 0 and 1 by PUT0 and PUT1, pixels 2 and 3
+ * into the column. */
+#define TM2_PF_GROUP(V, P, PUT0, PUT1)                  \
+  "sxtab16 %[w0], %[x1], %[" V "0]\n\t"                 \
+  "sxtab16 %[w1], %[x1], %[" V "1]\n\t" PUT0            \
+  "sxtab16 %[w0], %[x1], %[" V "0], ror #8\n\t"         \
+  "sxtab16 %[w1], %[x1], %[" V "1], ror #8\n\t" PUT1    \
+  "sxtab16 %[w0], %[x1], %[" V "2]\n\t"                 \
+  "str %[w0], [%[px], #(8*" P "+8)]\n\t"                \
+  "sxtab16 %[w1], %[x1], %[" V "3]\n\t"                 \
+  "str %[w1], [%[px], #(8*" P "+12)]\n\t"               \
+  "sxtab16 %[w0], %[x1], %[" V "2], ror #8\n\t"         \
+  "str %[w0], [%[px], #(8*" P "+16)]\n\t"               \
+  "sxtab16 %[w1], %[x1], %[" V "3], ror #8\n\t"         \
+  "str %[w1], [%[px], #(8*" P "+20)]\n\t"
+/* Bytes 0 .. 7 (position pairs 0 .. 3) and 8 .. 15 (pairs 4 .. 7) of the four pixels, Kp KP. */
+#define TM2_PF_WIDEN16(KP)                                                                                   \
+  TM2_PF_LOAD8(KP, "0") TM2_PF_GROUP("a", "0", TM2_PF_M0, TM2_PF_S("s2", "s3"))                              \
+  TM2_PF_GROUP("b", "2", TM2_PF_S("s4", "s5"), TM2_PF_S("s6", "s7"))                                         \
+  TM2_PF_LOAD8(KP, "8") TM2_PF_GROUP("a", "4", TM2_PF_S("s8", "s9"), TM2_PF_S("s10", "s11"))                 \
+  TM2_PF_GROUP("b", "6", TM2_PF_S("s12", "s13"), TM2_PF_S("s14", "s15"))
+/* Kp 32: the above and bytes 16 .. 31 (pairs 8 .. 15). */
+#define TM2_PF_WIDEN32                                                                                       \
+  TM2_PF_WIDEN16("32")                                                                                       \
+  TM2_PF_LOAD8("32", "16") TM2_PF_GROUP("a", "8", TM2_PF_S("s16", "s17"), TM2_PF_S("s18", "s19"))            \
+  TM2_PF_GROUP("b", "10", TM2_PF_S("s20", "s21"), TM2_PF_S("s22", "s23"))                                    \
+  TM2_PF_LOAD8("32", "24") TM2_PF_GROUP("a", "12", TM2_PF_S("s24", "s25"), TM2_PF_S("s26", "s27"))           \
+  TM2_PF_GROUP("b", "14", TM2_PF_S("s28", "s29"), TM2_PF_S("s30", "s31"))
+/* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column, pixels 0 and 1 from SA, SB. */
+#define TM2_PF_STEP(J, SA, SB)                          \
+  "ldr %[w0], [%[pw]], #4\n\t"                          \
+  "ldr %[w1], [%[pw]], #4\n\t"                          \
+  "ldr %[x0], [%[px], #(8*" J "+8)]\n\t"                \
+  "ldr %[x1], [%[px], #(8*" J "+12)]\n\t"               \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                \
+  "smlad %[a3], %[x1], %[w0], %[a3]\n\t"                \
+  "smlad %[b3], %[x1], %[w1], %[b3]\n\t"                \
+  "vmov %[x0], %[x1], " SA ", " SB "\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+#define TM2_PF_STEPS16                                                                                       \
+  TM2_PF_STEP("1", "s2", "s3") TM2_PF_STEP("2", "s4", "s5") TM2_PF_STEP("3", "s6", "s7")                     \
+  TM2_PF_STEP("4", "s8", "s9") TM2_PF_STEP("5", "s10", "s11") TM2_PF_STEP("6", "s12", "s13")                 \
+  TM2_PF_STEP("7", "s14", "s15")
+#define TM2_PF_STEPS32                                                                                       \
+  TM2_PF_STEPS16 TM2_PF_STEP("8", "s16", "s17") TM2_PF_STEP("9", "s18", "s19")                               \
+  TM2_PF_STEP("10", "s20", "s21") TM2_PF_STEP("11", "s22", "s23") TM2_PF_STEP("12", "s24", "s25")            \
+  TM2_PF_STEP("13", "s26", "s27") TM2_PF_STEP("14", "s28", "s29") TM2_PF_STEP("15", "s30", "s31")
+/* One channel pair (K: "0" .. "3", OC the out_c string): position pair 0 from the biases (the four pixels' words in
+ * the run of loads), the other STEPS, the eight requantisations (both records in one run, the output pointer from s0
+ * before the last; ENDLOAD: "" or the end of the records from s1 into w1) and the stores at 2 K (+ 1) + s OC. */
+#define TM2_PF_PAIR(E, STEPS, OC, K, ENDLOAD)                                                                \
+  "ldr %[a2], [%[pw]], #4\n\t"                                                                             \
+  "ldr %[b2], [%[pw]], #4\n\t"                                                                             \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                             \
+  "ldr %[w1], [%[pw]], #4\n\t"                                                                             \
+  "ldr %[a0], [%[px]]\n\t"                                                                                 \
+  "ldr %[a1], [%[px], #4]\n\t"                                                                             \
+  "ldr %[x0], [%[px], #8]\n\t"                                                                             \
+  "ldr %[x1], [%[px], #12]\n\t"                                                                            \
+  "smlad %[b0], %[a0], %[w1], %[b2]\n\t"                                                                   \
+  "smlad %[a0], %[a0], %[w0], %[a2]\n\t"                                                                   \
+  "smlad %[b1], %[a1], %[w1], %[b2]\n\t"                                                                   \
+  "smlad %[a1], %[a1], %[w0], %[a2]\n\t"                                                                   \
+  "smlad %[a3], %[x1], %[w0], %[a2]\n\t"                                                                   \
+  "smlad %[b3], %[x1], %[w1], %[b2]\n\t"                                                                   \
+  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                                                   \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t" STEPS                                                             \
+  "ldr %[w0], [%[pw]], #4\n\t"                                                                             \
+  "ldr %[w1], [%[pw]], #8\n\t"                                                                             \
+  "ldr %[x0], [%[pw]], #4\n\t"                                                                             \
+  "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)          \
+  TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("a3", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E)     \
+  TM2_GEMM_RQK("b1", "x0", "x1", E) TM2_GEMM_RQK("b2", "x0", "x1", E) "vmov %[w0], s0\n\t" ENDLOAD         \
+  TM2_GEMM_RQK("b3", "x0", "x1", E) TM2_GEMM_KSTORE_Q(OC, K)
+/* Every full block of a pointwise layer of Kp KP in this form (shift E, out_c OC: strings, OC a multiple of 8;
+ * WIDEN, STEPS: TM2_PF_WIDEN16("16") and TM2_PF_STEPS16 or the 32 forms; CLOBBERS: the single registers used). */
+#define TM2_PW_BLOCKS_F(E, OC, WIDEN, STEPS, CLOBBERS)                                                        \
+  for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {                                                  \
+    const int32_t *pwr;                                                                                      \
+    __asm__ volatile(                                                                                        \
+        "ldr %[pw], %[srcm]\n\t"                                                                             \
+        "ldr %[x1], %[o2m]\n\t" WIDEN                                                                        \
+        "ldr %[w0], %[om]\n\t"                                                                               \
+        "ldr %[w1], %[wend]\n\t"                                                                             \
+        "ldr %[pw], %[pkm]\n\t"                                                                              \
+        "vmov s0, %[w0]\n\t"                                                                                 \
+        "vmov s1, %[w1]\n\t"                                                                                 \
+        ".p2align 2\n\t"                                                                                     \
+        "1:\n\t" TM2_PF_PAIR(E, STEPS, OC, "0", "") TM2_PF_PAIR(E, STEPS, OC, "1", "")                       \
+        TM2_PF_PAIR(E, STEPS, OC, "2", "") TM2_PF_PAIR(E, STEPS, OC, "3", "vmov %[w1], s1\n\t")               \
+        "add %[w0], %[w0], #8\n\t"                                                                           \
+        "cmp %[pw], %[w1]\n\t"                                                                               \
+        "vmov s0, %[w0]\n\t"                                                                                 \
+        "bne 1b\n\t"                                                                                         \
+        "str %[w0], %[om]\n\t"                                                                               \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),    \
+          [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),     \
+          [pw] "=&r"(pwr), [om] "+m"(op)                                                                     \
+        : [px] "r"(col), [srcm] "m"(src), [o2m] "m"(off2), [wend] "m"(wend), [pkm] "m"(packed)               \
+        : "cc", "memory", CLOBBERS);                                                                         \
+    op += ostep;                                                                                             \
+  }
+#define TM2_PF_S16 "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
+#define TM2_PF_S32                                                                                           \
+  TM2_PF_S16, "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
+      "s30", "s31"
+#define TM2_PW_BLOCKS_F16(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN16("16"), TM2_PF_STEPS16, TM2_PF_S16)
+#define TM2_PW_BLOCKS_F32(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN32, TM2_PF_STEPS32, TM2_PF_S32)
+#else
+#define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_QK(16, E, 7, OC)
+#define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_QK(32, E, 15, OC)
+#endif
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
  * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
@@ -1612,10 +1758,36 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
  * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
  * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
- * in use. About 24 cycles a channel of two outputs. The layer expands (16 > 8 channels), so it runs from the last
- * pixel down (see tm2_conv_pw_fast): an odd last pixel first (tm2_gemm_pixel on the widened last four pixels), then
- * the pixel pairs from the last. */
-#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
+ * in use. About 24 cycles a channel of two outputs (23 with an FPU: the sixteen channels' records (m, hz') wait in
+ * s0 .. s31 for the whole layer, one VMOV of two registers each, two cycles, where their run of two loads takes
+ * three). The layer expands (16 > 8 channels), so it runs from the last pixel down (see tm2_conv_pw_fast): an odd
+ * last pixel first (tm2_gemm_pixel on the widened last four pixels), then the pixel pairs from the last. */
+/* A channel's record (m, hz') into w and t: from the single registers SM, SM + 1 (SMH: "SM, SM + 1") with an FPU,
+ * else from offsets M and H of pw. TM2_PW8_RECS: the sixteen records into s0 .. s31 before the loop (channel 2 P + c
+ * of pair P in s(4 P + 2 c), s(4 P + 2 c + 1)). */
+#if defined(__ARM_FP)
+#define TM2_PW8_REC(M, H, SMH) "vmov %[w], %[t], " SMH "\n\t"
+#define TM2_PW8_RECS1(P, S0, S1, S2, S3)                \
+  "vldr " S0 ", [%[pw], #(64*" P "+40)]\n\t"           \
+  "vldr " S1 ", [%[pw], #(64*" P "+44)]\n\t"           \
+  "vldr " S2 ", [%[pw], #(64*" P "+52)]\n\t"           \
+  "vldr " S3 ", [%[pw], #(64*" P "+56)]\n\t"
+#define TM2_PW8_RECS                                                                                            \
+  TM2_PW8_RECS1("0", "s0", "s1", "s2", "s3") TM2_PW8_RECS1("1", "s4", "s5", "s6", "s7")                         \
+  TM2_PW8_RECS1("2", "s8", "s9", "s10", "s11") TM2_PW8_RECS1("3", "s12", "s13", "s14", "s15")                   \
+  TM2_PW8_RECS1("4", "s16", "s17", "s18", "s19") TM2_PW8_RECS1("5", "s20", "s21", "s22", "s23")                 \
+  TM2_PW8_RECS1("6", "s24", "s25", "s26", "s27") TM2_PW8_RECS1("7", "s28", "s29", "s30", "s31")
+#define TM2_PW8_CLOBBERS                                                                                        \
+  , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
+      "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+#else
+#define TM2_PW8_REC(M, H, SMH)                          \
+  "ldr %[w], [%[pw], #" M "]\n\t"                       \
+  "ldr %[t], [%[pw], #" H "]\n\t"
+#define TM2_PW8_RECS ""
+#define TM2_PW8_CLOBBERS
+#endif
+#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, SMH, S0, S1)                  \
   "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
   "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
   "ldr %[a], [%[pw]" B "\n\t"                                              \
@@ -1629,8 +1801,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   "smlad %[b], %[x6], %[w], %[b]\n\t"                                      \
   "smlad %[a], %[x3], %[t], %[a]\n\t"                                      \
   "smlad %[b], %[x7], %[t], %[b]\n\t"                                      \
-  "ldr %[w], [%[pw], #" M "]\n\t"                                          \
-  "ldr %[t], [%[pw], #" H "]\n\t"                                          \
+  TM2_PW8_REC(M, H, SMH)                                                   \
   "smmla %[a], %[a], %[w], %[t]\n\t"                                       \
   "ssat %[a], #8, %[a], asr #" K "\n\t"                                    \
   "smmla %[b], %[b], %[w], %[t]\n\t"                                       \
@@ -1640,9 +1811,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 /* Channel pair P (a string, 0 .. 7) of TM2_PW8_PAIRS with shift E: channel 2 P's bias loaded post-indexed (pw
  * then 64 bytes on), the rest of the pair's record (tm2_conv_dsp.h: biases, then per position pair the two
  * channels' weight words, then (m, hz', E) per channel) at offsets -60 .. -8. */
-#define TM2_PW8_CHPAIR(E, P)                                                                                    \
-  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", "(2*" P ")", "(2*" P "+16)")               \
-  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
+#define TM2_PW8_CHPAIR(E, P, SMH0, SMH1)                                                                        \
+  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", SMH0, "(2*" P ")", "(2*" P "+16)")         \
+  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", SMH1, "(2*" P "+1)", "(2*" P "+17)")
 #define TM2_PW8_PAIRS(E)                                                                                        \
   do {                                                                                                          \
     if (pixels & 1) {                                                                                           \
@@ -1656,7 +1827,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     int8_t *op = output + (size_t)((pixels >> 1) - 1) * 32;                                                     \
     uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
     __asm__ volatile(                                                                                           \
-        "ldr %[t], %[sm]\n\t"                                                                                   \
+        TM2_PW8_RECS "ldr %[t], %[sm]\n\t"                                                                      \
         "1:\n\t"                                                                                                \
         "ldr %[a], %[o2m]\n\t"                                                                                  \
         "ldr %[x0], [%[t]]\n\t"                                                                                 \
@@ -1673,8 +1844,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "sxtab16 %[x4], %[a], %[x4]\n\t"                                                                        \
         "sxtab16 %[x7], %[a], %[x6], ror #8\n\t"                                                                \
         "sxtab16 %[x6], %[a], %[x6]\n\t"                                                                        \
-        TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
-        TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
+        TM2_PW8_CHPAIR(E, "0", "s0, s1", "s2, s3") TM2_PW8_CHPAIR(E, "1", "s4, s5", "s6, s7")                   \
+        TM2_PW8_CHPAIR(E, "2", "s8, s9", "s10, s11") TM2_PW8_CHPAIR(E, "3", "s12, s13", "s14, s15")             \
+        TM2_PW8_CHPAIR(E, "4", "s16, s17", "s18, s19") TM2_PW8_CHPAIR(E, "5", "s20, s21", "s22, s23")           \
+        TM2_PW8_CHPAIR(E, "6", "s24, s25", "s26, s27") TM2_PW8_CHPAIR(E, "7", "s28, s29", "s30, s31")           \
         "sub %[pw], %[pw], #512\n\t"                                                                            \
         "sub %[op], %[op], #32\n\t"                                                                             \
         "ldr %[t], %[sm]\n\t"                                                                                   \
@@ -1685,7 +1858,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
           [x6] "=&r"(x6), [x7] "=&r"(x7), [a] "=&r"(a), [b] "=&r"(b), [w] "=&r"(w), [t] "=&r"(t),               \
           [pw] "+r"(pw), [op] "+r"(op), [sm] "+m"(s8)                                                           \
         : [em] "m"(s8_end), [o2m] "m"(o2)                                                                       \
-        : "cc", "memory");                                                                                      \
+        : "cc", "memory" TM2_PW8_CLOBBERS);                                                                     \
   } while (0)
 
 /* The TM2_RQ_HIGHMUL_E case of shift E for Kp 8 with out_c 16: TM2_PW8_PAIRS. */
@@ -1701,11 +1874,11 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     if (kp == 8 && out_c == 16) {                                                                        \
       /* not here: TM2_PW8_CASE_E (so that the compiler drops TM2_PW_KP_LOW's loops of this shape) */        \
     } else if (kp == 16 && out_c == 32) {                                                                \
-      TM2_PW_BLOCKS_QK(16, E, 7, 32)                                                                     \
+      TM2_PW_BLOCKS_F16(E, 32)                                                                           \
     } else if (kp == 32 && out_c == 32) {                                                                \
-      TM2_PW_BLOCKS_QK(32, E, 15, 32)                                                                    \
+      TM2_PW_BLOCKS_F32(E, 32)                                                                           \
     } else if (kp == 32 && out_c == 64) {                                                                \
-      TM2_PW_BLOCKS_QK(32, E, 15, 64)                                                                    \
+      TM2_PW_BLOCKS_F32(E, 64)                                                                           \
     } else if (kp == 64 && out_c == 64) {                                                                \
       TM2_PW_BLOCKS_QK(64, E, 31, 64)                                                                    \
     } else if (kp == 128 && out_c == 128) {                                                              \
@@ -1781,6 +1954,23 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW8_CASE_E
 #undef TM2_PW_CASE_E
 #undef TM2_PW_BLOCKS_QK
+#undef TM2_PW_BLOCKS_F16
+#undef TM2_PW_BLOCKS_F32
+#if defined(__ARM_FP)
+#undef TM2_PW_BLOCKS_F
+#undef TM2_PF_S16
+#undef TM2_PF_S32
+#undef TM2_PF_PAIR
+#undef TM2_PF_STEPS32
+#undef TM2_PF_STEPS16
+#undef TM2_PF_STEP
+#undef TM2_PF_WIDEN32
+#undef TM2_PF_WIDEN16
+#undef TM2_PF_GROUP
+#undef TM2_PF_M0
+#undef TM2_PF_S
+#undef TM2_PF_LOAD8
+#endif
 #undef TM2_PW_BLOCKS_C1K
 #undef TM2_PW_BLOCKS_C1KL
 #undef TM2_PW_BLOCKS_BYK

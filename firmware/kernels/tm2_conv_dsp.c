@@ -1746,9 +1746,45 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN16("16"), TM2_PF_STEPS16, TM2_PF_S16)
 #define TM2_PW_BLOCKS_F32(E, OC) \
   TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN32, TM2_PF_STEPS32, TM2_PF_S32)
+/* Kp 64 (kws' and vww's 64 -> 64 layers): two pixels' 31 position pairs past pair 0 would need 62 single registers,
+ * so pixels 0 and 1's pairs 1 .. 15 take s2 .. s31 as in Kp 32 (15 cycles a step) and pairs 16 .. 31 of all four
+ * pixels go to the column after pixels 2 and 3's pairs 1 .. 15 (pair j of pixel s at 16 j - 120 + 4 s: bytes 136 ..
+ * 391), run by TM2_GEMM_KSTEP (16 cycles a step). The four pixels' words V0 .. V3 widened into the column: position
+ * pair P (a decimal string) at 16 P - 120 + 4 s, pair P + 1 16 bytes on. */
+#define TM2_PF_GROUPC(V, P)                             \
+  "sxtab16 %[w0], %[x1], %[" V "0]\n\t"                 \
+  "sxtab16 %[w1], %[x1], %[" V "1]\n\t"                 \
+  "str %[w0], [%[px], #(16*" P "-120)]\n\t"            \
+  "str %[w1], [%[px], #(16*" P "-116)]\n\t"            \
+  "sxtab16 %[w0], %[x1], %[" V "2]\n\t"                 \
+  "sxtab16 %[w1], %[x1], %[" V "3]\n\t"                 \
+  "str %[w0], [%[px], #(16*" P "-112)]\n\t"            \
+  "str %[w1], [%[px], #(16*" P "-108)]\n\t"            \
+  "sxtab16 %[w0], %[x1], %[" V "0], ror #8\n\t"         \
+  "sxtab16 %[w1], %[x1], %[" V "1], ror #8\n\t"         \
+  "str %[w0], [%[px], #(16*" P "-104)]\n\t"            \
+  "str %[w1], [%[px], #(16*" P "-100)]\n\t"            \
+  "sxtab16 %[w0], %[x1], %[" V "2], ror #8\n\t"         \
+  "sxtab16 %[w1], %[x1], %[" V "3], ror #8\n\t"         \
+  "str %[w0], [%[px], #(16*" P "-96)]\n\t"             \
+  "str %[w1], [%[px], #(16*" P "-92)]\n\t"
+#define TM2_PF_WIDEN64                                                                                       \
+  TM2_PF_WIDEN16("64")                                                                                       \
+  TM2_PF_LOAD8("64", "16") TM2_PF_GROUP("a", "8", TM2_PF_S("s16", "s17"), TM2_PF_S("s18", "s19"))            \
+  TM2_PF_GROUP("b", "10", TM2_PF_S("s20", "s21"), TM2_PF_S("s22", "s23"))                                    \
+  TM2_PF_LOAD8("64", "24") TM2_PF_GROUP("a", "12", TM2_PF_S("s24", "s25"), TM2_PF_S("s26", "s27"))           \
+  TM2_PF_GROUP("b", "14", TM2_PF_S("s28", "s29"), TM2_PF_S("s30", "s31"))                                    \
+  TM2_PF_LOAD8("64", "32") TM2_PF_GROUPC("a", "16") TM2_PF_GROUPC("b", "18")                                 \
+  TM2_PF_LOAD8("64", "40") TM2_PF_GROUPC("a", "20") TM2_PF_GROUPC("b", "22")                                 \
+  TM2_PF_LOAD8("64", "48") TM2_PF_GROUPC("a", "24") TM2_PF_GROUPC("b", "26")                                 \
+  TM2_PF_LOAD8("64", "56") TM2_PF_GROUPC("a", "28") TM2_PF_GROUPC("b", "30")
+#define TM2_PF_STEPS64 TM2_PF_STEPS32 ".set tm2_k, 136\n\t.rept 16\n\t" TM2_GEMM_KSTEP ".endr\n\t"
+#define TM2_PW_BLOCKS_F64(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN64, TM2_PF_STEPS64, TM2_PF_S32)
 #else
 #define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_QK(16, E, 7, OC)
 #define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_QK(32, E, 15, OC)
+#define TM2_PW_BLOCKS_F64(E, OC) TM2_PW_BLOCKS_QK(64, E, 31, OC)
 #endif
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
@@ -1880,7 +1916,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     } else if (kp == 32 && out_c == 64) {                                                                \
       TM2_PW_BLOCKS_F32(E, 64)                                                                           \
     } else if (kp == 64 && out_c == 64) {                                                                \
-      TM2_PW_BLOCKS_QK(64, E, 31, 64)                                                                    \
+      TM2_PW_BLOCKS_F64(E, 64)                                                                           \
     } else if (kp == 128 && out_c == 128) {                                                              \
       TM2_PW_BLOCKS_C1K(128, E, 63, 128)                                                                 \
     } else {                                                                                             \
@@ -1956,8 +1992,12 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_BLOCKS_QK
 #undef TM2_PW_BLOCKS_F16
 #undef TM2_PW_BLOCKS_F32
+#undef TM2_PW_BLOCKS_F64
 #if defined(__ARM_FP)
 #undef TM2_PW_BLOCKS_F
+#undef TM2_PF_STEPS64
+#undef TM2_PF_WIDEN64
+#undef TM2_PF_GROUPC
 #undef TM2_PF_S16
 #undef TM2_PF_S32
 #undef TM2_PF_PAIR

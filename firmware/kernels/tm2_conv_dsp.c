@@ -1917,6 +1917,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
       TM2_PW_BLOCKS_F32(E, 64)                                                                           \
     } else if (kp == 64 && out_c == 64) {                                                                \
       TM2_PW_BLOCKS_F64(E, 64)                                                                           \
+    } else if (kp == 64 && out_c == 128) {                                                               \
+      TM2_PW_BLOCKS_F64(E, 128)                                                                          \
     } else if (kp == 128 && out_c == 128) {                                                              \
       TM2_PW_BLOCKS_C1K(128, E, 63, 128)                                                                 \
     } else {                                                                                             \

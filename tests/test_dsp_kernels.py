@@ -1121,8 +1121,8 @@ def test_conv2d_packed_pw_fpu_form_matches_reference(harness: tuple[str, Path, P
 
 def test_conv2d_packed_pw64_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """Kp 64 with TM2_RQ_HIGHMUL_E records: out_c 64 (kws' and vww's 64 -> 64 layers: TM2_PW_BLOCKS_F64, pixels 0
-    and 1's position pairs 1 .. 15 in FPU registers, pairs 16 .. 31 in the column), out_c 128 and 48 (the other
-    loops) alongside: every shift E, pixel counts with 0 to 3 pixels after the last block (one to five blocks),
+    and 1's position pairs 1 .. 15 in FPU registers, pairs 16 .. 31 in the column) and 128 (vww's 64 -> 128 layer:
+    the entry _pw64o128_e<E>, two channel pairs a loop step), out_c 48 (the other loop) alongside: every shift E, pixel counts with 0 to 3 pixels after the last block (one to five blocks),
     channel scales 2^1 .. 2^7, constant channels; and in place over the whole tensor (expanding layers from the last
     pixel down), the bytes after the output keeping the input's."""
     rng = np.random.default_rng(67)
@@ -1219,6 +1219,10 @@ def test_pointwise_entry_names() -> None:
     assert packing.conv_packed_entry(general, 256, 12, True) == "tm2_conv2d_s8_packed_pw256x3_e12"
     assert packing.conv_packed_entry(pw, 128, 14) == "tm2_conv2d_s8_packed_pw128_e14"
     assert packing.conv_packed_entry(general, 256, 12) == "tm2_conv2d_s8_packed_general_e12"
+    p64 = params(64, 128, 3, 3)
+    assert packing.conv_packed_entry(pw, 64, 12, params=p64) == "tm2_conv2d_s8_packed_pw64o128_e12"
+    assert packing.conv_packed_entry(pw, 64, 0, params=p64) == "tm2_conv2d_s8_packed_pw64"
+    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
 
 
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:

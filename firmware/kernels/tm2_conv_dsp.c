@@ -1794,7 +1794,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_QK(16, E, 7, OC)
 #define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_QK(32, E, 15, OC)
 #define TM2_PW_BLOCKS_F64(E, OC) TM2_PW_BLOCKS_QK(64, E, 31, OC)
-#define TM2_PW_BLOCKS_F64H(E, OC) TM2_PW_BLOCKS_QK(64, E, 31, OC)
+/* Kp 64 with out_c 128 as TM2_PW_KP_LOW runs it (one channel pair a loop step). */
+#define TM2_PW_BLOCKS_F64H(E, OC) TM2_PW_BLOCKS_1(64, TM2_GEMM_RQ_E##E, TM2_GEMM_STEP31)
 #endif
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7

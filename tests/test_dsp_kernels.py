@@ -1119,6 +1119,33 @@ def test_conv2d_packed_pw_fpu_form_matches_reference(harness: tuple[str, Path, P
     _check_cases(harness, cases, "conv_pw_fpu")
 
 
+def test_conv2d_packed_pw64_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Kp 64 with TM2_RQ_HIGHMUL_E records: out_c 64 (kws' and vww's 64 -> 64 layers: TM2_PW_BLOCKS_F64, pixels 0
+    and 1's position pairs 1 .. 15 in FPU registers, pairs 16 .. 31 in the column) and 128 (vww's 64 -> 128 layer:
+    the entry _pw64o128_e<E>, two channel pairs a loop step), out_c 48 (the other loop) alongside: every shift E, pixel counts with 0 to 3 pixels after the last block (one to five blocks),
+    channel scales 2^1 .. 2^7, constant channels; and in place over the whole tensor (expanding layers from the last
+    pixel down), the bytes after the output keeping the input's."""
+    rng = np.random.default_rng(67)
+    cases = []
+    for e_shift in packing.RQ_SHIFTS:
+        for j, out_c in enumerate((64, 128, 48)):
+            for k, pixels in enumerate((4, 5, 6, 7, 9, 8, 11, 22) if out_c == 64 else (5, 8, 11)):
+                sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                      "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": 1, "w": pixels,
+                      "in_c": 64, "out_c": out_c, "dead": (j + k) % 3 == 0}
+                c = conv_case(rng, len(cases), sh)
+                if k % 2:
+                    x = c.blobs[0]
+                    want = c.expected + x[len(c.expected):]
+                    c = Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra)
+                cases.append(c)
+    assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
+               for c in cases)
+    assert {c.extra["rq_shift"] for c in cases} == set(packing.RQ_SHIFTS)
+    assert sum(c.kind == KIND_CONV_INPLACE for c in cases) == 6 * len(packing.RQ_SHIFTS)
+    _check_cases(harness, cases, "conv_pw64_fpu")
+
+
 def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """3x3 filters of three channels at stride_w 2 with out_c 8 and TM2_RQ_HIGHMUL_E records (vww's first layer: the
     interior blocks of each row in the FPU-register form, TM2_FIRST_S8_ROW): every shift, one to four interior blocks
@@ -1192,6 +1219,10 @@ def test_pointwise_entry_names() -> None:
     assert packing.conv_packed_entry(general, 256, 12, True) == "tm2_conv2d_s8_packed_pw256x3_e12"
     assert packing.conv_packed_entry(pw, 128, 14) == "tm2_conv2d_s8_packed_pw128_e14"
     assert packing.conv_packed_entry(general, 256, 12) == "tm2_conv2d_s8_packed_general_e12"
+    p64 = params(64, 128, 3, 3)
+    assert packing.conv_packed_entry(pw, 64, 12, params=p64) == "tm2_conv2d_s8_packed_pw64o128_e12"
+    assert packing.conv_packed_entry(pw, 64, 0, params=p64) == "tm2_conv2d_s8_packed_pw64"
+    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
 
 
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:

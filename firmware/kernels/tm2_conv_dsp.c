@@ -1710,9 +1710,16 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("a3", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E)     \
   TM2_GEMM_RQK("b1", "x0", "x1", E) TM2_GEMM_RQK("b2", "x0", "x1", E) "vmov %[w0], s0\n\t" ENDLOAD         \
   TM2_GEMM_RQK("b3", "x0", "x1", E) TM2_GEMM_KSTORE_Q(OC, K)
-/* Every full block of a pointwise layer of Kp KP in this form (shift E, out_c OC: strings, OC a multiple of 8;
- * WIDEN, STEPS: TM2_PF_WIDEN16("16") and TM2_PF_STEPS16 or the 32 forms; CLOBBERS: the single registers used). */
-#define TM2_PW_BLOCKS_F(E, OC, WIDEN, STEPS, CLOBBERS)                                                        \
+/* Four channel pairs a loop step (the output pointer 8 bytes on), or two (4 bytes on). */
+#define TM2_PF_PAIRS4(E, STEPS, OC)                                                                          \
+  TM2_PF_PAIR(E, STEPS, OC, "0", "") TM2_PF_PAIR(E, STEPS, OC, "1", "") TM2_PF_PAIR(E, STEPS, OC, "2", "")   \
+  TM2_PF_PAIR(E, STEPS, OC, "3", "vmov %[w1], s1\n\t") "add %[w0], %[w0], #8\n\t"
+#define TM2_PF_PAIRS2(E, STEPS, OC) \
+  TM2_PF_PAIR(E, STEPS, OC, "0", "") TM2_PF_PAIR(E, STEPS, OC, "1", "vmov %[w1], s1\n\t") "add %[w0], %[w0], #4\n\t"
+/* Every full block of a pointwise layer in this form (WIDEN: TM2_PF_WIDEN16("16"), TM2_PF_WIDEN32 or _64; PAIRS:
+ * TM2_PF_PAIRS4 or _2 with shift E, the STEPS of the same Kp and out_c OC, strings, OC a multiple of 8 or 4;
+ * CLOBBERS: the single registers used). */
+#define TM2_PW_BLOCKS_F(WIDEN, PAIRS, CLOBBERS)                                                               \
   for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {                                                  \
     const int32_t *pwr;                                                                                      \
     __asm__ volatile(                                                                                        \
@@ -1724,9 +1731,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "vmov s0, %[w0]\n\t"                                                                                 \
         "vmov s1, %[w1]\n\t"                                                                                 \
         ".p2align 2\n\t"                                                                                     \
-        "1:\n\t" TM2_PF_PAIR(E, STEPS, OC, "0", "") TM2_PF_PAIR(E, STEPS, OC, "1", "")                       \
-        TM2_PF_PAIR(E, STEPS, OC, "2", "") TM2_PF_PAIR(E, STEPS, OC, "3", "vmov %[w1], s1\n\t")               \
-        "add %[w0], %[w0], #8\n\t"                                                                           \
+        "1:\n\t" PAIRS                                                                                      \
         "cmp %[pw], %[w1]\n\t"                                                                               \
         "vmov s0, %[w0]\n\t"                                                                                 \
         "bne 1b\n\t"                                                                                         \
@@ -1743,12 +1748,54 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   TM2_PF_S16, "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
       "s30", "s31"
 #define TM2_PW_BLOCKS_F16(E, OC) \
-  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN16("16"), TM2_PF_STEPS16, TM2_PF_S16)
+  TM2_PW_BLOCKS_F(TM2_PF_WIDEN16("16"), TM2_PF_PAIRS4(TM2_GEMM_XSTR(E), TM2_PF_STEPS16, #OC), TM2_PF_S16)
 #define TM2_PW_BLOCKS_F32(E, OC) \
-  TM2_PW_BLOCKS_F(TM2_GEMM_XSTR(E), #OC, TM2_PF_WIDEN32, TM2_PF_STEPS32, TM2_PF_S32)
+  TM2_PW_BLOCKS_F(TM2_PF_WIDEN32, TM2_PF_PAIRS4(TM2_GEMM_XSTR(E), TM2_PF_STEPS32, #OC), TM2_PF_S32)
+/* Kp 64 (kws' and vww's 64 -> 64 layers): two pixels' 31 position pairs past pair 0 would need 62 single registers,
+ * so pixels 0 and 1's pairs 1 .. 15 take s2 .. s31 as in Kp 32 (15 cycles a step) and pairs 16 .. 31 of all four
+ * pixels go to the column after pixels 2 and 3's pairs 1 .. 15 (pair j of pixel s at 16 j - 120 + 4 s: bytes 136 ..
+ * 391), run by TM2_GEMM_KSTEP (16 cycles a step). The four pixels' words V0 .. V3 widened into the column: position
+ * pair P (a decimal string) at 16 P - 120 + 4 s, pair P + 1 16 bytes on. */
+#define TM2_PF_GROUPC(V, P)                             \
+  "sxtab16 %[w0], %[x1], %[" V "0]\n\t"                 \
+  "sxtab16 %[w1], %[x1], %[" V "1]\n\t"                 \
+  "str %[w0], [%[px], #(16*" P "-120)]\n\t"            \
+  "str %[w1], [%[px], #(16*" P "-116)]\n\t"            \
+  "sxtab16 %[w0], %[x1], %[" V "2]\n\t"                 \
+  "sxtab16 %[w1], %[x1], %[" V "3]\n\t"                 \
+  "str %[w0], [%[px], #(16*" P "-112)]\n\t"            \
+  "str %[w1], [%[px], #(16*" P "-108)]\n\t"            \
+  "sxtab16 %[w0], %[x1], %[" V "0], ror #8\n\t"         \
+  "sxtab16 %[w1], %[x1], %[" V "1], ror #8\n\t"         \
+  "str %[w0], [%[px], #(16*" P "-104)]\n\t"            \
+  "str %[w1], [%[px], #(16*" P "-100)]\n\t"            \
+  "sxtab16 %[w0], %[x1], %[" V "2], ror #8\n\t"         \
+  "sxtab16 %[w1], %[x1], %[" V "3], ror #8\n\t"         \
+  "str %[w0], [%[px], #(16*" P "-96)]\n\t"             \
+  "str %[w1], [%[px], #(16*" P "-92)]\n\t"
+#define TM2_PF_WIDEN64                                                                                       \
+  TM2_PF_WIDEN16("64")                                                                                       \
+  TM2_PF_LOAD8("64", "16") TM2_PF_GROUP("a", "8", TM2_PF_S("s16", "s17"), TM2_PF_S("s18", "s19"))            \
+  TM2_PF_GROUP("b", "10", TM2_PF_S("s20", "s21"), TM2_PF_S("s22", "s23"))                                    \
+  TM2_PF_LOAD8("64", "24") TM2_PF_GROUP("a", "12", TM2_PF_S("s24", "s25"), TM2_PF_S("s26", "s27"))           \
+  TM2_PF_GROUP("b", "14", TM2_PF_S("s28", "s29"), TM2_PF_S("s30", "s31"))                                    \
+  TM2_PF_LOAD8("64", "32") TM2_PF_GROUPC("a", "16") TM2_PF_GROUPC("b", "18")                                 \
+  TM2_PF_LOAD8("64", "40") TM2_PF_GROUPC("a", "20") TM2_PF_GROUPC("b", "22")                                 \
+  TM2_PF_LOAD8("64", "48") TM2_PF_GROUPC("a", "24") TM2_PF_GROUPC("b", "26")                                 \
+  TM2_PF_LOAD8("64", "56") TM2_PF_GROUPC("a", "28") TM2_PF_GROUPC("b", "30")
+#define TM2_PF_STEPS64 TM2_PF_STEPS32 ".set tm2_k, 136\n\t.rept 16\n\t" TM2_GEMM_KSTEP ".endr\n\t"
+#define TM2_PW_BLOCKS_F64(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_PF_WIDEN64, TM2_PF_PAIRS4(TM2_GEMM_XSTR(E), TM2_PF_STEPS64, #OC), TM2_PF_S32)
+/* out_c 128 (vww's 6x6 64 -> 128 layer; the entry _pw64o128_e<E> only) two channel pairs a loop step: half the
+ * loop's code for 16 more loop ends a block (about 7 cycles each). */
+#define TM2_PW_BLOCKS_F64H(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_PF_WIDEN64, TM2_PF_PAIRS2(TM2_GEMM_XSTR(E), TM2_PF_STEPS64, #OC), TM2_PF_S32)
 #else
 #define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_QK(16, E, 7, OC)
 #define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_QK(32, E, 15, OC)
+#define TM2_PW_BLOCKS_F64(E, OC) TM2_PW_BLOCKS_QK(64, E, 31, OC)
+/* Kp 64 with out_c 128 as TM2_PW_KP_LOW runs it (one channel pair a loop step). */
+#define TM2_PW_BLOCKS_F64H(E, OC) TM2_PW_BLOCKS_1(64, TM2_GEMM_RQ_E##E, TM2_GEMM_STEP31)
 #endif
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
@@ -1867,8 +1914,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     TM2_PW8_PAIRS(#E);    \
     break;
 /* The TM2_RQ_HIGHMUL_E case of shift E of the 4-pixel blocks: Kp 16 with out_c 32, Kp 32 with out_c 32 and 64, Kp 64
- * with out_c 64 four channel pairs a loop step and Kp 128 with out_c 128 one pair a loop step, in the constant-column
- * form; everything else as TM2_PW_KP_LOW. */
+ * with out_c 64 four channel pairs a loop step, Kp 64 with the build-time out_c 128 (oc) two and Kp 128 with out_c
+ * 128 one pair a loop step, in the FPU-register or constant-column form; everything else as TM2_PW_KP_LOW. */
 #define TM2_PW_CASE_E(E)                                                                                 \
   case E:                                                                                                \
     if (kp == 8 && out_c == 16) {                                                                        \
@@ -1880,7 +1927,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     } else if (kp == 32 && out_c == 64) {                                                                \
       TM2_PW_BLOCKS_F32(E, 64)                                                                           \
     } else if (kp == 64 && out_c == 64) {                                                                \
-      TM2_PW_BLOCKS_QK(64, E, 31, 64)                                                                    \
+      TM2_PW_BLOCKS_F64(E, 64)                                                                           \
+    } else if (kp == 64 && oc == 128) {                                                                  \
+      TM2_PW_BLOCKS_F64H(E, 128)                                                                         \
     } else if (kp == 128 && out_c == 128) {                                                              \
       TM2_PW_BLOCKS_C1K(128, E, 63, 128)                                                                 \
     } else {                                                                                             \
@@ -1890,12 +1939,13 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 
 /* Always inlined into one entry point per Kp and shift (TM2_PW_ENTRY below) with kp and rqe constants: each entry
  * keeps only its own block loops (TM2_RQ_HIGHMUL_E records of shift rqe; rqe 0: TM2_RQ_HIGHMUL records, both
- * output offset forms), so a model links the loops of the Kp values and shifts it has and no others. */
+ * output offset forms), so a model links the loops of the Kp values and shifts it has and no others. oc: 0 (out_c
+ * from p), or the layer's out_c as a constant (128: the entry _pw64o128_e<E>, whose loop the others do not link). */
 __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_conv_packed_params *p,
                                                                    const int8_t *input, const int32_t *packed,
                                                                    void *scratch, int8_t *output, const int32_t kp,
-                                                                   const int32_t rqe) {
-  const int32_t out_c = p->out_c;
+                                                                   const int32_t rqe, const int32_t oc) {
+  const int32_t out_c = oc ? oc : p->out_c;
   const int32_t zp = p->output_offset;
   const int32_t off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
@@ -1956,8 +2006,15 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_BLOCKS_QK
 #undef TM2_PW_BLOCKS_F16
 #undef TM2_PW_BLOCKS_F32
+#undef TM2_PW_BLOCKS_F64
+#undef TM2_PW_BLOCKS_F64H
 #if defined(__ARM_FP)
 #undef TM2_PW_BLOCKS_F
+#undef TM2_PF_PAIRS4
+#undef TM2_PF_PAIRS2
+#undef TM2_PF_STEPS64
+#undef TM2_PF_WIDEN64
+#undef TM2_PF_GROUPC
 #undef TM2_PF_S16
 #undef TM2_PF_S32
 #undef TM2_PF_PAIR
@@ -2809,7 +2866,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
 #define TM2_PW_ENTRY(KP)                                            \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) {                     \
     if (p->batches * p->out_h * p->out_w >= 4) {                    \
-      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, 0);   \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, 0, 0);\
     } else {                                                        \
       tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
@@ -2817,7 +2874,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
 #define TM2_PW_ENTRY_E(KP, E)                                       \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##_e##E) {              \
     if (p->batches * p->out_h * p->out_w >= 4) {                    \
-      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, E);   \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, E, 0);\
     } else {                                                        \
       tm2_conv_pw_few(p, input, packed, scratch, output);           \
     }                                                               \
@@ -2845,7 +2902,14 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW_ENTRY_E(64, E)                                                                                          \
   TM2_PW_ENTRY_E(128, E)                                                                                         \
   TM2_PW3_ENTRY_E(128, E)                                                                                        \
-  TM2_PW3_ENTRY_E(256, E)
+  TM2_PW3_ENTRY_E(256, E)                                                                                        \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64o128_e##E) {                                                           \
+    if (p->batches * p->out_h * p->out_w >= 4) {                                                                 \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, 64, E, 128);                                           \
+    } else {                                                                                                     \
+      tm2_conv_pw_few(p, input, packed, scratch, output);                                                        \
+    }                                                                                                            \
+  }
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
@@ -2882,7 +2946,8 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw256x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw256x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64o128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
@@ -2932,6 +2997,10 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
   case E:                                                                                      \
     if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {              \
       tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);               \
+      return;                                                                                  \
+    }                                                                                          \
+    if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == 64 && p->out_c == 128) {      \
+      tm2_conv2d_s8_packed_pw64o128_e##E(p, input, packed, scratch, output);                   \
       return;                                                                                  \
     }                                                                                          \
     if (tm2_conv_pw3_layer(p)) {                                                               \

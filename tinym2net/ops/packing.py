@@ -711,11 +711,14 @@ def conv_packed_entry(
     ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. ``blocks3``
     (:func:`conv_blocks3`): the loop in blocks of three pixels, ``_pw<Kp>x3_e<E>``. With the layer's ``params``, a
     first layer of TM2_RQ_HIGHMUL_E records, stride_w 2 and out_c 8 gets ``first3x3s2o8`` (the FPU-register form,
-    an entry only such models link)."""
+    an entry only such models link); a pointwise layer of Kp 64 with out_c 128 and TM2_RQ_HIGHMUL_E records gets
+    ``pw64o128`` (its own loop, likewise)."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if blocks3 and rq_shift:
         return f"tm2_conv2d_s8_packed_pw{kp}x3{suffix}"
     if path == CONV_PATH_POINTWISE:
+        if rq_shift and kp == 64 and params is not None and params["out_c"] == 128:
+            return f"tm2_conv2d_s8_packed_pw64o128{suffix}"
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
         if rq_shift and params is not None and params["out_c"] == 8 and params["stride_w"] == 2:

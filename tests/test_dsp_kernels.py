@@ -1146,6 +1146,37 @@ def test_conv2d_packed_pw64_fpu_form_matches_reference(harness: tuple[str, Path,
     _check_cases(harness, cases, "conv_pw64_fpu")
 
 
+def test_conv2d_packed_pw128_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Kp 128 with out_c 128 (vww's 6x6 128 -> 128 layers: TM2_PW_BLOCKS_F128, pixels 0 and 1's position pairs 1 ..
+    15 in FPU registers, pairs 16 .. 63 in the column, one channel pair a loop step) with TM2_RQ_HIGHMUL_E records of
+    every shift E and with TM2_RQ_HIGHMUL records of output offset -128 (TM2_PW_BLOCKS_F128L); out_c 96 and 256 (the
+    other loops) alongside: pixel counts with 0 to 3 pixels after the last block (one to five blocks), channel scales
+    2^1 .. 2^7, constant channels; and in place over the whole tensor (expanding layers from the last pixel down),
+    the bytes after the output keeping the input's."""
+    rng = np.random.default_rng(71)
+    cases = []
+    for e_shift in (*packing.RQ_SHIFTS, None):
+        for j, out_c in enumerate((128, 96, 256)):
+            for k, pixels in enumerate((4, 5, 6, 7, 9, 8, 11, 22) if out_c == 128 else (5, 8)):
+                sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                      "kernel": (1, 1), "stride": (1, 1), "h": 1, "w": pixels, "in_c": 128, "out_c": out_c,
+                      "dead": (j + k) % 3 == 0}
+                if e_shift is not None:
+                    sh["e"] = (e_shift - 7, e_shift - 1)
+                c = conv_case(rng, len(cases), sh)
+                if k % 2:
+                    x = c.blobs[0]
+                    want = c.expected + x[len(c.expected):]
+                    c = Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra)
+                cases.append(c)
+    assert all(c.extra["path"] == packing.CONV_PATH_POINTWISE for c in cases)
+    modes = [c.extra["mode"] for c in cases]
+    assert modes.count(packing.RQ_HIGHMUL) == 12 and modes.count(packing.RQ_HIGHMUL_E) == len(cases) - 12
+    assert {c.extra["rq_shift"] for c in cases} >= set(packing.RQ_SHIFTS)
+    assert sum(c.kind == KIND_CONV_INPLACE for c in cases) == 6 * (len(packing.RQ_SHIFTS) + 1)
+    _check_cases(harness, cases, "conv_pw128_fpu")
+
+
 def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """3x3 filters of three channels at stride_w 2 with out_c 8 and TM2_RQ_HIGHMUL_E records (vww's first layer: the
     interior blocks of each row in the FPU-register form, TM2_FIRST_S8_ROW): every shift, one to four interior blocks

@@ -1683,10 +1683,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   TM2_PF_STEPS16 TM2_PF_STEP("8", "s16", "s17") TM2_PF_STEP("9", "s18", "s19")                               \
   TM2_PF_STEP("10", "s20", "s21") TM2_PF_STEP("11", "s22", "s23") TM2_PF_STEP("12", "s24", "s25")            \
   TM2_PF_STEP("13", "s26", "s27") TM2_PF_STEP("14", "s28", "s29") TM2_PF_STEP("15", "s30", "s31")
-/* One channel pair (K: "0" .. "3", OC the out_c string): position pair 0 from the biases (the four pixels' words in
- * the run of loads), the other STEPS, the eight requantisations (both records in one run, the output pointer from s0
- * before the last; ENDLOAD: "" or the end of the records from s1 into w1) and the stores at 2 K (+ 1) + s OC. */
-#define TM2_PF_PAIR(E, STEPS, OC, K, ENDLOAD)                                                                \
+/* The eight sums of one channel pair: position pair 0 from the biases (the four pixels' words in the run of loads),
+ * then the other STEPS. */
+#define TM2_PF_SUMS(STEPS)                                                                                   \
   "ldr %[a2], [%[pw]], #4\n\t"                                                                             \
   "ldr %[b2], [%[pw]], #4\n\t"                                                                             \
   "ldr %[w0], [%[pw]], #4\n\t"                                                                             \
@@ -1702,24 +1701,59 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   "smlad %[a3], %[x1], %[w0], %[a2]\n\t"                                                                   \
   "smlad %[b3], %[x1], %[w1], %[b2]\n\t"                                                                   \
   "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                                                                   \
-  "smlad %[b2], %[x0], %[w1], %[b2]\n\t" STEPS                                                             \
+  "smlad %[b2], %[x0], %[w1], %[b2]\n\t" STEPS
+/* One channel pair (K: "0" .. "3", OC the out_c string): TM2_PF_SUMS, the eight requantisations (both records in one
+ * run, the output pointer from s0 before the last; ENDLOAD: "" or the end of the records from s1 into w1) and the
+ * stores at 2 K (+ 1) + s OC. */
+#define TM2_PF_PAIR_R(E, STEPS, ENDLOAD)                                                                     \
+  TM2_PF_SUMS(STEPS)                                                                                         \
   "ldr %[w0], [%[pw]], #4\n\t"                                                                             \
   "ldr %[w1], [%[pw]], #8\n\t"                                                                             \
   "ldr %[x0], [%[pw]], #4\n\t"                                                                             \
   "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)          \
   TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("a3", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E)     \
   TM2_GEMM_RQK("b1", "x0", "x1", E) TM2_GEMM_RQK("b2", "x0", "x1", E) "vmov %[w0], s0\n\t" ENDLOAD         \
-  TM2_GEMM_RQK("b3", "x0", "x1", E) TM2_GEMM_KSTORE_Q(OC, K)
+  TM2_GEMM_RQK("b3", "x0", "x1", E)
+#define TM2_PF_PAIR(E, STEPS, OC, K, ENDLOAD) TM2_PF_PAIR_R(E, STEPS, ENDLOAD) TM2_GEMM_KSTORE_Q(OC, K)
 /* Four channel pairs a loop step (the output pointer 8 bytes on), or two (4 bytes on). */
 #define TM2_PF_PAIRS4(E, STEPS, OC)                                                                          \
   TM2_PF_PAIR(E, STEPS, OC, "0", "") TM2_PF_PAIR(E, STEPS, OC, "1", "") TM2_PF_PAIR(E, STEPS, OC, "2", "")   \
   TM2_PF_PAIR(E, STEPS, OC, "3", "vmov %[w1], s1\n\t") "add %[w0], %[w0], #8\n\t"
 #define TM2_PF_PAIRS2(E, STEPS, OC) \
   TM2_PF_PAIR(E, STEPS, OC, "0", "") TM2_PF_PAIR(E, STEPS, OC, "1", "vmov %[w1], s1\n\t") "add %[w0], %[w0], #4\n\t"
-/* Every full block of a pointwise layer in this form (WIDEN: TM2_PF_WIDEN16("16"), TM2_PF_WIDEN32 or _64; PAIRS:
- * TM2_PF_PAIRS4 or _2 with shift E, the STEPS of the same Kp and out_c OC, strings, OC a multiple of 8 or 4;
- * CLOBBERS: the single registers used). */
-#define TM2_PW_BLOCKS_F(WIDEN, PAIRS, CLOBBERS)                                                               \
+/* One channel pair a loop step (the first store moves the output pointer on by the pair's two channels, as
+ * TM2_GEMM_PAIRS_C1K). */
+#define TM2_PF_PAIRS1(E, STEPS, OC)                                  \
+  TM2_PF_PAIR_R(E, STEPS, "vmov %[w1], s1\n\t")                      \
+  "strb %[a0], [%[w0]], #2\n\t"                                     \
+  "strb %[a1], [%[w0], #(" OC "-2)]\n\t"                            \
+  "strb %[a2], [%[w0], #(2*" OC "-2)]\n\t"                          \
+  "strb %[a3], [%[w0], #(3*" OC "-2)]\n\t"                          \
+  "strb %[b0], [%[w0], #-1]\n\t"                                    \
+  "strb %[b1], [%[w0], #(" OC "-1)]\n\t"                            \
+  "strb %[b2], [%[w0], #(2*" OC "-1)]\n\t"                          \
+  "strb %[b3], [%[w0], #(3*" OC "-1)]\n\t"
+/* One channel pair a loop step for TM2_RQ_HIGHMUL records with output offset -128 (as TM2_GEMM_PAIRS_C1KL: each
+ * channel's record m, hz, e in a run of three loads, its four requantisations and stores), the output pointer in x1
+ * (TM2_PW_BLOCKS_FR's OPR "x1"). */
+#define TM2_PF_PAIRS1L(STEPS, OC)                                                                            \
+  TM2_PF_SUMS(STEPS) TM2_GEMM_REC3 "vmov %[x1], s0\n\t" TM2_GEMM_RQ_LOW("a0") TM2_GEMM_RQ_LOW("a1")          \
+  TM2_GEMM_RQ_LOW("a2") TM2_GEMM_RQ_LOW("a3")                                                                \
+  "strb %[a0], [%[x1]], #2\n\t"                                                                             \
+  "strb %[a1], [%[x1], #(" OC "-2)]\n\t"                                                                    \
+  "strb %[a2], [%[x1], #(2*" OC "-2)]\n\t"                                                                  \
+  "strb %[a3], [%[x1], #(3*" OC "-2)]\n\t" TM2_GEMM_REC3 TM2_GEMM_RQ_LOW("b0") TM2_GEMM_RQ_LOW("b1")         \
+  TM2_GEMM_RQ_LOW("b2") TM2_GEMM_RQ_LOW("b3")                                                                \
+  "vmov %[w1], s1\n\t"                                                                                      \
+  "strb %[b0], [%[x1], #-1]\n\t"                                                                            \
+  "strb %[b1], [%[x1], #(" OC "-1)]\n\t"                                                                    \
+  "strb %[b2], [%[x1], #(2*" OC "-1)]\n\t"                                                                  \
+  "strb %[b3], [%[x1], #(3*" OC "-1)]\n\t"
+/* Every full block of a pointwise layer in this form (WIDEN: TM2_PF_WIDEN16("16"), TM2_PF_WIDEN32, _64 or _128;
+ * PAIRS: TM2_PF_PAIRS4, _2 or _1 with shift E, or TM2_PF_PAIRS1L, the STEPS of the same Kp and out_c OC, strings, OC a
+ * multiple of 8, 4 or 2; OPR: the register ("w0" or "x1") of the output pointer after PAIRS; then the single
+ * registers used, the clobbers). */
+#define TM2_PW_BLOCKS_FR(WIDEN, PAIRS, OPR, ...)                                                              \
   for (int32_t n = pixels >> 2; n > 0; --n, src += bstep) {                                                  \
     const int32_t *pwr;                                                                                      \
     __asm__ volatile(                                                                                        \
@@ -1733,16 +1767,17 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         ".p2align 2\n\t"                                                                                     \
         "1:\n\t" PAIRS                                                                                      \
         "cmp %[pw], %[w1]\n\t"                                                                               \
-        "vmov s0, %[w0]\n\t"                                                                                 \
+        "vmov s0, %[" OPR "]\n\t"                                                                            \
         "bne 1b\n\t"                                                                                         \
-        "str %[w0], %[om]\n\t"                                                                               \
+        "str %[" OPR "], %[om]\n\t"                                                                          \
         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),    \
           [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),     \
           [pw] "=&r"(pwr), [om] "+m"(op)                                                                     \
         : [px] "r"(col), [srcm] "m"(src), [o2m] "m"(off2), [wend] "m"(wend), [pkm] "m"(packed)               \
-        : "cc", "memory", CLOBBERS);                                                                         \
+        : "cc", "memory", __VA_ARGS__);                                                                      \
     op += ostep;                                                                                             \
   }
+#define TM2_PW_BLOCKS_F(WIDEN, PAIRS, ...) TM2_PW_BLOCKS_FR(WIDEN, PAIRS, "w0", __VA_ARGS__)
 #define TM2_PF_S16 "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
 #define TM2_PF_S32                                                                                           \
   TM2_PF_S16, "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", \
@@ -1790,7 +1825,28 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * loop's code for 16 more loop ends a block (about 7 cycles each). */
 #define TM2_PW_BLOCKS_F64H(E, OC) \
   TM2_PW_BLOCKS_F(TM2_PF_WIDEN64, TM2_PF_PAIRS2(TM2_GEMM_XSTR(E), TM2_PF_STEPS64, #OC), TM2_PF_S32)
+/* Kp 128 (vww's 6x6 128 -> 128 layers): as Kp 64, pixels 0 and 1's pairs 1 .. 15 in s2 .. s31 and pairs 16 .. 63
+ * of all four pixels in the column at 16 j - 120 + 4 s (bytes 136 .. 903 of the 1024 of TM2_CONV_PACKED_SCRATCH),
+ * one channel pair a loop step (TM2_PF_PAIRS1 or, output offset -128, TM2_PF_PAIRS1L) as the constant-column form
+ * it replaces: 15 cycles a step for pairs 1 .. 15, 16 for the others. */
+#define TM2_PF_LOADC128(O, PA, PB) TM2_PF_LOAD8("128", O) TM2_PF_GROUPC("a", PA) TM2_PF_GROUPC("b", PB)
+#define TM2_PF_WIDEN128                                                                                      \
+  TM2_PF_WIDEN16("128")                                                                                      \
+  TM2_PF_LOAD8("128", "16") TM2_PF_GROUP("a", "8", TM2_PF_S("s16", "s17"), TM2_PF_S("s18", "s19"))           \
+  TM2_PF_GROUP("b", "10", TM2_PF_S("s20", "s21"), TM2_PF_S("s22", "s23"))                                    \
+  TM2_PF_LOAD8("128", "24") TM2_PF_GROUP("a", "12", TM2_PF_S("s24", "s25"), TM2_PF_S("s26", "s27"))          \
+  TM2_PF_GROUP("b", "14", TM2_PF_S("s28", "s29"), TM2_PF_S("s30", "s31"))                                    \
+  TM2_PF_LOADC128("32", "16", "18") TM2_PF_LOADC128("40", "20", "22") TM2_PF_LOADC128("48", "24", "26")      \
+  TM2_PF_LOADC128("56", "28", "30") TM2_PF_LOADC128("64", "32", "34") TM2_PF_LOADC128("72", "36", "38")      \
+  TM2_PF_LOADC128("80", "40", "42") TM2_PF_LOADC128("88", "44", "46") TM2_PF_LOADC128("96", "48", "50")      \
+  TM2_PF_LOADC128("104", "52", "54") TM2_PF_LOADC128("112", "56", "58") TM2_PF_LOADC128("120", "60", "62")
+#define TM2_PF_STEPS128 TM2_PF_STEPS32 ".set tm2_k, 136\n\t.rept 48\n\t" TM2_GEMM_KSTEP ".endr\n\t"
+#define TM2_PW_BLOCKS_F128(E, OC) \
+  TM2_PW_BLOCKS_F(TM2_PF_WIDEN128, TM2_PF_PAIRS1(TM2_GEMM_XSTR(E), TM2_PF_STEPS128, #OC), TM2_PF_S32)
+#define TM2_PW_BLOCKS_F128L(OC) TM2_PW_BLOCKS_FR(TM2_PF_WIDEN128, TM2_PF_PAIRS1L(TM2_PF_STEPS128, #OC), "x1", TM2_PF_S32)
 #else
+#define TM2_PW_BLOCKS_F128(E, OC) TM2_PW_BLOCKS_C1K(128, E, 63, OC)
+#define TM2_PW_BLOCKS_F128L(OC) TM2_PW_BLOCKS_C1KL(128, 63, OC)
 #define TM2_PW_BLOCKS_F16(E, OC) TM2_PW_BLOCKS_QK(16, E, 7, OC)
 #define TM2_PW_BLOCKS_F32(E, OC) TM2_PW_BLOCKS_QK(32, E, 15, OC)
 #define TM2_PW_BLOCKS_F64(E, OC) TM2_PW_BLOCKS_QK(64, E, 31, OC)
@@ -1931,7 +1987,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     } else if (kp == 64 && oc == 128) {                                                                  \
       TM2_PW_BLOCKS_F64H(E, 128)                                                                         \
     } else if (kp == 128 && out_c == 128) {                                                              \
-      TM2_PW_BLOCKS_C1K(128, E, 63, 128)                                                                 \
+      TM2_PW_BLOCKS_F128(E, 128)                                                                         \
     } else {                                                                                             \
       TM2_PW_KP_LOW(TM2_GEMM_RQ_E##E)                                                                    \
     }                                                                                                    \
@@ -1988,7 +2044,7 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
     TM2_CONV_RQ_SHIFTS(TM2_PW_CASE_E)
     default:
       if (zp == -128 && kp == 128 && out_c == 128) {
-        TM2_PW_BLOCKS_C1KL(128, 63, 128)
+        TM2_PW_BLOCKS_F128L(128)
       } else if (zp == -128) {
         TM2_PW_KP_LOW(TM2_GEMM_RQ_LOW)
       } else {
@@ -2008,8 +2064,18 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
 #undef TM2_PW_BLOCKS_F32
 #undef TM2_PW_BLOCKS_F64
 #undef TM2_PW_BLOCKS_F64H
+#undef TM2_PW_BLOCKS_F128
+#undef TM2_PW_BLOCKS_F128L
 #if defined(__ARM_FP)
 #undef TM2_PW_BLOCKS_F
+#undef TM2_PW_BLOCKS_FR
+#undef TM2_PF_STEPS128
+#undef TM2_PF_WIDEN128
+#undef TM2_PF_LOADC128
+#undef TM2_PF_PAIRS1L
+#undef TM2_PF_PAIRS1
+#undef TM2_PF_PAIR_R
+#undef TM2_PF_SUMS
 #undef TM2_PF_PAIRS4
 #undef TM2_PF_PAIRS2
 #undef TM2_PF_STEPS64

@@ -1092,6 +1092,22 @@ def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path,
     _check_cases(harness, cases, "conv_pw8_pairs")
 
 
+def pw_form_case(rng: np.random.Generator, i: int, in_c: int, out_c: int, pixels: int, e_shift: int | None,
+                 dead: bool, in_place: bool) -> Case:
+    """A pointwise case of one row of `pixels` pixels, output offset -128 and the full range: TM2_RQ_HIGHMUL_E records
+    of shift `e_shift` (channel scales 2^1 .. 2^7), or the layer's own records (None); in place over the whole tensor
+    where asked, the bytes after the output keeping the input's."""
+    sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift, "kernel": (1, 1),
+          "stride": (1, 1), "h": 1, "w": pixels, "in_c": in_c, "out_c": out_c, "dead": dead}
+    if e_shift is not None:
+        sh["e"] = (e_shift - 7, e_shift - 1)
+    c = conv_case(rng, i, sh)
+    if not in_place:
+        return c
+    want = c.expected + c.blobs[0][len(c.expected):]
+    return Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra)
+
+
 def test_conv2d_packed_pw_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """Kp 16 with out_c 32 and Kp 32 with out_c 32 and 64, TM2_RQ_HIGHMUL_E records (vww's 16 -> 32, 32 -> 32 and
     32 -> 64 layers: TM2_PW_BLOCKS_F16 / _F32, pixels 0 and 1 of a block in FPU registers): every shift E, pixel
@@ -1103,15 +1119,7 @@ def test_conv2d_packed_pw_fpu_form_matches_reference(harness: tuple[str, Path, P
     for e_shift in packing.RQ_SHIFTS:
         for j, (in_c, out_c) in enumerate([(16, 32), (32, 32), (32, 64)]):
             for k, pixels in enumerate((4, 5, 6, 7, 9, 8, 11, 22)):
-                sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
-                      "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": 1, "w": pixels,
-                      "in_c": in_c, "out_c": out_c, "dead": (j + k) % 3 == 0}
-                c = conv_case(rng, len(cases), sh)
-                if k % 2:
-                    x = c.blobs[0]
-                    want = c.expected + x[len(c.expected):]
-                    c = Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra)
-                cases.append(c)
+                cases.append(pw_form_case(rng, len(cases), in_c, out_c, pixels, e_shift, (j + k) % 3 == 0, k % 2 == 1))
     assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
                for c in cases)
     assert {c.extra["rq_shift"] for c in cases} == set(packing.RQ_SHIFTS)
@@ -1130,15 +1138,7 @@ def test_conv2d_packed_pw64_fpu_form_matches_reference(harness: tuple[str, Path,
     for e_shift in packing.RQ_SHIFTS:
         for j, out_c in enumerate((64, 128, 48)):
             for k, pixels in enumerate((4, 5, 6, 7, 9, 8, 11, 22) if out_c == 64 else (5, 8, 11)):
-                sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
-                      "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": 1, "w": pixels,
-                      "in_c": 64, "out_c": out_c, "dead": (j + k) % 3 == 0}
-                c = conv_case(rng, len(cases), sh)
-                if k % 2:
-                    x = c.blobs[0]
-                    want = c.expected + x[len(c.expected):]
-                    c = Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra)
-                cases.append(c)
+                cases.append(pw_form_case(rng, len(cases), 64, out_c, pixels, e_shift, (j + k) % 3 == 0, k % 2 == 1))
     assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
                for c in cases)
     assert {c.extra["rq_shift"] for c in cases} == set(packing.RQ_SHIFTS)
@@ -1158,17 +1158,7 @@ def test_conv2d_packed_pw128_fpu_form_matches_reference(harness: tuple[str, Path
     for e_shift in (*packing.RQ_SHIFTS, None):
         for j, out_c in enumerate((128, 96, 256)):
             for k, pixels in enumerate((4, 5, 6, 7, 9, 8, 11, 22) if out_c == 128 else (5, 8)):
-                sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
-                      "kernel": (1, 1), "stride": (1, 1), "h": 1, "w": pixels, "in_c": 128, "out_c": out_c,
-                      "dead": (j + k) % 3 == 0}
-                if e_shift is not None:
-                    sh["e"] = (e_shift - 7, e_shift - 1)
-                c = conv_case(rng, len(cases), sh)
-                if k % 2:
-                    x = c.blobs[0]
-                    want = c.expected + x[len(c.expected):]
-                    c = Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, want, f"in place {c.label}", c.extra)
-                cases.append(c)
+                cases.append(pw_form_case(rng, len(cases), 128, out_c, pixels, e_shift, (j + k) % 3 == 0, k % 2 == 1))
     assert all(c.extra["path"] == packing.CONV_PATH_POINTWISE for c in cases)
     modes = [c.extra["mode"] for c in cases]
     assert modes.count(packing.RQ_HIGHMUL) == 12 and modes.count(packing.RQ_HIGHMUL_E) == len(cases) - 12

@@ -1186,6 +1186,18 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
         [pw] "+r"(pw), [om] "+m"(op)                                                                    \
       : [px] "r"(col), [wend] "m"(wend)                                                                 \
       : "cc", "memory" TM2_GEMM_KCLOBBERS)
+/* A channel pair's eight outputs at the output pointer P (a string: "w0", "x1"), pixels OC bytes apart (a string):
+ * channel a's first store moves P on by the pair's two channels, so that channel b's are one byte back. */
+#define TM2_GEMM_STORE_A4(P, OC)                 \
+  "strb %[a0], [%[" P "]], #2\n\t"               \
+  "strb %[a1], [%[" P "], #(" OC "-2)]\n\t"      \
+  "strb %[a2], [%[" P "], #(2*" OC "-2)]\n\t"    \
+  "strb %[a3], [%[" P "], #(3*" OC "-2)]\n\t"
+#define TM2_GEMM_STORE_B4(P, OC)                 \
+  "strb %[b0], [%[" P "], #-1]\n\t"              \
+  "strb %[b1], [%[" P "], #(" OC "-1)]\n\t"      \
+  "strb %[b2], [%[" P "], #(2*" OC "-1)]\n\t"    \
+  "strb %[b3], [%[" P "], #(3*" OC "-1)]\n\t"
 /* One channel pair a loop step in the constant-column form for a build-time out_c OC (a string; the first store moves
  * the output pointer on by the pair's two channels, the others at immediate offsets from it). */
 #define TM2_GEMM_PAIRS_C1K(E, N, OC)                                                                    \
@@ -1193,14 +1205,8 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       TM2_GEMM_KOP_INIT                                                                                 \
       ".p2align 2\n\t"                                                                                  \
       "1:\n\t" TM2_GEMM_KPAIR(E, N, TM2_GEMM_KEND_GET)                                                  \
-      "strb %[a0], [%[w0]], #2\n\t"                                                                     \
-      "strb %[a1], [%[w0], #(" OC "-2)]\n\t"                                                            \
-      "strb %[a2], [%[w0], #(2*" OC "-2)]\n\t"                                                          \
-      "strb %[a3], [%[w0], #(3*" OC "-2)]\n\t"                                                          \
-      "strb %[b0], [%[w0], #-1]\n\t"                                                                    \
-      "strb %[b1], [%[w0], #(" OC "-1)]\n\t"                                                            \
-      "strb %[b2], [%[w0], #(2*" OC "-1)]\n\t"                                                          \
-      "strb %[b3], [%[w0], #(3*" OC "-1)]\n\t"                                                          \
+      TM2_GEMM_STORE_A4("w0", OC)                                                                       \
+      TM2_GEMM_STORE_B4("w0", OC)                                                                       \
       "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT                                                           \
       "bne 1b\n\t" TM2_GEMM_KOP_DONE                                                                    \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
@@ -1217,16 +1223,10 @@ static void tm2_gemm_pair(const int32_t *rec, const uint32_t *col, int32_t kp, i
       ".p2align 2\n\t"                                                                                  \
       "1:\n\t" TM2_GEMM_KPROLOGUE TM2_GEMM_KSTEPS(N) TM2_GEMM_REC3 TM2_GEMM_KOP_GET_X1                   \
       TM2_GEMM_RQ_LOW("a0") TM2_GEMM_RQ_LOW("a1") TM2_GEMM_RQ_LOW("a2") TM2_GEMM_RQ_LOW("a3")           \
-      "strb %[a0], [%[x1]], #2\n\t"                                                                     \
-      "strb %[a1], [%[x1], #(" OC "-2)]\n\t"                                                            \
-      "strb %[a2], [%[x1], #(2*" OC "-2)]\n\t"                                                          \
-      "strb %[a3], [%[x1], #(3*" OC "-2)]\n\t" TM2_GEMM_REC3                                             \
+      TM2_GEMM_STORE_A4("x1", OC) TM2_GEMM_REC3                                                         \
       TM2_GEMM_RQ_LOW("b0") TM2_GEMM_RQ_LOW("b1") TM2_GEMM_RQ_LOW("b2") TM2_GEMM_RQ_LOW("b3")           \
       TM2_GEMM_KEND_GET                                                                                 \
-      "strb %[b0], [%[x1], #-1]\n\t"                                                                    \
-      "strb %[b1], [%[x1], #(" OC "-1)]\n\t"                                                            \
-      "strb %[b2], [%[x1], #(2*" OC "-1)]\n\t"                                                          \
-      "strb %[b3], [%[x1], #(3*" OC "-1)]\n\t"                                                          \
+      TM2_GEMM_STORE_B4("x1", OC)                                                                       \
       "cmp %[pw], %[w1]\n\t" TM2_GEMM_KOP_PUT_X1                                                        \
       "bne 1b\n\t" TM2_GEMM_KOP_DONE_X1                                                                 \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1), \
@@ -1725,30 +1725,18 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
  * TM2_GEMM_PAIRS_C1K). */
 #define TM2_PF_PAIRS1(E, STEPS, OC)             \
   TM2_PF_PAIR_R(E, STEPS, "vmov %[w1], s1\n\t") \
-  "strb %[a0], [%[w0]], #2\n\t"                 \
-  "strb %[a1], [%[w0], #(" OC "-2)]\n\t"        \
-  "strb %[a2], [%[w0], #(2*" OC "-2)]\n\t"      \
-  "strb %[a3], [%[w0], #(3*" OC "-2)]\n\t"      \
-  "strb %[b0], [%[w0], #-1]\n\t"                \
-  "strb %[b1], [%[w0], #(" OC "-1)]\n\t"        \
-  "strb %[b2], [%[w0], #(2*" OC "-1)]\n\t"      \
-  "strb %[b3], [%[w0], #(3*" OC "-1)]\n\t"
+  TM2_GEMM_STORE_A4("w0", OC)                   \
+  TM2_GEMM_STORE_B4("w0", OC)
 /* One channel pair a loop step for TM2_RQ_HIGHMUL records with output offset -128 (as TM2_GEMM_PAIRS_C1KL: each
  * channel's record m, hz, e in a run of three loads, its four requantisations and stores), the output pointer in x1
  * (TM2_PW_BLOCKS_FR's OPR "x1"). */
 #define TM2_PF_PAIRS1L(STEPS, OC)                                                                    \
   TM2_PF_SUMS(STEPS) TM2_GEMM_REC3 "vmov %[x1], s0\n\t" TM2_GEMM_RQ_LOW("a0") TM2_GEMM_RQ_LOW("a1")  \
   TM2_GEMM_RQ_LOW("a2") TM2_GEMM_RQ_LOW("a3")                                                        \
-  "strb %[a0], [%[x1]], #2\n\t"                                                                      \
-  "strb %[a1], [%[x1], #(" OC "-2)]\n\t"                                                             \
-  "strb %[a2], [%[x1], #(2*" OC "-2)]\n\t"                                                           \
-  "strb %[a3], [%[x1], #(3*" OC "-2)]\n\t" TM2_GEMM_REC3 TM2_GEMM_RQ_LOW("b0") TM2_GEMM_RQ_LOW("b1") \
+  TM2_GEMM_STORE_A4("x1", OC) TM2_GEMM_REC3 TM2_GEMM_RQ_LOW("b0") TM2_GEMM_RQ_LOW("b1")              \
   TM2_GEMM_RQ_LOW("b2") TM2_GEMM_RQ_LOW("b3")                                                        \
   "vmov %[w1], s1\n\t"                                                                               \
-  "strb %[b0], [%[x1], #-1]\n\t"                                                                     \
-  "strb %[b1], [%[x1], #(" OC "-1)]\n\t"                                                             \
-  "strb %[b2], [%[x1], #(2*" OC "-1)]\n\t"                                                           \
-  "strb %[b3], [%[x1], #(3*" OC "-1)]\n\t"
+  TM2_GEMM_STORE_B4("x1", OC)
 /* Every full block of a pointwise layer in this form (WIDEN: TM2_PF_WIDEN16("16"), TM2_PF_WIDEN32, _64 or _128;
  * PAIRS: TM2_PF_PAIRS4, _2 or _1 with shift E, or TM2_PF_PAIRS1L, the STEPS of the same Kp and out_c OC, strings, OC a
  * multiple of 8, 4 or 2; OPR: the register ("w0" or "x1") of the output pointer after PAIRS; then the single

@@ -56,24 +56,50 @@ TM2_ALWAYS_INLINE void tm2_pool2d(const tm2_pool_params *p, const int8_t *input,
 
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
 
-/* The rounded average of the exact sum of `count` int8 values, clamped. */
-static inline int8_t tm2_avg_out(const tm2_pool_params *p, int32_t acc, int32_t count) {
-  return (int8_t)tm2_clamp_i32(tm2_avg_round(acc, count), p->act_min, p->act_max);
+/* TFLite's rounded average (tm2_avg_round) of an exact sum |acc| <= 255 * 128 of `count` <= 255 int8 values, as a
+ * multiply and a shift instead of a division: n = |acc| + count / 2 < 2^15, and with l = ceil(log2 count),
+ * m = ceil(2^(15 + l) / count) (at most 2^16), floor(n / count) = (n * m) >> (15 + l) for every n < 2^15
+ * (Granlund and Montgomery 1994: m * count - 2^(15 + l) < count <= 2^l); n * m < 2^31. The sign goes back on
+ * after (TFLite divides toward zero). */
+typedef struct {
+  uint32_t m, shift, half;
+  int32_t act_min, act_max;
+} tm2_avg_div;
+
+static tm2_avg_div tm2_avg_div_for(const tm2_pool_params *p, int32_t count) {
+  uint32_t l = 0;
+  while ((1 << l) < count) ++l;
+  const uint32_t shift = 15 + l;
+  return (tm2_avg_div){((1u << shift) + (uint32_t)count - 1) / (uint32_t)count, shift, (uint32_t)count / 2,
+                       p->act_min, p->act_max};
+}
+
+static inline int8_t tm2_avg_out(tm2_avg_div d, int32_t acc) {
+  const int32_t sign = acc >> 31; /* 0 or -1 */
+  const uint32_t n = (uint32_t)((acc ^ sign) - sign) + d.half;
+  const int32_t q = (int32_t)((n * d.m) >> d.shift);
+  return (int8_t)tm2_clamp_i32((q ^ sign) - sign, d.act_min, d.act_max);
 }
 
 /* Eight channels' sums in the 16-bit lanes of e (c, c+2), o (c+1, c+3) of the first word and of e1, o1 for the
- * second: the channel order of the outputs. */
-static inline void tm2_avg_out8(const tm2_pool_params *p, uint32_t e0, uint32_t o0, uint32_t e1, uint32_t o1,
-                                int32_t count, int8_t *out) {
-  const int32_t sums[8] = {(int16_t)e0, (int16_t)o0, (int16_t)(e0 >> 16), (int16_t)(o0 >> 16),
-                           (int16_t)e1, (int16_t)o1, (int16_t)(e1 >> 16), (int16_t)(o1 >> 16)};
-  for (int32_t k = 0; k < 8; ++k) out[k] = tm2_avg_out(p, sums[k], count);
+ * second: the channel order of the outputs. The divisor is copied in first: the byte stores could alias it. */
+static inline void tm2_avg_out8(const tm2_avg_div *div, uint32_t e0, uint32_t o0, uint32_t e1, uint32_t o1,
+                                int8_t *out) {
+  const tm2_avg_div d = *div;
+  out[0] = tm2_avg_out(d, (int16_t)e0);
+  out[1] = tm2_avg_out(d, (int16_t)o0);
+  out[2] = tm2_avg_out(d, (int16_t)(e0 >> 16));
+  out[3] = tm2_avg_out(d, (int16_t)(o0 >> 16));
+  out[4] = tm2_avg_out(d, (int16_t)e1);
+  out[5] = tm2_avg_out(d, (int16_t)o1);
+  out[6] = tm2_avg_out(d, (int16_t)(e1 >> 16));
+  out[7] = tm2_avg_out(d, (int16_t)(o1 >> 16));
 }
 
 /* Global average pooling (one output pixel whose window is the whole input, no padding) of a channel count
  * that is a multiple of eight over at most 255 pixels: each input word of four channels is summed into two
  * words of 16-bit lanes by SXTAB16 and SXTAB16 of the word rotated by 8 (|sum| <= 255 * 128 < 2^15, so the
- * lanes hold the exact sums), then TFLite's rounded division. Sixteen channels a pass (four words a pixel
+ * lanes hold the exact sums), then TFLite's rounded division (tm2_avg_out). Sixteen channels a pass (four words a pixel
  * into eight sums: the loop's pointer step and branch shared by twice the work) while at least sixteen are
  * left, then eight. Returns 0 (nothing written) for other shapes. */
 static int tm2_avg_pool_global(const tm2_pool_params *p, const int8_t *input, int8_t *output) {
@@ -82,6 +108,7 @@ static int tm2_avg_pool_global(const tm2_pool_params *p, const int8_t *input, in
       p->filter_w != p->in_w || (c_n & 7) != 0 || count < 1 || count > 255) {
     return 0;
   }
+  const tm2_avg_div d = tm2_avg_div_for(p, count);
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * count * c_n;
     int8_t *out = output + (size_t)b * c_n;
@@ -112,8 +139,8 @@ static int tm2_avg_pool_global(const tm2_pool_params *p, const int8_t *input, in
             [e3] "+r"(e3), [o3] "+r"(o3), [s] "+r"(src), [n] "+r"(left)
           : [cn] "r"(c_n)
           : "r0", "r1", "r2", "cc", "memory");
-      tm2_avg_out8(p, e0, o0, e1, o1, count, out + c0);
-      tm2_avg_out8(p, e2, o2, e3, o3, count, out + c0 + 8);
+      tm2_avg_out8(&d, e0, o0, e1, o1, out + c0);
+      tm2_avg_out8(&d, e2, o2, e3, o3, out + c0 + 8);
     }
     for (; c0 < c_n; c0 += 8) {
       uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
@@ -133,7 +160,7 @@ static int tm2_avg_pool_global(const tm2_pool_params *p, const int8_t *input, in
           : [e0] "+r"(e0), [o0] "+r"(o0), [e1] "+r"(e1), [o1] "+r"(o1), [s] "+r"(src), [n] "+r"(left)
           : [cn] "r"(c_n)
           : "r0", "r1", "cc", "memory");
-      tm2_avg_out8(p, e0, o0, e1, o1, count, out + c0);
+      tm2_avg_out8(&d, e0, o0, e1, o1, out + c0);
     }
   }
   return 1;

@@ -1983,11 +1983,10 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "ldr %[u], [sp, #320]\n\t"                                                                              \
         "ldr %[a], [sp, #328]\n\t"                                                                              \
         "ldr %[w], [sp, #324]\n\t"                                                                              \
-        "ldr %[x0], [%[u]]\n\t"                                                                                 \
         "ldr %[x2], [%[u], #4]\n\t"                                                                             \
         "ldr %[x4], [%[u], #8]\n\t"                                                                             \
         "ldr %[x6], [%[u], #12]\n\t"                                                                            \
-        "sub %[u], %[u], #16\n\t"                                                                               \
+        "ldr %[x0], [%[u]], #-16\n\t"                                                                           \
         "str %[u], [sp, #320]\n\t"                                                                              \
         "cmp %[u], %[w]\n\t"                                                                                    \
         "sxtab16 %[x1], %[a], %[x0], ror #8\n\t"                                                                \

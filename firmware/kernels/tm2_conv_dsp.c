@@ -1897,14 +1897,16 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 /* With an FPU: the sixteen channels' records (m, hz') wait in s0 .. s31 for the whole layer (TM2_PW8_RECS: channel
  * 2 P + c of pair P in s(4 P + 2 c), s(4 P + 2 c + 1); one VMOV of two registers each, two cycles), and the biases
  * and weight words (the first ten words of each pair's 16: biases, then per position pair the two channels' words)
- * are copied to the stack (336 bytes below sp for the loop; pair P at 40 P, then the input pointer at 320, its end
- * at 324, the input offset pair at 328), so that sp addresses them at immediate offsets and the weight pointer's
- * register is free: a channel loads its bias and four weight words in one run of five loads (six cycles, where two
- * runs took seven). Pixel B's position pair 3 is kept as its difference to pixel A's (x7 = xB3 - xA3 by SSUB16:
- * both within -255 .. 255, so each lane is exact): the first SMLAD gives a = bias + xA3 W3 and the second b = a +
- * (xB3 - xA3) W3 = bias + xB3 W3, W3 loaded into b's register, which is free until then. 22 cycles a channel of two
- * outputs. The loop's flags come from the CMP of the input pointer against its end before the channels (SMLAD, SSAT
- * and SSUB16 leave N, Z, C and V alone). */
+ * are copied to the stack (328 bytes below sp for the loop; pair P at 40 P, then the input pointer at 320 and its
+ * end at 324), so that sp addresses them at immediate offsets and the weight pointer's register is free: a channel
+ * loads its bias and four weight words in one run of five loads (six cycles, where two runs took seven). The copied
+ * biases include the input offset's products with the channel's weights (off (w 2j + w 2j+1), one SMLAD with the
+ * offset pair per weight word; the sums are exact modulo 2^32, so the channel's sum is unchanged), so the pixels are
+ * widened without the offset (SXTB16). Pixel B's position pair 3 is kept as its difference to pixel A's (x7 = xB3 -
+ * xA3 by SSUB16: both within -128 .. 127, so each lane is exact): the first SMLAD gives a = bias + xA3 W3 and the
+ * second b = a + (xB3 - xA3) W3 = bias + xB3 W3, W3 loaded into b's register, which is free until then. 22 cycles a
+ * channel of two outputs. The loop's flags come from the CMP of the input pointer against its end before the
+ * channels (SMLAD, SSAT and SSUB16 leave N, Z, C and V alone). */
 #define TM2_PW8_RECS1(P, S0, S1, S2, S3)                \
   "vldr " S0 ", [%[u], #(64*" P "+40)]\n\t"            \
   "vldr " S1 ", [%[u], #(64*" P "+44)]\n\t"            \
@@ -1948,40 +1950,46 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
     uint32_t x0, x1, x2, x3, x4, x5, x6, x7, b;                                                                 \
     uint32_t a = o2, w = (uint32_t)s8, t = s8_end, u = (uint32_t)pw;                                            \
     __asm__ volatile(                                                                                           \
-        TM2_PW8_RECS "sub sp, sp, #336\n\t"                                                                     \
+        TM2_PW8_RECS "sub sp, sp, #328\n\t"                                                                     \
         "str %[w], [sp, #320]\n\t"                                                                              \
         "str %[t], [sp, #324]\n\t"                                                                              \
-        "str %[a], [sp, #328]\n\t"                                                                              \
         "mov %[t], sp\n\t"                                                                                      \
         "add %[w], %[u], #512\n\t"                                                                              \
         "2:\n\t"                                                                                                \
-        "ldr %[x0], [%[u]]\n\t"                                                                                 \
-        "ldr %[x1], [%[u], #4]\n\t"                                                                             \
-        "ldr %[x2], [%[u], #8]\n\t"                                                                             \
-        "ldr %[x3], [%[u], #12]\n\t"                                                                            \
-        "ldr %[x4], [%[u], #16]\n\t"                                                                            \
-        "ldr %[x5], [%[u], #20]\n\t"                                                                            \
-        "ldr %[x6], [%[u], #24]\n\t"                                                                            \
-        "ldr %[x7], [%[u], #28]\n\t"                                                                            \
-        "ldr %[a], [%[u], #32]\n\t"                                                                             \
-        "ldr %[b], [%[u], #36]\n\t"                                                                             \
+        "ldr %[x0], [%[u], #8]\n\t"                                                                             \
+        "ldr %[x1], [%[u], #12]\n\t"                                                                            \
+        "ldr %[x2], [%[u], #16]\n\t"                                                                            \
+        "ldr %[x3], [%[u], #20]\n\t"                                                                            \
+        "ldr %[x4], [%[u], #24]\n\t"                                                                            \
+        "ldr %[x5], [%[u], #28]\n\t"                                                                            \
+        "ldr %[x6], [%[u], #32]\n\t"                                                                            \
+        "ldr %[x7], [%[u], #36]\n\t"                                                                            \
+        "ldr %[b], [%[u]]\n\t"                                                                                  \
+        "smlad %[b], %[x0], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x2], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x4], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x6], %[a], %[b]\n\t"                                                                     \
+        "str %[b], [%[t]]\n\t"                                                                                  \
+        "ldr %[b], [%[u], #4]\n\t"                                                                              \
+        "smlad %[b], %[x1], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x3], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x5], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x7], %[a], %[b]\n\t"                                                                     \
+        "str %[b], [%[t], #4]\n\t"                                                                              \
+        "str %[x0], [%[t], #8]\n\t"                                                                             \
+        "str %[x1], [%[t], #12]\n\t"                                                                            \
+        "str %[x2], [%[t], #16]\n\t"                                                                            \
+        "str %[x3], [%[t], #20]\n\t"                                                                            \
+        "str %[x4], [%[t], #24]\n\t"                                                                            \
+        "str %[x5], [%[t], #28]\n\t"                                                                            \
+        "str %[x6], [%[t], #32]\n\t"                                                                            \
+        "str %[x7], [%[t], #36]\n\t"                                                                            \
         "add %[u], %[u], #64\n\t"                                                                               \
-        "str %[x0], [%[t]]\n\t"                                                                                 \
-        "str %[x1], [%[t], #4]\n\t"                                                                             \
-        "str %[x2], [%[t], #8]\n\t"                                                                             \
-        "str %[x3], [%[t], #12]\n\t"                                                                            \
-        "str %[x4], [%[t], #16]\n\t"                                                                            \
-        "str %[x5], [%[t], #20]\n\t"                                                                            \
-        "str %[x6], [%[t], #24]\n\t"                                                                            \
-        "str %[x7], [%[t], #28]\n\t"                                                                            \
-        "str %[a], [%[t], #32]\n\t"                                                                             \
-        "str %[b], [%[t], #36]\n\t"                                                                             \
         "add %[t], %[t], #40\n\t"                                                                               \
         "cmp %[u], %[w]\n\t"                                                                                    \
         "bne 2b\n\t"                                                                                            \
         "1:\n\t"                                                                                                \
         "ldr %[u], [sp, #320]\n\t"                                                                              \
-        "ldr %[a], [sp, #328]\n\t"                                                                              \
         "ldr %[w], [sp, #324]\n\t"                                                                              \
         "ldr %[x2], [%[u], #4]\n\t"                                                                             \
         "ldr %[x4], [%[u], #8]\n\t"                                                                             \
@@ -1989,14 +1997,14 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "ldr %[x0], [%[u]], #-16\n\t"                                                                           \
         "str %[u], [sp, #320]\n\t"                                                                              \
         "cmp %[u], %[w]\n\t"                                                                                    \
-        "sxtab16 %[x1], %[a], %[x0], ror #8\n\t"                                                                \
-        "sxtab16 %[x0], %[a], %[x0]\n\t"                                                                        \
-        "sxtab16 %[x3], %[a], %[x2], ror #8\n\t"                                                                \
-        "sxtab16 %[x2], %[a], %[x2]\n\t"                                                                        \
-        "sxtab16 %[x5], %[a], %[x4], ror #8\n\t"                                                                \
-        "sxtab16 %[x4], %[a], %[x4]\n\t"                                                                        \
-        "sxtab16 %[x7], %[a], %[x6], ror #8\n\t"                                                                \
-        "sxtab16 %[x6], %[a], %[x6]\n\t"                                                                        \
+        "sxtb16 %[x1], %[x0], ror #8\n\t"                                                                       \
+        "sxtb16 %[x0], %[x0]\n\t"                                                                               \
+        "sxtb16 %[x3], %[x2], ror #8\n\t"                                                                       \
+        "sxtb16 %[x2], %[x2]\n\t"                                                                               \
+        "sxtb16 %[x5], %[x4], ror #8\n\t"                                                                       \
+        "sxtb16 %[x4], %[x4]\n\t"                                                                               \
+        "sxtb16 %[x7], %[x6], ror #8\n\t"                                                                       \
+        "sxtb16 %[x6], %[x6]\n\t"                                                                               \
         "ssub16 %[x7], %[x7], %[x3]\n\t"                                                                        \
         TM2_PW8_FCHPAIR(E, "0", "s0, s1", "s2, s3") TM2_PW8_FCHPAIR(E, "1", "s4, s5", "s6, s7")                 \
         TM2_PW8_FCHPAIR(E, "2", "s8, s9", "s10, s11") TM2_PW8_FCHPAIR(E, "3", "s12, s13", "s14, s15")           \
@@ -2004,7 +2012,7 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         TM2_PW8_FCHPAIR(E, "6", "s24, s25", "s26, s27") TM2_PW8_FCHPAIR(E, "7", "s28, s29", "s30, s31")         \
         "sub %[op], %[op], #32\n\t"                                                                             \
         "bne 1b\n\t"                                                                                            \
-        "add sp, sp, #336\n\t"                                                                                  \
+        "add sp, sp, #328\n\t"                                                                                  \
         : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4), [x5] "=&r"(x5),       \
           [x6] "=&r"(x6), [x7] "=&r"(x7), [b] "=&r"(b), [a] "+r"(a), [w] "+r"(w), [t] "+r"(t), [u] "+r"(u),     \
           [op] "+r"(op)                                                                                         \

@@ -269,7 +269,8 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
     """A random CONV_2D case; ``shape`` fixes some of in_c, kernel, stride, dilation, same, h, w, out_c, and may
     set ``e`` (lo, hi): per-channel exponents e = -shift from lo to hi (channel 0 lo, channel 1 hi), ``dead``: one
     dead channel (zero weights, bias +-2^30), ``rq_shift``: pack_conv_gemm's preferred TM2_RQ_HIGHMUL_E shift
-    (None, the default: TM2_RQ_HIGHMUL records)."""
+    (None, the default: TM2_RQ_HIGHMUL records), ``x`` and ``in_off``: the input and its offset (drawn all the same,
+    so that the draws after them do not change)."""
     shape = shape or {}
     in_c = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16, 20]))
     kh, kw = [(1, 1), (3, 3), (2, 5), (10, 4), (3, 1), (1, 3)][int(rng.integers(0, 6))]
@@ -291,6 +292,7 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
     filt = rng.integers(-127, 128, (out_c, kh, kw, in_c), dtype=np.int8)
     bias = rng.integers(-5000, 5000, out_c).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
+    x, in_off = shape.get("x", x), shape.get("in_off", in_off)
     zp = -128 if rng.random() < 0.3 else int(rng.integers(-128, 128))  # -128: the uncorrected HIGHMUL form
     zp = shape.get("zp", zp)
     act_min, act_max = shape.get("act", _act_range(rng, zp))
@@ -1082,7 +1084,10 @@ def test_conv2d_packed_shift_form_matches_reference(harness: tuple[str, Path, Pa
 def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path, Path]) -> None:
     """Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records (vww's 48x48 8 -> 16 layer: TM2_PW8_PAIRS, pixel pairs with
     both pixels widened in registers): every shift E, pixel counts from 4 to 33 (even, and odd: the last pixel by
-    tm2_gemm_pixel), channel scales 2^1 .. 2^7, constant channels."""
+    tm2_gemm_pixel), channel scales 2^1 .. 2^7, constant channels; in place over the whole tensor (from the last pixel
+    down), the bytes after the output keeping the input's; and the extreme inputs of the FPU form's difference of
+    pixel B's position pair 3 to pixel A's (pixels of -128 next to pixels of 127, both ways, input offsets -127 and
+    128)."""
     rng = np.random.default_rng(53)
     cases = []
     for e_shift in packing.RQ_SHIFTS:
@@ -1091,9 +1096,19 @@ def test_conv2d_packed_pw8_pixel_pairs_match_reference(harness: tuple[str, Path,
                   "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": h, "w": w,
                   "in_c": 8, "out_c": 16, "dead": j % 3 == 0}
             cases.append(conv_case(rng, len(cases), sh))
+        for k, pixels in enumerate((4, 5, 6, 9, 14, 23)):
+            cases.append(pw_form_case(rng, len(cases), 8, 16, pixels, e_shift, k % 3 == 1, True))
+        for k, in_off in enumerate((-127, 128)):
+            x = np.full((1, 1, 10, 8), -128, np.int8)
+            x[0, 0, k::2] = 127
+            sh = {"dilation": (1, 1), "same": True, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
+                  "e": (e_shift - 7, e_shift - 1), "kernel": (1, 1), "stride": (1, 1), "h": 1, "w": 10,
+                  "in_c": 8, "out_c": 16, "dead": False, "x": x, "in_off": in_off}
+            cases.append(conv_case(rng, len(cases), sh))
     assert all(c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["path"] == packing.CONV_PATH_POINTWISE
                for c in cases)
     assert {c.extra["rq_shift"] for c in cases} == set(packing.RQ_SHIFTS)
+    assert sum(c.kind == KIND_CONV_INPLACE for c in cases) == 6 * len(packing.RQ_SHIFTS)
     _check_cases(harness, cases, "conv_pw8_pairs")
 
 

@@ -1878,42 +1878,157 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 #endif
 /* Kp 8 with out_c 16 and TM2_RQ_HIGHMUL_E records of shift E (a string; vww's 48x48 8 -> 16 layer): pixel pairs
  * instead of 4-pixel blocks, both pixels widened in registers (x0 .. x3 pixel A's position pairs 0 .. 3, x4 .. x7
- * pixel B's; no column buffer) and each weight word loaded once for the two pixels: per channel its bias and two
- * weight words in one run of loads, four SMLADs, two more weight words, four SMLADs, the record (m, hz') and the
- * requantisation of both sums, their stores at immediate offsets (pixel B out_c = 16 bytes after pixel A). The
- * pair record pointer moves on by its 16 words with the first channel's bias load (post-indexed), so the other
- * words are read at negative offsets; the channel pairs are unrolled (8), pw moves back by 512 bytes after them.
- * Loop state (the input pointer, its end, the input offset pair) in memory operands: all fourteen registers are
- * in use. About 24 cycles a channel of two outputs (23 with an FPU: the sixteen channels' records (m, hz') wait in
- * s0 .. s31 for the whole layer, one VMOV of two registers each, two cycles, where their run of two loads takes
- * three). The layer expands (16 > 8 channels), so it runs from the last pixel down (see tm2_conv_pw_fast): an odd
- * last pixel first (tm2_gemm_pixel on the widened last four pixels), then the pixel pairs from the last. */
-/* A channel's record (m, hz') into w and t: from the single registers SM, SM + 1 (SMH: "SM, SM + 1") with an FPU,
- * else from offsets M and H of pw. TM2_PW8_RECS: the sixteen records into s0 .. s31 before the loop (channel 2 P + c
- * of pair P in s(4 P + 2 c), s(4 P + 2 c + 1)). */
+ * pixel B's; no column buffer) and each weight word loaded once for the two pixels, the requantisation of both sums
+ * and their stores at immediate offsets (pixel B out_c = 16 bytes after pixel A). The layer expands (16 > 8
+ * channels), so it runs from the last pixel down (see tm2_conv_pw_fast): an odd last pixel first (tm2_gemm_pixel on
+ * the widened last four pixels), then the pixel pairs from the last. TM2_PW8_START: that last pixel and the loop's
+ * pointers (s8 at the last pair's input bytes, s8_end where it stops, op at the last pair's output). */
+#define TM2_PW8_START                                                                                           \
+  if (pixels & 1) {                                                                                             \
+    tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                                          \
+    tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E);            \
+  }                                                                                                             \
+  const int8_t *s8 = input + (size_t)((pixels >> 1) - 1) * 16;                                                  \
+  const uintptr_t s8_end = (uintptr_t)input - 16;                                                               \
+  const uint32_t o2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);                                       \
+  const int32_t *pw = packed;                                                                                   \
+  int8_t *op = output + (size_t)((pixels >> 1) - 1) * 32;
 #if defined(__ARM_FP)
-#define TM2_PW8_REC(M, H, SMH) "vmov %[w], %[t], " SMH "\n\t"
+/* With an FPU: the sixteen channels' records (m, hz') wait in s0 .. s31 for the whole layer (TM2_PW8_RECS: channel
+ * 2 P + c of pair P in s(4 P + 2 c), s(4 P + 2 c + 1); one VMOV of two registers each, two cycles), and the biases
+ * and weight words (the first ten words of each pair's 16: biases, then per position pair the two channels' words)
+ * are copied to the stack (328 bytes below sp for the loop; pair P at 40 P, then the input pointer at 320 and its
+ * end at 324), so that sp addresses them at immediate offsets and the weight pointer's register is free: a channel
+ * loads its bias and four weight words in one run of five loads (six cycles, where two runs took seven). The copied
+ * biases include the input offset's products with the channel's weights (off (w 2j + w 2j+1), one SMLAD with the
+ * offset pair per weight word; the sums are exact modulo 2^32, so the channel's sum is unchanged), so the pixels are
+ * widened without the offset (SXTB16). Pixel B's position pair 3 is kept as its difference to pixel A's (x7 = xB3 -
+ * xA3 by SSUB16: both within -128 .. 127, so each lane is exact): the first SMLAD gives a = bias + xA3 W3 and the
+ * second b = a + (xB3 - xA3) W3 = bias + xB3 W3, W3 loaded into b's register, which is free until then. 22 cycles a
+ * channel of two outputs. The loop's flags come from the CMP of the input pointer against its end before the
+ * channels (SMLAD, SSAT and SSUB16 leave N, Z, C and V alone). */
 #define TM2_PW8_RECS1(P, S0, S1, S2, S3)                \
-  "vldr " S0 ", [%[pw], #(64*" P "+40)]\n\t"           \
-  "vldr " S1 ", [%[pw], #(64*" P "+44)]\n\t"           \
-  "vldr " S2 ", [%[pw], #(64*" P "+52)]\n\t"           \
-  "vldr " S3 ", [%[pw], #(64*" P "+56)]\n\t"
+  "vldr " S0 ", [%[u], #(64*" P "+40)]\n\t"            \
+  "vldr " S1 ", [%[u], #(64*" P "+44)]\n\t"            \
+  "vldr " S2 ", [%[u], #(64*" P "+52)]\n\t"            \
+  "vldr " S3 ", [%[u], #(64*" P "+56)]\n\t"
 #define TM2_PW8_RECS                                                                                            \
   TM2_PW8_RECS1("0", "s0", "s1", "s2", "s3") TM2_PW8_RECS1("1", "s4", "s5", "s6", "s7")                         \
   TM2_PW8_RECS1("2", "s8", "s9", "s10", "s11") TM2_PW8_RECS1("3", "s12", "s13", "s14", "s15")                   \
   TM2_PW8_RECS1("4", "s16", "s17", "s18", "s19") TM2_PW8_RECS1("5", "s20", "s21", "s22", "s23")                 \
   TM2_PW8_RECS1("6", "s24", "s25", "s26", "s27") TM2_PW8_RECS1("7", "s28", "s29", "s30", "s31")
-#define TM2_PW8_CLOBBERS                                                                                        \
-  , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
-      "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+/* One channel with shift K: its bias at stack offset B (a string), its outputs at S and S + 16 of op, its record in
+ * the single registers SMH ("SM, SM + 1"). */
+#define TM2_PW8_FCH(K, B, S, SMH)                       \
+  "ldr %[w], [sp, #(" B "+8)]\n\t"                      \
+  "ldr %[t], [sp, #(" B "+16)]\n\t"                     \
+  "ldr %[u], [sp, #(" B "+24)]\n\t"                     \
+  "ldr %[b], [sp, #(" B "+32)]\n\t"                     \
+  "ldr %[a], [sp, #(" B ")]\n\t"                        \
+  "smlad %[a], %[x3], %[b], %[a]\n\t"                   \
+  "smlad %[b], %[x7], %[b], %[a]\n\t"                   \
+  "smlad %[a], %[x0], %[w], %[a]\n\t"                   \
+  "smlad %[b], %[x4], %[w], %[b]\n\t"                   \
+  "smlad %[a], %[x1], %[t], %[a]\n\t"                   \
+  "smlad %[b], %[x5], %[t], %[b]\n\t"                   \
+  "smlad %[a], %[x2], %[u], %[a]\n\t"                   \
+  "smlad %[b], %[x6], %[u], %[b]\n\t"                   \
+  "vmov %[w], %[t], " SMH "\n\t"                        \
+  "smmla %[a], %[a], %[w], %[t]\n\t"                    \
+  "ssat %[a], #8, %[a], asr #" K "\n\t"                 \
+  "smmla %[b], %[b], %[w], %[t]\n\t"                    \
+  "ssat %[b], #8, %[b], asr #" K "\n\t"                 \
+  "strb %[a], [%[op], #" S "]\n\t"                      \
+  "strb %[b], [%[op], #(" S "+16)]\n\t"
+/* Channel pair P (a string, 0 .. 7) with shift E. */
+#define TM2_PW8_FCHPAIR(E, P, SMH0, SMH1)                    \
+  TM2_PW8_FCH(E, "(40*" P ")", "(2*" P ")", SMH0)            \
+  TM2_PW8_FCH(E, "(40*" P "+4)", "(2*" P "+1)", SMH1)
+#define TM2_PW8_PAIRS(E)                                                                                        \
+  do {                                                                                                          \
+    TM2_PW8_START                                                                                               \
+    uint32_t x0, x1, x2, x3, x4, x5, x6, x7, b;                                                                 \
+    uint32_t a = o2, w = (uint32_t)s8, t = s8_end, u = (uint32_t)pw;                                            \
+    __asm__ volatile(                                                                                           \
+        TM2_PW8_RECS "sub sp, sp, #328\n\t"                                                                     \
+        "str %[w], [sp, #320]\n\t"                                                                              \
+        "str %[t], [sp, #324]\n\t"                                                                              \
+        "mov %[t], sp\n\t"                                                                                      \
+        "add %[w], %[u], #512\n\t"                                                                              \
+        "2:\n\t"                                                                                                \
+        "ldr %[x0], [%[u], #8]\n\t"                                                                             \
+        "ldr %[x1], [%[u], #12]\n\t"                                                                            \
+        "ldr %[x2], [%[u], #16]\n\t"                                                                            \
+        "ldr %[x3], [%[u], #20]\n\t"                                                                            \
+        "ldr %[x4], [%[u], #24]\n\t"                                                                            \
+        "ldr %[x5], [%[u], #28]\n\t"                                                                            \
+        "ldr %[x6], [%[u], #32]\n\t"                                                                            \
+        "ldr %[x7], [%[u], #36]\n\t"                                                                            \
+        "ldr %[b], [%[u]]\n\t"                                                                                  \
+        "smlad %[b], %[x0], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x2], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x4], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x6], %[a], %[b]\n\t"                                                                     \
+        "str %[b], [%[t]]\n\t"                                                                                  \
+        "ldr %[b], [%[u], #4]\n\t"                                                                              \
+        "smlad %[b], %[x1], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x3], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x5], %[a], %[b]\n\t"                                                                     \
+        "smlad %[b], %[x7], %[a], %[b]\n\t"                                                                     \
+        "str %[b], [%[t], #4]\n\t"                                                                              \
+        "str %[x0], [%[t], #8]\n\t"                                                                             \
+        "str %[x1], [%[t], #12]\n\t"                                                                            \
+        "str %[x2], [%[t], #16]\n\t"                                                                            \
+        "str %[x3], [%[t], #20]\n\t"                                                                            \
+        "str %[x4], [%[t], #24]\n\t"                                                                            \
+        "str %[x5], [%[t], #28]\n\t"                                                                            \
+        "str %[x6], [%[t], #32]\n\t"                                                                            \
+        "str %[x7], [%[t], #36]\n\t"                                                                            \
+        "add %[u], %[u], #64\n\t"                                                                               \
+        "add %[t], %[t], #40\n\t"                                                                               \
+        "cmp %[u], %[w]\n\t"                                                                                    \
+        "bne 2b\n\t"                                                                                            \
+        "1:\n\t"                                                                                                \
+        "ldr %[u], [sp, #320]\n\t"                                                                              \
+        "ldr %[w], [sp, #324]\n\t"                                                                              \
+        "ldr %[x2], [%[u], #4]\n\t"                                                                             \
+        "ldr %[x4], [%[u], #8]\n\t"                                                                             \
+        "ldr %[x6], [%[u], #12]\n\t"                                                                            \
+        "ldr %[x0], [%[u]], #-16\n\t"                                                                           \
+        "str %[u], [sp, #320]\n\t"                                                                              \
+        "cmp %[u], %[w]\n\t"                                                                                    \
+        "sxtb16 %[x1], %[x0], ror #8\n\t"                                                                       \
+        "sxtb16 %[x0], %[x0]\n\t"                                                                               \
+        "sxtb16 %[x3], %[x2], ror #8\n\t"                                                                       \
+        "sxtb16 %[x2], %[x2]\n\t"                                                                               \
+        "sxtb16 %[x5], %[x4], ror #8\n\t"                                                                       \
+        "sxtb16 %[x4], %[x4]\n\t"                                                                               \
+        "sxtb16 %[x7], %[x6], ror #8\n\t"                                                                       \
+        "sxtb16 %[x6], %[x6]\n\t"                                                                               \
+        "ssub16 %[x7], %[x7], %[x3]\n\t"                                                                        \
+        TM2_PW8_FCHPAIR(E, "0", "s0, s1", "s2, s3") TM2_PW8_FCHPAIR(E, "1", "s4, s5", "s6, s7")                 \
+        TM2_PW8_FCHPAIR(E, "2", "s8, s9", "s10, s11") TM2_PW8_FCHPAIR(E, "3", "s12, s13", "s14, s15")           \
+        TM2_PW8_FCHPAIR(E, "4", "s16, s17", "s18, s19") TM2_PW8_FCHPAIR(E, "5", "s20, s21", "s22, s23")         \
+        TM2_PW8_FCHPAIR(E, "6", "s24, s25", "s26, s27") TM2_PW8_FCHPAIR(E, "7", "s28, s29", "s30, s31")         \
+        "sub %[op], %[op], #32\n\t"                                                                             \
+        "bne 1b\n\t"                                                                                            \
+        "add sp, sp, #328\n\t"                                                                                  \
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [x4] "=&r"(x4), [x5] "=&r"(x5),       \
+          [x6] "=&r"(x6), [x7] "=&r"(x7), [b] "=&r"(b), [a] "+r"(a), [w] "+r"(w), [t] "+r"(t), [u] "+r"(u),     \
+          [op] "+r"(op)                                                                                         \
+        :                                                                                                       \
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",      \
+          "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",     \
+          "s27", "s28", "s29", "s30", "s31");                                                                   \
+  } while (0)
 #else
-#define TM2_PW8_REC(M, H, SMH)                          \
-  "ldr %[w], [%[pw], #" M "]\n\t"                       \
-  "ldr %[t], [%[pw], #" H "]\n\t"
-#define TM2_PW8_RECS ""
-#define TM2_PW8_CLOBBERS
-#endif
-#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, SMH, S0, S1)                  \
+/* Without an FPU: per channel its bias and two weight words in one run of loads, four SMLADs, two more weight
+ * words, four SMLADs, the record (m, hz') from offsets M and H and the requantisation of both sums (about 24 cycles
+ * a channel of two outputs). The pair record pointer moves on by its 16 words with the first channel's bias load
+ * (post-indexed), so the other words are read at negative offsets; the channel pairs are unrolled (8), pw moves
+ * back by 512 bytes after them. Loop state (the input pointer, its end, the input offset pair) in memory operands:
+ * all fourteen registers are in use. */
+#define TM2_PW8_CH(K, B, W0, W1, W2, W3, M, H, S0, S1)                       \
   "ldr %[w], [%[pw], #" W0 "]\n\t"                                         \
   "ldr %[t], [%[pw], #" W1 "]\n\t"                                         \
   "ldr %[a], [%[pw]" B "\n\t"                                              \
@@ -1927,7 +2042,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   "smlad %[b], %[x6], %[w], %[b]\n\t"                                      \
   "smlad %[a], %[x3], %[t], %[a]\n\t"                                      \
   "smlad %[b], %[x7], %[t], %[b]\n\t"                                      \
-  TM2_PW8_REC(M, H, SMH)                                                   \
+  "ldr %[w], [%[pw], #" M "]\n\t"                                          \
+  "ldr %[t], [%[pw], #" H "]\n\t"                                          \
   "smmla %[a], %[a], %[w], %[t]\n\t"                                       \
   "ssat %[a], #8, %[a], asr #" K "\n\t"                                    \
   "smmla %[b], %[b], %[w], %[t]\n\t"                                       \
@@ -1937,23 +2053,15 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
 /* Channel pair P (a string, 0 .. 7) of TM2_PW8_PAIRS with shift E: channel 2 P's bias loaded post-indexed (pw
  * then 64 bytes on), the rest of the pair's record (tm2_conv_dsp.h: biases, then per position pair the two
  * channels' weight words, then (m, hz', E) per channel) at offsets -60 .. -8. */
-#define TM2_PW8_CHPAIR(E, P, SMH0, SMH1)                                                                        \
-  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", SMH0, "(2*" P ")", "(2*" P "+16)")         \
-  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", SMH1, "(2*" P "+1)", "(2*" P "+17)")
+#define TM2_PW8_CHPAIR(E, P)                                                                                    \
+  TM2_PW8_CH(E, "], #64", "8", "16", "-40", "-32", "-24", "-20", "(2*" P ")", "(2*" P "+16)")               \
+  TM2_PW8_CH(E, ", #-60]", "-52", "-44", "-36", "-28", "-12", "-8", "(2*" P "+1)", "(2*" P "+17)")
 #define TM2_PW8_PAIRS(E)                                                                                        \
   do {                                                                                                          \
-    if (pixels & 1) {                                                                                           \
-      tm2_widen4_body(input + (size_t)(pixels - 4) * 8, 8, 8, off, col);                                        \
-      tm2_gemm_pixel(packed, 8, 8, col + 3, output + (size_t)(pixels - 1) * 16, zp, TM2_RQ_HIGHMUL_E);          \
-    }                                                                                                           \
-    const int8_t *s8 = input + (size_t)((pixels >> 1) - 1) * 16;  /* the last pair's bytes */                   \
-    const uintptr_t s8_end = (uintptr_t)input - 16;                 /* where s8 stops: before the first pair */ \
-    const uint32_t o2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);                                     \
-    const int32_t *pw = packed;                                                                                 \
-    int8_t *op = output + (size_t)((pixels >> 1) - 1) * 32;                                                     \
+    TM2_PW8_START                                                                                               \
     uint32_t x0, x1, x2, x3, x4, x5, x6, x7, a, b, w, t;                                                       \
     __asm__ volatile(                                                                                           \
-        TM2_PW8_RECS "ldr %[t], %[sm]\n\t"                                                                      \
+        "ldr %[t], %[sm]\n\t"                                                                                   \
         "1:\n\t"                                                                                                \
         "ldr %[a], %[o2m]\n\t"                                                                                  \
         "ldr %[x0], [%[t]]\n\t"                                                                                 \
@@ -1970,10 +2078,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
         "sxtab16 %[x4], %[a], %[x4]\n\t"                                                                        \
         "sxtab16 %[x7], %[a], %[x6], ror #8\n\t"                                                                \
         "sxtab16 %[x6], %[a], %[x6]\n\t"                                                                        \
-        TM2_PW8_CHPAIR(E, "0", "s0, s1", "s2, s3") TM2_PW8_CHPAIR(E, "1", "s4, s5", "s6, s7")                   \
-        TM2_PW8_CHPAIR(E, "2", "s8, s9", "s10, s11") TM2_PW8_CHPAIR(E, "3", "s12, s13", "s14, s15")             \
-        TM2_PW8_CHPAIR(E, "4", "s16, s17", "s18, s19") TM2_PW8_CHPAIR(E, "5", "s20, s21", "s22, s23")           \
-        TM2_PW8_CHPAIR(E, "6", "s24, s25", "s26, s27") TM2_PW8_CHPAIR(E, "7", "s28, s29", "s30, s31")           \
+        TM2_PW8_CHPAIR(E, "0") TM2_PW8_CHPAIR(E, "1") TM2_PW8_CHPAIR(E, "2") TM2_PW8_CHPAIR(E, "3")             \
+        TM2_PW8_CHPAIR(E, "4") TM2_PW8_CHPAIR(E, "5") TM2_PW8_CHPAIR(E, "6") TM2_PW8_CHPAIR(E, "7")             \
         "sub %[pw], %[pw], #512\n\t"                                                                            \
         "sub %[op], %[op], #32\n\t"                                                                             \
         "ldr %[t], %[sm]\n\t"                                                                                   \
@@ -1984,8 +2090,9 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
           [x6] "=&r"(x6), [x7] "=&r"(x7), [a] "=&r"(a), [b] "=&r"(b), [w] "=&r"(w), [t] "=&r"(t),               \
           [pw] "+r"(pw), [op] "+r"(op), [sm] "+m"(s8)                                                           \
         : [em] "m"(s8_end), [o2m] "m"(o2)                                                                       \
-        : "cc", "memory" TM2_PW8_CLOBBERS);                                                                     \
+        : "cc", "memory");                                                                                      \
   } while (0)
+#endif
 
 /* The TM2_RQ_HIGHMUL_E case of shift E for Kp 8 with out_c 16: TM2_PW8_PAIRS. */
 #define TM2_PW8_CASE_E(E) \

@@ -2144,6 +2144,128 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 
+#if defined(__ARM_FP)
+/* The FPU-register form of the 3-pixel blocks (TM2_PW3F_BLOCK, one asm statement a block): the block's three pixels
+ * widened straight from the input (no fourth pixel), position pairs 1 .. 10 of all three into the single registers
+ * s2 .. s31 (pair j of pixel p in s(3 j - 1 + p)), pair 0 and pairs 11 .. Kp/2 - 1 into the column (pair j of pixel p
+ * at 12 j + 4 p); the end of the records in s0. A step of the product over pairs 1 .. 10 takes the column words from
+ * the FPU registers (VMOV: one cycle, into one core register just before its two SMLADs), so that the weight words of
+ * two position pairs load in one run: 23 cycles for 24 multiply-accumulates (4 loads in 5 cycles, 6 VMOV, 12 SMLAD),
+ * where the column steps take 24 (their five loaded words fill the registers left besides the six sums and three
+ * pointers). Other pairs as TM2_GEMM_PAIRS_3K. */
+/* Pixels 0 .. 2's words at byte O of their pixels (src in pw, Kp KP: decimal strings) in one run of six loads: a0 ..
+ * a2 at O, b0 .. b2 at O + 4. */
+#define TM2_P3F_LOAD6(KP, O)                  \
+  "ldr %[a0], [%[pw], #" O "]\n\t"            \
+  "ldr %[a1], [%[pw], #" O "+" KP "]\n\t"     \
+  "ldr %[a2], [%[pw], #" O "+2*" KP "]\n\t"   \
+  "ldr %[b0], [%[pw], #" O "+4]\n\t"          \
+  "ldr %[b1], [%[pw], #" O "+4+" KP "]\n\t"   \
+  "ldr %[b2], [%[pw], #" O "+4+2*" KP "]\n\t"
+/* Pixel P's position pair of word V (V: "a" or "b"; ROR "": bytes 0 and 2, ", ror #8": bytes 1 and 3) widened by
+ * SXTAB16 (input offset pair in x1) into w0. */
+#define TM2_P3F_X(V, P, ROR) "sxtab16 %[w0], %[x1], %[" V P "]" ROR "\n\t"
+/* That position pair of the three pixels into single registers S0 .. S2, or into the column at byte O of BASE
+ * ("px" or "x2"). */
+#define TM2_P3F_PS(V, ROR, S0, S1, S2)                   \
+  TM2_P3F_X(V, "0", ROR) "vmov " S0 ", %[w0]\n\t"        \
+  TM2_P3F_X(V, "1", ROR) "vmov " S1 ", %[w0]\n\t"        \
+  TM2_P3F_X(V, "2", ROR) "vmov " S2 ", %[w0]\n\t"
+#define TM2_P3F_PC(V, ROR, BASE, O)                                \
+  TM2_P3F_X(V, "0", ROR) "str %[w0], [%[" BASE "], #" O "]\n\t"    \
+  TM2_P3F_X(V, "1", ROR) "str %[w0], [%[" BASE "], #(" O "+4)]\n\t" \
+  TM2_P3F_X(V, "2", ROR) "str %[w0], [%[" BASE "], #(" O "+8)]\n\t"
+/* Bytes 0 .. 23 (position pairs 0 .. 11) of the three pixels straight-line, then the other bytes eight a loop step
+ * (pairs 12 .. Kp/2 - 1: the column pointer in x2, the end of the first pixel in x0), the input pointer in pw and
+ * the input offset pair in x1. */
+#define TM2_P3F_WIDEN(KP)                                                                                    \
+  "add %[x0], %[pw], #" KP "\n\t"                                                                            \
+  TM2_P3F_LOAD6(KP, "0") TM2_P3F_PC("a", "", "px", "0") TM2_P3F_PS("a", ", ror #8", "s2", "s3", "s4")        \
+  TM2_P3F_PS("b", "", "s5", "s6", "s7") TM2_P3F_PS("b", ", ror #8", "s8", "s9", "s10")                       \
+  TM2_P3F_LOAD6(KP, "8") TM2_P3F_PS("a", "", "s11", "s12", "s13") TM2_P3F_PS("a", ", ror #8", "s14", "s15", "s16") \
+  TM2_P3F_PS("b", "", "s17", "s18", "s19") TM2_P3F_PS("b", ", ror #8", "s20", "s21", "s22")                  \
+  TM2_P3F_LOAD6(KP, "16") TM2_P3F_PS("a", "", "s23", "s24", "s25") TM2_P3F_PS("a", ", ror #8", "s26", "s27", "s28") \
+  TM2_P3F_PS("b", "", "s29", "s30", "s31") TM2_P3F_PC("b", ", ror #8", "px", "132")                          \
+  "add %[pw], %[pw], #24\n\t"                                                                                \
+  "add %[x2], %[px], #144\n\t"                                                                               \
+  "2:\n\t" TM2_P3F_LOAD6(KP, "0") TM2_P3F_PC("a", "", "x2", "0") TM2_P3F_PC("a", ", ror #8", "x2", "12")      \
+  TM2_P3F_PC("b", "", "x2", "24") TM2_P3F_PC("b", ", ror #8", "x2", "36")                                    \
+  "add %[x2], %[x2], #48\n\t"                                                                                \
+  "add %[pw], %[pw], #8\n\t"                                                                                 \
+  "cmp %[pw], %[x0]\n\t"                                                                                     \
+  "bne 2b\n\t"
+/* Position pair j from single registers S0 .. S2 (pixels 0 .. 2), its weight words in W0, W1 (strings). */
+#define TM2_P3F_FSTEP(W0, W1, S0, S1, S2)               \
+  "vmov %[x2], " S0 "\n\t"                              \
+  "smlad %[a0], %[x2], %[" W0 "], %[a0]\n\t"            \
+  "smlad %[b0], %[x2], %[" W1 "], %[b0]\n\t"            \
+  "vmov %[x2], " S1 "\n\t"                              \
+  "smlad %[a1], %[x2], %[" W0 "], %[a1]\n\t"            \
+  "smlad %[b1], %[x2], %[" W1 "], %[b1]\n\t"            \
+  "vmov %[x2], " S2 "\n\t"                              \
+  "smlad %[a2], %[x2], %[" W0 "], %[a2]\n\t"            \
+  "smlad %[b2], %[x2], %[" W1 "], %[b2]\n\t"
+/* Two position pairs from single registers: both pairs' weight words in one run of four loads. */
+#define TM2_P3F_FSTEP2(S0, S1, S2, S3, S4, S5) \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[pw]], #4\n\t"                 \
+  "ldr %[x1], [%[pw]], #4\n\t" TM2_P3F_FSTEP("w0", "w1", S0, S1, S2) TM2_P3F_FSTEP("x0", "x1", S3, S4, S5)
+#define TM2_P3F_FSTEPS                                                                                       \
+  TM2_P3F_FSTEP2("s2", "s3", "s4", "s5", "s6", "s7") TM2_P3F_FSTEP2("s8", "s9", "s10", "s11", "s12", "s13") \
+  TM2_P3F_FSTEP2("s14", "s15", "s16", "s17", "s18", "s19")                                                   \
+  TM2_P3F_FSTEP2("s20", "s21", "s22", "s23", "s24", "s25")                                                   \
+  TM2_P3F_FSTEP2("s26", "s27", "s28", "s29", "s30", "s31")
+/* A column step (TM2_GEMM_K3STEP with the column's 12 bytes a position pair). */
+#define TM2_P3F_CSTEP                          \
+  "ldr %[w0], [%[pw]], #4\n\t"                 \
+  "ldr %[w1], [%[pw]], #4\n\t"                 \
+  "ldr %[x0], [%[px], #tm2_k]\n\t"             \
+  "ldr %[x1], [%[px], #tm2_k+4]\n\t"           \
+  "ldr %[x2], [%[px], #tm2_k+8]\n\t"           \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"       \
+  ".set tm2_k, tm2_k + 12\n\t"
+#define TM2_P3F_SREGS                                                                                        \
+  "s0", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", \
+      "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+/* One block: widen its three pixels (src in pw; TM2_P3F_WIDEN), then every channel pair one a loop step as
+ * TM2_GEMM_PAIRS_3K: pair 0 from the biases (TM2_GEMM_K3PROLOGUE), pairs 1 .. 10 from the FPU registers, N column
+ * steps (strings: shift E, Kp KP, N = Kp/2 - 11), both records in one run, the stores at immediate offsets from op. */
+#define TM2_PW3F_BLOCK(E, KP, N)                                                                              \
+  __asm__ volatile(                                                                                          \
+      "ldr %[x1], %[o2m]\n\t" TM2_P3F_WIDEN(KP)                                                              \
+      "ldr %[x2], %[wendm]\n\t"                                                                              \
+      "ldr %[pw], %[pkm]\n\t"                                                                                \
+      "vmov s0, %[x2]\n\t"                                                                                   \
+      ".p2align 2\n\t"                                                                                       \
+      "1:\n\t" TM2_GEMM_K3PROLOGUE TM2_P3F_FSTEPS ".set tm2_k, 132\n\t.rept " N "\n\t" TM2_P3F_CSTEP         \
+      ".endr\n\t"                                                                                            \
+      "ldr %[w0], [%[pw]], #4\n\t"                                                                           \
+      "ldr %[w1], [%[pw]], #8\n\t"                                                                           \
+      "ldr %[x0], [%[pw]], #4\n\t"                                                                           \
+      "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)        \
+      TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E) TM2_GEMM_RQK("b1", "x0", "x1", E)   \
+      TM2_GEMM_RQK("b2", "x0", "x1", E) "vmov %[x2], s0\n\t"                                                 \
+      "strb %[a0], [%[op]], #2\n\t"                                                                          \
+      "strb %[a1], [%[op], #(256-2)]\n\t"                                                                    \
+      "strb %[a2], [%[op], #(2*256-2)]\n\t"                                                                  \
+      "strb %[b0], [%[op], #-1]\n\t"                                                                         \
+      "strb %[b1], [%[op], #(256-1)]\n\t"                                                                    \
+      "strb %[b2], [%[op], #(2*256-1)]\n\t"                                                                  \
+      "cmp %[pw], %[x2]\n\t"                                                                                 \
+      "bne 1b\n\t"                                                                                           \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),      \
+        [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [pw] "+&r"(pr),      \
+        [op] "+&r"(op)                                                                                       \
+      : [px] "r"(col), [o2m] "m"(off2), [wendm] "m"(wend), [pkm] "m"(packed)                                 \
+      : "cc", "memory", TM2_P3F_SREGS)
+#endif
+
 /* Kp kp (128 or 256, a constant) with out_c 256 and TM2_RQ_HIGHMUL_E records of shift rqe in blocks of three pixels
  * (TM2_GEMM_PAIRS_3K; the entries tm2_conv2d_s8_packed_pw<Kp>x3_e<E>, which the generated code names for pointwise
  * layers whose pixel count is a multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's
@@ -2166,6 +2288,30 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
     tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
     tm2_gemm_pixel(packed, 128, kp, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
   }
+#if defined(__ARM_FP)
+  /* the FPU-register form: each block widened from its own three pixels (TM2_PW3F_BLOCK) */
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  for (int32_t j = blocks - 1; j >= 0; --j) {
+    const int8_t *pr = input + (size_t)j * 3 * kp;
+    int8_t *op = output + (size_t)j * 3 * 256;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t w0, w1, x0, x1, x2;
+#define TM2_PW3F_CASE_E(E)                  \
+  case E:                                   \
+    if (kp == 128) {                        \
+      TM2_PW3F_BLOCK(#E, "128", "53");      \
+    } else {                                \
+      TM2_PW3F_BLOCK(#E, "256", "117");     \
+    }                                       \
+    break;
+    switch (rqe) {
+      TM2_CONV_RQ_SHIFTS(TM2_PW3F_CASE_E)
+      default:
+        break;
+    }
+#undef TM2_PW3F_CASE_E
+  }
+#else
   for (int32_t j = blocks - 1; j >= 0; --j) {
     const int32_t *pw = packed;
     const uint32_t *px = col + (j ? 1 : 0);
@@ -2192,7 +2338,21 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
     }
 #undef TM2_PW3_CASE_E
   }
+#endif
 }
+#if defined(__ARM_FP)
+#undef TM2_PW3F_BLOCK
+#undef TM2_P3F_SREGS
+#undef TM2_P3F_CSTEP
+#undef TM2_P3F_FSTEPS
+#undef TM2_P3F_FSTEP2
+#undef TM2_P3F_FSTEP
+#undef TM2_P3F_WIDEN
+#undef TM2_P3F_PC
+#undef TM2_P3F_PS
+#undef TM2_P3F_X
+#undef TM2_P3F_LOAD6
+#endif
 #undef TM2_PW_BLOCKS_C
 #undef TM2_PW_BLOCKS_1
 #undef TM2_PW_BLOCKS_Q

@@ -2146,13 +2146,12 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
 
 #if defined(__ARM_FP)
 /* The FPU-register form of the 3-pixel blocks (TM2_PW3F_BLOCK, one asm statement a block): the block's three pixels
- * widened straight from the input (no fourth pixel), position pairs 1 .. 10 of all three into the single registers
- * s2 .. s31 (pair j of pixel p in s(3 j - 1 + p)), pair 0 and pairs 11 .. Kp/2 - 1 into the column (pair j of pixel p
- * at 12 j + 4 p); the end of the records in s0. A step of the product over pairs 1 .. 10 takes the column words from
- * the FPU registers (VMOV: one cycle, into one core register just before its two SMLADs), so that the weight words of
- * two position pairs load in one run: 23 cycles for 24 multiply-accumulates (4 loads in 5 cycles, 6 VMOV, 12 SMLAD),
- * where the column steps take 24 (their five loaded words fill the registers left besides the six sums and three
- * pointers). Other pairs as TM2_GEMM_PAIRS_3K. */
+ * widened straight from the input (no fourth pixel) into the column (pair j of pixel p at 12 j + 4 p), then ten of
+ * its position pairs, five runs of two, copied into the single registers s2 .. s31 (VLDM); the end of the records in
+ * s0. A step of the product over two such pairs takes their column words from the FPU registers (VMOV: one cycle,
+ * into one core register just before its two SMLADs), so that the weight words of both pairs load in one run: 23
+ * cycles for 24 multiply-accumulates (4 loads in 5 cycles, 6 VMOV, 12 SMLAD), where two column steps take 24 (their
+ * five loaded words fill the registers left besides the six sums and three pointers). */
 /* Pixels 0 .. 2's words at byte O of their pixels (src in pw, Kp KP: decimal strings) in one run of six loads: a0 ..
  * a2 at O, b0 .. b2 at O + 4. */
 #define TM2_P3F_LOAD6(KP, O)                  \
@@ -2162,39 +2161,34 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   "ldr %[b0], [%[pw], #" O "+4]\n\t"          \
   "ldr %[b1], [%[pw], #" O "+4+" KP "]\n\t"   \
   "ldr %[b2], [%[pw], #" O "+4+2*" KP "]\n\t"
-/* Pixel P's position pair of word V (V: "a" or "b"; ROR "": bytes 0 and 2, ", ror #8": bytes 1 and 3) widened by
- * SXTAB16 (input offset pair in x1) into w0. */
-#define TM2_P3F_X(V, P, ROR) "sxtab16 %[w0], %[x1], %[" V P "]" ROR "\n\t"
-/* That position pair of the three pixels into single registers S0 .. S2, or into the column at byte O of BASE
- * ("px" or "x2"). */
-#define TM2_P3F_PS(V, ROR, S0, S1, S2)                   \
-  TM2_P3F_X(V, "0", ROR) "vmov " S0 ", %[w0]\n\t"        \
-  TM2_P3F_X(V, "1", ROR) "vmov " S1 ", %[w0]\n\t"        \
-  TM2_P3F_X(V, "2", ROR) "vmov " S2 ", %[w0]\n\t"
-#define TM2_P3F_PC(V, ROR, BASE, O)                                \
-  TM2_P3F_X(V, "0", ROR) "str %[w0], [%[" BASE "], #" O "]\n\t"    \
-  TM2_P3F_X(V, "1", ROR) "str %[w0], [%[" BASE "], #(" O "+4)]\n\t" \
-  TM2_P3F_X(V, "2", ROR) "str %[w0], [%[" BASE "], #(" O "+8)]\n\t"
-/* Bytes 0 .. 23 (position pairs 0 .. 11) of the three pixels straight-line, then the other bytes eight a loop step
- * (pairs 12 .. Kp/2 - 1: the column pointer in x2, the end of the first pixel in x0), the input pointer in pw and
- * the input offset pair in x1. */
+/* The position pair of word V of the three pixels (V: "a" or "b"; ROR "": bytes 0 and 2, ", ror #8": bytes 1 and 3)
+ * widened by SXTAB16 (input offset pair in x1) into the column at byte O of x2. */
+#define TM2_P3F_PC(V, ROR, O)                                        \
+  "sxtab16 %[w0], %[x1], %[" V "0]" ROR "\n\t"                       \
+  "str %[w0], [%[x2], #" O "]\n\t"                                   \
+  "sxtab16 %[w0], %[x1], %[" V "1]" ROR "\n\t"                       \
+  "str %[w0], [%[x2], #(" O "+4)]\n\t"                               \
+  "sxtab16 %[w0], %[x1], %[" V "2]" ROR "\n\t"                       \
+  "str %[w0], [%[x2], #(" O "+8)]\n\t"
+/* Words a and b (four position pairs) into the column at bytes O .. O + 44 of x2. */
+#define TM2_P3F_PC4(O)                                                                                       \
+  TM2_P3F_PC("a", "", O) TM2_P3F_PC("a", ", ror #8", "(" O "+12)") TM2_P3F_PC("b", "", "(" O "+24)")          \
+  TM2_P3F_PC("b", ", ror #8", "(" O "+36)")
+/* The three pixels' Kp bytes, sixteen a loop step in two runs of six loads (the input pointer in pw, its end for the
+ * first pixel in x0, the column pointer in x2, the input offset pair in x1). */
 #define TM2_P3F_WIDEN(KP)                                                                                    \
   "add %[x0], %[pw], #" KP "\n\t"                                                                            \
-  TM2_P3F_LOAD6(KP, "0") TM2_P3F_PC("a", "", "px", "0") TM2_P3F_PS("a", ", ror #8", "s2", "s3", "s4")        \
-  TM2_P3F_PS("b", "", "s5", "s6", "s7") TM2_P3F_PS("b", ", ror #8", "s8", "s9", "s10")                       \
-  TM2_P3F_LOAD6(KP, "8") TM2_P3F_PS("a", "", "s11", "s12", "s13") TM2_P3F_PS("a", ", ror #8", "s14", "s15", "s16") \
-  TM2_P3F_PS("b", "", "s17", "s18", "s19") TM2_P3F_PS("b", ", ror #8", "s20", "s21", "s22")                  \
-  TM2_P3F_LOAD6(KP, "16") TM2_P3F_PS("a", "", "s23", "s24", "s25") TM2_P3F_PS("a", ", ror #8", "s26", "s27", "s28") \
-  TM2_P3F_PS("b", "", "s29", "s30", "s31") TM2_P3F_PC("b", ", ror #8", "px", "132")                          \
-  "add %[pw], %[pw], #24\n\t"                                                                                \
-  "add %[x2], %[px], #144\n\t"                                                                               \
-  "2:\n\t" TM2_P3F_LOAD6(KP, "0") TM2_P3F_PC("a", "", "x2", "0") TM2_P3F_PC("a", ", ror #8", "x2", "12")      \
-  TM2_P3F_PC("b", "", "x2", "24") TM2_P3F_PC("b", ", ror #8", "x2", "36")                                    \
-  "add %[x2], %[x2], #48\n\t"                                                                                \
-  "add %[pw], %[pw], #8\n\t"                                                                                 \
+  "mov %[x2], %[px]\n\t"                                                                                     \
+  "2:\n\t" TM2_P3F_LOAD6(KP, "0") TM2_P3F_PC4("0") TM2_P3F_LOAD6(KP, "8") TM2_P3F_PC4("48")                   \
+  "add %[x2], %[x2], #96\n\t"                                                                                \
+  "add %[pw], %[pw], #16\n\t"                                                                                \
   "cmp %[pw], %[x0]\n\t"                                                                                     \
   "bne 2b\n\t"
-/* Position pair j from single registers S0 .. S2 (pixels 0 .. 2), its weight words in W0, W1 (strings). */
+/* Position pairs Q and Q + 1 (an expression string) of the column into S (six single registers, "s2-s7"). */
+#define TM2_P3F_VLD(Q, S)                     \
+  "add %[x2], %[px], #12*(" Q ")\n\t"         \
+  "vldm %[x2], {" S "}\n\t"
+/* A position pair from single registers S0 .. S2 (pixels 0 .. 2), its weight words in W0, W1 (strings). */
 #define TM2_P3F_FSTEP(W0, W1, S0, S1, S2)               \
   "vmov %[x2], " S0 "\n\t"                              \
   "smlad %[a0], %[x2], %[" W0 "], %[a0]\n\t"            \
@@ -2205,50 +2199,80 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   "vmov %[x2], " S2 "\n\t"                              \
   "smlad %[a2], %[x2], %[" W0 "], %[a2]\n\t"            \
   "smlad %[b2], %[x2], %[" W1 "], %[b2]\n\t"
-/* Two position pairs from single registers: both pairs' weight words in one run of four loads. */
-#define TM2_P3F_FSTEP2(S0, S1, S2, S3, S4, S5) \
-  "ldr %[w0], [%[pw]], #4\n\t"                 \
-  "ldr %[w1], [%[pw]], #4\n\t"                 \
-  "ldr %[x0], [%[pw]], #4\n\t"                 \
-  "ldr %[x1], [%[pw]], #4\n\t" TM2_P3F_FSTEP("w0", "w1", S0, S1, S2) TM2_P3F_FSTEP("x0", "x1", S3, S4, S5)
-#define TM2_P3F_FSTEPS                                                                                       \
-  TM2_P3F_FSTEP2("s2", "s3", "s4", "s5", "s6", "s7") TM2_P3F_FSTEP2("s8", "s9", "s10", "s11", "s12", "s13") \
-  TM2_P3F_FSTEP2("s14", "s15", "s16", "s17", "s18", "s19")                                                   \
-  TM2_P3F_FSTEP2("s20", "s21", "s22", "s23", "s24", "s25")                                                   \
-  TM2_P3F_FSTEP2("s26", "s27", "s28", "s29", "s30", "s31")
-/* A column step (TM2_GEMM_K3STEP with the column's 12 bytes a position pair). */
-#define TM2_P3F_CSTEP                          \
-  "ldr %[w0], [%[pw]], #4\n\t"                 \
-  "ldr %[w1], [%[pw]], #4\n\t"                 \
-  "ldr %[x0], [%[px], #tm2_k]\n\t"             \
-  "ldr %[x1], [%[px], #tm2_k+4]\n\t"           \
-  "ldr %[x2], [%[px], #tm2_k+8]\n\t"           \
+/* Two position pairs from single registers (S0 .. S5): both pairs' weight words in one run of four loads. */
+#define TM2_P3F_FSTEP2(S0, S1, S2, S3, S4, S5)                                                                \
+  "ldr.w %[w0], [%[pw]], #4\n\t"                                                                             \
+  "ldr.w %[w1], [%[pw]], #4\n\t"                                                                             \
+  "ldr.w %[x0], [%[pw]], #4\n\t"                                                                             \
+  "ldr.w %[x1], [%[pw]], #4\n\t" TM2_P3F_FSTEP("w0", "w1", S0, S1, S2) TM2_P3F_FSTEP("x0", "x1", S3, S4, S5)  \
+  ".set tm2_k, tm2_k + 24\n\t"
+/* N column steps (TM2_GEMM_K3STEP with the column's 12 bytes a position pair; N a string). */
+#define TM2_P3F_CSTEPS(N)                      \
+  ".rept " N "\n\t"                            \
+  "ldr.w %[w0], [%[pw]], #4\n\t"               \
+  "ldr.w %[w1], [%[pw]], #4\n\t"               \
+  "ldr.w %[x0], [%[px], #tm2_k]\n\t"           \
+  "ldr.w %[x1], [%[px], #tm2_k+4]\n\t"         \
+  "ldr.w %[x2], [%[px], #tm2_k+8]\n\t"         \
   "smlad %[a0], %[x0], %[w0], %[a0]\n\t"       \
   "smlad %[b0], %[x0], %[w1], %[b0]\n\t"       \
   "smlad %[a1], %[x1], %[w0], %[a1]\n\t"       \
   "smlad %[b1], %[x1], %[w1], %[b1]\n\t"       \
   "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
   "smlad %[b2], %[x2], %[w1], %[b2]\n\t"       \
-  ".set tm2_k, tm2_k + 12\n\t"
+  ".set tm2_k, tm2_k + 12\n\t"                 \
+  ".endr\n\t"
+/* The FPU-register pairs of TM2_P3F_STEPS (N0 .. N4 as there) into s2 .. s31. */
+#define TM2_P3F_VLDS(N0, N1, N2, N3, N4)                                                                      \
+  TM2_P3F_VLD("1+" N0, "s2-s7") TM2_P3F_VLD("3+" N0 "+" N1, "s8-s13")                                         \
+  TM2_P3F_VLD("5+" N0 "+" N1 "+" N2, "s14-s19") TM2_P3F_VLD("7+" N0 "+" N1 "+" N2 "+" N3, "s20-s25")          \
+  TM2_P3F_VLD("9+" N0 "+" N1 "+" N2 "+" N3 "+" N4, "s26-s31")
+/* Position pairs 1 .. Kp/2 - 1 of a channel pair in the order of its weight words: runs of N0 .. N4 column steps
+ * (strings), each followed by two pairs from single registers (s2 .. s7 after the first run, ... s26 .. s31 after
+ * the last), then the column steps left (N5). */
+#define TM2_P3F_STEPS(N0, N1, N2, N3, N4, N5)                                                                  \
+  ".set tm2_k, 12\n\t" TM2_P3F_CSTEPS(N0) TM2_P3F_FSTEP2("s2", "s3", "s4", "s5", "s6", "s7")                  \
+  TM2_P3F_CSTEPS(N1) TM2_P3F_FSTEP2("s8", "s9", "s10", "s11", "s12", "s13") TM2_P3F_CSTEPS(N2)                \
+  TM2_P3F_FSTEP2("s14", "s15", "s16", "s17", "s18", "s19") TM2_P3F_CSTEPS(N3)                                 \
+  TM2_P3F_FSTEP2("s20", "s21", "s22", "s23", "s24", "s25") TM2_P3F_CSTEPS(N4)                                 \
+  TM2_P3F_FSTEP2("s26", "s27", "s28", "s29", "s30", "s31") TM2_P3F_CSTEPS(N5)
+/* TM2_GEMM_K3PROLOGUE (position pair 0 from the biases) in 32-bit encodings. */
+#define TM2_P3F_PROLOGUE                       \
+  "ldr.w %[a2], [%[pw]], #4\n\t"               \
+  "ldr.w %[b2], [%[pw]], #4\n\t"               \
+  "ldr.w %[w0], [%[pw]], #4\n\t"               \
+  "ldr.w %[w1], [%[pw]], #4\n\t"               \
+  "ldr.w %[x0], [%[px]]\n\t"                   \
+  "ldr.w %[x1], [%[px], #4]\n\t"               \
+  "ldr.w %[x2], [%[px], #8]\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
 #define TM2_P3F_SREGS                                                                                        \
   "s0", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", \
       "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
-/* One block: widen its three pixels (src in pw; TM2_P3F_WIDEN), then every channel pair one a loop step as
- * TM2_GEMM_PAIRS_3K: pair 0 from the biases (TM2_GEMM_K3PROLOGUE), pairs 1 .. 10 from the FPU registers, N column
- * steps (strings: shift E, Kp KP, N = Kp/2 - 11), both records in one run, the stores at immediate offsets from op. */
-#define TM2_PW3F_BLOCK(E, KP, N)                                                                              \
+/* One block: widen its three pixels (src in pw; TM2_P3F_WIDEN), copy the FPU-register pairs, then every channel pair
+ * one a loop step as TM2_GEMM_PAIRS_3K: pair 0 from the biases, the other pairs by TM2_P3F_STEPS(N0 .. N5), both
+ * records in one run, the stores at immediate offsets from op (strings: shift E, Kp KP). The loop starts on a 1 KB
+ * boundary (a branch skips the padding), every instruction of it 32 bits wide: the counting emulator splits its
+ * blocks at 1 KB code pages and prices a block's first instruction cold, so N0 .. N5 are chosen to put every page
+ * boundary (each 256 instructions) on no load that follows a load. */
+#define TM2_PW3F_BLOCK(E, KP, N0, N1, N2, N3, N4, N5)                                                         \
   __asm__ volatile(                                                                                          \
-      "ldr %[x1], %[o2m]\n\t" TM2_P3F_WIDEN(KP)                                                              \
+      "ldr %[x1], %[o2m]\n\t" TM2_P3F_WIDEN(KP) TM2_P3F_VLDS(N0, N1, N2, N3, N4)                              \
       "ldr %[x2], %[wendm]\n\t"                                                                              \
       "ldr %[pw], %[pkm]\n\t"                                                                                \
       "vmov s0, %[x2]\n\t"                                                                                   \
-      ".p2align 2\n\t"                                                                                       \
-      "1:\n\t" TM2_GEMM_K3PROLOGUE TM2_P3F_FSTEPS ".set tm2_k, 132\n\t.rept " N "\n\t" TM2_P3F_CSTEP         \
-      ".endr\n\t"                                                                                            \
-      "ldr %[w0], [%[pw]], #4\n\t"                                                                           \
-      "ldr %[w1], [%[pw]], #8\n\t"                                                                           \
-      "ldr %[x0], [%[pw]], #4\n\t"                                                                           \
-      "ldr %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)        \
+      "b 1f\n\t"                                                                                             \
+      ".p2align 10\n\t"                                                                                      \
+      "1:\n\t" TM2_P3F_PROLOGUE TM2_P3F_STEPS(N0, N1, N2, N3, N4, N5)                                         \
+      "ldr.w %[w0], [%[pw]], #4\n\t"                                                                         \
+      "ldr.w %[w1], [%[pw]], #8\n\t"                                                                         \
+      "ldr.w %[x0], [%[pw]], #4\n\t"                                                                         \
+      "ldr.w %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)      \
       TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E) TM2_GEMM_RQK("b1", "x0", "x1", E)   \
       TM2_GEMM_RQK("b2", "x0", "x1", E) "vmov %[x2], s0\n\t"                                                 \
       "strb %[a0], [%[op]], #2\n\t"                                                                          \
@@ -2257,7 +2281,7 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
       "strb %[b0], [%[op], #-1]\n\t"                                                                         \
       "strb %[b1], [%[op], #(256-1)]\n\t"                                                                    \
       "strb %[b2], [%[op], #(2*256-1)]\n\t"                                                                  \
-      "cmp %[pw], %[x2]\n\t"                                                                                 \
+      "cmp.w %[pw], %[x2]\n\t"                                                                               \
       "bne 1b\n\t"                                                                                           \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),      \
         [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [pw] "+&r"(pr),      \
@@ -2299,9 +2323,9 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
 #define TM2_PW3F_CASE_E(E)                  \
   case E:                                   \
     if (kp == 128) {                        \
-      TM2_PW3F_BLOCK(#E, "128", "53");      \
+      TM2_PW3F_BLOCK(#E, "128", "21", "22", "10", "0", "0", "0"); \
     } else {                                \
-      TM2_PW3F_BLOCK(#E, "256", "117");     \
+      TM2_PW3F_BLOCK(#E, "256", "21", "22", "67", "7", "0", "0"); \
     }                                       \
     break;
     switch (rqe) {
@@ -2343,14 +2367,16 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
 #if defined(__ARM_FP)
 #undef TM2_PW3F_BLOCK
 #undef TM2_P3F_SREGS
-#undef TM2_P3F_CSTEP
-#undef TM2_P3F_FSTEPS
+#undef TM2_P3F_PROLOGUE
+#undef TM2_P3F_STEPS
+#undef TM2_P3F_VLDS
+#undef TM2_P3F_CSTEPS
 #undef TM2_P3F_FSTEP2
 #undef TM2_P3F_FSTEP
+#undef TM2_P3F_VLD
 #undef TM2_P3F_WIDEN
+#undef TM2_P3F_PC4
 #undef TM2_P3F_PC
-#undef TM2_P3F_PS
-#undef TM2_P3F_X
 #undef TM2_P3F_LOAD6
 #endif
 #undef TM2_PW_BLOCKS_C

@@ -2295,7 +2295,8 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
  * layers whose pixel count is a multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's
  * 3 x 3 128 -> 256 and 256 -> 256 layers, where 4-pixel blocks leave a pixel to tm2_gemm_pixel). From the last pixel
  * down (as tm2_conv_pw_fast for expanding layers; the same order serves 256 -> 256): the one or two pixels after
- * the last block of three first, one by one, then the blocks from the last. Block j's pixels 3 j .. 3 j + 2 are
+ * the last block of three first, one by one, then the blocks from the last. With an FPU each block widens its own
+ * three pixels (TM2_PW3F_BLOCK; 6 Kp bytes of the column scratch). Without one, block j's pixels 3 j .. 3 j + 2 are
  * widened with the pixel before them into slots 0 .. 3 and read from slot 1 (block 0 with pixel 3 after them, read
  * from slot 0, or, in a call of three pixels, one by one), so that no read passes the tensor's last pixel. */
 __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_packed_params *p, const int8_t *input,
@@ -2313,20 +2314,21 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
     tm2_gemm_pixel(packed, 128, kp, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
   }
 #if defined(__ARM_FP)
-  /* the FPU-register form: each block widened from its own three pixels (TM2_PW3F_BLOCK) */
+  /* TM2_PW3F_BLOCK's runs of column steps (Kp 128: 53 in all, Kp 256: 117): with these the page boundaries in the
+   * loop fall on SMLAD, VMOV or a run's first load */
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   for (int32_t j = blocks - 1; j >= 0; --j) {
     const int8_t *pr = input + (size_t)j * 3 * kp;
     int8_t *op = output + (size_t)j * 3 * 256;
     int32_t a0, a1, a2, b0, b1, b2;
     uint32_t w0, w1, x0, x1, x2;
-#define TM2_PW3F_CASE_E(E)                  \
-  case E:                                   \
-    if (kp == 128) {                        \
+#define TM2_PW3F_CASE_E(E)                                        \
+  case E:                                                         \
+    if (kp == 128) {                                              \
       TM2_PW3F_BLOCK(#E, "128", "21", "22", "10", "0", "0", "0"); \
-    } else {                                \
+    } else {                                                      \
       TM2_PW3F_BLOCK(#E, "256", "21", "22", "67", "7", "0", "0"); \
-    }                                       \
+    }                                                             \
     break;
     switch (rqe) {
       TM2_CONV_RQ_SHIFTS(TM2_PW3F_CASE_E)

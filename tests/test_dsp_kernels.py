@@ -1219,9 +1219,10 @@ def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str
 def test_conv2d_packed_three_pixel_blocks_match_reference(harness: tuple[str, Path, Path]) -> None:
     """Pointwise Kp 128 and 256 with out_c 256 and TM2_RQ_HIGHMUL_E records (vww's 3 x 3 128 -> 256 and 256 -> 256
     layers): pixel counts a multiple of three and not of four run in blocks of three pixels
-    (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>: the 3-pixel call, whose block reads its pixels one by one, 6, 9 and 15
-    pixels), other counts in blocks of four (Kp 128) or the general loop (Kp 256); in place too (from the last pixel
-    down; not the general loop); constant channels, two shifts."""
+    (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>; with an FPU TM2_PW3F_BLOCK, position pairs 1 .. 10 of each block in FPU
+    registers: 3, 6, 9 and 15 pixels), other counts in blocks of four (Kp 128) or the general loop (Kp 256); in place
+    too (from the last pixel down; not the general loop); constant channels; every shift E for both Kp (3 and 9
+    pixels, in place and not)."""
     rng = np.random.default_rng(59)
     cases = []
     for e_shift, in_c in ((12, 128), (14, 128), (12, 256)):
@@ -1236,6 +1237,15 @@ def test_conv2d_packed_three_pixel_blocks_match_reference(harness: tuple[str, Pa
                 continue
             cases.append(Case(KIND_CONV_INPLACE, c.params, c.blobs, c.scratch, c.expected, f"in place {c.label}",
                               c.extra))
+    for k, e_shift in enumerate(packing.RQ_SHIFTS):
+        for in_c in (128, 256):
+            if (e_shift, in_c) in ((12, 128), (14, 128), (12, 256)):
+                continue
+            pixels = (3, 9)[k % 2]
+            c = pw_form_case(rng, len(cases), in_c, 256, pixels, e_shift, k % 3 == 0, False)
+            assert c.extra["mode"] == packing.RQ_HIGHMUL_E and c.extra["rq_shift"] == e_shift
+            cases.append(c)
+            cases.append(pw_form_case(rng, len(cases), in_c, 256, 12 - pixels, e_shift, k % 3 == 1, True))
     _check_cases(harness, cases, "conv_pw_x3")
 
 

@@ -2251,12 +2251,159 @@ __attribute__((noinline)) static void tm2_conv_pw_few(const tm2_conv_packed_para
   }
 }
 
+#if defined(__ARM_FP)
+/* The FPU-register form of the 3-pixel blocks (TM2_PW3F_BLOCK, one asm statement a block): the block's three pixels
+ * widened straight from the input (no fourth pixel) into the column (pair j of pixel p at 12 j + 4 p), then ten of
+ * its position pairs, five runs of two, copied into the single registers s2 .. s31 (VLDM); the end of the records in
+ * s0. A step of the product over two such pairs takes their column words from the FPU registers (VMOV: one cycle,
+ * into one core register just before its two SMLADs), so that the weight words of both pairs load in one run: 23
+ * cycles for 24 multiply-accumulates (4 loads in 5 cycles, 6 VMOV, 12 SMLAD), where two column steps take 24 (their
+ * five loaded words fill the registers left besides the six sums and three pointers). */
+/* Pixels 0 .. 2's words at byte O of their pixels (src in pw, Kp KP: decimal strings) in one run of six loads: a0 ..
+ * a2 at O, b0 .. b2 at O + 4. */
+#define TM2_P3F_LOAD6(KP, O)                  \
+  "ldr %[a0], [%[pw], #" O "]\n\t"            \
+  "ldr %[a1], [%[pw], #" O "+" KP "]\n\t"     \
+  "ldr %[a2], [%[pw], #" O "+2*" KP "]\n\t"   \
+  "ldr %[b0], [%[pw], #" O "+4]\n\t"          \
+  "ldr %[b1], [%[pw], #" O "+4+" KP "]\n\t"   \
+  "ldr %[b2], [%[pw], #" O "+4+2*" KP "]\n\t"
+/* The position pair of word V of the three pixels (V: "a" or "b"; ROR "": bytes 0 and 2, ", ror #8": bytes 1 and 3)
+ * widened by SXTAB16 (input offset pair in x1) into the column at byte O of x2. */
+#define TM2_P3F_PC(V, ROR, O)                                        \
+  "sxtab16 %[w0], %[x1], %[" V "0]" ROR "\n\t"                       \
+  "str %[w0], [%[x2], #" O "]\n\t"                                   \
+  "sxtab16 %[w0], %[x1], %[" V "1]" ROR "\n\t"                       \
+  "str %[w0], [%[x2], #(" O "+4)]\n\t"                               \
+  "sxtab16 %[w0], %[x1], %[" V "2]" ROR "\n\t"                       \
+  "str %[w0], [%[x2], #(" O "+8)]\n\t"
+/* Words a and b (four position pairs) into the column at bytes O .. O + 44 of x2. */
+#define TM2_P3F_PC4(O)                                                                                       \
+  TM2_P3F_PC("a", "", O) TM2_P3F_PC("a", ", ror #8", "(" O "+12)") TM2_P3F_PC("b", "", "(" O "+24)")          \
+  TM2_P3F_PC("b", ", ror #8", "(" O "+36)")
+/* The three pixels' Kp bytes, sixteen a loop step in two runs of six loads (the input pointer in pw, its end for the
+ * first pixel in x0, the column pointer in x2, the input offset pair in x1). */
+#define TM2_P3F_WIDEN(KP)                                                                                    \
+  "add %[x0], %[pw], #" KP "\n\t"                                                                            \
+  "mov %[x2], %[px]\n\t"                                                                                     \
+  "2:\n\t" TM2_P3F_LOAD6(KP, "0") TM2_P3F_PC4("0") TM2_P3F_LOAD6(KP, "8") TM2_P3F_PC4("48")                   \
+  "add %[x2], %[x2], #96\n\t"                                                                                \
+  "add %[pw], %[pw], #16\n\t"                                                                                \
+  "cmp %[pw], %[x0]\n\t"                                                                                     \
+  "bne 2b\n\t"
+/* Position pairs Q and Q + 1 (an expression string) of the column into S (six single registers, "s2-s7"). */
+#define TM2_P3F_VLD(Q, S)                     \
+  "add %[x2], %[px], #12*(" Q ")\n\t"         \
+  "vldm %[x2], {" S "}\n\t"
+/* A position pair from single registers S0 .. S2 (pixels 0 .. 2), its weight words in W0, W1 (strings). */
+#define TM2_P3F_FSTEP(W0, W1, S0, S1, S2)               \
+  "vmov %[x2], " S0 "\n\t"                              \
+  "smlad %[a0], %[x2], %[" W0 "], %[a0]\n\t"            \
+  "smlad %[b0], %[x2], %[" W1 "], %[b0]\n\t"            \
+  "vmov %[x2], " S1 "\n\t"                              \
+  "smlad %[a1], %[x2], %[" W0 "], %[a1]\n\t"            \
+  "smlad %[b1], %[x2], %[" W1 "], %[b1]\n\t"            \
+  "vmov %[x2], " S2 "\n\t"                              \
+  "smlad %[a2], %[x2], %[" W0 "], %[a2]\n\t"            \
+  "smlad %[b2], %[x2], %[" W1 "], %[b2]\n\t"
+/* Two position pairs from single registers (S0 .. S5): both pairs' weight words in one run of four loads. */
+#define TM2_P3F_FSTEP2(S0, S1, S2, S3, S4, S5)                                                                \
+  "ldr.w %[w0], [%[pw]], #4\n\t"                                                                             \
+  "ldr.w %[w1], [%[pw]], #4\n\t"                                                                             \
+  "ldr.w %[x0], [%[pw]], #4\n\t"                                                                             \
+  "ldr.w %[x1], [%[pw]], #4\n\t" TM2_P3F_FSTEP("w0", "w1", S0, S1, S2) TM2_P3F_FSTEP("x0", "x1", S3, S4, S5)  \
+  ".set tm2_k, tm2_k + 24\n\t"
+/* N column steps (TM2_GEMM_K3STEP with the column's 12 bytes a position pair; N a string). */
+#define TM2_P3F_CSTEPS(N)                      \
+  ".rept " N "\n\t"                            \
+  "ldr.w %[w0], [%[pw]], #4\n\t"               \
+  "ldr.w %[w1], [%[pw]], #4\n\t"               \
+  "ldr.w %[x0], [%[px], #tm2_k]\n\t"           \
+  "ldr.w %[x1], [%[px], #tm2_k+4]\n\t"         \
+  "ldr.w %[x2], [%[px], #tm2_k+8]\n\t"         \
+  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"       \
+  ".set tm2_k, tm2_k + 12\n\t"                 \
+  ".endr\n\t"
+/* The FPU-register pairs of TM2_P3F_STEPS (N0 .. N4 as there) into s2 .. s31. */
+#define TM2_P3F_VLDS(N0, N1, N2, N3, N4)                                                                      \
+  TM2_P3F_VLD("1+" N0, "s2-s7") TM2_P3F_VLD("3+" N0 "+" N1, "s8-s13")                                         \
+  TM2_P3F_VLD("5+" N0 "+" N1 "+" N2, "s14-s19") TM2_P3F_VLD("7+" N0 "+" N1 "+" N2 "+" N3, "s20-s25")          \
+  TM2_P3F_VLD("9+" N0 "+" N1 "+" N2 "+" N3 "+" N4, "s26-s31")
+/* Position pairs 1 .. Kp/2 - 1 of a channel pair in the order of its weight words: runs of N0 .. N4 column steps
+ * (strings), each followed by two pairs from single registers (s2 .. s7 after the first run, ... s26 .. s31 after
+ * the last), then the column steps left (N5). */
+#define TM2_P3F_STEPS(N0, N1, N2, N3, N4, N5)                                                                  \
+  ".set tm2_k, 12\n\t" TM2_P3F_CSTEPS(N0) TM2_P3F_FSTEP2("s2", "s3", "s4", "s5", "s6", "s7")                  \
+  TM2_P3F_CSTEPS(N1) TM2_P3F_FSTEP2("s8", "s9", "s10", "s11", "s12", "s13") TM2_P3F_CSTEPS(N2)                \
+  TM2_P3F_FSTEP2("s14", "s15", "s16", "s17", "s18", "s19") TM2_P3F_CSTEPS(N3)                                 \
+  TM2_P3F_FSTEP2("s20", "s21", "s22", "s23", "s24", "s25") TM2_P3F_CSTEPS(N4)                                 \
+  TM2_P3F_FSTEP2("s26", "s27", "s28", "s29", "s30", "s31") TM2_P3F_CSTEPS(N5)
+/* TM2_GEMM_K3PROLOGUE (position pair 0 from the biases) in 32-bit encodings. */
+#define TM2_P3F_PROLOGUE                       \
+  "ldr.w %[a2], [%[pw]], #4\n\t"               \
+  "ldr.w %[b2], [%[pw]], #4\n\t"               \
+  "ldr.w %[w0], [%[pw]], #4\n\t"               \
+  "ldr.w %[w1], [%[pw]], #4\n\t"               \
+  "ldr.w %[x0], [%[px]]\n\t"                   \
+  "ldr.w %[x1], [%[px], #4]\n\t"               \
+  "ldr.w %[x2], [%[px], #8]\n\t"               \
+  "smlad %[a0], %[x0], %[w0], %[a2]\n\t"       \
+  "smlad %[b0], %[x0], %[w1], %[b2]\n\t"       \
+  "smlad %[a1], %[x1], %[w0], %[a2]\n\t"       \
+  "smlad %[b1], %[x1], %[w1], %[b2]\n\t"       \
+  "smlad %[a2], %[x2], %[w0], %[a2]\n\t"       \
+  "smlad %[b2], %[x2], %[w1], %[b2]\n\t"
+#define TM2_P3F_SREGS                                                                                        \
+  "s0", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", \
+      "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+/* One block: widen its three pixels (src in pw; TM2_P3F_WIDEN), copy the FPU-register pairs, then every channel pair
+ * one a loop step as TM2_GEMM_PAIRS_3K: pair 0 from the biases, the other pairs by TM2_P3F_STEPS(N0 .. N5), both
+ * records in one run, the stores at immediate offsets from op (strings: shift E, Kp KP). The loop starts on a 1 KB
+ * boundary (a branch skips the padding), every instruction of it 32 bits wide: the counting emulator splits its
+ * blocks at 1 KB code pages and prices a block's first instruction cold, so N0 .. N5 are chosen to put every page
+ * boundary (each 256 instructions) on no load that follows a load. */
+#define TM2_PW3F_BLOCK(E, KP, N0, N1, N2, N3, N4, N5)                                                         \
+  __asm__ volatile(                                                                                          \
+      "ldr %[x1], %[o2m]\n\t" TM2_P3F_WIDEN(KP) TM2_P3F_VLDS(N0, N1, N2, N3, N4)                              \
+      "ldr %[x2], %[wendm]\n\t"                                                                              \
+      "ldr %[pw], %[pkm]\n\t"                                                                                \
+      "vmov s0, %[x2]\n\t"                                                                                   \
+      "b 1f\n\t"                                                                                             \
+      ".p2align 10\n\t"                                                                                      \
+      "1:\n\t" TM2_P3F_PROLOGUE TM2_P3F_STEPS(N0, N1, N2, N3, N4, N5)                                         \
+      "ldr.w %[w0], [%[pw]], #4\n\t"                                                                         \
+      "ldr.w %[w1], [%[pw]], #8\n\t"                                                                         \
+      "ldr.w %[x0], [%[pw]], #4\n\t"                                                                         \
+      "ldr.w %[x1], [%[pw]], #8\n\t" TM2_GEMM_RQK("a0", "w0", "w1", E) TM2_GEMM_RQK("a1", "w0", "w1", E)      \
+      TM2_GEMM_RQK("a2", "w0", "w1", E) TM2_GEMM_RQK("b0", "x0", "x1", E) TM2_GEMM_RQK("b1", "x0", "x1", E)   \
+      TM2_GEMM_RQK("b2", "x0", "x1", E) "vmov %[x2], s0\n\t"                                                 \
+      "strb %[a0], [%[op]], #2\n\t"                                                                          \
+      "strb %[a1], [%[op], #(256-2)]\n\t"                                                                    \
+      "strb %[a2], [%[op], #(2*256-2)]\n\t"                                                                  \
+      "strb %[b0], [%[op], #-1]\n\t"                                                                         \
+      "strb %[b1], [%[op], #(256-1)]\n\t"                                                                    \
+      "strb %[b2], [%[op], #(2*256-1)]\n\t"                                                                  \
+      "cmp.w %[pw], %[x2]\n\t"                                                                               \
+      "bne 1b\n\t"                                                                                           \
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),      \
+        [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [pw] "+&r"(pr),      \
+        [op] "+&r"(op)                                                                                       \
+      : [px] "r"(col), [o2m] "m"(off2), [wendm] "m"(wend), [pkm] "m"(packed)                                 \
+      : "cc", "memory", TM2_P3F_SREGS)
+#endif
+
 /* Kp kp (128 or 256, a constant) with out_c 256 and TM2_RQ_HIGHMUL_E records of shift rqe in blocks of three pixels
  * (TM2_GEMM_PAIRS_3K; the entries tm2_conv2d_s8_packed_pw<Kp>x3_e<E>, which the generated code names for pointwise
  * layers whose pixel count is a multiple of three and not of four: tinym2net/ops/packing.py conv_packed_entry; vww's
  * 3 x 3 128 -> 256 and 256 -> 256 layers, where 4-pixel blocks leave a pixel to tm2_gemm_pixel). From the last pixel
  * down (as tm2_conv_pw_fast for expanding layers; the same order serves 256 -> 256): the one or two pixels after
- * the last block of three first, one by one, then the blocks from the last. Block j's pixels 3 j .. 3 j + 2 are
+ * the last block of three first, one by one, then the blocks from the last. With an FPU each block widens its own
+ * three pixels (TM2_PW3F_BLOCK; 6 Kp bytes of the column scratch). Without one, block j's pixels 3 j .. 3 j + 2 are
  * widened with the pixel before them into slots 0 .. 3 and read from slot 1 (block 0 with pixel 3 after them, read
  * from slot 0, or, in a call of three pixels, one by one), so that no read passes the tensor's last pixel. */
 __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_packed_params *p, const int8_t *input,
@@ -2273,6 +2420,31 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
     tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
     tm2_gemm_pixel(packed, 128, kp, col, output + (size_t)i * 256, p->output_offset, TM2_RQ_HIGHMUL_E);
   }
+#if defined(__ARM_FP)
+  /* TM2_PW3F_BLOCK's runs of column steps (Kp 128: 53 in all, Kp 256: 117): with these the page boundaries in the
+   * loop fall on SMLAD, VMOV or a run's first load */
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  for (int32_t j = blocks - 1; j >= 0; --j) {
+    const int8_t *pr = input + (size_t)j * 3 * kp;
+    int8_t *op = output + (size_t)j * 3 * 256;
+    int32_t a0, a1, a2, b0, b1, b2;
+    uint32_t w0, w1, x0, x1, x2;
+#define TM2_PW3F_CASE_E(E)                                        \
+  case E:                                                         \
+    if (kp == 128) {                                              \
+      TM2_PW3F_BLOCK(#E, "128", "21", "22", "10", "0", "0", "0"); \
+    } else {                                                      \
+      TM2_PW3F_BLOCK(#E, "256", "21", "22", "67", "7", "0", "0"); \
+    }                                                             \
+    break;
+    switch (rqe) {
+      TM2_CONV_RQ_SHIFTS(TM2_PW3F_CASE_E)
+      default:
+        break;
+    }
+#undef TM2_PW3F_CASE_E
+  }
+#else
   for (int32_t j = blocks - 1; j >= 0; --j) {
     const int32_t *pw = packed;
     const uint32_t *px = col + (j ? 1 : 0);
@@ -2299,7 +2471,23 @@ __attribute__((always_inline)) static inline void tm2_conv_pw3(const tm2_conv_pa
     }
 #undef TM2_PW3_CASE_E
   }
+#endif
 }
+#if defined(__ARM_FP)
+#undef TM2_PW3F_BLOCK
+#undef TM2_P3F_SREGS
+#undef TM2_P3F_PROLOGUE
+#undef TM2_P3F_STEPS
+#undef TM2_P3F_VLDS
+#undef TM2_P3F_CSTEPS
+#undef TM2_P3F_FSTEP2
+#undef TM2_P3F_FSTEP
+#undef TM2_P3F_VLD
+#undef TM2_P3F_WIDEN
+#undef TM2_P3F_PC4
+#undef TM2_P3F_PC
+#undef TM2_P3F_LOAD6
+#endif
 #undef TM2_PW_BLOCKS_C
 #undef TM2_PW_BLOCKS_1
 #undef TM2_PW_BLOCKS_Q

@@ -2453,9 +2453,11 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
   "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
 /* Every block of one output row from the one whose first pixel's first row starts at SRC to the one at STOP
- * (excluded; blocks 24 bytes apart; SRC, STOP and the row stride RS lvalues): col the column buffer, op the first
- * block's output (moved on by 32 bytes a block), E the shift (a constant). */
-#define TM2_FIRST_S8_ROW(E, SRC, STOP, RS)                                                                  \
+ * (excluded; blocks 24 bytes apart; SRC, STOP, the row stride RS and EB lvalues, RS and EB written): col the column
+ * buffer, op the first block's output (moved on by 32 bytes a block), E the shift (a constant). EB, when not null,
+ * is one more block after them, from its rows' copy (three rows 28 bytes apart, tm2_first_s8_edge_rows): the loop
+ * runs on into it (s29, s30 and RS set, EB cleared), so that the block at a row's right edge costs no second entry. */
+#define TM2_FIRST_S8_ROW(E, SRC, STOP, RS, EB)                                                              \
   __asm__ volatile(                                                                                         \
       "ldr %[w0], %[opm]\n\t"                                                                               \
       "ldr %[w1], %[srcm]\n\t"                                                                              \
@@ -2483,11 +2485,23 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
       "vmov s29, %[w1]\n\t"                                                                                 \
       "cmp %[w1], %[x0]\n\t"                                                                                \
       "bne 1b\n\t"                                                                                          \
+      "ldr %[w1], %[ebm]\n\t"                                                                               \
+      "cmp %[w1], #0\n\t"                                                                                   \
+      "beq 2f\n\t"                                                                                          \
+      "movs %[x0], #0\n\t"                                                                                  \
+      "str %[x0], %[ebm]\n\t"                                                                               \
+      "movs %[x0], #28\n\t"                                                                                 \
+      "str %[x0], %[rsm]\n\t"                                                                               \
+      "add %[x0], %[w1], #24\n\t"                                                                           \
+      "vmov s29, %[w1]\n\t"                                                                                 \
+      "vmov s30, %[x0]\n\t"                                                                                 \
+      "b 1b\n\t"                                                                                            \
+      "2:\n\t"                                                                                              \
       "str %[w0], %[opm]\n\t"                                                                               \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
-        [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op)                                                     \
-      : [srcm] "m"(SRC), [stopm] "m"(STOP), [rsm] "m"(RS), [o2m] "m"(off2), [colm] "m"(col),                \
+        [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op), [rsm] "+m"(RS), [ebm] "+m"(EB)                     \
+      : [srcm] "m"(SRC), [stopm] "m"(STOP), [o2m] "m"(off2), [colm] "m"(col),                               \
         [pkm] "m"(packed), [e] "i"(E)                                                                       \
       : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",    \
         "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",   \
@@ -2567,6 +2581,11 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   int32_t lo = 0, hi = nblk;
   while (lo < nblk && lo * 4 * sw - p->pad_w < 0) ++lo;
   while (hi > lo && (hi - 1) * 4 * sw - p->pad_w + 3 * sw + 3 > in_w) --hi;
+#if defined(__ARM_FP)
+  /* s2o8: the block after the interior ones has only its last input column outside (SAME padding of one column on
+   * the right, as vww's 96 at stride 2) */
+  const int redge = hi > lo && hi < nblk && hi * 8 - p->pad_w + 8 == in_w;
+#endif
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
@@ -2583,17 +2602,25 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
 #if defined(__ARM_FP)
         if (s2o8) { /* stride_w 2, out_c 8: the FPU-register form (op moved on there) */
-          uint32_t pwr;
+          uint32_t pwr, buf[3][7];
           if ((uintptr_t)(src - src_lo) < span) { /* this row's first interior block: all of them */
             const int8_t *const stop = src_lo + span;
-            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, stop, rs);
-            src = stop - bstep;
+            int32_t rsv = rs;
+            const int8_t *eb = NULL;
+            if (redge) { /* and the block at stop (its last column outside) from its rows' copy, in the same loop */
+              for (int32_t fy = 0; fy < 3; ++fy) {
+                memcpy(buf[fy], stop + fy * rs, 24);
+                buf[fy][6] = zp4;
+              }
+              eb = (const int8_t *)buf;
+            }
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, stop, rsv, eb);
+            src = redge ? stop : stop - bstep;
           } else { /* a block at an edge: from a copy of its rows */
-            uint32_t buf[3][7];
             tm2_first_s8_edge_rows(in_b, in_h, in_w, iy0, (int32_t)(src - src0) / 3 - p->pad_w, zp4, buf);
-            const int8_t *bsrc = (const int8_t *)buf, *bstop = bsrc + 24;
-            const int32_t brs = 28;
-            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, bstop, brs);
+            const int8_t *bsrc = (const int8_t *)buf, *bstop = bsrc + 24, *eb = NULL;
+            int32_t brs = 28;
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, bstop, brs, eb);
           }
           continue;
         }

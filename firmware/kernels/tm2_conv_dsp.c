@@ -2447,12 +2447,12 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
  * (both records in one run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s
  * from it. */
 #define TM2_FS_PAIR(K)                                                                                      \
+  "ldr %[x0], [%[px], #8]\n\t"                                                                            \
+  "ldr %[x1], [%[px], #12]\n\t"                                                                           \
   "ldr %[a0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[b0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[w1], [%[pw]], #4\n\t"                                                                            \
-  "ldr %[x0], [%[px], #8]\n\t"                                                                            \
-  "ldr %[x1], [%[px], #12]\n\t"                                                                           \
   "smlad %[a2], %[x0], %[w0], %[a0]\n\t"                                                                  \
   "smlad %[b2], %[x0], %[w1], %[b0]\n\t"                                                                  \
   "smlad %[a3], %[x1], %[w0], %[a0]\n\t"                                                                  \
@@ -2482,35 +2482,37 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "strb %[b1], [%[w0], #(2*" K "+9)]\n\t"                                                                 \
   "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
   "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
-/* Every block of one output row from the one whose first pixel's first row starts at SRC to the one at STOP
- * (excluded; blocks 24 bytes apart; SRC, STOP, the row stride RS and EB lvalues, RS and EB written): col the column
- * buffer, op the first block's output (moved on by 32 bytes a block), E the shift (a constant). EB, when not null,
- * is one more block after them, from its rows' copy (three rows 28 bytes apart, tm2_first_s8_edge_rows): the loop
- * runs on into it (s29, s30 and RS set, EB cleared), so that the block at a row's right edge costs no second entry. */
-#define TM2_FIRST_S8_ROW(E, SRC, STOP, RS, EB)                                                              \
+/* Blocks of one output row from the one whose first pixel's first row starts at SRC (blocks 24 bytes apart) until
+ * the output reaches OEND (SRC, OEND, the row stride RS and EB lvalues, RS and EB written): col the column buffer, op
+ * the first block's output (moved on by 32 bytes a block), E the shift (a constant). EB, when not null, is one more
+ * block after them, from its rows' copy (three rows 28 bytes apart, tm2_first_s8_edge_rows): the loop runs on into
+ * it (s29, s30 and RS set, EB cleared), so that the block at a row's right edge costs no second entry. Op, the input
+ * and the output's end wait in s28 .. s30, the packed stream in s27. */
+#define TM2_FIRST_S8_ROW(E, SRC, OEND, RS, EB)                                                              \
   __asm__ volatile(                                                                                         \
       "ldr %[w0], %[opm]\n\t"                                                                               \
       "ldr %[w1], %[srcm]\n\t"                                                                              \
-      "ldr %[x0], %[stopm]\n\t"                                                                             \
+      "ldr %[x0], %[oendm]\n\t"                                                                             \
+      "ldr %[x1], %[pkm]\n\t"                                                                               \
       "vmov s28, %[w0]\n\t"                                                                                 \
       "vmov s29, %[w1]\n\t"                                                                                 \
       "vmov s30, %[x0]\n\t"                                                                                 \
+      "vmov s27, %[x1]\n\t"                                                                                 \
       "1:\n\t"                                                                                              \
       "ldr %[px], %[rsm]\n\t"                                                                               \
       "ldr %[x1], %[o2m]\n\t"                                                                               \
       "vmov %[w0], s29\n\t"                                                                                 \
+      "add %[w1], %[w0], #24\n\t"                                                                           \
+      "vmov s29, %[w1]\n\t"                                                                                 \
       "add %[w1], %[w0], %[px]\n\t"                                                                         \
       "add %[x0], %[w1], %[px]\n\t"                                                                         \
       TM2_FS_PIXELS01                                                                                       \
       "ldr %[px], %[colm]\n\t" TM2_FM_PIXEL("12", "8", "216") TM2_FM_PIXEL("18", "12", "218")                \
-      "ldr %[pw], %[pkm]\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")            \
-      "vmov %[w1], s29\n\t"                                                                                 \
+      "vmov %[pw], s27\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")              \
       "vmov %[x0], s30\n\t"                                                                                 \
       "add %[w0], %[w0], #32\n\t"                                                                           \
-      "add %[w1], %[w1], #24\n\t"                                                                           \
       "vmov s28, %[w0]\n\t"                                                                                 \
-      "vmov s29, %[w1]\n\t"                                                                                 \
-      "cmp %[w1], %[x0]\n\t"                                                                                \
+      "cmp %[w0], %[x0]\n\t"                                                                                \
       "bne 1b\n\t"                                                                                          \
       "ldr %[w1], %[ebm]\n\t"                                                                               \
       "cmp %[w1], #0\n\t"                                                                                   \
@@ -2519,7 +2521,7 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
       "str %[x0], %[ebm]\n\t"                                                                               \
       "movs %[x0], #28\n\t"                                                                                 \
       "str %[x0], %[rsm]\n\t"                                                                               \
-      "add %[x0], %[w1], #24\n\t"                                                                           \
+      "add %[x0], %[w0], #32\n\t"                                                                           \
       "vmov s29, %[w1]\n\t"                                                                                 \
       "vmov s30, %[x0]\n\t"                                                                                 \
       "b 1b\n\t"                                                                                            \
@@ -2528,7 +2530,7 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
         [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op), [rsm] "+m"(RS), [ebm] "+m"(EB)                     \
-      : [srcm] "m"(SRC), [stopm] "m"(STOP), [o2m] "m"(off2), [colm] "m"(col),                               \
+      : [srcm] "m"(SRC), [oendm] "m"(OEND), [o2m] "m"(off2), [colm] "m"(col),                               \
         [pkm] "m"(packed), [e] "i"(E)                                                                       \
       : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",    \
         "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",   \
@@ -2663,19 +2665,20 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
           uint32_t pwr, buf[3][7];
           if ((uintptr_t)(src - src_lo) < span) { /* this row's first interior block: all of them */
             const int8_t *const stop = src_lo + span;
+            const int8_t *const oend = op + (hi - lo) * 32;
             int32_t rsv = rs;
             const int8_t *eb = NULL;
             if (redge) { /* and the block at stop (its last column outside) from its rows' copy, in the same loop */
               tm2_first_s8_right_rows(stop, rs, zp4, buf);
               eb = (const int8_t *)buf;
             }
-            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, stop, rsv, eb);
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, oend, rsv, eb);
             src = redge ? stop : stop - bstep;
           } else { /* a block at an edge: from a copy of its rows */
             tm2_first_s8_edge_rows(in_b, in_h, in_w, iy0, (int32_t)(src - src0) / 3 - p->pad_w, zp4, buf);
-            const int8_t *bsrc = (const int8_t *)buf, *bstop = bsrc + 24, *eb = NULL;
+            const int8_t *bsrc = (const int8_t *)buf, *eb = NULL, *const oend = op + 32;
             int32_t brs = 28;
-            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, bstop, brs, eb);
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, oend, brs, eb);
           }
           continue;
         }

@@ -2343,14 +2343,17 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
 
 #if defined(__ARM_FP)
 /* The FPU-register form of tm2_conv_first_fast's interior blocks, for stride_w 2, out_c 8 and TM2_RQ_HIGHMUL_E records
- * of shift E (vww's 96x96 first layer): one asm statement runs every interior block of an output row. Per block,
- * pixels 0 and 1 are widened into the single registers s0 .. s27 (position pair j of pixel s in s(2 j + s)), pixels
- * 2 and 3 into their slots of the column buffer; a step of the product then loads the position pair's two weight
- * words and pixels 2 and 3's column words in one run and fetches pixels 0 and 1's by one VMOV of two registers (two
- * cycles, no new run of loads): 15 cycles for 16 multiply-accumulates, where TM2_GEMM_STEP takes 16 (its six loads
- * need two runs: fourteen registers hold the eight sums, the two pointers and at most four loaded words). The four
- * channel pairs run straight-line and store at immediate offsets from the output pointer; it, the block's input
- * and the row's end wait in s28 .. s30 (VMOV: one cycle), so that the loop needs no memory besides its operands. */
+ * of shift E (vww's 96x96 first layer): one asm statement runs every interior block of an output row (and the block
+ * at its right edge, from a copy of its rows). Per block, pixels 0 and 1 are widened into the single registers s0 ..
+ * s26 (position pair j of pixel s in s(2 j + s), pair 13 of both in s26), pixels 2 and 3 into their slots of the
+ * column buffer; a step of the product then loads the position pair's two weight words and pixels 2 and 3's column
+ * words in one run and fetches pixels 0 and 1's by one VMOV of two registers (two cycles, no new run of loads): 15
+ * cycles for 16 multiply-accumulates, where TM2_GEMM_STEP takes 16 (its six loads need two runs: fourteen registers
+ * hold the eight sums, the two pointers and at most four loaded words); position pair 13, whose second slot is
+ * padding, 13 cycles (TM2_FS_STEP13). The four channel pairs run straight-line and store at immediate offsets from
+ * the output pointer; it, the block's input, the row's output end and the packed stream wait in s28 .. s30 and s27
+ * (VMOV: one cycle), so that the loop needs no memory besides its operands (about 1,132 cycles a block of 4 pixels,
+ * 864 multiply-accumulates). */
 /* One word X of a pixel's rows widened by SXTAB16 (the input offset in x1) into registers: bytes 0 and 2 into SA, 1
  * and 3 into SB (px the scratch register). */
 #define TM2_FS_WORD(X, SA, SB)                          \
@@ -2443,9 +2446,9 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
 #define TM2_FS_RQ(A, M, H)                               \
   "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
   "ssat %[" A "], #8, %[" A "], asr %[e]\n\t"
-/* One channel pair (K: "0" .. "3"): position pair 0 from the biases, the other thirteen, the eight requantisations
- * (both records in one run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s
- * from it. */
+/* One channel pair (K: "0" .. "3"): position pair 0 from the biases (the column words first, so that pw's VMOV
+ * from s27 before pair 0 costs no address stall), the other thirteen, the eight requantisations (both records in one
+ * run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s from it. */
 #define TM2_FS_PAIR(K)                                                                                      \
   "ldr %[x0], [%[px], #8]\n\t"                                                                            \
   "ldr %[x1], [%[px], #12]\n\t"                                                                           \
@@ -2618,8 +2621,10 @@ static inline __attribute__((always_inline)) void tm2_first_s8_right_rows(const 
 /* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
  * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E); s2o8 (the entries _first3x3s2o8_e<E>, for
  * layers of stride_w 2 and out_c 8 only: packing.conv_packed_entry and the dispatcher name them for those): every
- * block in the FPU-register form (TM2_FIRST_S8_ROW; the blocks with a tap outside the input from a copy of their
- * rows, tm2_first_s8_edge_rows), which the other entries leave out (4 KB of code), and none of the other loops. */
+ * block in the FPU-register form (TM2_FIRST_S8_ROW; the block at a row's right edge with only its last column
+ * outside from a copy of its rows, tm2_first_s8_right_rows, run on by the interior blocks' loop; the other blocks with
+ * a tap outside the input from a copy of their rows, tm2_first_s8_edge_rows), which the other entries leave out (4 KB
+ * of code), and none of the other loops. */
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,

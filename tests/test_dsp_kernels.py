@@ -1189,17 +1189,18 @@ def test_conv2d_packed_pw128_fpu_form_matches_reference(harness: tuple[str, Path
 
 def test_conv2d_packed_first_layer_fpu_form_matches_reference(harness: tuple[str, Path, Path]) -> None:
     """3x3 filters of three channels at stride_w 2 with out_c 8 and TM2_RQ_HIGHMUL_E records (vww's first layer: the
-    interior blocks of each row in the FPU-register form, TM2_FIRST_S8_ROW): every shift, one to four interior blocks
-    a row, SAME over even widths (one column padded on the right only, as vww's 96) and odd ones (one on each side),
-    VALID, stride_h 1 and 2, rows at the top and bottom edges, channel scales 2^1 .. 2^7, constant channels; out_c 16
-    and stride_w 1 (the other loops) alongside."""
+    interior blocks of each row in the FPU-register form, TM2_FIRST_S8_ROW): every shift, one to four and eleven
+    interior blocks a row, SAME over even widths (one column padded on the right only, as vww's 96: the block at the
+    right edge run on by the interior loop from its rows' copy) and odd ones (one on each side), VALID, stride_h 1 and
+    2, rows at the top and bottom edges, channel scales 2^1 .. 2^7, constant channels; out_c 16 and stride_w 1 (the
+    other loops) alongside."""
     rng = np.random.default_rng(61)
     cases = []
     j = 0
     for stride in [(2, 2), (1, 2)]:
         for same, extra in [(True, 0), (True, -1), (False, 1)]:
-            for ow in (4, 8, 12, 20):
-                e_shift = packing.RQ_SHIFTS[j % len(packing.RQ_SHIFTS)]
+            for ow in (4, 8, 12, 20, 48):  # every width with every shift over the six stride and padding forms
+                e_shift = packing.RQ_SHIFTS[(j + j // 5) % len(packing.RQ_SHIFTS)]
                 w = 2 * ow + extra  # SAME: 2 ow (pad right) or 2 ow - 1 (pad both); VALID: 2 ow + 1
                 sh = {"dilation": (1, 1), "same": same, "zp": -128, "act": (-128, 127), "rq_shift": e_shift,
                       "e": (e_shift - 7, e_shift - 1), "kernel": (3, 3), "stride": stride, "in_c": 3, "out_c": 8,

@@ -2638,14 +2638,17 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
 
 #if defined(__ARM_FP)
 /* The FPU-register form of tm2_conv_first_fast's interior blocks, for stride_w 2, out_c 8 and TM2_RQ_HIGHMUL_E records
- * of shift E (vww's 96x96 first layer): one asm statement runs every interior block of an output row. Per block,
- * pixels 0 and 1 are widened into the single registers s0 .. s27 (position pair j of pixel s in s(2 j + s)), pixels
- * 2 and 3 into their slots of the column buffer; a step of the product then loads the position pair's two weight
- * words and pixels 2 and 3's column words in one run and fetches pixels 0 and 1's by one VMOV of two registers (two
- * cycles, no new run of loads): 15 cycles for 16 multiply-accumulates, where TM2_GEMM_STEP takes 16 (its six loads
- * need two runs: fourteen registers hold the eight sums, the two pointers and at most four loaded words). The four
- * channel pairs run straight-line and store at immediate offsets from the output pointer; it, the block's input
- * and the row's end wait in s28 .. s30 (VMOV: one cycle), so that the loop needs no memory besides its operands. */
+ * of shift E (vww's 96x96 first layer): one asm statement runs every interior block of an output row (and the block
+ * at its right edge, from a copy of its rows). Per block, pixels 0 and 1 are widened into the single registers s0 ..
+ * s26 (position pair j of pixel s in s(2 j + s), pair 13 of both in s26), pixels 2 and 3 into their slots of the
+ * column buffer; a step of the product then loads the position pair's two weight words and pixels 2 and 3's column
+ * words in one run and fetches pixels 0 and 1's by one VMOV of two registers (two cycles, no new run of loads): 15
+ * cycles for 16 multiply-accumulates, where TM2_GEMM_STEP takes 16 (its six loads need two runs: fourteen registers
+ * hold the eight sums, the two pointers and at most four loaded words); position pair 13, whose second slot is
+ * padding, 13 cycles (TM2_FS_STEP13). The four channel pairs run straight-line and store at immediate offsets from
+ * the output pointer; it, the block's input, the row's output end and the packed stream wait in s28 .. s30 and s27
+ * (VMOV: one cycle), so that the loop needs no memory besides its operands (about 1,132 cycles a block of 4 pixels,
+ * 864 multiply-accumulates). */
 /* One word X of a pixel's rows widened by SXTAB16 (the input offset in x1) into registers: bytes 0 and 2 into SA, 1
  * and 3 into SB (px the scratch register). */
 #define TM2_FS_WORD(X, SA, SB)                          \
@@ -2659,9 +2662,9 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "str %[b3], [%[px], #(" C ")]\n\t"                    \
   "sxtab16 %[" X "], %[x1], %[" X "], ror #8\n\t"       \
   "str %[" X "], [%[px], #(" C ")+16]\n\t"
-/* The loads of the pixel O bytes on (a decimal string) from the row pointers w0, w1, x0: its rows' six words and
- * three bytes in one run (the ninth bytes of rows 0 and 1 joined by ORR, as in tm2_widen_3x9_at). */
-#define TM2_FS_LOAD(O)                                  \
+/* The loads of the pixel O bytes on (a decimal string) from the row pointers w0, w1, x0: its rows' six words and the
+ * ninth bytes of rows 0 and 1 (b2, b3), in one run. */
+#define TM2_FS_LOAD8(O)                                 \
   "ldr %[a0], [%[w0], #" O "]\n\t"                      \
   "ldr %[a1], [%[w0], #" O "+4]\n\t"                    \
   "ldr %[a2], [%[w1], #" O "]\n\t"                      \
@@ -2669,25 +2672,39 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "ldr %[b0], [%[x0], #" O "]\n\t"                      \
   "ldr %[b1], [%[x0], #" O "+4]\n\t"                    \
   "ldrb %[b2], [%[w0], #" O "+8]\n\t"                   \
-  "ldrb %[b3], [%[w1], #" O "+8]\n\t"                   \
-  "ldrb %[pw], [%[x0], #" O "+8]\n\t"                   \
-  "orr %[b2], %[b2], %[b3], lsl #16\n\t"
-/* Pixel 0 or 1 (O: "0" or "6") into the single registers S0 .. S13 (position pair j in Sj). */
-#define TM2_FS_PIXEL(O, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13)                   \
-  TM2_FS_LOAD(O) TM2_FS_WORD("a0", S0, S1) TM2_FS_WORD("a1", S2, S3) TM2_FS_WORD("a2", S4, S5)      \
+  "ldrb %[b3], [%[w1], #" O "+8]\n\t"
+/* The ninth bytes of rows 0 and 1 joined by ORR into b2's halves (as in tm2_widen_3x9_at). */
+#define TM2_FS_JOIN "orr %[b2], %[b2], %[b3], lsl #16\n\t"
+/* A pixel's position pairs 0 .. 12 (its loaded words a0 .. b2) into the single registers S0 .. S12. */
+#define TM2_FS_WORDS(S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12)                            \
+  TM2_FS_WORD("a0", S0, S1) TM2_FS_WORD("a1", S2, S3) TM2_FS_WORD("a2", S4, S5)                      \
   TM2_FS_WORD("a3", S6, S7) TM2_FS_WORD("b0", S8, S9) TM2_FS_WORD("b1", S10, S11)                   \
   "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
-  "vmov " S12 ", %[b2]\n\t"                                                                         \
-  "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
-  "vmov " S13 ", %[pw]\n\t"
-/* Pixel 2 or 3 (O: "12" or "18") into its slot of the column buffer (C: its first word's offset, "8" or "12"). */
-#define TM2_FM_PIXEL(O, C)                                                                          \
-  TM2_FS_LOAD(O) TM2_FM_WORD("a0", C) TM2_FM_WORD("a1", C "+32") TM2_FM_WORD("a2", C "+64")          \
+  "vmov " S12 ", %[b2]\n\t"
+/* Pixels 0 and 1 (bytes 0 and 6 on) into the single registers s0 .. s25 (position pair j of pixel s in s(2 j + s))
+ * and s26: position pair 13 (row 2's ninth byte and a zero weight) of both pixels in one word, pixel 0's in the low
+ * half, pixel 1's in the high one (both bytes loaded in pixel 1's run), for the SMLAxy of the product's last step. */
+#define TM2_FS_PIXELS01                                                                              \
+  TM2_FS_LOAD8("0") TM2_FS_JOIN                                                                      \
+  TM2_FS_WORDS("s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16", "s18", "s20", "s22", "s24") \
+  TM2_FS_LOAD8("6")                                                                                  \
+  "ldrb %[pw], [%[x0], #14]\n\t"                                                                     \
+  "ldrb %[px], [%[x0], #8]\n\t" TM2_FS_JOIN                                                          \
+  "orr %[pw], %[px], %[pw], lsl #16\n\t"                                                             \
+  TM2_FS_WORDS("s1", "s3", "s5", "s7", "s9", "s11", "s13", "s15", "s17", "s19", "s21", "s23", "s25") \
+  "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                  \
+  "vmov s26, %[pw]\n\t"
+/* Pixel 2 or 3 (O: "12" or "18") into its slot of the column buffer (C: its first word's offset, "8" or "12"), its
+ * position pair 13 as a halfword at H (pixel 2's at 216, pixel 3's at 218: one word for the SMLAxy of the product's
+ * last step, which reads no high half of the pair's words). */
+#define TM2_FM_PIXEL(O, C, H)                                                                       \
+  TM2_FS_LOAD8(O) "ldrb %[pw], [%[x0], #" O "+8]\n\t" TM2_FS_JOIN                                   \
+  TM2_FM_WORD("a0", C) TM2_FM_WORD("a1", C "+32") TM2_FM_WORD("a2", C "+64")                        \
   TM2_FM_WORD("a3", C "+96") TM2_FM_WORD("b0", C "+128") TM2_FM_WORD("b1", C "+160")                \
   "sxtab16 %[b2], %[x1], %[b2]\n\t"                                                                 \
   "str %[b2], [%[px], #(" C ")+192]\n\t"                                                            \
   "sxtab16 %[pw], %[x1], %[pw]\n\t"                                                                 \
-  "str %[pw], [%[px], #(" C ")+208]\n\t"
+  "strh %[pw], [%[px], #" H "]\n\t"
 /* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column buffer (slots 2 and 3 at
  * px + 16 J), pixels 0 and 1 from SA, SB. */
 #define TM2_FS_STEP(J, SA, SB)                          \
@@ -2704,20 +2721,36 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
   "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
   "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+/* Position pair 13: its weights' high halves are 0 (the pair's second slot is padding), so that the low halves alone
+ * multiply, by SMLABB / SMLATB on the pixel pairs' joined words (pixels 2 and 3 at px + 216, pixels 0 and 1 in s26):
+ * three loads and a single VMOV where TM2_FS_STEP takes four and a VMOV of two registers. */
+#define TM2_FS_STEP13                                   \
+  "ldr %[w0], [%[pw]], #4\n\t"                          \
+  "ldr %[w1], [%[pw]], #4\n\t"                          \
+  "ldr %[x0], [%[px], #216]\n\t"                        \
+  "smlabb %[a2], %[x0], %[w0], %[a2]\n\t"               \
+  "smlatb %[a3], %[x0], %[w0], %[a3]\n\t"               \
+  "smlabb %[b2], %[x0], %[w1], %[b2]\n\t"               \
+  "smlatb %[b3], %[x0], %[w1], %[b3]\n\t"               \
+  "vmov %[x1], s26\n\t"                                 \
+  "smlabb %[a0], %[x1], %[w0], %[a0]\n\t"               \
+  "smlatb %[a1], %[x1], %[w0], %[a1]\n\t"               \
+  "smlabb %[b0], %[x1], %[w1], %[b0]\n\t"               \
+  "smlatb %[b1], %[x1], %[w1], %[b1]\n\t"
 /* TM2_RQ_HIGHMUL_E of accumulator A (multiplier M, offset H, the shift operand e). */
 #define TM2_FS_RQ(A, M, H)                               \
   "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t"      \
   "ssat %[" A "], #8, %[" A "], asr %[e]\n\t"
-/* One channel pair (K: "0" .. "3"): position pair 0 from the biases, the other thirteen, the eight requantisations
- * (both records in one run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s
- * from it. */
+/* One channel pair (K: "0" .. "3"): position pair 0 from the biases (the column words first, so that pw's VMOV
+ * from s27 before pair 0 costs no address stall), the other thirteen, the eight requantisations (both records in one
+ * run of loads, the output pointer from s28 before the last) and the stores at 2 K (+ 1) + 8 s from it. */
 #define TM2_FS_PAIR(K)                                                                                      \
+  "ldr %[x0], [%[px], #8]\n\t"                                                                            \
+  "ldr %[x1], [%[px], #12]\n\t"                                                                           \
   "ldr %[a0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[b0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[w1], [%[pw]], #4\n\t"                                                                            \
-  "ldr %[x0], [%[px], #8]\n\t"                                                                            \
-  "ldr %[x1], [%[px], #12]\n\t"                                                                           \
   "smlad %[a2], %[x0], %[w0], %[a0]\n\t"                                                                  \
   "smlad %[b2], %[x0], %[w1], %[b0]\n\t"                                                                  \
   "smlad %[a3], %[x1], %[w0], %[a0]\n\t"                                                                  \
@@ -2731,7 +2764,7 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   TM2_FS_STEP("4", "s8", "s9") TM2_FS_STEP("5", "s10", "s11") TM2_FS_STEP("6", "s12", "s13")              \
   TM2_FS_STEP("7", "s14", "s15") TM2_FS_STEP("8", "s16", "s17") TM2_FS_STEP("9", "s18", "s19")            \
   TM2_FS_STEP("10", "s20", "s21") TM2_FS_STEP("11", "s22", "s23") TM2_FS_STEP("12", "s24", "s25")         \
-  TM2_FS_STEP("13", "s26", "s27")                                                                         \
+  TM2_FS_STEP13                                                                                           \
   "ldr %[w0], [%[pw]], #4\n\t"                                                                            \
   "ldr %[w1], [%[pw]], #8\n\t"                                                                            \
   "ldr %[x0], [%[pw]], #4\n\t"                                                                            \
@@ -2747,42 +2780,55 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "strb %[b1], [%[w0], #(2*" K "+9)]\n\t"                                                                 \
   "strb %[b2], [%[w0], #(2*" K "+17)]\n\t"                                                                \
   "strb %[b3], [%[w0], #(2*" K "+25)]\n\t"
-/* Every block of one output row from the one whose first pixel's first row starts at SRC to the one at STOP
- * (excluded; blocks 24 bytes apart; SRC, STOP and the row stride RS lvalues): col the column buffer, op the first
- * block's output (moved on by 32 bytes a block), E the shift (a constant). */
-#define TM2_FIRST_S8_ROW(E, SRC, STOP, RS)                                                                  \
+/* Blocks of one output row from the one whose first pixel's first row starts at SRC (blocks 24 bytes apart) until
+ * the output reaches OEND (SRC, OEND, the row stride RS and EB lvalues, RS and EB written): col the column buffer, op
+ * the first block's output (moved on by 32 bytes a block), E the shift (a constant). EB, when not null, is one more
+ * block after them, from its rows' copy (three rows 28 bytes apart, tm2_first_s8_edge_rows): the loop runs on into
+ * it (s29, s30 and RS set, EB cleared), so that the block at a row's right edge costs no second entry. Op, the input
+ * and the output's end wait in s28 .. s30, the packed stream in s27. */
+#define TM2_FIRST_S8_ROW(E, SRC, OEND, RS, EB)                                                              \
   __asm__ volatile(                                                                                         \
       "ldr %[w0], %[opm]\n\t"                                                                               \
       "ldr %[w1], %[srcm]\n\t"                                                                              \
-      "ldr %[x0], %[stopm]\n\t"                                                                             \
+      "ldr %[x0], %[oendm]\n\t"                                                                             \
+      "ldr %[x1], %[pkm]\n\t"                                                                               \
       "vmov s28, %[w0]\n\t"                                                                                 \
       "vmov s29, %[w1]\n\t"                                                                                 \
       "vmov s30, %[x0]\n\t"                                                                                 \
+      "vmov s27, %[x1]\n\t"                                                                                 \
       "1:\n\t"                                                                                              \
       "ldr %[px], %[rsm]\n\t"                                                                               \
       "ldr %[x1], %[o2m]\n\t"                                                                               \
       "vmov %[w0], s29\n\t"                                                                                 \
+      "add %[w1], %[w0], #24\n\t"                                                                           \
+      "vmov s29, %[w1]\n\t"                                                                                 \
       "add %[w1], %[w0], %[px]\n\t"                                                                         \
       "add %[x0], %[w1], %[px]\n\t"                                                                         \
-      TM2_FS_PIXEL("0", "s0", "s2", "s4", "s6", "s8", "s10", "s12", "s14", "s16", "s18", "s20", "s22",      \
-                   "s24", "s26")                                                                            \
-      TM2_FS_PIXEL("6", "s1", "s3", "s5", "s7", "s9", "s11", "s13", "s15", "s17", "s19", "s21", "s23",      \
-                   "s25", "s27")                                                                            \
-      "ldr %[px], %[colm]\n\t" TM2_FM_PIXEL("12", "8") TM2_FM_PIXEL("18", "12")                              \
-      "ldr %[pw], %[pkm]\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")            \
-      "vmov %[w1], s29\n\t"                                                                                 \
+      TM2_FS_PIXELS01                                                                                       \
+      "ldr %[px], %[colm]\n\t" TM2_FM_PIXEL("12", "8", "216") TM2_FM_PIXEL("18", "12", "218")                \
+      "vmov %[pw], s27\n\t" TM2_FS_PAIR("0") TM2_FS_PAIR("1") TM2_FS_PAIR("2") TM2_FS_PAIR("3")              \
       "vmov %[x0], s30\n\t"                                                                                 \
       "add %[w0], %[w0], #32\n\t"                                                                           \
-      "add %[w1], %[w1], #24\n\t"                                                                           \
       "vmov s28, %[w0]\n\t"                                                                                 \
-      "vmov s29, %[w1]\n\t"                                                                                 \
-      "cmp %[w1], %[x0]\n\t"                                                                                \
+      "cmp %[w0], %[x0]\n\t"                                                                                \
       "bne 1b\n\t"                                                                                          \
+      "ldr %[w1], %[ebm]\n\t"                                                                               \
+      "cmp %[w1], #0\n\t"                                                                                   \
+      "beq 2f\n\t"                                                                                          \
+      "movs %[x0], #0\n\t"                                                                                  \
+      "str %[x0], %[ebm]\n\t"                                                                               \
+      "movs %[x0], #28\n\t"                                                                                 \
+      "str %[x0], %[rsm]\n\t"                                                                               \
+      "add %[x0], %[w0], #32\n\t"                                                                           \
+      "vmov s29, %[w1]\n\t"                                                                                 \
+      "vmov s30, %[x0]\n\t"                                                                                 \
+      "b 1b\n\t"                                                                                            \
+      "2:\n\t"                                                                                              \
       "str %[w0], %[opm]\n\t"                                                                               \
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),     \
         [b2] "=&r"(b2), [b3] "=&r"(b3), [w0] "=&r"(w0), [w1] "=&r"(w1), [x0] "=&r"(x0), [x1] "=&r"(x1),      \
-        [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op)                                                     \
-      : [srcm] "m"(SRC), [stopm] "m"(STOP), [rsm] "m"(RS), [o2m] "m"(off2), [colm] "m"(col),                \
+        [px] "=&r"(px), [pw] "=&r"(pwr), [opm] "+m"(op), [rsm] "+m"(RS), [ebm] "+m"(EB)                     \
+      : [srcm] "m"(SRC), [oendm] "m"(OEND), [o2m] "m"(off2), [colm] "m"(col),                               \
         [pkm] "m"(packed), [e] "i"(E)                                                                       \
       : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12",    \
         "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26",   \
@@ -2836,11 +2882,44 @@ static inline __attribute__((always_inline)) void tm2_first_s8_edge_rows(const i
   }
 }
 
+#if defined(__ARM_FP)
+/* The copy of tm2_first_s8_edge_rows for the block whose last input column (bytes 24 .. 26 of each row) is the first
+ * past the right edge, its three rows (from r, rs bytes apart) inside: each row's first 24 bytes and the zero point
+ * word, straight-line (six loads in one run and seven stores a row). */
+static inline __attribute__((always_inline)) void tm2_first_s8_right_rows(const int8_t *r, int32_t rs, uint32_t zp4,
+                                                                          uint32_t buf[3][7]) {
+  uint32_t t0, t1, t2, t3, t4, t5;
+#define TM2_FS_COPY_ROW(D)                  \
+  "ldr %[t0], [%[r]]\n\t"                   \
+  "ldr %[t1], [%[r], #4]\n\t"               \
+  "ldr %[t2], [%[r], #8]\n\t"               \
+  "ldr %[t3], [%[r], #12]\n\t"              \
+  "ldr %[t4], [%[r], #16]\n\t"              \
+  "ldr %[t5], [%[r], #20]\n\t"              \
+  "str %[t0], [%[d], #" D "]\n\t"           \
+  "str %[t1], [%[d], #" D "+4]\n\t"         \
+  "str %[t2], [%[d], #" D "+8]\n\t"         \
+  "str %[t3], [%[d], #" D "+12]\n\t"        \
+  "str %[t4], [%[d], #" D "+16]\n\t"        \
+  "str %[t5], [%[d], #" D "+20]\n\t"        \
+  "str %[z], [%[d], #" D "+24]\n\t"
+  __asm__ volatile(TM2_FS_COPY_ROW("0") "add %[r], %[r], %[rs]\n\t" TM2_FS_COPY_ROW("28")
+                   "add %[r], %[r], %[rs]\n\t" TM2_FS_COPY_ROW("56")
+                   : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
+                     [t5] "=&r"(t5), [r] "+&r"(r), "=m"(*(uint32_t(*)[3][7])buf)
+                   : [rs] "r"(rs), [d] "r"(buf), [z] "r"(zp4)
+                   : "memory");
+#undef TM2_FS_COPY_ROW
+}
+#endif
+
 /* Inlined into the entries tm2_conv2d_s8_packed_first3x3 (rqe 0: TM2_RQ_HIGHMUL records, both output offset forms)
  * and _first3x3_e<E> (rqe = E: TM2_RQ_HIGHMUL_E records of shift E); s2o8 (the entries _first3x3s2o8_e<E>, for
  * layers of stride_w 2 and out_c 8 only: packing.conv_packed_entry and the dispatcher name them for those): every
- * block in the FPU-register form (TM2_FIRST_S8_ROW; the blocks with a tap outside the input from a copy of their
- * rows, tm2_first_s8_edge_rows), which the other entries leave out (4 KB of code), and none of the other loops. */
+ * block in the FPU-register form (TM2_FIRST_S8_ROW; the block at a row's right edge with only its last column
+ * outside from a copy of its rows, tm2_first_s8_right_rows, run on by the interior blocks' loop; the other blocks with
+ * a tap outside the input from a copy of their rows, tm2_first_s8_edge_rows), which the other entries leave out (4 KB
+ * of code), and none of the other loops. */
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,
@@ -2862,6 +2941,11 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
   int32_t lo = 0, hi = nblk;
   while (lo < nblk && lo * 4 * sw - p->pad_w < 0) ++lo;
   while (hi > lo && (hi - 1) * 4 * sw - p->pad_w + 3 * sw + 3 > in_w) --hi;
+#if defined(__ARM_FP)
+  /* s2o8: the block after the interior ones has only its last input column outside (SAME padding of one column on
+   * the right, as vww's 96 at stride 2) */
+  const int redge = hi > lo && hi < nblk && hi * 8 - p->pad_w + 8 == in_w;
+#endif
   int8_t *op = output;
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
@@ -2878,17 +2962,23 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
       for (const int8_t *src = src0; src != src0 + nblk * bstep; src += bstep) {
 #if defined(__ARM_FP)
         if (s2o8) { /* stride_w 2, out_c 8: the FPU-register form (op moved on there) */
-          uint32_t pwr;
+          uint32_t pwr, buf[3][7];
           if ((uintptr_t)(src - src_lo) < span) { /* this row's first interior block: all of them */
             const int8_t *const stop = src_lo + span;
-            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, stop, rs);
-            src = stop - bstep;
+            const int8_t *const oend = op + (hi - lo) * 32;
+            int32_t rsv = rs;
+            const int8_t *eb = NULL;
+            if (redge) { /* and the block at stop (its last column outside) from its rows' copy, in the same loop */
+              tm2_first_s8_right_rows(stop, rs, zp4, buf);
+              eb = (const int8_t *)buf;
+            }
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, src, oend, rsv, eb);
+            src = redge ? stop : stop - bstep;
           } else { /* a block at an edge: from a copy of its rows */
-            uint32_t buf[3][7];
             tm2_first_s8_edge_rows(in_b, in_h, in_w, iy0, (int32_t)(src - src0) / 3 - p->pad_w, zp4, buf);
-            const int8_t *bsrc = (const int8_t *)buf, *bstop = bsrc + 24;
-            const int32_t brs = 28;
-            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, bstop, brs);
+            const int8_t *bsrc = (const int8_t *)buf, *eb = NULL, *const oend = op + 32;
+            int32_t brs = 28;
+            TM2_FIRST_S8_ROW(rqe ? rqe : 1, bsrc, oend, brs, eb);
           }
           continue;
         }
@@ -2944,8 +3034,11 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
 #undef TM2_FS_RQ
 #undef TM2_FS_STEP
 #undef TM2_FM_PIXEL
-#undef TM2_FS_PIXEL
-#undef TM2_FS_LOAD
+#undef TM2_FS_PIXELS01
+#undef TM2_FS_WORDS
+#undef TM2_FS_JOIN
+#undef TM2_FS_LOAD8
+#undef TM2_FS_STEP13
 #undef TM2_FM_WORD
 #undef TM2_FS_WORD
 #endif

@@ -1556,7 +1556,8 @@ static tm2_dw6_cols tm2_dw_spec_parts(const tm2_dw3x3_packed_params *p, const tm
       p->output_offset != -128 || p->out_h < 6 || p->out_h % 6 > 1) {
     return NULL;
   }
-  if (spec->e != (int32_t)rq[0].lo || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
+  /* (a records loop's E is in its records: the generator took it for this layer's) */
+  if ((!spec->rec && spec->e != (int32_t)rq[0].lo) || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
       (spec->ncols != 0 && spec->ncols != p->out_w)) {
     return NULL;
   }
@@ -1586,6 +1587,9 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   const int32_t pc = p->plane_ch;
   const size_t ps = (size_t)p->plane_cols * len;
   int16_t *const planes = (int16_t *)scratch;
+  if (spec != NULL && spec->rec) { /* (a loop on records runs only through tm2_depthwise3x3_s8_planes_whole) */
+    spec = NULL;
+  }
   /* the packed kernel's view: a "row" is one output column of out_h outputs, out_w * ch bytes apart; the
    * rows of consecutive channels are one plane apart */
   tm2_dw3x3_packed_params q = *p;

@@ -53,6 +53,7 @@ typedef struct {
   int32_t e, chm, rl2, rows, ncols;
   tm2_dw6_tr tr;
   int32_t in_h, head, row, ch, ps, g;
+  int32_t rec; /* 1: cols takes the layer's records (TM2_DW_PLANE_SPEC_REC), only through the _whole entry */
 } tm2_dw6_spec;
 
 /* tm2_depthwise3x3_s8_planes with a specialised column loop (or NULL: none). */
@@ -63,7 +64,9 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
 /* tm2_depthwise3x3_s8_planes for a layer spec covers whole: every channel group through spec's transpose and
  * column loop (the generator takes it where dw3x3_plane_spec lists the layer's plane_ch in "whole"; a layer it
  * does not cover traps). It references neither the generic loops nor the generic transposes, so a model whose
- * planes layers all take it links none of them. Without the DSP extension: tm2_depthwise3x3_s8_planes. */
+ * planes layers all take it links none of them. With a records descriptor (spec->rec, TM2_DW_PLANE_SPEC_REC),
+ * weights are the layer's records (packing.dw3x3_plane_records) and bias and rq are not read. Without the DSP
+ * extension: tm2_depthwise3x3_s8_planes. */
 void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                       const tm2_dw6_spec *spec);
@@ -190,8 +193,17 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "smlatb r5, r6, " WA ", r5\n\t"                             \
   "smlabt r4, r8, " WB ", r4\n\t"                             \
   "smlad r5, r8, " WB ", r5\n\t"
-/* With E 0: the reload of a first row's second weight word (slot WB) */
-#define TM2_DW6S_RELOAD(WB) ".if %c[e] == 0\n\t" "ldr r10, %[" WB "]\n\t" ".endif\n\t"
+/* A channel's words: in stack slots (w0, w1, w4, w5, bs, mh, es), or with records (tm2_dw6_rec, TM2_DW6R_) in the
+ * single registers s0 .. s9 of its record (one VLDM a channel; VMOV to core registers: one cycle, two for a pair,
+ * where a load that starts a run takes two and LDRD three). SLOT: the stack slot; S: the single register. */
+#define TM2_DW6S_GET(R, SLOT, S) ".if tm2_dw6_rec\n\t" "vmov " R ", " S "\n\t" ".else\n\t" "ldr " R ", %[" SLOT "]\n\t" ".endif\n\t"
+/* (r9, r10) = (w0, w1) or (w4, w5) */
+#define TM2_DW6S_W01 ".if tm2_dw6_rec\n\t" "vmov r9, r10, s0, s1\n\t" ".else\n\t" "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" ".endif\n\t"
+#define TM2_DW6S_W45 ".if tm2_dw6_rec\n\t" "vmov r9, r10, s2, s3\n\t" ".else\n\t" "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" ".endif\n\t"
+/* The bias into R */
+#define TM2_DW6S_BS(R) TM2_DW6S_GET(R, "bs", "s4")
+/* With E 0: the reload of a first row's second weight word (slot WB: w1 or w5, single register S: s1 or s3) */
+#define TM2_DW6S_RELOAD(WB, S) ".if %c[e] == 0\n\t" TM2_DW6S_GET("r10", WB, S) ".endif\n\t"
 /* The requantisation of sum A: TM2_RQ_HIGHMUL_E (m in r6, hz' in r8, E in SSAT) or, for E 0, TM2_RQ_HIGHMUL (e in
  * r10), as TM2_DW6_RQ of the generic loops */
 #define TM2_DW6S_RQ(A)                                                                  \
@@ -200,23 +212,26 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   ".else\n\t"                                                                           \
   "smmlar " A ", " A ", r6, r8\n\t" "asr " A ", " A ", r10\n\t" "ssat " A ", #8, " A "\n\t" \
   ".endif\n\t"
-#define TM2_DW6S_Q "ldrd r6, r8, %[mh]\n\t" ".if %c[e] == 0\n\t" "ldr r10, %[es]\n\t" ".endif\n\t"
+/* m, hz' (or hz) into r6, r8; with E 0, e into r10 */
+#define TM2_DW6S_Q                                                                                    \
+  ".if tm2_dw6_rec\n\t" "vmov r6, r8, s5, s6\n\t" ".else\n\t" "ldrd r6, r8, %[mh]\n\t" ".endif\n\t"     \
+  ".if %c[e] == 0\n\t" TM2_DW6S_GET("r10", "es", "s9") ".endif\n\t"
 /* A group: even (rows a, b, c) or odd (c, b, a), without row a where tm2_dw6_sa is set or row c where tm2_dw6_sc
  * is (plane columns of padding: their products are zero; row b then the first); the requantisation; the six
  * stores at immediate offsets. The weight words of the next unit's first row are loaded all the same. */
 #define TM2_DW6S_GROUP                                                                                         \
-  "ldr r5, %[bs]\n\t"                                                                                          \
+  TM2_DW6S_BS("r5")                                                                                          \
   ".if (tm2_dw6_u & 1) == 0\n\t"                                                                               \
-  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                      \
+  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_RELOAD("w1", "s1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
   ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t"                                                                     \
+  TM2_DW6S_W45                                                                     \
   ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10") ".endif\n\t"                                 \
   ".else\n\t"                                                                                                   \
-  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                      \
+  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_RELOAD("w5", "s3") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
   ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t"                                                                     \
+  TM2_DW6S_W01                                                                     \
   ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10") ".endif\n\t"                                 \
   ".endif\n\t" TM2_DW6S_Q                                                                                      \
   TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1") TM2_DW6S_RQ("r2") TM2_DW6S_RQ("r3") TM2_DW6S_RQ("r4") TM2_DW6S_RQ("r5")    \
@@ -243,13 +258,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* That output (tm2_dw6_g: the column's group count; rows in the order of a group of the same unit parity), stored
  * at o */
 #define TM2_DW6S_ONE                                                                                           \
-  "ldr r0, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa") \
+  TM2_DW6S_BS("r0")                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1", "s1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa") \
   TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")            \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")                   \
+  TM2_DW6S_W45 TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")            \
+  ".else\n\t" TM2_DW6S_RELOAD("w5", "s3") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")                   \
   TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa")            \
+  TM2_DW6S_W01 TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa")            \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
   "strb r0, [%[o]]\n\t"                                                                                        \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
@@ -276,14 +291,14 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "smlabt r1, r3, " WB ", r1\n\t"                             \
   ".endif\n\t"
 #define TM2_DW6S_TWO                                                                                           \
-  "ldr r0, %[bs]\n\t"                                                                                          \
-  "ldr r1, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
+  TM2_DW6S_BS("r0")                                                                                          \
+  TM2_DW6S_BS("r1")                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1", "s1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
   TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  TM2_DW6S_W45 TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  ".else\n\t" TM2_DW6S_RELOAD("w5", "s3") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
   TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
+  TM2_DW6S_W01 TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1")                                                 \
   "strb r0, [%[o]]\n\t"                                                                                        \
   "strb r1, [%[o], #-tm2_dw6_ch]\n\t"                                                                              \
@@ -533,6 +548,56 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "str r1, %[op]\n\t"                                                                    \
   ".if %c[cols] == 0\n\t" "ldr r1, %[ncols]\n\t" "str r1, %[cc]\n\t" ".endif\n\t"
 
+/* The same from a channel's record (TM2_DW_PLANE_SPEC_REC: the words packing.dw3x3_plane_records computes at
+ * build time, TM2_DW6R_WORDS a channel: w0, w1, w4, w5, bs, m, hs, w2, w3, and with E 0 es): one VLDM into s0 ..
+ * s8 (s9) from the record pointer in s15, w2, w3 into r11, r12 (w0, w1 into r9, r10 where the first unit reads row
+ * a). Columns in a loop: ra and o from s10, s11 (moved on by a plane, in s12, and one byte), cc from ncols (s13);
+ * unrolled columns keep ra and o in their registers from one channel to the next (TM2_DW6R_NEXT). */
+#define TM2_DW6R_SETUP                                                                                   \
+  "vmov r0, s15\n\t"                                                                                    \
+  ".if %c[e]\n\t" "vldmia r0!, {s0-s8}\n\t" ".else\n\t" "vldmia r0!, {s0-s9}\n\t" ".endif\n\t"        \
+  "vmov s15, r0\n\t"                                                                                    \
+  "vmov r11, r12, s7, s8\n\t"                                                                          \
+  ".if %c[cols] == 0 || %c[inw] == 0 || tm2_dw6_pl == 0\n\t" "vmov r9, r10, s0, s1\n\t" ".endif\n\t"    \
+  ".if %c[cols] == 0\n\t"                                                                               \
+  "vmov %[ra], %[o], s10, s11\n\t"                                                                     \
+  "vmov r0, s12\n\t"                                                                                    \
+  "add r0, %[ra], r0\n\t"                                                                               \
+  "add r1, %[o], #1\n\t"                                                                                \
+  "vmov s10, s11, r0, r1\n\t"                                                                          \
+  "vmov r1, s13\n\t"                                                                                    \
+  "str r1, %[cc]\n\t"                                                                                   \
+  ".endif\n\t"
+/* Unrolled columns: ra on by a plane (s12) and o back from the next channel's column 0 past the last column (each
+ * column moves o on by the channels, tm2_dw6_ch) to the next channel's first output */
+#define TM2_DW6R_NEXT "vmov r0, s12\n\t" "add %[ra], %[ra], r0\n\t" "subw %[o], %[o], #(%c[chm] - 1)\n\t"
+/* Before the loop over the channels: the record pointer and its end into s15, s14, the plane step into s12; ra and
+ * o (unrolled columns) or rap, op and ncols into s10, s11 and s13 (a loop) */
+#define TM2_DW6R_INIT                                                                                    \
+  "ldr r0, %[wp]\n\t"                                                                                   \
+  "ldr r1, %[wend]\n\t"                                                                                 \
+  "vmov s14, s15, r1, r0\n\t"                                                                          \
+  "ldr r0, %[ps2]\n\t"                                                                                  \
+  "vmov s12, r0\n\t"                                                                                    \
+  ".if %c[cols]\n\t"                                                                                    \
+  "ldr %[ra], %[rap]\n\t"                                                                               \
+  "ldr %[o], %[op]\n\t"                                                                                 \
+  ".else\n\t"                                                                                           \
+  "ldr r0, %[rap]\n\t"                                                                                  \
+  "ldr r1, %[op]\n\t"                                                                                   \
+  "vmov s10, s11, r0, r1\n\t"                                                                          \
+  "ldr r1, %[ncols]\n\t"                                                                                \
+  "vmov s13, r1\n\t"                                                                                    \
+  ".endif\n\t"
+/* The words of a channel's record (TM2_DW_PLANE_SPEC_REC) for shift E */
+#define TM2_DW6R_WORDS(E) ((E) ? 9 : 10)
+/* The single registers the records' loops use (with an FPU; the others name none) */
+#if defined(__ARM_FP)
+#define TM2_DW6R_CLOBBERS , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
+#else
+#define TM2_DW6R_CLOBBERS
+#endif
+
 /* The input columns of a layer whose columns are unrolled and whose input rows are known (ROW / CH; else 0) */
 #define TM2_DW6S_INW(COLS, ROW, CH) ((COLS) && (CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
 
@@ -549,14 +614,28 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G)                                                   \
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
+  TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, 0)
+/* The same whose column loop takes the layer's records (REC 1: a->weights, packing.dw3x3_plane_records; a->bias and
+ * a->rq unused) with the channel's words in s0 .. s9 (TM2_DW6R_SETUP) where the board has an FPU; without one the
+ * generated code passes the packed weights, bias and rq (TM2_DW6_RECORDS 0) and the loop takes them */
+#if defined(__ARM_FP)
+#define TM2_DW6_RECORDS 1
+#define TM2_DW_PLANE_SPEC_REC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
+  TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, 1)
+#else
+#define TM2_DW6_RECORDS 0
+#define TM2_DW_PLANE_SPEC_REC TM2_DW_PLANE_SPEC
+#endif
+#define TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, REC)                          \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(const tm2_dw6_args *a, int32_t c0, int32_t n) {  \
     /* the channel loop's pointers (moved on a channel in the assembly) and constants */                            \
-    const uint32_t *wp = a->weights + 6 * c0;                                                                       \
+    const int32_t rw = (REC) ? TM2_DW6R_WORDS(E) : 6; /* words a channel */                                         \
+    const uint32_t *wp = a->weights + rw * c0;                                                                      \
     const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                            \
     const int32_t *bp = a->bias != NULL ? a->bias + c0 : zeros;                                                     \
-    const uint32_t *const wend = wp + 6 * n;                                                                        \
-    const tm2_rq *qp = a->rq + c0;                                                                                  \
+    const uint32_t *const wend = wp + rw * n;                                                                       \
+    const tm2_rq *qp = (REC) ? NULL : a->rq + c0;                                                                   \
     const int8_t *rap = (const int8_t *)a->planes;                                                                  \
     int8_t *op = a->out + c0;                                                                                       \
     const int32_t ps2 = a->ps2, ncols = a->ncols;                                                                   \
@@ -575,8 +654,11 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           ".set tm2_dw6_one, %c[rows] - 6 * tm2_dw6_ng\n\t"                                                       \
           ".set tm2_dw6_ch, 0\n\t"                                                                                \
           ".if %c[cols]\n\t" ".set tm2_dw6_ch, %c[chm] / %c[cols]\n\t" ".endif\n\t"                                \
-          ".set tm2_dw6_pl, (%c[cols] + 2 - %c[inw]) / 2\n"                                                       \
-          "2:\n\t" TM2_DW6S_SETUP                                                                                   \
+          ".set tm2_dw6_pl, (%c[cols] + 2 - %c[inw]) / 2\n\t"                                                     \
+          ".set tm2_dw6_rec, " #REC "\n\t" /* (a literal 0 or 1: the asm has no operand left for it) */          \
+          ".if tm2_dw6_rec\n\t" TM2_DW6R_INIT ".endif\n"                                                            \
+          "2:\n\t"                                                                                                  \
+          ".if tm2_dw6_rec\n\t" TM2_DW6R_SETUP ".else\n\t" TM2_DW6S_SETUP ".endif\n\t"                             \
           ".set tm2_dw6_u, 0\n\t"                                                                                  \
           ".set tm2_dw6_mg, 0\n\t"                                                                                 \
           ".set tm2_dw6_sa, 0\n\t" ".set tm2_dw6_sc, 0\n\t" ".set tm2_dw6_sa1, 0\n\t" ".set tm2_dw6_sc1, 0\n\t"          \
@@ -605,10 +687,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           ".else\n"                                                                                                 \
           "1:\n\t"                                                                                                  \
           ".set tm2_dw6_ra, 0\n\t" TM2_DW6S_COLUMN                                                                 \
-          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t"                                                                  \
-          "ldr r9, %[w0]\n\t"                                                                                       \
-          "ldr r10, %[w1]\n\t"                                                                                      \
-          ".endif\n\t"                                                                                              \
+          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t" TM2_DW6S_W01 ".endif\n\t"                                        \
           "ldr r6, %[oadv]\n\t"                                                                                     \
           "ldr r8, %[cc]\n\t"                                                                                       \
           "add %[ra], %[ra], #%c[rl2]\n\t"                                                                          \
@@ -617,8 +696,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           "str r8, %[cc]\n\t"                                                                                       \
           "bne 1b\n\t"                                                                                              \
           ".endif\n\t"                                                                                             \
+          ".if tm2_dw6_rec\n\t"                                                                                    \
+          ".if %c[cols]\n\t" TM2_DW6R_NEXT ".endif\n\t"                                                           \
+          "vmov r1, r0, s14, s15\n\t"                                                                              \
+          ".else\n\t"                                                                                               \
           "ldr r0, %[wp]\n\t"                                                                                       \
           "ldr r1, %[wend]\n\t"                                                                                     \
+          ".endif\n\t"                                                                                              \
           "cmp r0, r1\n\t"                                                                                          \
           "bne 2b\n\t"                                                                                              \
           : [ra] "=&r"(ra), [o] "=&r"(o), [cc] "=m"(cc), [wp] "+m"(wp), [bp] "+m"(bp), [qp] "+m"(qp),               \
@@ -626,7 +710,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
             [bs] "=m"(bs), [mh] "=m"(mh), [es] "=m"(es)                                                             \
           : [wend] "m"(wend), [ps2] "m"(ps2), [ncols] "m"(ncols), [oadv] "m"(oadv), [chm] "i"(CHM),                 \
             [rl2] "i"(RL2), [e] "i"(E), [rows] "i"(ROWS), [cols] "i"(COLS), [inw] "i"(TM2_DW6S_INW(COLS, ROW, CH))  \
-          : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
+          : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc",                        \
+            "memory" TM2_DW6R_CLOBBERS);                                                                            \
     }                                                                                                               \
   }                                                                                                                 \
   TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
@@ -634,10 +719,12 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
                                     (INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS)))       \
                                         ? NAME##_tr                                                               \
                                         : NULL,                                                                   \
-                                    (INH), (HEAD), (ROW), (CH), (PS), (G)};
+                                    (INH), (HEAD), (ROW), (CH), (PS), (G), (REC)};
 #else
+#define TM2_DW6_RECORDS 0
 #define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
-  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS), (G)};
+  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS), (G), 0};
+#define TM2_DW_PLANE_SPEC_REC TM2_DW_PLANE_SPEC
 #endif
 
 #ifdef __cplusplus

@@ -1490,6 +1490,14 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
                for c in taken)
     assert any(transposes(c, 4) and span(c) > 4095 for c in taken)
     assert any(transposes(c, 4) and span(c) <= 4095 for c in taken)
+    # a quad's columns unrolled (TM2_DW6T_UNROLLED: at most 32 pair-outs), loads beyond 4095 from s + 4320 (vww's
+    # 6 x 6 x 128), and in a loop
+    def quad_pair_outs(c: Case) -> int:
+        sp = specs[c.extra["spec"]]
+        return values_of(c)["in_w"] * (sp["head"] + (sp["in_h"] - sp["head"] + 1) // 2)
+
+    assert any(transposes(c, 4) and unrolled(c) and quad_pair_outs(c) <= 32 and span(c) > 4095 for c in taken)
+    assert any(transposes(c, 4) and quad_pair_outs(c) > 32 for c in taken)
     # a pair's plane 1 stores from d2 (past an offset from d)
     assert any(pairs(c) and specs[c.extra["spec"]]["ps"] + 4 * (values_of(c)["in_h"] // 2) > 4095 for c in taken)
     _check_cases(harness, list(cases), "dw_spec")

@@ -328,9 +328,10 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * halfword, LDR a quad's word, at immediate offsets), then per pair-out PKHBT (and PKHTB), two (four) SXTAB16
  * and two (four) word stores at immediate offsets (planes 0, 1 from d, ps bytes apart; a quad's planes 2, 3
  * from d2 = d + 2 ps). Runs of four pair-outs (eight loads in r0 .. r5, r12, lr) for a pair, of three for a
- * quad (r12, lr its regrouped words) and for a pair whose eight rows would not fit an offset. A pair's columns
- * are unrolled too where every offset fits (TM2_DW6T_UNROLLED): column x's row r at x ch + r row bytes from s,
- * or from s2 = s + 4320 beyond 4095 (offsets -255 .. 4095), its stores x rl2 bytes on; no pointer moves.
+ * quad (r12, lr its regrouped words) and for a pair whose eight rows would not fit an offset. The columns are
+ * unrolled too where every offset fits (TM2_DW6T_UNROLLED): column x's row r at x ch + r row bytes from s,
+ * or from s + 4320 beyond 4095 (offsets -255 .. 4095: a pair's s2, a quad's cc, its column count unread), its
+ * stores x rl2 bytes on; no pointer moves.
  * Otherwise a loop over the columns: s moves on by an ADDW where a run's rows would leave the 4095 bytes of the
  * offset (placed after the loads of the run before, so that no load follows it), and back to the next column's
  * row 0 at its end. tm2_dw6t_p: the pair-out; tm2_dw6t_x: the column; tm2_dw6t_b: s's offset from the column's
@@ -338,7 +339,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* A load of row R into A */
 #define TM2_DW6T_LOAD(A, R)                                                                    \
   ".set tm2_dw6t_o, tm2_dw6t_x * %c[ch] + (" R ") * %c[row] - tm2_dw6t_b\n\t"                  \
-  ".if %c[g] == 4\n\t" "ldr " A ", [%[s], #tm2_dw6t_o]\n\t"                                  \
+  ".if %c[g] == 4 && tm2_dw6t_o <= 4095\n\t" "ldr " A ", [%[s], #tm2_dw6t_o]\n\t"            \
+  ".elseif %c[g] == 4\n\t" "ldr " A ", [%[cc], #(tm2_dw6t_o - 4320)]\n\t"                    \
   ".elseif tm2_dw6t_o <= 4095\n\t" "ldrh " A ", [%[s], #tm2_dw6t_o]\n\t"                     \
   ".else\n\t" "ldrh " A ", [%[s2], #(tm2_dw6t_o - 4320)]\n\t" ".endif\n\t"
 /* The loads of pair-out tm2_dw6t_p into A, B */
@@ -406,12 +408,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 #define TM2_DW6T_COLUMN                                                                        \
   ".set tm2_dw6t_q, 0\n\t"                                                                   \
   ".rept (tm2_dw6t_n + tm2_dw6t_k - 1) / tm2_dw6t_k\n\t" TM2_DW6T_RUN ".endr\n\t"
-/* Whether a pair's columns are unrolled (an assembler expression): the last column's last load within s2's
- * reach, its last store within an STR offset, at most 80 pair-outs */
+/* Whether the columns are unrolled (an assembler expression): the last column's last load within reach of s +
+ * 4320, its last store within an STR offset, at most 80 pair-outs of a pair, 32 of a quad (vww's 6 x 6 x 128: 24;
+ * about 48 bytes of code each) */
 #define TM2_DW6T_UNROLLED                                                                                   \
-  "(%c[g] == 2 && (%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "            \
+  "((%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "                          \
   "(%c[row] / %c[ch] - 1) * %c[rl2] + %c[ps] + 4 * (tm2_dw6t_n - 1) <= 4095 && "                           \
-  "%c[row] / %c[ch] * tm2_dw6t_n <= 80)"
+  "((%c[g] == 2 && %c[row] / %c[ch] * tm2_dw6t_n <= 80) || (%c[g] == 4 && %c[row] / %c[ch] * tm2_dw6t_n <= 32)))"
 /* Defines NAME##_tr (a tm2_dw6_tr) of G channels (2 or 4) for INH input rows, HEAD (pad_h & 1), input rows ROW
  * bytes apart, CH channels (so ROW / CH input columns: ncols is not read where they are unrolled), planes PS
  * bytes apart, plane columns RL2 bytes apart. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec)
@@ -433,7 +436,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
         /* a pair's plane 1 from d2 = d + ps where its last store would not fit an offset from d */          \
         ".set tm2_dw6t_d1, %c[g] == 2 && %c[ps] + 4 * (tm2_dw6t_n - 1) > 4095\n\t"                            \
         ".if tm2_dw6t_un\n\t"                                                                                \
-        "add %[s2], %[s], #4320\n\t"                                                                         \
+        ".if %c[g] == 4\n\t" TM2_DW6T_D2("2 * %c[ps]") "add %[cc], %[s], #4320\n\t"                       \
+        ".else\n\t" "add %[s2], %[s], #4320\n\t" ".endif\n\t"                                             \
         ".rept %c[row] / %c[ch]\n\t" TM2_DW6T_COLUMN ".set tm2_dw6t_x, tm2_dw6t_x + 1\n\t" ".endr\n\t"        \
         ".else\n\t"                                                                                          \
         ".if %c[g] == 4\n\t" TM2_DW6T_D2("2 * %c[ps]") ".endif\n\t"                                        \

@@ -243,7 +243,10 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "strb r5, [%[o], #(5 * %c[chm])]\n\t"                                                                        \
   /* o on to the next group (tm2_dw6_mg: and, after a column's last group, to the next column's first output) */ \
   ".set tm2_dw6_v, 6 * %c[chm]\n\t"                                                                            \
-  ".if tm2_dw6_mg && tm2_dw6_g == tm2_dw6_ng - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v + tm2_dw6_d\n\t" ".endif\n\t"  \
+  ".if tm2_dw6_mg && tm2_dw6_g == tm2_dw6_ng - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v + tm2_dw6_d\n\t"             \
+  /* (with records, after the last column's: back to the next channel's first output, TM2_DW6R_NEXT) */          \
+  ".if tm2_dw6_rec && tm2_dw6_x == %c[cols] - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v - (%c[chm] - 1)\n\t" ".endif\n\t" \
+  ".endif\n\t"                                                                                                  \
   ".if tm2_dw6_v < 0\n\t" "sub %[o], %[o], #(-tm2_dw6_v)\n\t"                                                  \
   ".elseif tm2_dw6_v > 0\n\t" "add %[o], %[o], #tm2_dw6_v\n\t" ".endif\n\t"                                     \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
@@ -572,17 +575,22 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "vmov r1, s13\n\t"                                                                                    \
   "str r1, %[cc]\n\t"                                                                                   \
   ".endif\n\t"
-/* Unrolled columns: ra on by a plane (s12) and o back from the next channel's column 0 past the last column (each
- * column moves o on by the channels, tm2_dw6_ch) to the next channel's first output */
-#define TM2_DW6R_NEXT "vmov r0, s12\n\t" "add %[ra], %[ra], r0\n\t" "subw %[o], %[o], #(%c[chm] - 1)\n\t"
-/* Before the loop over the channels: the record pointer and its end into s15, s14, the plane step into s12; ra and
+/* Unrolled columns: ra on by a plane (PS: the transpose's, which the _whole entry checks where a call has more than
+ * one channel; in s12 beyond an ADDW) and o back from the next channel's column 0 past the last column (each column
+ * moves o on by the channels, tm2_dw6_ch) to the next channel's first output (in the last group's step where
+ * columns of 6k outputs join the column step to it, tm2_dw6_mg) */
+#define TM2_DW6R_NEXT(PS)                                                                                \
+  ".if " #PS " <= 4095\n\t" "addw %[ra], %[ra], #" #PS "\n\t"                                           \
+  ".else\n\t" "vmov r0, s12\n\t" "add %[ra], %[ra], r0\n\t" ".endif\n\t"                               \
+  ".if tm2_dw6_mg == 0\n\t" "subw %[o], %[o], #(%c[chm] - 1)\n\t" ".endif\n\t"
+/* Before the loop over the channels: the record pointer and its end into s15, s14, the plane step into s12 (where
+ * TM2_DW6R_NEXT or the set-up reads it); ra and
  * o (unrolled columns) or rap, op and ncols into s10, s11 and s13 (a loop) */
-#define TM2_DW6R_INIT                                                                                    \
+#define TM2_DW6R_INIT(PS)                                                                                \
   "ldr r0, %[wp]\n\t"                                                                                   \
   "ldr r1, %[wend]\n\t"                                                                                 \
   "vmov s14, s15, r1, r0\n\t"                                                                          \
-  "ldr r0, %[ps2]\n\t"                                                                                  \
-  "vmov s12, r0\n\t"                                                                                    \
+  ".if %c[cols] == 0 || " #PS " > 4095\n\t" "ldr r0, %[ps2]\n\t" "vmov s12, r0\n\t" ".endif\n\t"       \
   ".if %c[cols]\n\t"                                                                                    \
   "ldr %[ra], %[rap]\n\t"                                                                               \
   "ldr %[o], %[op]\n\t"                                                                                 \
@@ -636,14 +644,15 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
     /* the channel loop's pointers (moved on a channel in the assembly) and constants */                            \
     const int32_t rw = (REC) ? TM2_DW6R_WORDS(E) : 6; /* words a channel */                                         \
     const uint32_t *wp = a->weights + rw * c0;                                                                      \
-    const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                            \
-    const int32_t *bp = a->bias != NULL ? a->bias + c0 : zeros;                                                     \
+    static const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                     \
+    const int32_t *bp = (REC) ? NULL : a->bias != NULL ? a->bias + c0 : zeros; /* (records: unread) */          \
     const uint32_t *const wend = wp + rw * n;                                                                       \
     const tm2_rq *qp = (REC) ? NULL : a->rq + c0;                                                                   \
     const int8_t *rap = (const int8_t *)a->planes;                                                                  \
     int8_t *op = a->out + c0;                                                                                       \
-    const int32_t ps2 = a->ps2, ncols = a->ncols;                                                                   \
-    const int32_t oadv = a->ostep - 6 * ((ROWS) / 6) * (CHM);                                                       \
+    /* (records, unrolled columns: ps2 read only beyond an ADDW, ncols unread) */                                   \
+    const int32_t ps2 = (REC) && (COLS) && (PS) <= 4095 ? 0 : a->ps2, ncols = (REC) && (COLS) ? 0 : a->ncols;       \
+    const int32_t oadv = (REC) && (COLS) ? 0 : a->ostep - 6 * ((ROWS) / 6) * (CHM); /* (unrolled: unread) */        \
     int32_t cc;                                                                                                     \
     uint32_t w[4]; /* the transposed filter's words w0, w1, w4, w5 (w2, w3 stay in r11, r12) */                  \
     int32_t bs, es;                                                                                                 \
@@ -660,7 +669,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           ".if %c[cols]\n\t" ".set tm2_dw6_ch, %c[chm] / %c[cols]\n\t" ".endif\n\t"                                \
           ".set tm2_dw6_pl, (%c[cols] + 2 - %c[inw]) / 2\n\t"                                                     \
           ".set tm2_dw6_rec, " #REC "\n\t" /* (a literal 0 or 1: the asm has no operand left for it) */          \
-          ".if tm2_dw6_rec\n\t" TM2_DW6R_INIT ".endif\n"                                                            \
+          ".if tm2_dw6_rec\n\t" TM2_DW6R_INIT(PS) ".endif\n"                                                            \
           "2:\n\t"                                                                                                  \
           ".if tm2_dw6_rec\n\t" TM2_DW6R_SETUP ".else\n\t" TM2_DW6S_SETUP ".endif\n\t"                             \
           ".set tm2_dw6_u, 0\n\t"                                                                                  \
@@ -701,7 +710,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           "bne 1b\n\t"                                                                                              \
           ".endif\n\t"                                                                                             \
           ".if tm2_dw6_rec\n\t"                                                                                    \
-          ".if %c[cols]\n\t" TM2_DW6R_NEXT ".endif\n\t"                                                           \
+          ".if %c[cols]\n\t" TM2_DW6R_NEXT(PS) ".endif\n\t"                                                       \
           "vmov r1, r0, s14, s15\n\t"                                                                              \
           ".else\n\t"                                                                                               \
           "ldr r0, %[wp]\n\t"                                                                                       \

@@ -1624,7 +1624,6 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   const tm2_dw6_cols scols = cols == 1 ? tm2_dw_spec_parts(p, rq, spec, &tr) : NULL;
   const int32_t off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
 #else
   (void)spec;
@@ -1643,7 +1642,7 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
       const int32_t n = tm2_min_i32(pc, ch - c0);
 #if TM2_CONV_USE_DSP
       if (tr != NULL && n == pc) {
-        tr(in_b + c0, ebase, off2, pad, p->in_w);
+        tr(in_b + c0, ebase, off2, p->in_w);
       } else {
         tm2_dw_planes_transpose(p, in_b, c0, n, planes);
       }
@@ -1726,7 +1725,6 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
   int16_t *const planes = (int16_t *)scratch;
   const int32_t off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   for (int32_t b = 0; b < p->batches; ++b) {
@@ -1741,7 +1739,7 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
                                head, (p->in_h - head) >> 1, (p->in_h - head) & 1, off2);
         }
       } else {
-        tr(in_b + c0, ebase, off2, pad, p->in_w);
+        tr(in_b + c0, ebase, off2, p->in_w);
       }
       cols(&sa, c0, pc);
     }

@@ -38,9 +38,9 @@ typedef void (*tm2_dw6_cols)(const tm2_dw6_args *a, int32_t c0, int32_t n);
 
 /* The planes of a channel pair or quad from the input (a specialised tm2_dw_planes_pair / tm2_dw_planes_quad):
  * src, channel 0's byte of row 0 of input column 0; dst, the word of the first row pair of plane 0's column 0
- * (the next planes ps bytes on each); off2, the input offset in both halves; pad, four bytes -input_offset (the
- * padding lanes); ncols input columns. */
-typedef void (*tm2_dw6_tr)(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, int32_t ncols);
+ * (the next planes ps bytes on each); off2, the input offset in both halves; ncols input columns. The padding lanes
+ * are not written: they keep the zeros the caller cleared the planes to. */
+typedef void (*tm2_dw6_tr)(const int8_t *src, uint32_t *dst, uint32_t off2, int32_t ncols);
 
 /* A specialised column loop and the layer constants it was built for: e, the shift E of the requantisation
  * entries' third word (0: TM2_RQ_HIGHMUL without E); chm, the output stride along a column (out_w * channels);
@@ -357,24 +357,41 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* The store of V to pair-out tm2_dw6t_p's word of the plane J (0 or 1) planes on from P (d or s2, d2) */
 #define TM2_DW6T_ST(V, P, J)                                                                                    \
   "str " V ", [%[" P "], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + " J " * %c[ps])]\n\t"
-/* Pair-out tm2_dw6t_p from A, B (the padding lane from pad) */
+/* The store of V's low half to pair-out tm2_dw6t_p's half H (0: low, 2: high) of the plane J planes on from P */
+#define TM2_DW6T_STH(V, P, J, H)                                                                                    \
+  "strh " V ", [%[" P "], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + " J " * %c[ps] + " H ")]\n\t"
+/* Pair-out tm2_dw6t_p from A, B. With a row outside the input (the first pair-out with a head, the last with a
+ * tail) only the other row's halves are stored (the row in X at half H): the padding lanes keep the zeros the
+ * planes were cleared to (those of a padding byte -input_offset), so no PKHBT / PKHTB joins them; a quad's planes 2, 3
+ * from the high lanes by LSR. */
+#define TM2_DW6T_EDGE(A, B, X, H)                                                                            \
+  ".if %c[g] == 4\n\t"                                                                                    \
+  "sxtab16 r12, %[off2], " X "\n\t"                                                                      \
+  "sxtab16 lr, %[off2], " X ", ror #8\n\t"                                                               \
+  TM2_DW6T_STH("r12", "d", "0", H) TM2_DW6T_STH("lr", "d", "1", H)                                         \
+  "lsr r12, r12, #16\n\t"                                                                                 \
+  "lsr lr, lr, #16\n\t"                                                                                   \
+  TM2_DW6T_STH("r12", "s2", "0", H) TM2_DW6T_STH("lr", "s2", "1", H)                                       \
+  ".else\n\t" /* (X, which is A or B, written last) */                                                    \
+  ".ifc " X ", " A "\n\t" "sxtab16 " B ", %[off2], " X ", ror #8\n\t" "sxtab16 " A ", %[off2], " X "\n\t" \
+  ".else\n\t" "sxtab16 " A ", %[off2], " X "\n\t" "sxtab16 " B ", %[off2], " X ", ror #8\n\t" ".endif\n\t" \
+  TM2_DW6T_STH(A, "d", "0", H)                                                                            \
+  ".if tm2_dw6t_d1\n\t" TM2_DW6T_STH(B, "s2", "0", H) ".else\n\t" TM2_DW6T_STH(B, "d", "1", H) ".endif\n\t" \
+  ".endif\n\t"
 #define TM2_DW6T_OUT(A, B)                                                                                   \
   ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                                        \
   ".if tm2_dw6t_p < tm2_dw6t_n && tm2_dw6t_p < tm2_dw6t_q + tm2_dw6t_k\n\t"                               \
-  ".if %c[g] == 4\n\t"                                                                                    \
-  ".if tm2_dw6t_r < 0\n\t" "pkhbt r12, %[pad], " B ", lsl #16\n\t" "pkhtb lr, " B ", %[pad], asr #16\n\t" \
-  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt r12, " A ", %[pad], lsl #16\n\t"                         \
-  "pkhtb lr, %[pad], " A ", asr #16\n\t"                                                                  \
-  ".else\n\t" "pkhbt r12, " A ", " B ", lsl #16\n\t" "pkhtb lr, " B ", " A ", asr #16\n\t" ".endif\n\t"  \
+  ".if tm2_dw6t_r < 0\n\t" TM2_DW6T_EDGE(A, B, B, "2")                                                      \
+  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" TM2_DW6T_EDGE(A, B, A, "0")                                       \
+  ".elseif %c[g] == 4\n\t"                                                                                \
+  "pkhbt r12, " A ", " B ", lsl #16\n\t" "pkhtb lr, " B ", " A ", asr #16\n\t"                             \
   "sxtab16 " A ", %[off2], r12\n\t"                                                                       \
   "sxtab16 " B ", %[off2], r12, ror #8\n\t"                                                               \
   "sxtab16 r12, %[off2], lr\n\t"                                                                          \
   "sxtab16 lr, %[off2], lr, ror #8\n\t"                                                                   \
   TM2_DW6T_ST(A, "d", "0") TM2_DW6T_ST(B, "d", "1") TM2_DW6T_ST("r12", "s2", "0") TM2_DW6T_ST("lr", "s2", "1") \
   ".else\n\t"                                                                                             \
-  ".if tm2_dw6t_r < 0\n\t" "pkhbt " A ", %[pad], " B ", lsl #16\n\t"                                     \
-  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt " A ", " A ", %[pad], lsl #16\n\t"                      \
-  ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                                     \
+  "pkhbt " A ", " A ", " B ", lsl #16\n\t"                                                                \
   "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                              \
   "sxtab16 " A ", %[off2], " A "\n\t"                                                                      \
   TM2_DW6T_ST(A, "d", "0")                                                                                \
@@ -425,7 +442,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * stores go from d2 = d + PS (in s2) where they would not fit an offset from d, and a quad's transpose is only
  * taken where they do (TM2_DW6T_QUAD_FITS). */
 #define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2, G)                                                \
-  __attribute__((noinline)) static void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
+  __attribute__((noinline)) static void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2,         \
                                                   int32_t ncols) {                                            \
     const int8_t *s = src, *s2;                                                                               \
     uint32_t *d = dst;                                                                                        \
@@ -458,7 +475,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
         "bne 1b\n\t"                                                                                         \
         ".endif\n\t"                                                                                         \
         : [s] "+r"(s), [d] "+r"(d), [cc] "+r"(cc), [s2] "=&r"(s2)                                             \
-        : [off2] "r"(off2), [pad] "r"(pad), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
+        : [off2] "r"(off2), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
           [ps] "i"(PS), [rl2] "i"(RL2), [g] "i"(G)                                                            \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r12", "lr", "cc", "memory");                                   \
   }

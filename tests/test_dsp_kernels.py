@@ -1564,7 +1564,7 @@ def test_depthwise3x3_planes_whole_records_match_reference(harness_rec: tuple[st
     build with an FPU: the records harness) on the layer's records (packing.dw3x3_plane_records): every case of
     dw_whole_cases, E 0 (ten
     words a channel, e among them), 10, 11, 12 and the others, columns unrolled (the padding plane columns skipped
-    or not) and in a loop, 6k and 6k + 1 rows, 1, 2 and 4 channels a call, one and many channel groups, in place and
+    or not) and in a loop (its first and last columns peeled or not), 6k and 6k + 1 rows, 1, 2 and 4 channels a call, one and many channel groups, in place and
     not, layers without a bias; vww's 6 x 6 x 128 quads among them."""
     cases, specs = dw_spec_cases()
     rec = [plane_records_case(c) for c in dw_whole_cases()]
@@ -1578,6 +1578,11 @@ def test_depthwise3x3_planes_whole_records_match_reference(harness_rec: tuple[st
     assert any(values_of(c)["channels"] > values_of(c)["plane_ch"] for c in rec)
     assert {c.kind for c in rec} == {KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLACE}
     assert any(not c.blobs[2] for c in dw_whole_cases())  # (a layer without a bias: zeros in its records)
+    # columns in a loop: SAME, the first and last columns peeled (TM2_DW6S_PEEL: the descriptor knows the input
+    # columns, output stride = input row), E 0 and not, and VALID (none peeled)
+    peeled = {(sp["e"] == 0, sp["chm"] == sp["row"]) for c, sp in zip(rec, spec_of, strict=True)
+              if sp["cols"] == 0 and sp["ch"] == values_of(c)["channels"] and sp["row"] >= 3 * sp["ch"]}
+    assert peeled >= {(True, True), (False, True), (False, False)}
     vww = {(sp["e"], sp["cols"]) for c, sp in zip(rec, spec_of, strict=True) if values_of(c)["channels"] == 128
            and values_of(c)["out_h"] == 6 and values_of(c)["plane_ch"] == 4}
     assert vww >= {(10, 6), (11, 6), (0, 6)}

@@ -1561,8 +1561,9 @@ static tm2_dw6_cols tm2_dw_spec_parts(const tm2_dw3x3_packed_params *p, const tm
       (spec->ncols != 0 && spec->ncols != p->out_w)) {
     return NULL;
   }
-  /* unrolled columns on the descriptor's input columns skip their padding (TM2_DW_PLANE_SPEC): only those */
-  if (spec->ncols != 0 && spec->ch != 0 &&
+  /* unrolled or peeled columns on the descriptor's input columns skip their padding (TM2_DW_PLANE_SPEC): only
+   * those */
+  if ((spec->ncols != 0 || TM2_DW6S_PEEL(spec->rec, spec->ncols, spec->chm, spec->row, spec->ch)) && spec->ch != 0 &&
       (spec->ch != ch || spec->row != p->in_w * ch || 2 * p->pad_w != p->out_w + 2 - p->in_w)) {
     return NULL;
   }

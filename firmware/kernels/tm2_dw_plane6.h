@@ -627,14 +627,22 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 #define TM2_DW6R_CLOBBERS
 #endif
 
-/* The input columns of a layer whose columns are unrolled and whose input rows are known (ROW / CH; else 0) */
-#define TM2_DW6S_INW(COLS, ROW, CH) ((COLS) && (CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
+/* Whether a loop over the columns (COLS 0) on records (REC) peels its first and last column (TM2_DW_PLANE_SPEC;
+ * two more columns of code, the loop form without records keeps its size): a SAME layer (the output stride CHM the
+ * input row ROW) of known input columns (CH), at least three */
+#define TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ((REC) && (COLS) == 0 && (CH) && (CHM) == (ROW) && (ROW) >= 3 * (CH))
+/* The input columns of a layer whose columns are unrolled or peeled and whose input rows are known (ROW / CH; else
+ * 0) */
+#define TM2_DW6S_INW(REC, COLS, CHM, ROW, CH) \
+  (((COLS) && (CH)) || TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
 
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
  * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; the
  * constants stand for the plane column and the output strides). COLS 0: per column the groups and the last output
  * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
- * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
+ * plane column and o by oadv to the next column's first output, in a loop (on records, a SAME layer's first and
+ * last columns out of it, without their taps in the padding plane columns: TM2_DW6S_PEEL). Otherwise the COLS
+ * columns of a
  * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
  * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads; where the input columns are known
  * too (ROW / CH, the left padding (COLS + 2 - ROW / CH) / 2), a column's taps in the padding plane columns are
@@ -669,6 +677,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
     int8_t *op = a->out + c0;                                                                                       \
     /* (records, unrolled columns: ps2 read only beyond an ADDW, ncols unread) */                                   \
     const int32_t ps2 = (REC) && (COLS) && (PS) <= 4095 ? 0 : a->ps2, ncols = (REC) && (COLS) ? 0 : a->ncols;       \
+    /* (the loop's columns: without the peeled first and last) */                                                   \
+    const int32_t nloop = ncols - (TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ? 2 : 0);                                 \
     const int32_t oadv = (REC) && (COLS) ? 0 : a->ostep - 6 * ((ROWS) / 6) * (CHM); /* (unrolled: unread) */        \
     int32_t cc;                                                                                                     \
     uint32_t w[4]; /* the transposed filter's words w0, w1, w4, w5 (w2, w3 stay in r11, r12) */                  \
@@ -714,9 +724,18 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           ".endif\n\t"                                                                                             \
           ".set tm2_dw6_x, tm2_dw6_x + 1\n\t"                                                                      \
           ".endr\n\t"                                                                                              \
-          ".else\n"                                                                                                 \
-          "1:\n\t"                                                                                                  \
-          ".set tm2_dw6_ra, 0\n\t" TM2_DW6S_COLUMN                                                                 \
+          ".else\n\t"                                                                                               \
+          /* a SAME layer of known input columns (TM2_DW6S_PEEL): the first column, without row a, before the loop */ \
+          ".set tm2_dw6_ra, 0\n\t"                                                                                 \
+          ".if %c[inw]\n\t"                                                                                        \
+          ".set tm2_dw6_sa, 1\n\t" TM2_DW6S_COLUMN ".set tm2_dw6_sa, 0\n\t"                                        \
+          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t" TM2_DW6S_W01 ".endif\n\t"                                      \
+          "ldr r6, %[oadv]\n\t"                                                                                     \
+          "add %[ra], %[ra], #%c[rl2]\n\t"                                                                          \
+          "add %[o], %[o], r6\n\t"                                                                                  \
+          ".set tm2_dw6_u, 0\n\t"                                                                                  \
+          ".endif\n"                                                                                                 \
+          "1:\n\t" TM2_DW6S_COLUMN                                                                                   \
           ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t" TM2_DW6S_W01 ".endif\n\t"                                        \
           "ldr r6, %[oadv]\n\t"                                                                                     \
           "ldr r8, %[cc]\n\t"                                                                                       \
@@ -725,6 +744,10 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           "subs r8, r8, #1\n\t"                                                                                     \
           "str r8, %[cc]\n\t"                                                                                       \
           "bne 1b\n\t"                                                                                              \
+          /* and the last column, without row c (r9, r10: w0, w1 as the loop left them) */                        \
+          ".if %c[inw]\n\t"                                                                                        \
+          ".set tm2_dw6_u, 0\n\t" ".set tm2_dw6_sc, 1\n\t" TM2_DW6S_COLUMN ".set tm2_dw6_sc, 0\n\t"                 \
+          ".endif\n\t"                                                                                             \
           ".endif\n\t"                                                                                             \
           ".if tm2_dw6_rec\n\t"                                                                                    \
           ".if %c[cols]\n\t" TM2_DW6R_NEXT(PS) ".endif\n\t"                                                       \
@@ -738,8 +761,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           : [ra] "=&r"(ra), [o] "=&r"(o), [cc] "=m"(cc), [wp] "+m"(wp), [bp] "+m"(bp), [qp] "+m"(qp),               \
             [rap] "+m"(rap), [op] "+m"(op), [w0] "=m"(w[0]), [w1] "=m"(w[1]), [w4] "=m"(w[2]), [w5] "=m"(w[3]),     \
             [bs] "=m"(bs), [mh] "=m"(mh), [es] "=m"(es)                                                             \
-          : [wend] "m"(wend), [ps2] "m"(ps2), [ncols] "m"(ncols), [oadv] "m"(oadv), [chm] "i"(CHM),                 \
-            [rl2] "i"(RL2), [e] "i"(E), [rows] "i"(ROWS), [cols] "i"(COLS), [inw] "i"(TM2_DW6S_INW(COLS, ROW, CH))  \
+          : [wend] "m"(wend), [ps2] "m"(ps2), [ncols] "m"(nloop), [oadv] "m"(oadv), [chm] "i"(CHM),                 \
+            [rl2] "i"(RL2), [e] "i"(E), [rows] "i"(ROWS), [cols] "i"(COLS), [inw] "i"(TM2_DW6S_INW(REC, COLS, CHM, ROW, CH))  \
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc",                        \
             "memory" TM2_DW6R_CLOBBERS);                                                                            \
     }                                                                                                               \

@@ -1637,7 +1637,8 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
 #if TM2_CONV_USE_DSP
     /* the specialised column loop's arguments */
-    const tm2_dw6_args sa = {planes, (int32_t)(2 * ps), out_w, (const uint32_t *)weights, bias, rq, out_b, ch};
+    const tm2_dw6_args sa = {planes, (int32_t)(2 * ps), out_w, (const uint32_t *)weights, bias, rq, out_b, ch,
+                             NULL, NULL, 0, 0};
 #endif
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
@@ -1730,8 +1731,15 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
+    /* (a loop on records with the descriptor's transpose: every channel group in one call, see tm2_dw6_args) */
+    const int fused = spec->rec && tr != NULL;
     const tm2_dw6_args sa = {planes, 2 * p->plane_cols * len, p->out_w, (const uint32_t *)weights, bias, rq,
-                             output + (size_t)b * p->out_h * p->out_w * ch, ch};
+                             output + (size_t)b * p->out_h * p->out_w * ch, ch, fused ? in_b : NULL, ebase, off2,
+                             p->in_w};
+    if (fused) {
+      cols(&sa, 0, ch);
+      continue;
+    }
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       if (pc == 1) { /* one channel a call (no specialised transpose): column by column */
         const int32_t head = p->pad_h & 1;

@@ -21,7 +21,9 @@ extern "C" {
 
 /* A column loop's arguments for a layer (one batch): planes, channel 0's plane column 0 (channels' planes ps2
  * bytes apart); ncols output columns; weights, bias (or NULL) and rq: the layer's (packed weights, six words a
- * channel); out: the first output of channel 0, columns ostep bytes apart. */
+ * channel); out: the first output of channel 0, columns ostep bytes apart. src: NULL, or (a loop on records) the
+ * input's channel 0 of row 0 of column 0, from which the loop transposes each of its channel groups itself (the
+ * descriptor's transpose: to dst, off2, in_w input columns; see tm2_dw6_tr) before their columns. */
 typedef struct {
   const int16_t *planes;
   int32_t ps2, ncols;
@@ -30,6 +32,10 @@ typedef struct {
   const tm2_rq *rq;
   int8_t *out;
   int32_t ostep;
+  const int8_t *src;
+  uint32_t *dst;
+  uint32_t off2;
+  int32_t in_w;
 } tm2_dw6_args;
 
 /* A column loop: every output column of channels c0 .. c0 + n - 1, whose planes are a->planes' (plane columns
@@ -665,21 +671,28 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 #define TM2_DW_PLANE_SPEC_REC TM2_DW_PLANE_SPEC
 #endif
 #define TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, REC)                          \
+  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(const tm2_dw6_args *a, int32_t c0, int32_t n) {  \
-    /* the channel loop's pointers (moved on a channel in the assembly) and constants */                            \
+    /* the channel loop's constants and the pointers it moves on a channel in the assembly: a call's channels, or on \
+     * records with a->src, its channel groups one after the other, each transposed first (one call a layer) */     \
+    const int32_t step = (REC) && a->src != NULL ? ((G) == 4 ? 4 : 2) : n;                                          \
     const int32_t rw = (REC) ? TM2_DW6R_WORDS(E) : 6; /* words a channel */                                         \
-    const uint32_t *wp = a->weights + rw * c0;                                                                      \
     static const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                     \
     const int32_t *bp = (REC) ? NULL : a->bias != NULL ? a->bias + c0 : zeros; /* (records: unread) */          \
-    const uint32_t *const wend = wp + rw * n;                                                                       \
     const tm2_rq *qp = (REC) ? NULL : a->rq + c0;                                                                   \
     const int8_t *rap = (const int8_t *)a->planes;                                                                  \
-    int8_t *op = a->out + c0;                                                                                       \
     /* (records, unrolled columns: ps2 read only beyond an ADDW, ncols unread) */                                   \
     const int32_t ps2 = (REC) && (COLS) && (PS) <= 4095 ? 0 : a->ps2, ncols = (REC) && (COLS) ? 0 : a->ncols;       \
     /* (the loop's columns: without the peeled first and last) */                                                   \
     const int32_t nloop = ncols - (TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ? 2 : 0);                                 \
     const int32_t oadv = (REC) && (COLS) ? 0 : a->ostep - 6 * ((ROWS) / 6) * (CHM); /* (unrolled: unread) */        \
+    for (int32_t g0 = c0; g0 < c0 + n; g0 += step) {                                                                \
+    if ((REC) && a->src != NULL) {                                                                                  \
+      NAME##_tr(a->src + g0, a->dst, a->off2, a->in_w);                                                             \
+    }                                                                                                               \
+    const uint32_t *wp = a->weights + rw * g0;                                                                      \
+    const uint32_t *const wend = wp + rw * step;                                                                    \
+    int8_t *op = a->out + g0;                                                                                       \
     int32_t cc;                                                                                                     \
     uint32_t w[4]; /* the transposed filter's words w0, w1, w4, w5 (w2, w3 stay in r11, r12) */                  \
     int32_t bs, es;                                                                                                 \
@@ -687,7 +700,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
     /* (the twelve temporaries are named in the assembly; these two take the registers left) */                    \
     register const int8_t *ra __asm__("r7");                                                                        \
     register int8_t *o __asm__("lr");                                                                               \
-    if (n > 0) {                                                                                                    \
+    {                                                                                                               \
       __asm__ volatile(                                                                                             \
           /* the groups and the last single output of a column, the channels, the left padding */               \
           ".set tm2_dw6_ng, %c[rows] / 6\n\t"                                                                     \
@@ -766,8 +779,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc",                        \
             "memory" TM2_DW6R_CLOBBERS);                                                                            \
     }                                                                                                               \
+    }                                                                                                               \
   }                                                                                                                 \
-  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
   static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS),                               \
                                     (INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS)))       \
                                         ? NAME##_tr                                                               \

@@ -202,10 +202,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* A channel's words: in stack slots (w0, w1, w4, w5, bs, mh, es), or with records (tm2_dw6_rec, TM2_DW6R_) in the
  * single registers s0 .. s9 of its record (one VLDM a channel; VMOV to core registers: one cycle, two for a pair,
  * where a load that starts a run takes two and LDRD three). SLOT: the stack slot; S: the single register. */
-#define TM2_DW6S_GET(R, SLOT, S) ".if tm2_dw6_rec\n\t" "vmov " R ", " S "\n\t" ".else\n\t" "ldr " R ", %[" SLOT "]\n\t" ".endif\n\t"
+#define TM2_DW6S_GET(R, SLOT, S) \
+  ".if tm2_dw6_rec\n\t" "vmov " R ", " S "\n\t" ".else\n\t" "ldr " R ", %[" SLOT "]\n\t" ".endif\n\t"
 /* (r9, r10) = (w0, w1) or (w4, w5) */
-#define TM2_DW6S_W01 ".if tm2_dw6_rec\n\t" "vmov r9, r10, s0, s1\n\t" ".else\n\t" "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" ".endif\n\t"
-#define TM2_DW6S_W45 ".if tm2_dw6_rec\n\t" "vmov r9, r10, s2, s3\n\t" ".else\n\t" "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" ".endif\n\t"
+#define TM2_DW6S_W01 \
+  ".if tm2_dw6_rec\n\t" "vmov r9, r10, s0, s1\n\t" ".else\n\t" "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" ".endif\n\t"
+#define TM2_DW6S_W45 \
+  ".if tm2_dw6_rec\n\t" "vmov r9, r10, s2, s3\n\t" ".else\n\t" "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" ".endif\n\t"
 /* The bias into R */
 #define TM2_DW6S_BS(R) TM2_DW6S_GET(R, "bs", "s4")
 /* With E 0: the reload of a first row's second weight word (slot WB: w1 or w5, single register S: s1 or s3) */
@@ -628,7 +631,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 #define TM2_DW6R_WORDS(E) ((E) ? 9 : 10)
 /* The single registers the records' loops use (with an FPU; the others name none) */
 #if defined(__ARM_FP)
-#define TM2_DW6R_CLOBBERS , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
+#define TM2_DW6R_CLOBBERS \
+  , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
 #else
 #define TM2_DW6R_CLOBBERS
 #endif

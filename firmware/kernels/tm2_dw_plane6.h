@@ -450,9 +450,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * keep the loop's loads in range (a run's rows within 4095 bytes: at least six rows, 5 ROW); a pair's plane 1
  * stores go from d2 = d + PS (in s2) where they would not fit an offset from d, and a quad's transpose is only
  * taken where they do (TM2_DW6T_QUAD_FITS). */
-#define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2, G)                                                \
-  __attribute__((noinline)) static void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2,         \
-                                                  int32_t ncols) {                                            \
+#define TM2_DW6T_DEFINE(NAME, ATTR, INH, HEAD, ROW, CH, PS, RL2, G)                                          \
+  ATTR void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2, int32_t ncols) {                       \
     const int8_t *s = src, *s2;                                                                               \
     uint32_t *d = dst;                                                                                        \
     int32_t cc = ncols;                                                                                       \
@@ -492,6 +491,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* Whether a quad's planes 1 and 3 are within a store offset of planes 0 and 2 (PS + 4 (pair-outs - 1) <= 4095;
  * else no specialised transpose) */
 #define TM2_DW6T_QUAD_FITS(INH, HEAD, PS) ((PS) + 4 * ((HEAD) + ((INH) - (HEAD) + 1) / 2 - 1) <= 4095)
+/* Whether a descriptor of INH input rows (0: none), HEAD, planes PS bytes apart and G channels a call has its
+ * transpose: a pair's, or a quad's whose planes 1 and 3 fit */
+#define TM2_DW6T_BUILT(INH, HEAD, PS, G) ((INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS))))
+/* The transpose's function: on its own (the descriptor's tr), or (a loop on records) inlined in the column loop,
+ * which transposes the groups itself (tm2_dw6_args' src) */
+#define TM2_DW6T_ATTR_0 __attribute__((noinline)) static
+#define TM2_DW6T_ATTR_1 __attribute__((always_inline)) static inline
 
 /* A channel's set-up in the loop over the channels (TM2_DW_PLANE_SPEC): its six packed weight words, bias and
  * requantisation entry from the pointers wp, bp, qp (each moved on to the next channel's; bp over zeros for a
@@ -675,7 +681,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 #define TM2_DW_PLANE_SPEC_REC TM2_DW_PLANE_SPEC
 #endif
 #define TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, REC)                          \
-  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
+  TM2_DW6T_DEFINE(NAME, TM2_DW6T_ATTR_##REC, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)          \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(const tm2_dw6_args *a, int32_t c0, int32_t n) {  \
     /* the channel loop's constants and the pointers it moves on a channel in the assembly: a call's channels, or on \
      * records with a->src, its channel groups one after the other, each transposed first (one call a layer) */     \
@@ -786,9 +792,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
     }                                                                                                               \
   }                                                                                                                 \
   static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS),                               \
-                                    (INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS)))       \
-                                        ? NAME##_tr                                                               \
-                                        : NULL,                                                                   \
+                                    !(REC) && TM2_DW6T_BUILT(INH, HEAD, PS, G) ? NAME##_tr : NULL,                \
                                     (INH), (HEAD), (ROW), (CH), (PS), (G), (REC)};
 #else
 #define TM2_DW6_RECORDS 0

@@ -51,8 +51,9 @@ KIND_CONV, KIND_DW, KIND_FC, KIND_RQ, KIND_ADD, KIND_DW_PLANES, KIND_DW_PLANES_I
 # tm2_depthwise3x3_s8_planes_spec with one of the harness's TM2_DW_PLANE_SPEC descriptors (out of place, in place)
 KIND_DW_SPEC, KIND_DW_SPEC_INPLACE = 9, 10
 KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
-# tm2_depthwise3x3_s8_planes_whole with a descriptor covering the layer whole (out of place, in place)
-KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE = 22, 23
+# tm2_depthwise3x3_s8_planes_whole with a descriptor covering the layer whole (out of place, in place); the same
+# with the descriptor's records form (TM2_DW_PLANE_SPEC_REC) on the layer's records (packing.dw3x3_plane_records)
+KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE, KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLACE = 22, 23, 24, 25
 # tm2_depthwise3x3_s8_s2_spec with one of the harness's TM2_DWS2_SPEC runs
 KIND_DW_S2_SPEC = 11
 
@@ -161,18 +162,19 @@ int main(int argc, char **argv) {
         src = (const int8_t *)out;
       }
       tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
-    } else if ((kind == 9 || kind == 10 || kind == 22 || kind == 23) &&
+    } else if ((kind == 9 || kind == 10 || (kind >= 22 && kind <= 25)) &&
                np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
       tm2_dw3x3_packed_params p; /* then the index of the descriptor (-1: NULL) */
       memcpy(&p, params, sizeof p);
       const int32_t k = params[np - 1];
       const int8_t *src = (const int8_t *)in;
-      if (kind == 10 || kind == 23) {
+      if (kind == 10 || kind == 23 || kind == 25) {
         memcpy(out, in, out_len);
         src = (const int8_t *)out;
       }
-      if (kind >= 22) {
-        tm2_depthwise3x3_s8_planes_whole(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out, dw6_specs[k]);
+      if (kind >= 22) { /* (24, 25: w the records, bias and rq NULL) */
+        tm2_depthwise3x3_s8_planes_whole(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out,
+                                         kind >= 24 ? dw6_rspecs[k] : dw6_specs[k]);
       } else {
         tm2_depthwise3x3_s8_planes_spec(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out,
                                         k >= 0 ? dw6_specs[k] : NULL);
@@ -556,6 +558,12 @@ def dw_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
         k = index(spec)
         out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
                         {**case.extra, "spec": k}))
+    # vww's 6 x 6 x 128 layers in quads (columns unrolled, the padding plane columns skipped) of E 10, 11 and 0
+    for e in (10, 11, 0):
+        case, spec = dw_spec_case(rng, len(out), 6, e, (True, 6, 128, 4))
+        k = index(spec)
+        out.append(Case(case.kind, [*case.params, k], case.blobs, case.scratch, case.expected, case.label,
+                        {**case.extra, "spec": k}))
     return tuple(out), tuple(specs)
 
 
@@ -564,14 +572,26 @@ def values_of(case: Case) -> dict:
     return dict(zip(DW_FIELDS, case.params[: len(DW_FIELDS)], strict=True))
 
 
-def _harness_specs() -> str:
-    """The harness's TM2_DW_PLANE_SPEC lines and their table (dw_spec_cases)."""
+def _harness_specs(records: bool = False) -> str:
+    """The harness's TM2_DW_PLANE_SPEC lines and their table dw6_specs (dw_spec_cases); with records, instead the
+    records forms (TM2_DW_PLANE_SPEC_REC) of the descriptors of dw_whole_cases in dw6_rspecs, by the same index
+    (NULL elsewhere): both in one harness would not fit the flash."""
     specs = dw_spec_cases()[1]
-    # and some that no case runs, at the edges of the immediate ranges (dw3x3_plane_spec): the assembler checks them
-    specs = (*specs, *(dict(zip(SPEC_KEYS, v, strict=True)) for v in SPEC_EDGES))
-    lines = [f"TM2_DW_PLANE_SPEC({', '.join(str(s[k]) for k in SPEC_KEYS)})" for s in specs]
-    table = ", ".join(f"&{s['name']}" for s in specs)
-    return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};"])
+    if records:
+        used = {c.params[-1] for c in dw_whole_cases()}
+        lines = [f"TM2_DW_PLANE_SPEC_REC({', '.join(str(s[k]) for k in SPEC_KEYS)})"
+                 for k, s in enumerate(specs) if k in used]
+        table = ", ".join("NULL" for _ in specs)
+        rtable = ", ".join(f"&{s['name']}" if k in used else "NULL" for k, s in enumerate(specs))
+    else:
+        # and some that no case runs, at the edges of the immediate ranges (dw3x3_plane_spec): the assembler checks
+        # them
+        specs = (*specs, *(dict(zip(SPEC_KEYS, v, strict=True)) for v in SPEC_EDGES))
+        lines = [f"TM2_DW_PLANE_SPEC({', '.join(str(s[k]) for k in SPEC_KEYS)})" for s in specs]
+        table = ", ".join(f"&{s['name']}" for s in specs)
+        rtable = "NULL"
+    return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};",
+                      f"static const tm2_dw6_spec *const dw6_rspecs[] = {{{rtable}}};"])
 
 
 # Runs of TM2_DWS2_SPEC that no case takes, at the edge of the immediate range (dw3x3_s2_spec: 2 row + 2 ch <= 4095):
@@ -803,11 +823,12 @@ KERNEL_SOURCES = ("tm2_conv_dsp.c", "tm2_dw_dsp.c", "tm2_fc_dsp.c", "tm2_element
                   "tm2_dw_s2_dsp.c", "tm2_pool.c")
 
 
-def build_harness(root: Path, variant: str) -> Path:
-    """variant: "dsp" (Cortex-M4 with DSP), "portable" (same core, -DTM2_PORTABLE) or "host"."""
+def build_harness(root: Path, variant: str, records: bool = False) -> Path:
+    """variant: "dsp" (Cortex-M4 with DSP), "portable" (same core, -DTM2_PORTABLE) or "host"; records: the
+    depthwise descriptors in their records form (_harness_specs)."""
     root.mkdir(parents=True, exist_ok=True)
     main = root / "harness.c"
-    main.write_text(HARNESS_C.replace("/*TM2_DW_PLANE_SPECS*/", _harness_specs()).replace(
+    main.write_text(HARNESS_C.replace("/*TM2_DW_PLANE_SPECS*/", _harness_specs(records)).replace(
         "/*TM2_DWS2_SPECS*/", _harness_s2_specs()))
     kernels = [KERNELS / name for name in KERNEL_SOURCES]
     if variant == "host":
@@ -848,6 +869,14 @@ def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     _tools_for(variant)
     root = tmp_path_factory.mktemp(f"harness_{variant}")
     return variant, build_harness(root, variant), root
+
+
+@pytest.fixture(scope="module")
+def harness_rec(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """The DSP harness with the records forms of the depthwise descriptors (build_harness's records)."""
+    _tools_for("dsp")
+    root = tmp_path_factory.mktemp("harness_rec")
+    return "dsp", build_harness(root, "dsp", records=True), root
 
 
 def _check_cases(harness: tuple[str, Path, Path], cases: list[Case], name: str) -> None:
@@ -1492,16 +1521,23 @@ def test_depthwise3x3_planes_spec_matches_reference(harness: tuple[str, Path, Pa
                for c in taken)
     assert any(transposes(c, 4) and span(c) > 4095 for c in taken)
     assert any(transposes(c, 4) and span(c) <= 4095 for c in taken)
+    # a quad's columns unrolled (TM2_DW6T_UNROLLED: at most 32 pair-outs), loads beyond 4095 from s + 4320 (vww's
+    # 6 x 6 x 128), and in a loop
+    def quad_pair_outs(c: Case) -> int:
+        sp = specs[c.extra["spec"]]
+        return values_of(c)["in_w"] * (sp["head"] + (sp["in_h"] - sp["head"] + 1) // 2)
+
+    assert any(transposes(c, 4) and unrolled(c) and quad_pair_outs(c) <= 32 and span(c) > 4095 for c in taken)
+    assert any(transposes(c, 4) and quad_pair_outs(c) > 32 for c in taken)
     # a pair's plane 1 stores from d2 (past an offset from d)
     assert any(pairs(c) and specs[c.extra["spec"]]["ps"] + 4 * (values_of(c)["in_h"] // 2) > 4095 for c in taken)
     _check_cases(harness, list(cases), "dw_spec")
 
 
-def test_depthwise3x3_planes_whole_matches_reference(harness: tuple[str, Path, Path]) -> None:
-    """tm2_depthwise3x3_s8_planes_whole: the cases of the specialised loops whose descriptor covers them whole by
-    dw3x3_plane_spec's own account (its "whole" lists their channels a call, and the descriptor is theirs: the
-    harness keeps the first of each loop's name), pairs and quads, with a head or not, in place and not, through
-    the specialised transpose and loop alone (a case the descriptor did not cover would trap)."""
+def dw_whole_cases() -> list[Case]:
+    """The cases of the specialised loops whose descriptor covers them whole by dw3x3_plane_spec's own account (its
+    "whole" lists their channels a call, and the descriptor is theirs: the harness keeps the first of each loop's
+    name), as tm2_depthwise3x3_s8_planes_whole cases."""
     cases, specs = dw_spec_cases()
     whole = []
     for c in cases:
@@ -1524,11 +1560,64 @@ def test_depthwise3x3_planes_whole_matches_reference(harness: tuple[str, Path, P
         if v["plane_ch"] == 1 or (v["plane_ch"] == sp["g"] and all(mine[key] == sp[key] for key in transpose)):
             kind = KIND_DW_WHOLE_INPLACE if c.extra["inplace"] else KIND_DW_WHOLE
             whole.append(replace(c, kind=kind, label=c.label.replace("dw-spec", "dw-whole")))
+    return whole
+
+
+def test_depthwise3x3_planes_whole_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_planes_whole: the cases that their descriptor covers whole (dw_whole_cases), pairs and
+    quads, with a head or not, in place and not, through the specialised transpose and loop alone (a case the
+    descriptor did not cover would trap)."""
+    whole = dw_whole_cases()
     assert {(values_of(c)["pad_h"] & 1, values_of(c)["plane_ch"]) for c in whole} == {
         (head, g) for head in (0, 1) for g in (1, 2, 4)}
     assert {c.kind for c in whole} == {KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE}
     assert any(values_of(c)["channels"] > values_of(c)["plane_ch"] for c in whole)
     _check_cases(harness, whole, "dw_whole")
+
+
+def plane_records_case(c: Case) -> Case:
+    """A tm2_depthwise3x3_s8_planes_whole case on the records of its layer (packing.dw3x3_plane_records of the filter
+    its packed words hold, its bias and rq) instead of its weights, bias and rq, with the descriptor's records form."""
+    ch = values_of(c)["channels"]
+    words = np.frombuffer(c.blobs[1], np.uint32)[: 6 * ch].reshape(ch, 6)
+    lo, hi = (words & 0xFFFF).astype(np.uint16).view(np.int16), (words >> 16).astype(np.uint16).view(np.int16)
+    # (per filter row y: the words (w_y0, w_y1), (w_y1, w_y2))
+    filt = np.stack([np.stack([lo[:, 2 * y], hi[:, 2 * y], hi[:, 2 * y + 1]]) for y in range(3)]).astype(np.int8)
+    bias = np.frombuffer(c.blobs[2], np.int32) if c.blobs[2] else None
+    records = packing.dw3x3_plane_records(filt.reshape(1, 3, 3, ch), bias, np.frombuffer(c.blobs[3], np.int32))
+    kind = KIND_DW_WHOLE_REC_INPLACE if c.kind == KIND_DW_WHOLE_INPLACE else KIND_DW_WHOLE_REC
+    return replace(c, kind=kind, blobs=[c.blobs[0], records.tobytes(), b"", b""],
+                   label=c.label.replace("dw-whole", "dw-rec"))
+
+
+def test_depthwise3x3_planes_whole_records_match_reference(harness_rec: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_planes_whole with the records form of the descriptor (TM2_DW_PLANE_SPEC_REC, the DSP
+    build with an FPU: the records harness) on the layer's records (packing.dw3x3_plane_records): every case of
+    dw_whole_cases, E 0 (ten
+    words a channel, e among them), 10, 11, 12 and the others, columns unrolled (the padding plane columns skipped
+    or not) and in a loop (its first and last columns peeled or not), 6k and 6k + 1 rows, 1, 2 and 4 channels a call, one and many channel groups, in place and
+    not, layers without a bias; vww's 6 x 6 x 128 quads among them."""
+    cases, specs = dw_spec_cases()
+    rec = [plane_records_case(c) for c in dw_whole_cases()]
+    spec_of = [specs[c.params[-1]] for c in rec]
+    assert {sp["e"] for sp in spec_of} == {0, *packing.DW_PLANE_SHIFTS}
+    assert {values_of(c)["plane_ch"] for c in rec} == {1, 2, 4}
+    assert {sp["cols"] > 0 for sp in spec_of} == {True, False}
+    assert {sp["rows"] % 6 for sp in spec_of} == {0, 1}
+    assert {(values_of(c)["pad_w"], sp["cols"] > 0) for c, sp in zip(rec, spec_of, strict=True)} >= {
+        (1, True), (0, True), (1, False)}
+    assert any(values_of(c)["channels"] > values_of(c)["plane_ch"] for c in rec)
+    assert {c.kind for c in rec} == {KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLACE}
+    assert any(not c.blobs[2] for c in dw_whole_cases())  # (a layer without a bias: zeros in its records)
+    # columns in a loop: SAME, the first and last columns peeled (TM2_DW6S_PEEL: the descriptor knows the input
+    # columns, output stride = input row), E 0 and not, and VALID (none peeled)
+    peeled = {(sp["e"] == 0, sp["chm"] == sp["row"]) for c, sp in zip(rec, spec_of, strict=True)
+              if sp["cols"] == 0 and sp["ch"] == values_of(c)["channels"] and sp["row"] >= 3 * sp["ch"]}
+    assert peeled >= {(True, True), (False, True), (False, False)}
+    vww = {(sp["e"], sp["cols"]) for c, sp in zip(rec, spec_of, strict=True) if values_of(c)["channels"] == 128
+           and values_of(c)["out_h"] == 6 and values_of(c)["plane_ch"] == 4}
+    assert vww >= {(10, 6), (11, 6), (0, 6)}
+    _check_cases(harness_rec, rec, "dw_rec")
 
 
 def test_plane_spec_only_where_the_loop_applies_and_its_offsets_fit() -> None:

@@ -790,14 +790,15 @@ def test_wider_plane_kernels_are_taken_only_where_the_arena_allows():
 
 @pytest.mark.parametrize(
     ("name", "specs", "calls"),
-    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25_w5_i25_1_320_64_420_g2"}, 4), ("vww_96_int8", None, 8)],
+    [("kws_ref_model", {"tm2_dw6_e12_c320_r60_h25_w5_i25_1_320_64_420_g2_rec"}, 4), ("vww_96_int8", None, 8)],
 )
 def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, calls, tmp_path):
     """The generated code defines TM2_DW_PLANE_SPEC once per distinct set of its constants (every one in the
     name) of its plane layers (a guard each) and passes the descriptor to each of their calls, all of them on
     the entry without the generic loops (tm2_depthwise3x3_s8_planes_whole): kws' four 25 x 5 x 64 layers share
     one loop; vww's stride-1 layers of 48, 24, 12 and 6 rows (the 3 x 3 one takes the three-output loop) one per
-    shape and shift."""
+    shape and shift. Each in its records form (TM2_DW_PLANE_SPEC_REC, the name's _rec): the call passes the layer's
+    records where TM2_DW6_RECORDS, else its packed weights, bias and rq."""
     from conftest import mlperf_path
 
     from tinym2net.artifact import write_artifact
@@ -807,15 +808,22 @@ def test_plane_layers_instantiate_one_specialised_loop_per_shape(name, specs, ca
     text = (tmp_path / "src" / "model.c").read_text()
     # each layer's definition inside the guard of its name: the preprocessor keeps the first of each name
     defined = re.findall(
-        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), (\d+), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
+        r"^#ifndef (\w+)\n#define \1\nTM2_DW_PLANE_SPEC_REC\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), (\d+), (\d+), (\d+), (\d+)\)\n#endif$", text, re.M
     )
-    assert len(defined) == text.count("TM2_DW_PLANE_SPEC(") and all(g == n.upper() for g, n, *_ in defined)
+    assert len(defined) == text.count("TM2_DW_PLANE_SPEC") and all(g == n.upper() for g, n, *_ in defined)
     names = {d[1] for d in defined}
-    used = re.findall(r"tm2_depthwise3x3_s8_planes_whole\(.*, &(\w+)\);", text)
-    assert len(used) == calls and set(used) == names and "tm2_depthwise3x3_s8_planes_spec(" not in text
+    # (each call twice: on the records where TM2_DW6_RECORDS, else on the packed weights, bias and rq)
+    calls_of = re.findall(
+        r"^ *#if TM2_DW6_RECORDS\n *tm2_depthwise3x3_s8_planes_whole\(&(\w+)_params, .*, (\w+), NULL, NULL, .*, &(\w+)\);\n"
+        r" *#else\n *tm2_depthwise3x3_s8_planes_whole\(&\1_params, [^,]*, (\w+), .*, \(const tm2_rq \*\)\w+, .*, &\3\);\n"
+        r" *#endif$", text, re.M
+    )
+    assert len(calls_of) == calls == text.count("tm2_depthwise3x3_s8_planes_whole(") // 2
+    assert all(rec == f"tm2_{op}_dw6rec" and w == f"tm2_{op}_weights" for op, rec, _, w in calls_of)
+    assert {n for *_, n, _ in calls_of} == names and "tm2_depthwise3x3_s8_planes_spec(" not in text
     # the name holds every constant of the definition
     for _, n, e, chm, rl2, rows, cols, in_h, head, row, ch, ps, g in defined:
-        assert n == f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}_i{in_h}_{head}_{row}_{ch}_{ps}_g{g}"
+        assert n == f"tm2_dw6_e{e}_c{chm}_r{rl2}_h{rows}_w{cols}_i{in_h}_{head}_{row}_{ch}_{ps}_g{g}_rec"
     if specs is not None:
         assert names == specs
     else:

@@ -1549,26 +1549,30 @@ __attribute__((noinline)) static void tm2_dw3x3_s8_small3(const tm2_dw3x3_packed
  * else NULL; and in *tr the spec's transpose where that was built for this layer's input and channels a call
  * (as tm2_dw_planes_transpose: a channel quad of channels a multiple of four, an int8 padding byte), else NULL. */
 static tm2_dw6_cols tm2_dw_spec_parts(const tm2_dw3x3_packed_params *p, const tm2_rq *rq, const tm2_dw6_spec *spec,
-                                      tm2_dw6_tr *tr) {
+                                      tm2_dw6_tr *tr, int *own) {
   const int32_t ch = p->channels, len = p->plane_len, pc = p->plane_ch, off = p->input_offset;
   *tr = NULL;
+  *own = 0;
   if (spec == NULL || p->stride != 1 || p->rq_mode != TM2_RQ_HIGHMUL || p->act_min != -128 || p->act_max != 127 ||
       p->output_offset != -128 || p->out_h < 6 || p->out_h % 6 > 1) {
     return NULL;
   }
-  if (spec->e != (int32_t)rq[0].lo || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
+  /* (a records loop's E is in its records: the generator took it for this layer's) */
+  if ((!spec->rec && spec->e != (int32_t)rq[0].lo) || spec->chm != p->out_w * ch || spec->rl2 != 2 * len || spec->rows != p->out_h ||
       (spec->ncols != 0 && spec->ncols != p->out_w)) {
     return NULL;
   }
-  /* unrolled columns on the descriptor's input columns skip their padding (TM2_DW_PLANE_SPEC): only those */
-  if (spec->ncols != 0 && spec->ch != 0 &&
+  /* unrolled or peeled columns on the descriptor's input columns skip their padding (TM2_DW_PLANE_SPEC): only
+   * those */
+  if ((spec->ncols != 0 || TM2_DW6S_PEEL(spec->rec, spec->ncols, spec->chm, spec->row, spec->ch)) && spec->ch != 0 &&
       (spec->ch != ch || spec->row != p->in_w * ch || 2 * p->pad_w != p->out_w + 2 - p->in_w)) {
     return NULL;
   }
-  if (spec->tr != NULL && spec->in_h == p->in_h && spec->head == (p->pad_h & 1) && spec->ch == ch &&
-      spec->row == p->in_w * ch && spec->ps == 2 * p->plane_cols * len && spec->g == pc &&
-      (pc == 2 || (ch & 3) == 0) && off >= -127 && off <= 128) {
+  if (TM2_DW6T_BUILT(spec->in_h, spec->head, spec->ps, spec->g) && spec->in_h == p->in_h &&
+      spec->head == (p->pad_h & 1) && spec->ch == ch && spec->row == p->in_w * ch &&
+      spec->ps == 2 * p->plane_cols * len && spec->g == pc && (pc == 2 || (ch & 3) == 0) && off >= -127 && off <= 128) {
     *tr = spec->tr;
+    *own = spec->rec;
   }
   return spec->cols;
 }
@@ -1586,6 +1590,9 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   const int32_t pc = p->plane_ch;
   const size_t ps = (size_t)p->plane_cols * len;
   int16_t *const planes = (int16_t *)scratch;
+  if (spec != NULL && spec->rec) { /* (a loop on records runs only through tm2_depthwise3x3_s8_planes_whole) */
+    spec = NULL;
+  }
   /* the packed kernel's view: a "row" is one output column of out_h outputs, out_w * ch bytes apart; the
    * rows of consecutive channels are one plane apart */
   tm2_dw3x3_packed_params q = *p;
@@ -1617,10 +1624,10 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   const int32_t rqe = cols == 1 ? (int32_t)rq[0].lo : 0;
   /* the specialised column loop and transpose where they were built for this layer */
   tm2_dw6_tr tr = NULL;
-  const tm2_dw6_cols scols = cols == 1 ? tm2_dw_spec_parts(p, rq, spec, &tr) : NULL;
+  int own; /* (no records loop here) */
+  const tm2_dw6_cols scols = cols == 1 ? tm2_dw_spec_parts(p, rq, spec, &tr, &own) : NULL;
   const int32_t off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
 #else
   (void)spec;
@@ -1633,13 +1640,14 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
 #if TM2_CONV_USE_DSP
     /* the specialised column loop's arguments */
-    const tm2_dw6_args sa = {planes, (int32_t)(2 * ps), out_w, (const uint32_t *)weights, bias, rq, out_b, ch};
+    const tm2_dw6_args sa = {planes, (int32_t)(2 * ps), out_w, (const uint32_t *)weights, bias, rq, out_b, ch,
+                             NULL, NULL, 0, 0};
 #endif
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       const int32_t n = tm2_min_i32(pc, ch - c0);
 #if TM2_CONV_USE_DSP
       if (tr != NULL && n == pc) {
-        tr(in_b + c0, ebase, off2, pad, p->in_w);
+        tr(in_b + c0, ebase, off2, p->in_w);
       } else {
         tm2_dw_planes_transpose(p, in_b, c0, n, planes);
       }
@@ -1715,20 +1723,25 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
 #if TM2_CONV_USE_DSP
   const int32_t ch = p->channels, pc = p->plane_ch, len = p->plane_len;
   tm2_dw6_tr tr;
-  const tm2_dw6_cols cols = tm2_dw_spec_parts(p, rq, spec, &tr);
+  int own; /* 1: a loop on records with the descriptor's transpose inlined (every channel group in one call) */
+  const tm2_dw6_cols cols = tm2_dw_spec_parts(p, rq, spec, &tr, &own);
   /* the generator took this entry for a layer its descriptor covers whole (dw3x3_plane_spec's "whole"); a layer
    * it does not cover stops here rather than computing wrong outputs */
-  if (cols == NULL || (tr == NULL && pc != 1) || ch % pc != 0) __builtin_trap();
+  if (cols == NULL || (tr == NULL && !own && pc != 1) || ch % pc != 0) __builtin_trap();
   int16_t *const planes = (int16_t *)scratch;
   const int32_t off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
-  const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
   uint32_t *const ebase = (uint32_t *)(planes + (size_t)p->pad_w * len + p->pad_h - (p->pad_h & 1));
   memset(scratch, 0, TM2_DW3X3_PLANES_SCRATCH(pc, p->plane_cols, len));
   for (int32_t b = 0; b < p->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * ch;
     const tm2_dw6_args sa = {planes, 2 * p->plane_cols * len, p->out_w, (const uint32_t *)weights, bias, rq,
-                             output + (size_t)b * p->out_h * p->out_w * ch, ch};
+                             output + (size_t)b * p->out_h * p->out_w * ch, ch, own ? in_b : NULL, ebase, off2,
+                             p->in_w};
+    if (own) { /* every channel group, each transposed first, in one call (tm2_dw6_args) */
+      cols(&sa, 0, ch);
+      continue;
+    }
     for (int32_t c0 = 0; c0 < ch; c0 += pc) {
       if (pc == 1) { /* one channel a call (no specialised transpose): column by column */
         const int32_t head = p->pad_h & 1;
@@ -1737,7 +1750,7 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
                                head, (p->in_h - head) >> 1, (p->in_h - head) & 1, off2);
         }
       } else {
-        tr(in_b + c0, ebase, off2, pad, p->in_w);
+        tr(in_b + c0, ebase, off2, p->in_w);
       }
       cols(&sa, c0, pc);
     }

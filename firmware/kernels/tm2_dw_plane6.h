@@ -21,7 +21,9 @@ extern "C" {
 
 /* A column loop's arguments for a layer (one batch): planes, channel 0's plane column 0 (channels' planes ps2
  * bytes apart); ncols output columns; weights, bias (or NULL) and rq: the layer's (packed weights, six words a
- * channel); out: the first output of channel 0, columns ostep bytes apart. */
+ * channel); out: the first output of channel 0, columns ostep bytes apart. src: NULL, or (a loop on records) the
+ * input's channel 0 of row 0 of column 0, from which the loop transposes each of its channel groups itself (the
+ * descriptor's transpose: to dst, off2, in_w input columns; see tm2_dw6_tr) before their columns. */
 typedef struct {
   const int16_t *planes;
   int32_t ps2, ncols;
@@ -30,6 +32,10 @@ typedef struct {
   const tm2_rq *rq;
   int8_t *out;
   int32_t ostep;
+  const int8_t *src;
+  uint32_t *dst;
+  uint32_t off2;
+  int32_t in_w;
 } tm2_dw6_args;
 
 /* A column loop: every output column of channels c0 .. c0 + n - 1, whose planes are a->planes' (plane columns
@@ -38,9 +44,9 @@ typedef void (*tm2_dw6_cols)(const tm2_dw6_args *a, int32_t c0, int32_t n);
 
 /* The planes of a channel pair or quad from the input (a specialised tm2_dw_planes_pair / tm2_dw_planes_quad):
  * src, channel 0's byte of row 0 of input column 0; dst, the word of the first row pair of plane 0's column 0
- * (the next planes ps bytes on each); off2, the input offset in both halves; pad, four bytes -input_offset (the
- * padding lanes); ncols input columns. */
-typedef void (*tm2_dw6_tr)(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, int32_t ncols);
+ * (the next planes ps bytes on each); off2, the input offset in both halves; ncols input columns. The padding lanes
+ * are not written: they keep the zeros the caller cleared the planes to. */
+typedef void (*tm2_dw6_tr)(const int8_t *src, uint32_t *dst, uint32_t off2, int32_t ncols);
 
 /* A specialised column loop and the layer constants it was built for: e, the shift E of the requantisation
  * entries' third word (0: TM2_RQ_HIGHMUL without E); chm, the output stride along a column (out_w * channels);
@@ -53,6 +59,7 @@ typedef struct {
   int32_t e, chm, rl2, rows, ncols;
   tm2_dw6_tr tr;
   int32_t in_h, head, row, ch, ps, g;
+  int32_t rec; /* 1: cols takes the layer's records (TM2_DW_PLANE_SPEC_REC), only through the _whole entry */
 } tm2_dw6_spec;
 
 /* tm2_depthwise3x3_s8_planes with a specialised column loop (or NULL: none). */
@@ -63,7 +70,9 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
 /* tm2_depthwise3x3_s8_planes for a layer spec covers whole: every channel group through spec's transpose and
  * column loop (the generator takes it where dw3x3_plane_spec lists the layer's plane_ch in "whole"; a layer it
  * does not cover traps). It references neither the generic loops nor the generic transposes, so a model whose
- * planes layers all take it links none of them. Without the DSP extension: tm2_depthwise3x3_s8_planes. */
+ * planes layers all take it links none of them. With a records descriptor (spec->rec, TM2_DW_PLANE_SPEC_REC),
+ * weights are the layer's records (packing.dw3x3_plane_records) and bias and rq are not read. Without the DSP
+ * extension: tm2_depthwise3x3_s8_planes. */
 void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                       const tm2_dw6_spec *spec);
@@ -190,8 +199,20 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "smlatb r5, r6, " WA ", r5\n\t"                             \
   "smlabt r4, r8, " WB ", r4\n\t"                             \
   "smlad r5, r8, " WB ", r5\n\t"
-/* With E 0: the reload of a first row's second weight word (slot WB) */
-#define TM2_DW6S_RELOAD(WB) ".if %c[e] == 0\n\t" "ldr r10, %[" WB "]\n\t" ".endif\n\t"
+/* A channel's words: in stack slots (w0, w1, w4, w5, bs, mh, es), or with records (tm2_dw6_rec, TM2_DW6R_) in the
+ * single registers s0 .. s9 of its record (one VLDM a channel; VMOV to core registers: one cycle, two for a pair,
+ * where a load that starts a run takes two and LDRD three). SLOT: the stack slot; S: the single register. */
+#define TM2_DW6S_GET(R, SLOT, S) \
+  ".if tm2_dw6_rec\n\t" "vmov " R ", " S "\n\t" ".else\n\t" "ldr " R ", %[" SLOT "]\n\t" ".endif\n\t"
+/* (r9, r10) = (w0, w1) or (w4, w5) */
+#define TM2_DW6S_W01 \
+  ".if tm2_dw6_rec\n\t" "vmov r9, r10, s0, s1\n\t" ".else\n\t" "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" ".endif\n\t"
+#define TM2_DW6S_W45 \
+  ".if tm2_dw6_rec\n\t" "vmov r9, r10, s2, s3\n\t" ".else\n\t" "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" ".endif\n\t"
+/* The bias into R */
+#define TM2_DW6S_BS(R) TM2_DW6S_GET(R, "bs", "s4")
+/* With E 0: the reload of a first row's second weight word (slot WB: w1 or w5, single register S: s1 or s3) */
+#define TM2_DW6S_RELOAD(WB, S) ".if %c[e] == 0\n\t" TM2_DW6S_GET("r10", WB, S) ".endif\n\t"
 /* The requantisation of sum A: TM2_RQ_HIGHMUL_E (m in r6, hz' in r8, E in SSAT) or, for E 0, TM2_RQ_HIGHMUL (e in
  * r10), as TM2_DW6_RQ of the generic loops */
 #define TM2_DW6S_RQ(A)                                                                  \
@@ -200,23 +221,26 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   ".else\n\t"                                                                           \
   "smmlar " A ", " A ", r6, r8\n\t" "asr " A ", " A ", r10\n\t" "ssat " A ", #8, " A "\n\t" \
   ".endif\n\t"
-#define TM2_DW6S_Q "ldrd r6, r8, %[mh]\n\t" ".if %c[e] == 0\n\t" "ldr r10, %[es]\n\t" ".endif\n\t"
+/* m, hz' (or hz) into r6, r8; with E 0, e into r10 */
+#define TM2_DW6S_Q                                                                                    \
+  ".if tm2_dw6_rec\n\t" "vmov r6, r8, s5, s6\n\t" ".else\n\t" "ldrd r6, r8, %[mh]\n\t" ".endif\n\t"     \
+  ".if %c[e] == 0\n\t" TM2_DW6S_GET("r10", "es", "s9") ".endif\n\t"
 /* A group: even (rows a, b, c) or odd (c, b, a), without row a where tm2_dw6_sa is set or row c where tm2_dw6_sc
  * is (plane columns of padding: their products are zero; row b then the first); the requantisation; the six
  * stores at immediate offsets. The weight words of the next unit's first row are loaded all the same. */
 #define TM2_DW6S_GROUP                                                                                         \
-  "ldr r5, %[bs]\n\t"                                                                                          \
+  TM2_DW6S_BS("r5")                                                                                          \
   ".if (tm2_dw6_u & 1) == 0\n\t"                                                                               \
-  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                      \
+  ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_RELOAD("w1", "s1") TM2_DW6S_HEAD(TM2_DW6S_RA, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
   ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t"                                                                     \
+  TM2_DW6S_W45                                                                     \
   ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RC, "r9", "r10") ".endif\n\t"                                 \
   ".else\n\t"                                                                                                   \
-  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                      \
+  ".if tm2_dw6_sc == 0\n\t" TM2_DW6S_RELOAD("w5", "s3") TM2_DW6S_HEAD(TM2_DW6S_RC, "r9", "r10")                      \
   TM2_DW6S_ROW(TM2_DW6S_RB, "r11", "r12")                                                                      \
   ".else\n\t" TM2_DW6S_HEAD(TM2_DW6S_RB, "r11", "r12") ".endif\n\t"                                             \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t"                                                                     \
+  TM2_DW6S_W01                                                                     \
   ".if tm2_dw6_sa == 0\n\t" TM2_DW6S_ROW(TM2_DW6S_RA, "r9", "r10") ".endif\n\t"                                 \
   ".endif\n\t" TM2_DW6S_Q                                                                                      \
   TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1") TM2_DW6S_RQ("r2") TM2_DW6S_RQ("r3") TM2_DW6S_RQ("r4") TM2_DW6S_RQ("r5")    \
@@ -228,7 +252,10 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "strb r5, [%[o], #(5 * %c[chm])]\n\t"                                                                        \
   /* o on to the next group (tm2_dw6_mg: and, after a column's last group, to the next column's first output) */ \
   ".set tm2_dw6_v, 6 * %c[chm]\n\t"                                                                            \
-  ".if tm2_dw6_mg && tm2_dw6_g == tm2_dw6_ng - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v + tm2_dw6_d\n\t" ".endif\n\t"  \
+  ".if tm2_dw6_mg && tm2_dw6_g == tm2_dw6_ng - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v + tm2_dw6_d\n\t"             \
+  /* (with records, after the last column's: back to the next channel's first output, TM2_DW6R_NEXT) */          \
+  ".if tm2_dw6_rec && tm2_dw6_x == %c[cols] - 1\n\t" ".set tm2_dw6_v, tm2_dw6_v - (%c[chm] - 1)\n\t" ".endif\n\t" \
+  ".endif\n\t"                                                                                                  \
   ".if tm2_dw6_v < 0\n\t" "sub %[o], %[o], #(-tm2_dw6_v)\n\t"                                                  \
   ".elseif tm2_dw6_v > 0\n\t" "add %[o], %[o], #tm2_dw6_v\n\t" ".endif\n\t"                                     \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
@@ -243,13 +270,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* That output (tm2_dw6_g: the column's group count; rows in the order of a group of the same unit parity), stored
  * at o */
 #define TM2_DW6S_ONE                                                                                           \
-  "ldr r0, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa") \
+  TM2_DW6S_BS("r0")                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1", "s1") TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa") \
   TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")            \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")                   \
+  TM2_DW6S_W45 TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")            \
+  ".else\n\t" TM2_DW6S_RELOAD("w5", "s3") TM2_DW6S_ONE_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc")                   \
   TM2_DW6S_ONE_ROW(TM2_DW6S_RB, "r11", "r12", "0")                                                             \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa")            \
+  TM2_DW6S_W01 TM2_DW6S_ONE_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa")            \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0")                                                                    \
   "strb r0, [%[o]]\n\t"                                                                                        \
   ".set tm2_dw6_u, tm2_dw6_u + 1\n\t"
@@ -276,14 +303,14 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "smlabt r1, r3, " WB ", r1\n\t"                             \
   ".endif\n\t"
 #define TM2_DW6S_TWO                                                                                           \
-  "ldr r0, %[bs]\n\t"                                                                                          \
-  "ldr r1, %[bs]\n\t"                                                                                          \
-  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
+  TM2_DW6S_BS("r0")                                                                                          \
+  TM2_DW6S_BS("r1")                                                                                          \
+  ".if (tm2_dw6_u & 1) == 0\n\t" TM2_DW6S_RELOAD("w1", "s1") TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
   TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
-  "ldr r9, %[w4]\n\t" "ldr r10, %[w5]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
-  ".else\n\t" TM2_DW6S_RELOAD("w5") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  TM2_DW6S_W45 TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
+  ".else\n\t" TM2_DW6S_RELOAD("w5", "s3") TM2_DW6S_TWO_ROW(TM2_DW6S_RC, "r9", "r10", "tm2_dw6_sc", "tm2_dw6_sc1") \
   TM2_DW6S_TWO_ROW(TM2_DW6S_RB, "r11", "r12", "0", "0")                                                        \
-  "ldr r9, %[w0]\n\t" "ldr r10, %[w1]\n\t" TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
+  TM2_DW6S_W01 TM2_DW6S_TWO_ROW(TM2_DW6S_RA, "r9", "r10", "tm2_dw6_sa", "tm2_dw6_sa1") \
   ".endif\n\t" TM2_DW6S_Q TM2_DW6S_RQ("r0") TM2_DW6S_RQ("r1")                                                 \
   "strb r0, [%[o]]\n\t"                                                                                        \
   "strb r1, [%[o], #-tm2_dw6_ch]\n\t"                                                                              \
@@ -313,9 +340,10 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * halfword, LDR a quad's word, at immediate offsets), then per pair-out PKHBT (and PKHTB), two (four) SXTAB16
  * and two (four) word stores at immediate offsets (planes 0, 1 from d, ps bytes apart; a quad's planes 2, 3
  * from d2 = d + 2 ps). Runs of four pair-outs (eight loads in r0 .. r5, r12, lr) for a pair, of three for a
- * quad (r12, lr its regrouped words) and for a pair whose eight rows would not fit an offset. A pair's columns
- * are unrolled too where every offset fits (TM2_DW6T_UNROLLED): column x's row r at x ch + r row bytes from s,
- * or from s2 = s + 4320 beyond 4095 (offsets -255 .. 4095), its stores x rl2 bytes on; no pointer moves.
+ * quad (r12, lr its regrouped words) and for a pair whose eight rows would not fit an offset. The columns are
+ * unrolled too where every offset fits (TM2_DW6T_UNROLLED): column x's row r at x ch + r row bytes from s,
+ * or from s + 4320 beyond 4095 (offsets -255 .. 4095: a pair's s2, a quad's cc, its column count unread), its
+ * stores x rl2 bytes on; no pointer moves.
  * Otherwise a loop over the columns: s moves on by an ADDW where a run's rows would leave the 4095 bytes of the
  * offset (placed after the loads of the run before, so that no load follows it), and back to the next column's
  * row 0 at its end. tm2_dw6t_p: the pair-out; tm2_dw6t_x: the column; tm2_dw6t_b: s's offset from the column's
@@ -323,7 +351,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* A load of row R into A */
 #define TM2_DW6T_LOAD(A, R)                                                                    \
   ".set tm2_dw6t_o, tm2_dw6t_x * %c[ch] + (" R ") * %c[row] - tm2_dw6t_b\n\t"                  \
-  ".if %c[g] == 4\n\t" "ldr " A ", [%[s], #tm2_dw6t_o]\n\t"                                  \
+  ".if %c[g] == 4 && tm2_dw6t_o <= 4095\n\t" "ldr " A ", [%[s], #tm2_dw6t_o]\n\t"            \
+  ".elseif %c[g] == 4\n\t" "ldr " A ", [%[cc], #(tm2_dw6t_o - 4320)]\n\t"                    \
   ".elseif tm2_dw6t_o <= 4095\n\t" "ldrh " A ", [%[s], #tm2_dw6t_o]\n\t"                     \
   ".else\n\t" "ldrh " A ", [%[s2], #(tm2_dw6t_o - 4320)]\n\t" ".endif\n\t"
 /* The loads of pair-out tm2_dw6t_p into A, B */
@@ -337,24 +366,41 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* The store of V to pair-out tm2_dw6t_p's word of the plane J (0 or 1) planes on from P (d or s2, d2) */
 #define TM2_DW6T_ST(V, P, J)                                                                                    \
   "str " V ", [%[" P "], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + " J " * %c[ps])]\n\t"
-/* Pair-out tm2_dw6t_p from A, B (the padding lane from pad) */
+/* The store of V's low half to pair-out tm2_dw6t_p's half H (0: low, 2: high) of the plane J planes on from P */
+#define TM2_DW6T_STH(V, P, J, H)                                                                                    \
+  "strh " V ", [%[" P "], #(tm2_dw6t_un * tm2_dw6t_x * %c[rl2] + 4 * tm2_dw6t_p + " J " * %c[ps] + " H ")]\n\t"
+/* Pair-out tm2_dw6t_p from A, B. With a row outside the input (the first pair-out with a head, the last with a
+ * tail) only the other row's halves are stored (the row in X at half H): the padding lanes keep the zeros the
+ * planes were cleared to (those of a padding byte -input_offset), so no PKHBT / PKHTB joins them; a quad's planes 2, 3
+ * from the high lanes by LSR. */
+#define TM2_DW6T_EDGE(A, B, X, H)                                                                            \
+  ".if %c[g] == 4\n\t"                                                                                    \
+  "sxtab16 r12, %[off2], " X "\n\t"                                                                      \
+  "sxtab16 lr, %[off2], " X ", ror #8\n\t"                                                               \
+  TM2_DW6T_STH("r12", "d", "0", H) TM2_DW6T_STH("lr", "d", "1", H)                                         \
+  "lsr r12, r12, #16\n\t"                                                                                 \
+  "lsr lr, lr, #16\n\t"                                                                                   \
+  TM2_DW6T_STH("r12", "s2", "0", H) TM2_DW6T_STH("lr", "s2", "1", H)                                       \
+  ".else\n\t" /* (X, which is A or B, written last) */                                                    \
+  ".ifc " X ", " A "\n\t" "sxtab16 " B ", %[off2], " X ", ror #8\n\t" "sxtab16 " A ", %[off2], " X "\n\t" \
+  ".else\n\t" "sxtab16 " A ", %[off2], " X "\n\t" "sxtab16 " B ", %[off2], " X ", ror #8\n\t" ".endif\n\t" \
+  TM2_DW6T_STH(A, "d", "0", H)                                                                            \
+  ".if tm2_dw6t_d1\n\t" TM2_DW6T_STH(B, "s2", "0", H) ".else\n\t" TM2_DW6T_STH(B, "d", "1", H) ".endif\n\t" \
+  ".endif\n\t"
 #define TM2_DW6T_OUT(A, B)                                                                                   \
   ".set tm2_dw6t_r, 2 * tm2_dw6t_p - %c[head]\n\t"                                                        \
   ".if tm2_dw6t_p < tm2_dw6t_n && tm2_dw6t_p < tm2_dw6t_q + tm2_dw6t_k\n\t"                               \
-  ".if %c[g] == 4\n\t"                                                                                    \
-  ".if tm2_dw6t_r < 0\n\t" "pkhbt r12, %[pad], " B ", lsl #16\n\t" "pkhtb lr, " B ", %[pad], asr #16\n\t" \
-  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt r12, " A ", %[pad], lsl #16\n\t"                         \
-  "pkhtb lr, %[pad], " A ", asr #16\n\t"                                                                  \
-  ".else\n\t" "pkhbt r12, " A ", " B ", lsl #16\n\t" "pkhtb lr, " B ", " A ", asr #16\n\t" ".endif\n\t"  \
+  ".if tm2_dw6t_r < 0\n\t" TM2_DW6T_EDGE(A, B, B, "2")                                                      \
+  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" TM2_DW6T_EDGE(A, B, A, "0")                                       \
+  ".elseif %c[g] == 4\n\t"                                                                                \
+  "pkhbt r12, " A ", " B ", lsl #16\n\t" "pkhtb lr, " B ", " A ", asr #16\n\t"                             \
   "sxtab16 " A ", %[off2], r12\n\t"                                                                       \
   "sxtab16 " B ", %[off2], r12, ror #8\n\t"                                                               \
   "sxtab16 r12, %[off2], lr\n\t"                                                                          \
   "sxtab16 lr, %[off2], lr, ror #8\n\t"                                                                   \
   TM2_DW6T_ST(A, "d", "0") TM2_DW6T_ST(B, "d", "1") TM2_DW6T_ST("r12", "s2", "0") TM2_DW6T_ST("lr", "s2", "1") \
   ".else\n\t"                                                                                             \
-  ".if tm2_dw6t_r < 0\n\t" "pkhbt " A ", %[pad], " B ", lsl #16\n\t"                                     \
-  ".elseif tm2_dw6t_r + 1 >= %c[inh]\n\t" "pkhbt " A ", " A ", %[pad], lsl #16\n\t"                      \
-  ".else\n\t" "pkhbt " A ", " A ", " B ", lsl #16\n\t" ".endif\n\t"                                     \
+  "pkhbt " A ", " A ", " B ", lsl #16\n\t"                                                                \
   "sxtab16 " B ", %[off2], " A ", ror #8\n\t"                                                              \
   "sxtab16 " A ", %[off2], " A "\n\t"                                                                      \
   TM2_DW6T_ST(A, "d", "0")                                                                                \
@@ -391,21 +437,21 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 #define TM2_DW6T_COLUMN                                                                        \
   ".set tm2_dw6t_q, 0\n\t"                                                                   \
   ".rept (tm2_dw6t_n + tm2_dw6t_k - 1) / tm2_dw6t_k\n\t" TM2_DW6T_RUN ".endr\n\t"
-/* Whether a pair's columns are unrolled (an assembler expression): the last column's last load within s2's
- * reach, its last store within an STR offset, at most 80 pair-outs */
+/* Whether the columns are unrolled (an assembler expression): the last column's last load within reach of s +
+ * 4320, its last store within an STR offset, at most 80 pair-outs of a pair, 32 of a quad (vww's 6 x 6 x 128: 24;
+ * about 48 bytes of code each) */
 #define TM2_DW6T_UNROLLED                                                                                   \
-  "(%c[g] == 2 && (%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "            \
+  "((%c[row] / %c[ch] - 1) * %c[ch] + (%c[inh] - 1) * %c[row] <= 4320 + 4095 && "                          \
   "(%c[row] / %c[ch] - 1) * %c[rl2] + %c[ps] + 4 * (tm2_dw6t_n - 1) <= 4095 && "                           \
-  "%c[row] / %c[ch] * tm2_dw6t_n <= 80)"
+  "((%c[g] == 2 && %c[row] / %c[ch] * tm2_dw6t_n <= 80) || (%c[g] == 4 && %c[row] / %c[ch] * tm2_dw6t_n <= 32)))"
 /* Defines NAME##_tr (a tm2_dw6_tr) of G channels (2 or 4) for INH input rows, HEAD (pad_h & 1), input rows ROW
  * bytes apart, CH channels (so ROW / CH input columns: ncols is not read where they are unrolled), planes PS
  * bytes apart, plane columns RL2 bytes apart. The layer's checks (tinym2net/ops/packing.py, dw3x3_plane_spec)
  * keep the loop's loads in range (a run's rows within 4095 bytes: at least six rows, 5 ROW); a pair's plane 1
  * stores go from d2 = d + PS (in s2) where they would not fit an offset from d, and a quad's transpose is only
  * taken where they do (TM2_DW6T_QUAD_FITS). */
-#define TM2_DW6T_DEFINE(NAME, INH, HEAD, ROW, CH, PS, RL2, G)                                                \
-  __attribute__((noinline)) static void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2, uint32_t pad, \
-                                                  int32_t ncols) {                                            \
+#define TM2_DW6T_DEFINE(NAME, ATTR, INH, HEAD, ROW, CH, PS, RL2, G)                                          \
+  ATTR void NAME##_tr(const int8_t *src, uint32_t *dst, uint32_t off2, int32_t ncols) {                       \
     const int8_t *s = src, *s2;                                                                               \
     uint32_t *d = dst;                                                                                        \
     int32_t cc = ncols;                                                                                       \
@@ -418,7 +464,8 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
         /* a pair's plane 1 from d2 = d + ps where its last store would not fit an offset from d */          \
         ".set tm2_dw6t_d1, %c[g] == 2 && %c[ps] + 4 * (tm2_dw6t_n - 1) > 4095\n\t"                            \
         ".if tm2_dw6t_un\n\t"                                                                                \
-        "add %[s2], %[s], #4320\n\t"                                                                         \
+        ".if %c[g] == 4\n\t" TM2_DW6T_D2("2 * %c[ps]") "add %[cc], %[s], #4320\n\t"                       \
+        ".else\n\t" "add %[s2], %[s], #4320\n\t" ".endif\n\t"                                             \
         ".rept %c[row] / %c[ch]\n\t" TM2_DW6T_COLUMN ".set tm2_dw6t_x, tm2_dw6t_x + 1\n\t" ".endr\n\t"        \
         ".else\n\t"                                                                                          \
         ".if %c[g] == 4\n\t" TM2_DW6T_D2("2 * %c[ps]") ".endif\n\t"                                        \
@@ -436,7 +483,7 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
         "bne 1b\n\t"                                                                                         \
         ".endif\n\t"                                                                                         \
         : [s] "+r"(s), [d] "+r"(d), [cc] "+r"(cc), [s2] "=&r"(s2)                                             \
-        : [off2] "r"(off2), [pad] "r"(pad), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
+        : [off2] "r"(off2), [inh] "i"(INH), [head] "i"(HEAD), [row] "i"(ROW), [ch] "i"(CH),     \
           [ps] "i"(PS), [rl2] "i"(RL2), [g] "i"(G)                                                            \
         : "r0", "r1", "r2", "r3", "r4", "r5", "r12", "lr", "cc", "memory");                                   \
   }
@@ -444,6 +491,13 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
 /* Whether a quad's planes 1 and 3 are within a store offset of planes 0 and 2 (PS + 4 (pair-outs - 1) <= 4095;
  * else no specialised transpose) */
 #define TM2_DW6T_QUAD_FITS(INH, HEAD, PS) ((PS) + 4 * ((HEAD) + ((INH) - (HEAD) + 1) / 2 - 1) <= 4095)
+/* Whether a descriptor of INH input rows (0: none), HEAD, planes PS bytes apart and G channels a call has its
+ * transpose: a pair's, or a quad's whose planes 1 and 3 fit */
+#define TM2_DW6T_BUILT(INH, HEAD, PS, G) ((INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS))))
+/* The transpose's function: on its own (the descriptor's tr), or (a loop on records) inlined in the column loop,
+ * which transposes the groups itself (tm2_dw6_args' src) */
+#define TM2_DW6T_ATTR_0 __attribute__((noinline)) static
+#define TM2_DW6T_ATTR_1 __attribute__((always_inline)) static inline
 
 /* A channel's set-up in the loop over the channels (TM2_DW_PLANE_SPEC): its six packed weight words, bias and
  * requantisation entry from the pointers wp, bp, qp (each moved on to the next channel's; bp over zeros for a
@@ -533,14 +587,78 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
   "str r1, %[op]\n\t"                                                                    \
   ".if %c[cols] == 0\n\t" "ldr r1, %[ncols]\n\t" "str r1, %[cc]\n\t" ".endif\n\t"
 
-/* The input columns of a layer whose columns are unrolled and whose input rows are known (ROW / CH; else 0) */
-#define TM2_DW6S_INW(COLS, ROW, CH) ((COLS) && (CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
+/* The same from a channel's record (TM2_DW_PLANE_SPEC_REC: the words packing.dw3x3_plane_records computes at
+ * build time, TM2_DW6R_WORDS a channel: w0, w1, w4, w5, bs, m, hs, w2, w3, and with E 0 es): one VLDM into s0 ..
+ * s8 (s9) from the record pointer in s15, w2, w3 into r11, r12 (w0, w1 into r9, r10 where the first unit reads row
+ * a). Columns in a loop: ra and o from s10, s11 (moved on by a plane, in s12, and one byte), cc from ncols (s13);
+ * unrolled columns keep ra and o in their registers from one channel to the next (TM2_DW6R_NEXT). */
+#define TM2_DW6R_SETUP                                                                                   \
+  "vmov r0, s15\n\t"                                                                                    \
+  ".if %c[e]\n\t" "vldmia r0!, {s0-s8}\n\t" ".else\n\t" "vldmia r0!, {s0-s9}\n\t" ".endif\n\t"        \
+  "vmov s15, r0\n\t"                                                                                    \
+  "vmov r11, r12, s7, s8\n\t"                                                                          \
+  ".if %c[cols] == 0 || %c[inw] == 0 || tm2_dw6_pl == 0\n\t" "vmov r9, r10, s0, s1\n\t" ".endif\n\t"    \
+  ".if %c[cols] == 0\n\t"                                                                               \
+  "vmov %[ra], %[o], s10, s11\n\t"                                                                     \
+  "vmov r0, s12\n\t"                                                                                    \
+  "add r0, %[ra], r0\n\t"                                                                               \
+  "add r1, %[o], #1\n\t"                                                                                \
+  "vmov s10, s11, r0, r1\n\t"                                                                          \
+  "vmov r1, s13\n\t"                                                                                    \
+  "str r1, %[cc]\n\t"                                                                                   \
+  ".endif\n\t"
+/* Unrolled columns: ra on by a plane (PS: the transpose's, which the _whole entry checks where a call has more than
+ * one channel; in s12 beyond an ADDW) and o back from the next channel's column 0 past the last column (each column
+ * moves o on by the channels, tm2_dw6_ch) to the next channel's first output (in the last group's step where
+ * columns of 6k outputs join the column step to it, tm2_dw6_mg) */
+#define TM2_DW6R_NEXT(PS)                                                                                \
+  ".if " #PS " <= 4095\n\t" "addw %[ra], %[ra], #" #PS "\n\t"                                           \
+  ".else\n\t" "vmov r0, s12\n\t" "add %[ra], %[ra], r0\n\t" ".endif\n\t"                               \
+  ".if tm2_dw6_mg == 0\n\t" "subw %[o], %[o], #(%c[chm] - 1)\n\t" ".endif\n\t"
+/* Before the loop over the channels: the record pointer and its end into s15, s14, the plane step into s12 (where
+ * TM2_DW6R_NEXT or the set-up reads it); ra and
+ * o (unrolled columns) or rap, op and ncols into s10, s11 and s13 (a loop) */
+#define TM2_DW6R_INIT(PS)                                                                                \
+  "ldr r0, %[wp]\n\t"                                                                                   \
+  "ldr r1, %[wend]\n\t"                                                                                 \
+  "vmov s14, s15, r1, r0\n\t"                                                                          \
+  ".if %c[cols] == 0 || " #PS " > 4095\n\t" "ldr r0, %[ps2]\n\t" "vmov s12, r0\n\t" ".endif\n\t"       \
+  ".if %c[cols]\n\t"                                                                                    \
+  "ldr %[ra], %[rap]\n\t"                                                                               \
+  "ldr %[o], %[op]\n\t"                                                                                 \
+  ".else\n\t"                                                                                           \
+  "ldr r0, %[rap]\n\t"                                                                                  \
+  "ldr r1, %[op]\n\t"                                                                                   \
+  "vmov s10, s11, r0, r1\n\t"                                                                          \
+  "ldr r1, %[ncols]\n\t"                                                                                \
+  "vmov s13, r1\n\t"                                                                                    \
+  ".endif\n\t"
+/* The words of a channel's record (TM2_DW_PLANE_SPEC_REC) for shift E */
+#define TM2_DW6R_WORDS(E) ((E) ? 9 : 10)
+/* The single registers the records' loops use (with an FPU; the others name none) */
+#if defined(__ARM_FP)
+#define TM2_DW6R_CLOBBERS \
+  , "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
+#else
+#define TM2_DW6R_CLOBBERS
+#endif
+
+/* Whether a loop over the columns (COLS 0) on records (REC) peels its first and last column (TM2_DW_PLANE_SPEC;
+ * two more columns of code, the loop form without records keeps its size): a SAME layer (the output stride CHM the
+ * input row ROW) of known input columns (CH), at least three */
+#define TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ((REC) && (COLS) == 0 && (CH) && (CHM) == (ROW) && (ROW) >= 3 * (CH))
+/* The input columns of a layer whose columns are unrolled or peeled and whose input rows are known (ROW / CH; else
+ * 0) */
+#define TM2_DW6S_INW(REC, COLS, CHM, ROW, CH) \
+  (((COLS) && (CH)) || TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ? (ROW) / ((CH) ? (CH) : 1) : 0)
 
 /* Defines NAME, the tm2_dw6_spec of shift E, output stride CHM, plane column bytes RL2, ROWS outputs a column
  * (6k or 6k + 1, k > 0) and COLS output columns (0: any), and its column loop NAME##_cols (a tm2_dw6_cols; the
  * constants stand for the plane column and the output strides). COLS 0: per column the groups and the last output
  * (TM2_DW6S_COLUMN), then w0, w1 back into r9, r10 where the column left w4, w5 or e there, ra on to the next
- * plane column and o by oadv to the next column's first output, in a loop. Otherwise the COLS columns of a
+ * plane column and o by oadv to the next column's first output, in a loop (on records, a SAME layer's first and
+ * last columns out of it, without their taps in the padding plane columns: TM2_DW6S_PEEL). Otherwise the COLS
+ * columns of a
  * channel are unrolled too (tm2_dw6_ra: column x's plane column, x RL2 bytes on), and o moves on by the
  * immediate CHM / COLS - 6 k CHM from one column to the next: no loop, no reloads; where the input columns are known
  * too (ROW / CH, the left padding (COLS + 2 - ROW / CH) / 2), a column's taps in the padding plane columns are
@@ -549,18 +667,42 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
  * (tinym2net/ops/packing.py, dw3x3_plane_spec) keep every offset in range: the LDRD offsets
  * ((COLS - 1) RL2 + 2 RL2 + 12 (k - 1) + 8 <= 1020), the STRB ones (5 CHM <= 4095) and 6 CHM (and the column
  * step) ADD / SUB immediates. Aligned to 512 bytes, as tm2_dw_plane_cols6. */
-#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G)                                                   \
+#define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
+  TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, 0)
+/* The same whose column loop takes the layer's records (REC 1: a->weights, packing.dw3x3_plane_records; a->bias and
+ * a->rq unused) with the channel's words in s0 .. s9 (TM2_DW6R_SETUP) where the board has an FPU; without one the
+ * generated code passes the packed weights, bias and rq (TM2_DW6_RECORDS 0) and the loop takes them */
+#if defined(__ARM_FP)
+#define TM2_DW6_RECORDS 1
+#define TM2_DW_PLANE_SPEC_REC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
+  TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, 1)
+#else
+#define TM2_DW6_RECORDS 0
+#define TM2_DW_PLANE_SPEC_REC TM2_DW_PLANE_SPEC
+#endif
+#define TM2_DW6_SPEC_DEFINE(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G, REC)                          \
+  TM2_DW6T_DEFINE(NAME, TM2_DW6T_ATTR_##REC, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)          \
   __attribute__((noinline, aligned(512))) static void NAME##_cols(const tm2_dw6_args *a, int32_t c0, int32_t n) {  \
-    /* the channel loop's pointers (moved on a channel in the assembly) and constants */                            \
-    const uint32_t *wp = a->weights + 6 * c0;                                                                       \
-    const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                            \
-    const int32_t *bp = a->bias != NULL ? a->bias + c0 : zeros;                                                     \
-    const uint32_t *const wend = wp + 6 * n;                                                                        \
-    const tm2_rq *qp = a->rq + c0;                                                                                  \
+    /* the channel loop's constants and the pointers it moves on a channel in the assembly: a call's channels, or on \
+     * records with a->src, its channel groups one after the other, each transposed first (one call a layer) */     \
+    const int32_t step = (REC) && a->src != NULL ? ((G) == 4 ? 4 : 2) : n;                                          \
+    const int32_t rw = (REC) ? TM2_DW6R_WORDS(E) : 6; /* words a channel */                                         \
+    static const int32_t zeros[4] = {0, 0, 0, 0}; /* the biases of a layer without (n <= 4) */                     \
+    const int32_t *bp = (REC) ? NULL : a->bias != NULL ? a->bias + c0 : zeros; /* (records: unread) */          \
+    const tm2_rq *qp = (REC) ? NULL : a->rq + c0;                                                                   \
     const int8_t *rap = (const int8_t *)a->planes;                                                                  \
-    int8_t *op = a->out + c0;                                                                                       \
-    const int32_t ps2 = a->ps2, ncols = a->ncols;                                                                   \
-    const int32_t oadv = a->ostep - 6 * ((ROWS) / 6) * (CHM);                                                       \
+    /* (records, unrolled columns: ps2 read only beyond an ADDW, ncols unread) */                                   \
+    const int32_t ps2 = (REC) && (COLS) && (PS) <= 4095 ? 0 : a->ps2, ncols = (REC) && (COLS) ? 0 : a->ncols;       \
+    /* (the loop's columns: without the peeled first and last) */                                                   \
+    const int32_t nloop = ncols - (TM2_DW6S_PEEL(REC, COLS, CHM, ROW, CH) ? 2 : 0);                                 \
+    const int32_t oadv = (REC) && (COLS) ? 0 : a->ostep - 6 * ((ROWS) / 6) * (CHM); /* (unrolled: unread) */        \
+    for (int32_t g0 = c0; g0 < c0 + n; g0 += step) {                                                                \
+    if ((REC) && a->src != NULL) {                                                                                  \
+      NAME##_tr(a->src + g0, a->dst, a->off2, a->in_w);                                                             \
+    }                                                                                                               \
+    const uint32_t *wp = a->weights + rw * g0;                                                                      \
+    const uint32_t *const wend = wp + rw * step;                                                                    \
+    int8_t *op = a->out + g0;                                                                                       \
     int32_t cc;                                                                                                     \
     uint32_t w[4]; /* the transposed filter's words w0, w1, w4, w5 (w2, w3 stay in r11, r12) */                  \
     int32_t bs, es;                                                                                                 \
@@ -568,15 +710,18 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
     /* (the twelve temporaries are named in the assembly; these two take the registers left) */                    \
     register const int8_t *ra __asm__("r7");                                                                        \
     register int8_t *o __asm__("lr");                                                                               \
-    if (n > 0) {                                                                                                    \
+    {                                                                                                               \
       __asm__ volatile(                                                                                             \
           /* the groups and the last single output of a column, the channels, the left padding */               \
           ".set tm2_dw6_ng, %c[rows] / 6\n\t"                                                                     \
           ".set tm2_dw6_one, %c[rows] - 6 * tm2_dw6_ng\n\t"                                                       \
           ".set tm2_dw6_ch, 0\n\t"                                                                                \
           ".if %c[cols]\n\t" ".set tm2_dw6_ch, %c[chm] / %c[cols]\n\t" ".endif\n\t"                                \
-          ".set tm2_dw6_pl, (%c[cols] + 2 - %c[inw]) / 2\n"                                                       \
-          "2:\n\t" TM2_DW6S_SETUP                                                                                   \
+          ".set tm2_dw6_pl, (%c[cols] + 2 - %c[inw]) / 2\n\t"                                                     \
+          ".set tm2_dw6_rec, " #REC "\n\t" /* (a literal 0 or 1: the asm has no operand left for it) */          \
+          ".if tm2_dw6_rec\n\t" TM2_DW6R_INIT(PS) ".endif\n"                                                            \
+          "2:\n\t"                                                                                                  \
+          ".if tm2_dw6_rec\n\t" TM2_DW6R_SETUP ".else\n\t" TM2_DW6S_SETUP ".endif\n\t"                             \
           ".set tm2_dw6_u, 0\n\t"                                                                                  \
           ".set tm2_dw6_mg, 0\n\t"                                                                                 \
           ".set tm2_dw6_sa, 0\n\t" ".set tm2_dw6_sc, 0\n\t" ".set tm2_dw6_sa1, 0\n\t" ".set tm2_dw6_sc1, 0\n\t"          \
@@ -602,13 +747,19 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           ".endif\n\t"                                                                                             \
           ".set tm2_dw6_x, tm2_dw6_x + 1\n\t"                                                                      \
           ".endr\n\t"                                                                                              \
-          ".else\n"                                                                                                 \
-          "1:\n\t"                                                                                                  \
-          ".set tm2_dw6_ra, 0\n\t" TM2_DW6S_COLUMN                                                                 \
-          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t"                                                                  \
-          "ldr r9, %[w0]\n\t"                                                                                       \
-          "ldr r10, %[w1]\n\t"                                                                                      \
-          ".endif\n\t"                                                                                              \
+          ".else\n\t"                                                                                               \
+          /* a SAME layer of known input columns (TM2_DW6S_PEEL): the first column, without row a, before the loop */ \
+          ".set tm2_dw6_ra, 0\n\t"                                                                                 \
+          ".if %c[inw]\n\t"                                                                                        \
+          ".set tm2_dw6_sa, 1\n\t" TM2_DW6S_COLUMN ".set tm2_dw6_sa, 0\n\t"                                        \
+          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t" TM2_DW6S_W01 ".endif\n\t"                                      \
+          "ldr r6, %[oadv]\n\t"                                                                                     \
+          "add %[ra], %[ra], #%c[rl2]\n\t"                                                                          \
+          "add %[o], %[o], r6\n\t"                                                                                  \
+          ".set tm2_dw6_u, 0\n\t"                                                                                  \
+          ".endif\n"                                                                                                 \
+          "1:\n\t" TM2_DW6S_COLUMN                                                                                   \
+          ".if %c[e] == 0 || (tm2_dw6_u & 1)\n\t" TM2_DW6S_W01 ".endif\n\t"                                        \
           "ldr r6, %[oadv]\n\t"                                                                                     \
           "ldr r8, %[cc]\n\t"                                                                                       \
           "add %[ra], %[ra], #%c[rl2]\n\t"                                                                          \
@@ -616,28 +767,38 @@ static inline void tm2_dw6_channel(const uint32_t *wc, const int32_t *bias, cons
           "subs r8, r8, #1\n\t"                                                                                     \
           "str r8, %[cc]\n\t"                                                                                       \
           "bne 1b\n\t"                                                                                              \
+          /* and the last column, without row c (r9, r10: w0, w1 as the loop left them) */                        \
+          ".if %c[inw]\n\t"                                                                                        \
+          ".set tm2_dw6_u, 0\n\t" ".set tm2_dw6_sc, 1\n\t" TM2_DW6S_COLUMN ".set tm2_dw6_sc, 0\n\t"                 \
           ".endif\n\t"                                                                                             \
+          ".endif\n\t"                                                                                             \
+          ".if tm2_dw6_rec\n\t"                                                                                    \
+          ".if %c[cols]\n\t" TM2_DW6R_NEXT(PS) ".endif\n\t"                                                       \
+          "vmov r1, r0, s14, s15\n\t"                                                                              \
+          ".else\n\t"                                                                                               \
           "ldr r0, %[wp]\n\t"                                                                                       \
           "ldr r1, %[wend]\n\t"                                                                                     \
+          ".endif\n\t"                                                                                              \
           "cmp r0, r1\n\t"                                                                                          \
           "bne 2b\n\t"                                                                                              \
           : [ra] "=&r"(ra), [o] "=&r"(o), [cc] "=m"(cc), [wp] "+m"(wp), [bp] "+m"(bp), [qp] "+m"(qp),               \
             [rap] "+m"(rap), [op] "+m"(op), [w0] "=m"(w[0]), [w1] "=m"(w[1]), [w4] "=m"(w[2]), [w5] "=m"(w[3]),     \
             [bs] "=m"(bs), [mh] "=m"(mh), [es] "=m"(es)                                                             \
-          : [wend] "m"(wend), [ps2] "m"(ps2), [ncols] "m"(ncols), [oadv] "m"(oadv), [chm] "i"(CHM),                 \
-            [rl2] "i"(RL2), [e] "i"(E), [rows] "i"(ROWS), [cols] "i"(COLS), [inw] "i"(TM2_DW6S_INW(COLS, ROW, CH))  \
-          : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");             \
+          : [wend] "m"(wend), [ps2] "m"(ps2), [ncols] "m"(nloop), [oadv] "m"(oadv), [chm] "i"(CHM),                 \
+            [rl2] "i"(RL2), [e] "i"(E), [rows] "i"(ROWS), [cols] "i"(COLS), [inw] "i"(TM2_DW6S_INW(REC, COLS, CHM, ROW, CH))  \
+          : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc",                        \
+            "memory" TM2_DW6R_CLOBBERS);                                                                            \
+    }                                                                                                               \
     }                                                                                                               \
   }                                                                                                                 \
-  TM2_DW6T_DEFINE(NAME, (INH) ? (INH) : 1, HEAD, ROW, CH, PS, RL2, (G) == 4 ? 4 : 2)                              \
   static const tm2_dw6_spec NAME = {NAME##_cols, (E), (CHM), (RL2), (ROWS), (COLS),                               \
-                                    (INH) && ((G) == 2 || ((G) == 4 && TM2_DW6T_QUAD_FITS(INH, HEAD, PS)))       \
-                                        ? NAME##_tr                                                               \
-                                        : NULL,                                                                   \
-                                    (INH), (HEAD), (ROW), (CH), (PS), (G)};
+                                    !(REC) && TM2_DW6T_BUILT(INH, HEAD, PS, G) ? NAME##_tr : NULL,                \
+                                    (INH), (HEAD), (ROW), (CH), (PS), (G), (REC)};
 #else
+#define TM2_DW6_RECORDS 0
 #define TM2_DW_PLANE_SPEC(NAME, E, CHM, RL2, ROWS, COLS, INH, HEAD, ROW, CH, PS, G) \
-  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS), (G)};
+  static const tm2_dw6_spec NAME = {NULL, (E), (CHM), (RL2), (ROWS), (COLS), NULL, (INH), (HEAD), (ROW), (CH), (PS), (G), 0};
+#define TM2_DW_PLANE_SPEC_REC TM2_DW_PLANE_SPEC
 #endif
 
 #ifdef __cplusplus

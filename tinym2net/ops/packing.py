@@ -533,6 +533,32 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     }
 
 
+def dw3x3_plane_records(filt: np.ndarray, bias: np.ndarray | None, rq: np.ndarray) -> np.ndarray:
+    """The channel records of TM2_DW_PLANE_SPEC_REC's column loop (tm2_dw_plane6.h), int32 ``[C][9]`` (E > 0) or
+    ``[C][10]`` (E 0): the words the loop's set-up (TM2_DW6S_SETUP, tm2_dw6_channel) computes from the packed
+    weights, bias and TM2_RQ_HIGHMUL entries (m, hz, E, e) of :func:`dw3x3_requant`, computed here once: the
+    filter transposed per column x, (w0x, w1x) and (w1x, w2x), each weight times 2^sc (sc = E + 1 - e; E 0: 1, the
+    doubling) in its int16 lane, in the order t0, t1, t4, t5 (w0, w1, w4, w5); bs = bias 2^sc; m; hs = hz 2^(sc-1)
+    + 2^(sc-2) (E 0: hz); t2, t3 (w2, w3); and with E 0, e."""
+    w = filt.reshape(3, 3, -1).astype(np.int64)  # [fy][fx][c]
+    table = np.asarray(rq).reshape(-1, 4).astype(np.int64)
+    shift = int(table[0, 2])
+    out = []
+    for c in range(w.shape[2]):
+        m, hz, _, e = (int(v) for v in table[c])
+        sc = shift + 1 - e if shift else 1
+        ws = (w[:, :, c] << sc) & 0xFFFF  # [fy][fx], int16 bit patterns
+
+        def pair(lo: int, hi: int) -> int:
+            return int(lo) | int(hi) << 16
+
+        t = [pair(ws[0, x], ws[1, x]) if k == 0 else pair(ws[1, x], ws[2, x]) for x in range(3) for k in (0, 1)]
+        b = 0 if bias is None else int(np.asarray(bias).reshape(-1)[c])
+        hs = (hz << (sc - 1)) + ((1 << sc) >> 2) if shift else hz
+        out.append([t[0], t[1], t[4], t[5], b << sc, m, hs, t[2], t[3]] + ([] if shift else [e]))
+    return (np.array(out, np.int64).reshape(-1) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
 def dw3x3_planes_scratch_bytes(plane_ch: int, plane_len: int, plane_cols: int) -> int:
     """TM2_DW3X3_PLANES_SCRATCH: plane_ch int16 channel planes."""
     return 2 * plane_ch * plane_cols * plane_len
@@ -796,17 +822,25 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     s2_records = dw3x3_s2_records(
         w.data, _bias_values(b), rq, params["input_offset"], variants, low=params["output_offset"] == -128
     )
+    plane_spec = dw3x3_plane_spec(params, rq, mode)
+    # the records of the specialised loop on records (TM2_DW_PLANE_SPEC_REC), which the generated code passes instead
+    # of the weights, bias and rq where the descriptor covers the layer whole and the board has an FPU: a build
+    # links one form or the other
+    records = [] if plane_spec is None else [
+        ConstArray("dw6rec", "int32_t", dw3x3_plane_records(w.data, _bias_values(b), rq), weights=True)
+    ]
     return Lowered(
         template="ops/depthwise3x3_packed.j2",
         params={
             **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
-            "plane_spec": dw3x3_plane_spec(params, rq, mode),
+            "plane_spec": plane_spec,
             "s2_spec": dw3x3_s2_spec(params, s2_records),
         },
         const_inputs=_bias_inputs(b),
         consts=[
             ConstArray("weights", "int32_t", np.concatenate([pack_dw3x3_weights(w.data), s2_records]), weights=True),
             ConstArray("rq", "int32_t", rq),
+            *records,
         ],
         scratch_bytes=dw3x3_scratch_bytes(params["in_c"], row_len),
     )

@@ -1,4 +1,5 @@
-/* tm2_io.h over C stdio, for host builds (tests): argv[1] is the input file, argv[2] the output. */
+/* tm2_io.h over C stdio, for host builds (tests): argv[1] is the input file, argv[2] the output, argv[3] (optional)
+ * the operator trace of a TM2_TRACE build. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -6,6 +7,8 @@
 
 static FILE *tm2_host_in = NULL;
 static FILE *tm2_host_out = NULL;
+static FILE *tm2_host_trace = NULL;
+static const char *tm2_host_trace_name = NULL;
 
 int tm2_io_open(int argc, char **argv) {
   if (argc < 3) {
@@ -22,6 +25,7 @@ int tm2_io_open(int argc, char **argv) {
     fprintf(stderr, "tm2: cannot create output %s\n", argv[2]);
     return -1;
   }
+  tm2_host_trace_name = argc > 3 ? argv[3] : NULL;
   return 0;
 }
 
@@ -33,6 +37,13 @@ int tm2_io_read(void *buf, size_t n) {
 int tm2_io_write(const void *buf, size_t n) {
   if (tm2_host_out == NULL) return -1;
   return fwrite(buf, 1, n, tm2_host_out) == n ? 0 : -1;
+}
+
+int tm2_io_trace(const void *buf, size_t n) {
+  if (tm2_host_trace_name == NULL) return 0;
+  if (tm2_host_trace == NULL) tm2_host_trace = fopen(tm2_host_trace_name, "wb");
+  if (tm2_host_trace == NULL) return -1;
+  return fwrite(buf, 1, n, tm2_host_trace) == n ? 0 : -1;
 }
 
 void tm2_io_log(const char *msg) {
@@ -48,6 +59,10 @@ void tm2_io_close(void) {
   if (tm2_host_out != NULL) {
     fclose(tm2_host_out);
     tm2_host_out = NULL;
+  }
+  if (tm2_host_trace != NULL) {
+    fclose(tm2_host_trace);
+    tm2_host_trace = NULL;
   }
 }
 

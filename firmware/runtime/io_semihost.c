@@ -1,7 +1,8 @@
 /* tm2_io.h over Arm semihosting, for emulator builds.
  *
  * The emulator (QEMU with -semihosting-config enable=on,target=native) serves the calls from the
- * host: "tm2_in.bin" / "tm2_out.bin" are files in its working directory, tm2_io_log text goes to
+ * host: "tm2_in.bin" / "tm2_out.bin" (and "tm2_trace.bin", TM2_TRACE builds) are files in its working directory,
+ * tm2_io_log text goes to
  * its stderr, and SYS_EXIT_EXTENDED turns tm2_io_exit's status into the emulator's exit status.
  * No newlib stdio and no heap: every call is a parameter block on the stack and one "bkpt 0xAB".
  */
@@ -16,6 +17,7 @@
 
 static int32_t tm2_sh_in = -1;
 static int32_t tm2_sh_out = -1;
+static int32_t tm2_sh_trace = -1;
 
 static uint32_t tm2_sh_strlen(const char *s) {
   uint32_t n = 0;
@@ -59,11 +61,17 @@ int tm2_io_read(void *buf, size_t n) {
   return 0;
 }
 
-int tm2_io_write(const void *buf, size_t n) {
-  if (tm2_sh_out < 0) return -1;
-  const uint32_t block[3] = {(uint32_t)tm2_sh_out, (uint32_t)(uintptr_t)buf, (uint32_t)n};
+static int tm2_sh_write(int32_t handle, const void *buf, size_t n) {
+  const uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)buf, (uint32_t)n};
   /* SYS_WRITE answers the number of bytes it did NOT write. */
   return tm2_semihost_call(TM2_SYS_WRITE, block) == 0 ? 0 : -1;
+}
+
+int tm2_io_write(const void *buf, size_t n) { return tm2_sh_out < 0 ? -1 : tm2_sh_write(tm2_sh_out, buf, n); }
+
+int tm2_io_trace(const void *buf, size_t n) {
+  if (tm2_sh_trace < 0) tm2_sh_trace = tm2_sh_open("tm2_trace.bin", TM2_SH_MODE_WB);
+  return tm2_sh_trace < 0 ? -1 : tm2_sh_write(tm2_sh_trace, buf, n);
 }
 
 void tm2_io_log(const char *msg) { (void)tm2_semihost_call(TM2_SYS_WRITE0, msg); }
@@ -78,6 +86,11 @@ void tm2_io_close(void) {
     const uint32_t block[1] = {(uint32_t)tm2_sh_out};
     (void)tm2_semihost_call(TM2_SYS_CLOSE, block);
     tm2_sh_out = -1;
+  }
+  if (tm2_sh_trace >= 0) {
+    const uint32_t block[1] = {(uint32_t)tm2_sh_trace};
+    (void)tm2_semihost_call(TM2_SYS_CLOSE, block);
+    tm2_sh_trace = -1;
   }
 }
 

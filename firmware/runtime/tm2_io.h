@@ -8,6 +8,8 @@
  *
  * File protocol: tm2_in.bin = uint32 little-endian sample count N, then N samples, each the bytes
  * of every graph input in order. tm2_out.bin = N samples, each the bytes of every graph output.
+ * Builds with TM2_TRACE also write every operator's output after it runs (tm2_io_trace): "tm2_trace.bin"
+ * in the emulator's working directory, the file named third on the host's command line.
  */
 #ifndef TM2_IO_H
 #define TM2_IO_H
@@ -24,6 +26,9 @@ int tm2_io_open(int argc, char **argv);
 int tm2_io_read(void *buf, size_t n);
 /* Append n bytes to the output stream. 0 on success. */
 int tm2_io_write(const void *buf, size_t n);
+/* Append n bytes to the operator trace (opened at the first call; nothing is written where the host was given
+ * no third file). 0 on success. */
+int tm2_io_trace(const void *buf, size_t n);
 /* Write a NUL-terminated message to the console (stderr on the host). */
 void tm2_io_log(const char *msg);
 /* Flush and close the streams. */

@@ -580,11 +580,13 @@ S2_SPEC_EDGES = (("E", 4, 2040), ("LOW", 128, 1919))
 @functools.cache
 def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
     """Cases of tm2_depthwise3x3_s8_s2_spec and the distinct runs (TM2_DWS2_SPEC) they take, in the harness's order:
-    layers that the stride-2 kernel takes with output offset -128, every other one with small weights and larger
-    multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn until packing.dw3x3_s2_spec gives
-    a run), odd and even input sizes, SAME (odd: the first
-    row and column in the padding, even: the last ones) and VALID, one to 64 channel quads (128 and 256 channels,
-    narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256). Each case carries
+    layers that the stride-2 kernel takes with output offset -128, those of one input width in two of every channel
+    count with small weights and larger multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn
+    until packing.dw3x3_s2_spec gives a run), odd and even input sizes, SAME (odd: the first row and column in the
+    padding, even: the last ones, run2 and the right edge pixel) and VALID, one to 64 channel quads (128 and 256
+    channels, narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256); two input widths
+    a channel count, many heights each, so that the cases share runs (each run is a few hundred bytes of the
+    harness's flash). Each case carries
     its run's index; some that of a run for other channels or rows (the kernel must take the generic run) or -1
     (none). Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
     rng = np.random.default_rng(41)
@@ -598,13 +600,14 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
         return names[spec["name"]]
 
     out = []
-    shapes = [(5, 7), (6, 6), (7, 9), (4, 4), (12, 24), (9, 4), (3, 3), (8, 11), (11, 8), (2, 5), (13, 6), (6, 13)]
+    widths = {4: (6, 9), 8: (24, 7), 16: (4, 11), 72: (8, 5), 128: (6, 7), 256: (4, 5)}
     for ch in (4, 8, 16, 72, 128, 256):
-        for hw in shapes if ch < 128 else [hw for hw in shapes if hw[1] <= 7]:
+        heights = (2, 4, 5, 6, 9, 12) if ch < 128 else (2, 5, 6)
+        for hw in [(h, w) for w in widths[ch] for h in heights]:
             for same in (True, False):
                 i = len(out)
                 for _ in range(50):
-                    shifted = i % 2 == 0
+                    shifted = hw[1] == widths[ch][ch % 3 % 2]
                     case = dw_case(rng, i, hw, stride=2, zp=-128, ch=ch, same=same, full_range=True,
                                    wmax=int(rng.choice([4, 10, 24])) if shifted else 127,
                                    acc_scale=2.0 ** -int(rng.integers(6, 10)) if shifted else None)
@@ -619,9 +622,9 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
                 if values["out_h"] * values["out_w"] == 0 or spec is None:
                     continue
                 k = index(spec)
-                if i % 7 == 3:  # the run of other channels or rows
+                if i % 13 == 3:  # the run of other channels or rows
                     other = {**spec, "ch": ch + 4} if i % 2 else {**spec, "row": spec["row"] + ch}
-                    name = f"tm2_dws2_{other['rq'].lower()}_c{other['ch']}_r{other['row']}"
+                    name = packing.dw3x3_s2_spec_name(other)
                     k = index({**other, "name": name}) if 2 * other["row"] + 2 * other["ch"] <= 4095 else -1
                 elif i % 11 == 5:
                     k = -1
@@ -642,8 +645,9 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
 def _harness_s2_specs() -> str:
     """The harness's TM2_DWS2_SPEC lines and their table (dw_s2_spec_cases), then those of S2_SPEC_EDGES."""
     specs = [*dw_s2_spec_cases()[1],
-             *({"rq": q, "ch": c, "row": r, "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r in S2_SPEC_EDGES)]
-    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['ch']}, {s['row']})" for s in specs]
+             *({"rq": q, "e": 12 if q == "E" else 0, "ch": c, "row": r, "edge": 1, "name": f"tm2_dws2_edge_c{c}_r{r}"}
+               for q, c, r in S2_SPEC_EDGES)]
+    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['e']}, {s['ch']}, {s['row']}, {s['edge']})" for s in specs]
     table = ", ".join(f"TM2_DWS2_SPEC_REF({s['name']})" for s in specs)
     return "\n".join([*lines, f"static const tm2_dws2_spec *const dws2_specs[] = {{{table}}};"])
 
@@ -1605,7 +1609,7 @@ def test_depthwise3x3_s2_matches_reference(harness: tuple[str, Path, Path]) -> N
     for f, c in zip(fields, cases, strict=True):
         words = np.frombuffer(c.blobs[1], np.int32)[6 * f["channels"]:]
         if words.size and words[24] < 0:
-            shifted.append(words.reshape(-1, packing.DW_S2_RECORD_WORDS)[:, 22:].reshape(-1, 3))
+            shifted.append(words.reshape(-1, packing.DW_S2_RECORD_WORDS)[:, 22:34].reshape(-1, 3))
     assert len(shifted) >= 40 and len(taken) - len(shifted) >= 60
     assert {int(r[0, 2]) for r in shifted} == {-e for e in packing.DW_S2_RQ_SHIFTS}
     assert any((r[:, 0] == 0).any() for r in shifted)

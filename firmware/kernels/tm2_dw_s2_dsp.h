@@ -16,15 +16,16 @@ extern "C" {
 #define TM2_DWS2_FORM_LOW 1
 #define TM2_DWS2_FORM_SIGNED 2
 
-/* A run of tm2_depthwise3x3_s8_s2 specialised for one layer shape (TM2_DWS2_SPEC): n (>= 1) pixels of one output
- * row for nq channel quads, every filter row inside the input; r: filter row 0 at the first pixel's input column
- * 2 ox (channel c of the first quad), rec: that quad's record, the next quads' wadv bytes apart, o: its first
- * output. form, ch and row: the records' form (TM2_DWS2_FORM_E or _LOW), the channels and the input row bytes
- * (in_w * ch) it was built for. */
+/* A run of tm2_depthwise3x3_s8_s2 specialised for one layer shape (TM2_DWS2_SPEC): n (>= 1) interior pixels of one
+ * output row for nq channel quads, then (edge set) the right edge pixel; r: filter row 0 at the first pixel's input
+ * column 2 ox (channel c of the first quad), rec: that quad's interior record, the next quads' wadv bytes apart, o:
+ * its first output. run: every filter row inside the input; run2: filter row 2 in the padding. form, e, ch, row and
+ * edge: the records' form (TM2_DWS2_FORM_E or _LOW) and shift E (0 for _LOW), the channels, the input row bytes
+ * (in_w * ch) and whether the layer has a right edge pixel (its record right before the interior one), as built. */
 typedef void (*tm2_dws2_run_fn)(const int8_t *r, int32_t n, int32_t nq, const int32_t *rec, int32_t wadv, int8_t *o);
 typedef struct {
-  tm2_dws2_run_fn run;
-  int32_t form, ch, row;
+  tm2_dws2_run_fn run, run2;
+  int32_t form, e, ch, row, edge;
 } tm2_dws2_spec;
 
 /* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with a specialised run (spec, TM2_DWS2_SPEC_REF):
@@ -63,8 +64,8 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
 /* The shift E of the records of TM2_RQ_HIGHMUL_E (DW_S2_RQ_SHIFTS in tinym2net/ops/packing.py). */
 #define TM2_DWS2_RQ_SHIFT "12"
 
-/* The specialised run (tm2_dws2_run_fn) of channels CH and input rows of ROW bytes, for records of form RQ (E:
- * TM2_RQ_HIGHMUL_E, LOW: TM2_RQ_HIGHMUL, output offset -128): every input word at an immediate offset from one
+/* The specialised runs (tm2_dws2_run_fn) of channels CH and input rows of ROW bytes, for records of form RQ (E:
+ * TM2_RQ_HIGHMUL_E of shift SH, LOW: TM2_RQ_HIGHMUL, output offset -128): every input word at an immediate offset from one
  * pointer (filter row fy, column k of the pixel: fy ROW + k CH, at most 4095: tinym2net/ops/packing.py
  * dw3x3_s2_spec), the output pointer in a register, so seven temporaries: each group of columns loads its two
  * input words and four weight words in one run. Per pixel: the biases with the words of filter row 0 (columns
@@ -131,31 +132,40 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   ".endif\n\t"                      \
   "cmp %[o], %[t5]\n\t"
 /* Column 2 ox + 2 of filter row 2, the records of TM2_RQ_HIGHMUL_E (m, hz') of channels c and c + 1 (m) in its run,
- * channel c's requantisation; the rest of the records and the run's end oe in one run, the requantisation of
- * channels c + 1 .. c + 3, the stores. */
-#define TM2_DWS2S_TAIL_E(X22, CH)                         \
-  TM2_DWS2S_COL22(X22, "100")                             \
-  "smmla %[a0], %[a0], %[t4], %[t5]\n\t"                  \
-  "ssat %[a0], #8, %[a0], asr #" TM2_DWS2_RQ_SHIFT "\n\t" \
-  "ldr %[t0], [%[wp], #104]\n\t"                          \
-  "ldr %[t1], [%[wp], #112]\n\t"                          \
-  "ldr %[t2], [%[wp], #116]\n\t"                          \
-  "ldr %[t3], [%[wp], #124]\n\t"                          \
-  "ldr %[t4], [%[wp], #128]\n\t"                          \
-  "ldr %[t5], %[oe]\n\t"                                  \
-  "smmla %[a1], %[a1], %[t6], %[t0]\n\t"                  \
-  "ssat %[a1], #8, %[a1], asr #" TM2_DWS2_RQ_SHIFT "\n\t" \
-  "smmla %[a2], %[a2], %[t1], %[t2]\n\t"                  \
-  "ssat %[a2], #8, %[a2], asr #" TM2_DWS2_RQ_SHIFT "\n\t" \
-  "smmla %[a3], %[a3], %[t3], %[t4]\n\t"                  \
-  "ssat %[a3], #8, %[a3], asr #" TM2_DWS2_RQ_SHIFT "\n\t" TM2_DWS2S_STORE(CH)
+ * channel c's requantisation (shift SH); the rest of the records and the run's end oe in one run, the
+ * requantisation of channels c + 1 .. c + 3, the stores. */
+#define TM2_DWS2S_RQ_E(A, M, H, SH) \
+  "smmla %[" A "], %[" A "], %[" M "], %[" H "]\n\t" \
+  "ssat %[" A "], #8, %[" A "], asr #" SH "\n\t"
+#define TM2_DWS2S_TAIL_E(X22, CH, SH)                                         \
+  TM2_DWS2S_COL22(X22, "100") TM2_DWS2S_RQ_E("a0", "t4", "t5", SH)             \
+  "ldr %[t0], [%[wp], #104]\n\t"                                              \
+  "ldr %[t1], [%[wp], #112]\n\t"                                              \
+  "ldr %[t2], [%[wp], #116]\n\t"                                              \
+  "ldr %[t3], [%[wp], #124]\n\t"                                              \
+  "ldr %[t4], [%[wp], #128]\n\t"                                              \
+  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_E("a1", "t6", "t0", SH)                  \
+      TM2_DWS2S_RQ_E("a2", "t1", "t2", SH) TM2_DWS2S_RQ_E("a3", "t3", "t4", SH) TM2_DWS2S_STORE(CH)
+/* Filter row 2 in the padding (run2): the eight records of TM2_RQ_HIGHMUL_E in two runs (those of channels c .. c + 2,
+ * then channel c + 3's with oe), the requantisation after each, the stores. */
+#define TM2_DWS2S_TAIL2_E(CH, SH)                                                                      \
+  "ldr %[t0], [%[wp], #88]\n\t"                                                                       \
+  "ldr %[t1], [%[wp], #92]\n\t"                                                                       \
+  "ldr %[t2], [%[wp], #100]\n\t"                                                                      \
+  "ldr %[t3], [%[wp], #104]\n\t"                                                                      \
+  "ldr %[t4], [%[wp], #112]\n\t"                                                                      \
+  "ldr %[t6], [%[wp], #116]\n\t" TM2_DWS2S_RQ_E("a0", "t0", "t1", SH) TM2_DWS2S_RQ_E("a1", "t2", "t3", SH) \
+      TM2_DWS2S_RQ_E("a2", "t4", "t6", SH)                                                            \
+  "ldr %[t0], [%[wp], #124]\n\t"                                                                      \
+  "ldr %[t1], [%[wp], #128]\n\t"                                                                      \
+  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_E("a3", "t0", "t1", SH) TM2_DWS2S_STORE(CH)
 /* The same with TM2_RQ_HIGHMUL records (m, hz, e; output offset -128): SMMLAR, ASR by e, SSAT; the records in three
  * runs (those of channel c with column 2 ox + 2's, then two channels', then the last one's with oe). */
 #define TM2_DWS2S_RQ_LOW(A, M, H, E)                  \
   "smmlar %[" A "], %[" A "], %[" M "], %[" H "]\n\t" \
   "asr %[" A "], %[" A "], %[" E "]\n\t"              \
   "ssat %[" A "], #8, %[" A "]\n\t"
-#define TM2_DWS2S_TAIL_LOW(X22, CH)                                       \
+#define TM2_DWS2S_TAIL_LOW(X22, CH, SH)                                   \
   TM2_DWS2S_COL22(X22, "96") TM2_DWS2S_RQ_LOW("a0", "t4", "t5", "t6")     \
   "ldr %[t0], [%[wp], #100]\n\t"                                          \
   "ldr %[t1], [%[wp], #104]\n\t"                                          \
@@ -168,53 +178,89 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   "ldr %[t1], [%[wp], #128]\n\t"                                          \
   "ldr %[t2], [%[wp], #132]\n\t"                                          \
   "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_LOW("a3", "t0", "t1", "t2") TM2_DWS2S_STORE(CH)
-/* The run: the pixel loop; after a quad's run the input pointer moves back to its first pixel and on to the next
- * quad (radv = 4 - 2 n CH bytes), the output to the next quad's first pixel (o - ostep, ostep = n CH - 4) and the
- * end four bytes on, the record pointer by wadv bytes. Not inlined: the assembly takes every register. */
-#define TM2_DWS2_SPEC(name, RQ, CH, ROW)                                                                          \
-  __attribute__((noinline)) static void name##_run(const int8_t *p, int32_t n, int32_t nq, const int32_t *rec,    \
-                                                   int32_t wadv, int8_t *o) {                                     \
-    uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                          \
-    int8_t *oe = o + n * (CH);                                                                                    \
-    const int32_t radv = 4 - 2 * n * (CH), ostep = n * (CH)-4;                                                    \
-    __asm__ volatile(                                                                                             \
-        ".if 2*" #CH " <= 255\n\t"                                                                                \
-        ".set tm2_dws2s_d, 2*" #CH "\n\t"                                                                         \
-        ".else\n\t"                                                                                               \
-        ".set tm2_dws2s_d, 0\n\t"                                                                                 \
-        ".endif\n\t"                                                                                              \
-        "1:\n\t"                                                                                                  \
-        "ldr %[a0], [%[wp]]\n\t"                                                                                  \
-        "ldr %[a1], [%[wp], #4]\n\t"                                                                              \
-        "ldr %[a2], [%[wp], #8]\n\t"                                                                              \
-        "ldr %[a3], [%[wp], #12]\n\t" TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16")                                   \
-            TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32") TM2_DWS2S_PAIRS("2*" #CH, #ROW "+2*" #CH, "48")             \
-                TM2_DWS2S_PAIRS("2*" #ROW, "2*" #ROW "+" #CH, "64") TM2_DWS2S_TAIL_##RQ("2*" #ROW "+2*" #CH, #CH) \
-        "bne 1b\n\t"                                                                                              \
-        "ldr %[t0], %[radv]\n\t"                                                                                  \
-        "ldr %[t1], %[ostep]\n\t"                                                                                 \
-        "ldr %[t2], %[wadv]\n\t"                                                                                  \
-        "ldr %[t3], %[nq]\n\t"                                                                                    \
-        "add %[p], %[p], %[t0]\n\t"                                                                               \
-        "sub %[o], %[o], %[t1]\n\t"                                                                               \
-        "add %[wp], %[wp], %[t2]\n\t"                                                                             \
-        "add %[t5], %[t5], #4\n\t"                                                                                \
-        "subs %[t3], %[t3], #1\n\t"                                                                               \
-        "str %[t5], %[oe]\n\t"                                                                                    \
-        "str %[t3], %[nq]\n\t"                                                                                    \
-        "bne 1b\n\t"                                                                                              \
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),         \
-          [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6), [p] "+r"(p),            \
-          [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe), [nq] "+m"(nq)                                               \
-        : [radv] "m"(radv), [ostep] "m"(ostep), [wadv] "m"(wadv)                                                  \
-        : "cc", "memory");                                                                                        \
-  }                                                                                                               \
-  static const tm2_dws2_spec name = {name##_run, TM2_DWS2_FORM_##RQ, CH, ROW};
+/* The same for run2: (m, hz, e) of channels c and c + 1 in one run, of c + 2 and c + 3 with oe in another. */
+#define TM2_DWS2S_TAIL2_LOW(CH, SH)                                           \
+  "ldr %[t0], [%[wp], #88]\n\t"                                              \
+  "ldr %[t1], [%[wp], #92]\n\t"                                              \
+  "ldr %[t2], [%[wp], #96]\n\t"                                              \
+  "ldr %[t3], [%[wp], #100]\n\t"                                             \
+  "ldr %[t4], [%[wp], #104]\n\t"                                             \
+  "ldr %[t6], [%[wp], #108]\n\t" TM2_DWS2S_RQ_LOW("a0", "t0", "t1", "t2")     \
+      TM2_DWS2S_RQ_LOW("a1", "t3", "t4", "t6")                                \
+  "ldr %[t0], [%[wp], #112]\n\t"                                             \
+  "ldr %[t1], [%[wp], #116]\n\t"                                             \
+  "ldr %[t2], [%[wp], #120]\n\t"                                             \
+  "ldr %[t3], [%[wp], #124]\n\t"                                             \
+  "ldr %[t4], [%[wp], #128]\n\t"                                             \
+  "ldr %[t6], [%[wp], #132]\n\t"                                             \
+  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_LOW("a2", "t0", "t1", "t2")              \
+      TM2_DWS2S_RQ_LOW("a3", "t3", "t4", "t6") TM2_DWS2S_STORE(CH)
+/* The pixels: the biases (record words 0 .. 3, or 34 .. 37 for run2) with the words of filter row 0 in one run,
+ * then filter row 1, column 2 ox + 2 of filter rows 0 and 1, and (run) filter row 2 and the tail. */
+#define TM2_DWS2S_BIAS(W)               \
+  "ldr %[a0], [%[wp], #" W "]\n\t"      \
+  "ldr %[a1], [%[wp], #" W "+4]\n\t"    \
+  "ldr %[a2], [%[wp], #" W "+8]\n\t"    \
+  "ldr %[a3], [%[wp], #" W "+12]\n\t"
+#define TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW)                                                                 \
+  TM2_DWS2S_BIAS("136") TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16") TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32") \
+      TM2_DWS2S_PAIRS("2*" #CH, #ROW "+2*" #CH, "48") TM2_DWS2S_TAIL2_##RQ(#CH, #SH)
+#define TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW)                                                                 \
+  TM2_DWS2S_BIAS("0") TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16") TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32")   \
+      TM2_DWS2S_PAIRS("2*" #CH, #ROW "+2*" #CH, "48") TM2_DWS2S_PAIRS("2*" #ROW, "2*" #ROW "+" #CH, "64")   \
+          TM2_DWS2S_TAIL_##RQ("2*" #ROW "+2*" #CH, #CH, #SH)
+/* The right edge pixel after a quad's interior pixels (EDGE 1): the pixel once more on the record 152 bytes before
+ * (shift -1) and the input one column back (its flags unused). */
+#define TM2_DWS2S_EDGE_0(PIXEL, CH) ""
+#define TM2_DWS2S_EDGE_1(PIXEL, CH)      \
+  "sub %[wp], %[wp], #152\n\t"           \
+  "sub %[p], %[p], #" CH "\n\t" PIXEL
+/* A run: the pixel loop, the edge pixel; after a quad's run the input pointer moves back to its first pixel and on
+ * to the next quad (radv = 4 - (2 n + EDGE) CH bytes), the output to the next quad's first pixel (o - ostep, ostep
+ * = (n + EDGE) CH - 4) and the end four bytes on, the record pointer by wadv (+ 152 after an edge pixel) bytes.
+ * Not inlined: the assembly takes every register. */
+#define TM2_DWS2S_RUN(fname, PIXEL, CH, EDGE)                                                                   \
+  __attribute__((noinline)) static void fname(const int8_t *p, int32_t n, int32_t nq, const int32_t *rec,       \
+                                              int32_t wadv, int8_t *o) {                                        \
+    uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                        \
+    int8_t *oe = o + n * (CH);                                                                                  \
+    const int32_t radv = 4 - (2 * n + (EDGE)) * (CH), ostep = (n + (EDGE)) * (CH)-4, wstep = wadv + (EDGE)*152; \
+    __asm__ volatile(                                                                                           \
+        ".if 2*" #CH " <= 255\n\t"                                                                              \
+        ".set tm2_dws2s_d, 2*" #CH "\n\t"                                                                       \
+        ".else\n\t"                                                                                             \
+        ".set tm2_dws2s_d, 0\n\t"                                                                               \
+        ".endif\n\t"                                                                                            \
+        "1:\n\t" PIXEL "bne 1b\n\t" TM2_DWS2S_EDGE_##EDGE(PIXEL, #CH)                                           \
+        "ldr %[t0], %[radv]\n\t"                                                                                \
+        "ldr %[t1], %[ostep]\n\t"                                                                               \
+        "ldr %[t2], %[wstep]\n\t"                                                                               \
+        "ldr %[t3], %[nq]\n\t"                                                                                  \
+        "add %[p], %[p], %[t0]\n\t"                                                                             \
+        "sub %[o], %[o], %[t1]\n\t"                                                                             \
+        "add %[wp], %[wp], %[t2]\n\t"                                                                           \
+        "add %[t5], %[t5], #4\n\t"                                                                              \
+        "subs %[t3], %[t3], #1\n\t"                                                                             \
+        "str %[t5], %[oe]\n\t"                                                                                  \
+        "str %[t3], %[nq]\n\t"                                                                                  \
+        "bne 1b\n\t"                                                                                            \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),       \
+          [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6), [p] "+r"(p),          \
+          [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe), [nq] "+m"(nq)                                             \
+        : [radv] "m"(radv), [ostep] "m"(ostep), [wstep] "m"(wstep)                                              \
+        : "cc", "memory");                                                                                      \
+  }
+/* The runs of one layer shape: SH the shift E of form E (0 for LOW), EDGE 1 where the layer has a right edge pixel
+ * (tinym2net/ops/packing.py dw3x3_s2_spec). */
+#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE)                                           \
+  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), CH, EDGE)                     \
+  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), CH, EDGE)                    \
+  static const tm2_dws2_spec name = {name##_run, name##_run2, TM2_DWS2_FORM_##RQ, SH, CH, ROW, EDGE};
 #define TM2_DWS2_SPEC_REF(name) (&name)
 #else
 #define TM2_DW_S2_APPLIES(p) 0
 /* Without the DSP extension: no specialised run (tm2_depthwise3x3_s8_s2_spec makes the layer's usual call). */
-#define TM2_DWS2_SPEC(name, RQ, CH, ROW)
+#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE)
 #define TM2_DWS2_SPEC_REF(name) NULL
 #endif
 

@@ -317,7 +317,7 @@ def pack_dw3x3_weights(filt: np.ndarray) -> np.ndarray:
     return words.astype(np.uint32).view(np.int32)
 
 
-DW_S2_RECORD_WORDS = 34  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.c)
+DW_S2_RECORD_WORDS = 38  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.c)
 
 
 def dw3x3_s2_variants(
@@ -364,7 +364,8 @@ def dw3x3_s2_records(
     row inside the input: the four biases with the input offset folded in (bias + off * sum of the record's
     weights), doubled; the doubled int16 pairs (tap 0, tap 1) of the four channels for filter rows 0 and 1, then
     (row 0, row 1) of their taps 2, then the pairs of row 2 and its taps 2 as (channel 0, channel 2) and
-    (channel 1, channel 3); then (m, hz, e) per channel.
+    (channel 1, channel 3); then (m, hz, e) per channel; then the four biases of an output row whose filter row 2
+    lies in the padding (the input offset folded in over rows 0 and 1 only), doubled.
 
     With output offset -128 (``low``) and an E of :data:`DW_S2_RQ_SHIFTS` that passes :func:`dw3x3_s2_scales`,
     TM2_RQ_HIGHMUL_E instead: channel c's doubled weights and bias scaled by 2^k[c] and (m, hz', -E) per channel
@@ -403,6 +404,7 @@ def dw3x3_s2_records(
             rec += [int(d[2, 2, 0] | d[2, 2, 2] << 16), int(d[2, 2, 1] | d[2, 2, 3] << 16)]
             for j in range(4):
                 rec += [int(table[c0 + j, 0]), int(table[c0 + j, 1]), int(table[c0 + j, 3])]
+            rec += [(b[c0 + j] + input_offset * int(taps[:2, :, j].sum())) * 2 for j in range(4)]
             out += rec
     return (np.array(out, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
@@ -412,8 +414,9 @@ def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any]
     layer, or None where it would not run: the kernel takes the layer with records of TM2_RQ_HIGHMUL_E (``records``
     of :func:`dw3x3_s2_records`: its form in the third requantisation word of the first record) or TM2_RQ_HIGHMUL
     with output offset -128, and interior pixels (shift 0), and the load of a pixel's last input word (filter row 2,
-    column 2 ox + 2: 2 row + 2 ch bytes on) stays within the 12-bit immediate. rq: the form ("E" or "LOW"); ch:
-    channels; row: bytes of an input row (in_w * ch); name: the C name."""
+    column 2 ox + 2: 2 row + 2 ch bytes on) stays within the 12-bit immediate. rq: the form ("E" or "LOW"); e: its
+    shift E (0 for LOW); ch: channels; row: bytes of an input row (in_w * ch); edge: 1 where the layer has a right
+    edge pixel (shift -1), which the runs take after the interior ones; name: the C name (dw3x3_s2_spec_name)."""
     ch, row = params["in_c"], params["in_w"] * params["in_c"]
     variants = dw3x3_s2_variants(
         ch, params["in_w"], params["out_w"], params["pad_w"], params["stride_w"], RQ_HIGHMUL, params["act_min"],
@@ -424,7 +427,14 @@ def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any]
     rq = "E" if records[24] < 0 else "LOW" if params["output_offset"] == -128 else None
     if rq is None:
         return None
-    return {"rq": rq, "ch": ch, "row": row, "name": f"tm2_dws2_{rq.lower()}_c{ch}_r{row}"}
+    spec = {"rq": rq, "e": -int(records[24]) if rq == "E" else 0, "ch": ch, "row": row, "edge": int(-1 in variants)}
+    return {**spec, "name": dw3x3_s2_spec_name(spec)}
+
+
+def dw3x3_s2_spec_name(spec: dict[str, Any]) -> str:
+    """The C name of the runs of :func:`dw3x3_s2_spec` ``spec`` (one per distinct form, shift, shape and edge)."""
+    rq = f"e{spec['e']}" if spec["rq"] == "E" else "low"
+    return f"tm2_dws2_{rq}_c{spec['ch']}_r{spec['row']}" + ("_x" if spec["edge"] else "")
 
 
 def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:

@@ -180,9 +180,14 @@ int main(int argc, char **argv) {
     } else if (kind == 11 && np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
       tm2_dw3x3_packed_params p; /* then the index of the run (-1: NULL); scratch length 0: NULL */
       memcpy(&p, params, sizeof p);
-      const int32_t k = params[np - 1];
-      tm2_depthwise3x3_s8_s2_spec(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, scratch_len ? scratch : NULL,
-                                  (int8_t *)out, k >= 0 ? dws2_specs[k] : NULL);
+      const int32_t k = params[np - 1]; /* + 0x10000: tm2_depthwise3x3_s8_s2_whole */
+      if (k >= 0x10000) {
+        tm2_depthwise3x3_s8_s2_whole(&p, (const int8_t *)in, (const int32_t *)w, bias, rq,
+                                     scratch_len ? scratch : NULL, (int8_t *)out, dws2_specs[k - 0x10000]);
+      } else {
+        tm2_depthwise3x3_s8_s2_spec(&p, (const int8_t *)in, (const int32_t *)w, bias, rq,
+                                    scratch_len ? scratch : NULL, (int8_t *)out, k >= 0 ? dws2_specs[k] : NULL);
+      }
     } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -337,8 +342,9 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
 def dw_case(
     rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None, stride: int | None = None,
     zp: int | None = None, ch: int | None = None, same: bool | None = None, full_range: bool = False,
-    wmax: int = 127, acc_scale: float | None = None,
+    wmax: int = 127, acc_scale: float | None = None, s2_shifts: tuple[int, ...] = packing.DW_S2_RQ_SHIFTS,
 ) -> Case:
+    """A DEPTHWISE_CONV_2D 3x3 case; s2_shifts: the shifts E the stride-2 kernel's records may take."""
     ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21])) if ch is None else ch
     stride = int(rng.integers(1, 3)) if stride is None else stride
     same = bool(rng.random() < 0.6) if same is None else same
@@ -373,7 +379,8 @@ def dw_case(
     # the packed weights, then the stride-2 kernel's records where it takes the layer (as the lowering)
     variants = packing.dw3x3_s2_variants(ch, w, ow, pw, stride, mode, act_min, act_max)
     weights = np.concatenate(
-        [packing.pack_dw3x3_weights(filt), packing.dw3x3_s2_records(filt, bias, rq, in_off, variants, low=zp == -128)]
+        [packing.pack_dw3x3_weights(filt),
+         packing.dw3x3_s2_records(filt, bias, rq, in_off, variants, low=zp == -128, shifts=s2_shifts)]
     )
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
@@ -588,7 +595,8 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
     a channel count, many heights each, so that the cases share runs (each run is a few hundred bytes of the
     harness's flash). Each case carries
     its run's index; some that of a run for other channels or rows (the kernel must take the generic run) or -1
-    (none). Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
+    (none); most of those whose runs take every row (packing.dw3x3_s2_whole) go through
+    tm2_depthwise3x3_s8_s2_whole (index + 0x10000) on records of any shift of RQ_SHIFTS. Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
     rng = np.random.default_rng(41)
     specs: list[dict] = []
     names: dict[str, int] = {}
@@ -606,23 +614,30 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
         for hw in [(h, w) for w in widths[ch] for h in heights]:
             for same in (True, False):
                 i = len(out)
+                # whole: through tm2_depthwise3x3_s8_s2_whole where the padding lets the runs take every row
+                other = i % 13 == 3
+                whole = not other and i % 11 != 5 and i % 4 != 0
+                whole = whole and out_size_and_pad(same, hw[0], 3, 2)[1] == out_size_and_pad(same, hw[1], 3, 2)[1] == 0
                 for _ in range(50):
                     shifted = hw[1] == widths[ch][ch % 3 % 2]
                     case = dw_case(rng, i, hw, stride=2, zp=-128, ch=ch, same=same, full_range=True,
                                    wmax=int(rng.choice([4, 10, 24])) if shifted else 127,
-                                   acc_scale=2.0 ** -int(rng.integers(6, 10)) if shifted else None)
+                                   acc_scale=2.0 ** -int(rng.integers(7, 12)) if shifted else None,
+                                   s2_shifts=packing.RQ_SHIFTS if whole else packing.DW_S2_RQ_SHIFTS)
                     values = values_of(case)
                     if values["out_h"] * values["out_w"] == 0:
                         break
                     geometry = {"in_c": ch, "in_w": hw[1], "out_w": values["out_w"], "pad_w": values["pad_w"],
-                                "stride_w": 2, "act_min": -128, "act_max": 127, "output_offset": -128}
+                                "pad_h": values["pad_h"], "stride_w": 2, "act_min": -128, "act_max": 127,
+                                "output_offset": -128}
                     spec = packing.dw3x3_s2_spec(geometry, np.frombuffer(case.blobs[1], np.int32)[6 * ch:])
                     if spec is not None:
                         break
                 if values["out_h"] * values["out_w"] == 0 or spec is None:
                     continue
-                k = index(spec)
-                if i % 13 == 3:  # the run of other channels or rows
+                assert spec["whole"] or not whole
+                k = index(spec) + (0x10000 if whole else 0)
+                if other:  # the run of other channels or rows
                     other = {**spec, "ch": ch + 4} if i % 2 else {**spec, "row": spec["row"] + ch}
                     name = packing.dw3x3_s2_spec_name(other)
                     k = index({**other, "name": name}) if 2 * other["row"] + 2 * other["ch"] <= 4095 else -1
@@ -1627,12 +1642,18 @@ def test_depthwise3x3_s2_spec_matches_reference(harness: tuple[str, Path, Path])
     assert {f["pad_w"] for f in fields} == {0, 1} and {f["pad_h"] for f in fields} == {0, 1}
     assert any(f["in_h"] < 3 for f in fields) and {f["channels"] for f in fields} == {4, 8, 16, 72, 128, 256}
     assert {f["in_h"] % 2 for f in fields} == {0, 1} and {f["in_w"] % 2 for f in fields} == {0, 1}
-    runs = [c.extra["spec"] for c in cases]
+    runs = [c.extra["spec"] & 0xFFFF if c.extra["spec"] >= 0 else -1 for c in cases]
     matched = [specs[k]["ch"] == f["channels"] and specs[k]["row"] == f["in_w"] * f["channels"]
                for k, f in zip(runs, fields, strict=True) if k >= 0]
     assert sum(matched) >= 60 and not all(matched) and -1 in runs
     forms = [specs[k]["rq"] for k in runs if k >= 0]
     assert forms.count("E") >= 25 and forms.count("LOW") >= 25
+    # tm2_depthwise3x3_s8_s2_whole: with and without a right edge pixel and run2 (even heights), both forms, shifts
+    # other than 12
+    whole = [(specs[k], f) for k, f, c in zip(runs, fields, cases, strict=True) if c.extra["spec"] >= 0x10000]
+    assert len(whole) >= 20 and {s["edge"] for s, _ in whole} == {0, 1} and {s["rq"] for s, _ in whole} == {"E", "LOW"}
+    assert any(f["in_h"] % 2 == 0 and f["out_h"] * 2 > f["in_h"] - 2 for _, f in whole)
+    assert len({s["e"] for s, _ in whole} - {0, 12}) >= 1
     _check_cases(harness, list(cases), "dw_s2_spec")
 
 

@@ -37,6 +37,13 @@ void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t 
                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                  const tm2_dws2_spec *spec);
 
+/* The same for a layer whose every row spec's runs take (tinym2net/ops/packing.py dw3x3_s2_whole: no padding before
+ * the input, spec built for the layer): with the DSP extension those runs alone, neither the generic run nor the
+ * kernels of the other forms referenced; without it tm2_depthwise3x3_s8_s2_spec's call. */
+void tm2_depthwise3x3_s8_s2_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
+                                  const tm2_dws2_spec *spec);
+
 /* Whether tm2_depthwise3x3_s8_s2 takes the layer: the DSP extension (and no TM2_PORTABLE), stride 2, a
  * channel count that is a multiple of four, TM2_RQ_HIGHMUL records, the full int8 output range, an input
  * at least three columns wide and at most one padding column on either side that a pixel reads (SAME and

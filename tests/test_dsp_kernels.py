@@ -587,15 +587,15 @@ S2_SPEC_EDGES = (("E", 4, 2040), ("LOW", 128, 1919))
 @functools.cache
 def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
     """Cases of tm2_depthwise3x3_s8_s2_spec and the distinct runs (TM2_DWS2_SPEC) they take, in the harness's order:
-    layers that the stride-2 kernel takes with output offset -128, those of one input width in two of every channel
-    count with small weights and larger multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn
+    layers that the stride-2 kernel takes with output offset -128, those of one input width in two (or SAME ones) of
+    every channel count with small weights and larger multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn
     until packing.dw3x3_s2_spec gives a run), odd and even input sizes, SAME (odd: the first row and column in the
     padding, even: the last ones, run2 and the right edge pixel) and VALID, one to 64 channel quads (128 and 256
-    channels, narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256); two input widths
-    a channel count, many heights each, so that the cases share runs (each run is a few hundred bytes of the
+    channels, narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256); one or two input
+    widths a channel count, many heights each, so that the cases share runs (each run is a few hundred bytes of the
     harness's flash). Each case carries
-    its run's index; some that of a run for other channels or rows (the kernel must take the generic run) or -1
-    (none); most of those whose runs take every row (packing.dw3x3_s2_whole) go through
+    its run's index; some that of another case's run for other channels or rows (the kernel must take the generic
+    run) or -1 (none); most of those whose runs take every row (packing.dw3x3_s2_whole) go through
     tm2_depthwise3x3_s8_s2_whole (index + 0x10000) on records of any shift of RQ_SHIFTS. Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
     rng = np.random.default_rng(41)
     specs: list[dict] = []
@@ -608,9 +608,9 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
         return names[spec["name"]]
 
     out = []
-    widths = {4: (6, 9), 8: (24, 7), 16: (4, 11), 72: (8, 5), 128: (6, 7), 256: (4, 5)}
+    widths = {4: (6, 9), 8: (24,), 16: (11,), 72: (8,), 128: (6, 7), 256: (4,)}
     for ch in (4, 8, 16, 72, 128, 256):
-        heights = (2, 4, 5, 6, 9, 12) if ch < 128 else (2, 5, 6)
+        heights = (2, 3, 4, 5, 6, 7, 9, 12) if ch < 128 else (2, 5, 6)
         for hw in [(h, w) for w in widths[ch] for h in heights]:
             for same in (True, False):
                 i = len(out)
@@ -619,11 +619,11 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
                 whole = not other and i % 11 != 5 and i % 4 != 0
                 whole = whole and out_size_and_pad(same, hw[0], 3, 2)[1] == out_size_and_pad(same, hw[1], 3, 2)[1] == 0
                 for _ in range(50):
-                    shifted = hw[1] == widths[ch][ch % 3 % 2]
+                    shifted = hw[1] == widths[ch][ch % 3 % 2] if len(widths[ch]) == 2 else same
                     case = dw_case(rng, i, hw, stride=2, zp=-128, ch=ch, same=same, full_range=True,
                                    wmax=int(rng.choice([4, 10, 24])) if shifted else 127,
                                    acc_scale=2.0 ** -int(rng.integers(7, 12)) if shifted else None,
-                                   s2_shifts=packing.RQ_SHIFTS if whole else packing.DW_S2_RQ_SHIFTS)
+                                   s2_shifts=packing.RQ_SHIFTS if whole and i // 3 % 2 else packing.DW_S2_RQ_SHIFTS)
                     values = values_of(case)
                     if values["out_h"] * values["out_w"] == 0:
                         break
@@ -636,13 +636,13 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
                 if values["out_h"] * values["out_w"] == 0 or spec is None:
                     continue
                 assert spec["whole"] or not whole
-                k = index(spec) + (0x10000 if whole else 0)
-                if other:  # the run of other channels or rows
-                    other = {**spec, "ch": ch + 4} if i % 2 else {**spec, "row": spec["row"] + ch}
-                    name = packing.dw3x3_s2_spec_name(other)
-                    k = index({**other, "name": name}) if 2 * other["row"] + 2 * other["ch"] <= 4095 else -1
+                if other:  # the run of other channels or rows (one the harness has for other cases)
+                    runs = [j for j, s in enumerate(specs) if (s["ch"], s["row"]) != (spec["ch"], spec["row"])]
+                    k = runs[i % len(runs)] if runs else -1
                 elif i % 11 == 5:
                     k = -1
+                else:
+                    k = index(spec) + (0x10000 if whole else 0)
                 scratch = 0
                 if i % 3 == 1:
                     scratch = packing.dw3x3_scratch_bytes(ch, values["row_len"])
@@ -660,9 +660,10 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
 def _harness_s2_specs() -> str:
     """The harness's TM2_DWS2_SPEC lines and their table (dw_s2_spec_cases), then those of S2_SPEC_EDGES."""
     specs = [*dw_s2_spec_cases()[1],
-             *({"rq": q, "e": 12 if q == "E" else 0, "ch": c, "row": r, "edge": 1, "name": f"tm2_dws2_edge_c{c}_r{r}"}
-               for q, c, r in S2_SPEC_EDGES)]
-    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['e']}, {s['ch']}, {s['row']}, {s['edge']})" for s in specs]
+             *({"rq": q, "e": 12 if q == "E" else 0, "ch": c, "row": r, "edge": 1, "odd": c % 8 // 4,
+                "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r in S2_SPEC_EDGES)]
+    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['e']}, {s['ch']}, {s['row']}, {s['edge']}, {s['odd']})"
+             for s in specs]
     table = ", ".join(f"TM2_DWS2_SPEC_REF({s['name']})" for s in specs)
     return "\n".join([*lines, f"static const tm2_dws2_spec *const dws2_specs[] = {{{table}}};"])
 
@@ -1649,9 +1650,10 @@ def test_depthwise3x3_s2_spec_matches_reference(harness: tuple[str, Path, Path])
     forms = [specs[k]["rq"] for k in runs if k >= 0]
     assert forms.count("E") >= 25 and forms.count("LOW") >= 25
     # tm2_depthwise3x3_s8_s2_whole: with and without a right edge pixel and run2 (even heights), both forms, shifts
-    # other than 12
+    # other than 12, odd and even numbers of interior pixels
     whole = [(specs[k], f) for k, f, c in zip(runs, fields, cases, strict=True) if c.extra["spec"] >= 0x10000]
     assert len(whole) >= 20 and {s["edge"] for s, _ in whole} == {0, 1} and {s["rq"] for s, _ in whole} == {"E", "LOW"}
+    assert {s["odd"] for s, _ in whole} == {0, 1} and {s["odd"] for s in specs} == {0, 1}
     assert any(f["in_h"] % 2 == 0 and f["out_h"] * 2 > f["in_h"] - 2 for _, f in whole)
     assert len({s["e"] for s, _ in whole} - {0, 12}) >= 1
     _check_cases(harness, list(cases), "dw_s2_spec")

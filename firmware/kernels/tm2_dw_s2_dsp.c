@@ -312,11 +312,11 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
   /* per piece k: first pixel, pixels, its first input column */
   const int32_t first[3] = {ox1, ox0, 0}, count[3] = {out_w - ox1, ox1 - ox0, ox0};
   const int32_t col[3] = {2 * ox1 - pad_w - 1, 2 * ox0 - pad_w, 0};
-  /* spec where it was built for this layer: its form and shift, channels, row bytes and right edge, and interior
-   * pixels */
+  /* spec where it was built for this layer: its form and shift, channels, row bytes, right edge and the parity of
+   * the interior pixels (at least one) */
   const int32_t shift = form == TM2_DWS2_FORM_E ? -weights[(size_t)ch * 6 + 24] : 0;
   if (spec != NULL && (spec->form != form || spec->e != shift || spec->ch != ch || spec->row != (int32_t)in_row ||
-                       spec->edge != (count[0] > 0) || count[1] == 0)) {
+                       spec->edge != (count[0] > 0) || count[1] == 0 || spec->odd != (count[1] & 1))) {
     spec = NULL;
   }
   const int32_t quad_words = ((count[0] > 0) + (count[1] > 0) + (count[2] > 0)) * TM2_DWS2_REC_WORDS;

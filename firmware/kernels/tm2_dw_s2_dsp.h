@@ -19,13 +19,14 @@ extern "C" {
 /* A run of tm2_depthwise3x3_s8_s2 specialised for one layer shape (TM2_DWS2_SPEC): n (>= 1) interior pixels of one
  * output row for nq channel quads, then (edge set) the right edge pixel; r: filter row 0 at the first pixel's input
  * column 2 ox (channel c of the first quad), rec: that quad's interior record, the next quads' wadv bytes apart, o:
- * its first output. run: every filter row inside the input; run2: filter row 2 in the padding. form, e, ch, row and
- * edge: the records' form (TM2_DWS2_FORM_E or _LOW) and shift E (0 for _LOW), the channels, the input row bytes
- * (in_w * ch) and whether the layer has a right edge pixel (its record right before the interior one), as built. */
+ * its first output. run: every filter row inside the input; run2: filter row 2 in the padding. form, e, ch, row,
+ * edge and odd: the records' form (TM2_DWS2_FORM_E or _LOW) and shift E (0 for _LOW), the channels, the input row
+ * bytes (in_w * ch), whether the layer has a right edge pixel (its record right before the interior one) and
+ * whether n is odd, as built. */
 typedef void (*tm2_dws2_run_fn)(const int8_t *r, int32_t n, int32_t nq, const int32_t *rec, int32_t wadv, int8_t *o);
 typedef struct {
   tm2_dws2_run_fn run, run2;
-  int32_t form, e, ch, row, edge;
+  int32_t form, e, ch, row, edge, odd;
 } tm2_dws2_spec;
 
 /* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with a specialised run (spec, TM2_DWS2_SPEC_REF):
@@ -136,8 +137,10 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   ".endif\n\t"                      \
   ".if tm2_dws2s_d == 0\n\t"        \
   "add %[p], %[p], #2*" CH "\n\t"   \
-  ".endif\n\t"                      \
-  "cmp %[o], %[t5]\n\t"
+  ".endif\n\t" TM2_DWS2S_TEST("cmp %[o], %[t5]\n\t")
+/* The end test's instructions (the load of oe, the comparison), left out of the first pixel of the loop's pair
+ * (tm2_dws2s_t 0). */
+#define TM2_DWS2S_TEST(INSN) ".if tm2_dws2s_t\n\t" INSN ".endif\n\t"
 /* Column 2 ox + 2 of filter row 2, the records of TM2_RQ_HIGHMUL_E (m, hz') of channels c and c + 1 (m) in its run,
  * channel c's requantisation (shift SH); the rest of the records and the run's end oe in one run, the
  * requantisation of channels c + 1 .. c + 3, the stores. */
@@ -151,7 +154,7 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   "ldr %[t2], [%[wp], #116]\n\t"                                              \
   "ldr %[t3], [%[wp], #124]\n\t"                                              \
   "ldr %[t4], [%[wp], #128]\n\t"                                              \
-  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_E("a1", "t6", "t0", SH)                  \
+  TM2_DWS2S_TEST("ldr %[t5], %[oe]\n\t") TM2_DWS2S_RQ_E("a1", "t6", "t0", SH)                  \
       TM2_DWS2S_RQ_E("a2", "t1", "t2", SH) TM2_DWS2S_RQ_E("a3", "t3", "t4", SH) TM2_DWS2S_STORE(CH)
 /* Filter row 2 in the padding (run2): the eight records of TM2_RQ_HIGHMUL_E in two runs (those of channels c .. c + 2,
  * then channel c + 3's with oe), the requantisation after each, the stores. */
@@ -165,7 +168,7 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
       TM2_DWS2S_RQ_E("a2", "t4", "t6", SH)                                                            \
   "ldr %[t0], [%[wp], #124]\n\t"                                                                      \
   "ldr %[t1], [%[wp], #128]\n\t"                                                                      \
-  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_E("a3", "t0", "t1", SH) TM2_DWS2S_STORE(CH)
+  TM2_DWS2S_TEST("ldr %[t5], %[oe]\n\t") TM2_DWS2S_RQ_E("a3", "t0", "t1", SH) TM2_DWS2S_STORE(CH)
 /* The same with TM2_RQ_HIGHMUL records (m, hz, e; output offset -128): SMMLAR, ASR by e, SSAT; the records in three
  * runs (those of channel c with column 2 ox + 2's, then two channels', then the last one's with oe). */
 #define TM2_DWS2S_RQ_LOW(A, M, H, E)                  \
@@ -184,7 +187,7 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   "ldr %[t0], [%[wp], #124]\n\t"                                          \
   "ldr %[t1], [%[wp], #128]\n\t"                                          \
   "ldr %[t2], [%[wp], #132]\n\t"                                          \
-  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_LOW("a3", "t0", "t1", "t2") TM2_DWS2S_STORE(CH)
+  TM2_DWS2S_TEST("ldr %[t5], %[oe]\n\t") TM2_DWS2S_RQ_LOW("a3", "t0", "t1", "t2") TM2_DWS2S_STORE(CH)
 /* The same for run2: (m, hz, e) of channels c and c + 1 in one run, of c + 2 and c + 3 with oe in another. */
 #define TM2_DWS2S_TAIL2_LOW(CH, SH)                                           \
   "ldr %[t0], [%[wp], #88]\n\t"                                              \
@@ -200,7 +203,7 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   "ldr %[t3], [%[wp], #124]\n\t"                                             \
   "ldr %[t4], [%[wp], #128]\n\t"                                             \
   "ldr %[t6], [%[wp], #132]\n\t"                                             \
-  "ldr %[t5], %[oe]\n\t" TM2_DWS2S_RQ_LOW("a2", "t0", "t1", "t2")              \
+  TM2_DWS2S_TEST("ldr %[t5], %[oe]\n\t") TM2_DWS2S_RQ_LOW("a2", "t0", "t1", "t2")              \
       TM2_DWS2S_RQ_LOW("a3", "t3", "t4", "t6") TM2_DWS2S_STORE(CH)
 /* The pixels: the biases (record words 0 .. 3, or 34 .. 37 for run2) with the words of filter row 0 in one run,
  * then filter row 1, column 2 ox + 2 of filter rows 0 and 1, and (run) filter row 2 and the tail. */
@@ -222,11 +225,12 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
 #define TM2_DWS2S_EDGE_1(PIXEL, CH)      \
   "sub %[wp], %[wp], #152\n\t"           \
   "sub %[p], %[p], #" CH "\n\t" PIXEL
-/* A run: the pixel loop, the edge pixel; after a quad's run the input pointer moves back to its first pixel and on
+/* A run: the pixel loop, two pixels a step where PAIRS (ODD: n odd, the loop entered at its second pixel, which has
+ * the end test), the edge pixel; after a quad's run the input pointer moves back to its first pixel and on
  * to the next quad (radv = 4 - (2 n + EDGE) CH bytes), the output to the next quad's first pixel (o - ostep, ostep
  * = (n + EDGE) CH - 4) and the end four bytes on, the record pointer by wadv (+ 152 after an edge pixel) bytes.
  * Not inlined: the assembly takes every register. */
-#define TM2_DWS2S_RUN(fname, PIXEL, CH, EDGE)                                                                   \
+#define TM2_DWS2S_RUN(fname, PIXEL, CH, EDGE, ODD, PAIRS)                                                                \
   __attribute__((noinline)) static void fname(const int8_t *p, int32_t n, int32_t nq, const int32_t *rec,       \
                                               int32_t wadv, int8_t *o) {                                        \
     uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                        \
@@ -238,7 +242,20 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         ".else\n\t"                                                                                             \
         ".set tm2_dws2s_d, 0\n\t"                                                                               \
         ".endif\n\t"                                                                                            \
-        "1:\n\t" PIXEL "bne 1b\n\t" TM2_DWS2S_EDGE_##EDGE(PIXEL, #CH)                                           \
+        ".if " #PAIRS "\n\t"                                                                                    \
+        ".if " #ODD "\n\t"                                                                                      \
+        "b 2f\n\t"                                                                                              \
+        ".endif\n\t"                                                                                            \
+        "1:\n\t"                                                                                                \
+        ".set tm2_dws2s_t, 0\n\t" PIXEL                                                                         \
+        ".endif\n\t"                                                                                            \
+        "2:\n\t"                                                                                                \
+        ".set tm2_dws2s_t, 1\n\t" PIXEL                                                                         \
+        ".if " #PAIRS "\n\t"                                                                                    \
+        "bne 1b\n\t"                                                                                            \
+        ".else\n\t"                                                                                             \
+        "bne 2b\n\t"                                                                                            \
+        ".endif\n\t" TM2_DWS2S_EDGE_##EDGE(PIXEL, #CH)                                                          \
         "ldr %[t0], %[radv]\n\t"                                                                                \
         "ldr %[t1], %[ostep]\n\t"                                                                               \
         "ldr %[t2], %[wstep]\n\t"                                                                               \
@@ -250,24 +267,29 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         "subs %[t3], %[t3], #1\n\t"                                                                             \
         "str %[t5], %[oe]\n\t"                                                                                  \
         "str %[t3], %[nq]\n\t"                                                                                  \
+        ".if " #PAIRS " > " #ODD "\n\t"                                                                          \
         "bne 1b\n\t"                                                                                            \
+        ".else\n\t"                                                                                             \
+        "bne 2b\n\t"                                                                                            \
+        ".endif\n\t"                                                                                            \
         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),       \
           [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6), [p] "+r"(p),          \
           [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe), [nq] "+m"(nq)                                             \
         : [radv] "m"(radv), [ostep] "m"(ostep), [wstep] "m"(wstep)                                              \
         : "cc", "memory");                                                                                      \
   }
-/* The runs of one layer shape: SH the shift E of form E (0 for LOW), EDGE 1 where the layer has a right edge pixel
- * (tinym2net/ops/packing.py dw3x3_s2_spec). */
-#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE)                                           \
-  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), CH, EDGE)                     \
-  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), CH, EDGE)                    \
-  static const tm2_dws2_spec name = {name##_run, name##_run2, TM2_DWS2_FORM_##RQ, SH, CH, ROW, EDGE};
+/* The runs of one layer shape: SH the shift E of form E (0 for LOW), EDGE 1 where the layer has a right edge pixel,
+ * ODD 1 where its number of interior pixels is odd (tinym2net/ops/packing.py dw3x3_s2_spec); run2 (one output row
+ * of a layer) one pixel a loop step, in less code. */
+#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, ODD)                                            \
+  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), CH, EDGE, ODD, 1)                   \
+  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), CH, EDGE, ODD, 0)                  \
+  static const tm2_dws2_spec name = {name##_run, name##_run2, TM2_DWS2_FORM_##RQ, SH, CH, ROW, EDGE, ODD};
 #define TM2_DWS2_SPEC_REF(name) (&name)
 #else
 #define TM2_DW_S2_APPLIES(p) 0
 /* Without the DSP extension: no specialised run (tm2_depthwise3x3_s8_s2_spec makes the layer's usual call). */
-#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE)
+#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, ODD)
 #define TM2_DWS2_SPEC_REF(name) NULL
 #endif
 

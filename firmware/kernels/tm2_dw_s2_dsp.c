@@ -398,20 +398,20 @@ void tm2_depthwise3x3_s8_s2_whole(const tm2_dw3x3_packed_params *p, const int8_t
                                   const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                   const tm2_dws2_spec *spec) {
 #if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
-  /* pad_w 0: the interior pixels from input column 0, then (spec->edge) the right edge pixel on the record before the
-   * interior one; pad_h 0: filter rows 0 and 1 of every output row inside the input, row 2 too but in the last row of
-   * an input of even height (run2) */
+  /* pad_w 0: the interior pixels from input column 0, then (spec->edge) the right edge pixel on the record before
+   * the interior one; pad_h 0: filter rows 0 and 1 of every output row (out_h >= 1) inside the input, row 2 too but
+   * in the last row where 2 out_h >= in_h (run2) */
   (void)bias, (void)rq, (void)scratch;
-  const int32_t ch = p->channels, in_h = p->in_h, out_h = p->out_h, n = p->out_w - spec->edge;
+  const int32_t ch = p->channels, out_h = p->out_h, n = p->out_w - spec->edge, nq = ch >> 2;
   const size_t in_row = (size_t)p->in_w * ch, out_row = (size_t)p->out_w * ch;
   const int32_t *const rec = weights + (size_t)ch * 6 + spec->edge * TM2_DWS2_REC_WORDS;
   const int32_t wadv = (1 + spec->edge) * TM2_DWS2_REC_WORDS * 4;
-  for (int32_t b = 0; b < p->batches; ++b) {
-    const int8_t *in = input + (size_t)b * in_h * in_row;
-    int8_t *out = output + (size_t)b * out_h * out_row;
-    for (int32_t iy = 0; iy < 2 * out_h; iy += 2, in += 2 * in_row, out += out_row) {
-      (iy + 2 < in_h ? spec->run : spec->run2)(in, n, ch / 4, rec, wadv, out);
-    }
+  const tm2_dws2_run_fn last = 2 * out_h >= p->in_h ? spec->run2 : spec->run; /* the last output row's */
+  for (int32_t b = 0; b < p->batches; ++b, input += (size_t)p->in_h * in_row) {
+    const int8_t *in = input;
+    for (int32_t oy = 1; oy < out_h; ++oy, in += 2 * in_row, output += out_row) spec->run(in, n, nq, rec, wadv, output);
+    last(in, n, nq, rec, wadv, output);
+    output += out_row;
   }
 #else
   tm2_depthwise3x3_s8_s2_spec(p, input, weights, bias, rq, scratch, output, spec);

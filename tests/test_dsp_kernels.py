@@ -579,9 +579,9 @@ def _harness_specs() -> str:
     return "\n".join([*lines, f"static const tm2_dw6_spec *const dw6_specs[] = {{{table}}};"])
 
 
-# Runs of TM2_DWS2_SPEC that no case takes, at the edge of the immediate range (dw3x3_s2_spec: 2 row + 2 ch <= 4095):
-# the assembler checks them
-S2_SPEC_EDGES = (("E", 4, 2040), ("LOW", 128, 1919))
+# Runs of TM2_DWS2_SPEC that no case takes, at the edge of the immediate range (dw3x3_s2_spec: 2 row + 2 ch <= 4095;
+# interior pixels n, three records a quad): the assembler checks them
+S2_SPEC_EDGES = (("E", 4, 2040, 254), ("LOW", 128, 1919, 7))
 
 
 @functools.cache
@@ -660,9 +660,9 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
 def _harness_s2_specs() -> str:
     """The harness's TM2_DWS2_SPEC lines and their table (dw_s2_spec_cases), then those of S2_SPEC_EDGES."""
     specs = [*dw_s2_spec_cases()[1],
-             *({"rq": q, "e": 12 if q == "E" else 0, "ch": c, "row": r, "edge": 1, "odd": c % 8 // 4,
-                "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r in S2_SPEC_EDGES)]
-    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['e']}, {s['ch']}, {s['row']}, {s['edge']}, {s['odd']})"
+             *({"rq": q, "e": 12 if q == "E" else 0, "ch": c, "row": r, "edge": 1, "n": n, "recs": 3,
+                "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r, n in S2_SPEC_EDGES)]
+    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['e']}, {s['ch']}, {s['row']}, {s['edge']}, {s['n']}, {s['recs']})"
              for s in specs]
     table = ", ".join(f"TM2_DWS2_SPEC_REF({s['name']})" for s in specs)
     return "\n".join([*lines, f"static const tm2_dws2_spec *const dws2_specs[] = {{{table}}};"])
@@ -1653,7 +1653,7 @@ def test_depthwise3x3_s2_spec_matches_reference(harness: tuple[str, Path, Path])
     # other than 12, odd and even numbers of interior pixels
     whole = [(specs[k], f) for k, f, c in zip(runs, fields, cases, strict=True) if c.extra["spec"] >= 0x10000]
     assert len(whole) >= 20 and {s["edge"] for s, _ in whole} == {0, 1} and {s["rq"] for s, _ in whole} == {"E", "LOW"}
-    assert {s["odd"] for s, _ in whole} == {0, 1} and {s["odd"] for s in specs} == {0, 1}
+    assert {s["n"] % 2 for s, _ in whole} == {0, 1} and {s["n"] % 2 for s in specs} == {0, 1}
     assert any(f["in_h"] % 2 == 0 and f["out_h"] * 2 > f["in_h"] - 2 for _, f in whole)
     assert len({s["e"] for s, _ in whole} - {0, 12}) >= 1
     _check_cases(harness, list(cases), "dw_s2_spec")

@@ -312,15 +312,16 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
   /* per piece k: first pixel, pixels, its first input column */
   const int32_t first[3] = {ox1, ox0, 0}, count[3] = {out_w - ox1, ox1 - ox0, ox0};
   const int32_t col[3] = {2 * ox1 - pad_w - 1, 2 * ox0 - pad_w, 0};
-  /* spec where it was built for this layer: its form and shift, channels, row bytes, right edge and the parity of
-   * the interior pixels (at least one) */
-  const int32_t shift = form == TM2_DWS2_FORM_E ? -weights[(size_t)ch * 6 + 24] : 0;
-  if (spec != NULL && (spec->form != form || spec->e != shift || spec->ch != ch || spec->row != (int32_t)in_row ||
-                       spec->edge != (count[0] > 0) || count[1] == 0 || spec->odd != (count[1] & 1))) {
-    spec = NULL;
-  }
   const int32_t quad_words = ((count[0] > 0) + (count[1] > 0) + (count[2] > 0)) * TM2_DWS2_REC_WORDS;
   const int32_t wadv = quad_words * 4; /* bytes from one quad's records to the next */
+  /* spec where it was built for this layer: its form and shift, channels, row bytes, right edge, interior pixels (at
+   * least one) and records a quad */
+  const int32_t shift = form == TM2_DWS2_FORM_E ? -weights[(size_t)ch * 6 + 24] : 0;
+  if (spec != NULL && (spec->form != form || spec->e != shift || spec->ch != ch || spec->row != (int32_t)in_row ||
+                       spec->edge != (count[0] > 0) || spec->n != count[1] ||
+                       spec->recs * TM2_DWS2_REC_WORDS != quad_words)) {
+    spec = NULL;
+  }
   const int32_t *recs[3]; /* quad 0's records */
   for (int32_t k = 0, i = 0; k < 3; ++k) {
     recs[k] = weights + (size_t)ch * 6 + i * TM2_DWS2_REC_WORDS;
@@ -339,7 +340,7 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
         const tm2_dws2_run_fn run = iy0 + 2 < in_h ? spec->run : spec->run2;
         const int8_t *const r0 = in_b + (size_t)iy0 * in_row;
         int8_t *const o = out_b + (size_t)oy * out_w * ch;
-        run(r0 + (size_t)col[1] * ch, count[1], quads, recs[1], wadv, o + (size_t)first[1] * ch);
+        run(r0 + (size_t)col[1] * ch, quads, recs[1], o + (size_t)first[1] * ch);
         if (count[2] > 0) {
           tm2_dws2_run(r0, r0 + in_row, r0 + 2 * in_row, count[2], quads, ch, recs[2], wadv, form,
                        iy0 + 2 < in_h ? 0 : 4, NULL, o);
@@ -402,15 +403,14 @@ void tm2_depthwise3x3_s8_s2_whole(const tm2_dw3x3_packed_params *p, const int8_t
    * the interior one; pad_h 0: filter rows 0 and 1 of every output row (out_h >= 1) inside the input, row 2 too but
    * in the last row where 2 out_h >= in_h (run2) */
   (void)bias, (void)rq, (void)scratch;
-  const int32_t ch = p->channels, out_h = p->out_h, n = p->out_w - spec->edge, nq = ch >> 2;
+  const int32_t ch = p->channels, out_h = p->out_h, nq = ch >> 2;
   const size_t in_row = (size_t)p->in_w * ch, out_row = (size_t)p->out_w * ch;
   const int32_t *const rec = weights + (size_t)ch * 6 + spec->edge * TM2_DWS2_REC_WORDS;
-  const int32_t wadv = (1 + spec->edge) * TM2_DWS2_REC_WORDS * 4;
   const tm2_dws2_run_fn last = 2 * out_h >= p->in_h ? spec->run2 : spec->run; /* the last output row's */
   for (int32_t b = 0; b < p->batches; ++b, input += (size_t)p->in_h * in_row) {
     const int8_t *in = input;
-    for (int32_t oy = 1; oy < out_h; ++oy, in += 2 * in_row, output += out_row) spec->run(in, n, nq, rec, wadv, output);
-    last(in, n, nq, rec, wadv, output);
+    for (int32_t oy = 1; oy < out_h; ++oy, in += 2 * in_row, output += out_row) spec->run(in, nq, rec, output);
+    last(in, nq, rec, output);
     output += out_row;
   }
 #else

@@ -16,17 +16,17 @@ extern "C" {
 #define TM2_DWS2_FORM_LOW 1
 #define TM2_DWS2_FORM_SIGNED 2
 
-/* A run of tm2_depthwise3x3_s8_s2 specialised for one layer shape (TM2_DWS2_SPEC): n (>= 1) interior pixels of one
- * output row for nq channel quads, then (edge set) the right edge pixel; r: filter row 0 at the first pixel's input
- * column 2 ox (channel c of the first quad), rec: that quad's interior record, the next quads' wadv bytes apart, o:
- * its first output. run: every filter row inside the input; run2: filter row 2 in the padding. form, e, ch, row,
- * edge and odd: the records' form (TM2_DWS2_FORM_E or _LOW) and shift E (0 for _LOW), the channels, the input row
- * bytes (in_w * ch), whether the layer has a right edge pixel (its record right before the interior one) and
- * whether n is odd, as built. */
-typedef void (*tm2_dws2_run_fn)(const int8_t *r, int32_t n, int32_t nq, const int32_t *rec, int32_t wadv, int8_t *o);
+/* A run of tm2_depthwise3x3_s8_s2 specialised for one layer shape (TM2_DWS2_SPEC): the n (>= 1) interior pixels of
+ * one output row for nq channel quads, then (edge set) the right edge pixel; r: filter row 0 at the first pixel's
+ * input column 2 ox (channel c of the first quad), rec: that quad's interior record, the next quads' recs records
+ * on, o: its first output. run: every filter row inside the input; run2: filter row 2 in the padding. form, e, ch,
+ * row, edge, n and recs: the records' form (TM2_DWS2_FORM_E or _LOW) and shift E (0 for _LOW), the channels, the
+ * input row bytes (in_w * ch), whether the layer has a right edge pixel (its record right before the interior one),
+ * the interior pixels and the records a quad, as built. */
+typedef void (*tm2_dws2_run_fn)(const int8_t *r, int32_t nq, const int32_t *rec, int8_t *o);
 typedef struct {
   tm2_dws2_run_fn run, run2;
-  int32_t form, e, ch, row, edge, odd;
+  int32_t form, e, ch, row, edge, n, recs;
 } tm2_dws2_spec;
 
 /* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with a specialised run (spec, TM2_DWS2_SPEC_REF):
@@ -225,17 +225,16 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
 #define TM2_DWS2S_EDGE_1(PIXEL, CH)      \
   "sub %[wp], %[wp], #152\n\t"           \
   "sub %[p], %[p], #" CH "\n\t" PIXEL
-/* A run: the pixel loop, two pixels a step where PAIRS (ODD: n odd, the loop entered at its second pixel, which has
- * the end test), the edge pixel; after a quad's run the input pointer moves back to its first pixel and on
- * to the next quad (radv = 4 - (2 n + EDGE) CH bytes), the output to the next quad's first pixel (o - ostep, ostep
- * = (n + EDGE) CH - 4) and the end four bytes on, the record pointer by wadv (+ 152 after an edge pixel) bytes.
- * Not inlined: the assembly takes every register. */
-#define TM2_DWS2S_RUN(fname, PIXEL, CH, EDGE, ODD, PAIRS)                                                                \
-  __attribute__((noinline)) static void fname(const int8_t *p, int32_t n, int32_t nq, const int32_t *rec,       \
-                                              int32_t wadv, int8_t *o) {                                        \
+/* A run: the pixel loop, two pixels a step where PAIRS (N odd: the loop entered at its second pixel, which has the
+ * end test), the edge pixel; after a quad's run the input pointer moves back to its first pixel and on to the next
+ * quad ((2 N + EDGE) CH - 4 bytes back), the output to the next quad's first pixel ((N + EDGE) CH - 4 bytes back) and
+ * the end four bytes on, the record pointer by RECS records (one more after an edge pixel), all immediates (within
+ * 12 bits: (2 N + 1) CH <= ROW + CH, tinym2net/ops/packing.py dw3x3_s2_spec). Not inlined: the assembly takes every
+ * register. */
+#define TM2_DWS2S_RUN(fname, PIXEL, CH, EDGE, N, RECS, PAIRS)                                                    \
+  __attribute__((noinline)) static void fname(const int8_t *p, int32_t nq, const int32_t *rec, int8_t *o) {    \
     uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                        \
-    int8_t *oe = o + n * (CH);                                                                                  \
-    const int32_t radv = 4 - (2 * n + (EDGE)) * (CH), ostep = (n + (EDGE)) * (CH)-4, wstep = wadv + (EDGE)*152; \
+    int8_t *oe = o + (N) * (CH);                                                                                \
     __asm__ volatile(                                                                                           \
         ".if 2*" #CH " <= 255\n\t"                                                                              \
         ".set tm2_dws2s_d, 2*" #CH "\n\t"                                                                       \
@@ -243,7 +242,7 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         ".set tm2_dws2s_d, 0\n\t"                                                                               \
         ".endif\n\t"                                                                                            \
         ".if " #PAIRS "\n\t"                                                                                    \
-        ".if " #ODD "\n\t"                                                                                      \
+        ".if (" #N ") & 1\n\t"                                                                                  \
         "b 2f\n\t"                                                                                              \
         ".endif\n\t"                                                                                            \
         "1:\n\t"                                                                                                \
@@ -256,18 +255,15 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         ".else\n\t"                                                                                             \
         "bne 2b\n\t"                                                                                            \
         ".endif\n\t" TM2_DWS2S_EDGE_##EDGE(PIXEL, #CH)                                                          \
-        "ldr %[t0], %[radv]\n\t"                                                                                \
-        "ldr %[t1], %[ostep]\n\t"                                                                               \
-        "ldr %[t2], %[wstep]\n\t"                                                                               \
         "ldr %[t3], %[nq]\n\t"                                                                                  \
-        "add %[p], %[p], %[t0]\n\t"                                                                             \
-        "sub %[o], %[o], %[t1]\n\t"                                                                             \
-        "add %[wp], %[wp], %[t2]\n\t"                                                                           \
+        "sub %[p], %[p], #(2*(" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                    \
+        "sub %[o], %[o], #((" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                      \
+        "add %[wp], %[wp], #(" #RECS "+" #EDGE ")*152\n\t"                                                        \
         "add %[t5], %[t5], #4\n\t"                                                                              \
         "subs %[t3], %[t3], #1\n\t"                                                                             \
         "str %[t5], %[oe]\n\t"                                                                                  \
         "str %[t3], %[nq]\n\t"                                                                                  \
-        ".if " #PAIRS " > " #ODD "\n\t"                                                                          \
+        ".if " #PAIRS " > ((" #N ") & 1)\n\t"                                                                     \
         "bne 1b\n\t"                                                                                            \
         ".else\n\t"                                                                                             \
         "bne 2b\n\t"                                                                                            \
@@ -275,21 +271,21 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),       \
           [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6), [p] "+r"(p),          \
           [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe), [nq] "+m"(nq)                                             \
-        : [radv] "m"(radv), [ostep] "m"(ostep), [wstep] "m"(wstep)                                              \
+        :                                                                                                       \
         : "cc", "memory");                                                                                      \
   }
 /* The runs of one layer shape: SH the shift E of form E (0 for LOW), EDGE 1 where the layer has a right edge pixel,
- * ODD 1 where its number of interior pixels is odd (tinym2net/ops/packing.py dw3x3_s2_spec); run2 (one output row
- * of a layer) one pixel a loop step, in less code. */
-#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, ODD)                                            \
-  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), CH, EDGE, ODD, 1)                   \
-  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), CH, EDGE, ODD, 0)                  \
-  static const tm2_dws2_spec name = {name##_run, name##_run2, TM2_DWS2_FORM_##RQ, SH, CH, ROW, EDGE, ODD};
+ * N its interior pixels, RECS the records a quad (tinym2net/ops/packing.py dw3x3_s2_spec); run2 (one output row of a
+ * layer) one pixel a loop step, in less code. */
+#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, N, RECS)                                         \
+  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), CH, EDGE, N, RECS, 1)                \
+  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), CH, EDGE, N, RECS, 0)               \
+  static const tm2_dws2_spec name = {name##_run, name##_run2, TM2_DWS2_FORM_##RQ, SH, CH, ROW, EDGE, N, RECS};
 #define TM2_DWS2_SPEC_REF(name) (&name)
 #else
 #define TM2_DW_S2_APPLIES(p) 0
 /* Without the DSP extension: no specialised run (tm2_depthwise3x3_s8_s2_spec makes the layer's usual call). */
-#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, ODD)
+#define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, N, RECS)
 #define TM2_DWS2_SPEC_REF(name) NULL
 #endif
 

@@ -419,8 +419,8 @@ def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any]
     with output offset -128, and interior pixels (shift 0), and the load of a pixel's last input word (filter row 2,
     column 2 ox + 2: 2 row + 2 ch bytes on) stays within the 12-bit immediate. rq: the form ("E" or "LOW"); e: its
     shift E (0 for LOW); ch: channels; row: bytes of an input row (in_w * ch); edge: 1 where the layer has a right
-    edge pixel (shift -1), which the runs take after the interior ones; odd: the parity of the interior pixels
-    (the runs take two a loop step); whole: 1 where the runs take every row
+    edge pixel (shift -1), which the runs take after the interior ones; n: the interior pixels; recs: the records a
+    quad (n and the edge in the runs' immediates, within 12 bits: (2 n + 1) ch <= row + ch); whole: 1 where the runs take every row
     (:func:`dw3x3_s2_whole`: the generated code calls ``tm2_depthwise3x3_s8_s2_whole``); name: the C name
     (dw3x3_s2_spec_name)."""
     ch, row = params["in_c"], params["in_w"] * params["in_c"]
@@ -436,7 +436,7 @@ def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any]
     ox0 = min(params["pad_w"], params["out_w"])
     ox1 = max(ox0, min(params["out_w"], (params["in_w"] - 3 + params["pad_w"]) // 2 + 1))
     spec = {"rq": rq, "e": -int(records[24]) if rq == "E" else 0, "ch": ch, "row": row, "edge": int(-1 in variants),
-            "odd": (ox1 - ox0) % 2}
+            "n": ox1 - ox0, "recs": len(variants)}
     return {**spec, "whole": int(dw3x3_s2_whole(params)), "name": dw3x3_s2_spec_name(spec)}
 
 
@@ -457,7 +457,7 @@ def dw3x3_s2_whole(params: dict[str, Any]) -> bool:
 def dw3x3_s2_spec_name(spec: dict[str, Any]) -> str:
     """The C name of the runs of :func:`dw3x3_s2_spec` ``spec`` (one per distinct form, shift, shape and edge)."""
     rq = f"e{spec['e']}" if spec["rq"] == "E" else "low"
-    return f"tm2_dws2_{rq}_c{spec['ch']}_r{spec['row']}" + ("_x" if spec["edge"] else "") + ("_o" if spec["odd"] else "")
+    return f"tm2_dws2_{rq}_c{spec['ch']}_r{spec['row']}" + ("_x" if spec["edge"] else "") + f"_n{spec['n']}"
 
 
 def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:

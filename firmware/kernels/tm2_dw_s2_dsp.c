@@ -285,8 +285,9 @@ static void tm2_dws2_mask(const int32_t *rec, int32_t off, int32_t valid, int32_
 /* Quads a run with filter row 0 in the padding takes at most (the size of its bias array). */
 #define TM2_DWS2_CHUNK 16
 
-/* The layer (tm2_depthwise3x3_s8_s2); rows with every filter row inside the input on spec's run where spec is
- * one built for the layer's channels, input rows and form of the records (TM2_DWS2_FORM_*). Loops: output rows,
+/* The layer (tm2_depthwise3x3_s8_s2); the interior pixels and right edge of rows with filter rows 0 and 1 inside the
+ * input on spec's runs where spec is one built for the layer (its channels, input rows, form and shift of the
+ * records (TM2_DWS2_FORM_*), edge, interior pixels and records a quad). Loops: output rows,
  * then the pieces of the row (k = 2: the left edge, its first column in the padding; k = 1: the interior run;
  * k = 0: the right edge), each one run of the assembly over the channel quads on
  * the records built at compile time after the packed weights (tinym2net/ops/packing.py, dw3x3_s2_records):
@@ -342,8 +343,9 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
         int8_t *const o = out_b + (size_t)oy * out_w * ch;
         run(r0 + (size_t)col[1] * ch, quads, recs[1], o + (size_t)first[1] * ch);
         if (count[2] > 0) {
-          tm2_dws2_run(r0, r0 + in_row, r0 + 2 * in_row, count[2], quads, ch, recs[2], wadv, form,
-                       iy0 + 2 < in_h ? 0 : 4, NULL, o);
+          const int last = iy0 + 2 >= in_h; /* filter row 2 in the padding: not read */
+          tm2_dws2_run(r0, r0 + in_row, last ? r0 : r0 + 2 * in_row, count[2], quads, ch, recs[2], wadv, form,
+                       last ? 4 : 0, NULL, o);
         }
         continue;
       }

@@ -29,9 +29,10 @@ typedef struct {
   int32_t form, e, ch, row, edge, n, recs;
 } tm2_dws2_spec;
 
-/* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with a specialised run (spec, TM2_DWS2_SPEC_REF):
- * with the DSP extension tm2_depthwise3x3_s8_s2, on that run where spec's form, ch and row are the layer's (else the
- * generic run; tm2_depthwise3x3_s8_direct where the kernel does not take the layer,
+/* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with specialised runs (spec, TM2_DWS2_SPEC_REF):
+ * with the DSP extension tm2_depthwise3x3_s8_s2, on those runs (the rows whose filter rows 0 and 1 lie inside the
+ * input) where spec was built for the layer (else the generic run; tm2_depthwise3x3_s8_direct where the kernel does
+ * not take the layer,
  * which the lowering does not give a spec); without it the call the layer would have made:
  * tm2_depthwise3x3_s8_direct (scratch NULL), _planes (plane_ch set) or _packed. */
 void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
@@ -73,17 +74,17 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
 #define TM2_DWS2_RQ_SHIFT "12"
 
 /* The specialised runs (tm2_dws2_run_fn) of channels CH and input rows of ROW bytes, for records of form RQ (E:
- * TM2_RQ_HIGHMUL_E of shift SH, LOW: TM2_RQ_HIGHMUL, output offset -128): every input word at an immediate offset from one
- * pointer (filter row fy, column k of the pixel: fy ROW + k CH, at most 4095: tinym2net/ops/packing.py
+ * TM2_RQ_HIGHMUL_E of shift SH, LOW: TM2_RQ_HIGHMUL, output offset -128): every input word at an immediate offset
+ * from one pointer (filter row fy, column k of the pixel: fy ROW + k CH, at most 4095: tinym2net/ops/packing.py
  * dw3x3_s2_spec), the output pointer in a register, so seven temporaries: each group of columns loads its two
  * input words and four weight words in one run. Per pixel: the biases with the words of filter row 0 (columns
  * 2 ox, 2 ox + 1; TM2_DWS2S_FIRST) in one run of ten loads, then filter row 1, column 2 ox + 2 of filter rows 0
  * and 1 (vertical pairs), filter row 2 (TM2_DWS2S_PAIRS), column 2 ox + 2 of filter row 2 with the first
  * requantisation records, the other records with the run's end in a second run, four byte stores at immediate
- * offsets (TM2_DWS2S_TAIL_E; TM2_DWS2S_TAIL_LOW: the records (m, hz, e) in three runs). The input pointer moves
- * on to the next pixel in the load of column 2 ox (post-indexed, where 2 CH fits its 8-bit immediate: the later
- * loads' offsets less tm2_dws2s_d = 2 CH, else 0 and an ADD), the output pointer in the store of channel c's
- * output (post-indexed, where CH fits). */
+ * offsets (TM2_DWS2S_TAIL_E; TM2_DWS2S_TAIL_LOW: the records (m, hz, e) in three runs; run2: filter rows 0 and 1,
+ * TM2_DWS2S_TAIL2_*). The input pointer moves on to the next pixel in the load of column 2 ox (post-indexed, where
+ * 2 CH fits its 8-bit immediate: the later loads' offsets less tm2_dws2s_d = 2 CH, else 0 and an ADD), the output
+ * pointer in the store of channel c's output (post-indexed, where CH fits). */
 #define TM2_DWS2S_FIRST(CH)             \
   "ldr %[t1], [%[p], #" CH "]\n\t"      \
   ".if tm2_dws2s_d\n\t"                 \

@@ -220,19 +220,25 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   TM2_DWS2S_BIAS("0") TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16") TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32")   \
       TM2_DWS2S_PAIRS("2*" #CH, #ROW "+2*" #CH, "48") TM2_DWS2S_PAIRS("2*" #ROW, "2*" #ROW "+" #CH, "64")   \
           TM2_DWS2S_TAIL_##RQ("2*" #ROW "+2*" #CH, #CH, #SH)
-/* The right edge pixel after a quad's interior pixels (EDGE 1): the pixel once more on the record 152 bytes before
- * (shift -1) and the input one column back (its flags unused). */
-#define TM2_DWS2S_EDGE_0(PIXEL, CH) ""
-#define TM2_DWS2S_EDGE_1(PIXEL, CH)      \
-  "sub %[wp], %[wp], #152\n\t"           \
-  "sub %[p], %[p], #" CH "\n\t" PIXEL
+/* The right edge pixel after a quad's interior pixels (EDGE 1): its input columns 2 ox, 2 ox + 1 (column 2 ox + 2
+ * lies outside the input) on the interior record's weights and requantisation, with the biases of the record of shift
+ * -1 right before it (its taps (0, tap 0, tap 1): the input offset folded in over those two columns), words 0 .. 3
+ * (run) or 34 .. 37 (run2). */
+#define TM2_DWS2S_EDGE3(RQ, SH, CH, ROW)                                                                  \
+  TM2_DWS2S_BIAS("-152") TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16") TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32") \
+      TM2_DWS2S_PAIRS("2*" #ROW, "2*" #ROW "+" #CH, "64") TM2_DWS2S_TAIL2_##RQ(#CH, #SH)
+#define TM2_DWS2S_EDGE2(RQ, SH, CH, ROW) \
+  TM2_DWS2S_BIAS("-16") TM2_DWS2S_FIRST(#CH) TM2_DWS2S_MACS("16") TM2_DWS2S_PAIRS(#ROW, #ROW "+" #CH, "32") \
+      TM2_DWS2S_TAIL2_##RQ(#CH, #SH)
+#define TM2_DWS2S_EDGE_0(PIXEL) ""
+#define TM2_DWS2S_EDGE_1(PIXEL) PIXEL
 /* A run: the pixel loop, two pixels a step where PAIRS (N odd: the loop entered at its second pixel, which has the
- * end test), the edge pixel; after a quad's run the input pointer moves back to its first pixel and on to the next
- * quad ((2 N + EDGE) CH - 4 bytes back), the output to the next quad's first pixel ((N + EDGE) CH - 4 bytes back) and
- * the end four bytes on, the record pointer by RECS records (one more after an edge pixel), all immediates (within
- * 12 bits: (2 N + 1) CH <= ROW + CH, tinym2net/ops/packing.py dw3x3_s2_spec). Not inlined: the assembly takes every
+ * end test), the edge pixel EPIXEL; after a quad's run the input pointer moves back to its first pixel and on to the
+ * next quad (2 (N + EDGE) CH - 4 bytes back), the output to the next quad's first pixel ((N + EDGE) CH - 4 bytes
+ * back) and the end four bytes on, the record pointer by RECS records, all immediates (within 12 bits:
+ * 2 (N + 1) CH <= ROW + CH, tinym2net/ops/packing.py dw3x3_s2_spec). Not inlined: the assembly takes every
  * register. */
-#define TM2_DWS2S_RUN(fname, PIXEL, CH, EDGE, N, RECS, PAIRS)                                                    \
+#define TM2_DWS2S_RUN(fname, PIXEL, EPIXEL, CH, EDGE, N, RECS, PAIRS)                                                  \
   __attribute__((noinline)) static void fname(const int8_t *p, int32_t nq, const int32_t *rec, int8_t *o) {    \
     uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                        \
     int8_t *oe = o + (N) * (CH);                                                                                \
@@ -255,11 +261,11 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         "bne 1b\n\t"                                                                                            \
         ".else\n\t"                                                                                             \
         "bne 2b\n\t"                                                                                            \
-        ".endif\n\t" TM2_DWS2S_EDGE_##EDGE(PIXEL, #CH)                                                          \
+        ".endif\n\t" TM2_DWS2S_EDGE_##EDGE(EPIXEL)                                                             \
         "ldr %[t3], %[nq]\n\t"                                                                                  \
-        "sub %[p], %[p], #(2*(" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                    \
+        "sub %[p], %[p], #2*((" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                    \
         "sub %[o], %[o], #((" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                      \
-        "add %[wp], %[wp], #(" #RECS "+" #EDGE ")*152\n\t"                                                        \
+        "add %[wp], %[wp], #" #RECS "*152\n\t"                                                              \
         "add %[t5], %[t5], #4\n\t"                                                                              \
         "subs %[t3], %[t3], #1\n\t"                                                                             \
         "str %[t5], %[oe]\n\t"                                                                                  \
@@ -279,8 +285,10 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
  * N its interior pixels, RECS the records a quad (tinym2net/ops/packing.py dw3x3_s2_spec); run2 (one output row of a
  * layer) one pixel a loop step, in less code. */
 #define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, N, RECS)                                         \
-  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), CH, EDGE, N, RECS, 1)                \
-  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), CH, EDGE, N, RECS, 0)               \
+  TM2_DWS2S_RUN(name##_run, TM2_DWS2S_PIXEL3(RQ, SH, CH, ROW), TM2_DWS2S_EDGE3(RQ, SH, CH, ROW), CH, EDGE, N, \
+                RECS, 1)                                                                                       \
+  TM2_DWS2S_RUN(name##_run2, TM2_DWS2S_PIXEL2(RQ, SH, CH, ROW), TM2_DWS2S_EDGE2(RQ, SH, CH, ROW), CH, EDGE, N, \
+                RECS, 0)                                                                                       \
   static const tm2_dws2_spec name = {name##_run, name##_run2, TM2_DWS2_FORM_##RQ, SH, CH, ROW, EDGE, N, RECS};
 #define TM2_DWS2_SPEC_REF(name) (&name)
 #else

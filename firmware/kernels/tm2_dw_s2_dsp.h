@@ -138,9 +138,12 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   ".endif\n\t"                      \
   ".if tm2_dws2s_d == 0\n\t"        \
   "add %[p], %[p], #2*" CH "\n\t"   \
-  ".endif\n\t" TM2_DWS2S_TEST("cmp %[o], %[t5]\n\t")
-/* The end test's instructions (the load of oe, the comparison), left out of the first pixel of the loop's pair
- * (tm2_dws2s_t 0). */
+  ".endif\n\t"                      \
+  ".if tm2_dws2s_t == 1\n\t"        \
+  "cmp %[o], %[t5]\n\t"             \
+  ".endif\n\t"
+/* The end test's load of oe (and its comparison in TM2_DWS2S_STORE): left out of the first pixel of the loop's pair
+ * (tm2_dws2s_t 0), the load alone in the edge pixel (2: oe for the quad's step). */
 #define TM2_DWS2S_TEST(INSN) ".if tm2_dws2s_t\n\t" INSN ".endif\n\t"
 /* Column 2 ox + 2 of filter row 2, the records of TM2_RQ_HIGHMUL_E (m, hz') of channels c and c + 1 (m) in its run,
  * channel c's requantisation (shift SH); the rest of the records and the run's end oe in one run, the
@@ -235,13 +238,13 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
 /* A run: the pixel loop, two pixels a step where PAIRS (N odd: the loop entered at its second pixel, which has the
  * end test), the edge pixel EPIXEL; after a quad's run the input pointer moves back to its first pixel and on to the
  * next quad (2 (N + EDGE) CH - 4 bytes back), the output to the next quad's first pixel ((N + EDGE) CH - 4 bytes
- * back) and the end four bytes on, the record pointer by RECS records, all immediates (within 12 bits:
- * 2 (N + 1) CH <= ROW + CH, tinym2net/ops/packing.py dw3x3_s2_spec). Not inlined: the assembly takes every
- * register. */
+ * back: the run's end after the last quad, oq) and the end four bytes on, the record pointer by RECS records, all
+ * immediates (within 12 bits: 2 (N + 1) CH <= ROW + CH, tinym2net/ops/packing.py dw3x3_s2_spec). Not inlined: the
+ * assembly takes every register. */
 #define TM2_DWS2S_RUN(fname, PIXEL, EPIXEL, CH, EDGE, N, RECS, PAIRS)                                                  \
   __attribute__((noinline)) static void fname(const int8_t *p, int32_t nq, const int32_t *rec, int8_t *o) {    \
     uint32_t a0, a1, a2, a3, t0, t1, t2, t3, t4, t5, t6;                                                        \
-    int8_t *oe = o + (N) * (CH);                                                                                \
+    int8_t *oe = o + (N) * (CH), *const oq = o + 4 * nq;                                                       \
     __asm__ volatile(                                                                                           \
         ".if 2*" #CH " <= 255\n\t"                                                                              \
         ".set tm2_dws2s_d, 2*" #CH "\n\t"                                                                       \
@@ -261,15 +264,15 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         "bne 1b\n\t"                                                                                            \
         ".else\n\t"                                                                                             \
         "bne 2b\n\t"                                                                                            \
-        ".endif\n\t" TM2_DWS2S_EDGE_##EDGE(EPIXEL)                                                             \
-        "ldr %[t3], %[nq]\n\t"                                                                                  \
+        ".endif\n\t"                                                                                            \
+        ".set tm2_dws2s_t, 2\n\t" TM2_DWS2S_EDGE_##EDGE(EPIXEL)                                                  \
+        "ldr %[t3], %[oq]\n\t"                                                                                  \
         "sub %[p], %[p], #2*((" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                    \
         "sub %[o], %[o], #((" #N ")+" #EDGE ")*" #CH "-4\n\t"                                                      \
         "add %[wp], %[wp], #" #RECS "*152\n\t"                                                              \
         "add %[t5], %[t5], #4\n\t"                                                                              \
-        "subs %[t3], %[t3], #1\n\t"                                                                             \
         "str %[t5], %[oe]\n\t"                                                                                  \
-        "str %[t3], %[nq]\n\t"                                                                                  \
+        "cmp %[o], %[t3]\n\t"                                                                                   \
         ".if " #PAIRS " > ((" #N ") & 1)\n\t"                                                                     \
         "bne 1b\n\t"                                                                                            \
         ".else\n\t"                                                                                             \
@@ -277,8 +280,8 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
         ".endif\n\t"                                                                                            \
         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [t0] "=&r"(t0), [t1] "=&r"(t1),       \
           [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5), [t6] "=&r"(t6), [p] "+r"(p),          \
-          [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe), [nq] "+m"(nq)                                             \
-        :                                                                                                       \
+          [wp] "+r"(rec), [o] "+r"(o), [oe] "+m"(oe)                                                            \
+        : [oq] "m"(oq)                                                                                          \
         : "cc", "memory");                                                                                      \
   }
 /* The runs of one layer shape: SH the shift E of form E (0 for LOW), EDGE 1 where the layer has a right edge pixel,

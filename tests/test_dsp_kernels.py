@@ -588,15 +588,16 @@ S2_SPEC_EDGES = (("E", 4, 2040, 254), ("LOW", 128, 1919, 7))
 def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
     """Cases of tm2_depthwise3x3_s8_s2_spec and the distinct runs (TM2_DWS2_SPEC) they take, in the harness's order:
     layers that the stride-2 kernel takes with output offset -128, those of one input width in two (or SAME ones) of
-    every channel count with small weights and larger multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn
-    until packing.dw3x3_s2_spec gives a run), odd and even input sizes, SAME (odd: the first row and column in the
-    padding, even: the last ones, run2 and the right edge pixel) and VALID, one to 64 channel quads (128 and 256
-    channels, narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256); one or two input
-    widths a channel count, many heights each, so that the cases share runs (each run is a few hundred bytes of the
-    harness's flash). Each case carries
-    its run's index; some that of another case's run for other channels or rows (the kernel must take the generic
-    run) or -1 (none); most of those whose runs take every row (packing.dw3x3_s2_whole) go through
-    tm2_depthwise3x3_s8_s2_whole (index + 0x10000) on records of any shift of RQ_SHIFTS. Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
+    every channel count with small weights and larger multipliers (TM2_RQ_HIGHMUL_E records; the others mostly
+    TM2_RQ_HIGHMUL; drawn until packing.dw3x3_s2_spec gives a run), odd and even input sizes, SAME (odd: the first
+    row and column in the padding, even: the last ones, run2 and the right edge pixel) and VALID, one to 64 channel
+    quads (128 and 256 channels, narrow inputs: the input pointer moved by an ADD, and the output pointer too with
+    256); one or two input widths a channel count, many heights each, so that the cases share runs (each run is a
+    few hundred bytes of the harness's flash). Each case carries its run's index; some that of another case's run
+    for other channels or rows (the kernel must take the generic run) or -1 (none); most of those whose runs take
+    every row (packing.dw3x3_s2_whole) go through tm2_depthwise3x3_s8_s2_whole (index + 0x10000) on records of any
+    shift of RQ_SHIFTS. Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's,
+    or planes."""
     rng = np.random.default_rng(41)
     specs: list[dict] = []
     names: dict[str, int] = {}

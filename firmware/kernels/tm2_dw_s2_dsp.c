@@ -22,8 +22,8 @@
  *             channel c + j's biases and weights above scaled by 2^(E - e) (output offset -128, every channel
  *             of the layer; E = TM2_DWS2_RQ_SHIFT, or the spec's E where the spec's runs take every row);
  *   34 .. 37  the four biases of an output row whose filter row 2 lies in the padding: the input offset folded in
- *             over filter rows 0 and 1 only (tm2_dws2_run with skip 4, the spec's run2). */
-#define TM2_DWS2_REC_WORDS 38
+ *             over filter rows 0 and 1 only (tm2_dws2_run with skip 4, the spec's run2).
+ * TM2_DWS2_REC_WORDS words (tm2_dw_s2_dsp.h). */
 
 /* Two words XA, XB (input addresses) of channels c .. c + 3 joined into the int16 pairs (XA, XB) of each channel
  * (PKHBT / PKHTB, SXTB16) and multiplied with the pair words at byte W of the record (channels c .. c + 3): the
@@ -396,29 +396,6 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
   tm2_dws2_layer(p, input, weights, output, NULL);
 }
 #endif
-
-void tm2_depthwise3x3_s8_s2_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
-                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
-                                  const tm2_dws2_spec *spec) {
-#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
-  /* pad_w 0: the interior pixels from input column 0, then (spec->edge) the right edge pixel on the record before
-   * the interior one; pad_h 0: filter rows 0 and 1 of every output row (out_h >= 1) inside the input, row 2 too but
-   * in the last row where 2 out_h >= in_h (run2) */
-  (void)bias, (void)rq, (void)scratch;
-  const int32_t ch = p->channels, out_h = p->out_h, nq = ch >> 2;
-  const size_t in_row = (size_t)p->in_w * ch, out_row = (size_t)p->out_w * ch;
-  const int32_t *const rec = weights + (size_t)ch * 6 + spec->edge * TM2_DWS2_REC_WORDS;
-  const tm2_dws2_run_fn last = 2 * out_h >= p->in_h ? spec->run2 : spec->run; /* the last output row's */
-  for (int32_t b = 0; b < p->batches; ++b, input += (size_t)p->in_h * in_row) {
-    const int8_t *in = input;
-    for (int32_t oy = 1; oy < out_h; ++oy, in += 2 * in_row, output += out_row) spec->run(in, nq, rec, output);
-    last(in, nq, rec, output);
-    output += out_row;
-  }
-#else
-  tm2_depthwise3x3_s8_s2_spec(p, input, weights, bias, rq, scratch, output, spec);
-#endif
-}
 
 void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,

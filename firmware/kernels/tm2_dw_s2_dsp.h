@@ -2,6 +2,7 @@
  * with the DSP extension. Hand-written for tinym2net. C99, no heap, no state. */
 #ifndef TM2_DW_S2_DSP_H
 #define TM2_DW_S2_DSP_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tm2_conv_dsp.h"
@@ -39,12 +40,6 @@ void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t 
                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                  const tm2_dws2_spec *spec);
 
-/* The same for a layer whose every row spec's runs take (tinym2net/ops/packing.py dw3x3_s2_whole: no padding before
- * the input, spec built for the layer): with the DSP extension those runs alone, neither the generic run nor the
- * kernels of the other forms referenced; without it tm2_depthwise3x3_s8_s2_spec's call. */
-void tm2_depthwise3x3_s8_s2_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
-                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
-                                  const tm2_dws2_spec *spec);
 
 /* Whether tm2_depthwise3x3_s8_s2 takes the layer: the DSP extension (and no TM2_PORTABLE), stride 2, a
  * channel count that is a multiple of four, TM2_RQ_HIGHMUL records, the full int8 output range, an input
@@ -300,6 +295,36 @@ void tm2_depthwise3x3_s8_s2(const tm2_dw3x3_packed_params *p, const int8_t *inpu
 #define TM2_DWS2_SPEC(name, RQ, SH, CH, ROW, EDGE, N, RECS)
 #define TM2_DWS2_SPEC_REF(name) NULL
 #endif
+
+/* The words of a record of the stride-2 kernel (its layout: tm2_dw_s2_dsp.c). */
+#define TM2_DWS2_REC_WORDS 38
+
+/* tm2_depthwise3x3_s8_s2_spec for a layer whose every row spec's runs take (tinym2net/ops/packing.py dw3x3_s2_whole:
+ * no padding before the input, spec built for the layer): with the DSP extension those runs alone, neither the
+ * generic run nor the kernels of the other forms referenced; without it tm2_depthwise3x3_s8_s2_spec's call. Inline:
+ * the generated code's constant parameters fold into the calls of the runs. */
+static inline void tm2_depthwise3x3_s8_s2_whole(const tm2_dw3x3_packed_params *p, const int8_t *input,
+                                                const int32_t *weights, const int32_t *bias, const tm2_rq *rq,
+                                                void *scratch, int8_t *output, const tm2_dws2_spec *spec) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TM2_PORTABLE)
+  /* pad_w 0: the interior pixels from input column 0, then (spec->edge) the right edge pixel on the record before
+   * the interior one; pad_h 0: filter rows 0 and 1 of every output row (out_h >= 1) inside the input, row 2 too but
+   * in the last row where 2 out_h >= in_h (run2) */
+  (void)bias, (void)rq, (void)scratch;
+  const int32_t ch = p->channels, out_h = p->out_h, nq = ch >> 2;
+  const size_t in_row = (size_t)p->in_w * ch, out_row = (size_t)p->out_w * ch;
+  const int32_t *const rec = weights + (size_t)ch * 6 + spec->edge * TM2_DWS2_REC_WORDS;
+  const tm2_dws2_run_fn last = 2 * out_h >= p->in_h ? spec->run2 : spec->run; /* the last output row's */
+  for (int32_t b = 0; b < p->batches; ++b, input += (size_t)p->in_h * in_row) {
+    const int8_t *in = input;
+    for (int32_t oy = 1; oy < out_h; ++oy, in += 2 * in_row, output += out_row) spec->run(in, nq, rec, output);
+    last(in, nq, rec, output);
+    output += out_row;
+  }
+#else
+  tm2_depthwise3x3_s8_s2_spec(p, input, weights, bias, rq, scratch, output, spec);
+#endif
+}
 
 #ifdef __cplusplus
 }

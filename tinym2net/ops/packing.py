@@ -319,7 +319,7 @@ def pack_dw3x3_weights(filt: np.ndarray) -> np.ndarray:
     return words.astype(np.uint32).view(np.int32)
 
 
-DW_S2_RECORD_WORDS = 38  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.c)
+DW_S2_RECORD_WORDS = 38  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.h)
 
 
 def dw3x3_s2_variants(

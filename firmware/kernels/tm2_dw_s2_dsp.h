@@ -33,13 +33,11 @@ typedef struct {
 /* DEPTHWISE_CONV_2D 3x3 for the generated code of a layer with specialised runs (spec, TM2_DWS2_SPEC_REF):
  * with the DSP extension tm2_depthwise3x3_s8_s2, on those runs (the rows whose filter rows 0 and 1 lie inside the
  * input) where spec was built for the layer (else the generic run; tm2_depthwise3x3_s8_direct where the kernel does
- * not take the layer,
- * which the lowering does not give a spec); without it the call the layer would have made:
+ * not take the layer, which the lowering does not give a spec); without it the call the layer would have made:
  * tm2_depthwise3x3_s8_direct (scratch NULL), _planes (plane_ch set) or _packed. */
 void tm2_depthwise3x3_s8_s2_spec(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                  const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                  const tm2_dws2_spec *spec);
-
 
 /* Whether tm2_depthwise3x3_s8_s2 takes the layer: the DSP extension (and no TM2_PORTABLE), stride 2, a
  * channel count that is a multiple of four, TM2_RQ_HIGHMUL records, the full int8 output range, an input

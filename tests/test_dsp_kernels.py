@@ -182,9 +182,14 @@ int main(int argc, char **argv) {
     } else if (kind == 11 && np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
       tm2_dw3x3_packed_params p; /* then the index of the run (-1: NULL); scratch length 0: NULL */
       memcpy(&p, params, sizeof p);
-      const int32_t k = params[np - 1];
-      tm2_depthwise3x3_s8_s2_spec(&p, (const int8_t *)in, (const int32_t *)w, bias, rq, scratch_len ? scratch : NULL,
-                                  (int8_t *)out, k >= 0 ? dws2_specs[k] : NULL);
+      const int32_t k = params[np - 1]; /* + 0x10000: tm2_depthwise3x3_s8_s2_whole */
+      if (k >= 0x10000) {
+        tm2_depthwise3x3_s8_s2_whole(&p, (const int8_t *)in, (const int32_t *)w, bias, rq,
+                                     scratch_len ? scratch : NULL, (int8_t *)out, dws2_specs[k - 0x10000]);
+      } else {
+        tm2_depthwise3x3_s8_s2_spec(&p, (const int8_t *)in, (const int32_t *)w, bias, rq,
+                                    scratch_len ? scratch : NULL, (int8_t *)out, k >= 0 ? dws2_specs[k] : NULL);
+      }
     } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -341,8 +346,9 @@ def conv_case(rng: np.random.Generator, i: int, shape: dict | None = None) -> Ca
 def dw_case(
     rng: np.random.Generator, i: int, hw: tuple[int, int] | None = None, stride: int | None = None,
     zp: int | None = None, ch: int | None = None, same: bool | None = None, full_range: bool = False,
-    wmax: int = 127, acc_scale: float | None = None,
+    wmax: int = 127, acc_scale: float | None = None, s2_shifts: tuple[int, ...] = packing.DW_S2_RQ_SHIFTS,
 ) -> Case:
+    """A DEPTHWISE_CONV_2D 3x3 case; s2_shifts: the shifts E the stride-2 kernel's records may take."""
     ch = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 21])) if ch is None else ch
     stride = int(rng.integers(1, 3)) if stride is None else stride
     same = bool(rng.random() < 0.6) if same is None else same
@@ -377,7 +383,8 @@ def dw_case(
     # the packed weights, then the stride-2 kernel's records where it takes the layer (as the lowering)
     variants = packing.dw3x3_s2_variants(ch, w, ow, pw, stride, mode, act_min, act_max)
     weights = np.concatenate(
-        [packing.pack_dw3x3_weights(filt), packing.dw3x3_s2_records(filt, bias, rq, in_off, variants, low=zp == -128)]
+        [packing.pack_dw3x3_weights(filt),
+         packing.dw3x3_s2_records(filt, bias, rq, in_off, variants, low=zp == -128, shifts=s2_shifts)]
     )
     values = {
         "batches": 1, "in_h": h, "in_w": w, "channels": ch, "out_h": oh, "out_w": ow, "stride": stride,
@@ -594,21 +601,25 @@ def _harness_specs(records: bool = False) -> str:
                       f"static const tm2_dw6_spec *const dw6_rspecs[] = {{{rtable}}};"])
 
 
-# Runs of TM2_DWS2_SPEC that no case takes, at the edge of the immediate range (dw3x3_s2_spec: 2 row + 2 ch <= 4095):
-# the assembler checks them
-S2_SPEC_EDGES = (("E", 4, 2040), ("LOW", 128, 1919))
+# Runs of TM2_DWS2_SPEC that no case takes, at the edge of the immediate range (dw3x3_s2_spec: 2 row + 2 ch <= 4095;
+# interior pixels n, three records a quad): the assembler checks them
+S2_SPEC_EDGES = (("E", 4, 2040, 254), ("LOW", 128, 1919, 7))
 
 
 @functools.cache
 def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
     """Cases of tm2_depthwise3x3_s8_s2_spec and the distinct runs (TM2_DWS2_SPEC) they take, in the harness's order:
-    layers that the stride-2 kernel takes with output offset -128, every other one with small weights and larger
-    multipliers (TM2_RQ_HIGHMUL_E records; the others mostly TM2_RQ_HIGHMUL; drawn until packing.dw3x3_s2_spec gives
-    a run), odd and even input sizes, SAME (odd: the first
-    row and column in the padding, even: the last ones) and VALID, one to 64 channel quads (128 and 256 channels,
-    narrow inputs: the input pointer moved by an ADD, and the output pointer too with 256). Each case carries
-    its run's index; some that of a run for other channels or rows (the kernel must take the generic run) or -1
-    (none). Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's, or planes."""
+    layers that the stride-2 kernel takes with output offset -128, those of one input width in two (or SAME ones) of
+    every channel count with small weights and larger multipliers (TM2_RQ_HIGHMUL_E records; the others mostly
+    TM2_RQ_HIGHMUL; drawn until packing.dw3x3_s2_spec gives a run), odd and even input sizes, SAME (odd: the first
+    row and column in the padding, even: the last ones, run2 and the right edge pixel) and VALID, one to 64 channel
+    quads (128 and 256 channels, narrow inputs: the input pointer moved by an ADD, and the output pointer too with
+    256); one or two input widths a channel count, many heights each, so that the cases share runs (each run is a
+    few hundred bytes of the harness's flash). Each case carries its run's index; some that of another case's run
+    for other channels or rows (the kernel must take the generic run) or -1 (none); most of those whose runs take
+    every row (packing.dw3x3_s2_whole) go through tm2_depthwise3x3_s8_s2_whole (index + 0x10000) on records of any
+    shift of RQ_SHIFTS. Scratch: none (tm2_depthwise3x3_s8_direct without the DSP extension), the packed kernel's,
+    or planes."""
     rng = np.random.default_rng(41)
     specs: list[dict] = []
     names: dict[str, int] = {}
@@ -620,33 +631,41 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
         return names[spec["name"]]
 
     out = []
-    shapes = [(5, 7), (6, 6), (7, 9), (4, 4), (12, 24), (9, 4), (3, 3), (8, 11), (11, 8), (2, 5), (13, 6), (6, 13)]
-    for ch in (4, 8, 16, 72, 128, 256):
-        for hw in shapes if ch < 128 else [hw for hw in shapes if hw[1] <= 7]:
+    widths = {4: (6,), 8: (24,), 72: (8,), 128: (6, 7), 256: (4,)}
+    for ch in (4, 8, 72, 128, 256):
+        heights = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12) if ch < 128 else (2, 3, 5, 6)
+        for hw in [(h, w) for w in widths[ch] for h in heights]:
             for same in (True, False):
                 i = len(out)
+                # whole: through tm2_depthwise3x3_s8_s2_whole where the padding lets the runs take every row
+                other = i % 13 == 3
+                whole = not other and i % 11 != 5 and i % 4 != 0
+                whole = whole and out_size_and_pad(same, hw[0], 3, 2)[1] == out_size_and_pad(same, hw[1], 3, 2)[1] == 0
                 for _ in range(50):
-                    shifted = i % 2 == 0
+                    shifted = hw[1] == widths[ch][ch % 3 % 2] if len(widths[ch]) == 2 else same
                     case = dw_case(rng, i, hw, stride=2, zp=-128, ch=ch, same=same, full_range=True,
                                    wmax=int(rng.choice([4, 10, 24])) if shifted else 127,
-                                   acc_scale=2.0 ** -int(rng.integers(6, 10)) if shifted else None)
+                                   acc_scale=2.0 ** -int(rng.integers(7, 12)) if shifted else None,
+                                   s2_shifts=packing.RQ_SHIFTS if whole and i // 3 % 2 else packing.DW_S2_RQ_SHIFTS)
                     values = values_of(case)
                     if values["out_h"] * values["out_w"] == 0:
                         break
                     geometry = {"in_c": ch, "in_w": hw[1], "out_w": values["out_w"], "pad_w": values["pad_w"],
-                                "stride_w": 2, "act_min": -128, "act_max": 127, "output_offset": -128}
+                                "pad_h": values["pad_h"], "stride_w": 2, "act_min": -128, "act_max": 127,
+                                "output_offset": -128}
                     spec = packing.dw3x3_s2_spec(geometry, np.frombuffer(case.blobs[1], np.int32)[6 * ch:])
                     if spec is not None:
                         break
                 if values["out_h"] * values["out_w"] == 0 or spec is None:
                     continue
-                k = index(spec)
-                if i % 7 == 3:  # the run of other channels or rows
-                    other = {**spec, "ch": ch + 4} if i % 2 else {**spec, "row": spec["row"] + ch}
-                    name = f"tm2_dws2_{other['rq'].lower()}_c{other['ch']}_r{other['row']}"
-                    k = index({**other, "name": name}) if 2 * other["row"] + 2 * other["ch"] <= 4095 else -1
+                assert spec["whole"] or not whole
+                if other:  # the run of other channels or rows (one the harness has for other cases)
+                    runs = [j for j, s in enumerate(specs) if (s["ch"], s["row"]) != (spec["ch"], spec["row"])]
+                    k = runs[i % len(runs)] if runs else -1
                 elif i % 11 == 5:
                     k = -1
+                else:
+                    k = index(spec) + (0x10000 if whole else 0)
                 scratch = 0
                 if i % 3 == 1:
                     scratch = packing.dw3x3_scratch_bytes(ch, values["row_len"])
@@ -664,8 +683,10 @@ def dw_s2_spec_cases() -> tuple[tuple[Case, ...], tuple[dict, ...]]:
 def _harness_s2_specs() -> str:
     """The harness's TM2_DWS2_SPEC lines and their table (dw_s2_spec_cases), then those of S2_SPEC_EDGES."""
     specs = [*dw_s2_spec_cases()[1],
-             *({"rq": q, "ch": c, "row": r, "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r in S2_SPEC_EDGES)]
-    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['ch']}, {s['row']})" for s in specs]
+             *({"rq": q, "e": 12 if q == "E" else 0, "ch": c, "row": r, "edge": 1, "n": n, "recs": 3,
+                "name": f"tm2_dws2_edge_c{c}_r{r}"} for q, c, r, n in S2_SPEC_EDGES)]
+    lines = [f"TM2_DWS2_SPEC({s['name']}, {s['rq']}, {s['e']}, {s['ch']}, {s['row']}, {s['edge']}, {s['n']}, {s['recs']})"
+             for s in specs]
     table = ", ".join(f"TM2_DWS2_SPEC_REF({s['name']})" for s in specs)
     return "\n".join([*lines, f"static const tm2_dws2_spec *const dws2_specs[] = {{{table}}};"])
 
@@ -1725,7 +1746,7 @@ def test_depthwise3x3_s2_matches_reference(harness: tuple[str, Path, Path]) -> N
     for f, c in zip(fields, cases, strict=True):
         words = np.frombuffer(c.blobs[1], np.int32)[6 * f["channels"]:]
         if words.size and words[24] < 0:
-            shifted.append(words.reshape(-1, packing.DW_S2_RECORD_WORDS)[:, 22:].reshape(-1, 3))
+            shifted.append(words.reshape(-1, packing.DW_S2_RECORD_WORDS)[:, 22:34].reshape(-1, 3))
     assert len(shifted) >= 40 and len(taken) - len(shifted) >= 60
     assert {int(r[0, 2]) for r in shifted} == {-e for e in packing.DW_S2_RQ_SHIFTS}
     assert any((r[:, 0] == 0).any() for r in shifted)
@@ -1741,14 +1762,21 @@ def test_depthwise3x3_s2_spec_matches_reference(harness: tuple[str, Path, Path])
     fields = [values_of(c) for c in cases]
     assert len(cases) >= 80 and len(specs) >= 10
     assert {f["pad_w"] for f in fields} == {0, 1} and {f["pad_h"] for f in fields} == {0, 1}
-    assert any(f["in_h"] < 3 for f in fields) and {f["channels"] for f in fields} == {4, 8, 16, 72, 128, 256}
+    assert any(f["in_h"] < 3 for f in fields) and {f["channels"] for f in fields} == {4, 8, 72, 128, 256}
     assert {f["in_h"] % 2 for f in fields} == {0, 1} and {f["in_w"] % 2 for f in fields} == {0, 1}
-    runs = [c.extra["spec"] for c in cases]
+    runs = [c.extra["spec"] & 0xFFFF if c.extra["spec"] >= 0 else -1 for c in cases]
     matched = [specs[k]["ch"] == f["channels"] and specs[k]["row"] == f["in_w"] * f["channels"]
                for k, f in zip(runs, fields, strict=True) if k >= 0]
     assert sum(matched) >= 60 and not all(matched) and -1 in runs
     forms = [specs[k]["rq"] for k in runs if k >= 0]
     assert forms.count("E") >= 25 and forms.count("LOW") >= 25
+    # tm2_depthwise3x3_s8_s2_whole: with and without a right edge pixel and run2 (even heights), both forms, shifts
+    # other than 12, odd and even numbers of interior pixels
+    whole = [(specs[k], f) for k, f, c in zip(runs, fields, cases, strict=True) if c.extra["spec"] >= 0x10000]
+    assert len(whole) >= 20 and {s["edge"] for s, _ in whole} == {0, 1} and {s["rq"] for s, _ in whole} == {"E", "LOW"}
+    assert {s["n"] % 2 for s, _ in whole} == {0, 1} and {s["n"] % 2 for s in specs} == {0, 1}
+    assert any(f["in_h"] % 2 == 0 and f["out_h"] * 2 > f["in_h"] - 2 for _, f in whole)
+    assert len({s["e"] for s, _ in whole} - {0, 12}) >= 1
     _check_cases(harness, list(cases), "dw_s2_spec")
 
 

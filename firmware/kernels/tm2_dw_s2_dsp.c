@@ -20,8 +20,10 @@
  *             all doubled int16 lanes (zero in a copy masked by tm2_dws2_mask for a filter row outside the input);
  *   22 + 3 j  channel c + j's requantisation: TM2_RQ_HIGHMUL (m, hz, e), or TM2_RQ_HIGHMUL_E (m, hz', -E) with
  *             channel c + j's biases and weights above scaled by 2^(E - e) (output offset -128, every channel
- *             of the layer; E = TM2_DWS2_RQ_SHIFT). */
-#define TM2_DWS2_REC_WORDS 34
+ *             of the layer; E = TM2_DWS2_RQ_SHIFT, or the spec's E where the spec's runs take every row);
+ *   34 .. 37  the four biases of an output row whose filter row 2 lies in the padding: the input offset folded in
+ *             over filter rows 0 and 1 only (tm2_dws2_run with skip 4, the spec's run2).
+ * TM2_DWS2_REC_WORDS words (tm2_dw_s2_dsp.h). */
 
 /* Two words XA, XB (input addresses) of channels c .. c + 3 joined into the int16 pairs (XA, XB) of each channel
  * (PKHBT / PKHTB, SXTB16) and multiplied with the pair words at byte W of the record (channels c .. c + 3): the
@@ -171,13 +173,18 @@
       : [ch] "r"(ch), [radv] "m"(radv), [ostep] "m"(ostep), [wadv] "m"(wadv)                            \
       : "cc", "memory")
 
-/* The biases: from the record, or (an output row with a filter row in the padding) from the array at bm,
- * four words a quad. */
+/* The biases: from the record (words 0 .. 3; filter row 2 in the padding: words 34 .. 37), or (filter row 0 in the
+ * padding) from the array at bm, four words a quad. */
 #define TM2_DWS2_BIAS_REC                    \
   "ldr %[a0], [%[wp]]\n\t"                  \
   "ldr %[a1], [%[wp], #4]\n\t"              \
   "ldr %[a2], [%[wp], #8]\n\t"              \
   "ldr %[a3], [%[wp], #12]\n\t"
+#define TM2_DWS2_BIAS_REC2                   \
+  "ldr %[a0], [%[wp], #136]\n\t"            \
+  "ldr %[a1], [%[wp], #140]\n\t"            \
+  "ldr %[a2], [%[wp], #144]\n\t"            \
+  "ldr %[a3], [%[wp], #148]\n\t"
 #define TM2_DWS2_BIAS_ARR                    \
   "ldr %[t0], %[bm]\n\t"                    \
   "ldr %[a0], [%[t0]]\n\t"                  \
@@ -198,7 +205,8 @@
  * pixel of the first quad, rec its record, the next quads' records wadv bytes apart, o its first output; form:
  * the requantisation (TM2_DWS2_FORM_*).
  * skip: 0, or the filter row in the padding (1 << fy, fy = 0 or 2), which the run leaves out, its biases
- * (the record's less that row's share of the input offset) from the array bias, four words a quad. Not
+ * (the record's less that row's share of the input offset) from the record's words 34 .. 37 (fy 2) or the array
+ * bias, four words a quad (fy 0). Not
  * inlined: the assembly needs every register, so its memory operands must be stack slots of its own
  * frame. */
 __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_t *r1, const int8_t *r2, int32_t n,
@@ -211,7 +219,7 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
     if (skip == 0) {
       TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_REC2, TM2_DWS2_ROWS_01, "");
     } else {
       TM2_DWS2_RUN(TM2_DWS2_RQ4_E, TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
@@ -219,7 +227,7 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
     if (skip == 0) {
       TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_REC2, TM2_DWS2_ROWS_01, "");
     } else {
       TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_LOW), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
@@ -227,7 +235,7 @@ __attribute__((noinline)) static void tm2_dws2_run(const int8_t *r0, const int8_
     if (skip == 0) {
       TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_REC, TM2_DWS2_ROWS_ALL, "");
     } else if (skip == 4) {
-      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_01, TM2_DWS2_BADV_ARR);
+      TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_REC2, TM2_DWS2_ROWS_01, "");
     } else {
       TM2_DWS2_RUN(TM2_DWS2_RQ4_HIGHMUL(TM2_DWS2_RQ_SIGNED), TM2_DWS2_BIAS_ARR, TM2_DWS2_ROWS_12, TM2_DWS2_BADV_ARR);
     }
@@ -274,18 +282,20 @@ static void tm2_dws2_mask(const int32_t *rec, int32_t off, int32_t valid, int32_
   }
 }
 
-/* Quads a run with a filter row in the padding takes at most (the size of its bias array). */
+/* Quads a run with filter row 0 in the padding takes at most (the size of its bias array). */
 #define TM2_DWS2_CHUNK 16
 
-/* The layer (tm2_depthwise3x3_s8_s2); rows with every filter row inside the input on spec's run where spec is
- * one built for the layer's channels, input rows and form of the records (TM2_DWS2_FORM_*). Loops: output rows,
+/* The layer (tm2_depthwise3x3_s8_s2); the interior pixels and right edge of rows with filter rows 0 and 1 inside the
+ * input on spec's runs where spec is one built for the layer (its channels, input rows, form and shift of the
+ * records (TM2_DWS2_FORM_*), edge, interior pixels and records a quad). Loops: output rows,
  * then the pieces of the row (k = 2: the left edge, its first column in the padding; k = 1: the interior run;
  * k = 0: the right edge), each one run of the assembly over the channel quads on
  * the records built at compile time after the packed weights (tinym2net/ops/packing.py, dw3x3_s2_records):
  * per quad, one record per column shift v = k - 1 the layer needs (-1, 0, +1 in that order). An output row
- * with its first or last filter row in the padding leaves that row out, on biases without its share of the
- * input offset, TM2_DWS2_CHUNK quads a run; other rows outside the input (inputs of fewer than three rows)
- * go quad by quad on masked copies of the records. */
+ * with its last filter row in the padding leaves that row out, on the records' biases without its share of the
+ * input offset (on spec's run2 where the other rows take spec's run); one with its first filter row in the
+ * padding too, on biases computed here, TM2_DWS2_CHUNK quads a run; other rows outside the input (inputs of
+ * fewer than three rows) go quad by quad on masked copies of the records. */
 static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                            int8_t *output, const tm2_dws2_spec *spec) {
   const int32_t ch = p->channels, in_h = p->in_h, in_w = p->in_w, out_w = p->out_w, pad_w = p->pad_w;
@@ -296,8 +306,6 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
   const int form = weights[(size_t)ch * 6 + 24] < 0      ? TM2_DWS2_FORM_E
                    : p->output_offset == -128 ? TM2_DWS2_FORM_LOW
                                               : TM2_DWS2_FORM_SIGNED;
-  const tm2_dws2_run_fn run =
-      spec != NULL && spec->form == form && spec->ch == ch && spec->row == (int32_t)in_row ? spec->run : NULL;
   /* interior pixels [ox0, ox1): every tap inside the row, 0 <= 2 ox - pad_w and 2 ox - pad_w + 2 < in_w; the
    * pixels before and after have one column outside (TM2_DW_S2_APPLIES) */
   const int32_t ox0 = tm2_min_i32(pad_w, out_w);
@@ -307,6 +315,14 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
   const int32_t col[3] = {2 * ox1 - pad_w - 1, 2 * ox0 - pad_w, 0};
   const int32_t quad_words = ((count[0] > 0) + (count[1] > 0) + (count[2] > 0)) * TM2_DWS2_REC_WORDS;
   const int32_t wadv = quad_words * 4; /* bytes from one quad's records to the next */
+  /* spec where it was built for this layer: its form and shift, channels, row bytes, right edge, interior pixels (at
+   * least one) and records a quad */
+  const int32_t shift = form == TM2_DWS2_FORM_E ? -weights[(size_t)ch * 6 + 24] : 0;
+  if (spec != NULL && (spec->form != form || spec->e != shift || spec->ch != ch || spec->row != (int32_t)in_row ||
+                       spec->edge != (count[0] > 0) || spec->n != count[1] ||
+                       spec->recs * TM2_DWS2_REC_WORDS != quad_words)) {
+    spec = NULL;
+  }
   const int32_t *recs[3]; /* quad 0's records */
   for (int32_t k = 0, i = 0; k < 3; ++k) {
     recs[k] = weights + (size_t)ch * 6 + i * TM2_DWS2_REC_WORDS;
@@ -319,11 +335,17 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
     int8_t *out_b = output + (size_t)b * p->out_h * out_w * ch;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
       const int32_t iy0 = 2 * oy - p->pad_h;
-      if (run != NULL && iy0 >= 0 && iy0 + 2 < in_h) { /* every filter row inside: the specialised run */
+      if (spec != NULL && iy0 >= 0 && iy0 + 1 < in_h) {
+        /* filter rows 0 and 1 inside: spec's runs (run2 with row 2 in the padding) for the interior pixels and the
+         * right edge, the generic run for a left edge */
+        const tm2_dws2_run_fn run = iy0 + 2 < in_h ? spec->run : spec->run2;
         const int8_t *const r0 = in_b + (size_t)iy0 * in_row;
         int8_t *const o = out_b + (size_t)oy * out_w * ch;
-        for (int32_t k = 0; k < 3; ++k) {
-          if (count[k] > 0) run(r0 + (size_t)col[k] * ch, count[k], quads, recs[k], wadv, o + (size_t)first[k] * ch);
+        run(r0 + (size_t)col[1] * ch, quads, recs[1], o + (size_t)first[1] * ch);
+        if (count[2] > 0) {
+          const int last = iy0 + 2 >= in_h; /* filter row 2 in the padding: not read */
+          tm2_dws2_run(r0, r0 + in_row, last ? r0 : r0 + 2 * in_row, count[2], quads, ch, recs[2], wadv, form,
+                       last ? 4 : 0, NULL, o);
         }
         continue;
       }
@@ -342,18 +364,18 @@ static void tm2_dws2_layer(const tm2_dw3x3_packed_params *p, const int8_t *input
         if (count[k] == 0) continue;
         const size_t x = (size_t)col[k] * ch;
         int8_t *const ok = o + (size_t)first[k] * ch;
-        if (valid == 7) {
-          tm2_dws2_run(rows[0] + x, rows[1] + x, rows[2] + x, count[k], quads, ch, recs[k], wadv, form, 0, NULL, ok);
-        } else if (valid == 3 || valid == 6) {
-          const int32_t fy = valid == 3 ? 2 : 0;
+        if (valid == 7 || valid == 3) {
+          tm2_dws2_run(rows[0] + x, rows[1] + x, rows[2] + x, count[k], quads, ch, recs[k], wadv, form, valid ^ 7,
+                       NULL, ok);
+        } else if (valid == 6) {
           for (int32_t q0 = 0; q0 < quads; q0 += TM2_DWS2_CHUNK) {
             const int32_t nq = tm2_min_i32(TM2_DWS2_CHUNK, quads - q0);
             for (int32_t q = 0; q < nq; ++q) {
-              tm2_dws2_unshare(recs[k] + (size_t)(q0 + q) * quad_words, fy, off, barr[q]);
+              tm2_dws2_unshare(recs[k] + (size_t)(q0 + q) * quad_words, 0, off, barr[q]);
             }
             const size_t c = (size_t)q0 * 4;
             tm2_dws2_run(rows[0] + x + c, rows[1] + x + c, rows[2] + x + c, count[k], nq, ch,
-                         recs[k] + (size_t)q0 * quad_words, wadv, form, 1 << fy, &barr[0][0], ok + c);
+                         recs[k] + (size_t)q0 * quad_words, wadv, form, 1, &barr[0][0], ok + c);
           }
         } else {
           for (int32_t q = 0; q < quads; ++q) {

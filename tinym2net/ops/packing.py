@@ -49,7 +49,9 @@ RQ_SHIFTS = (10, 11, 12, 13, 14)
 RQ_SHIFT_PREFERRED = 12
 # The shifts E of the depthwise plane kernel's TM2_RQ_HIGHMUL_E loops (TM2_DW_PLANE_RQ_SHIFTS in tm2_dw_dsp.c).
 DW_RQ_SHIFTS = (12,)
-# The shifts E of the stride-2 depthwise kernel's TM2_RQ_HIGHMUL_E runs (TM2_DWS2_RQ_SHIFT in tm2_dw_s2_dsp.c).
+# The shifts E of the stride-2 depthwise kernel's TM2_RQ_HIGHMUL_E runs (TM2_DWS2_RQ_SHIFT in tm2_dw_s2_dsp.c); a
+# layer whose every row takes the specialised runs (dw3x3_s2_whole) may take any of RQ_SHIFTS (the shift is in its
+# runs' code).
 DW_S2_RQ_SHIFTS = (12,)
 # The shifts E a depthwise layer's entries may carry (dw3x3_plane_shift): the specialised loops of the model code
 # (dw3x3_plane_spec) take any; the generic loop takes those of DW_RQ_SHIFTS and runs the others as TM2_RQ_HIGHMUL.
@@ -317,7 +319,7 @@ def pack_dw3x3_weights(filt: np.ndarray) -> np.ndarray:
     return words.astype(np.uint32).view(np.int32)
 
 
-DW_S2_RECORD_WORDS = 34  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.c)
+DW_S2_RECORD_WORDS = 38  # TM2_DWS2_REC_WORDS (firmware/kernels/tm2_dw_s2_dsp.h)
 
 
 def dw3x3_s2_variants(
@@ -336,10 +338,10 @@ def dw3x3_s2_variants(
 
 
 def dw3x3_s2_scales(
-    w2d: np.ndarray, bias: np.ndarray, table: np.ndarray, input_offset: int
+    w2d: np.ndarray, bias: np.ndarray, table: np.ndarray, input_offset: int, shifts: tuple[int, ...] = DW_S2_RQ_SHIFTS
 ) -> tuple[np.ndarray, int] | None:
     """(per-channel scales k, E) of TM2_RQ_HIGHMUL_E for the records of ``tm2_depthwise3x3_s8_s2`` (the first E of
-    :data:`DW_S2_RQ_SHIFTS` nearest RQ_SHIFT_PREFERRED that passes :func:`shift_scales`), or None. ``table``: the
+    ``shifts`` nearest RQ_SHIFT_PREFERRED that passes :func:`shift_scales`), or None. ``table``: the
     layer's TM2_RQ_HIGHMUL entries (m, hz, -, e) of :func:`dw3x3_requant` (m = 0: a constant channel, k 0). The
     kernel's sums start from the bias with the input offset folded in and add the raw inputs (|x| <= 128), so
     every partial sum, and the sum of a record with a filter row left out, is bounded by |bias| + (|off| + 128)
@@ -347,7 +349,7 @@ def dw3x3_s2_scales(
     bound = np.abs(bias) + (abs(int(input_offset)) + 128) * np.abs(w2d).sum(axis=1)
     recs = np.stack([table[:, 0], table[:, 1], table[:, 3]], axis=1)
     constants: list[int | None] = [0 if m == 0 else None for m in table[:, 0].tolist()]
-    for e_shift in sorted(DW_S2_RQ_SHIFTS, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
+    for e_shift in sorted(shifts, key=lambda v: (abs(v - RQ_SHIFT_PREFERRED), v)):
         ks = shift_scales(recs, w2d, bound, constants, e_shift)
         if ks is not None:
             return ks, e_shift
@@ -356,7 +358,7 @@ def dw3x3_s2_scales(
 
 def dw3x3_s2_records(
     filt: np.ndarray, bias: np.ndarray | None, rq: np.ndarray, input_offset: int, variants: list[int],
-    low: bool = False,
+    low: bool = False, shifts: tuple[int, ...] = DW_S2_RQ_SHIFTS,
 ) -> np.ndarray:
     """The records of ``tm2_depthwise3x3_s8_s2`` (int32, appended to the packed weights): per channel quad,
     one record of DW_S2_RECORD_WORDS words per shift v of ``variants``. A record for v reads the three input
@@ -364,9 +366,11 @@ def dw3x3_s2_records(
     row inside the input: the four biases with the input offset folded in (bias + off * sum of the record's
     weights), doubled; the doubled int16 pairs (tap 0, tap 1) of the four channels for filter rows 0 and 1, then
     (row 0, row 1) of their taps 2, then the pairs of row 2 and its taps 2 as (channel 0, channel 2) and
-    (channel 1, channel 3); then (m, hz, e) per channel.
+    (channel 1, channel 3); then (m, hz, e) per channel; then the four biases of an output row whose filter row 2
+    lies in the padding (the input offset folded in over rows 0 and 1 only), doubled.
 
-    With output offset -128 (``low``) and an E of :data:`DW_S2_RQ_SHIFTS` that passes :func:`dw3x3_s2_scales`,
+    With output offset -128 (``low``) and an E of ``shifts`` (:data:`DW_S2_RQ_SHIFTS`; RQ_SHIFTS where
+    :func:`dw3x3_s2_whole`) that passes :func:`dw3x3_s2_scales`,
     TM2_RQ_HIGHMUL_E instead: channel c's doubled weights and bias scaled by 2^k[c] and (m, hz', -E) per channel
     (the negative third word tells the kernel the form; constant channels (0, k_out 2^E, -E))."""
     if not variants:
@@ -375,7 +379,7 @@ def dw3x3_s2_records(
     channels = w.shape[2]
     b = np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
     table = np.asarray(rq, np.int64).reshape(channels, 4)
-    scaled = dw3x3_s2_scales(w.reshape(9, channels).T, b, table, input_offset) if low else None
+    scaled = dw3x3_s2_scales(w.reshape(9, channels).T, b, table, input_offset, shifts) if low else None
     if scaled is not None:
         ks, e_shift = scaled
         w = w << ks
@@ -403,6 +407,7 @@ def dw3x3_s2_records(
             rec += [int(d[2, 2, 0] | d[2, 2, 2] << 16), int(d[2, 2, 1] | d[2, 2, 3] << 16)]
             for j in range(4):
                 rec += [int(table[c0 + j, 0]), int(table[c0 + j, 1]), int(table[c0 + j, 3])]
+            rec += [(b[c0 + j] + input_offset * int(taps[:2, :, j].sum())) * 2 for j in range(4)]
             out += rec
     return (np.array(out, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
@@ -412,8 +417,12 @@ def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any]
     layer, or None where it would not run: the kernel takes the layer with records of TM2_RQ_HIGHMUL_E (``records``
     of :func:`dw3x3_s2_records`: its form in the third requantisation word of the first record) or TM2_RQ_HIGHMUL
     with output offset -128, and interior pixels (shift 0), and the load of a pixel's last input word (filter row 2,
-    column 2 ox + 2: 2 row + 2 ch bytes on) stays within the 12-bit immediate. rq: the form ("E" or "LOW"); ch:
-    channels; row: bytes of an input row (in_w * ch); name: the C name."""
+    column 2 ox + 2: 2 row + 2 ch bytes on) stays within the 12-bit immediate. rq: the form ("E" or "LOW"); e: its
+    shift E (0 for LOW); ch: channels; row: bytes of an input row (in_w * ch); edge: 1 where the layer has a right
+    edge pixel (shift -1), which the runs take after the interior ones; n: the interior pixels; recs: the records a
+    quad (n and the edge in the runs' immediates, within 12 bits: (2 n + 1) ch <= row + ch); whole: 1 where the runs take every row
+    (:func:`dw3x3_s2_whole`: the generated code calls ``tm2_depthwise3x3_s8_s2_whole``); name: the C name
+    (dw3x3_s2_spec_name)."""
     ch, row = params["in_c"], params["in_w"] * params["in_c"]
     variants = dw3x3_s2_variants(
         ch, params["in_w"], params["out_w"], params["pad_w"], params["stride_w"], RQ_HIGHMUL, params["act_min"],
@@ -424,7 +433,31 @@ def dw3x3_s2_spec(params: dict[str, Any], records: np.ndarray) -> dict[str, Any]
     rq = "E" if records[24] < 0 else "LOW" if params["output_offset"] == -128 else None
     if rq is None:
         return None
-    return {"rq": rq, "ch": ch, "row": row, "name": f"tm2_dws2_{rq.lower()}_c{ch}_r{row}"}
+    ox0 = min(params["pad_w"], params["out_w"])
+    ox1 = max(ox0, min(params["out_w"], (params["in_w"] - 3 + params["pad_w"]) // 2 + 1))
+    spec = {"rq": rq, "e": -int(records[24]) if rq == "E" else 0, "ch": ch, "row": row, "edge": int(-1 in variants),
+            "n": ox1 - ox0, "recs": len(variants)}
+    return {**spec, "whole": int(dw3x3_s2_whole(params)), "name": dw3x3_s2_spec_name(spec)}
+
+
+def dw3x3_s2_whole(params: dict[str, Any]) -> bool:
+    """Whether a layer whose records the stride-2 kernel takes with output offset -128 has specialised runs
+    (:func:`dw3x3_s2_spec`: interior pixels, a pixel's last input word within the 12-bit immediate) that take every
+    row: no padding row or column before the input (pad_h = pad_w = 0: no left edge pixel, every output row's filter
+    rows 0 and 1 inside the input). Its records may then take any shift of RQ_SHIFTS, which only those runs have."""
+    ch, row = params["in_c"], params["in_w"] * params["in_c"]
+    variants = dw3x3_s2_variants(
+        ch, params["in_w"], params["out_w"], params["pad_w"], params["stride_w"], RQ_HIGHMUL, params["act_min"],
+        params["act_max"],
+    )
+    return (params["pad_h"] == 0 and params["pad_w"] == 0 and params["output_offset"] == -128 and 0 in variants
+            and 2 * row + 2 * ch <= 4095)
+
+
+def dw3x3_s2_spec_name(spec: dict[str, Any]) -> str:
+    """The C name of the runs of :func:`dw3x3_s2_spec` ``spec`` (one per distinct form, shift, shape and edge)."""
+    rq = f"e{spec['e']}" if spec["rq"] == "E" else "low"
+    return f"tm2_dws2_{rq}_c{spec['ch']}_r{spec['row']}" + ("_x" if spec["edge"] else "") + f"_n{spec['n']}"
 
 
 def dw3x3_row_len(in_w: int, out_w: int, stride: int, pad_w: int) -> int:
@@ -820,7 +853,8 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
         params["act_min"], params["act_max"],
     )
     s2_records = dw3x3_s2_records(
-        w.data, _bias_values(b), rq, params["input_offset"], variants, low=params["output_offset"] == -128
+        w.data, _bias_values(b), rq, params["input_offset"], variants, low=params["output_offset"] == -128,
+        shifts=RQ_SHIFTS if dw3x3_s2_whole(params) else DW_S2_RQ_SHIFTS,
     )
     plane_spec = dw3x3_plane_spec(params, rq, mode)
     # the records of the specialised loop on records (TM2_DW_PLANE_SPEC_REC), which the generated code passes instead

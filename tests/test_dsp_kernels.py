@@ -1327,6 +1327,22 @@ def test_pointwise_entry_names() -> None:
     assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
 
 
+def test_rows4_entry_names() -> None:
+    """A 10x4 layer of one channel (CONV_PATH_ROWS4) with TM2_RQ_HIGHMUL_E records names the rows4 entry only where
+    the rows4 loop takes it (64 output channels, at least four pixels: that entry links no general loop and traps
+    otherwise), the general one otherwise; TM2_RQ_HIGHMUL records keep the rows4 entry (its own fallback)."""
+    def params(out_c, h, w):
+        return {"batches": 1, "in_h": 49, "in_w": 10, "in_c": 1, "out_h": h, "out_w": w, "out_c": out_c}
+
+    rows4 = packing.CONV_PATH_ROWS4
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(64, 25, 5)) == "tm2_conv2d_s8_packed_rows4_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(64, 1, 4)) == "tm2_conv2d_s8_packed_rows4_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(64, 1, 3)) == "tm2_conv2d_s8_packed_general_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(8, 25, 5)) == "tm2_conv2d_s8_packed_general_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12) == "tm2_conv2d_s8_packed_general_e12"
+    assert packing.conv_packed_entry(rows4, 40, 0, params=params(8, 25, 5)) == "tm2_conv2d_s8_packed_rows4"
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""

@@ -3319,18 +3319,22 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general) { tm2_conv_general(p, input, packed
 /* kws' 10x4 first layer: the rows4 loop for 64 output channels without sign correction (TM2_RQ_HIGHMUL records
  * with output offset -128, or TM2_RQ_HIGHMUL_E records of shift rqe) and at least four pixels; the general loop
  * otherwise. */
+/* Whether the rows4 loop takes a layer of TM2_CONV_PATH_ROWS4 (rqe: the records' shift E, 0 for TM2_RQ_HIGHMUL). */
+#define TM2_CONV_ROWS4_FAST(p, rqe) \
+  ((p)->out_c == 64 && ((rqe) != 0 || (p)->output_offset == -128) && (p)->depth_padded == 40 && (p)->out_h * (p)->out_w >= 4)
+
 __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_packed_params *p, const int8_t *input,
                                                                  const int32_t *packed, void *scratch, int8_t *output,
                                                                  const int32_t rqe) {
 #if TM2_CONV_USE_DSP
-  if (p->out_c == 64 && (rqe != 0 || p->output_offset == -128) && p->depth_padded == 40 && p->out_h * p->out_w >= 4) {
+  if (TM2_CONV_ROWS4_FAST(p, rqe)) {
     tm2_conv_rows4_fast(p, input, packed, scratch, output, rqe);
     return;
   }
-  if (rqe != 0) {
-    tm2_conv_general_body(p, input, packed, scratch, output, rqe);
-    return;
-  }
+  /* the _e<E> entries: the generator sends only layers the rows4 loop takes (conv_packed_entry; the dispatcher sends
+   * the others to the general loop), so that they link neither the general loop nor its widening; a layer sent here
+   * wrongly stops rather than computing wrong outputs */
+  if (rqe != 0) __builtin_trap();
 #else
   (void)rqe;
 #endif
@@ -3439,8 +3443,8 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
 #undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
 
-/* The entry of a layer's path for the records' shift suffix SUF (empty, or _e<E>), then return. */
-#define TM2_CONV_DISPATCH(SUF)                                                  \
+/* The entry of a layer's path for the records' shift suffix SUF (empty, or _e<E>; RQE: 0 or E), then return. */
+#define TM2_CONV_DISPATCH(SUF, RQE)                                             \
   do {                                                                          \
     if (p->path == TM2_CONV_PATH_POINTWISE) {                                   \
       switch (p->depth_padded) {                                                \
@@ -3465,7 +3469,7 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     } else if (p->path == TM2_CONV_PATH_FIRST3X3) {                             \
       tm2_conv2d_s8_packed_first3x3##SUF(p, input, packed, scratch, output);    \
       return;                                                                   \
-    } else if (p->path == TM2_CONV_PATH_ROWS4) {                                \
+    } else if (p->path == TM2_CONV_PATH_ROWS4 && TM2_CONV_ROWS4_FAST(p, RQE)) {  \
       tm2_conv2d_s8_packed_rows4##SUF(p, input, packed, scratch, output);       \
       return;                                                                   \
     }                                                                           \
@@ -3490,7 +3494,7 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
       }                                                                                        \
       return;                                                                                  \
     }                                                                                          \
-    TM2_CONV_DISPATCH(_e##E);
+    TM2_CONV_DISPATCH(_e##E, E);
 
 /* Whether a layer with TM2_RQ_HIGHMUL_E records takes an entry in blocks of three pixels
  * (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>): the rule of tinym2net/ops/packing.py conv_packed_entry (pointwise, Kp = in_c
@@ -3515,7 +3519,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed) {
         return;
     }
   }
-  TM2_CONV_DISPATCH();
+  TM2_CONV_DISPATCH(, 0);
 }
 #undef TM2_CONV_DISPATCH_E
 #undef TM2_CONV_DISPATCH

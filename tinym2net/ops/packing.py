@@ -771,7 +771,9 @@ def conv_packed_entry(
     (:func:`conv_blocks3`): the loop in blocks of three pixels, ``_pw<Kp>x3_e<E>``. With the layer's ``params``, a
     first layer of TM2_RQ_HIGHMUL_E records, stride_w 2 and out_c 8 gets ``first3x3s2o8`` (the FPU-register form,
     an entry only such models link); a pointwise layer of Kp 64 with out_c 128 and TM2_RQ_HIGHMUL_E records gets
-    ``pw64o128`` (its own loop, likewise)."""
+    ``pw64o128`` (its own loop, likewise). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
+    rows4 loop takes it (:func:`rows4_fast`: that entry links no general loop and traps on any other layer), the
+    general loop otherwise."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if blocks3 and rq_shift:
         return f"tm2_conv2d_s8_packed_pw{kp}x3{suffix}"
@@ -783,9 +785,15 @@ def conv_packed_entry(
         if rq_shift and params is not None and params["out_c"] == 8 and params["stride_w"] == 2:
             return f"tm2_conv2d_s8_packed_first3x3s2o8{suffix}"
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
-    if path == CONV_PATH_ROWS4:
+    if path == CONV_PATH_ROWS4 and (not rq_shift or (params is not None and rows4_fast(params))):
         return f"tm2_conv2d_s8_packed_rows4{suffix}"
     return f"tm2_conv2d_s8_packed_general{suffix}"
+
+
+def rows4_fast(params: dict[str, Any]) -> bool:
+    """Whether the rows4 loop (tm2_conv_rows4_fast, TM2_CONV_ROWS4_FAST of tm2_conv_dsp.c) takes a layer of
+    CONV_PATH_ROWS4 with TM2_RQ_HIGHMUL_E records: 64 output channels and at least four pixels."""
+    return params["out_c"] == 64 and params["out_h"] * params["out_w"] >= 4
 
 
 def conv_blocks3(params: dict[str, Any], kp: int, mode: int) -> bool:

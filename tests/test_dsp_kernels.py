@@ -198,7 +198,13 @@ int main(int argc, char **argv) {
     } else if (kind == 3 && np * 4 == sizeof(tm2_fc_packed_params)) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
-      tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+      /* the entry the generator names for such layers (tinym2net/ops/packing.py fc_packed_entry) */
+      if (p.rq_mode == TM2_RQ_SINGLE_FAST && !p.per_channel && p.act_min == -128 && p.act_max == 127) {
+        tm2_fully_connected_s8_packed_single(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch,
+                                             (int8_t *)out);
+      } else {
+        tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+      }
     } else if (kind == 21 && np * 4 == sizeof(tm2_conv_packed_params)) {
       tm2_conv_packed_params p; /* in place: the output buffer starts as the input (out_len: the input's bytes) */
       memcpy(&p, params, sizeof p);
@@ -697,18 +703,20 @@ def _single_rounding(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np
     return (acc.astype(np.int64) * mult.astype(np.int64) + (np.int64(1) << (total - 1))) >> total
 
 
-def fc_case(rng: np.random.Generator, i: int) -> Case:
+def fc_case(rng: np.random.Generator, i: int, single_tensor: bool = False) -> Case:
+    """A random FULLY_CONNECTED case; single_tensor: single rounding, one multiplier, the full int8 range (the
+    layers of tm2_fully_connected_s8_packed_single)."""
     depth = int(rng.choice([1, 3, 4, 7, 8, 13, 16, 24, 37, 64, 70]))
     out = int(rng.integers(1, 14))
     batches = int(rng.integers(1, 4))
-    per_channel = bool(rng.random() < 0.5)
-    single = bool(rng.random() < 0.5)
+    per_channel = not single_tensor and bool(rng.random() < 0.5)
+    single = single_tensor or bool(rng.random() < 0.5)
     x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
     filt = rng.integers(-127, 128, (out, depth), dtype=np.int8)
     bias = rng.integers(-5000, 5000, out).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
     zp = int(rng.integers(-128, 128))
-    act_min, act_max = _act_range(rng, zp)
+    act_min, act_max = (-128, 127) if single_tensor else _act_range(rng, zp)
     scale = 1.0 / (np.sqrt(depth) * 128 * 70)
     if per_channel:
         mult, shift = _multipliers(rng, out, scale, edge=rng.random() < 0.2)
@@ -1803,6 +1811,26 @@ def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path
         packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST, packing.RQ_SINGLE, packing.RQ_SINGLE_FAST
     }
     _check_cases(harness, cases, "fc")
+
+
+def test_fully_connected_single_entry_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Layers of tm2_fully_connected_s8_packed_single (the harness calls it for them, as the generated code does:
+    packing.fc_packed_entry): single rounding, one multiplier, the full int8 range; out_depth 1 to 13 (full groups
+    of four rows and every partial last group), several batches, with and without bias."""
+    rng = np.random.default_rng(17)
+    cases = [fc_case(rng, i, single_tensor=True) for i in range(40)]
+    assert all(c.extra["mode"] == packing.RQ_SINGLE_FAST for c in cases)
+    outs = {c.params[FC_FIELDS.index("out_depth")] % 4 for c in cases}
+    assert outs == {0, 1, 2, 3}
+    assert packing.fc_packed_entry({"per_channel": 0, "act_min": -128, "act_max": 127}, packing.RQ_SINGLE_FAST) == (
+        "tm2_fully_connected_s8_packed_single")
+    assert packing.fc_packed_entry({"per_channel": 1, "act_min": -128, "act_max": 127}, packing.RQ_SINGLE_FAST) == (
+        "tm2_fully_connected_s8_packed")
+    assert packing.fc_packed_entry({"per_channel": 0, "act_min": -128, "act_max": 100}, packing.RQ_SINGLE_FAST) == (
+        "tm2_fully_connected_s8_packed")
+    assert packing.fc_packed_entry({"per_channel": 0, "act_min": -128, "act_max": 127}, packing.RQ_DOUBLE_FAST) == (
+        "tm2_fully_connected_s8_packed")
+    _check_cases(harness, cases, "fc_single")
 
 
 def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Path]) -> None:

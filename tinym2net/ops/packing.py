@@ -888,6 +888,16 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     )
 
 
+def fc_packed_entry(params: dict[str, Any], mode: int) -> str:
+    """The C function the generated call names for a FULLY_CONNECTED layer (tm2_fc_dsp.h): records of
+    TM2_RQ_SINGLE_FAST, one entry for every row (per_channel 0) and the full int8 range (every MLPerf Tiny model's) take
+    ``tm2_fully_connected_s8_packed_single``, which links no other requantisation form's loop (and traps on any
+    other layer); the others ``tm2_fully_connected_s8_packed``."""
+    if mode == RQ_SINGLE_FAST and not params["per_channel"] and (params["act_min"], params["act_max"]) == (-128, 127):
+        return "tm2_fully_connected_s8_packed_single"
+    return "tm2_fully_connected_s8_packed"
+
+
 def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
     """FULLY_CONNECTED (int8) -> ``tm2_fully_connected_s8_packed``: packed weights, rq table, one widened row."""
     assert w.data is not None
@@ -900,7 +910,7 @@ def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, s
     )
     return Lowered(
         template="ops/fully_connected_packed.j2",
-        params={**params, "depth_padded": kp, "rq_mode": mode},
+        params={**params, "depth_padded": kp, "rq_mode": mode, "entry": fc_packed_entry(params, mode)},
         const_inputs=_bias_inputs(b),
         consts=[ConstArray("weights", "int8_t", packed, weights=True), ConstArray("rq", "int32_t", rq)],
         scratch_bytes=2 * kp,

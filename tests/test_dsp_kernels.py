@@ -54,6 +54,8 @@ KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
 # tm2_depthwise3x3_s8_planes_whole with a descriptor covering the layer whole (out of place, in place); the same
 # with the descriptor's records form (TM2_DW_PLANE_SPEC_REC) on the layer's records (packing.dw3x3_plane_records)
 KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE, KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLACE = 22, 23, 24, 25
+# tm2_depthwise3x3_s8_planes_small3 (3 x 3 maps; the generated code's entry where packing.dw3x3_small3 holds)
+KIND_DW_SMALL3, KIND_DW_SMALL3_INPLACE = 26, 27
 # tm2_depthwise3x3_s8_s2_spec with one of the harness's TM2_DWS2_SPEC runs
 KIND_DW_S2_SPEC = 11
 
@@ -162,6 +164,15 @@ int main(int argc, char **argv) {
         src = (const int8_t *)out;
       }
       tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if ((kind == 26 || kind == 27) && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      const int8_t *src = (const int8_t *)in;
+      if (kind == 27) { /* in place */
+        memcpy(out, in, out_len);
+        src = (const int8_t *)out;
+      }
+      tm2_depthwise3x3_s8_planes_small3(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
     } else if ((kind == 9 || kind == 10 || (kind >= 22 && kind <= 25)) &&
                np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
       tm2_dw3x3_packed_params p; /* then the index of the descriptor (-1: NULL) */
@@ -1438,6 +1449,24 @@ def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) 
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["five"]]
     assert len(five) >= 3
     _check_cases(harness, cases, "dw")
+
+
+def test_depthwise3x3_planes_small3_entry_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_planes_small3 (vww's 3 x 3 x 256 layer: tm2_dw3x3_s8_small3 alone) on the layers
+    packing.dw3x3_small3 takes: 3 x 3 maps, 1 to 300 channels, in place and apart, weights up to 127 or small."""
+    rng = np.random.default_rng(27)
+    fields = ("in_h", "in_w", "out_h", "out_w", "stride", "pad_h", "pad_w", "output_offset", "act_min", "act_max")
+    cases = []
+    for i in range(60):
+        c = dw_planes_case(rng, i, small3=True)
+        v = dict(zip(fields, (c.params[DW_FIELDS.index(f)] for f in fields), strict=True))
+        params = {**v, "stride_h": v["stride"]}
+        if packing.dw3x3_small3(params, c.extra["mode"]):
+            cases.append(replace(c, kind=KIND_DW_SMALL3_INPLACE if c.extra["inplace"] else KIND_DW_SMALL3))
+    assert len(cases) >= 30 and any(c.extra["inplace"] for c in cases) and not all(c.extra["inplace"] for c in cases)
+    assert not packing.dw3x3_small3({**params, "pad_h": 0}, packing.RQ_HIGHMUL)
+    assert not packing.dw3x3_small3(params, packing.RQ_HIGHMUL_E)
+    _check_cases(harness, cases, "dw_small3")
 
 
 def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) -> None:

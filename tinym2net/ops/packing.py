@@ -503,6 +503,18 @@ def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
     }]
 
 
+def dw3x3_small3(params: dict[str, Any], mode: int) -> bool:
+    """Whether ``tm2_dw3x3_s8_small3`` takes a layer on whole planes (TM2_DW3S_APPLIES in tm2_dw_dsp.c: 3 x 3 maps in
+    and out, stride 1, padding 1, TM2_RQ_HIGHMUL of output offset -128, the full int8 range; its output is on its
+    input, in place, or a tensor of its own): the generated code calls ``tm2_depthwise3x3_s8_planes_small3``, which
+    links none of the planes' loops (vww's 3 x 3 x 256 layer)."""
+    return (
+        (params["in_h"], params["in_w"], params["out_h"], params["out_w"]) == (3, 3, 3, 3)
+        and params["stride_h"] == 1 and params["pad_h"] == 1 and params["pad_w"] == 1 and mode == RQ_HIGHMUL
+        and params["output_offset"] == -128 and (params["act_min"], params["act_max"]) == (-128, 127)
+    )
+
+
 # Outputs of a channel up to which the specialised plane loop unrolls its columns (about 6 bytes of code an output):
 # kws' 25 x 5 and vww's 12 x 12 and 6 x 6 layers
 DW_SPEC_UNROLL = 150
@@ -877,6 +889,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
             **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
             "plane_spec": plane_spec,
             "s2_spec": dw3x3_s2_spec(params, s2_records),
+            "dw_small3": int(dw3x3_small3(params, mode)),
         },
         const_inputs=_bias_inputs(b),
         consts=[

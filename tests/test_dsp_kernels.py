@@ -1343,7 +1343,17 @@ def test_pointwise_entry_names() -> None:
     p64 = params(64, 128, 3, 3)
     assert packing.conv_packed_entry(pw, 64, 12, params=p64) == "tm2_conv2d_s8_packed_pw64o128_e12"
     assert packing.conv_packed_entry(pw, 64, 0, params=p64) == "tm2_conv2d_s8_packed_pw64"
-    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
+    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64o64_e12"
+    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 48, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
+    assert packing.conv_packed_entry(pw, 8, 11, params=params(8, 16, 3, 3)) == "tm2_conv2d_s8_packed_pw8o16_e11"
+    p128 = {**params(128, 128, 6, 6), "output_offset": -128}
+    assert packing.conv_packed_entry(pw, 128, 0, params=p128) == "tm2_conv2d_s8_packed_pw128o128"
+    assert packing.conv_packed_entry(pw, 128, 14, params=p128) == "tm2_conv2d_s8_packed_pw128o128_e14"
+    assert packing.conv_packed_entry(pw, 128, 0, params={**p128, "output_offset": 3}) == "tm2_conv2d_s8_packed_pw128"
+    # every (Kp, out_c) with an entry of its own is declared in the header
+    header = (firmware_dir() / "kernels" / "tm2_conv_dsp.h").read_text()
+    line = next(x for x in header.splitlines() if x.startswith("#define TM2_PW_OWN_LOOPS(X, E)"))
+    assert re.findall(r"X\((\d+), (\d+), E\)", line) == [(str(k), str(o)) for k, o in packing.PW_OWN_LOOPS]
 
 
 def test_rows4_entry_names() -> None:

@@ -3386,13 +3386,29 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW_ENTRY_E(128, E)                                                                                         \
   TM2_PW3_ENTRY_E(128, E)                                                                                        \
   TM2_PW3_ENTRY_E(256, E)                                                                                        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64o128_e##E) {                                                           \
-    if (p->batches * p->out_h * p->out_w >= 4) {                                                                 \
-      tm2_conv_pw_fast(p, input, packed, scratch, output, 64, E, 128);                                           \
-    } else {                                                                                                     \
-      tm2_conv_pw_few(p, input, packed, scratch, output);                                                        \
-    }                                                                                                            \
+  TM2_PW_OWN_LOOPS(TM2_PWO_ENTRY_E, E)
+/* Kp KP into out_c OC (TM2_PW_OWN_LOOPS): out_c a constant in tm2_conv_pw_fast, so that only that shape's block loop
+ * (and the one-pixel tails) is linked; a layer of another out_c stops here rather than computing wrong outputs. */
+#define TM2_PWO_ENTRY_E(KP, OC, E)                                   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E) {        \
+    if (p->out_c != OC) __builtin_trap();                            \
+    if (p->batches * p->out_h * p->out_w >= 4) {                     \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, E, OC);\
+    } else {                                                         \
+      tm2_conv_pw_few(p, input, packed, scratch, output);            \
+    }                                                                \
   }
+
+/* Kp 128 into out_c 128 of TM2_RQ_HIGHMUL records with output offset -128 (TM2_PW_BLOCKS_F128L alone; any other
+ * layer traps). */
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128o128) {
+  if (p->out_c != 128 || p->output_offset != -128) __builtin_trap();
+  if (p->batches * p->out_h * p->out_w >= 4) {
+    tm2_conv_pw_fast(p, input, packed, scratch, output, 128, 0, 128);
+  } else {
+    tm2_conv_pw_few(p, input, packed, scratch, output);
+  }
+}
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
@@ -3430,7 +3446,10 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw256x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64o128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+  TM2_PW_OWN_LOOPS(TM2_PWO_ENTRY_E, E)
+#define TM2_PWO_ENTRY_E(KP, OC, E) \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128o128) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
@@ -3439,6 +3458,7 @@ TM2_PW_ENTRY(64)
 TM2_PW_ENTRY(128)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
 #undef TM2_CONV_ENTRIES_E
+#undef TM2_PWO_ENTRY_E
 #undef TM2_PW3_ENTRY_E
 #undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
@@ -3476,16 +3496,18 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
     return;                                                                     \
   } while (0)
+#define TM2_CONV_DISPATCH_PWO(KP, OC, E)                                                                 \
+  if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == KP && p->out_c == OC) {                  \
+    tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E(p, input, packed, scratch, output);                       \
+    return;                                                                                            \
+  }
 #define TM2_CONV_DISPATCH_E(E)                                                                 \
   case E:                                                                                      \
     if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {              \
       tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);               \
       return;                                                                                  \
     }                                                                                          \
-    if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == 64 && p->out_c == 128) {      \
-      tm2_conv2d_s8_packed_pw64o128_e##E(p, input, packed, scratch, output);                   \
-      return;                                                                                  \
-    }                                                                                          \
+    TM2_PW_OWN_LOOPS(TM2_CONV_DISPATCH_PWO, E)                                                 \
     if (tm2_conv_pw3_layer(p)) {                                                               \
       if (p->depth_padded == 128) {                                                            \
         tm2_conv2d_s8_packed_pw128x3_e##E(p, input, packed, scratch, output);                  \
@@ -3519,8 +3541,13 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed) {
         return;
     }
   }
+  if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == 128 && p->out_c == 128 && p->output_offset == -128) {
+    tm2_conv2d_s8_packed_pw128o128(p, input, packed, scratch, output);
+    return;
+  }
   TM2_CONV_DISPATCH(, 0);
 }
+#undef TM2_CONV_DISPATCH_PWO
 #undef TM2_CONV_DISPATCH_E
 #undef TM2_CONV_DISPATCH
 #undef TM2_CONV_ENTRY

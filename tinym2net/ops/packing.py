@@ -774,6 +774,11 @@ def conv_rq_shift(stream: np.ndarray, kp: int) -> int:
     return int(stream[kp + 4])
 
 
+# Pointwise (Kp, out_c) with a block loop of their own for TM2_RQ_HIGHMUL_E records (TM2_PW_OWN_LOOPS of
+# tm2_conv_dsp.h): entries tm2_conv2d_s8_packed_pw<Kp>o<out_c>_e<E>
+PW_OWN_LOOPS = ((8, 16), (16, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128))
+
+
 def conv_packed_entry(
     path: int, kp: int, rq_shift: int = 0, blocks3: bool = False, params: dict[str, Any] | None = None
 ) -> str:
@@ -782,16 +787,23 @@ def conv_packed_entry(
     ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. ``blocks3``
     (:func:`conv_blocks3`): the loop in blocks of three pixels, ``_pw<Kp>x3_e<E>``. With the layer's ``params``, a
     first layer of TM2_RQ_HIGHMUL_E records, stride_w 2 and out_c 8 gets ``first3x3s2o8`` (the FPU-register form,
-    an entry only such models link); a pointwise layer of Kp 64 with out_c 128 and TM2_RQ_HIGHMUL_E records gets
-    ``pw64o128`` (its own loop, likewise). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
+    an entry only such models link); a pointwise layer of TM2_RQ_HIGHMUL_E records whose (Kp, out_c) has a loop of
+    its own (PW_OWN_LOOPS) gets ``pw<Kp>o<out_c>`` (that loop alone, out_c a constant: the entry links none of the
+    other shapes' loops of its Kp and traps on another out_c), Kp 128 into out_c 128 of TM2_RQ_HIGHMUL records and
+    output offset -128 ``pw128o128`` (likewise). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
     rows4 loop takes it (:func:`rows4_fast`: that entry links no general loop and traps on any other layer), the
     general loop otherwise."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if blocks3 and rq_shift:
         return f"tm2_conv2d_s8_packed_pw{kp}x3{suffix}"
     if path == CONV_PATH_POINTWISE:
-        if rq_shift and kp == 64 and params is not None and params["out_c"] == 128:
-            return f"tm2_conv2d_s8_packed_pw64o128{suffix}"
+        if rq_shift and params is not None and (kp, params["out_c"]) in PW_OWN_LOOPS:
+            return f"tm2_conv2d_s8_packed_pw{kp}o{params['out_c']}{suffix}"
+        if (
+            not rq_shift and params is not None and (kp, params["out_c"]) == (128, 128)
+            and params["output_offset"] == -128
+        ):
+            return "tm2_conv2d_s8_packed_pw128o128"
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
         if rq_shift and params is not None and params["out_c"] == 8 and params["stride_w"] == 2:

@@ -2168,6 +2168,10 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
     tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
     tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rq_mode);
   }
+  /* out_c is a memory operand of the pair loops' asm, so that to the compiler the calls above may have changed it:
+   * restated, a build-time out_c keeps only its own loop below (else the path of layers with such pixels kept every
+   * loop of Kp: 7 KB of vww's 32 -> 64 entry) */
+  if (oc != 0 && out_c != oc) __builtin_unreachable();
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
   switch (rqe) {

@@ -1372,6 +1372,23 @@ def test_rows4_entry_names() -> None:
     assert packing.conv_packed_entry(rows4, 40, 0, params=params(8, 25, 5)) == "tm2_conv2d_s8_packed_rows4"
 
 
+def test_first_layer_entry_names() -> None:
+    """A first layer (CONV_PATH_FIRST3X3) of TM2_RQ_HIGHMUL_E records names the FPU-register entry at stride_w 2 into
+    out_c 8, the entry of its out_c's loop alone for the other layers into out_c 8 or 16, the one of every loop
+    otherwise."""
+    first = packing.CONV_PATH_FIRST3X3
+    assert packing.conv_packed_entry(first, 28, 12, params={"out_c": 8, "stride_w": 2}) == (
+        "tm2_conv2d_s8_packed_first3x3s2o8_e12")
+    assert packing.conv_packed_entry(first, 28, 12, params={"out_c": 8, "stride_w": 1}) == (
+        "tm2_conv2d_s8_packed_first3x3o8_e12")
+    assert packing.conv_packed_entry(first, 28, 13, params={"out_c": 16, "stride_w": 2}) == (
+        "tm2_conv2d_s8_packed_first3x3o16_e13")
+    assert packing.conv_packed_entry(first, 28, 12, params={"out_c": 6, "stride_w": 1}) == (
+        "tm2_conv2d_s8_packed_first3x3_e12")
+    assert packing.conv_packed_entry(first, 28, 0, params={"out_c": 16, "stride_w": 1}) == (
+        "tm2_conv2d_s8_packed_first3x3")
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""

@@ -2927,11 +2927,13 @@ static inline __attribute__((always_inline)) void tm2_first_s8_right_rows(const 
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,
-                                                                      const int32_t rqe, const int s2o8) {
+                                                                      const int32_t rqe, const int s2o8,
+                                                                      const int32_t oc) {
 #if !defined(__ARM_FP)
   (void)s2o8; /* no FPU-register form */
 #endif
-  const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
+  /* oc: 0 (out_c from p) or the layer's out_c as a constant (the entries _first3x3o<OC>_e<E>: that loop alone) */
+  const int32_t out_c = oc ? oc : p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
   const int32_t zp = p->output_offset, off = p->input_offset;
   const int32_t sw = p->stride_w;
   const int32_t ps = 3 * sw, rs = 3 * in_w;
@@ -3016,6 +3018,9 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
           }
         }
         const int32_t *pw = packed;
+        /* out_c is a memory operand of the pair loops' asm, so that to the compiler the calls above may have
+         * changed it: restated, a build-time out_c keeps only its own loop */
+        if (oc != 0 && out_c != oc) __builtin_unreachable();
         switch (rqe) {
           TM2_CONV_RQ_SHIFTS(TM2_FIRST_CASE_E)
           default:
@@ -3348,7 +3353,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4) { tm2_conv_rows4(p, input, packed, scratch, output, 0); }
 
 #if TM2_CONV_USE_DSP
-TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0, 0); }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0, 0, 0); }
 
 #define TM2_PW_ENTRY(KP)                                            \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) {                     \
@@ -3378,9 +3383,11 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0, 0); } \
+  TM2_FIRST_O_ENTRY_E(8, E)                                                                                      \
+  TM2_FIRST_O_ENTRY_E(16, E)                                                                                     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) {                                                       \
-    tm2_conv_first_fast(p, input, packed, scratch, output, E, 1);                                                \
+    tm2_conv_first_fast(p, input, packed, scratch, output, E, 1, 0);                                             \
   }                                                                                                              \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_rows4(p, input, packed, scratch, output, E); }          \
   TM2_PW_ENTRY_E(8, E)                                                                                           \
@@ -3391,6 +3398,14 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW3_ENTRY_E(128, E)                                                                                        \
   TM2_PW3_ENTRY_E(256, E)                                                                                        \
   TM2_PW_OWN_LOOPS(TM2_PWO_ENTRY_E, E)
+/* First layers (TM2_CONV_PATH_FIRST3X3) into out_c OC, 8 or 16 (the out_c with a pair loop of their own): out_c a
+ * constant in tm2_conv_first_fast, so that only that loop is linked; a layer of another out_c traps. */
+#define TM2_FIRST_O_ENTRY_E(OC, E)                                    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3o##OC##_e##E) {         \
+    if (p->out_c != OC) __builtin_trap();                             \
+    tm2_conv_first_fast(p, input, packed, scratch, output, E, 0, OC); \
+  }
+
 /* Kp KP into out_c OC (TM2_PW_OWN_LOOPS): out_c a constant in tm2_conv_pw_fast, so that only that shape's block loop
  * (and the one-pixel tails) is linked; a layer of another out_c stops here rather than computing wrong outputs. */
 #define TM2_PWO_ENTRY_E(KP, OC, E)                                   \
@@ -3442,6 +3457,8 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3o16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }  \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }      \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
@@ -3463,6 +3480,7 @@ TM2_PW_ENTRY(128)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
 #undef TM2_CONV_ENTRIES_E
 #undef TM2_PWO_ENTRY_E
+#undef TM2_FIRST_O_ENTRY_E
 #undef TM2_PW3_ENTRY_E
 #undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
@@ -3509,6 +3527,14 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
   case E:                                                                                      \
     if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {              \
       tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);               \
+      return;                                                                                  \
+    }                                                                                          \
+    if (p->path == TM2_CONV_PATH_FIRST3X3 && (p->out_c == 8 || p->out_c == 16)) {              \
+      if (p->out_c == 8) {                                                                     \
+        tm2_conv2d_s8_packed_first3x3o8_e##E(p, input, packed, scratch, output);               \
+      } else {                                                                                 \
+        tm2_conv2d_s8_packed_first3x3o16_e##E(p, input, packed, scratch, output);              \
+      }                                                                                        \
       return;                                                                                  \
     }                                                                                          \
     TM2_PW_OWN_LOOPS(TM2_CONV_DISPATCH_PWO, E)                                                 \

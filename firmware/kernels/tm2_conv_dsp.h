@@ -129,7 +129,8 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
  * _first3x3s2o8_e<E> (TM2_CONV_PATH_FIRST3X3 layers of stride_w 2 and out_c 8), which only those layers' models link;
  * _pw128x3_e<E> and _pw256x3_e<E>, pointwise Kp 128 and 256 with out_c 256 in blocks of three pixels, for pixel
  * counts a multiple of three and not of four; _pw64o128_e<E>, pointwise Kp 64 with out_c 128 (its own loop, which
- * only those layers' models link) (tinym2net/ops/packing.py conv_packed_entry). */
+ * only those layers' models link); _first3x3o8_e<E> and _first3x3o16_e<E>, the other first layers of out_c 8 and 16
+ * (that out_c's loop alone) (tinym2net/ops/packing.py conv_packed_entry). */
 #define TM2_CONV_PACKED_DECLARE(NAME) \
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output);
 /* The pointwise shapes (Kp, out_c) with a block loop of their own for TM2_RQ_HIGHMUL_E records, X(KP, OC, E) each:
@@ -141,6 +142,8 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_general_e##E)  \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3_e##E) \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3s2o8_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3o8_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3o16_e##E) \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_rows4_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw8_e##E)      \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw16_e##E)     \

@@ -790,7 +790,8 @@ def conv_packed_entry(
     an entry only such models link); a pointwise layer of TM2_RQ_HIGHMUL_E records whose (Kp, out_c) has a loop of
     its own (PW_OWN_LOOPS) gets ``pw<Kp>o<out_c>`` (that loop alone, out_c a constant: the entry links none of the
     other shapes' loops of its Kp and traps on another out_c), Kp 128 into out_c 128 of TM2_RQ_HIGHMUL records and
-    output offset -128 ``pw128o128`` (likewise). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
+    output offset -128 ``pw128o128`` (likewise); the other first layers of TM2_RQ_HIGHMUL_E records into out_c 8 or
+    16 ``first3x3o<out_c>`` (likewise). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
     rows4 loop takes it (:func:`rows4_fast`: that entry links no general loop and traps on any other layer), the
     general loop otherwise."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
@@ -808,6 +809,8 @@ def conv_packed_entry(
     if path == CONV_PATH_FIRST3X3:
         if rq_shift and params is not None and params["out_c"] == 8 and params["stride_w"] == 2:
             return f"tm2_conv2d_s8_packed_first3x3s2o8{suffix}"
+        if rq_shift and params is not None and params["out_c"] in (8, 16):
+            return f"tm2_conv2d_s8_packed_first3x3o{params['out_c']}{suffix}"
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
     if path == CONV_PATH_ROWS4 and (not rq_shift or (params is not None and rows4_fast(params))):
         return f"tm2_conv2d_s8_packed_rows4{suffix}"

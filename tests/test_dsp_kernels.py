@@ -1389,6 +1389,18 @@ def test_first_layer_entry_names() -> None:
         "tm2_conv2d_s8_packed_first3x3")
 
 
+def test_general_entry_names() -> None:
+    """A general layer of TM2_RQ_HIGHMUL (or any other non-E) records names the general loop without the loops of
+    output offset -128 where its output offset is another (resnet's), the full general loop otherwise."""
+    general = packing.CONV_PATH_GENERAL
+    assert packing.conv_packed_entry(general, 144, 0, params={"output_offset": 4}) == (
+        "tm2_conv2d_s8_packed_general_signed")
+    assert packing.conv_packed_entry(general, 144, 0, params={"output_offset": -128}) == (
+        "tm2_conv2d_s8_packed_general")
+    assert packing.conv_packed_entry(general, 144, 12, params={"output_offset": -128}) == (
+        "tm2_conv2d_s8_packed_general_e12")
+
+
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
     """Layers whose exponents spread over more than seven (no shift E gives every channel a scale 2^1 .. 2^7 of its
     int16 weights) keep TM2_RQ_HIGHMUL records; a layer whose preferred shift fails takes the nearest that passes."""

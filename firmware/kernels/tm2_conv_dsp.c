@@ -3181,14 +3181,15 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4_fast(const tm2_
 
 /* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the
  * widening inlined below, then the pair loop. Inlined into tm2_conv_general (rqe 0: the pair loop for TM2_RQ_HIGHMUL
- * records) and the entries tm2_conv2d_s8_packed_general_e<E> (rqe = E: for TM2_RQ_HIGHMUL_E records of shift E);
- * every other mode runs the C loop in either. */
+ * records), tm2_conv2d_s8_packed_general_signed (the same, signed_only 1: without the loops of output offset -128,
+ * which the sign-corrected ones compute too) and the entries tm2_conv2d_s8_packed_general_e<E> (rqe = E: for
+ * TM2_RQ_HIGHMUL_E records of shift E); every other mode runs the C loop in any. */
 __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm2_conv_packed_params *p,
                                                                         const int8_t *input, const int32_t *packed,
                                                                         void *scratch, int8_t *output,
-                                                                        const int32_t rqe) {
+                                                                        const int32_t rqe, const int signed_only) {
 #if !TM2_CONV_USE_DSP
-  (void)rqe; /* one C loop for every mode */
+  (void)rqe, (void)signed_only; /* one C loop for every mode */
 #endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
@@ -3276,12 +3277,12 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
           TM2_CONV_RQ_SHIFTS(TM2_GENERAL_CASE_E)
           default:
             if (steps <= TM2_GEMM_UNROLL) {
-              if (zp == -128) {
+              if (!signed_only && zp == -128) {
                 TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_ONE_PASS);
               } else {
                 TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_ONE_PASS);
               }
-            } else if (zp == -128) {
+            } else if (!signed_only && zp == -128) {
               TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_MORE_PASSES);
             } else {
               TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_MORE_PASSES);
@@ -3312,7 +3313,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
 /* The general loop for TM2_RQ_HIGHMUL records (every other mode runs its C loop). */
 __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
                                                        const int32_t *packed, void *scratch, int8_t *output) {
-  tm2_conv_general_body(p, input, packed, scratch, output, 0);
+  tm2_conv_general_body(p, input, packed, scratch, output, 0, 0);
 }
 
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
@@ -3324,6 +3325,16 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output)
 
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general) { tm2_conv_general(p, input, packed, scratch, output); }
+
+/* The general loop for layers of output offset other than -128 (packing.conv_packed_entry): any layer, without
+ * tm2_conv_general's loops for output offset -128. */
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_signed) {
+#if TM2_CONV_USE_DSP
+  tm2_conv_general_body(p, input, packed, scratch, output, 0, 1);
+#else
+  tm2_conv_general(p, input, packed, scratch, output);
+#endif
+}
 
 /* kws' 10x4 first layer: the rows4 loop for 64 output channels without sign correction (TM2_RQ_HIGHMUL records
  * with output offset -128, or TM2_RQ_HIGHMUL_E records of shift rqe) and at least four pixels; the general loop
@@ -3382,7 +3393,7 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
     }                                                               \
   }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E, 0); } \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0, 0); } \
   TM2_FIRST_O_ENTRY_E(8, E)                                                                                      \
   TM2_FIRST_O_ENTRY_E(16, E)                                                                                     \
@@ -3573,6 +3584,10 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed) {
   }
   if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == 128 && p->out_c == 128 && p->output_offset == -128) {
     tm2_conv2d_s8_packed_pw128o128(p, input, packed, scratch, output);
+    return;
+  }
+  if (p->path == TM2_CONV_PATH_GENERAL && p->output_offset != -128) {
+    tm2_conv2d_s8_packed_general_signed(p, input, packed, scratch, output);
     return;
   }
   TM2_CONV_DISPATCH(, 0);

@@ -107,6 +107,9 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
  * layers of Kp 8 .. 128. */
 void tm2_conv2d_s8_packed_general(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                   void *scratch, int8_t *output);
+/* The general loop without the loops of output offset -128 (any layer; the generator names it for the others). */
+void tm2_conv2d_s8_packed_general_signed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                         void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                    void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_rows4(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,

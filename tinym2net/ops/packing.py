@@ -791,7 +791,8 @@ def conv_packed_entry(
     its own (PW_OWN_LOOPS) gets ``pw<Kp>o<out_c>`` (that loop alone, out_c a constant: the entry links none of the
     other shapes' loops of its Kp and traps on another out_c), Kp 128 into out_c 128 of TM2_RQ_HIGHMUL records and
     output offset -128 ``pw128o128`` (likewise); the other first layers of TM2_RQ_HIGHMUL_E records into out_c 8 or
-    16 ``first3x3o<out_c>`` (likewise). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
+    16 ``first3x3o<out_c>`` (likewise); a general layer of other records and an output offset other than -128
+    ``general_signed`` (the general loop without the loops of output offset -128). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
     rows4 loop takes it (:func:`rows4_fast`: that entry links no general loop and traps on any other layer), the
     general loop otherwise."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
@@ -814,6 +815,8 @@ def conv_packed_entry(
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
     if path == CONV_PATH_ROWS4 and (not rq_shift or (params is not None and rows4_fast(params))):
         return f"tm2_conv2d_s8_packed_rows4{suffix}"
+    if path == CONV_PATH_GENERAL and not rq_shift and params is not None and params["output_offset"] != -128:
+        return "tm2_conv2d_s8_packed_general_signed"
     return f"tm2_conv2d_s8_packed_general{suffix}"
 
 

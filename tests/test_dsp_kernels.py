@@ -54,6 +54,8 @@ KIND_AVG_POOL, KIND_CONV_INPLACE = 20, 21
 # tm2_depthwise3x3_s8_planes_whole with a descriptor covering the layer whole (out of place, in place); the same
 # with the descriptor's records form (TM2_DW_PLANE_SPEC_REC) on the layer's records (packing.dw3x3_plane_records)
 KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE, KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLACE = 22, 23, 24, 25
+# tm2_depthwise3x3_s8_planes_small3 (3 x 3 maps; the generated code's entry where packing.dw3x3_small3 holds)
+KIND_DW_SMALL3, KIND_DW_SMALL3_INPLACE = 26, 27
 # tm2_depthwise3x3_s8_s2_spec with one of the harness's TM2_DWS2_SPEC runs
 KIND_DW_S2_SPEC = 11
 
@@ -162,6 +164,15 @@ int main(int argc, char **argv) {
         src = (const int8_t *)out;
       }
       tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+    } else if ((kind == 26 || kind == 27) && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      const int8_t *src = (const int8_t *)in;
+      if (kind == 27) { /* in place */
+        memcpy(out, in, out_len);
+        src = (const int8_t *)out;
+      }
+      tm2_depthwise3x3_s8_planes_small3(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
     } else if ((kind == 9 || kind == 10 || (kind >= 22 && kind <= 25)) &&
                np * 4 == sizeof(tm2_dw3x3_packed_params) + 4) {
       tm2_dw3x3_packed_params p; /* then the index of the descriptor (-1: NULL) */
@@ -198,7 +209,13 @@ int main(int argc, char **argv) {
     } else if (kind == 3 && np * 4 == sizeof(tm2_fc_packed_params)) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
-      tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+      /* the entry the generator names for such layers (tinym2net/ops/packing.py fc_packed_entry) */
+      if (p.rq_mode == TM2_RQ_SINGLE_FAST && !p.per_channel && p.act_min == -128 && p.act_max == 127) {
+        tm2_fully_connected_s8_packed_single(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch,
+                                             (int8_t *)out);
+      } else {
+        tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+      }
     } else if (kind == 21 && np * 4 == sizeof(tm2_conv_packed_params)) {
       tm2_conv_packed_params p; /* in place: the output buffer starts as the input (out_len: the input's bytes) */
       memcpy(&p, params, sizeof p);
@@ -697,18 +714,20 @@ def _single_rounding(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np
     return (acc.astype(np.int64) * mult.astype(np.int64) + (np.int64(1) << (total - 1))) >> total
 
 
-def fc_case(rng: np.random.Generator, i: int) -> Case:
+def fc_case(rng: np.random.Generator, i: int, single_tensor: bool = False) -> Case:
+    """A random FULLY_CONNECTED case; single_tensor: single rounding, one multiplier, the full int8 range (the
+    layers of tm2_fully_connected_s8_packed_single)."""
     depth = int(rng.choice([1, 3, 4, 7, 8, 13, 16, 24, 37, 64, 70]))
     out = int(rng.integers(1, 14))
     batches = int(rng.integers(1, 4))
-    per_channel = bool(rng.random() < 0.5)
-    single = bool(rng.random() < 0.5)
+    per_channel = not single_tensor and bool(rng.random() < 0.5)
+    single = single_tensor or bool(rng.random() < 0.5)
     x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
     filt = rng.integers(-127, 128, (out, depth), dtype=np.int8)
     bias = rng.integers(-5000, 5000, out).astype(np.int32) if rng.random() < 0.8 else None
     in_off = int(rng.integers(-127, 129))
     zp = int(rng.integers(-128, 128))
-    act_min, act_max = _act_range(rng, zp)
+    act_min, act_max = (-128, 127) if single_tensor else _act_range(rng, zp)
     scale = 1.0 / (np.sqrt(depth) * 128 * 70)
     if per_channel:
         mult, shift = _multipliers(rng, out, scale, edge=rng.random() < 0.2)
@@ -1324,7 +1343,62 @@ def test_pointwise_entry_names() -> None:
     p64 = params(64, 128, 3, 3)
     assert packing.conv_packed_entry(pw, 64, 12, params=p64) == "tm2_conv2d_s8_packed_pw64o128_e12"
     assert packing.conv_packed_entry(pw, 64, 0, params=p64) == "tm2_conv2d_s8_packed_pw64"
-    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
+    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 64, 3, 3)) == "tm2_conv2d_s8_packed_pw64o64_e12"
+    assert packing.conv_packed_entry(pw, 64, 12, params=params(64, 48, 3, 3)) == "tm2_conv2d_s8_packed_pw64_e12"
+    assert packing.conv_packed_entry(pw, 8, 11, params=params(8, 16, 3, 3)) == "tm2_conv2d_s8_packed_pw8o16_e11"
+    p128 = {**params(128, 128, 6, 6), "output_offset": -128}
+    assert packing.conv_packed_entry(pw, 128, 0, params=p128) == "tm2_conv2d_s8_packed_pw128o128"
+    assert packing.conv_packed_entry(pw, 128, 14, params=p128) == "tm2_conv2d_s8_packed_pw128o128_e14"
+    assert packing.conv_packed_entry(pw, 128, 0, params={**p128, "output_offset": 3}) == "tm2_conv2d_s8_packed_pw128"
+    # every (Kp, out_c) with an entry of its own is declared in the header
+    header = (firmware_dir() / "kernels" / "tm2_conv_dsp.h").read_text()
+    line = next(x for x in header.splitlines() if x.startswith("#define TM2_PW_OWN_LOOPS(X, E)"))
+    assert re.findall(r"X\((\d+), (\d+), E\)", line) == [(str(k), str(o)) for k, o in packing.PW_OWN_LOOPS]
+
+
+def test_rows4_entry_names() -> None:
+    """A 10x4 layer of one channel (CONV_PATH_ROWS4) with TM2_RQ_HIGHMUL_E records names the rows4 entry only where
+    the rows4 loop takes it (64 output channels, at least four pixels: that entry links no general loop and traps
+    otherwise), the general one otherwise; TM2_RQ_HIGHMUL records keep the rows4 entry (its own fallback)."""
+    def params(out_c, h, w):
+        return {"batches": 1, "in_h": 49, "in_w": 10, "in_c": 1, "out_h": h, "out_w": w, "out_c": out_c}
+
+    rows4 = packing.CONV_PATH_ROWS4
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(64, 25, 5)) == "tm2_conv2d_s8_packed_rows4_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(64, 1, 4)) == "tm2_conv2d_s8_packed_rows4_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(64, 1, 3)) == "tm2_conv2d_s8_packed_general_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12, params=params(8, 25, 5)) == "tm2_conv2d_s8_packed_general_e12"
+    assert packing.conv_packed_entry(rows4, 40, 12) == "tm2_conv2d_s8_packed_general_e12"
+    assert packing.conv_packed_entry(rows4, 40, 0, params=params(8, 25, 5)) == "tm2_conv2d_s8_packed_rows4"
+
+
+def test_first_layer_entry_names() -> None:
+    """A first layer (CONV_PATH_FIRST3X3) of TM2_RQ_HIGHMUL_E records names the FPU-register entry at stride_w 2 into
+    out_c 8, the entry of its out_c's loop alone for the other layers into out_c 8 or 16, the one of every loop
+    otherwise."""
+    first = packing.CONV_PATH_FIRST3X3
+    assert packing.conv_packed_entry(first, 28, 12, params={"out_c": 8, "stride_w": 2}) == (
+        "tm2_conv2d_s8_packed_first3x3s2o8_e12")
+    assert packing.conv_packed_entry(first, 28, 12, params={"out_c": 8, "stride_w": 1}) == (
+        "tm2_conv2d_s8_packed_first3x3o8_e12")
+    assert packing.conv_packed_entry(first, 28, 13, params={"out_c": 16, "stride_w": 2}) == (
+        "tm2_conv2d_s8_packed_first3x3o16_e13")
+    assert packing.conv_packed_entry(first, 28, 12, params={"out_c": 6, "stride_w": 1}) == (
+        "tm2_conv2d_s8_packed_first3x3_e12")
+    assert packing.conv_packed_entry(first, 28, 0, params={"out_c": 16, "stride_w": 1}) == (
+        "tm2_conv2d_s8_packed_first3x3")
+
+
+def test_general_entry_names() -> None:
+    """A general layer of TM2_RQ_HIGHMUL (or any other non-E) records names the general loop without the loops of
+    output offset -128 where its output offset is another (resnet's), the full general loop otherwise."""
+    general = packing.CONV_PATH_GENERAL
+    assert packing.conv_packed_entry(general, 144, 0, params={"output_offset": 4}) == (
+        "tm2_conv2d_s8_packed_general_signed")
+    assert packing.conv_packed_entry(general, 144, 0, params={"output_offset": -128}) == (
+        "tm2_conv2d_s8_packed_general")
+    assert packing.conv_packed_entry(general, 144, 12, params={"output_offset": -128}) == (
+        "tm2_conv2d_s8_packed_general_e12")
 
 
 def test_conv2d_packed_shift_form_falls_back(harness: tuple[str, Path, Path]) -> None:
@@ -1414,6 +1488,24 @@ def test_depthwise3x3_packed_matches_reference(harness: tuple[str, Path, Path]) 
     five = [c for c in cases if c.extra["mode"] == packing.RQ_HIGHMUL and c.extra["five"]]
     assert len(five) >= 3
     _check_cases(harness, cases, "dw")
+
+
+def test_depthwise3x3_planes_small3_entry_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """tm2_depthwise3x3_s8_planes_small3 (vww's 3 x 3 x 256 layer: tm2_dw3x3_s8_small3 alone) on the layers
+    packing.dw3x3_small3 takes: 3 x 3 maps, 1 to 300 channels, in place and apart, weights up to 127 or small."""
+    rng = np.random.default_rng(27)
+    fields = ("in_h", "in_w", "out_h", "out_w", "stride", "pad_h", "pad_w", "output_offset", "act_min", "act_max")
+    cases = []
+    for i in range(60):
+        c = dw_planes_case(rng, i, small3=True)
+        v = dict(zip(fields, (c.params[DW_FIELDS.index(f)] for f in fields), strict=True))
+        params = {**v, "stride_h": v["stride"]}
+        if packing.dw3x3_small3(params, c.extra["mode"]):
+            cases.append(replace(c, kind=KIND_DW_SMALL3_INPLACE if c.extra["inplace"] else KIND_DW_SMALL3))
+    assert len(cases) >= 30 and any(c.extra["inplace"] for c in cases) and not all(c.extra["inplace"] for c in cases)
+    assert not packing.dw3x3_small3({**params, "pad_h": 0}, packing.RQ_HIGHMUL)
+    assert not packing.dw3x3_small3(params, packing.RQ_HIGHMUL_E)
+    _check_cases(harness, cases, "dw_small3")
 
 
 def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) -> None:
@@ -1787,6 +1879,26 @@ def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path
         packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST, packing.RQ_SINGLE, packing.RQ_SINGLE_FAST
     }
     _check_cases(harness, cases, "fc")
+
+
+def test_fully_connected_single_entry_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    """Layers of tm2_fully_connected_s8_packed_single (the harness calls it for them, as the generated code does:
+    packing.fc_packed_entry): single rounding, one multiplier, the full int8 range; out_depth 1 to 13 (full groups
+    of four rows and every partial last group), several batches, with and without bias."""
+    rng = np.random.default_rng(17)
+    cases = [fc_case(rng, i, single_tensor=True) for i in range(40)]
+    assert all(c.extra["mode"] == packing.RQ_SINGLE_FAST for c in cases)
+    outs = {c.params[FC_FIELDS.index("out_depth")] % 4 for c in cases}
+    assert outs == {0, 1, 2, 3}
+    assert packing.fc_packed_entry({"per_channel": 0, "act_min": -128, "act_max": 127}, packing.RQ_SINGLE_FAST) == (
+        "tm2_fully_connected_s8_packed_single")
+    assert packing.fc_packed_entry({"per_channel": 1, "act_min": -128, "act_max": 127}, packing.RQ_SINGLE_FAST) == (
+        "tm2_fully_connected_s8_packed")
+    assert packing.fc_packed_entry({"per_channel": 0, "act_min": -128, "act_max": 100}, packing.RQ_SINGLE_FAST) == (
+        "tm2_fully_connected_s8_packed")
+    assert packing.fc_packed_entry({"per_channel": 0, "act_min": -128, "act_max": 127}, packing.RQ_DOUBLE_FAST) == (
+        "tm2_fully_connected_s8_packed")
+    _check_cases(harness, cases, "fc_single")
 
 
 def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Path]) -> None:

@@ -2168,6 +2168,10 @@ __attribute__((always_inline)) static inline void tm2_conv_pw_fast(const tm2_con
     tm2_widen_tap(input + (size_t)i * kp, kp >> 2, off, col);
     tm2_gemm_pixel(packed, full_pairs, kp, col, output + (size_t)i * out_c, zp, rq_mode);
   }
+  /* out_c is a memory operand of the pair loops' asm, so that to the compiler the calls above may have changed it:
+   * restated, a build-time out_c keeps only its own loop below (else the path of layers with such pixels kept every
+   * loop of Kp: 7 KB of vww's 32 -> 64 entry) */
+  if (oc != 0 && out_c != oc) __builtin_unreachable();
   int32_t a0, a1, a2, a3, b0, b1, b2, b3;
   uint32_t w0, w1, x0, x1, px;
   switch (rqe) {
@@ -2923,11 +2927,13 @@ static inline __attribute__((always_inline)) void tm2_first_s8_right_rows(const 
 __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_conv_packed_params *p,
                                                                       const int8_t *input, const int32_t *packed,
                                                                       void *scratch, int8_t *output,
-                                                                      const int32_t rqe, const int s2o8) {
+                                                                      const int32_t rqe, const int s2o8,
+                                                                      const int32_t oc) {
 #if !defined(__ARM_FP)
   (void)s2o8; /* no FPU-register form */
 #endif
-  const int32_t out_c = p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
+  /* oc: 0 (out_c from p) or the layer's out_c as a constant (the entries _first3x3o<OC>_e<E>: that loop alone) */
+  const int32_t out_c = oc ? oc : p->out_c, out_w = p->out_w, in_w = p->in_w, in_h = p->in_h;
   const int32_t zp = p->output_offset, off = p->input_offset;
   const int32_t sw = p->stride_w;
   const int32_t ps = 3 * sw, rs = 3 * in_w;
@@ -3012,6 +3018,9 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
           }
         }
         const int32_t *pw = packed;
+        /* out_c is a memory operand of the pair loops' asm, so that to the compiler the calls above may have
+         * changed it: restated, a build-time out_c keeps only its own loop */
+        if (oc != 0 && out_c != oc) __builtin_unreachable();
         switch (rqe) {
           TM2_CONV_RQ_SHIFTS(TM2_FIRST_CASE_E)
           default:
@@ -3172,14 +3181,15 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4_fast(const tm2_
 
 /* Every other layer (and, without the DSP extension, every layer): blocks of four pixels, im2col_block or the
  * widening inlined below, then the pair loop. Inlined into tm2_conv_general (rqe 0: the pair loop for TM2_RQ_HIGHMUL
- * records) and the entries tm2_conv2d_s8_packed_general_e<E> (rqe = E: for TM2_RQ_HIGHMUL_E records of shift E);
- * every other mode runs the C loop in either. */
+ * records), tm2_conv2d_s8_packed_general_signed (the same, signed_only 1: without the loops of output offset -128,
+ * which the sign-corrected ones compute too) and the entries tm2_conv2d_s8_packed_general_e<E> (rqe = E: for
+ * TM2_RQ_HIGHMUL_E records of shift E); every other mode runs the C loop in any. */
 __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm2_conv_packed_params *p,
                                                                         const int8_t *input, const int32_t *packed,
                                                                         void *scratch, int8_t *output,
-                                                                        const int32_t rqe) {
+                                                                        const int32_t rqe, const int signed_only) {
 #if !TM2_CONV_USE_DSP
-  (void)rqe; /* one C loop for every mode */
+  (void)rqe, (void)signed_only; /* one C loop for every mode */
 #endif
   const int32_t kp = p->depth_padded;
   const int32_t out_c = p->out_c;
@@ -3267,12 +3277,12 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
           TM2_CONV_RQ_SHIFTS(TM2_GENERAL_CASE_E)
           default:
             if (steps <= TM2_GEMM_UNROLL) {
-              if (zp == -128) {
+              if (!signed_only && zp == -128) {
                 TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_ONE_PASS);
               } else {
                 TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_ONE_PASS);
               }
-            } else if (zp == -128) {
+            } else if (!signed_only && zp == -128) {
               TM2_GEMM_PAIRS(TM2_GEMM_RQ_LOW, TM2_GEMM_MORE_PASSES);
             } else {
               TM2_GEMM_PAIRS(TM2_GEMM_RQ_SIGNED, TM2_GEMM_MORE_PASSES);
@@ -3303,7 +3313,7 @@ __attribute__((always_inline)) static inline void tm2_conv_general_body(const tm
 /* The general loop for TM2_RQ_HIGHMUL records (every other mode runs its C loop). */
 __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_params *p, const int8_t *input,
                                                        const int32_t *packed, void *scratch, int8_t *output) {
-  tm2_conv_general_body(p, input, packed, scratch, output, 0);
+  tm2_conv_general_body(p, input, packed, scratch, output, 0, 0);
 }
 
 /* Entry points chosen at build time (the generated call names one: tinym2net/ops/packing.py conv_packed_entry),
@@ -3316,21 +3326,35 @@ __attribute__((noinline)) static void tm2_conv_general(const tm2_conv_packed_par
 
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general) { tm2_conv_general(p, input, packed, scratch, output); }
 
+/* The general loop for layers of output offset other than -128 (packing.conv_packed_entry): any layer, without
+ * tm2_conv_general's loops for output offset -128. */
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_signed) {
+#if TM2_CONV_USE_DSP
+  tm2_conv_general_body(p, input, packed, scratch, output, 0, 1);
+#else
+  tm2_conv_general(p, input, packed, scratch, output);
+#endif
+}
+
 /* kws' 10x4 first layer: the rows4 loop for 64 output channels without sign correction (TM2_RQ_HIGHMUL records
  * with output offset -128, or TM2_RQ_HIGHMUL_E records of shift rqe) and at least four pixels; the general loop
  * otherwise. */
+/* Whether the rows4 loop takes a layer of TM2_CONV_PATH_ROWS4 (rqe: the records' shift E, 0 for TM2_RQ_HIGHMUL). */
+#define TM2_CONV_ROWS4_FAST(p, rqe) \
+  ((p)->out_c == 64 && ((rqe) != 0 || (p)->output_offset == -128) && (p)->depth_padded == 40 && (p)->out_h * (p)->out_w >= 4)
+
 __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_packed_params *p, const int8_t *input,
                                                                  const int32_t *packed, void *scratch, int8_t *output,
                                                                  const int32_t rqe) {
 #if TM2_CONV_USE_DSP
-  if (p->out_c == 64 && (rqe != 0 || p->output_offset == -128) && p->depth_padded == 40 && p->out_h * p->out_w >= 4) {
+  if (TM2_CONV_ROWS4_FAST(p, rqe)) {
     tm2_conv_rows4_fast(p, input, packed, scratch, output, rqe);
     return;
   }
-  if (rqe != 0) {
-    tm2_conv_general_body(p, input, packed, scratch, output, rqe);
-    return;
-  }
+  /* the _e<E> entries: the generator sends only layers the rows4 loop takes (conv_packed_entry; the dispatcher sends
+   * the others to the general loop), so that they link neither the general loop nor its widening; a layer sent here
+   * wrongly stops rather than computing wrong outputs */
+  if (rqe != 0) __builtin_trap();
 #else
   (void)rqe;
 #endif
@@ -3340,7 +3364,7 @@ __attribute__((always_inline)) static inline void tm2_conv_rows4(const tm2_conv_
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4) { tm2_conv_rows4(p, input, packed, scratch, output, 0); }
 
 #if TM2_CONV_USE_DSP
-TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0, 0); }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, packed, scratch, output, 0, 0, 0); }
 
 #define TM2_PW_ENTRY(KP)                                            \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP) {                     \
@@ -3369,10 +3393,12 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
     }                                                               \
   }
 #define TM2_CONV_ENTRIES_E(E)                                                                                    \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E); } \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general_body(p, input, packed, scratch, output, E, 0); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_first_fast(p, input, packed, scratch, output, E, 0, 0); } \
+  TM2_FIRST_O_ENTRY_E(8, E)                                                                                      \
+  TM2_FIRST_O_ENTRY_E(16, E)                                                                                     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) {                                                       \
-    tm2_conv_first_fast(p, input, packed, scratch, output, E, 1);                                                \
+    tm2_conv_first_fast(p, input, packed, scratch, output, E, 1, 0);                                             \
   }                                                                                                              \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_rows4(p, input, packed, scratch, output, E); }          \
   TM2_PW_ENTRY_E(8, E)                                                                                           \
@@ -3382,13 +3408,37 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_first_fast(p, input, pa
   TM2_PW_ENTRY_E(128, E)                                                                                         \
   TM2_PW3_ENTRY_E(128, E)                                                                                        \
   TM2_PW3_ENTRY_E(256, E)                                                                                        \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64o128_e##E) {                                                           \
-    if (p->batches * p->out_h * p->out_w >= 4) {                                                                 \
-      tm2_conv_pw_fast(p, input, packed, scratch, output, 64, E, 128);                                           \
-    } else {                                                                                                     \
-      tm2_conv_pw_few(p, input, packed, scratch, output);                                                        \
-    }                                                                                                            \
+  TM2_PW_OWN_LOOPS(TM2_PWO_ENTRY_E, E)
+/* First layers (TM2_CONV_PATH_FIRST3X3) into out_c OC, 8 or 16 (the out_c with a pair loop of their own): out_c a
+ * constant in tm2_conv_first_fast, so that only that loop is linked; a layer of another out_c traps. */
+#define TM2_FIRST_O_ENTRY_E(OC, E)                                    \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3o##OC##_e##E) {         \
+    if (p->out_c != OC) __builtin_trap();                             \
+    tm2_conv_first_fast(p, input, packed, scratch, output, E, 0, OC); \
   }
+
+/* Kp KP into out_c OC (TM2_PW_OWN_LOOPS): out_c a constant in tm2_conv_pw_fast, so that only that shape's block loop
+ * (and the one-pixel tails) is linked; a layer of another out_c stops here rather than computing wrong outputs. */
+#define TM2_PWO_ENTRY_E(KP, OC, E)                                   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E) {        \
+    if (p->out_c != OC) __builtin_trap();                            \
+    if (p->batches * p->out_h * p->out_w >= 4) {                     \
+      tm2_conv_pw_fast(p, input, packed, scratch, output, KP, E, OC);\
+    } else {                                                         \
+      tm2_conv_pw_few(p, input, packed, scratch, output);            \
+    }                                                                \
+  }
+
+/* Kp 128 into out_c 128 of TM2_RQ_HIGHMUL records with output offset -128 (TM2_PW_BLOCKS_F128L alone; any other
+ * layer traps). */
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128o128) {
+  if (p->out_c != 128 || p->output_offset != -128) __builtin_trap();
+  if (p->batches * p->out_h * p->out_w >= 4) {
+    tm2_conv_pw_fast(p, input, packed, scratch, output, 128, 0, 128);
+  } else {
+    tm2_conv_pw_few(p, input, packed, scratch, output);
+  }
+}
 #else
 TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3) { tm2_conv_general(p, input, packed, scratch, output); }
 
@@ -3418,6 +3468,8 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_general_e##E) { tm2_conv_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3_e##E) { tm2_conv_general(p, input, packed, scratch, output); }    \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3s2o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); } \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3o8_e##E) { tm2_conv_general(p, input, packed, scratch, output); }   \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_first3x3o16_e##E) { tm2_conv_general(p, input, packed, scratch, output); }  \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_rows4_e##E) { tm2_conv_general(p, input, packed, scratch, output); }        \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw8_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }      \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw16_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
@@ -3426,7 +3478,10 @@ __attribute__((noinline)) static void tm2_conv_pw_general(const tm2_conv_packed_
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }     \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
   TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw256x3_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }   \
-  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw64o128_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+  TM2_PW_OWN_LOOPS(TM2_PWO_ENTRY_E, E)
+#define TM2_PWO_ENTRY_E(KP, OC, E) \
+  TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E) { tm2_conv_pw_general(p, input, packed, scratch, output); }
+TM2_CONV_ENTRY(tm2_conv2d_s8_packed_pw128o128) { tm2_conv_pw_general(p, input, packed, scratch, output); }
 #endif
 TM2_PW_ENTRY(8)
 TM2_PW_ENTRY(16)
@@ -3435,12 +3490,14 @@ TM2_PW_ENTRY(64)
 TM2_PW_ENTRY(128)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
 #undef TM2_CONV_ENTRIES_E
+#undef TM2_PWO_ENTRY_E
+#undef TM2_FIRST_O_ENTRY_E
 #undef TM2_PW3_ENTRY_E
 #undef TM2_PW_ENTRY_E
 #undef TM2_PW_ENTRY
 
-/* The entry of a layer's path for the records' shift suffix SUF (empty, or _e<E>), then return. */
-#define TM2_CONV_DISPATCH(SUF)                                                  \
+/* The entry of a layer's path for the records' shift suffix SUF (empty, or _e<E>; RQE: 0 or E), then return. */
+#define TM2_CONV_DISPATCH(SUF, RQE)                                             \
   do {                                                                          \
     if (p->path == TM2_CONV_PATH_POINTWISE) {                                   \
       switch (p->depth_padded) {                                                \
@@ -3465,23 +3522,33 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
     } else if (p->path == TM2_CONV_PATH_FIRST3X3) {                             \
       tm2_conv2d_s8_packed_first3x3##SUF(p, input, packed, scratch, output);    \
       return;                                                                   \
-    } else if (p->path == TM2_CONV_PATH_ROWS4) {                                \
+    } else if (p->path == TM2_CONV_PATH_ROWS4 && TM2_CONV_ROWS4_FAST(p, RQE)) {  \
       tm2_conv2d_s8_packed_rows4##SUF(p, input, packed, scratch, output);       \
       return;                                                                   \
     }                                                                           \
     tm2_conv2d_s8_packed_general##SUF(p, input, packed, scratch, output);       \
     return;                                                                     \
   } while (0)
+#define TM2_CONV_DISPATCH_PWO(KP, OC, E)                                                                 \
+  if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == KP && p->out_c == OC) {                  \
+    tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E(p, input, packed, scratch, output);                       \
+    return;                                                                                            \
+  }
 #define TM2_CONV_DISPATCH_E(E)                                                                 \
   case E:                                                                                      \
     if (p->path == TM2_CONV_PATH_FIRST3X3 && p->out_c == 8 && p->stride_w == 2) {              \
       tm2_conv2d_s8_packed_first3x3s2o8_e##E(p, input, packed, scratch, output);               \
       return;                                                                                  \
     }                                                                                          \
-    if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == 64 && p->out_c == 128) {      \
-      tm2_conv2d_s8_packed_pw64o128_e##E(p, input, packed, scratch, output);                   \
+    if (p->path == TM2_CONV_PATH_FIRST3X3 && (p->out_c == 8 || p->out_c == 16)) {              \
+      if (p->out_c == 8) {                                                                     \
+        tm2_conv2d_s8_packed_first3x3o8_e##E(p, input, packed, scratch, output);               \
+      } else {                                                                                 \
+        tm2_conv2d_s8_packed_first3x3o16_e##E(p, input, packed, scratch, output);              \
+      }                                                                                        \
       return;                                                                                  \
     }                                                                                          \
+    TM2_PW_OWN_LOOPS(TM2_CONV_DISPATCH_PWO, E)                                                 \
     if (tm2_conv_pw3_layer(p)) {                                                               \
       if (p->depth_padded == 128) {                                                            \
         tm2_conv2d_s8_packed_pw128x3_e##E(p, input, packed, scratch, output);                  \
@@ -3490,7 +3557,7 @@ TM2_CONV_RQ_SHIFTS(TM2_CONV_ENTRIES_E)
       }                                                                                        \
       return;                                                                                  \
     }                                                                                          \
-    TM2_CONV_DISPATCH(_e##E);
+    TM2_CONV_DISPATCH(_e##E, E);
 
 /* Whether a layer with TM2_RQ_HIGHMUL_E records takes an entry in blocks of three pixels
  * (tm2_conv2d_s8_packed_pw<Kp>x3_e<E>): the rule of tinym2net/ops/packing.py conv_packed_entry (pointwise, Kp = in_c
@@ -3515,8 +3582,17 @@ TM2_CONV_ENTRY(tm2_conv2d_s8_packed) {
         return;
     }
   }
-  TM2_CONV_DISPATCH();
+  if (p->path == TM2_CONV_PATH_POINTWISE && p->depth_padded == 128 && p->out_c == 128 && p->output_offset == -128) {
+    tm2_conv2d_s8_packed_pw128o128(p, input, packed, scratch, output);
+    return;
+  }
+  if (p->path == TM2_CONV_PATH_GENERAL && p->output_offset != -128) {
+    tm2_conv2d_s8_packed_general_signed(p, input, packed, scratch, output);
+    return;
+  }
+  TM2_CONV_DISPATCH(, 0);
 }
+#undef TM2_CONV_DISPATCH_PWO
 #undef TM2_CONV_DISPATCH_E
 #undef TM2_CONV_DISPATCH
 #undef TM2_CONV_ENTRY

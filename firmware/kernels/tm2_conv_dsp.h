@@ -107,6 +107,9 @@ void tm2_conv2d_s8_packed(const tm2_conv_packed_params *p, const int8_t *input, 
  * layers of Kp 8 .. 128. */
 void tm2_conv2d_s8_packed_general(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                   void *scratch, int8_t *output);
+/* The general loop without the loops of output offset -128 (any layer; the generator names it for the others). */
+void tm2_conv2d_s8_packed_general_signed(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
+                                         void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_first3x3(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
                                    void *scratch, int8_t *output);
 void tm2_conv2d_s8_packed_rows4(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed,
@@ -129,13 +132,21 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
  * _first3x3s2o8_e<E> (TM2_CONV_PATH_FIRST3X3 layers of stride_w 2 and out_c 8), which only those layers' models link;
  * _pw128x3_e<E> and _pw256x3_e<E>, pointwise Kp 128 and 256 with out_c 256 in blocks of three pixels, for pixel
  * counts a multiple of three and not of four; _pw64o128_e<E>, pointwise Kp 64 with out_c 128 (its own loop, which
- * only those layers' models link) (tinym2net/ops/packing.py conv_packed_entry). */
+ * only those layers' models link); _first3x3o8_e<E> and _first3x3o16_e<E>, the other first layers of out_c 8 and 16
+ * (that out_c's loop alone) (tinym2net/ops/packing.py conv_packed_entry). */
 #define TM2_CONV_PACKED_DECLARE(NAME) \
   void NAME(const tm2_conv_packed_params *p, const int8_t *input, const int32_t *packed, void *scratch, int8_t *output);
+/* The pointwise shapes (Kp, out_c) with a block loop of their own for TM2_RQ_HIGHMUL_E records, X(KP, OC, E) each:
+ * their entries _pw<Kp>o<out_c>_e<E> have out_c a constant and link that loop alone (a layer of another out_c traps;
+ * tinym2net/ops/packing.py PW_OWN_LOOPS), so that a model links none of the other shapes' loops of its Kp. */
+#define TM2_PW_OWN_LOOPS(X, E) X(8, 16, E) X(16, 32, E) X(32, 32, E) X(32, 64, E) X(64, 64, E) X(64, 128, E) X(128, 128, E)
+#define TM2_CONV_PACKED_DECLARE_PWO(KP, OC, E) TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw##KP##o##OC##_e##E)
 #define TM2_CONV_PACKED_DECLARE_E(E)                    \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_general_e##E)  \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3_e##E) \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3s2o8_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3o8_e##E) \
+  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_first3x3o16_e##E) \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_rows4_e##E)     \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw8_e##E)      \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw16_e##E)     \
@@ -144,8 +155,11 @@ void tm2_conv2d_s8_packed_pw128(const tm2_conv_packed_params *p, const int8_t *i
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128_e##E)    \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128x3_e##E)  \
   TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw256x3_e##E)  \
-  TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw64o128_e##E)
+  TM2_PW_OWN_LOOPS(TM2_CONV_PACKED_DECLARE_PWO, E)
 TM2_CONV_RQ_SHIFTS(TM2_CONV_PACKED_DECLARE_E)
+/* Kp 128 into out_c 128, TM2_RQ_HIGHMUL records of output offset -128 (their own loop; any other layer traps). */
+TM2_CONV_PACKED_DECLARE(tm2_conv2d_s8_packed_pw128o128)
+#undef TM2_CONV_PACKED_DECLARE_PWO
 #undef TM2_CONV_PACKED_DECLARE_E
 #undef TM2_CONV_PACKED_DECLARE
 

@@ -1717,6 +1717,17 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   }
 }
 
+void tm2_depthwise3x3_s8_planes_small3(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
+#if TM2_CONV_USE_DSP
+  if (!TM2_DW3S_APPLIES(p, input, output)) __builtin_trap(); /* a layer the generator should not have sent here */
+  (void)scratch;
+  tm2_dw3x3_s8_small3(p, input, (const uint32_t *)weights, bias, rq, output);
+#else
+  tm2_depthwise3x3_s8_planes(p, input, weights, bias, rq, scratch, output);
+#endif
+}
+
 void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                       const tm2_dw6_spec *spec) {

@@ -77,6 +77,14 @@ void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const in
                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                       const tm2_dw6_spec *spec);
 
+/* tm2_depthwise3x3_s8_planes for a layer of 3 x 3 maps that tm2_dw3x3_s8_small3 takes (TM2_DW3S_APPLIES: stride 1,
+ * padding 1, TM2_RQ_HIGHMUL of output offset -128, the full int8 range, the output on the input or apart; the
+ * generator takes it where packing.dw3x3_small3 holds; any other layer traps): that loop alone, neither the planes'
+ * loops nor the stride-2 kernel referenced; scratch not used. Without the DSP extension:
+ * tm2_depthwise3x3_s8_planes. */
+void tm2_depthwise3x3_s8_planes_small3(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
+
 #if TM2_CONV_USE_DSP
 /* (lo half of a, lo half of b) and (hi half of a, hi half of b) */
 static inline uint32_t tm2_pkhbt16(uint32_t a, uint32_t b) {

@@ -44,6 +44,12 @@ typedef struct {
 void tm2_fully_connected_s8_packed(const tm2_fc_packed_params *p, const int8_t *input, const int8_t *weights,
                                    const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
 
+/* The same for TM2_RQ_SINGLE_FAST records of one entry (per_channel 0) and the full int8 range (act_min -128, act_max
+ * 127), the only layers it takes (any other traps): with the DSP extension it links none of the other requantisation
+ * forms' loops; without it, tm2_fully_connected_s8_packed. */
+void tm2_fully_connected_s8_packed_single(const tm2_fc_packed_params *p, const int8_t *input, const int8_t *weights,
+                                          const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -503,6 +503,18 @@ def dw3x3_planes_offer(params: dict[str, Any]) -> list[dict[str, Any]]:
     }]
 
 
+def dw3x3_small3(params: dict[str, Any], mode: int) -> bool:
+    """Whether ``tm2_dw3x3_s8_small3`` takes a layer on whole planes (TM2_DW3S_APPLIES in tm2_dw_dsp.c: 3 x 3 maps in
+    and out, stride 1, padding 1, TM2_RQ_HIGHMUL of output offset -128, the full int8 range; its output is on its
+    input, in place, or a tensor of its own): the generated code calls ``tm2_depthwise3x3_s8_planes_small3``, which
+    links none of the planes' loops (vww's 3 x 3 x 256 layer)."""
+    return (
+        (params["in_h"], params["in_w"], params["out_h"], params["out_w"]) == (3, 3, 3, 3)
+        and params["stride_h"] == 1 and params["pad_h"] == 1 and params["pad_w"] == 1 and mode == RQ_HIGHMUL
+        and params["output_offset"] == -128 and (params["act_min"], params["act_max"]) == (-128, 127)
+    )
+
+
 # Outputs of a channel up to which the specialised plane loop unrolls its columns (about 6 bytes of code an output):
 # kws' 25 x 5 and vww's 12 x 12 and 6 x 6 layers
 DW_SPEC_UNROLL = 150
@@ -762,6 +774,11 @@ def conv_rq_shift(stream: np.ndarray, kp: int) -> int:
     return int(stream[kp + 4])
 
 
+# Pointwise (Kp, out_c) with a block loop of their own for TM2_RQ_HIGHMUL_E records (TM2_PW_OWN_LOOPS of
+# tm2_conv_dsp.h): entries tm2_conv2d_s8_packed_pw<Kp>o<out_c>_e<E>
+PW_OWN_LOOPS = ((8, 16), (16, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128))
+
+
 def conv_packed_entry(
     path: int, kp: int, rq_shift: int = 0, blocks3: bool = False, params: dict[str, Any] | None = None
 ) -> str:
@@ -770,22 +787,43 @@ def conv_packed_entry(
     ``rq_shift``: E of TM2_RQ_HIGHMUL_E records (entry suffix ``_e<E>``), 0 for the other modes. ``blocks3``
     (:func:`conv_blocks3`): the loop in blocks of three pixels, ``_pw<Kp>x3_e<E>``. With the layer's ``params``, a
     first layer of TM2_RQ_HIGHMUL_E records, stride_w 2 and out_c 8 gets ``first3x3s2o8`` (the FPU-register form,
-    an entry only such models link); a pointwise layer of Kp 64 with out_c 128 and TM2_RQ_HIGHMUL_E records gets
-    ``pw64o128`` (its own loop, likewise)."""
+    an entry only such models link); a pointwise layer of TM2_RQ_HIGHMUL_E records whose (Kp, out_c) has a loop of
+    its own (PW_OWN_LOOPS) gets ``pw<Kp>o<out_c>`` (that loop alone, out_c a constant: the entry links none of the
+    other shapes' loops of its Kp and traps on another out_c), Kp 128 into out_c 128 of TM2_RQ_HIGHMUL records and
+    output offset -128 ``pw128o128`` (likewise); the other first layers of TM2_RQ_HIGHMUL_E records into out_c 8 or
+    16 ``first3x3o<out_c>`` (likewise); a general layer of other records and an output offset other than -128
+    ``general_signed`` (the general loop without the loops of output offset -128). A rows4 layer of TM2_RQ_HIGHMUL_E records gets ``rows4`` only where the
+    rows4 loop takes it (:func:`rows4_fast`: that entry links no general loop and traps on any other layer), the
+    general loop otherwise."""
     suffix = f"_e{rq_shift}" if rq_shift else ""
     if blocks3 and rq_shift:
         return f"tm2_conv2d_s8_packed_pw{kp}x3{suffix}"
     if path == CONV_PATH_POINTWISE:
-        if rq_shift and kp == 64 and params is not None and params["out_c"] == 128:
-            return f"tm2_conv2d_s8_packed_pw64o128{suffix}"
+        if rq_shift and params is not None and (kp, params["out_c"]) in PW_OWN_LOOPS:
+            return f"tm2_conv2d_s8_packed_pw{kp}o{params['out_c']}{suffix}"
+        if (
+            not rq_shift and params is not None and (kp, params["out_c"]) == (128, 128)
+            and params["output_offset"] == -128
+        ):
+            return "tm2_conv2d_s8_packed_pw128o128"
         return f"tm2_conv2d_s8_packed_pw{kp}{suffix}"
     if path == CONV_PATH_FIRST3X3:
         if rq_shift and params is not None and params["out_c"] == 8 and params["stride_w"] == 2:
             return f"tm2_conv2d_s8_packed_first3x3s2o8{suffix}"
+        if rq_shift and params is not None and params["out_c"] in (8, 16):
+            return f"tm2_conv2d_s8_packed_first3x3o{params['out_c']}{suffix}"
         return f"tm2_conv2d_s8_packed_first3x3{suffix}"
-    if path == CONV_PATH_ROWS4:
+    if path == CONV_PATH_ROWS4 and (not rq_shift or (params is not None and rows4_fast(params))):
         return f"tm2_conv2d_s8_packed_rows4{suffix}"
+    if path == CONV_PATH_GENERAL and not rq_shift and params is not None and params["output_offset"] != -128:
+        return "tm2_conv2d_s8_packed_general_signed"
     return f"tm2_conv2d_s8_packed_general{suffix}"
+
+
+def rows4_fast(params: dict[str, Any]) -> bool:
+    """Whether the rows4 loop (tm2_conv_rows4_fast, TM2_CONV_ROWS4_FAST of tm2_conv_dsp.c) takes a layer of
+    CONV_PATH_ROWS4 with TM2_RQ_HIGHMUL_E records: 64 output channels and at least four pixels."""
+    return params["out_c"] == 64 and params["out_h"] * params["out_w"] >= 4
 
 
 def conv_blocks3(params: dict[str, Any], kp: int, mode: int) -> bool:
@@ -869,6 +907,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
             **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
             "plane_spec": plane_spec,
             "s2_spec": dw3x3_s2_spec(params, s2_records),
+            "dw_small3": int(dw3x3_small3(params, mode)),
         },
         const_inputs=_bias_inputs(b),
         consts=[
@@ -878,6 +917,16 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
         ],
         scratch_bytes=dw3x3_scratch_bytes(params["in_c"], row_len),
     )
+
+
+def fc_packed_entry(params: dict[str, Any], mode: int) -> str:
+    """The C function the generated call names for a FULLY_CONNECTED layer (tm2_fc_dsp.h): records of
+    TM2_RQ_SINGLE_FAST, one entry for every row (per_channel 0) and the full int8 range (every MLPerf Tiny model's) take
+    ``tm2_fully_connected_s8_packed_single``, which links no other requantisation form's loop (and traps on any
+    other layer); the others ``tm2_fully_connected_s8_packed``."""
+    if mode == RQ_SINGLE_FAST and not params["per_channel"] and (params["act_min"], params["act_max"]) == (-128, 127):
+        return "tm2_fully_connected_s8_packed_single"
+    return "tm2_fully_connected_s8_packed"
 
 
 def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
@@ -892,7 +941,7 @@ def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, s
     )
     return Lowered(
         template="ops/fully_connected_packed.j2",
-        params={**params, "depth_padded": kp, "rq_mode": mode},
+        params={**params, "depth_padded": kp, "rq_mode": mode, "entry": fc_packed_entry(params, mode)},
         const_inputs=_bias_inputs(b),
         consts=[ConstArray("weights", "int8_t", packed, weights=True), ConstArray("rq", "int32_t", rq)],
         scratch_bytes=2 * kp,

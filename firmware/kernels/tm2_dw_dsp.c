@@ -1717,6 +1717,72 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
   }
 }
 
+#if TM2_CONV_USE_DSP
+/* Input row s of one channel of tm2_depthwise3x3_s8_cols4 (four bytes ch apart) as the int16 pairs (v0, v1) and
+ * (v2, v3), the input offset added (SXTAB16 on both lanes) and doubled (the requantisation takes doubled sums). */
+static inline void tm2_dw_c4_row(const int8_t *s, int32_t ch, uint32_t off2, uint32_t *x, uint32_t *z) {
+  const uint32_t b0 = (uint8_t)s[0], b1 = (uint8_t)s[ch], b2 = (uint8_t)s[2 * ch], b3 = (uint8_t)s[3 * ch];
+  const uint32_t u = __sxtab16(off2, b0 | b1 << 16), v = __sxtab16(off2, b2 | b3 << 16);
+  *x = __sadd16(u, u);
+  *z = __sadd16(v, v);
+}
+
+/* One filter row's packed words A = (w0, w1), B = (w1, w2) on an input row X = (v0, v1), Z = (v2, v3) into the
+ * sums s0 .. s3 of the row's four outputs (input columns -1 .. 1, 0 .. 2, 1 .. 3, 2 .. 4; columns -1 and 4 are
+ * padding and drop out): s0 += X.B, s1 += X.A + v2 w2, s2 += Z.B + v1 w0, s3 += Z.A. */
+#define TM2_DW_C4_MACS(X, Z, A, B)             \
+  do {                                         \
+    s0 = (int32_t)__smlad((X), (B), s0);       \
+    s1 = __smlabt((Z), (B), __smlad((X), (A), s1)); \
+    s2 = __smlatb((X), (A), __smlad((Z), (B), s2)); \
+    s3 = (int32_t)__smlad((Z), (A), s3);       \
+  } while (0)
+
+/* TM2_RQ_HIGHMUL of a doubled sum for an output offset of -128 and the full int8 range (TM2_DWP_RQ_LOW). */
+static inline int32_t tm2_dw_c4_out(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v)
+          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
+
+void tm2_depthwise3x3_s8_cols4(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                               const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+  const int32_t ch = p->channels, h = p->out_h, row = 4 * ch, off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  for (int32_t b = 0; b < p->batches; ++b) {
+    for (int32_t c = 0; c < ch; ++c) {
+      const uint32_t *w = (const uint32_t *)weights + (size_t)c * 6; /* filter rows 0 .. 2: (A, B) */
+      const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[c] << 1) : 0;
+      const int32_t m = rq[c].mult, hz = rq[c].hi, e = rq[c].sh;
+      const int8_t *s = input + (size_t)b * h * row + c;
+      int8_t *o = output + (size_t)b * h * row + c;
+      uint32_t xp = 0, zp = 0, xc, zc, xn = 0, zn = 0; /* input rows oy - 1, oy, oy + 1 */
+      tm2_dw_c4_row(s, ch, off2, &xc, &zc);
+      for (int32_t oy = 0; oy < h; ++oy, s += row, o += row) {
+        int32_t s0 = bs, s1 = bs, s2 = bs, s3 = bs;
+        if (oy > 0) TM2_DW_C4_MACS(xp, zp, w[0], w[1]);
+        TM2_DW_C4_MACS(xc, zc, w[2], w[3]);
+        if (oy + 1 < h) {
+          tm2_dw_c4_row(s + row, ch, off2, &xn, &zn);
+          TM2_DW_C4_MACS(xn, zn, w[4], w[5]);
+        }
+        /* (row oy + 1 was read above: with the output on the input, row oy may be overwritten now) */
+        o[0] = (int8_t)tm2_dw_c4_out(s0, m, hz, e);
+        o[ch] = (int8_t)tm2_dw_c4_out(s1, m, hz, e);
+        o[2 * ch] = (int8_t)tm2_dw_c4_out(s2, m, hz, e);
+        o[3 * ch] = (int8_t)tm2_dw_c4_out(s3, m, hz, e);
+        xp = xc, zp = zc, xc = xn, zc = zn;
+      }
+    }
+  }
+}
+#undef TM2_DW_C4_MACS
+#endif
+
 void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                       const tm2_dw6_spec *spec) {

@@ -1718,7 +1718,7 @@ void tm2_depthwise3x3_s8_planes_spec(const tm2_dw3x3_packed_params *p, const int
 }
 
 #if TM2_CONV_USE_DSP
-/* Input row s of one channel of tm2_depthwise3x3_s8_cols4 (four bytes ch apart) as the int16 pairs (v0, v1) and
+/* Input row s of one channel of tm2_depthwise3x3_s8_4x4 (four bytes ch apart) as the int16 pairs (v0, v1) and
  * (v2, v3), the input offset added (SXTAB16 on both lanes) and doubled (the requantisation takes doubled sums). */
 static inline void tm2_dw_c4_row(const int8_t *s, int32_t ch, uint32_t off2, uint32_t *x, uint32_t *z) {
   const uint32_t b0 = (uint8_t)s[0], b1 = (uint8_t)s[ch], b2 = (uint8_t)s[2 * ch], b3 = (uint8_t)s[3 * ch];
@@ -1749,34 +1749,52 @@ static inline int32_t tm2_dw_c4_out(int32_t acc2, int32_t m, int32_t hz, int32_t
   return v;
 }
 
-void tm2_depthwise3x3_s8_cols4(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
-                               const int32_t *bias, const tm2_rq *rq, int8_t *output) {
-  const int32_t ch = p->channels, h = p->out_h, row = 4 * ch, off = p->input_offset;
+void tm2_depthwise3x3_s8_4x4(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                             const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+  const int32_t ch = p->channels, off = p->input_offset;
   const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
   for (int32_t b = 0; b < p->batches; ++b) {
-    for (int32_t c = 0; c < ch; ++c) {
+    const int8_t *s = input + (size_t)b * 16 * ch;
+    int8_t *o = output + (size_t)b * 16 * ch;
+    for (int32_t c = 0; c < ch; ++c, ++s, ++o) {
       const uint32_t *w = (const uint32_t *)weights + (size_t)c * 6; /* filter rows 0 .. 2: (A, B) */
       const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[c] << 1) : 0;
       const int32_t m = rq[c].mult, hz = rq[c].hi, e = rq[c].sh;
-      const int8_t *s = input + (size_t)b * h * row + c;
-      int8_t *o = output + (size_t)b * h * row + c;
-      uint32_t xp = 0, zp = 0, xc, zc, xn = 0, zn = 0; /* input rows oy - 1, oy, oy + 1 */
-      tm2_dw_c4_row(s, ch, off2, &xc, &zc);
-      for (int32_t oy = 0; oy < h; ++oy, s += row, o += row) {
-        int32_t s0 = bs, s1 = bs, s2 = bs, s3 = bs;
-        if (oy > 0) TM2_DW_C4_MACS(xp, zp, w[0], w[1]);
-        TM2_DW_C4_MACS(xc, zc, w[2], w[3]);
-        if (oy + 1 < h) {
-          tm2_dw_c4_row(s + row, ch, off2, &xn, &zn);
-          TM2_DW_C4_MACS(xn, zn, w[4], w[5]);
-        }
-        /* (row oy + 1 was read above: with the output on the input, row oy may be overwritten now) */
-        o[0] = (int8_t)tm2_dw_c4_out(s0, m, hz, e);
-        o[ch] = (int8_t)tm2_dw_c4_out(s1, m, hz, e);
-        o[2 * ch] = (int8_t)tm2_dw_c4_out(s2, m, hz, e);
-        o[3 * ch] = (int8_t)tm2_dw_c4_out(s3, m, hz, e);
-        xp = xc, zp = zc, xc = xn, zc = zn;
-      }
+      /* the channel's 16 inputs first, so that its outputs may overwrite them (in place) */
+      uint32_t x0, z0, x1, z1, x2, z2, x3, z3;
+      tm2_dw_c4_row(s, ch, off2, &x0, &z0);
+      tm2_dw_c4_row(s + 4 * ch, ch, off2, &x1, &z1);
+      tm2_dw_c4_row(s + 8 * ch, ch, off2, &x2, &z2);
+      tm2_dw_c4_row(s + 12 * ch, ch, off2, &x3, &z3);
+      int32_t s0, s1, s2, s3;
+      /* output row oy: filter row fy on input row oy - 1 + fy, the padding rows skipped */
+#define TM2_DW_C4_STORE(OY)                                       \
+  do {                                                            \
+    int8_t *const q = o + (OY) * 4 * ch;                          \
+    q[0] = (int8_t)tm2_dw_c4_out(s0, m, hz, e);                   \
+    q[ch] = (int8_t)tm2_dw_c4_out(s1, m, hz, e);                  \
+    q[2 * ch] = (int8_t)tm2_dw_c4_out(s2, m, hz, e);              \
+    q[3 * ch] = (int8_t)tm2_dw_c4_out(s3, m, hz, e);              \
+  } while (0)
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x0, z0, w[2], w[3]);
+      TM2_DW_C4_MACS(x1, z1, w[4], w[5]);
+      TM2_DW_C4_STORE(0);
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x0, z0, w[0], w[1]);
+      TM2_DW_C4_MACS(x1, z1, w[2], w[3]);
+      TM2_DW_C4_MACS(x2, z2, w[4], w[5]);
+      TM2_DW_C4_STORE(1);
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x1, z1, w[0], w[1]);
+      TM2_DW_C4_MACS(x2, z2, w[2], w[3]);
+      TM2_DW_C4_MACS(x3, z3, w[4], w[5]);
+      TM2_DW_C4_STORE(2);
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x2, z2, w[0], w[1]);
+      TM2_DW_C4_MACS(x3, z3, w[2], w[3]);
+      TM2_DW_C4_STORE(3);
+#undef TM2_DW_C4_STORE
     }
   }
 }

@@ -566,12 +566,12 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     }
 
 
-def dw3x3_cols4(params: dict[str, Any], mode: int) -> bool:
-    """Whether ``tm2_depthwise3x3_s8_cols4`` (tm2_dw_dsp.c) takes the layer in the DSP build: maps of four columns in
-    and out of the same height, stride 1, padding 1, TM2_RQ_HIGHMUL of output offset -128 and the full int8 range
-    (the demo students' 4 x 4 layers, which the planes kernel would run on its generic loops)."""
+def dw3x3_4x4(params: dict[str, Any], mode: int) -> bool:
+    """Whether ``tm2_depthwise3x3_s8_4x4`` (tm2_dw_dsp.c) takes the layer in the DSP build: 4 x 4 maps in and out,
+    stride 1, padding 1, TM2_RQ_HIGHMUL of output offset -128 and the full int8 range (the demo students' last
+    depthwise layers, which the planes kernel would run on its generic loops)."""
     return (
-        params["stride_h"] == 1 and params["in_w"] == params["out_w"] == 4 and params["in_h"] == params["out_h"]
+        params["stride_h"] == 1 and params["in_h"] == params["in_w"] == params["out_h"] == params["out_w"] == 4
         and params["pad_h"] == params["pad_w"] == 1 and mode == RQ_HIGHMUL and params["output_offset"] == -128
         and (params["act_min"], params["act_max"]) == (-128, 127)
     )
@@ -879,7 +879,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
         params={
             **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
             "plane_spec": plane_spec,
-            "s2_spec": dw3x3_s2_spec(params, s2_records), "cols4": dw3x3_cols4(params, mode),
+            "s2_spec": dw3x3_s2_spec(params, s2_records), "dw4x4": dw3x3_4x4(params, mode),
         },
         const_inputs=_bias_inputs(b),
         consts=[

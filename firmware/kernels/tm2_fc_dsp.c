@@ -259,13 +259,22 @@ void tm2_fully_connected_s8_packed(const tm2_fc_packed_params *p, const int8_t *
   tm2_fc_run(p, input, weights, bias, rq, scratch, output, TM2_FC_FORM_ANY);
 }
 
-/* The entries of one form each (tm2_fc_dsp.h); without the DSP extension the same code as the generic entry. */
+/* The entries of one form each (tm2_fc_dsp.h); without the DSP extension aliases of the generic entry (one copy of
+ * the same code). */
+#if TM2_FC_USE_DSP
 #define TM2_FC_FORM_ENTRY(FORM)                                                                              \
   void tm2_fully_connected_s8_packed_f##FORM(const tm2_fc_packed_params *p, const int8_t *input,             \
                                              const int8_t *weights, const int32_t *bias, const tm2_rq *rq,   \
                                              void *scratch, int8_t *output) {                                \
-    tm2_fc_run(p, input, weights, bias, rq, scratch, output, TM2_FC_USE_DSP ? (FORM) : TM2_FC_FORM_ANY);     \
+    tm2_fc_run(p, input, weights, bias, rq, scratch, output, (FORM));                                        \
   }
+#else
+#define TM2_FC_FORM_ENTRY(FORM)                                                                              \
+  void tm2_fully_connected_s8_packed_f##FORM(const tm2_fc_packed_params *p, const int8_t *input,             \
+                                             const int8_t *weights, const int32_t *bias, const tm2_rq *rq,   \
+                                             void *scratch, int8_t *output)                                  \
+      __attribute__((alias("tm2_fully_connected_s8_packed")));
+#endif
 TM2_FC_FORM_ENTRY(0)
 TM2_FC_FORM_ENTRY(1)
 TM2_FC_FORM_ENTRY(2)

@@ -220,11 +220,12 @@ int main(int argc, char **argv) {
     } else if (kind == 28 && np * 4 == sizeof(tm2_fc_packed_params) + 4) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
-      void (*const entry[4])(const tm2_fc_packed_params *, const int8_t *, const int8_t *, const int32_t *,
+      void (*const entry[8])(const tm2_fc_packed_params *, const int8_t *, const int8_t *, const int32_t *,
                              const tm2_rq *, void *, int8_t *) = {
           tm2_fully_connected_s8_packed_f0, tm2_fully_connected_s8_packed_f1, tm2_fully_connected_s8_packed_f2,
-          tm2_fully_connected_s8_packed_f3};
-      entry[params[np - 1] & 3](&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
+          tm2_fully_connected_s8_packed_f3, tm2_fully_connected_s8_packed_f4, tm2_fully_connected_s8_packed_f5,
+          tm2_fully_connected_s8_packed_f6, tm2_fully_connected_s8_packed_f7};
+      entry[params[np - 1] & 7](&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
     } else if (kind == 21 && np * 4 == sizeof(tm2_conv_packed_params)) {
       tm2_conv_packed_params p; /* in place: the output buffer starts as the input (out_len: the input's bytes) */
       memcpy(&p, params, sizeof p);
@@ -1850,16 +1851,16 @@ def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path
 
 def test_fully_connected_packed_forms_match_reference(harness: tuple[str, Path, Path]) -> None:
     """The entries of one form each (tm2_fully_connected_s8_packed_f<form>) on the layers packing.fc_form gives
-    them: every form, full groups of four rows and partial ones, batches."""
+    them: every form (fewer than four outputs too), full groups of four rows and partial ones, batches."""
     rng = np.random.default_rng(28)
     cases = []
-    while len(cases) < 80:
+    while len(cases) < 120:
         c = fc_case(rng, len(cases))
         values = dict(zip(FC_FIELDS, c.params, strict=True))
         form = packing.fc_form(values, values["rq_mode"])
         if form is not None:
             cases.append(replace(c, kind=KIND_FC_FORM, params=[*c.params, form], extra={"form": form}))
-    assert {c.extra["form"] for c in cases} == {0, 1, 2, 3}
+    assert {c.extra["form"] for c in cases} == set(range(8))
     assert any(c.params[FC_FIELDS.index("out_depth")] % 4 for c in cases)
     _check_cases(harness, cases, "fc_form")
 

@@ -146,7 +146,8 @@ static inline __attribute__((always_inline)) void tm2_fc_widen(const tm2_fc_pack
 
 /* The layer in form `form` (TM2_FC_FORM_*, a constant in each entry, so that an entry holds only its form's
  * assembly loop and requantisation): TM2_FC_FORM_ANY takes the form from p at run time, the others are a fast
- * requantisation (TM2_RQ_DOUBLE_FAST or TM2_RQ_SINGLE_FAST) on the full int8 range, per channel or per tensor. */
+ * requantisation (TM2_RQ_DOUBLE_FAST or TM2_RQ_SINGLE_FAST) on the full int8 range, per channel or per tensor, and
+ * with TM2_FC_FORM_FEW fewer than four rows (the one partial group: no loop over full groups). */
 #define TM2_FC_FORM_ANY (-1)
 static inline __attribute__((always_inline)) void tm2_fc_run(const tm2_fc_packed_params *p, const int8_t *input,
                                                              const int8_t *weights, const int32_t *bias,
@@ -171,7 +172,7 @@ static inline __attribute__((always_inline)) void tm2_fc_run(const tm2_fc_packed
     int8_t *out = output + (size_t)b * out_depth;
     int32_t g = 0;
 #if TM2_FC_USE_DSP
-    if (fast && out_depth >= 4) {
+    if (fast && out_depth >= 4 && (form == TM2_FC_FORM_ANY || !(form & TM2_FC_FORM_FEW))) {
       /* Full groups of four rows in one assembly loop; a partial last group goes through the code below. */
       static const int32_t zero_bias[4] = {0, 0, 0, 0};
       const int32_t *bp = bias != NULL ? bias : zero_bias;
@@ -279,4 +280,8 @@ TM2_FC_FORM_ENTRY(0)
 TM2_FC_FORM_ENTRY(1)
 TM2_FC_FORM_ENTRY(2)
 TM2_FC_FORM_ENTRY(3)
+TM2_FC_FORM_ENTRY(4)
+TM2_FC_FORM_ENTRY(5)
+TM2_FC_FORM_ENTRY(6)
+TM2_FC_FORM_ENTRY(7)
 #undef TM2_FC_FORM_ENTRY

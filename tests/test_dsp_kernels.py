@@ -58,8 +58,6 @@ KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE, KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLA
 KIND_DW_S2_SPEC = 11
 # tm2_depthwise3x3_s8_4x4 (out of place, in place); tm2_depthwise3x3_s8_planes without the DSP extension
 KIND_DW_4X4, KIND_DW_4X4_INPLACE = 26, 27
-# tm2_fully_connected_s8_packed_f<form>, the form (packing.fc_form) after the parameters
-KIND_FC_FORM = 28
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -217,15 +215,6 @@ int main(int argc, char **argv) {
       tm2_fc_packed_params p;
       memcpy(&p, params, sizeof p);
       tm2_fully_connected_s8_packed(&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
-    } else if (kind == 28 && np * 4 == sizeof(tm2_fc_packed_params) + 4) {
-      tm2_fc_packed_params p;
-      memcpy(&p, params, sizeof p);
-      void (*const entry[8])(const tm2_fc_packed_params *, const int8_t *, const int8_t *, const int32_t *,
-                             const tm2_rq *, void *, int8_t *) = {
-          tm2_fully_connected_s8_packed_f0, tm2_fully_connected_s8_packed_f1, tm2_fully_connected_s8_packed_f2,
-          tm2_fully_connected_s8_packed_f3, tm2_fully_connected_s8_packed_f4, tm2_fully_connected_s8_packed_f5,
-          tm2_fully_connected_s8_packed_f6, tm2_fully_connected_s8_packed_f7};
-      entry[params[np - 1] & 7](&p, (const int8_t *)in, (const int8_t *)w, bias, rq, scratch, (int8_t *)out);
     } else if (kind == 21 && np * 4 == sizeof(tm2_conv_packed_params)) {
       tm2_conv_packed_params p; /* in place: the output buffer starts as the input (out_len: the input's bytes) */
       memcpy(&p, params, sizeof p);
@@ -1847,22 +1836,6 @@ def test_fully_connected_packed_matches_reference(harness: tuple[str, Path, Path
         packing.RQ_DOUBLE, packing.RQ_DOUBLE_FAST, packing.RQ_SINGLE, packing.RQ_SINGLE_FAST
     }
     _check_cases(harness, cases, "fc")
-
-
-def test_fully_connected_packed_forms_match_reference(harness: tuple[str, Path, Path]) -> None:
-    """The entries of one form each (tm2_fully_connected_s8_packed_f<form>) on the layers packing.fc_form gives
-    them: every form (fewer than four outputs too), full groups of four rows and partial ones, batches."""
-    rng = np.random.default_rng(28)
-    cases = []
-    while len(cases) < 120:
-        c = fc_case(rng, len(cases))
-        values = dict(zip(FC_FIELDS, c.params, strict=True))
-        form = packing.fc_form(values, values["rq_mode"])
-        if form is not None:
-            cases.append(replace(c, kind=KIND_FC_FORM, params=[*c.params, form], extra={"form": form}))
-    assert {c.extra["form"] for c in cases} == set(range(8))
-    assert any(c.params[FC_FIELDS.index("out_depth")] % 4 for c in cases)
-    _check_cases(harness, cases, "fc_form")
 
 
 def test_requantisation_forms_match_tflite_rounding(harness: tuple[str, Path, Path]) -> None:

@@ -18,9 +18,8 @@
 /* Position of input element d in the widened row: bits 0 and 1 swapped (d0, d2, d1, d3 per group). */
 static inline int32_t tm2_fc_pos(int32_t d) { return (d & ~3) | ((d & 1) << 1) | ((d >> 1) & 1); }
 
-/* Widens one input row into `row` (int16, Kp elements, positions as above); inlined into each entry, as it was
- * into the one entry before the form entries. */
-static inline __attribute__((always_inline)) void tm2_fc_widen(const tm2_fc_packed_params *p, const int8_t *x, int16_t *row) {
+/* Widens one input row into `row` (int16, Kp elements, positions as above). */
+static void tm2_fc_widen(const tm2_fc_packed_params *p, const int8_t *x, int16_t *row) {
   const int32_t depth = p->accum_depth;
   const int32_t off = p->input_offset;
   int32_t d = 0;
@@ -144,35 +143,23 @@ static inline __attribute__((always_inline)) void tm2_fc_widen(const tm2_fc_pack
 
 #endif
 
-/* The layer in form `form` (TM2_FC_FORM_*, a constant in each entry, so that an entry holds only its form's
- * assembly loop and requantisation): TM2_FC_FORM_ANY takes the form from p at run time, the others are a fast
- * requantisation (TM2_RQ_DOUBLE_FAST or TM2_RQ_SINGLE_FAST) on the full int8 range, per channel or per tensor, and
- * with TM2_FC_FORM_FEW fewer than four rows (the one partial group: no loop over full groups). */
-#define TM2_FC_FORM_ANY (-1)
-static inline __attribute__((always_inline)) void tm2_fc_run(const tm2_fc_packed_params *p, const int8_t *input,
-                                                             const int8_t *weights, const int32_t *bias,
-                                                             const tm2_rq *rq, void *scratch, int8_t *output,
-                                                             int form) {
+void tm2_fully_connected_s8_packed(const tm2_fc_packed_params *p, const int8_t *input, const int8_t *weights,
+                                   const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
   const int32_t kp = p->depth_padded;
   const int32_t out_depth = p->out_depth;
   const int32_t groups = (out_depth + 3) / 4;
   int16_t *row = (int16_t *)scratch;
 #if TM2_FC_USE_DSP
-  const int fast = form != TM2_FC_FORM_ANY ||
-                   ((p->rq_mode == TM2_RQ_DOUBLE_FAST || p->rq_mode == TM2_RQ_SINGLE_FAST) && p->act_min == -128 &&
-                    p->act_max == 127);
-  const int double_rounding = form != TM2_FC_FORM_ANY ? (form & TM2_FC_FORM_DOUBLE) != 0
-                                                      : p->rq_mode == TM2_RQ_DOUBLE_FAST;
-  const int per_channel = form != TM2_FC_FORM_ANY ? (form & TM2_FC_FORM_CHANNEL) != 0 : p->per_channel;
-#else
-  (void)form;
+  const int fast = (p->rq_mode == TM2_RQ_DOUBLE_FAST || p->rq_mode == TM2_RQ_SINGLE_FAST) && p->act_min == -128 &&
+                   p->act_max == 127;
+  const int double_rounding = p->rq_mode == TM2_RQ_DOUBLE_FAST;
 #endif
   for (int32_t b = 0; b < p->batches; ++b) {
     tm2_fc_widen(p, input + (size_t)b * p->accum_depth, row);
     int8_t *out = output + (size_t)b * out_depth;
     int32_t g = 0;
 #if TM2_FC_USE_DSP
-    if (fast && out_depth >= 4 && (form == TM2_FC_FORM_ANY || !(form & TM2_FC_FORM_FEW))) {
+    if (fast && out_depth >= 4) {
       /* Full groups of four rows in one assembly loop; a partial last group goes through the code below. */
       static const int32_t zero_bias[4] = {0, 0, 0, 0};
       const int32_t *bp = bias != NULL ? bias : zero_bias;
@@ -184,11 +171,11 @@ static inline __attribute__((always_inline)) void tm2_fc_run(const tm2_fc_packed
       const int32_t kp4 = 4 * kp, zp = p->output_offset;
       int32_t a0, a1, a2, a3;
       uint32_t px, x0, x1, wa, wb, wc, wd, t, end;
-      if (double_rounding && per_channel) {
+      if (double_rounding && p->per_channel) {
         TM2_FC_GROUPS(TM2_FC_RQ4_CHANNEL(TM2_FC_RQ_DOUBLE));
       } else if (double_rounding) {
         TM2_FC_GROUPS(TM2_FC_RQ4_TENSOR(TM2_FC_RQ_DOUBLE));
-      } else if (per_channel) {
+      } else if (p->per_channel) {
         TM2_FC_GROUPS(TM2_FC_RQ4_CHANNEL(TM2_FC_RQ_SINGLE));
       } else {
         TM2_FC_GROUPS(TM2_FC_RQ4_TENSOR(TM2_FC_RQ_SINGLE));
@@ -227,7 +214,7 @@ static inline __attribute__((always_inline)) void tm2_fc_run(const tm2_fc_packed
       }
       if (fast) {
         for (int32_t i = 0; i < nrows; ++i) {
-          const tm2_rq *q = &rq[per_channel ? r0 + i : 0];
+          const tm2_rq *q = &rq[p->per_channel ? r0 + i : 0];
           out[r0 + i] = (int8_t)(double_rounding ? tm2_rq_double_fast_s8(acc[i], q->mult, q->hi, q->sh, p->output_offset)
                                                  : tm2_rq_single_fast_s8(acc[i], q));
         }
@@ -254,34 +241,3 @@ static inline __attribute__((always_inline)) void tm2_fc_run(const tm2_fc_packed
     }
   }
 }
-
-void tm2_fully_connected_s8_packed(const tm2_fc_packed_params *p, const int8_t *input, const int8_t *weights,
-                                   const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output) {
-  tm2_fc_run(p, input, weights, bias, rq, scratch, output, TM2_FC_FORM_ANY);
-}
-
-/* The entries of one form each (tm2_fc_dsp.h); without the DSP extension aliases of the generic entry (one copy of
- * the same code). */
-#if TM2_FC_USE_DSP
-#define TM2_FC_FORM_ENTRY(FORM)                                                                              \
-  void tm2_fully_connected_s8_packed_f##FORM(const tm2_fc_packed_params *p, const int8_t *input,             \
-                                             const int8_t *weights, const int32_t *bias, const tm2_rq *rq,   \
-                                             void *scratch, int8_t *output) {                                \
-    tm2_fc_run(p, input, weights, bias, rq, scratch, output, (FORM));                                        \
-  }
-#else
-#define TM2_FC_FORM_ENTRY(FORM)                                                                              \
-  void tm2_fully_connected_s8_packed_f##FORM(const tm2_fc_packed_params *p, const int8_t *input,             \
-                                             const int8_t *weights, const int32_t *bias, const tm2_rq *rq,   \
-                                             void *scratch, int8_t *output)                                  \
-      __attribute__((alias("tm2_fully_connected_s8_packed")));
-#endif
-TM2_FC_FORM_ENTRY(0)
-TM2_FC_FORM_ENTRY(1)
-TM2_FC_FORM_ENTRY(2)
-TM2_FC_FORM_ENTRY(3)
-TM2_FC_FORM_ENTRY(4)
-TM2_FC_FORM_ENTRY(5)
-TM2_FC_FORM_ENTRY(6)
-TM2_FC_FORM_ENTRY(7)
-#undef TM2_FC_FORM_ENTRY

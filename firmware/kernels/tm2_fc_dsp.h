@@ -44,28 +44,6 @@ typedef struct {
 void tm2_fully_connected_s8_packed(const tm2_fc_packed_params *p, const int8_t *input, const int8_t *weights,
                                    const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
 
-/* The same for one form known when the model is generated: a fast requantisation (TM2_RQ_DOUBLE_FAST where the form
- * has TM2_FC_FORM_DOUBLE, else TM2_RQ_SINGLE_FAST) on the full int8 range, per channel where it has
- * TM2_FC_FORM_CHANNEL, fewer than four rows (out_depth) where it has TM2_FC_FORM_FEW
- * (tm2_fully_connected_s8_packed_f<form>): each holds only its form's assembly loop, so that a model links the one
- * its layers take (the generated code checks the form; the entry does not). */
-#define TM2_FC_FORM_CHANNEL 1
-#define TM2_FC_FORM_DOUBLE 2
-#define TM2_FC_FORM_FEW 4
-#define TM2_FC_FORM_DECLARE(FORM)                                                                               \
-  void tm2_fully_connected_s8_packed_f##FORM(const tm2_fc_packed_params *p, const int8_t *input,                \
-                                             const int8_t *weights, const int32_t *bias, const tm2_rq *rq,      \
-                                             void *scratch, int8_t *output);
-TM2_FC_FORM_DECLARE(0)
-TM2_FC_FORM_DECLARE(1)
-TM2_FC_FORM_DECLARE(2)
-TM2_FC_FORM_DECLARE(3)
-TM2_FC_FORM_DECLARE(4)
-TM2_FC_FORM_DECLARE(5)
-TM2_FC_FORM_DECLARE(6)
-TM2_FC_FORM_DECLARE(7)
-#undef TM2_FC_FORM_DECLARE
-
 #ifdef __cplusplus
 }
 #endif

@@ -891,15 +891,6 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
     )
 
 
-def fc_form(params: dict[str, Any], mode: int) -> int | None:
-    """The form of ``tm2_fully_connected_s8_packed_f<form>`` (tm2_fc_dsp.h: + 1 per channel, + 2 double rounding,
-    + 4 fewer than four outputs) that takes a layer of requantisation `mode` (TM2_RQ_DOUBLE_FAST or
-    TM2_RQ_SINGLE_FAST on the full int8 range), else None (the generic entry)."""
-    if mode not in (RQ_DOUBLE_FAST, RQ_SINGLE_FAST) or (params["act_min"], params["act_max"]) != (-128, 127):
-        return None
-    return int(bool(params["per_channel"])) + 2 * (mode == RQ_DOUBLE_FAST) + 4 * (params["out_depth"] < 4)
-
-
 def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, shift) -> Lowered:
     """FULLY_CONNECTED (int8) -> ``tm2_fully_connected_s8_packed``: packed weights, rq table, one widened row."""
     assert w.data is not None
@@ -912,7 +903,7 @@ def lower_fc_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult, s
     )
     return Lowered(
         template="ops/fully_connected_packed.j2",
-        params={**params, "depth_padded": kp, "rq_mode": mode, "fc_form": fc_form(params, mode)},
+        params={**params, "depth_padded": kp, "rq_mode": mode},
         const_inputs=_bias_inputs(b),
         consts=[ConstArray("weights", "int8_t", packed, weights=True), ConstArray("rq", "int32_t", rq)],
         scratch_bytes=2 * kp,

@@ -58,6 +58,8 @@ KIND_DW_WHOLE, KIND_DW_WHOLE_INPLACE, KIND_DW_WHOLE_REC, KIND_DW_WHOLE_REC_INPLA
 KIND_DW_SMALL3, KIND_DW_SMALL3_INPLACE = 26, 27
 # tm2_depthwise3x3_s8_s2_spec with one of the harness's TM2_DWS2_SPEC runs
 KIND_DW_S2_SPEC = 11
+# tm2_depthwise3x3_s8_4x4 (out of place, in place); tm2_depthwise3x3_s8_planes without the DSP extension
+KIND_DW_4X4, KIND_DW_4X4_INPLACE = 28, 29
 
 # Field order of the C parameter structs (all int32).
 CONV_FIELDS = (
@@ -201,6 +203,20 @@ int main(int argc, char **argv) {
         tm2_depthwise3x3_s8_s2_spec(&p, (const int8_t *)in, (const int32_t *)w, bias, rq,
                                     scratch_len ? scratch : NULL, (int8_t *)out, k >= 0 ? dws2_specs[k] : NULL);
       }
+    } else if ((kind == 28 || kind == 29) && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
+      tm2_dw3x3_packed_params p;
+      memcpy(&p, params, sizeof p);
+      const int8_t *src = (const int8_t *)in;
+      if (kind == 29) {
+        memcpy(out, in, out_len);
+        src = (const int8_t *)out;
+      }
+#if TM2_CONV_USE_DSP
+      (void)scratch;
+      tm2_depthwise3x3_s8_4x4(&p, src, (const int32_t *)w, bias, rq, (int8_t *)out);
+#else
+      tm2_depthwise3x3_s8_planes(&p, src, (const int32_t *)w, bias, rq, scratch, (int8_t *)out);
+#endif
     } else if (kind == 8 && np * 4 == sizeof(tm2_dw3x3_packed_params)) {
       tm2_dw3x3_packed_params p;
       memcpy(&p, params, sizeof p);
@@ -1506,6 +1522,39 @@ def test_depthwise3x3_planes_small3_entry_matches_reference(harness: tuple[str, 
     assert not packing.dw3x3_small3({**params, "pad_h": 0}, packing.RQ_HIGHMUL)
     assert not packing.dw3x3_small3(params, packing.RQ_HIGHMUL_E)
     _check_cases(harness, cases, "dw_small3")
+
+
+def dw_4x4_case(rng: np.random.Generator, i: int) -> Case:
+    """tm2_depthwise3x3_s8_4x4: 4 x 4 maps, stride 1, SAME, output offset -128, the full range, TM2_RQ_HIGHMUL (the
+    layers packing.dw3x3_4x4 gives the kernel), 1 to 300 channels, weights up to 127 or small ones, dead channels
+    (dw_case); in place or apart; the planes geometry for the portable build's fallback."""
+    while True:
+        case = dw_case(rng, i, (4, 4), stride=1, zp=-128, ch=int(rng.choice([1, 2, 3, 4, 5, 8, 16, 24, 64, 300])),
+                       same=True, full_range=True, wmax=int(rng.choice([4, 10, 24])) if i % 4 else 127)
+        values = dict(zip(DW_FIELDS, case.params, strict=True))
+        geometry = {**values, "stride_h": 1, "in_c": values["channels"]}
+        if packing.dw3x3_4x4(geometry, values["rq_mode"]):
+            break
+    # a batch of two now and then: the sample twice (the second one's input and output 16 ch bytes on)
+    batches = 2 if i % 5 == 4 else 1
+    blobs = [case.blobs[0] * batches, *case.blobs[1:]]
+    expected = case.expected * batches
+    plane_len, plane_cols = packing.dw3x3_planes_geometry({**geometry, "stride_h": 1})
+    values.update(batches=batches, plane_len=plane_len, plane_cols=plane_cols, plane_ch=int(rng.choice([1, 2, 4])))
+    kind = KIND_DW_4X4_INPLACE if rng.random() < 0.5 else KIND_DW_4X4
+    return Case(
+        kind, _struct(DW_FIELDS, values), blobs,
+        packing.dw3x3_planes_scratch_bytes(values["plane_ch"], plane_len, plane_cols), expected,
+        f"dw-4x4#{i} {values}", {**case.extra, "inplace": kind == KIND_DW_4X4_INPLACE},
+    )
+
+
+def test_depthwise3x3_4x4_matches_reference(harness: tuple[str, Path, Path]) -> None:
+    rng = np.random.default_rng(27)
+    cases = [dw_4x4_case(rng, i) for i in range(80)]
+    assert sum(c.extra["inplace"] for c in cases) >= 20
+    assert any(c.params[DW_FIELDS.index("batches")] == 2 for c in cases)
+    _check_cases(harness, cases, "dw-4x4")
 
 
 def test_depthwise3x3_planes_matches_reference(harness: tuple[str, Path, Path]) -> None:

@@ -202,6 +202,16 @@ void tm2_depthwise3x3_s8_packed(const tm2_dw3x3_packed_params *p, const int8_t *
 void tm2_depthwise3x3_s8_planes(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                 const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output);
 
+/* The same layer on 4 x 4 maps in and out, stride 1, padding 1, TM2_RQ_HIGHMUL of output offset -128 and the full
+ * int8 range, without scratch: one channel at a time straight from the input, its 16 inputs read first (so the
+ * output may be the input, in place, or apart from it), an input row as two int16 pair words, a filter row's twelve
+ * multiply-accumulates on a row in six SMLAD / SMLAxy (the padding columns drop out of the pairs, the padding rows
+ * are skipped). Defined only where the core has the DSP extension (TM2_CONV_USE_DSP): the generated code calls it
+ * there, so that a model whose stride-1 layers all take it links none of the planes kernel's loops, and calls
+ * tm2_depthwise3x3_s8_planes or _packed elsewhere. */
+void tm2_depthwise3x3_s8_4x4(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                               const int32_t *bias, const tm2_rq *rq, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1728,6 +1728,90 @@ void tm2_depthwise3x3_s8_planes_small3(const tm2_dw3x3_packed_params *p, const i
 #endif
 }
 
+#if TM2_CONV_USE_DSP
+/* Input row s of one channel of tm2_depthwise3x3_s8_4x4 (four bytes ch apart) as the int16 pairs (v0, v1) and
+ * (v2, v3), the input offset added (SXTAB16 on both lanes) and doubled (the requantisation takes doubled sums). */
+static inline void tm2_dw_c4_row(const int8_t *s, int32_t ch, uint32_t off2, uint32_t *x, uint32_t *z) {
+  const uint32_t b0 = (uint8_t)s[0], b1 = (uint8_t)s[ch], b2 = (uint8_t)s[2 * ch], b3 = (uint8_t)s[3 * ch];
+  const uint32_t u = __sxtab16(off2, b0 | b1 << 16), v = __sxtab16(off2, b2 | b3 << 16);
+  *x = __sadd16(u, u);
+  *z = __sadd16(v, v);
+}
+
+/* One filter row's packed words A = (w0, w1), B = (w1, w2) on an input row X = (v0, v1), Z = (v2, v3) into the
+ * sums s0 .. s3 of the row's four outputs (input columns -1 .. 1, 0 .. 2, 1 .. 3, 2 .. 4; columns -1 and 4 are
+ * padding and drop out): s0 += X.B, s1 += X.A + v2 w2, s2 += Z.B + v1 w0, s3 += Z.A. */
+#define TM2_DW_C4_MACS(X, Z, A, B)             \
+  do {                                         \
+    s0 = (int32_t)__smlad((X), (B), s0);       \
+    s1 = __smlabt((Z), (B), __smlad((X), (A), s1)); \
+    s2 = __smlatb((X), (A), __smlad((Z), (B), s2)); \
+    s3 = (int32_t)__smlad((Z), (A), s3);       \
+  } while (0)
+
+/* TM2_RQ_HIGHMUL of a doubled sum for an output offset of -128 and the full int8 range (TM2_DWP_RQ_LOW). */
+static inline int32_t tm2_dw_c4_out(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
+  int32_t v;
+  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
+          "asr %[v], %[v], %[e]\n\t"
+          "ssat %[v], #8, %[v]"
+          : [v] "=&r"(v)
+          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
+  return v;
+}
+
+void tm2_depthwise3x3_s8_4x4(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
+                             const int32_t *bias, const tm2_rq *rq, int8_t *output) {
+  const int32_t ch = p->channels, off = p->input_offset;
+  const uint32_t off2 = ((uint32_t)off & 0xFFFFu) | ((uint32_t)off << 16);
+  for (int32_t b = 0; b < p->batches; ++b) {
+    const int8_t *s = input + (size_t)b * 16 * ch;
+    int8_t *o = output + (size_t)b * 16 * ch;
+    for (int32_t c = 0; c < ch; ++c, ++s, ++o) {
+      const uint32_t *w = (const uint32_t *)weights + (size_t)c * 6; /* filter rows 0 .. 2: (A, B) */
+      const int32_t bs = bias != NULL ? (int32_t)((uint32_t)bias[c] << 1) : 0;
+      const int32_t m = rq[c].mult, hz = rq[c].hi, e = rq[c].sh;
+      /* the channel's 16 inputs first, so that its outputs may overwrite them (in place) */
+      uint32_t x0, z0, x1, z1, x2, z2, x3, z3;
+      tm2_dw_c4_row(s, ch, off2, &x0, &z0);
+      tm2_dw_c4_row(s + 4 * ch, ch, off2, &x1, &z1);
+      tm2_dw_c4_row(s + 8 * ch, ch, off2, &x2, &z2);
+      tm2_dw_c4_row(s + 12 * ch, ch, off2, &x3, &z3);
+      int32_t s0, s1, s2, s3;
+      /* output row oy: filter row fy on input row oy - 1 + fy, the padding rows skipped */
+#define TM2_DW_C4_STORE(OY)                                       \
+  do {                                                            \
+    int8_t *const q = o + (OY) * 4 * ch;                          \
+    q[0] = (int8_t)tm2_dw_c4_out(s0, m, hz, e);                   \
+    q[ch] = (int8_t)tm2_dw_c4_out(s1, m, hz, e);                  \
+    q[2 * ch] = (int8_t)tm2_dw_c4_out(s2, m, hz, e);              \
+    q[3 * ch] = (int8_t)tm2_dw_c4_out(s3, m, hz, e);              \
+  } while (0)
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x0, z0, w[2], w[3]);
+      TM2_DW_C4_MACS(x1, z1, w[4], w[5]);
+      TM2_DW_C4_STORE(0);
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x0, z0, w[0], w[1]);
+      TM2_DW_C4_MACS(x1, z1, w[2], w[3]);
+      TM2_DW_C4_MACS(x2, z2, w[4], w[5]);
+      TM2_DW_C4_STORE(1);
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x1, z1, w[0], w[1]);
+      TM2_DW_C4_MACS(x2, z2, w[2], w[3]);
+      TM2_DW_C4_MACS(x3, z3, w[4], w[5]);
+      TM2_DW_C4_STORE(2);
+      s0 = s1 = s2 = s3 = bs;
+      TM2_DW_C4_MACS(x2, z2, w[0], w[1]);
+      TM2_DW_C4_MACS(x3, z3, w[2], w[3]);
+      TM2_DW_C4_STORE(3);
+#undef TM2_DW_C4_STORE
+    }
+  }
+}
+#undef TM2_DW_C4_MACS
+#endif
+
 void tm2_depthwise3x3_s8_planes_whole(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                                       const int32_t *bias, const tm2_rq *rq, void *scratch, int8_t *output,
                                       const tm2_dw6_spec *spec) {

@@ -578,6 +578,17 @@ def dw3x3_plane_spec(params: dict[str, Any], rq: np.ndarray, mode: int) -> dict[
     }
 
 
+def dw3x3_4x4(params: dict[str, Any], mode: int) -> bool:
+    """Whether ``tm2_depthwise3x3_s8_4x4`` (tm2_dw_dsp.c) takes the layer in the DSP build: 4 x 4 maps in and out,
+    stride 1, padding 1, TM2_RQ_HIGHMUL of output offset -128 and the full int8 range (the demo students' last
+    depthwise layers, which the planes kernel would run on its generic loops)."""
+    return (
+        params["stride_h"] == 1 and params["in_h"] == params["in_w"] == params["out_h"] == params["out_w"] == 4
+        and params["pad_h"] == params["pad_w"] == 1 and mode == RQ_HIGHMUL and params["output_offset"] == -128
+        and (params["act_min"], params["act_max"]) == (-128, 127)
+    )
+
+
 def dw3x3_plane_records(filt: np.ndarray, bias: np.ndarray | None, rq: np.ndarray) -> np.ndarray:
     """The channel records of TM2_DW_PLANE_SPEC_REC's column loop (tm2_dw_plane6.h), int32 ``[C][9]`` (E > 0) or
     ``[C][10]`` (E 0): the words the loop's set-up (TM2_DW6S_SETUP, tm2_dw6_channel) computes from the packed
@@ -907,7 +918,7 @@ def lower_dw3x3_packed(params: dict[str, Any], w: Tensor, b: Tensor | None, mult
             **params, "row_len": row_len, "rq_mode": mode, "wider": dw3x3_planes_offer(params),
             "plane_spec": plane_spec,
             "s2_spec": dw3x3_s2_spec(params, s2_records),
-            "dw_small3": int(dw3x3_small3(params, mode)),
+            "dw_small3": int(dw3x3_small3(params, mode)), "dw4x4": dw3x3_4x4(params, mode),
         },
         const_inputs=_bias_inputs(b),
         consts=[

@@ -1660,12 +1660,13 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   TM2_PF_GROUP("b", "10", TM2_PF_S("s20", "s21"), TM2_PF_S("s22", "s23"))                                    \
   TM2_PF_LOAD8("32", "24") TM2_PF_GROUP("a", "12", TM2_PF_S("s24", "s25"), TM2_PF_S("s26", "s27"))           \
   TM2_PF_GROUP("b", "14", TM2_PF_S("s28", "s29"), TM2_PF_S("s30", "s31"))
-/* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column, pixels 0 and 1 from SA, SB. */
-#define TM2_PF_STEP(J, SA, SB)                          \
+/* One position pair of a channel pair: pixels 2 and 3 from the column at px + O (a string: the byte offset of pixel
+ * 2's word), pixels 0 and 1 from SA, SB. Also the first layer's step (TM2_FS_STEP), whose column slots are 16 bytes. */
+#define TM2_PF_STEP_AT(O, SA, SB)                       \
   "ldr %[w0], [%[pw]], #4\n\t"                          \
   "ldr %[w1], [%[pw]], #4\n\t"                          \
-  "ldr %[x0], [%[px], #(8*" J "+8)]\n\t"                \
-  "ldr %[x1], [%[px], #(8*" J "+12)]\n\t"               \
+  "ldr %[x0], [%[px], #(" O "+8)]\n\t"                  \
+  "ldr %[x1], [%[px], #(" O "+12)]\n\t"                 \
   "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                \
   "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                \
   "smlad %[a3], %[x1], %[w0], %[a3]\n\t"                \
@@ -1675,6 +1676,8 @@ static void tm2_gemm_pixel(const int32_t *pw, int32_t pairs, int32_t kp, const u
   "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
   "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
   "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+/* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column, pixels 0 and 1 from SA, SB. */
+#define TM2_PF_STEP(J, SA, SB) TM2_PF_STEP_AT("8*" J, SA, SB)
 #define TM2_PF_STEPS16                                                                                       \
   TM2_PF_STEP("1", "s2", "s3") TM2_PF_STEP("2", "s4", "s5") TM2_PF_STEP("3", "s6", "s7")                     \
   TM2_PF_STEP("4", "s8", "s9") TM2_PF_STEP("5", "s10", "s11") TM2_PF_STEP("6", "s12", "s13")                 \
@@ -2711,20 +2714,7 @@ static inline __attribute__((always_inline)) void tm2_widen_3x9_at(const int8_t 
   "strh %[pw], [%[px], #" H "]\n\t"
 /* Position pair J (a decimal string) of a channel pair: pixels 2 and 3 from the column buffer (slots 2 and 3 at
  * px + 16 J), pixels 0 and 1 from SA, SB. */
-#define TM2_FS_STEP(J, SA, SB)                          \
-  "ldr %[w0], [%[pw]], #4\n\t"                          \
-  "ldr %[w1], [%[pw]], #4\n\t"                          \
-  "ldr %[x0], [%[px], #(16*" J "+8)]\n\t"               \
-  "ldr %[x1], [%[px], #(16*" J "+12)]\n\t"              \
-  "smlad %[a2], %[x0], %[w0], %[a2]\n\t"                \
-  "smlad %[b2], %[x0], %[w1], %[b2]\n\t"                \
-  "smlad %[a3], %[x1], %[w0], %[a3]\n\t"                \
-  "smlad %[b3], %[x1], %[w1], %[b3]\n\t"                \
-  "vmov %[x0], %[x1], " SA ", " SB "\n\t"               \
-  "smlad %[a0], %[x0], %[w0], %[a0]\n\t"                \
-  "smlad %[b0], %[x0], %[w1], %[b0]\n\t"                \
-  "smlad %[a1], %[x1], %[w0], %[a1]\n\t"                \
-  "smlad %[b1], %[x1], %[w1], %[b1]\n\t"
+#define TM2_FS_STEP(J, SA, SB) TM2_PF_STEP_AT("16*" J, SA, SB)
 /* Position pair 13: its weights' high halves are 0 (the pair's second slot is padding), so that the low halves alone
  * multiply, by SMLABB / SMLATB on the pixel pairs' joined words (pixels 2 and 3 at px + 216, pixels 0 and 1 in s26):
  * three loads and a single VMOV where TM2_FS_STEP takes four and a VMOV of two registers. */
@@ -3042,6 +3032,7 @@ __attribute__((always_inline)) static inline void tm2_conv_first_fast(const tm2_
 #undef TM2_FS_PAIR
 #undef TM2_FS_RQ
 #undef TM2_FS_STEP
+#undef TM2_PF_STEP_AT
 #undef TM2_FM_PIXEL
 #undef TM2_FS_PIXELS01
 #undef TM2_FS_WORDS

@@ -1749,17 +1749,6 @@ static inline void tm2_dw_c4_row(const int8_t *s, int32_t ch, uint32_t off2, uin
     s3 = (int32_t)__smlad((Z), (A), s3);       \
   } while (0)
 
-/* TM2_RQ_HIGHMUL of a doubled sum for an output offset of -128 and the full int8 range (TM2_DWP_RQ_LOW). */
-static inline int32_t tm2_dw_c4_out(int32_t acc2, int32_t m, int32_t hz, int32_t e) {
-  int32_t v;
-  __asm__("smmlar %[v], %[a], %[m], %[hz]\n\t"
-          "asr %[v], %[v], %[e]\n\t"
-          "ssat %[v], #8, %[v]"
-          : [v] "=&r"(v)
-          : [a] "r"(acc2), [m] "r"(m), [hz] "r"(hz), [e] "r"(e));
-  return v;
-}
-
 void tm2_depthwise3x3_s8_4x4(const tm2_dw3x3_packed_params *p, const int8_t *input, const int32_t *weights,
                              const int32_t *bias, const tm2_rq *rq, int8_t *output) {
   const int32_t ch = p->channels, off = p->input_offset;
@@ -1782,10 +1771,10 @@ void tm2_depthwise3x3_s8_4x4(const tm2_dw3x3_packed_params *p, const int8_t *inp
 #define TM2_DW_C4_STORE(OY)                                       \
   do {                                                            \
     int8_t *const q = o + (OY) * 4 * ch;                          \
-    q[0] = (int8_t)tm2_dw_c4_out(s0, m, hz, e);                   \
-    q[ch] = (int8_t)tm2_dw_c4_out(s1, m, hz, e);                  \
-    q[2 * ch] = (int8_t)tm2_dw_c4_out(s2, m, hz, e);              \
-    q[3 * ch] = (int8_t)tm2_dw_c4_out(s3, m, hz, e);              \
+    q[0] = (int8_t)tm2_rq_highmul2_low_s8(s0, m, hz, e);                   \
+    q[ch] = (int8_t)tm2_rq_highmul2_low_s8(s1, m, hz, e);                  \
+    q[2 * ch] = (int8_t)tm2_rq_highmul2_low_s8(s2, m, hz, e);              \
+    q[3 * ch] = (int8_t)tm2_rq_highmul2_low_s8(s3, m, hz, e);              \
   } while (0)
       s0 = s1 = s2 = s3 = bs;
       TM2_DW_C4_MACS(x0, z0, w[2], w[3]);

@@ -17,7 +17,9 @@
 
 static int32_t tm2_sh_in = -1;
 static int32_t tm2_sh_out = -1;
-static int32_t tm2_sh_trace = -1;
+#ifdef TM2_TRACE
+static int32_t tm2_sh_trace = -1; /* only trace builds hold the handle (4 bytes of RAM) */
+#endif
 
 static uint32_t tm2_sh_strlen(const char *s) {
   uint32_t n = 0;
@@ -69,10 +71,12 @@ static int tm2_sh_write(int32_t handle, const void *buf, size_t n) {
 
 int tm2_io_write(const void *buf, size_t n) { return tm2_sh_out < 0 ? -1 : tm2_sh_write(tm2_sh_out, buf, n); }
 
+#ifdef TM2_TRACE
 int tm2_io_trace(const void *buf, size_t n) {
   if (tm2_sh_trace < 0) tm2_sh_trace = tm2_sh_open("tm2_trace.bin", TM2_SH_MODE_WB);
   return tm2_sh_trace < 0 ? -1 : tm2_sh_write(tm2_sh_trace, buf, n);
 }
+#endif
 
 void tm2_io_log(const char *msg) { (void)tm2_semihost_call(TM2_SYS_WRITE0, msg); }
 
@@ -87,11 +91,13 @@ void tm2_io_close(void) {
     (void)tm2_semihost_call(TM2_SYS_CLOSE, block);
     tm2_sh_out = -1;
   }
+#ifdef TM2_TRACE
   if (tm2_sh_trace >= 0) {
     const uint32_t block[1] = {(uint32_t)tm2_sh_trace};
     (void)tm2_semihost_call(TM2_SYS_CLOSE, block);
     tm2_sh_trace = -1;
   }
+#endif
 }
 
 void tm2_io_exit(int status) {

@@ -27,7 +27,7 @@ int tm2_io_read(void *buf, size_t n);
 /* Append n bytes to the output stream. 0 on success. */
 int tm2_io_write(const void *buf, size_t n);
 /* Append n bytes to the operator trace (opened at the first call; nothing is written where the host was given
- * no third file). 0 on success. */
+ * no third file; defined in the emulator's build only with TM2_TRACE). 0 on success. */
 int tm2_io_trace(const void *buf, size_t n);
 /* Write a NUL-terminated message to the console (stderr on the host). */
 void tm2_io_log(const char *msg);
